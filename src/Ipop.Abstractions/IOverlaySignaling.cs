@@ -1,0 +1,56 @@
+namespace Ipop;
+
+/// <summary>
+/// Who exists on the overlay and how to reach them: our identity, peers with their presence and
+/// relationship to us (friend, group member), and small messages to online peers that carry link
+/// negotiation. XMPP is one implementation; an in-memory one serves tests and simulation.
+/// </summary>
+/// <remarks>Events are raised on the signaling implementation's thread, one at a time, in order; handlers must not block.</remarks>
+public interface IOverlaySignaling : IAsyncDisposable
+{
+    /// <summary>This node's full identity on the overlay (valid after <see cref="ConnectAsync"/>).</summary>
+    PeerId LocalId { get; }
+
+    /// <summary>This node's user (bare identity, e.g. <c>alice@lab.test</c>).</summary>
+    string LocalUser { get; }
+
+    /// <summary>True while the session with the signaling server is up.</summary>
+    bool IsConnected { get; }
+
+    /// <summary>Known peer nodes (online and recently offline), with relationship and groups.</summary>
+    IReadOnlyCollection<OverlayPeer> Peers { get; }
+
+    /// <summary>A peer node came online, went offline, or its relationship or groups changed.</summary>
+    event EventHandler<OverlayPeerEventArgs>? PeerChanged;
+
+    /// <summary>A message arrived from a peer node (only from peers the implementation trusts: friends or group members).</summary>
+    event EventHandler<OverlayMessageEventArgs>? MessageReceived;
+
+    /// <summary>A user asked to become our friend; answer with <see cref="RespondToFriendRequestAsync"/>.</summary>
+    event EventHandler<FriendRequestEventArgs>? FriendRequestReceived;
+
+    /// <summary>The session to the server went down or came back (after which presence is rebuilt and <see cref="PeerChanged"/> raised for changes).</summary>
+    event EventHandler<SignalingConnectionEventArgs>? ConnectionChanged;
+
+    /// <summary>Connects, authenticates, announces presence; reconnects by itself afterwards until disposed.</summary>
+    Task ConnectAsync(CancellationToken cancellationToken);
+
+    /// <summary>Sends a small message to an online peer node.</summary>
+    /// <exception cref="InvalidOperationException">Not connected.</exception>
+    Task SendAsync(PeerId to, OverlayMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Joins a group (for XMPP, a multi-user chat room); members are then reported with <see cref="PeerRelationship.GroupMember"/>.</summary>
+    Task JoinGroupAsync(string group, CancellationToken cancellationToken);
+
+    /// <summary>Leaves a group.</summary>
+    Task LeaveGroupAsync(string group, CancellationToken cancellationToken);
+
+    /// <summary>Asks <paramref name="user"/> to become a friend (mutual subscription).</summary>
+    Task RequestFriendshipAsync(string user, CancellationToken cancellationToken);
+
+    /// <summary>Accepts or refuses a friend request.</summary>
+    Task RespondToFriendRequestAsync(string user, bool accept, CancellationToken cancellationToken);
+
+    /// <summary>Ends the friendship with <paramref name="user"/> (both directions).</summary>
+    Task RemoveFriendAsync(string user, CancellationToken cancellationToken);
+}

@@ -1,0 +1,25 @@
+using System.Net.NetworkInformation;
+
+namespace Ipop;
+
+/// <summary>How to create and configure a virtual network interface.</summary>
+public sealed record VirtualInterfaceOptions
+{
+    /// <summary>Interface name (at most 15 bytes on Linux). Empty lets the kernel pick (<c>tun0</c>, <c>tap0</c>, ...).</summary>
+    public string Name { get; init; } = string.Empty;
+
+    /// <summary>TUN (IP packets) or TAP (Ethernet frames).</summary>
+    public VirtualInterfaceMode Mode { get; init; } = VirtualInterfaceMode.Tun;
+
+    /// <summary>MTU in bytes of the packets the interface carries (IP packet size for TUN, payload size for TAP).</summary>
+    public int Mtu { get; init; } = 1400;
+
+    /// <summary>Addresses to assign (IPv4 and/or IPv6), each with its on-link prefix length.</summary>
+    public IReadOnlyList<InterfaceAddress> Addresses { get; init; } = [];
+
+    /// <summary>TAP only: the MAC address to set; <c>null</c> keeps the kernel's random one.</summary>
+    public PhysicalAddress? MacAddress { get; init; }
+
+    /// <summary>Bring the interface up after configuring it.</summary>
+    public bool Up { get; init; } = true;
+}
