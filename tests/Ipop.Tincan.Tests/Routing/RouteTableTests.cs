@@ -1,0 +1,95 @@
+using System.Net;
+
+namespace Ipop.Tincan.Tests.Routing;
+
+public sealed class RouteTableTests
+{
+    private static byte[] Ipv4(string src, string dst)
+    {
+        byte[] p = new byte[28];
+        p[0] = 0x45;
+        IPAddress.Parse(src).TryWriteBytes(p.AsSpan(12), out _);
+        IPAddress.Parse(dst).TryWriteBytes(p.AsSpan(16), out _);
+        return p;
+    }
+
+    private static byte[] Ipv6(string src, string dst)
+    {
+        byte[] p = new byte[48];
+        p[0] = 0x60;
+        IPAddress.Parse(src).TryWriteBytes(p.AsSpan(8), out _);
+        IPAddress.Parse(dst).TryWriteBytes(p.AsSpan(24), out _);
+        return p;
+    }
+
+    [Fact]
+    public void Longest_prefix_wins_for_ipv4_and_ipv6()
+    {
+        var table = new RouteTable();
+        var wide = new FakeLink("wide");
+        var narrow = new FakeLink("narrow");
+        table.SetRoute(IPNetwork.Parse("198.19.0.0/16"), wide);
+        table.SetRoute(IPNetwork.Parse("198.19.5.0/24"), narrow);
+        table.SetRoute(IPNetwork.Parse("2001:2::/48"), wide);
+        table.SetRoute(IPNetwork.Parse("2001:2:0:5::/64"), narrow);
+
+        Assert.Same(narrow, table.RouteOutbound(Ipv4("198.19.0.1", "198.19.5.9")).Link);
+        Assert.Same(wide, table.RouteOutbound(Ipv4("198.19.0.1", "198.19.6.9")).Link);
+        Assert.Same(narrow, table.RouteOutbound(Ipv6("2001:2::1", "2001:2:0:5::9")).Link);
+        Assert.Same(wide, table.RouteOutbound(Ipv6("2001:2::1", "2001:2:0:6::9")).Link);
+        Assert.Equal(RouteAction.Drop, table.RouteOutbound(Ipv4("198.19.0.1", "198.18.0.1")).Action);
+    }
+
+    [Fact]
+    public void Inbound_packets_must_come_from_the_link_that_owns_the_source()
+    {
+        var table = new RouteTable();
+        var a = new FakeLink("a");
+        var b = new FakeLink("b");
+        table.SetRoute(IPNetwork.Parse("198.19.0.2/32"), a);
+        table.SetRoute(IPNetwork.Parse("198.19.0.3/32"), b);
+
+        Assert.True(table.AcceptInbound(a, Ipv4("198.19.0.2", "198.19.0.1")));
+        Assert.False(table.AcceptInbound(a, Ipv4("198.19.0.3", "198.19.0.1")));
+        Assert.False(table.AcceptInbound(a, Ipv4("198.19.9.9", "198.19.0.1")));
+    }
+
+    [Theory]
+    [InlineData(new byte[0])]
+    [InlineData(new byte[] { 0x45, 0, 0 })]
+    [InlineData(new byte[] { 0x70, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 })]
+    public void Truncated_or_unknown_packets_are_dropped(byte[] packet)
+    {
+        var table = new RouteTable();
+        table.SetRoute(IPNetwork.Parse("0.0.0.0/0"), new FakeLink("any"));
+        Assert.Equal(RouteAction.Drop, table.RouteOutbound(packet).Action);
+    }
+
+    [Fact]
+    public void Removing_a_link_removes_all_its_routes_and_replacing_a_prefix_keeps_one()
+    {
+        var table = new RouteTable();
+        var a = new FakeLink("a");
+        var b = new FakeLink("b");
+        table.SetRoute(IPNetwork.Parse("198.19.0.2/32"), a);
+        table.SetRoute(IPNetwork.Parse("2001:2::2/128"), a);
+        table.SetRoute(IPNetwork.Parse("198.19.0.3/32"), a);
+        table.SetRoute(IPNetwork.Parse("198.19.0.3/32"), b);
+        Assert.Equal(3, table.Count);
+        Assert.Same(b, table.Lookup(IPAddress.Parse("198.19.0.3")));
+        Assert.Equal(2, table.RemoveRoutes(a));
+        Assert.Null(table.Lookup(IPAddress.Parse("198.19.0.2")));
+        Assert.True(table.RemoveRoute(IPNetwork.Parse("198.19.0.3/32")));
+        Assert.False(table.RemoveRoute(IPNetwork.Parse("198.19.0.3/32")));
+    }
+
+    [Fact]
+    public void Default_route_matches_everything_of_its_family()
+    {
+        var table = new RouteTable();
+        var v4 = new FakeLink("v4");
+        table.SetRoute(IPNetwork.Parse("0.0.0.0/0"), v4);
+        Assert.Same(v4, table.Lookup(IPAddress.Parse("198.18.77.1")));
+        Assert.Null(table.Lookup(IPAddress.Parse("2001:2::1")));
+    }
+}
