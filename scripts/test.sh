@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets up the machine (apt), builds once, runs every test project (unit, snapshot, integration in
+# network namespaces with real prosody/coturn/TUN/TAP), and prints "N passed, N failed" last.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+bash scripts/setup.sh || exit 1
+bash scripts/lab-cleanup.sh
+
+results="$root/artifacts/test-results"
+rm -rf "$results"; mkdir -p "$results"
+echo "== build (Release)"
+if ! dotnet build Ipop.sln -c Release -v q -nologo -clp:ErrorsOnly; then
+  echo "build failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+status=0
+for proj in tests/*.Tests/*.csproj tests/Ipop.IntegrationTests/*.csproj; do
+  [ -f "$proj" ] || continue
+  name=$(basename "$proj" .csproj)
+  echo "== $name"
+  # --blame-hang-timeout: a hung test fails the run with a dump instead of eating CI's time.
+  log="$results/$name.log"
+  if dotnet test "$proj" -c Release --no-build --nologo -v q \
+      --logger "trx;LogFileName=$name.trx" --results-directory "$results" \
+      --blame-hang-timeout 8m >"$log" 2>&1; then
+    grep -E "Passed!|Failed!" "$log" | tail -n 3
+  else
+    status=1
+    grep -vE '^\s*$' "$log" | tail -n 80
+  fi
+done
+
+bash scripts/lab-cleanup.sh
+summary=$(python3 scripts/trx-summary.py "$results") || { summary="0 passed, 1 failed"; status=1; }
+echo "$summary"
+case "$summary" in *", 0 failed"*) ;; *) status=1 ;; esac
+exit $status

@@ -1,0 +1,47 @@
+namespace Ipop.TincanHost;
+
+/// <summary>The JSON configuration of <c>ipop-tincan</c> (see docs/tincan-host.md).</summary>
+internal sealed class HostConfig
+{
+    public TincanSection Tincan { get; set; } = new();
+
+    public InterfaceSection Interface { get; set; } = new();
+
+    public List<PeerSection> Peers { get; set; } = [];
+
+    /// <summary>Seconds between status lines in the log; 0 disables them.</summary>
+    public int StatusIntervalSeconds { get; set; } = 10;
+}
+
+internal sealed class TincanSection
+{
+    public string? ListenAddress { get; set; }
+
+    public int ListenPort { get; set; }
+
+    public string PrivateKeyPath { get; set; } = string.Empty;
+}
+
+internal sealed class InterfaceSection
+{
+    public string Name { get; set; } = "ipop0";
+
+    public string Mode { get; set; } = "tun";
+
+    public int Mtu { get; set; } = 1420;
+
+    public List<string> Addresses { get; set; } = [];
+
+    public string? MacAddress { get; set; }
+}
+
+internal sealed class PeerSection
+{
+    public string Id { get; set; } = string.Empty;
+
+    public string PublicKey { get; set; } = string.Empty;
+
+    public string Endpoint { get; set; } = string.Empty;
+
+    public List<string> AllowedIps { get; set; } = [];
+}

@@ -1,0 +1,95 @@
+using System.Net;
+using System.Net.NetworkInformation;
+
+namespace Ipop.TincanHost;
+
+/// <summary>Checks a <see cref="HostConfig"/> up front and names the key at fault, so a typo never becomes a silent misconfiguration.</summary>
+internal static class HostConfigValidator
+{
+    public static IReadOnlyList<string> Validate(HostConfig config)
+    {
+        var errors = new List<string>();
+        if (config.Tincan.ListenPort is < 0 or > 65535)
+        {
+            errors.Add($"Tincan:ListenPort must be between 0 and 65535, got {config.Tincan.ListenPort}.");
+        }
+
+        if (config.Tincan.ListenAddress is { Length: > 0 } la && !IPAddress.TryParse(la, out _))
+        {
+            errors.Add($"Tincan:ListenAddress must be an IP address, got '{la}'.");
+        }
+
+        if (string.IsNullOrWhiteSpace(config.Tincan.PrivateKeyPath))
+        {
+            errors.Add("Tincan:PrivateKeyPath is required (the node's key file; created with mode 0600 if missing).");
+        }
+
+        if (config.Interface.Mode is not ("tun" or "tap"))
+        {
+            errors.Add($"Interface:Mode must be 'tun' or 'tap', got '{config.Interface.Mode}'.");
+        }
+
+        if (config.Interface.Name.Length is 0 or > 15)
+        {
+            errors.Add($"Interface:Name must be 1..15 characters, got '{config.Interface.Name}'.");
+        }
+
+        if (config.Interface.Mtu is < 576 or > 9000)
+        {
+            errors.Add($"Interface:Mtu must be between 576 and 9000, got {config.Interface.Mtu}.");
+        }
+
+        for (int i = 0; i < config.Interface.Addresses.Count; i++)
+        {
+            if (!InterfaceAddress.TryParse(config.Interface.Addresses[i], out _))
+            {
+                errors.Add($"Interface:Addresses:{i} must be an address with prefix such as 198.19.0.1/24, got '{config.Interface.Addresses[i]}'.");
+            }
+        }
+
+        if (config.Interface.MacAddress is { Length: > 0 } mac && !PhysicalAddress.TryParse(mac, out _))
+        {
+            errors.Add($"Interface:MacAddress must be a MAC address such as 02:00:00:00:00:01, got '{mac}'.");
+        }
+
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < config.Peers.Count; i++)
+        {
+            PeerSection p = config.Peers[i];
+            string at = $"Peers:{i}";
+            if (string.IsNullOrWhiteSpace(p.Id))
+            {
+                errors.Add($"{at}:Id is required.");
+            }
+            else if (!ids.Add(p.Id))
+            {
+                errors.Add($"{at}:Id '{p.Id}' is used by another peer.");
+            }
+
+            if (!NodePublicKey.TryParse(p.PublicKey, out _))
+            {
+                errors.Add($"{at}:PublicKey must be base64 of a 32-byte X25519 public key, got '{p.PublicKey}'.");
+            }
+
+            if (!IPEndPoint.TryParse(p.Endpoint, out IPEndPoint? ep) || ep.Port == 0)
+            {
+                errors.Add($"{at}:Endpoint must be address:port such as 198.18.0.2:51820, got '{p.Endpoint}'.");
+            }
+
+            if (config.Interface.Mode == "tun" && p.AllowedIps.Count == 0)
+            {
+                errors.Add($"{at}:AllowedIps must list at least one prefix in tun mode (which virtual addresses live behind this peer).");
+            }
+
+            for (int j = 0; j < p.AllowedIps.Count; j++)
+            {
+                if (!IPNetwork.TryParse(p.AllowedIps[j], out _))
+                {
+                    errors.Add($"{at}:AllowedIps:{j} must be a network prefix such as 198.19.0.2/32, got '{p.AllowedIps[j]}'.");
+                }
+            }
+        }
+
+        return errors;
+    }
+}

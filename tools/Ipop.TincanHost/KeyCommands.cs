@@ -1,0 +1,21 @@
+using Ipop.Tincan;
+
+namespace Ipop.TincanHost;
+
+internal static class KeyCommands
+{
+    public static int GenerateKey(FileInfo path)
+    {
+        try
+        {
+            NodeKeyFile key = NodeKeyFile.LoadOrCreate(path.FullName);
+            Console.WriteLine(key.PublicKey.ToString());
+            return 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            Console.Error.WriteLine($"ipop-tincan: {e.Message}");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,112 @@
+using System.Collections.Immutable;
+using System.Net;
+using System.Net.NetworkInformation;
+using Ipop.Tincan;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Ipop.TincanHost;
+
+/// <summary>Creates the NIC and the link manager, links to every configured peer and forwards until stopped.</summary>
+internal sealed partial class TincanHostService(
+    HostConfig config,
+    IVirtualInterfaceFactory interfaces,
+    ILoggerFactory loggerFactory,
+    IHostApplicationLifetime lifetime,
+    ILogger<TincanHostService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await RunAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is VirtualInterfaceException or IOException or UnauthorizedAccessException or InvalidDataException or System.Net.Sockets.SocketException)
+        {
+            LogFatal(logger, e.Message);
+            Environment.ExitCode = 3;
+            lifetime.StopApplication();
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stoppingToken)
+    {
+        VirtualInterfaceMode mode = config.Interface.Mode == "tap" ? VirtualInterfaceMode.Tap : VirtualInterfaceMode.Tun;
+        using IVirtualInterface nic = interfaces.Create(new VirtualInterfaceOptions
+        {
+            Name = config.Interface.Name,
+            Mode = mode,
+            Mtu = config.Interface.Mtu,
+            Addresses = [.. config.Interface.Addresses.Select(InterfaceAddress.Parse)],
+            MacAddress = config.Interface.MacAddress is { Length: > 0 } mac ? PhysicalAddress.Parse(mac) : null,
+        });
+
+        await using ITincan tincan = TincanNode.Create(
+            new TincanOptions
+            {
+                ListenAddress = config.Tincan.ListenAddress,
+                ListenPort = config.Tincan.ListenPort,
+                PrivateKeyPath = config.Tincan.PrivateKeyPath,
+                Mtu = config.Interface.Mtu,
+            },
+            loggerFactory,
+            TimeProvider.System);
+        tincan.LinkStatusChanged += (_, e) => LogLinkStatus(logger, e.Link.Peer.Value, e.Current.ToString());
+        await tincan.StartAsync(stoppingToken);
+
+        var routes = new RouteTable();
+        IPacketRouter router = mode == VirtualInterfaceMode.Tun ? routes : new LearningSwitch();
+        foreach (PeerSection peer in config.Peers)
+        {
+            ITincanLink link = tincan.CreateLink(new PeerId(peer.Id), StaticPeerDescriptor(NodePublicKey.Parse(peer.PublicKey), IPEndPoint.Parse(peer.Endpoint)));
+            foreach (string prefix in peer.AllowedIps)
+            {
+                routes.SetRoute(IPNetwork.Parse(prefix), link);
+            }
+        }
+
+        tincan.AttachInterface(nic, router);
+        LogReady(logger, nic.Name, mode.ToString(), string.Join(' ', config.Interface.Addresses), tincan.LocalKey.ToString(), config.Peers.Count);
+
+        TimeSpan interval = config.StatusIntervalSeconds > 0 ? TimeSpan.FromSeconds(config.StatusIntervalSeconds) : Timeout.InfiniteTimeSpan;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            await Task.Delay(interval, stoppingToken);
+            foreach (ITincanLink link in tincan.Links)
+            {
+                LinkStats s = link.GetStats();
+                LogLinkStats(logger, link.Peer.Value, link.Status.ToString(), s.PacketsSent, s.BytesSent, s.PacketsReceived, s.BytesReceived, s.PacketsDropped);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A descriptor for a peer whose endpoint is configured by hand. Connectivity-check credentials are
+    /// derived from the peer's public key so both sides agree without signaling; they only guard checks
+    /// against off-path spoofing, while the Noise handshake authenticates the peer.
+    /// </summary>
+    internal static LinkDescriptor StaticPeerDescriptor(NodePublicKey key, IPEndPoint endpoint)
+    {
+        string text = key.ToString();
+        return new LinkDescriptor(
+            key,
+            ImmutableArray.Create(new Candidate(CandidateType.Host, endpoint, Candidate.ComputePriority(CandidateType.Host, 65535), "static")),
+            text[..8],
+            text[8..32]);
+    }
+
+    [LoggerMessage(1, LogLevel.Information, "ipop-tincan ready: interface {Interface} ({Mode}) {Addresses}, public key {PublicKey}, {PeerCount} peer(s)")]
+    private static partial void LogReady(ILogger logger, string @interface, string mode, string addresses, string publicKey, int peerCount);
+
+    [LoggerMessage(2, LogLevel.Information, "link {Peer}: {Status}")]
+    private static partial void LogLinkStatus(ILogger logger, string peer, string status);
+
+    [LoggerMessage(3, LogLevel.Information, "link {Peer}: {Status}, sent {PacketsSent} pkts/{BytesSent} B, received {PacketsReceived} pkts/{BytesReceived} B, dropped {Dropped}")]
+    private static partial void LogLinkStats(ILogger logger, string peer, string status, long packetsSent, long bytesSent, long packetsReceived, long bytesReceived, long dropped);
+
+    [LoggerMessage(4, LogLevel.Critical, "ipop-tincan cannot run: {Reason}")]
+    private static partial void LogFatal(ILogger logger, string reason);
+}
