@@ -11,4 +11,10 @@ public enum RouteAction
 
     /// <summary>Send to every connected link.</summary>
     Flood,
+
+    /// <summary>
+    /// Drop, and tell the sender at once: the data plane writes an ICMP (IPv4) or ICMPv6 "destination
+    /// unreachable" back to the interface, so applications fail fast instead of timing out.
+    /// </summary>
+    Unreachable,
 }

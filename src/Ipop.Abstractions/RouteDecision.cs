@@ -15,6 +15,9 @@ public readonly struct RouteDecision : IEquatable<RouteDecision>
     /// <summary>Send to every connected link (broadcast, multicast, unknown unicast in switch mode).</summary>
     public static RouteDecision Flood => new(RouteAction.Flood, null);
 
+    /// <summary>Drop and answer the sender with ICMP destination unreachable (e.g. a group member that is offline).</summary>
+    public static RouteDecision Unreachable => new(RouteAction.Unreachable, null);
+
     /// <summary>What to do.</summary>
     public RouteAction Action { get; }
 

@@ -37,6 +37,23 @@ public sealed class RouteTable : IPacketRouter
         }
     }
 
+    /// <summary>
+    /// Marks <paramref name="prefix"/> (typically the whole overlay subnet) as reachable only through more
+    /// specific routes: a packet to an address in it without a link answers the sender with ICMP
+    /// unreachable instead of vanishing.
+    /// </summary>
+    public void SetUnreachable(IPNetwork prefix)
+    {
+        lock (_writeLock)
+        {
+            Snapshot s = _snapshot;
+            var entry = new Entry(prefix, null);
+            Volatile.Write(ref _snapshot, prefix.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6
+                ? s with { V6 = Replace(s.V6, entry) }
+                : s with { V4 = Replace(s.V4, entry) });
+        }
+    }
+
     /// <summary>Removes the route for exactly <paramref name="prefix"/>.</summary>
     /// <returns><c>false</c> if there was none.</returns>
     public bool RemoveRoute(IPNetwork prefix)
@@ -50,7 +67,7 @@ public sealed class RouteTable : IPacketRouter
         }
     }
 
-    /// <summary>Removes every route that points to <paramref name="link"/> (the link went away).</summary>
+    /// <summary>Removes every route that points to <paramref name="link"/> (the link went away); covering "unreachable" prefixes then answer for its addresses.</summary>
     public int RemoveRoutes(ITincanLink link)
     {
         lock (_writeLock)
@@ -63,7 +80,7 @@ public sealed class RouteTable : IPacketRouter
     }
 
     /// <summary>The routes, longest prefix first.</summary>
-    public IReadOnlyList<(IPNetwork Prefix, ITincanLink Link)> GetRoutes()
+    public IReadOnlyList<(IPNetwork Prefix, ITincanLink? Link)> GetRoutes()
     {
         Snapshot s = Volatile.Read(ref _snapshot);
         return [.. s.V4.Select(e => (e.Prefix, e.Link)), .. s.V6.Select(e => (e.Prefix, e.Link))];
@@ -75,20 +92,20 @@ public sealed class RouteTable : IPacketRouter
         ArgumentNullException.ThrowIfNull(address);
         Span<byte> bytes = stackalloc byte[16];
         address.TryWriteBytes(bytes, out int written);
-        return written == 4 ? LookupV4(BinaryPrimitives.ReadUInt32BigEndian(bytes)) : LookupV6(bytes[..16]);
+        return (written == 4 ? LookupV4(BinaryPrimitives.ReadUInt32BigEndian(bytes)) : LookupV6(bytes[..16]))?.Link;
     }
 
     /// <inheritdoc />
     public RouteDecision RouteOutbound(Span<byte> packet)
     {
-        ITincanLink? link = LookupAddress(packet, source: false);
-        return link is null ? RouteDecision.Drop : RouteDecision.To(link);
+        Entry? entry = LookupAddress(packet, source: false);
+        return entry is null ? RouteDecision.Drop : entry.Link is null ? RouteDecision.Unreachable : RouteDecision.To(entry.Link);
     }
 
     /// <inheritdoc />
-    public bool AcceptInbound(ITincanLink from, Span<byte> packet) => ReferenceEquals(LookupAddress(packet, source: true), from);
+    public bool AcceptInbound(ITincanLink from, Span<byte> packet) => ReferenceEquals(LookupAddress(packet, source: true)?.Link, from);
 
-    private ITincanLink? LookupAddress(ReadOnlySpan<byte> packet, bool source)
+    private Entry? LookupAddress(ReadOnlySpan<byte> packet, bool source)
     {
         if (packet.IsEmpty)
         {
@@ -109,20 +126,20 @@ public sealed class RouteTable : IPacketRouter
         return null;
     }
 
-    private ITincanLink? LookupV4(uint address)
+    private Entry? LookupV4(uint address)
     {
         foreach (Entry e in Volatile.Read(ref _snapshot).V4.AsSpan())
         {
             if ((address & e.MaskV4) == e.NetworkV4)
             {
-                return e.Link;
+                return e;
             }
         }
 
         return null;
     }
 
-    private ITincanLink? LookupV6(ReadOnlySpan<byte> address)
+    private Entry? LookupV6(ReadOnlySpan<byte> address)
     {
         ulong hi = BinaryPrimitives.ReadUInt64BigEndian(address);
         ulong lo = BinaryPrimitives.ReadUInt64BigEndian(address[8..]);
@@ -130,7 +147,7 @@ public sealed class RouteTable : IPacketRouter
         {
             if ((hi & e.MaskHi) == e.NetworkHi && (lo & e.MaskLo) == e.NetworkLo)
             {
-                return e.Link;
+                return e;
             }
         }
 
@@ -147,7 +164,7 @@ public sealed class RouteTable : IPacketRouter
 
     private sealed class Entry
     {
-        public Entry(IPNetwork prefix, ITincanLink link)
+        public Entry(IPNetwork prefix, ITincanLink? link)
         {
             Prefix = prefix;
             Link = link;
@@ -170,7 +187,8 @@ public sealed class RouteTable : IPacketRouter
 
         public IPNetwork Prefix { get; }
 
-        public ITincanLink Link { get; }
+        /// <summary>The link, or <c>null</c> for an "unreachable" prefix.</summary>
+        public ITincanLink? Link { get; }
 
         public uint MaskV4 { get; }
 

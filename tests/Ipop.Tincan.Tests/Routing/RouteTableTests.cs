@@ -92,4 +92,18 @@ public sealed class RouteTableTests
         Assert.Same(v4, table.Lookup(IPAddress.Parse("198.18.77.1")));
         Assert.Null(table.Lookup(IPAddress.Parse("2001:2::1")));
     }
+
+    [Fact]
+    public void Addresses_in_an_unreachable_prefix_without_a_link_are_answered_not_silently_dropped()
+    {
+        var table = new RouteTable();
+        var member = new FakeLink("member");
+        table.SetUnreachable(IPNetwork.Parse("198.19.0.0/16"));
+        table.SetRoute(IPNetwork.Parse("198.19.0.2/32"), member);
+        Assert.Same(member, table.RouteOutbound(Ipv4("198.19.0.1", "198.19.0.2")).Link);
+        Assert.Equal(RouteAction.Unreachable, table.RouteOutbound(Ipv4("198.19.0.1", "198.19.0.3")).Action);
+        Assert.Equal(RouteAction.Drop, table.RouteOutbound(Ipv4("198.19.0.1", "198.18.0.3")).Action);
+        Assert.False(table.AcceptInbound(member, Ipv4("198.19.0.3", "198.19.0.1")));
+        Assert.Null(table.Lookup(IPAddress.Parse("198.19.0.3")));
+    }
 }

@@ -1,0 +1,160 @@
+using System.Buffers.Binary;
+
+namespace Ipop.Tincan;
+
+/// <summary>
+/// Builds the ICMP (RFC 792) or ICMPv6 (RFC 4443) "destination unreachable" answer for a packet that
+/// has no link, so the sending application fails at once instead of waiting for a timeout.
+/// </summary>
+internal static class IcmpUnreachable
+{
+    private const int MaxIpv4Quote = 548; // RFC 1812 §4.3.2.3: the error must fit in 576 bytes.
+    private const int MaxIpv6Total = 1280; // RFC 4443 §2.4 (c): never exceed the minimum IPv6 MTU.
+
+    /// <summary>Writes the answer to <paramref name="original"/> into <paramref name="output"/>.</summary>
+    /// <returns>The answer's length, or 0 when none must be sent (an ICMP error itself, a multicast or
+    /// unspecified source, a truncated packet, or too little room).</returns>
+    public static int Write(ReadOnlySpan<byte> original, Span<byte> output)
+    {
+        if (original.Length < 1)
+        {
+            return 0;
+        }
+
+        return (original[0] >> 4) switch
+        {
+            4 => WriteV4(original, output),
+            6 => WriteV6(original, output),
+            _ => 0,
+        };
+    }
+
+    private static int WriteV4(ReadOnlySpan<byte> original, Span<byte> output)
+    {
+        int ihl = (original[0] & 0x0F) * 4;
+        if (ihl < 20 || original.Length < ihl)
+        {
+            return 0;
+        }
+
+        // Never answer an ICMP error with an error (RFC 1122 §3.2.2), nor a non-first fragment.
+        bool fragmentTail = (BinaryPrimitives.ReadUInt16BigEndian(original[6..]) & 0x1FFF) != 0;
+        if (fragmentTail || (original[9] == 1 && original.Length > ihl && IsIcmpV4Error(original[ihl])))
+        {
+            return 0;
+        }
+
+        byte firstSource = original[12];
+        if (firstSource is 0 || firstSource >= 224)
+        {
+            return 0;
+        }
+
+        int quote = Math.Min(original.Length, MaxIpv4Quote);
+        int length = 20 + 8 + quote;
+        if (output.Length < length)
+        {
+            return 0;
+        }
+
+        Span<byte> ip = output[..20];
+        ip.Clear();
+        ip[0] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)length);
+        ip[8] = 64;
+        ip[9] = 1;
+        original.Slice(16, 4).CopyTo(ip[12..]); // from the unreachable destination...
+        original.Slice(12, 4).CopyTo(ip[16..]); // ...back to the sender
+        BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum(ip, 0));
+
+        Span<byte> icmp = output.Slice(20, 8 + quote);
+        icmp[..8].Clear();
+        icmp[0] = 3; // destination unreachable
+        icmp[1] = 1; // host unreachable
+        original[..quote].CopyTo(icmp[8..]);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum(icmp, 0));
+        return length;
+    }
+
+    private static int WriteV6(ReadOnlySpan<byte> original, Span<byte> output)
+    {
+        if (original.Length < 40)
+        {
+            return 0;
+        }
+
+        // Next header 58 = ICMPv6; types below 128 are errors (RFC 4443 §2.4 (e)).
+        if (original[6] == 58 && original.Length > 40 && original[40] < 128)
+        {
+            return 0;
+        }
+
+        ReadOnlySpan<byte> source = original.Slice(8, 16);
+        if (source[0] == 0xFF || source.IndexOfAnyExcept((byte)0) < 0)
+        {
+            return 0;
+        }
+
+        int quote = Math.Min(original.Length, MaxIpv6Total - 48);
+        int payload = 8 + quote;
+        int length = 40 + payload;
+        if (output.Length < length)
+        {
+            return 0;
+        }
+
+        Span<byte> ip = output[..40];
+        ip.Clear();
+        ip[0] = 0x60;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)payload);
+        ip[6] = 58;
+        ip[7] = 64;
+        original.Slice(24, 16).CopyTo(ip[8..]);
+        source.CopyTo(ip[24..]);
+
+        Span<byte> icmp = output.Slice(40, payload);
+        icmp[..8].Clear();
+        icmp[0] = 1; // destination unreachable
+        icmp[1] = 3; // address unreachable
+        original[..quote].CopyTo(icmp[8..]);
+
+        // Pseudo-header: source, destination, upper-layer length, next header (RFC 8200 §8.1).
+        uint sum = Sum(ip.Slice(8, 32), 0) + (uint)payload + 58;
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum(icmp, sum));
+        return length;
+    }
+
+    private static bool IsIcmpV4Error(byte type) => type is 3 or 4 or 5 or 11 or 12;
+
+    /// <summary>The Internet checksum (RFC 1071) of <paramref name="data"/> plus a partial sum.</summary>
+    internal static ushort Checksum(ReadOnlySpan<byte> data, uint partial)
+    {
+        uint sum = Sum(data, partial);
+        while ((sum >> 16) != 0)
+        {
+            sum = (sum & 0xFFFF) + (sum >> 16);
+        }
+
+        return (ushort)~sum;
+    }
+
+    private static uint Sum(ReadOnlySpan<byte> data, uint sum)
+    {
+        int i = 0;
+        for (; i + 1 < data.Length; i += 2)
+        {
+            sum += BinaryPrimitives.ReadUInt16BigEndian(data[i..]);
+            if (sum > 0x7FFF_FFFF)
+            {
+                sum = (sum & 0xFFFF) + (sum >> 16);
+            }
+        }
+
+        if (i < data.Length)
+        {
+            sum += (uint)(data[i] << 8);
+        }
+
+        return sum;
+    }
+}
