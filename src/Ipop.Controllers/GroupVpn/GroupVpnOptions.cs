@@ -1,0 +1,88 @@
+using System.Net;
+
+namespace Ipop.Controllers;
+
+/// <summary>Configuration of a GroupVPN node (section <c>GroupVpn</c> of the host's config).</summary>
+public sealed class GroupVpnOptions
+{
+    /// <summary>The group: for XMPP, the multi-user chat room JID (e.g. <c>lab@conference.lab.test</c>).</summary>
+    public string Group { get; set; } = string.Empty;
+
+    /// <summary>The group's IPv4 subnet, the same on every member (e.g. <c>198.19.0.0/16</c>).</summary>
+    public string Subnet { get; set; } = string.Empty;
+
+    /// <summary>This node's address in <see cref="Subnet"/>; empty to have one assigned without conflicts.</summary>
+    public string? Address { get; set; }
+
+    /// <summary>Optional IPv6 subnet (a /64 or shorter); members derive their address from their IPv4 host number.</summary>
+    public string? Ipv6Subnet { get; set; }
+
+    /// <summary><c>tun</c> (routing by IP, layer 3) or <c>tap</c> (switch mode, layer 2).</summary>
+    public string Mode { get; set; } = "tun";
+
+    /// <summary>Name of the virtual interface to create.</summary>
+    public string InterfaceName { get; set; } = "ipop0";
+
+    /// <summary>MTU of the virtual interface.</summary>
+    public int Mtu { get; set; } = 1400;
+
+    /// <summary>Switch mode: a Linux bridge to attach the TAP device to (containers on the bridge join the group's L2 segment).</summary>
+    public string? BridgeName { get; set; }
+
+    /// <summary>First retry delay after a link failed; doubles up to <see cref="LinkRetryMaxSeconds"/>.</summary>
+    public double LinkRetryMinSeconds { get; set; } = 1;
+
+    /// <summary>Longest retry delay.</summary>
+    public double LinkRetryMaxSeconds { get; set; } = 30;
+
+    /// <summary>Checks the options; returns one message per problem, each naming the key.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(Group))
+        {
+            errors.Add("GroupVpn:Group is required (the room JID of the group, e.g. lab@conference.lab.test).");
+        }
+
+        if (!IPNetwork.TryParse(Subnet, out IPNetwork subnet) || subnet.BaseAddress.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || subnet.PrefixLength > 30)
+        {
+            errors.Add($"GroupVpn:Subnet must be an IPv4 prefix of length 30 or shorter such as 198.19.0.0/16, got '{Subnet}'.");
+        }
+        else if (!string.IsNullOrEmpty(Address) && (!IPAddress.TryParse(Address, out IPAddress? a) || !subnet.Contains(a)))
+        {
+            errors.Add($"GroupVpn:Address must be an IPv4 address inside {Subnet}, got '{Address}'.");
+        }
+
+        if (!string.IsNullOrEmpty(Ipv6Subnet) && (!IPNetwork.TryParse(Ipv6Subnet, out IPNetwork v6) || v6.BaseAddress.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6 || v6.PrefixLength > 64))
+        {
+            errors.Add($"GroupVpn:Ipv6Subnet must be an IPv6 prefix of length 64 or shorter such as 2001:2:0:1::/64, got '{Ipv6Subnet}'.");
+        }
+
+        if (Mode is not ("tun" or "tap"))
+        {
+            errors.Add($"GroupVpn:Mode must be 'tun' or 'tap', got '{Mode}'.");
+        }
+
+        if (InterfaceName.Length is 0 or > 15)
+        {
+            errors.Add($"GroupVpn:InterfaceName must be 1..15 characters, got '{InterfaceName}'.");
+        }
+
+        if (Mtu is < 576 or > 9000)
+        {
+            errors.Add($"GroupVpn:Mtu must be between 576 and 9000, got {Mtu}.");
+        }
+
+        if (BridgeName is { Length: > 0 } && Mode != "tap")
+        {
+            errors.Add("GroupVpn:BridgeName needs GroupVpn:Mode 'tap' (only Ethernet frames can join a bridge).");
+        }
+
+        if (LinkRetryMinSeconds <= 0 || LinkRetryMaxSeconds < LinkRetryMinSeconds)
+        {
+            errors.Add($"GroupVpn:LinkRetryMinSeconds must be > 0 and <= LinkRetryMaxSeconds, got {LinkRetryMinSeconds} and {LinkRetryMaxSeconds}.");
+        }
+
+        return errors;
+    }
+}

@@ -1,0 +1,116 @@
+using System.Collections.Immutable;
+using System.Net.NetworkInformation;
+using System.Text.Json;
+
+namespace Ipop.Controllers.Negotiation;
+
+/// <summary>
+/// What controllers exchange over signaling to set up a link: the sender's link descriptor and the
+/// virtual addresses (and, in switch mode, MAC) it claims. Carried as the body of an
+/// <see cref="OverlayMessage"/> of kind <see cref="OfferKind"/>, <see cref="AnswerKind"/> or <see cref="AddressKind"/>.
+/// </summary>
+internal sealed record LinkNegotiationMessage(LinkDescriptor? Descriptor, ImmutableArray<InterfaceAddress> Addresses, PhysicalAddress? Mac)
+{
+    /// <summary>The initiator's offer: "here is how to reach me; link to me".</summary>
+    public const string OfferKind = "ipop-link-offer";
+
+    /// <summary>The responder's answer carrying its own descriptor.</summary>
+    public const string AnswerKind = "ipop-link-answer";
+
+    /// <summary>The non-initiator asks the initiator for a fresh offer (after a failure or restart).</summary>
+    public const string RequestKind = "ipop-link-request";
+
+    /// <summary>The sender's virtual addresses changed (conflict resolution).</summary>
+    public const string AddressKind = "ipop-address";
+
+    public string ToJson()
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("v", 1);
+            if (Descriptor is not null)
+            {
+                w.WritePropertyName("descriptor");
+                using JsonDocument d = JsonDocument.Parse(Descriptor.ToJson());
+                d.RootElement.WriteTo(w);
+            }
+
+            w.WriteStartArray("addresses");
+            foreach (InterfaceAddress a in Addresses)
+            {
+                w.WriteStringValue(a.ToString());
+            }
+
+            w.WriteEndArray();
+            if (Mac is not null)
+            {
+                w.WriteString("mac", string.Join(':', Mac.GetAddressBytes().Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture))));
+            }
+
+            w.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <exception cref="FormatException">The body is not a valid negotiation message; the message names the field.</exception>
+    public static LinkNegotiationMessage Parse(string body)
+    {
+        if (body.Length > OverlayMessage.MaxBodyLength)
+        {
+            throw new FormatException($"negotiation message is {body.Length} characters; at most {OverlayMessage.MaxBodyLength}.");
+        }
+
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 10 });
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"negotiation message is not valid JSON: {e.Message}", e);
+        }
+
+        using (doc)
+        {
+            JsonElement root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("v", out JsonElement v) || !v.TryGetInt32(out int version) || version != 1)
+            {
+                throw new FormatException("negotiation message field 'v': expected 1.");
+            }
+
+            LinkDescriptor? descriptor = root.TryGetProperty("descriptor", out JsonElement d) ? LinkDescriptor.Parse(d.GetRawText()) : null;
+            var addresses = ImmutableArray.CreateBuilder<InterfaceAddress>();
+            if (root.TryGetProperty("addresses", out JsonElement list))
+            {
+                if (list.ValueKind != JsonValueKind.Array || list.GetArrayLength() > 8)
+                {
+                    throw new FormatException("negotiation message field 'addresses': expected an array of at most 8 addresses.");
+                }
+
+                foreach (JsonElement a in list.EnumerateArray())
+                {
+                    if (a.ValueKind != JsonValueKind.String || !InterfaceAddress.TryParse(a.GetString(), out InterfaceAddress parsed))
+                    {
+                        throw new FormatException($"negotiation message field 'addresses': '{a}' is not an address with prefix.");
+                    }
+
+                    addresses.Add(parsed);
+                }
+            }
+
+            PhysicalAddress? mac = null;
+            if (root.TryGetProperty("mac", out JsonElement m))
+            {
+                if (m.ValueKind != JsonValueKind.String || !PhysicalAddress.TryParse(m.GetString(), out mac) || mac.GetAddressBytes().Length != 6)
+                {
+                    throw new FormatException("negotiation message field 'mac': expected a 6-byte MAC address.");
+                }
+            }
+
+            return new LinkNegotiationMessage(descriptor, addresses.ToImmutable(), mac);
+        }
+    }
+}
