@@ -206,4 +206,47 @@ public sealed class TunDeviceTests(NetworkNamespace ns)
         Assert.True(tun.Write(valid));
         Assert.Equal(2, device.WriteDrops);
     }
+
+    [Fact]
+    public void Write_and_read_allocate_nothing_per_packet()
+    {
+        ns.RequireRoot();
+        using IVirtualInterface tun = CreateTun("ipopalloc");
+        // An echo request from the peer to our address: the kernel answers it back into the TUN.
+        byte[] request = Convert.FromHexString("4500001c00000000400100" + "00" + "c6130002" + "c6130001" + "0800f7ff00000000");
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(request.AsSpan(10), PacketCrafter.Checksum(request.AsSpan(0, 20)));
+        byte[] buffer = new byte[2048];
+        using var cts = new CancellationTokenSource(10_000);
+
+        int RoundTrips(int count)
+        {
+            int replies = 0;
+            for (int i = 0; i < count; i++)
+            {
+                Assert.True(tun.Write(request));
+                for (int j = 0; j < 50; j++)
+                {
+                    int n = tun.Read(buffer, cts.Token);
+                    if (n == request.Length && buffer[9] == 1 && buffer[20] == 0)
+                    {
+                        replies++;
+                        break;
+                    }
+                }
+            }
+
+            return replies;
+        }
+
+        Assert.Equal(100, RoundTrips(100));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        int replies = RoundTrips(5000);
+        double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(5000, replies);
+        Assert.Equal(0, allocated);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{replies / seconds:F0} write+read round trips per second through the kernel");
+    }
 }
