@@ -21,6 +21,9 @@ internal sealed partial class TunTapDevice : IVirtualInterface
     /// <summary>How often a blocked <see cref="Read"/> re-checks its cancellation token.</summary>
     internal const int PollIntervalMilliseconds = 100;
 
+    /// <summary>Destination and source MAC plus EtherType; a TAP frame is this much larger than the MTU (no FCS, no VLAN tag).</summary>
+    internal const int EthernetHeaderLength = 14;
+
     private const string TunPath = "/dev/net/tun";
     private static readonly TimeSpan WriteErrorLogInterval = TimeSpan.FromSeconds(10);
 
@@ -66,7 +69,11 @@ internal sealed partial class TunTapDevice : IVirtualInterface
 
     /// <summary>Creates the device in the calling thread's network namespace and configures it.</summary>
     /// <exception cref="VirtualInterfaceException">Creation or configuration failed; nothing is left behind.</exception>
-    public static TunTapDevice Create(VirtualInterfaceOptions options, ILogger logger, TimeProvider timeProvider)
+    public static TunTapDevice Create(VirtualInterfaceOptions options, ILogger logger, TimeProvider timeProvider) =>
+        Create(options, logger, timeProvider, TunPath);
+
+    /// <summary>As <see cref="Create(VirtualInterfaceOptions, ILogger, TimeProvider)"/> with another clone device path (tests of the error path).</summary>
+    internal static TunTapDevice Create(VirtualInterfaceOptions options, ILogger logger, TimeProvider timeProvider, string tunPath)
     {
         VirtualInterfaceOptionsValidator.Validate(options);
 
@@ -76,7 +83,7 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         TunTapDevice? device = null;
         try
         {
-            tun = OpenTun();
+            tun = OpenTun(tunPath);
             string name = AttachInterface(tun, options);
             int index = GetIndex(name);
             wake = OpenEventFd(name);
@@ -106,6 +113,16 @@ internal sealed partial class TunTapDevice : IVirtualInterface
 
     public unsafe int Read(Span<byte> buffer, CancellationToken cancellationToken)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+        // A TUN/TAP read copies as much of the packet as fits and reports only that much, so a short buffer
+        // would silently cut packets; refuse it up front (a programmer error, not a per-packet condition).
+        int largest = Mtu + (Mode == VirtualInterfaceMode.Tap ? EthernetHeaderLength : 0);
+        if (buffer.Length < largest)
+        {
+            throw new ArgumentException(BufferTooSmallMessage(buffer.Length, largest), nameof(buffer));
+        }
+
         bool tunAdded = false;
         bool wakeAdded = false;
         try
@@ -302,6 +319,11 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         Log.Removed(_logger, Name);
     }
 
+    private string BufferTooSmallMessage(int length, int largest) =>
+        Mode == VirtualInterfaceMode.Tap
+            ? $"The buffer holds {length} bytes but {Name} delivers frames of up to {largest} bytes (MTU {Mtu} plus the {EthernetHeaderLength}-byte Ethernet header); the kernel would silently truncate larger ones."
+            : $"The buffer holds {length} bytes but {Name} delivers packets of up to {largest} bytes (its MTU); the kernel would silently truncate larger ones.";
+
     private static void AddRef(FileDescriptorHandle handle, ref bool added)
     {
         handle.DangerousAddRef(ref added);
@@ -315,9 +337,9 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         }
     }
 
-    private static FileDescriptorHandle OpenTun()
+    private static FileDescriptorHandle OpenTun(string tunPath)
     {
-        int fd = Libc.Open(TunPath, Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_CLOEXEC);
+        int fd = Libc.Open(tunPath, Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_CLOEXEC);
         if (fd >= 0)
         {
             return new FileDescriptorHandle(fd);
@@ -331,7 +353,7 @@ internal sealed partial class TunTapDevice : IVirtualInterface
             Errno.EACCES or Errno.EPERM => "; run as root or with CAP_NET_ADMIN and access to the device",
             _ => string.Empty,
         };
-        throw new VirtualInterfaceException($"Opening {TunPath} failed: {Errno.Describe(errno)}{hint}.") { ErrorNumber = errno };
+        throw new VirtualInterfaceException($"Opening {tunPath} failed: {Errno.Describe(errno)}{hint}.") { ErrorNumber = errno };
     }
 
     private static unsafe string AttachInterface(FileDescriptorHandle tun, VirtualInterfaceOptions options)

@@ -130,6 +130,7 @@ public sealed class ErrorTests(NetworkNamespace ns)
             return 0;
         }));
 
+        TestContext.Current.TestOutputHelper?.WriteLine(e.Message);
         Assert.Equal(22, e.ErrorNumber);
         Assert.StartsWith("Setting MTU 70000 on ipop0 failed: Invalid argument (EINVAL)", e.Message, StringComparison.Ordinal);
         Assert.Equal(1400, Show(ns, "link", "ipop0")!.Value.GetProperty("mtu").GetInt32());
@@ -145,5 +146,31 @@ public sealed class ErrorTests(NetworkNamespace ns)
 
         Assert.Equal("mtu: 70000 is out of range; a TUN interface's MTU must be between 68 and 65535.", e.Message);
         Assert.Equal(1400, tun.Mtu);
+    }
+
+    [Fact]
+    public void Missing_cap_net_admin_is_eperm_with_a_hint()
+    {
+        ns.RequireRoot();
+
+        var e = Assert.Throws<VirtualInterfaceException>(() => ns.Enter(() =>
+        {
+            ThreadCapabilities.DropEffective(ThreadCapabilities.CAP_NET_ADMIN);
+            return Factory.Create(new VirtualInterfaceOptions { Name = "ipopperm" });
+        }));
+
+        Assert.Equal(1, e.ErrorNumber);
+        Assert.Equal("Creating TUN interface 'ipopperm' failed: Operation not permitted (EPERM); creating TUN/TAP interfaces needs root or CAP_NET_ADMIN.", e.Message);
+        Assert.Null(Show(ns, "link", "ipopperm"));
+    }
+
+    [Fact]
+    public void Missing_clone_device_is_enoent_with_a_hint()
+    {
+        var e = Assert.Throws<VirtualInterfaceException>(() => TunTapDevice.Create(
+            new VirtualInterfaceOptions(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System, "/nonexistent/net/tun"));
+
+        Assert.Equal(2, e.ErrorNumber);
+        Assert.StartsWith("Opening /nonexistent/net/tun failed: No such file or directory (ENOENT); the TUN/TAP driver is missing", e.Message, StringComparison.Ordinal);
     }
 }

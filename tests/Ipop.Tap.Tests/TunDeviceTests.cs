@@ -249,4 +249,15 @@ public sealed class TunDeviceTests(NetworkNamespace ns)
         Assert.Equal(0, allocated);
         TestContext.Current.TestOutputHelper?.WriteLine($"{replies / seconds:F0} write+read round trips per second through the kernel");
     }
+
+    [Fact]
+    public void Read_refuses_a_buffer_smaller_than_the_mtu_instead_of_truncating_silently()
+    {
+        ns.RequireRoot();
+        using IVirtualInterface tun = CreateTun("ipopsmall", up: false);
+
+        var e = Assert.Throws<ArgumentException>(() => tun.Read(new byte[1399], CancellationToken.None));
+
+        Assert.StartsWith("The buffer holds 1399 bytes but ipopsmall delivers packets of up to 1400 bytes (its MTU); the kernel would silently truncate larger ones.", e.Message, StringComparison.Ordinal);
+    }
 }
