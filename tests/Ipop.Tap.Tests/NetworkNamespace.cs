@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using Ipop.Tap.Interop;
 
 namespace Ipop.Tap.Tests;
@@ -37,41 +36,7 @@ public sealed class NetworkNamespace : IDisposable
     public void RequireRoot() => Assert.SkipUnless(IsRoot, "Needs root (CAP_NET_ADMIN) to create namespaces and TUN/TAP devices.");
 
     /// <summary>Runs <paramref name="action"/> on a fresh thread that lives in this namespace.</summary>
-    public T Enter<T>(Func<T> action)
-    {
-        T result = default!;
-        Exception? error = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                using Microsoft.Win32.SafeHandles.SafeFileHandle ns = File.OpenHandle($"/run/netns/{Name}");
-                if (Libc.SetNs((int)ns.DangerousGetHandle(), Libc.CLONE_NEWNET) != 0)
-                {
-                    throw new InvalidOperationException($"setns({Name}) failed: errno {Marshal.GetLastPInvokeError()}");
-                }
-
-                result = action();
-            }
-            catch (Exception e)
-            {
-                error = e;
-            }
-        })
-        { IsBackground = true, Name = "netns " + Name };
-        thread.Start();
-        if (!thread.Join(TimeSpan.FromSeconds(15)))
-        {
-            throw new TimeoutException($"Code in namespace {Name} did not finish within 15 s.");
-        }
-
-        if (error is not null)
-        {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
-        }
-
-        return result;
-    }
+    public T Enter<T>(Func<T> action) => NetworkNamespaceScope.Run(Name, action, TimeSpan.FromSeconds(15));
 
     /// <summary>Runs a command inside the namespace (<c>ip netns exec</c>).</summary>
     public CommandResult Exec(params string[] command) => Run(["ip", "netns", "exec", Name, .. command]);
