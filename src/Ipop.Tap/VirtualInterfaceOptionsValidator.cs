@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
@@ -51,6 +52,13 @@ internal static class VirtualInterfaceOptionsValidator
             if (address.Address.AddressFamily is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
             {
                 throw Invalid($"VirtualInterfaceOptions.Addresses[{i}]: {address} is neither IPv4 nor IPv6.");
+            }
+
+            if (address.Address.Equals(IPAddress.Any) || address.Address.Equals(IPAddress.IPv6Any)
+                || address.Address.Equals(IPAddress.Broadcast) || address.Address.IsIPv6Multicast
+                || (address.Address.AddressFamily == AddressFamily.InterNetwork && (address.Address.GetAddressBytes()[0] & 0xF0) == 0xE0))
+            {
+                throw Invalid($"VirtualInterfaceOptions.Addresses[{i}]: {address} is not a unicast address.");
             }
 
             if (!seen.Add(address))
