@@ -1,0 +1,485 @@
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using Ipop.Tap.Interop;
+using Ipop.Tap.Netlink;
+using Microsoft.Extensions.Logging;
+
+namespace Ipop.Tap;
+
+/// <summary>
+/// A Linux TUN or TAP interface: a non-blocking fd on <c>/dev/net/tun</c> for packets and an rtnetlink
+/// socket for configuration. Closing the fd removes the (non-persistent) interface.
+/// </summary>
+/// <remarks>
+/// Reads poll the TUN fd together with an eventfd that <see cref="Dispose"/> signals, so a blocked reader
+/// wakes at once on dispose; the poll timeout bounds how late a cancelled token is noticed.
+/// </remarks>
+internal sealed partial class TunTapDevice : IVirtualInterface
+{
+    /// <summary>How often a blocked <see cref="Read"/> re-checks its cancellation token.</summary>
+    internal const int PollIntervalMilliseconds = 100;
+
+    /// <summary>Destination and source MAC plus EtherType; a TAP frame is this much larger than the MTU (no FCS, no VLAN tag).</summary>
+    internal const int EthernetHeaderLength = 14;
+
+    private const string TunPath = "/dev/net/tun";
+    private static readonly TimeSpan WriteErrorLogInterval = TimeSpan.FromSeconds(10);
+
+    private readonly FileDescriptorHandle _tun;
+    private readonly FileDescriptorHandle _wake;
+    private readonly RtNetlinkSocket _netlink;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+    private readonly Lock _configLock = new();
+    private readonly EventHandler _onProcessExit;
+    private long _writeDrops;
+    private long _writeDropsLogged;
+    private long _lastWriteErrorLogTimestamp;
+    private int _disposed;
+
+    private TunTapDevice(
+        FileDescriptorHandle tun, FileDescriptorHandle wake, RtNetlinkSocket netlink, string name, VirtualInterfaceMode mode, int index, ILogger logger, TimeProvider timeProvider)
+    {
+        _tun = tun;
+        _wake = wake;
+        _netlink = netlink;
+        Name = name;
+        Mode = mode;
+        Index = index;
+        _logger = logger;
+        _timeProvider = timeProvider;
+        _onProcessExit = (_, _) => Dispose();
+        _lastWriteErrorLogTimestamp = timeProvider.GetTimestamp() - (long)(WriteErrorLogInterval.TotalSeconds * timeProvider.TimestampFrequency);
+    }
+
+    public string Name { get; }
+
+    public VirtualInterfaceMode Mode { get; }
+
+    public int Mtu { get; private set; }
+
+    public int Index { get; }
+
+    public PhysicalAddress? MacAddress { get; private set; }
+
+    /// <summary>Packets or frames the kernel refused on <see cref="Write"/> (or written after dispose).</summary>
+    internal long WriteDrops => Interlocked.Read(ref _writeDrops);
+
+    /// <summary>Creates the device in the calling thread's network namespace and configures it.</summary>
+    /// <exception cref="VirtualInterfaceException">Creation or configuration failed; nothing is left behind.</exception>
+    public static TunTapDevice Create(VirtualInterfaceOptions options, ILogger logger, TimeProvider timeProvider) =>
+        Create(options, logger, timeProvider, TunPath);
+
+    /// <summary>As <see cref="Create(VirtualInterfaceOptions, ILogger, TimeProvider)"/> with another clone device path (tests of the error path).</summary>
+    internal static TunTapDevice Create(VirtualInterfaceOptions options, ILogger logger, TimeProvider timeProvider, string tunPath)
+    {
+        VirtualInterfaceOptionsValidator.Validate(options);
+
+        FileDescriptorHandle? tun = null;
+        FileDescriptorHandle? wake = null;
+        RtNetlinkSocket? netlink = null;
+        TunTapDevice? device = null;
+        try
+        {
+            tun = OpenTun(tunPath);
+            string name = AttachInterface(tun, options);
+            int index = GetIndex(name);
+            wake = OpenEventFd(name);
+            netlink = RtNetlinkSocket.Open();
+            device = new TunTapDevice(tun, wake, netlink, name, options.Mode, index, logger, timeProvider);
+            device.Configure(options);
+            AppDomain.CurrentDomain.ProcessExit += device._onProcessExit;
+            Log.Created(logger, name, options.Mode, index, device.Mtu);
+            return device;
+        }
+        catch
+        {
+            if (device is not null)
+            {
+                device.Dispose();
+            }
+            else
+            {
+                netlink?.Dispose();
+                wake?.Dispose();
+                tun?.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    public unsafe int Read(Span<byte> buffer, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+        // A TUN/TAP read copies as much of the packet as fits and reports only that much, so a short buffer
+        // would silently cut packets; refuse it up front (a programmer error, not a per-packet condition).
+        int largest = Mtu + (Mode == VirtualInterfaceMode.Tap ? EthernetHeaderLength : 0);
+        if (buffer.Length < largest)
+        {
+            throw new ArgumentException(BufferTooSmallMessage(buffer.Length, largest), nameof(buffer));
+        }
+
+        bool tunAdded = false;
+        bool wakeAdded = false;
+        try
+        {
+            AddRef(_tun, ref tunAdded);
+            AddRef(_wake, ref wakeAdded);
+            int tunFd = _tun.Fd;
+            Libc.PollFd* fds = stackalloc Libc.PollFd[2];
+            fds[0] = new Libc.PollFd { Fd = tunFd, Events = Libc.POLLIN };
+            fds[1] = new Libc.PollFd { Fd = _wake.Fd, Events = Libc.POLLIN };
+            while (true)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+                nint n;
+                fixed (byte* p = buffer)
+                {
+                    n = Libc.Read(tunFd, p, (nuint)buffer.Length);
+                }
+
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == Errno.EINTR)
+                {
+                    continue;
+                }
+
+                if (errno != Errno.EAGAIN)
+                {
+                    throw new VirtualInterfaceException($"Reading from {Name} failed: {Errno.Describe(errno)}") { ErrorNumber = errno };
+                }
+
+                fds[0].Revents = 0;
+                fds[1].Revents = 0;
+                if (Libc.Poll(fds, 2, PollIntervalMilliseconds) < 0)
+                {
+                    errno = Marshal.GetLastPInvokeError();
+                    if (errno != Errno.EINTR)
+                    {
+                        throw new VirtualInterfaceException($"Waiting for packets on {Name} failed: {Errno.Describe(errno)}") { ErrorNumber = errno };
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (wakeAdded)
+            {
+                _wake.DangerousRelease();
+            }
+
+            if (tunAdded)
+            {
+                _tun.DangerousRelease();
+            }
+        }
+    }
+
+    public unsafe bool Write(ReadOnlySpan<byte> packet)
+    {
+        bool added = false;
+        try
+        {
+            // DangerousAddRef throws once the handle is closed; a write racing dispose is a drop, not a crash.
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                return Drop(0);
+            }
+
+            _tun.DangerousAddRef(ref added);
+            for (int attempt = 0; attempt < 3; attempt++)
+            {
+                nint n;
+                fixed (byte* p = packet)
+                {
+                    n = Libc.Write(_tun.Fd, p, (nuint)packet.Length);
+                }
+
+                if (n == packet.Length)
+                {
+                    return true;
+                }
+
+                int errno = n < 0 ? Marshal.GetLastPInvokeError() : Errno.EMSGSIZE;
+                if (errno != Errno.EINTR)
+                {
+                    return Drop(errno);
+                }
+            }
+
+            return Drop(Errno.EINTR);
+        }
+        catch (ObjectDisposedException)
+        {
+            return Drop(0);
+        }
+        finally
+        {
+            if (added)
+            {
+                _tun.DangerousRelease();
+            }
+        }
+    }
+
+    public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return new ValueTask<int>(Task.Run(() => Read(buffer.Span, cancellationToken), cancellationToken));
+    }
+
+    public void AddAddress(InterfaceAddress address)
+    {
+        ValidateAddress(address);
+        lock (_configLock)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            if (address.Address.AddressFamily == AddressFamily.InterNetworkV6 && Mtu < VirtualInterfaceOptionsValidator.MinIpv6Mtu)
+            {
+                throw new VirtualInterfaceException($"Adding address {address} to {Name} failed: the MTU {Mtu} is below {VirtualInterfaceOptionsValidator.MinIpv6Mtu}, the minimum for IPv6 (RFC 8200).");
+            }
+
+            _netlink.AddAddress(Index, address, Name);
+        }
+    }
+
+    public void RemoveAddress(InterfaceAddress address)
+    {
+        ValidateAddress(address);
+        lock (_configLock)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            _netlink.RemoveAddress(Index, address, Name);
+        }
+    }
+
+    public void SetMtu(int mtu)
+    {
+        lock (_configLock)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            VirtualInterfaceOptionsValidator.ValidateMtu(Mode, mtu, hasIpv6: false, "mtu");
+            _netlink.SetMtu(Index, mtu, Name);
+            Mtu = mtu;
+        }
+    }
+
+    public void SetUp(bool up)
+    {
+        lock (_configLock)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            _netlink.SetUp(Index, up, Name);
+        }
+    }
+
+    public unsafe void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        AppDomain.CurrentDomain.ProcessExit -= _onProcessExit;
+
+        // Wake a reader blocked in poll(2); it sees _disposed and releases its fd references, and only then
+        // does the SafeHandle really close the TUN fd (which unregisters the interface).
+        bool added = false;
+        try
+        {
+            _wake.DangerousAddRef(ref added);
+            ulong one = 1;
+            _ = Libc.Write(_wake.Fd, (byte*)&one, sizeof(ulong));
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (added)
+            {
+                _wake.DangerousRelease();
+            }
+        }
+
+        _tun.Dispose();
+        _netlink.Dispose();
+        _wake.Dispose();
+        Log.Removed(_logger, Name);
+    }
+
+    private string BufferTooSmallMessage(int length, int largest) =>
+        Mode == VirtualInterfaceMode.Tap
+            ? $"The buffer holds {length} bytes but {Name} delivers frames of up to {largest} bytes (MTU {Mtu} plus the {EthernetHeaderLength}-byte Ethernet header); the kernel would silently truncate larger ones."
+            : $"The buffer holds {length} bytes but {Name} delivers packets of up to {largest} bytes (its MTU); the kernel would silently truncate larger ones.";
+
+    private static void AddRef(FileDescriptorHandle handle, ref bool added)
+    {
+        handle.DangerousAddRef(ref added);
+    }
+
+    private static void ValidateAddress(InterfaceAddress address)
+    {
+        if (address.Address is null)
+        {
+            throw new ArgumentException("The address is an empty InterfaceAddress (default value).", nameof(address));
+        }
+    }
+
+    private static FileDescriptorHandle OpenTun(string tunPath)
+    {
+        int fd = Libc.Open(tunPath, Libc.O_RDWR | Libc.O_NONBLOCK | Libc.O_CLOEXEC);
+        if (fd >= 0)
+        {
+            return new FileDescriptorHandle(fd);
+        }
+
+        int errno = Marshal.GetLastPInvokeError();
+        string hint = errno switch
+        {
+            Errno.ENOENT => "; the TUN/TAP driver is missing (load the 'tun' module, or create the node with 'mknod /dev/net/tun c 10 200'; in a container, pass the device in)",
+            Errno.ENODEV or Errno.ENXIO => "; the TUN/TAP driver is not loaded (modprobe tun)",
+            Errno.EACCES or Errno.EPERM => "; run as root or with CAP_NET_ADMIN and access to the device",
+            _ => string.Empty,
+        };
+        throw new VirtualInterfaceException($"Opening {tunPath} failed: {Errno.Describe(errno)}{hint}.") { ErrorNumber = errno };
+    }
+
+    private static unsafe string AttachInterface(FileDescriptorHandle tun, VirtualInterfaceOptions options)
+    {
+        // struct ifreq { char ifr_name[IFNAMSIZ]; union { short ifr_flags; ... } } (40 bytes on 64-bit).
+        byte* ifr = stackalloc byte[Libc.IfReqSize];
+        var span = new Span<byte>(ifr, Libc.IfReqSize);
+        span.Clear();
+        _ = Encoding.UTF8.GetBytes(options.Name, span[..(Libc.IFNAMSIZ - 1)]);
+        short kind = options.Mode == VirtualInterfaceMode.Tap ? Libc.IFF_TAP : Libc.IFF_TUN;
+        *(short*)(ifr + Libc.IFNAMSIZ) = (short)(kind | Libc.IFF_NO_PI);
+
+        string kindText = options.Mode == VirtualInterfaceMode.Tap ? "TAP" : "TUN";
+        string what = options.Name.Length == 0 ? $"a {kindText} interface" : $"{kindText} interface '{options.Name}'";
+        if (Libc.Ioctl(tun.Fd, Libc.TUNSETIFF, ifr) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            string hint = errno switch
+            {
+                Errno.EPERM or Errno.EACCES => "; creating TUN/TAP interfaces needs root or CAP_NET_ADMIN",
+                Errno.EBUSY => "; the name is taken by another TUN/TAP interface that is in use",
+                Errno.EINVAL => "; the name is invalid, or taken by an interface that is not a " + kindText + " device",
+                Errno.EEXIST => "; an interface with this name already exists",
+                _ => string.Empty,
+            };
+            throw new VirtualInterfaceException($"Creating {what} failed: {Errno.Describe(errno)}{hint}.") { ErrorNumber = errno };
+        }
+
+        ReadOnlySpan<byte> nameBytes = span[..Libc.IFNAMSIZ];
+        int nul = nameBytes.IndexOf((byte)0);
+        return Encoding.UTF8.GetString(nul < 0 ? nameBytes : nameBytes[..nul]);
+    }
+
+    private static int GetIndex(string name)
+    {
+        uint index = Libc.IfNameToIndex(name);
+        if (index == 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new VirtualInterfaceException($"Looking up the index of {name} failed: {Errno.Describe(errno)}.") { ErrorNumber = errno };
+        }
+
+        return (int)index;
+    }
+
+    private static FileDescriptorHandle OpenEventFd(string name)
+    {
+        int fd = Libc.EventFd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new VirtualInterfaceException($"Creating the wake-up eventfd for {name} failed: {Errno.Describe(errno)}.") { ErrorNumber = errno };
+        }
+
+        return new FileDescriptorHandle(fd);
+    }
+
+    private unsafe PhysicalAddress ReadMacAddress()
+    {
+        // The tun character device answers SIOCGIFHWADDR itself, so no socket (and no namespace) is needed.
+        byte* ifr = stackalloc byte[Libc.IfReqSize];
+        new Span<byte>(ifr, Libc.IfReqSize).Clear();
+        if (Libc.Ioctl(_tun.Fd, Libc.SIOCGIFHWADDR, ifr) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new VirtualInterfaceException($"Reading the MAC address of {Name} failed: {Errno.Describe(errno)}.") { ErrorNumber = errno };
+        }
+
+        // ifr_hwaddr is a struct sockaddr: 2 bytes of family, then the address in sa_data.
+        return new PhysicalAddress(new ReadOnlySpan<byte>(ifr + Libc.IFNAMSIZ + 2, 6).ToArray());
+    }
+
+    private void Configure(VirtualInterfaceOptions options)
+    {
+        if (Mode == VirtualInterfaceMode.Tap)
+        {
+            if (options.MacAddress is { } mac)
+            {
+                _netlink.SetMacAddress(Index, mac, Name);
+            }
+
+            MacAddress = ReadMacAddress();
+        }
+
+        // MTU before addresses: the kernel only keeps IPv6 on a device whose MTU is at least 1280.
+        _netlink.SetMtu(Index, options.Mtu, Name);
+        Mtu = options.Mtu;
+
+        foreach (InterfaceAddress address in options.Addresses)
+        {
+            _netlink.AddAddress(Index, address, Name);
+        }
+
+        if (options.Up)
+        {
+            _netlink.SetUp(Index, true, Name);
+        }
+    }
+
+    private bool Drop(int errno)
+    {
+        long drops = Interlocked.Increment(ref _writeDrops);
+        long now = _timeProvider.GetTimestamp();
+        long last = Interlocked.Read(ref _lastWriteErrorLogTimestamp);
+        if (_timeProvider.GetElapsedTime(last, now) >= WriteErrorLogInterval
+            && Interlocked.CompareExchange(ref _lastWriteErrorLogTimestamp, now, last) == last)
+        {
+            long previous = Interlocked.Exchange(ref _writeDropsLogged, drops);
+            if (_logger.IsEnabled(LogLevel.Warning))
+            {
+                Log.WriteRejected(_logger, Name, errno == 0 ? "interface disposed" : Errno.Describe(errno), drops - previous);
+            }
+        }
+
+        return false;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Created {Mode} interface {Name} (index {Index}, MTU {Mtu})")]
+        public static partial void Created(ILogger logger, string name, VirtualInterfaceMode mode, int index, int mtu);
+
+        [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Removed interface {Name}")]
+        public static partial void Removed(ILogger logger, string name);
+
+        [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Interface {Name} rejected written packets: {Reason}; {Drops} dropped since the last report")]
+        public static partial void WriteRejected(ILogger logger, string name, string reason, long drops);
+    }
+}
