@@ -8,8 +8,7 @@ internal static class KeyCommands
     {
         try
         {
-            NodeKeyFile key = NodeKeyFile.LoadOrCreate(path.FullName);
-            Console.WriteLine(key.PublicKey.ToString());
+            Console.WriteLine(NodeKeyFile.EnsureCreated(path.FullName).ToString());
             return 0;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)

@@ -47,7 +47,7 @@ internal sealed partial class TincanHostService(
         await using ITincan tincan = TincanNode.Create(
             new TincanOptions
             {
-                ListenAddress = config.Tincan.ListenAddress,
+                ListenAddress = config.Tincan.ListenAddress ?? "0.0.0.0",
                 ListenPort = config.Tincan.ListenPort,
                 PrivateKeyPath = config.Tincan.PrivateKeyPath,
                 Mtu = config.Interface.Mtu,
