@@ -56,7 +56,7 @@ public sealed class TwoNodeTunnelTests : IDisposable
         (TincanNodeProcess a, TincanNodeProcess b) = await StartTunPairAsync();
         Assert.True(_a.Ping("198.19.0.2", count: 2, deadlineSeconds: 10), $"{a.Process}\n{b.Process}");
         using LabProcess server = _lab.Start(_b, "iperf3", ["-s", "-1", "-B", "198.19.0.2"]);
-        await Task.Delay(500);
+        await Task.Delay(500, TestContext.Current.CancellationToken);
         CommandResult client = _a.TryExec(TimeSpan.FromSeconds(30), "iperf3", "-c", "198.19.0.2", "-t", "3", "-J");
         Assert.True(client.ExitCode == 0, $"iperf3 failed: {client.StandardError}\n{client.StandardOutput}\n{a.Process}\n{b.Process}");
         using JsonDocument json = JsonDocument.Parse(client.StandardOutput);
