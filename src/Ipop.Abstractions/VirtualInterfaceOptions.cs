@@ -20,6 +20,12 @@ public sealed record VirtualInterfaceOptions
     /// <summary>TAP only: the MAC address to set; <c>null</c> keeps the kernel's random one.</summary>
     public PhysicalAddress? MacAddress { get; init; }
 
+    /// <summary>
+    /// TAP only: the name of an existing Linux bridge to enslave the device to, so containers or a LAN
+    /// on that bridge share the overlay's Ethernet segment; <c>null</c> for none.
+    /// </summary>
+    public string? BridgeName { get; init; }
+
     /// <summary>Bring the interface up after configuring it.</summary>
     public bool Up { get; init; } = true;
 }

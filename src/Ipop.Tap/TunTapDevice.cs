@@ -447,6 +447,17 @@ internal sealed partial class TunTapDevice : IVirtualInterface
             _netlink.AddAddress(Index, address, Name);
         }
 
+        if (options.BridgeName is { Length: > 0 } bridge)
+        {
+            uint bridgeIndex = Libc.IfNameToIndex(bridge);
+            if (bridgeIndex == 0)
+            {
+                throw new VirtualInterfaceException($"Cannot attach {Name} to bridge '{bridge}': no interface of that name in this network namespace.") { ErrorNumber = Errno.ENODEV };
+            }
+
+            _netlink.SetMaster(Index, (int)bridgeIndex, Name, bridge);
+        }
+
         if (options.Up)
         {
             _netlink.SetUp(Index, true, Name);

@@ -71,6 +71,11 @@ internal static class VirtualInterfaceOptionsValidator
 
         ValidateMtu(options.Mode, options.Mtu, hasIpv6, "VirtualInterfaceOptions.Mtu");
 
+        if (options.BridgeName is { Length: > 0 } && options.Mode != VirtualInterfaceMode.Tap)
+        {
+            throw Invalid("VirtualInterfaceOptions.BridgeName is only valid for a TAP interface: a bridge switches Ethernet frames, and a TUN device carries none.");
+        }
+
         if (options.MacAddress is { } mac)
         {
             if (options.Mode != VirtualInterfaceMode.Tap)

@@ -59,4 +59,34 @@ public sealed class TapDeviceTests(NetworkNamespace ns)
         Assert.NotNull(tap.MacAddress);
         Assert.Equal(shown, string.Join(':', tap.MacAddress!.GetAddressBytes().Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture))));
     }
+
+    [Fact]
+    public void Tap_is_attached_to_an_existing_bridge_through_rtnetlink()
+    {
+        ns.RequireRoot();
+        ns.Exec("ip", "link", "add", "ipopbr0", "type", "bridge").EnsureSuccess();
+        try
+        {
+            using IVirtualInterface tap = ns.Enter(() => Factory.Create(new VirtualInterfaceOptions { Name = "ipoptap2", Mode = VirtualInterfaceMode.Tap, BridgeName = "ipopbr0" }));
+            Assert.Equal("ipopbr0", Show(ns, "link", "ipoptap2")!.Value.GetProperty("master").GetString());
+        }
+        finally
+        {
+            ns.Exec("ip", "link", "del", "ipopbr0");
+        }
+    }
+
+    [Fact]
+    public void Attaching_to_a_missing_bridge_or_a_tun_to_any_bridge_is_refused_with_a_clear_message()
+    {
+        ns.RequireRoot();
+        VirtualInterfaceException missing = Assert.Throws<VirtualInterfaceException>(() =>
+            ns.Enter(() => Factory.Create(new VirtualInterfaceOptions { Name = "ipoptap3", Mode = VirtualInterfaceMode.Tap, BridgeName = "nosuchbr" })));
+        Assert.Contains("no interface of that name", missing.Message, StringComparison.Ordinal);
+        Assert.Null(Show(ns, "link", "ipoptap3"));
+
+        VirtualInterfaceException tun = Assert.Throws<VirtualInterfaceException>(() =>
+            Factory.Create(new VirtualInterfaceOptions { Name = "ipoptun9", Mode = VirtualInterfaceMode.Tun, BridgeName = "br0" }));
+        Assert.Contains("BridgeName is only valid for a TAP interface", tun.Message, StringComparison.Ordinal);
+    }
 }

@@ -387,6 +387,7 @@ public sealed partial class GroupVpnController : IController
             Mode = tap ? VirtualInterfaceMode.Tap : VirtualInterfaceMode.Tun,
             Mtu = _options.Mtu,
             Addresses = _addresses,
+            BridgeName = string.IsNullOrEmpty(_options.BridgeName) ? null : _options.BridgeName,
         });
         _routes.SetUnreachable(_subnet);
         if (_subnetV6 is { } v6)

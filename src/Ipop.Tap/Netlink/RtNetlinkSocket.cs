@@ -81,6 +81,16 @@ internal sealed class RtNetlinkSocket : IDisposable
         Execute(writer.Message, seq, $"Setting MTU {mtu} on {name}");
     }
 
+    /// <summary>Enslaves the interface to a bridge (IFLA_MASTER), as <c>ip link set dev X master BR</c> does.</summary>
+    public void SetMaster(int index, int masterIndex, string name, string masterName)
+    {
+        uint seq = NextSequence();
+        var writer = new NetlinkMessageWriter(stackalloc byte[RequestBufferSize], Rtnl.RTM_NEWLINK, Rtnl.NLM_F_REQUEST | Rtnl.NLM_F_ACK, seq);
+        writer.WriteInterfaceInfo(Rtnl.AF_UNSPEC, index, 0, 0);
+        writer.WriteAttribute(Rtnl.IFLA_MASTER, (uint)masterIndex);
+        Execute(writer.Message, seq, $"Attaching {name} to bridge {masterName}");
+    }
+
     /// <summary>Sets the link-layer address (IFLA_ADDRESS); TAP only.</summary>
     public void SetMacAddress(int index, PhysicalAddress mac, string name)
     {

@@ -38,6 +38,7 @@ internal static class Rtnl
     internal const ushort IFLA_ADDRESS = 1;
     internal const ushort IFLA_IFNAME = 3;
     internal const ushort IFLA_MTU = 4;
+    internal const ushort IFLA_MASTER = 10;
 
     // IFA_* attributes and flags.
     internal const ushort IFA_ADDRESS = 1;
