@@ -1,0 +1,193 @@
+using System.Net;
+using Ipop.Controllers.Negotiation;
+using Ipop.Controllers.Tests.Fakes;
+using Ipop.Tincan;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Ipop.Controllers.Tests.GroupVpn;
+
+public sealed class GroupVpnControllerTests : IAsyncDisposable
+{
+    private const string Group = "lab@conference.lab.test";
+    private const string Me = "bob@lab.test/ipop-1";
+    private readonly FakeSignaling _signaling = new(Me, "bob@lab.test");
+    private readonly FakeTincan _tincan = new();
+    private readonly FakeInterfaceFactory _nics = new();
+    private readonly FakeTimeProvider _time = new();
+    private readonly CancellationTokenSource _stop = new();
+    private Task? _run;
+    private GroupVpnController? _controller;
+
+    private static NodePublicKey Key(byte b) => new(Enumerable.Repeat(b, 32).ToArray());
+
+    private async Task StartAsync(string? address = "198.19.0.2", string mode = "tun")
+    {
+        var options = new GroupVpnOptions { Group = Group, Subnet = "198.19.0.0/16", Address = address, Mode = mode, Ipv6Subnet = "2001:2:0:1::/64" };
+        _controller = new GroupVpnController(_signaling, _tincan, _nics, Options.Create(options), NullLogger<GroupVpnController>.Instance, _time);
+        _run = _controller.RunAsync(_stop.Token);
+        await Eventually(() => _tincan.Router is not null, "the controller never attached its interface");
+    }
+
+    private static async Task Eventually(Func<bool> condition, string because)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            if (condition())
+            {
+                return;
+            }
+
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Fail(because);
+    }
+
+    private string Body(byte keySeed, params string[] addresses) =>
+        new LinkNegotiationMessage(FakeTincan.Descriptor(Key(keySeed), "198.18.0.9:5000"), [.. addresses.Select(InterfaceAddress.Parse)], null).ToJson();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_run is not null)
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _run);
+        }
+
+        _stop.Dispose();
+    }
+
+    [Fact]
+    public async Task Creates_its_interface_with_static_ipv4_and_derived_ipv6_addresses_and_joins_the_group()
+    {
+        await StartAsync();
+        Assert.Equal([Group], _signaling.JoinedGroups);
+        FakeInterface nic = Assert.Single(_nics.Created);
+        Assert.Contains(InterfaceAddress.Parse("198.19.0.2/16"), nic.Addresses);
+        Assert.Contains(InterfaceAddress.Parse("2001:2:0:1::2/64"), nic.Addresses);
+        Assert.IsType<RouteTable>(_tincan.Router);
+    }
+
+    [Fact]
+    public async Task The_member_with_the_lower_id_offers_and_the_other_waits()
+    {
+        await StartAsync();
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group); // "alice" < "bob": she offers
+        _signaling.SetPeer("carol@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group); // "carol" > "bob": we offer
+        await Eventually(() => _signaling.Sent.Count == 1, "expected exactly one offer");
+        (PeerId to, OverlayMessage message) = Assert.Single(_signaling.Sent);
+        Assert.Equal("carol@lab.test/ipop-1", to.Value);
+        Assert.Equal(LinkNegotiationMessage.OfferKind, message.Kind);
+        LinkNegotiationMessage offer = LinkNegotiationMessage.Parse(message.Body);
+        Assert.Equal(_tincan.LocalKey, offer.Descriptor!.Key);
+        Assert.Contains(InterfaceAddress.Parse("198.19.0.2/16"), offer.Addresses);
+    }
+
+    [Fact]
+    public async Task An_offer_from_a_member_creates_the_link_routes_its_addresses_and_is_answered()
+    {
+        await StartAsync();
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, Body(9, "198.19.0.1/16", "2001:2:0:1::1/64"));
+        await Eventually(() => _tincan.Links.Count == 1 && !_signaling.Sent.IsEmpty, "no link or no answer");
+        ITincanLink link = Assert.Single(_tincan.Links);
+        Assert.Equal(Key(9), link.PeerKey);
+        Assert.Equal(LinkNegotiationMessage.AnswerKind, Assert.Single(_signaling.Sent).Message.Kind);
+
+        var routes = (RouteTable)_tincan.Router!;
+        Assert.Same(link, routes.Lookup(IPAddress.Parse("198.19.0.1")));
+        Assert.Same(link, routes.Lookup(IPAddress.Parse("2001:2:0:1::1")));
+        Assert.Equal(RouteAction.Unreachable, routes.RouteOutbound(Ipv4To("198.19.0.77")).Action);
+    }
+
+    [Fact]
+    public async Task Offers_from_outside_the_group_and_malformed_offers_create_no_link()
+    {
+        await StartAsync();
+        _signaling.SetPeer("mallory@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.None);
+        _signaling.Deliver("mallory@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, Body(6, "198.19.0.6/16"));
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, "{not json");
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, "{\"v\":7}");
+
+        // The controller keeps serving: a valid offer after the garbage still works.
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, Body(9, "198.19.0.1/16"));
+        await Eventually(() => _tincan.Links.Count == 1, "the valid offer was not served");
+        Assert.Equal("alice@lab.test/ipop-1", Assert.Single(_tincan.Links).Peer.Value);
+    }
+
+    [Fact]
+    public async Task A_member_that_goes_offline_or_leaves_loses_its_link_at_once()
+    {
+        await StartAsync();
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, Body(9, "198.19.0.1/16"));
+        await Eventually(() => _tincan.Links.Count == 1, "no link");
+
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.None);
+        await Eventually(() => _tincan.Links.Count == 0, "the link of a member who left the group was kept");
+        Assert.Contains(new PeerId("alice@lab.test/ipop-1"), _tincan.Removed);
+        Assert.Null(((RouteTable)_tincan.Router!).Lookup(IPAddress.Parse("198.19.0.1")));
+    }
+
+    [Fact]
+    public async Task A_failed_link_is_offered_again_after_a_backoff()
+    {
+        await StartAsync();
+        _signaling.SetPeer("carol@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        await Eventually(() => _signaling.Sent.Count == 1, "no first offer");
+        _signaling.Deliver("carol@lab.test/ipop-1", LinkNegotiationMessage.AnswerKind, Body(8, "198.19.0.3/16"));
+        await Eventually(() => _tincan.Links.Count == 1, "no link after the answer");
+
+        _tincan.SetStatus(new PeerId("carol@lab.test/ipop-1"), new LinkStatus(LinkState.Failed, LinkPath.None, LinkFailureReason.ChecksTimedOut));
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        Assert.Single(_signaling.Sent);
+        for (int i = 0; i < 3 && _signaling.Sent.Count < 2; i++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            await Task.Delay(30, TestContext.Current.CancellationToken);
+        }
+
+        await Eventually(() => _signaling.Sent.Count == 2, "no retry offer after the backoff");
+        Assert.All(_signaling.Sent, s => Assert.Equal(LinkNegotiationMessage.OfferKind, s.Message.Kind));
+    }
+
+    [Fact]
+    public async Task On_an_address_conflict_the_higher_id_moves_and_tells_everyone()
+    {
+        await StartAsync(address: null);
+        FakeInterface nic = Assert.Single(_nics.Created);
+        InterfaceAddress mine = nic.Addresses.First(a => a.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
+
+        // alice (lower id) claims our address: we must move.
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, Body(9, mine.ToString()));
+        await Eventually(() => _signaling.Sent.Any(s => s.Message.Kind == LinkNegotiationMessage.AddressKind), "no address announcement");
+        Assert.DoesNotContain(mine, nic.Addresses);
+        Assert.Contains(nic.Addresses, a => a.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && a.PrefixLength == 16);
+        Assert.Equal(_controller!.Addresses[0], nic.Addresses.First(a => a.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork));
+    }
+
+    [Fact]
+    public void Options_errors_name_the_key()
+    {
+        var bad = new GroupVpnOptions { Group = "", Subnet = "198.19.0.0/31", Mode = "bridge", Mtu = 20, BridgeName = "br0" };
+        IReadOnlyList<string> errors = bad.Validate();
+        Assert.Contains(errors, e => e.StartsWith("GroupVpn:Group is required", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("GroupVpn:Subnet must be an IPv4 prefix", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("GroupVpn:Mode must be 'tun' or 'tap', got 'bridge'", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("GroupVpn:Mtu must be between 576 and 9000, got 20", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("GroupVpn:BridgeName needs GroupVpn:Mode 'tap'", StringComparison.Ordinal));
+    }
+
+    private static byte[] Ipv4To(string destination)
+    {
+        byte[] p = new byte[20];
+        p[0] = 0x45;
+        IPAddress.Parse("198.19.0.2").TryWriteBytes(p.AsSpan(12), out _);
+        IPAddress.Parse(destination).TryWriteBytes(p.AsSpan(16), out _);
+        return p;
+    }
+}

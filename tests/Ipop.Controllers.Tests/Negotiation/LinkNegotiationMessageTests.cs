@@ -1,0 +1,37 @@
+using System.Net.NetworkInformation;
+using Ipop.Controllers.Negotiation;
+using Ipop.Controllers.Tests.Fakes;
+using Ipop.Testing;
+
+namespace Ipop.Controllers.Tests.Negotiation;
+
+public sealed class LinkNegotiationMessageTests
+{
+    private static readonly LinkNegotiationMessage Sample = new(
+        FakeTincan.Descriptor(new NodePublicKey(Enumerable.Range(0, 32).Select(i => (byte)i).ToArray()), "198.18.0.9:5000"),
+        [InterfaceAddress.Parse("198.19.0.5/16"), InterfaceAddress.Parse("2001:2:0:1::5/64")],
+        PhysicalAddress.Parse("02-00-00-00-00-05"));
+
+    [Fact]
+    public void Wire_form_is_stable() => Snapshot.Verify(Sample.ToJson());
+
+    [Fact]
+    public void Round_trips()
+    {
+        LinkNegotiationMessage back = LinkNegotiationMessage.Parse(Sample.ToJson());
+        Assert.Equal(Sample.Addresses, back.Addresses);
+        Assert.Equal(Sample.Mac, back.Mac);
+        Assert.Equal(Sample.Descriptor!.Key, back.Descriptor!.Key);
+    }
+
+    [Theory]
+    [InlineData("[]", "field 'v'")]
+    [InlineData("{\"v\":1,\"addresses\":[\"198.19.0\"]}", "field 'addresses'")]
+    [InlineData("{\"v\":1,\"mac\":\"ff\"}", "field 'mac'")]
+    [InlineData("{\"v\":1,\"descriptor\":{\"v\":1}}", "Link descriptor field 'key'")]
+    public void Rejects_bad_messages_naming_the_field(string body, string expected)
+    {
+        FormatException e = Assert.Throws<FormatException>(() => LinkNegotiationMessage.Parse(body));
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+}
