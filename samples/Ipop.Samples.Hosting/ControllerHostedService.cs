@@ -1,0 +1,49 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Ipop.Samples.Hosting;
+
+/// <summary>Starts Tincan and runs the controller until the host stops; a fatal error stops the host with a clear log line and exit code 3.</summary>
+public sealed partial class ControllerHostedService(ITincan tincan, IController controller, IHostApplicationLifetime lifetime, ILogger<ControllerHostedService> logger) : BackgroundService
+{
+    /// <inheritdoc />
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await tincan.StartAsync(stoppingToken);
+            await controller.RunAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (OptionsValidationException e)
+        {
+            foreach (string failure in e.Failures)
+            {
+                LogFatal(logger, failure);
+            }
+
+            Environment.ExitCode = 2;
+            lifetime.StopApplication();
+        }
+        catch (Exception e)
+        {
+            LogFatal(logger, e.Message);
+            LogDetail(logger, e);
+            Environment.ExitCode = 3;
+            lifetime.StopApplication();
+        }
+        finally
+        {
+            await tincan.DisposeAsync();
+        }
+    }
+
+    [LoggerMessage(1, LogLevel.Critical, "cannot run: {Reason}")]
+    private static partial void LogFatal(ILogger logger, string reason);
+
+    [LoggerMessage(2, LogLevel.Debug, "failure detail")]
+    private static partial void LogDetail(ILogger logger, Exception exception);
+}

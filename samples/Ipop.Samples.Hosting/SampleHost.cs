@@ -1,0 +1,129 @@
+using System.CommandLine;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Spectre.Console;
+
+namespace Ipop.Samples.Hosting;
+
+/// <summary>
+/// The command line and start-up of a sample host: <c>run --config file.json</c> and
+/// <c>status --config file.json</c>. Configuration errors are printed one per line, each naming its
+/// key, and the process exits 2; a node that cannot run (no TUN, XMPP refused) exits 3.
+/// </summary>
+public static class SampleHost
+{
+    /// <summary>Runs the program.</summary>
+    /// <param name="args">Command-line arguments.</param>
+    /// <param name="product">Program name for messages (e.g. <c>groupvpn</c>).</param>
+    /// <param name="sections">Top-level config sections the product understands (others are errors).</param>
+    /// <param name="configure">Registers the product's services from the configuration.</param>
+    /// <param name="status">Builds the status report from the running services.</param>
+    public static Task<int> RunAsync(string[] args, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status)
+    {
+        var configOption = new Option<FileInfo>("--config") { Description = "Path of the JSON configuration.", Required = true };
+        var run = new Command("run", "Run the node until SIGTERM/SIGINT (creates and removes its virtual interface).") { configOption };
+        run.SetAction((parse, ct) => RunNodeAsync(parse.GetValue(configOption)!, product, sections, configure, status, ct));
+        var statusCommand = new Command("status", "Show the running node's peers, addresses and links.") { configOption };
+        statusCommand.SetAction((parse, ct) => ShowStatusAsync(parse.GetValue(configOption)!, product, ct));
+        var root = new RootCommand($"Ipop {product} node.") { run, statusCommand };
+        return root.Parse(args).InvokeAsync();
+    }
+
+    /// <summary>Default status socket path of a product.</summary>
+    public static string DefaultStatusSocket(string product) => $"/run/ipop/{product}.sock";
+
+    private static async Task<int> RunNodeAsync(FileInfo file, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status, CancellationToken ct)
+    {
+        if (!TryLoad(file, product, sections, out IConfigurationRoot? config))
+        {
+            return 2;
+        }
+
+        HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddConfiguration(config);
+        builder.Logging.AddConfiguration(config.GetSection("Logging"));
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Services.AddSystemd();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        configure(builder.Services, config);
+        builder.Services.AddHostedService<ControllerHostedService>();
+        string socket = config["Status:SocketPath"] ?? DefaultStatusSocket(product);
+        builder.Services.AddHostedService(sp => new StatusSocketServer(socket, () => status(sp), sp.GetRequiredService<ILogger<StatusSocketServer>>()));
+
+        try
+        {
+            using IHost host = builder.Build();
+            await host.RunAsync(ct);
+            return Environment.ExitCode;
+        }
+        catch (OptionsValidationException e)
+        {
+            foreach (string failure in e.Failures)
+            {
+                await Console.Error.WriteLineAsync($"{product}: {file.Name}: {failure}");
+            }
+
+            return 2;
+        }
+        catch (InvalidOperationException e) when (e.Message.Contains("was not found on type", StringComparison.Ordinal) || e.Message.Contains("Failed to convert", StringComparison.Ordinal))
+        {
+            await Console.Error.WriteLineAsync($"{product}: {file.Name}: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static bool TryLoad(FileInfo file, string product, IReadOnlyCollection<string> sections, out IConfigurationRoot config)
+    {
+        config = new ConfigurationBuilder().Build();
+        if (!file.Exists)
+        {
+            Console.Error.WriteLine($"{product}: configuration file '{file.FullName}' does not exist.");
+            return false;
+        }
+
+        try
+        {
+            config = new ConfigurationBuilder().AddJsonFile(file.FullName, optional: false).Build();
+        }
+        catch (InvalidDataException e)
+        {
+            Console.Error.WriteLine($"{product}: {file.Name}: {e.Message} {e.InnerException?.Message}");
+            return false;
+        }
+
+        var unknown = config.GetChildren().Select(c => c.Key).Where(k => !sections.Contains(k, StringComparer.OrdinalIgnoreCase)).ToList();
+        foreach (string key in unknown)
+        {
+            Console.Error.WriteLine($"{product}: {file.Name}: unknown section '{key}'; expected one of {string.Join(", ", sections)}.");
+        }
+
+        return unknown.Count == 0;
+    }
+
+    private static async Task<int> ShowStatusAsync(FileInfo file, string product, CancellationToken ct)
+    {
+        string socket = DefaultStatusSocket(product);
+        if (file.Exists)
+        {
+            socket = new ConfigurationBuilder().AddJsonFile(file.FullName, optional: true).Build()["Status:SocketPath"] ?? socket;
+        }
+
+        try
+        {
+            StatusTable.Write(AnsiConsole.Console, await StatusSocketServer.QueryAsync(socket, ct));
+            return 0;
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            await Console.Error.WriteLineAsync($"{product}: no running node answers on {socket}: {e.Message}");
+            return 1;
+        }
+    }
+}
