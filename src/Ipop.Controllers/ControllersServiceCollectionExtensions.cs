@@ -1,6 +1,7 @@
 using Ipop;
 using Ipop.Controllers;
 using Ipop.Controllers.GroupVpn;
+using Ipop.Controllers.SocialVpn;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -23,6 +24,22 @@ public static class ControllersServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<GroupVpnController>();
         services.TryAddSingleton<IController>(sp => sp.GetRequiredService<GroupVpnController>());
+        return services;
+    }
+
+    /// <summary>
+    /// Adds <see cref="SocialVpnController"/> as the <see cref="IController"/>, with options validated at start.
+    /// Needs the same services as <see cref="AddGroupVpn"/>.
+    /// </summary>
+    public static IServiceCollection AddSocialVpn(this IServiceCollection services, Action<SocialVpnOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<SocialVpnOptions>().Configure(configure).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SocialVpnOptions>, SocialVpnOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<SocialVpnController>();
+        services.TryAddSingleton<IController>(sp => sp.GetRequiredService<SocialVpnController>());
         return services;
     }
 }

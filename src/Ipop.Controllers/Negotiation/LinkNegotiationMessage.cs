@@ -11,6 +11,9 @@ namespace Ipop.Controllers.Negotiation;
 /// </summary>
 internal sealed record LinkNegotiationMessage(LinkDescriptor? Descriptor, ImmutableArray<InterfaceAddress> Addresses, PhysicalAddress? Mac)
 {
+    /// <summary>SocialVPN: the address the sender gave the receiver in the sender's own view (so the receiver can translate).</summary>
+    public InterfaceAddress? Assigned { get; init; }
+
     /// <summary>The initiator's offer: "here is how to reach me; link to me".</summary>
     public const string OfferKind = "ipop-link-offer";
 
@@ -44,6 +47,11 @@ internal sealed record LinkNegotiationMessage(LinkDescriptor? Descriptor, Immuta
             }
 
             w.WriteEndArray();
+            if (Assigned is { } assigned)
+            {
+                w.WriteString("assigned", assigned.ToString());
+            }
+
             if (Mac is not null)
             {
                 w.WriteString("mac", string.Join(':', Mac.GetAddressBytes().Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture))));
@@ -110,7 +118,18 @@ internal sealed record LinkNegotiationMessage(LinkDescriptor? Descriptor, Immuta
                 }
             }
 
-            return new LinkNegotiationMessage(descriptor, addresses.ToImmutable(), mac);
+            InterfaceAddress? assigned = null;
+            if (root.TryGetProperty("assigned", out JsonElement asg))
+            {
+                if (asg.ValueKind != JsonValueKind.String || !InterfaceAddress.TryParse(asg.GetString(), out InterfaceAddress parsedAssigned))
+                {
+                    throw new FormatException("negotiation message field 'assigned': expected an address with prefix.");
+                }
+
+                assigned = parsedAssigned;
+            }
+
+            return new LinkNegotiationMessage(descriptor, addresses.ToImmutable(), mac) { Assigned = assigned };
         }
     }
 }

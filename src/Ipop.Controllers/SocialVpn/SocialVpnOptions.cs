@@ -1,0 +1,71 @@
+using System.Net;
+
+namespace Ipop.Controllers;
+
+/// <summary>Configuration of a SocialVPN node (section <c>SocialVpn</c> of the host's config).</summary>
+public sealed class SocialVpnOptions
+{
+    /// <summary>This node's private IPv4 pool (e.g. <c>198.19.100.0/24</c>); empty picks the first default candidate that no local subnet or route overlaps.</summary>
+    public string? Pool { get; set; }
+
+    /// <summary>Name of the virtual interface to create.</summary>
+    public string InterfaceName { get; set; } = "ipop0";
+
+    /// <summary>MTU of the virtual interface.</summary>
+    public int Mtu { get; set; } = 1400;
+
+    /// <summary>Where the friend-device-to-address mapping is kept across restarts; empty keeps it in memory only.</summary>
+    public string? AddressBookPath { get; set; }
+
+    /// <summary>An address is given to another device only after its owner was unseen this long.</summary>
+    public double RecycleAfterHours { get; set; } = 24 * 7;
+
+    /// <summary>DNS suffix for friends' names: <c>bob.ipop</c> resolves to Bob's address in our view (answered on our VPN address, port 53).</summary>
+    public string NameSuffix { get; set; } = "ipop";
+
+    /// <summary>Serve friends' names over DNS on our VPN address.</summary>
+    public bool EnableDns { get; set; } = true;
+
+    /// <summary>First retry delay after a link failed; doubles up to <see cref="LinkRetryMaxSeconds"/>.</summary>
+    public double LinkRetryMinSeconds { get; set; } = 1;
+
+    /// <summary>Longest retry delay.</summary>
+    public double LinkRetryMaxSeconds { get; set; } = 30;
+
+    /// <summary>Checks the options; returns one message per problem, each naming the key.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (!string.IsNullOrEmpty(Pool) && (!IPNetwork.TryParse(Pool, out IPNetwork p) || p.BaseAddress.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || p.PrefixLength > 30))
+        {
+            errors.Add($"SocialVpn:Pool must be an IPv4 prefix of length 30 or shorter such as 198.19.100.0/24, got '{Pool}'.");
+        }
+
+        if (InterfaceName.Length is 0 or > 15)
+        {
+            errors.Add($"SocialVpn:InterfaceName must be 1..15 characters, got '{InterfaceName}'.");
+        }
+
+        if (Mtu is < 576 or > 9000)
+        {
+            errors.Add($"SocialVpn:Mtu must be between 576 and 9000, got {Mtu}.");
+        }
+
+        if (RecycleAfterHours <= 0)
+        {
+            errors.Add($"SocialVpn:RecycleAfterHours must be positive, got {RecycleAfterHours}.");
+        }
+
+        if (string.IsNullOrWhiteSpace(NameSuffix) || NameSuffix.Contains(' ', StringComparison.Ordinal) || NameSuffix.StartsWith('.'))
+        {
+            errors.Add($"SocialVpn:NameSuffix must be a DNS label such as 'ipop', got '{NameSuffix}'.");
+        }
+
+        if (LinkRetryMinSeconds <= 0 || LinkRetryMaxSeconds < LinkRetryMinSeconds)
+        {
+            errors.Add($"SocialVpn:LinkRetryMinSeconds must be > 0 and <= LinkRetryMaxSeconds, got {LinkRetryMinSeconds} and {LinkRetryMaxSeconds}.");
+        }
+
+        return errors;
+    }
+}
