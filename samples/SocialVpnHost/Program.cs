@@ -1,0 +1,36 @@
+using Ipop;
+using Ipop.Controllers;
+using Ipop.Samples.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+// socialvpn run --config socialvpn.json | socialvpn status --config socialvpn.json
+return await SampleHost.RunAsync(
+    args,
+    "socialvpn",
+    ["Xmpp", "Tincan", "SocialVpn", "Status", "Logging"],
+    static (services, config) =>
+    {
+        static BinderOptions Strict(BinderOptions o)
+        {
+            o.ErrorOnUnknownConfiguration = true;
+            return o;
+        }
+
+        services.AddLinuxTunTap();
+        services.AddTincan(o => config.GetSection("Tincan").Bind(o, b => Strict(b)));
+        services.AddXmppSignaling(o => config.GetSection("Xmpp").Bind(o, b => Strict(b)));
+        services.AddSocialVpn(o => config.GetSection("SocialVpn").Bind(o, b => Strict(b)));
+    },
+    static sp =>
+    {
+        SocialVpnController controller = sp.GetRequiredService<SocialVpnController>();
+        IOverlaySignaling signaling = sp.GetRequiredService<IOverlaySignaling>();
+        return new StatusReport(
+            $"SocialVPN view {controller.Pool}",
+            signaling.IsConnected ? signaling.LocalId.Value : "(not connected)",
+            controller.InterfaceName ?? "-",
+            "tun",
+            controller.Address is { } a ? [a.ToString()] : [],
+            [.. controller.GetFriends().Select(f => PeerStatusRow.From(f.Peer, f.User, [f.Address.Address.ToString(), f.Name], f.Link, f.Stats))]);
+    });
