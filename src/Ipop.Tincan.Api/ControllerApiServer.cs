@@ -257,6 +257,10 @@ public sealed partial class ControllerApiServer : IHostedService, IAsyncDisposab
         {
             return;
         }
+        catch (ObjectDisposedException)
+        {
+            response = Wire.Error(id, ApiErrorCodes.ShuttingDown, $"{op} failed: Tincan is shutting down.");
+        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A bug or an unexpected Tincan failure must cost one request, not the connection or the host.

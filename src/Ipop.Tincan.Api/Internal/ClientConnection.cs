@@ -24,6 +24,7 @@ internal sealed class ClientConnection : IAsyncDisposable
     private long _droppedPending;
     private long _droppedTotal;
     private int _subscriptions;
+    private int _disposed;
     private CancellationTokenSource? _statsLoop;
     private Task _writer = Task.CompletedTask;
 
@@ -157,11 +158,18 @@ internal sealed class ClientConnection : IAsyncDisposable
 
         var cts = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
         _statsLoop = cts;
-        _ = Task.Run(() => loop(cts.Token));
+        // Called directly so the loop's timer exists before the subscribe response is sent (tests advance a fake clock right after).
+        _ = loop(cts.Token);
     }
 
     public async ValueTask DisposeAsync()
     {
+        // Both the session's own end and the server's shutdown dispose a connection; the first one does the work.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         ReplaceStatsLoop(null);
         _outgoing.Writer.TryComplete();
         await _cts.CancelAsync();
