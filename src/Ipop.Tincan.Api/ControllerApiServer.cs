@@ -92,16 +92,18 @@ public sealed partial class ControllerApiServer : IHostedService, IAsyncDisposab
         }
 
         string path = _options.SocketPath;
-        UnixSocketFile.CheckDirectory(path);
-        UnixSocketFile.RemoveStale(path);
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
+            UnixSocketFile.CheckDirectory(path);
+            UnixSocketFile.RemoveStale(path);
             UnixSocketFile.BindPrivate(listener, path);
             listener.Listen(16);
         }
         catch
         {
+            // Nothing of ours is at the path: a later StopAsync must not remove what another process owns.
+            Volatile.Write(ref _state, 2);
             listener.Dispose();
             throw;
         }
@@ -230,6 +232,11 @@ public sealed partial class ControllerApiServer : IHostedService, IAsyncDisposab
         byte[] response;
         try
         {
+            if (!IsValidUtf8(line))
+            {
+                throw new ApiException(ApiErrorCodes.MalformedJson, "The request is not valid UTF-8.");
+            }
+
             JsonDocument document;
             try
             {
@@ -269,6 +276,25 @@ public sealed partial class ControllerApiServer : IHostedService, IAsyncDisposab
         }
 
         await client.SendResponseAsync(response);
+    }
+
+    private static bool IsValidUtf8(ReadOnlySequence<byte> line)
+    {
+        if (line.IsSingleSegment)
+        {
+            return System.Text.Unicode.Utf8.IsValid(line.FirstSpan);
+        }
+
+        byte[] copy = ArrayPool<byte>.Shared.Rent((int)line.Length);
+        try
+        {
+            line.CopyTo(copy);
+            return System.Text.Unicode.Utf8.IsValid(copy.AsSpan(0, (int)line.Length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(copy);
+        }
     }
 
     /// <summary>Reads v, id, op and args; <paramref name="id"/> is set first so envelope errors still echo it.</summary>

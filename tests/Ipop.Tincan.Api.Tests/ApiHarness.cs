@@ -39,6 +39,7 @@ internal sealed class ApiHarness : IAsyncDisposable
 
     public static async Task<ApiHarness> StartAsync(Action<ControllerApiOptions>? configure = null, bool withInterfaces = true, FakeTincan? tincan = null, string? directory = null)
     {
+        bool ownDirectory = directory is null;
         directory ??= System.IO.Directory.CreateTempSubdirectory("ipop-api-").FullName;
         var options = new ControllerApiOptions { SocketPath = Path.Combine(directory, "tincan.sock") };
         configure?.Invoke(options);
@@ -54,7 +55,11 @@ internal sealed class ApiHarness : IAsyncDisposable
         catch
         {
             await server.DisposeAsync();
-            System.IO.Directory.Delete(directory, recursive: true);
+            if (ownDirectory)
+            {
+                System.IO.Directory.Delete(directory, recursive: true);
+            }
+
             throw;
         }
 

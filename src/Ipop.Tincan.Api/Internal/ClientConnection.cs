@@ -23,6 +23,7 @@ internal sealed class ClientConnection : IAsyncDisposable
     private readonly ILogger _logger;
     private long _droppedPending;
     private long _droppedTotal;
+    private long _droppedReported;
     private int _subscriptions;
     private int _disposed;
     private CancellationTokenSource? _statsLoop;
@@ -205,9 +206,11 @@ internal sealed class ClientConnection : IAsyncDisposable
                 await _stream.WriteAsync(message, _cts.Token);
                 if (Interlocked.Read(ref _droppedPending) > 0)
                 {
+                    // "total" is the sum of every "dropped" told so far, so a client can check it missed no notice.
                     long dropped = Interlocked.Exchange(ref _droppedPending, 0);
-                    ApiLog.EventsDropped(_logger, Session, dropped, DroppedTotal);
-                    await _stream.WriteAsync(Wire.Event(EventKindNames.EventsDropped, new EventsDroppedEvent(dropped, DroppedTotal), ApiJsonContext.Wire.EventsDroppedEvent), _cts.Token);
+                    _droppedReported += dropped;
+                    ApiLog.EventsDropped(_logger, Session, dropped, _droppedReported);
+                    await _stream.WriteAsync(Wire.Event(EventKindNames.EventsDropped, new EventsDroppedEvent(dropped, _droppedReported), ApiJsonContext.Wire.EventsDroppedEvent), _cts.Token);
                 }
             }
         }
