@@ -198,7 +198,7 @@ public sealed partial class ControllerApiServer : IHostedService, IAsyncDisposab
     {
         await using (client)
         {
-            await client.RejectAsync(Wire.Error(RequestId.None, ApiErrorCodes.TooManyClients, $"This Tincan already serves {_options.MaxClients} controller connections; try again later."));
+            await client.RejectAsync(Wire.Error(RequestId.None, ApiErrorCodes.TooManyClients, $"This Tincan serves at most {_options.MaxClients} controller connection(s) at once (ControllerApi:MaxClients); try again later."));
         }
     }
 
