@@ -277,7 +277,18 @@ public sealed partial class ControllerApiServer
             throw ArgReader.Invalid("descriptor.key", "is this node's own key; pass the descriptor that descriptor.get returned on the peer.");
         }
 
+        _tincan.TryGetLink(peer, out ITincanLink? previous);
         ITincanLink link = _tincan.CreateLink(peer, remote);
+        if (previous is not null && !ReferenceEquals(previous, link))
+        {
+            // Re-creating a link may give a new link object; routes must follow it or traffic to the peer stops.
+            _router?.RemoveRoutes(previous);
+            foreach (RouteEntry route in _routes.Values.Where(r => r.Peer == peer))
+            {
+                Program(route, link);
+            }
+        }
+
         return Of(new LinkResult(Describe(link)), ApiJsonContext.Wire.LinkResult);
     }
 
@@ -344,17 +355,10 @@ public sealed partial class ControllerApiServer
             throw NoLink(peer);
         }
 
-        if (prefix is { } network)
-        {
-            _router!.SetRoute(network, link);
-        }
-        else
-        {
-            _router!.SetMacRoute(mac!, link);
-        }
-
         var info = new RouteInfo(prefix is null ? null : key, mac is null ? null : key, peer.Value);
-        Volatile.Write(ref _routes, _routes.SetItem(key, new RouteEntry(info, peer)));
+        var entry = new RouteEntry(info, peer, prefix, mac);
+        Program(entry, link);
+        Volatile.Write(ref _routes, _routes.SetItem(key, entry));
         return Of(new RouteResult(info), ApiJsonContext.Wire.RouteResult);
     }
 
@@ -396,7 +400,8 @@ public sealed partial class ControllerApiServer
         if (hasPrefix)
         {
             string text = args.RequiredString("prefix", "a prefix such as 198.19.0.2/32 or 2001:2::/64");
-            if (text.IndexOf('/', StringComparison.Ordinal) < 0 || !IPNetwork.TryParse(text, out IPNetwork network) || !InterfaceAddress.TryParse(text, out _))
+            // IPNetwork.TryParse silently clears host bits; a route for 198.19.0.1/16 is almost always a typo for /32.
+            if (text.IndexOf('/', StringComparison.Ordinal) < 0 || !InterfaceAddress.TryParse(text, out InterfaceAddress parsed) || !parsed.Address.Equals(parsed.Network.BaseAddress))
             {
                 throw ArgReader.Invalid("prefix", "a prefix with zero host bits such as 198.19.0.2/32, 198.19.0.0/16 or 2001:2::/64", ArgReader.Quote(text));
             }
@@ -406,6 +411,7 @@ public sealed partial class ControllerApiServer
                 throw ArgReader.Invalid("prefix", $"interface {nic.Name} is a tap interface, which routes by MAC address; use args.mac.");
             }
 
+            IPNetwork network = parsed.Network;
             return (network.ToString(), network, null);
         }
 
@@ -494,5 +500,17 @@ public sealed partial class ControllerApiServer
 
     private readonly record struct Result(object Value, JsonTypeInfo TypeInfo);
 
-    private sealed record RouteEntry(RouteInfo Info, PeerId Peer);
+    private void Program(RouteEntry route, ITincanLink link)
+    {
+        if (route.Prefix is { } network)
+        {
+            _router!.SetRoute(network, link);
+        }
+        else
+        {
+            _router!.SetMacRoute(route.Mac!, link);
+        }
+    }
+
+    private sealed record RouteEntry(RouteInfo Info, PeerId Peer, IPNetwork? Prefix, PhysicalAddress? Mac);
 }

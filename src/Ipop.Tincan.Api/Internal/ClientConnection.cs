@@ -101,11 +101,9 @@ internal sealed class ClientConnection : IAsyncDisposable
         catch (OperationCanceledException) when (_cts.IsCancellationRequested)
         {
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or SocketException or ChannelClosedException or ObjectDisposedException)
         {
-        }
-        catch (SocketException)
-        {
+            // The client went away or the server is stopping: either way this session is over.
         }
         finally
         {
@@ -172,8 +170,8 @@ internal sealed class ClientConnection : IAsyncDisposable
         }
 
         ReplaceStatsLoop(null);
-        _outgoing.Writer.TryComplete();
         await _cts.CancelAsync();
+        _outgoing.Writer.TryComplete();
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
