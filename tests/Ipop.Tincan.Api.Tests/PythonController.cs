@@ -11,10 +11,20 @@ internal static class PythonController
     public static string ScriptPath([CallerFilePath] string here = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", "..", "samples", "python-controller", "ipop_controller.py"));
 
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IEnumerable<string> arguments, TimeSpan timeout)
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(IEnumerable<string> arguments, TimeSpan timeout) =>
+        RunPythonAsync([ScriptPath(), .. arguments], timeout);
+
+    /// <summary>Runs python3 -B (no __pycache__ in the source tree) in the sample's directory.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunPythonAsync(IEnumerable<string> arguments, TimeSpan timeout)
     {
-        var start = new ProcessStartInfo(Python!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(ScriptPath());
+        var start = new ProcessStartInfo(Python!)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Path.GetDirectoryName(ScriptPath())!,
+        };
+        start.ArgumentList.Add("-B");
         foreach (string a in arguments)
         {
             start.ArgumentList.Add(a);

@@ -78,4 +78,13 @@ public sealed class PythonControllerTests
             Assert.Contains("session.claim: not_owner: Session 1 controls this Tincan", stderr, StringComparison.Ordinal);
         }
     }
+
+    [Fact]
+    public async Task Python_client_unit_tests_pass()
+    {
+        Assert.SkipUnless(PythonController.Python is not null, "python3 is not installed");
+        (int exit, string stdout, string stderr) = await PythonController.RunPythonAsync(["-m", "unittest", "-v", "test_ipop_controller"], TimeSpan.FromSeconds(60));
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
+        Assert.Contains("Ran 5 tests", stderr, StringComparison.Ordinal);
+    }
 }

@@ -81,6 +81,10 @@ internal static partial class UnixSocketFile
             {
                 // Nobody listens: the file is left over from a process that died without cleaning up.
             }
+            catch (SocketException e)
+            {
+                throw new InvalidOperationException($"Controller API socket '{socketPath}' exists and cannot be probed ({e.SocketErrorCode}: {e.Message}); refusing to replace it.", e);
+            }
         }
 
         File.Delete(socketPath);
