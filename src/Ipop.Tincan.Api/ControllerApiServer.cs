@@ -176,7 +176,15 @@ public sealed partial class ControllerApiServer : IHostedService, IAsyncDisposab
             {
                 // E.g. EMFILE: back off instead of spinning; the listener itself is still fine.
                 ApiLog.AcceptFailed(_logger, e);
-                await Task.Delay(TimeSpan.FromMilliseconds(100), _time, CancellationToken.None);
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(100), _time, _stopping.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
                 continue;
             }
 
@@ -267,6 +275,17 @@ public sealed partial class ControllerApiServer : IHostedService, IAsyncDisposab
         catch (ObjectDisposedException)
         {
             response = Wire.Error(id, ApiErrorCodes.ShuttingDown, $"{op} failed: Tincan is shutting down.");
+        }
+        catch (ArgumentException e)
+        {
+            // Our own checks run first, so this is Tincan applying a rule of its own to the arguments.
+            ApiLog.RequestFailed(_logger, client.Session, ApiErrorCodes.InvalidArgs, e.Message);
+            response = Wire.Error(id, ApiErrorCodes.InvalidArgs, $"Tincan refused the arguments of {op}: {e.Message}");
+        }
+        catch (InvalidOperationException e)
+        {
+            ApiLog.RequestFailed(_logger, client.Session, ApiErrorCodes.InvalidState, e.Message);
+            response = Wire.Error(id, ApiErrorCodes.InvalidState, $"Tincan refused {op} in its current state: {e.Message}");
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

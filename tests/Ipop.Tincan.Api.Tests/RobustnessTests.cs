@@ -158,4 +158,16 @@ public sealed class RobustnessTests
         Assert.Equal("descriptor.get failed inside Tincan (InvalidCastException); the Tincan log has details.", message);
         await c.OkAsync("version");
     }
+
+    [Fact]
+    public async Task Tincan_refusing_an_interface_is_reported_and_the_device_is_removed_again()
+    {
+        await using ApiHarness h = await ApiHarness.StartAsync();
+        h.Tincan.AttachFailure = new InvalidOperationException("an interface is attached already");
+        TestClient c = await h.ConnectAsync();
+        string message = await c.FailAsync("interface.create", "{}", "invalid_state");
+        Assert.Equal("Tincan refused the interface: an interface is attached already", message);
+        Assert.True(h.Interfaces!.Nics.Single().Disposed);
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, (await c.OkAsync("interface.query")).GetProperty("interface").ValueKind);
+    }
 }

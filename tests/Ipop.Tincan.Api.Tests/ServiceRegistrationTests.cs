@@ -52,6 +52,19 @@ public sealed class ServiceRegistrationTests
     }
 
     [Fact]
+    public async Task Registering_twice_gives_one_server_and_one_hosted_service()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<ITincan>(new FakeTincan(1));
+        services.AddTincanControllerApi(o => o.SocketPath = "/run/ipop/a.sock");
+        services.AddTincanControllerApi(o => o.MaxClients = 3);
+        await using ServiceProvider provider = services.BuildServiceProvider();
+        Assert.Single(provider.GetServices<IHostedService>());
+        ControllerApiOptions options = provider.GetRequiredService<IOptions<ControllerApiOptions>>().Value;
+        Assert.Equal(("/run/ipop/a.sock", 3), (options.SocketPath, options.MaxClients));
+    }
+
+    [Fact]
     public void Missing_socket_path_fails_when_the_server_is_resolved()
     {
         var services = new ServiceCollection();
