@@ -200,6 +200,23 @@ public sealed class OperationTests
     }
 
     [Fact]
+    public async Task Many_sequential_requests_are_answered_quickly()
+    {
+        await using ApiHarness h = await ApiHarness.StartAsync();
+        TestClient c = await h.ConnectAsync();
+        await c.OkAsync("version");
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (int i = 0; i < 2000; i++)
+        {
+            await c.OkAsync("link.query");
+        }
+
+        watch.Stop();
+        TestContext.Current.TestOutputHelper?.WriteLine($"2000 link.query round trips: {watch.Elapsed.TotalMicroseconds / 2000:F0} us each");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"2000 round trips took {watch.Elapsed}");
+    }
+
+    [Fact]
     public async Task Unknown_fields_and_crlf_line_ends_are_tolerated_and_string_ids_are_echoed()
     {
         await using ApiHarness h = await ApiHarness.StartAsync();

@@ -121,6 +121,7 @@ public sealed class RobustnessTests
             }
         }
 
+        TestContext.Current.TestOutputHelper?.WriteLine($"raised {Raised} events in {watch.Elapsed.TotalMilliseconds:F1} ms; slow client received {received}, dropped {droppedReported}");
         Assert.Equal(Raised, received + droppedReported);
         Assert.True(droppedReported > 0, "the slow client should have lost events");
         await slow.OkAsync("version");
