@@ -171,4 +171,25 @@ public sealed class RobustnessTests
         Assert.True(h.Interfaces!.Nics.Single().Disposed);
         Assert.Equal(System.Text.Json.JsonValueKind.Null, (await c.OkAsync("interface.query")).GetProperty("interface").ValueKind);
     }
+
+    [Fact]
+    public async Task Every_garbage_line_gets_exactly_one_error_response_and_the_server_survives()
+    {
+        await using ApiHarness h = await ApiHarness.StartAsync();
+        TestClient c = await h.ConnectAsync();
+        var random = new Random(20261125);
+        string[] fragments = ["{", "}", "[", "]", "\"", ":", ",", "\"v\"", "1", "\"id\"", "\"op\"", "\"args\"", "null", "true", "-0", "1e999", "\"link.create\"", "\"peer\"", "\"\\u0000\"", "é", " "];
+        for (int i = 0; i < 500; i++)
+        {
+            string line = string.Concat(Enumerable.Range(0, random.Next(1, 30)).Select(_ => fragments[random.Next(fragments.Length)]));
+            using JsonDocument doc = JsonDocument.Parse(await c.CallLineAsync(line));
+            Assert.Equal(1, doc.RootElement.GetProperty("v").GetInt32());
+            if (!doc.RootElement.GetProperty("ok").GetBoolean())
+            {
+                Assert.False(string.IsNullOrEmpty(doc.RootElement.GetProperty("error").GetProperty("message").GetString()));
+            }
+        }
+
+        await c.OkAsync("version");
+    }
 }

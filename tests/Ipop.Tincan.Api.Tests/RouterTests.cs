@@ -119,4 +119,36 @@ public sealed class RouterTests
         Assert.Throws<NotSupportedException>(() => new PrefixRouter().SetMacRoute(new PhysicalAddress([2, 0, 0, 0, 0, 1]), B));
         Assert.Throws<NotSupportedException>(() => new MacRouter().SetRoute(IPNetwork.Parse("198.19.0.0/16"), B));
     }
+
+    [Fact]
+    public void Routing_a_packet_allocates_nothing()
+    {
+        var prefixes = new PrefixRouter();
+        prefixes.SetRoute(IPNetwork.Parse("198.19.0.0/16"), B);
+        prefixes.SetRoute(IPNetwork.Parse("198.19.0.3/32"), C);
+        var macs = new MacRouter();
+        macs.SetMacRoute(new PhysicalAddress([2, 0, 0, 0, 0, 0xb]), B);
+        byte[] ip = Packets.Ipv4("198.19.0.3", "198.19.4.4");
+        byte[] frame = Packets.Ethernet([2, 0, 0, 0, 0, 0xb], [2, 0, 0, 0, 0, 0xc]);
+        macs.AcceptInbound(C, frame);
+        int hits = 0;
+        for (int warm = 0; warm < 2; warm++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10_000; i++)
+            {
+                hits += prefixes.RouteOutbound(ip).Action == RouteAction.Unicast ? 1 : 0;
+                hits += prefixes.AcceptInbound(C, ip) ? 1 : 0;
+                hits += macs.RouteOutbound(frame).Action == RouteAction.Unicast ? 1 : 0;
+                hits += macs.AcceptInbound(C, frame) ? 1 : 0;
+            }
+
+            if (warm == 1)
+            {
+                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+        }
+
+        Assert.Equal(80_000, hits);
+    }
 }
