@@ -1,0 +1,154 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using Ipop.Tincan.Api.Internal;
+
+namespace Ipop.Tincan.Api.Tests;
+
+/// <summary>The built-in routers used when the host registers no <see cref="IControllerRouterFactory"/>.</summary>
+public sealed class RouterTests
+{
+    private static readonly FakeTincan Node = new(1);
+    private static readonly FakeLink B = new(Node, new PeerId("b"), new FakeTincan(2).LocalKey);
+    private static readonly FakeLink C = new(Node, new PeerId("c"), new FakeTincan(3).LocalKey);
+
+    [Fact]
+    public void Longest_prefix_wins_for_ipv4_and_ipv6()
+    {
+        var r = new PrefixRouter();
+        r.SetRoute(IPNetwork.Parse("198.19.0.0/16"), B);
+        r.SetRoute(IPNetwork.Parse("198.19.7.0/24"), C);
+        r.SetRoute(IPNetwork.Parse("198.19.7.128/25"), B);
+        r.SetRoute(IPNetwork.Parse("2001:2::/48"), B);
+        r.SetRoute(IPNetwork.Parse("2001:2:0:1::/64"), C);
+        Assert.Same(B, r.RouteOutbound(Packets.Ipv4("198.19.0.1", "198.19.1.1")).Link);
+        Assert.Same(C, r.RouteOutbound(Packets.Ipv4("198.19.0.1", "198.19.7.1")).Link);
+        Assert.Same(B, r.RouteOutbound(Packets.Ipv4("198.19.0.1", "198.19.7.200")).Link);
+        Assert.Equal(RouteDecision.Drop, r.RouteOutbound(Packets.Ipv4("198.19.0.1", "198.18.0.1")));
+        Assert.Same(C, r.RouteOutbound(Packets.Ipv6("2001:2::1", "2001:2:0:1::9")).Link);
+        Assert.Same(B, r.RouteOutbound(Packets.Ipv6("2001:2::1", "2001:2:0:2::9")).Link);
+    }
+
+    [Fact]
+    public void Inbound_packets_must_come_from_an_address_routed_to_their_link()
+    {
+        var r = new PrefixRouter();
+        r.SetRoute(IPNetwork.Parse("198.19.0.2/32"), B);
+        r.SetRoute(IPNetwork.Parse("198.19.0.3/32"), C);
+        Assert.True(r.AcceptInbound(B, Packets.Ipv4("198.19.0.2", "198.19.0.1")));
+        Assert.False(r.AcceptInbound(B, Packets.Ipv4("198.19.0.3", "198.19.0.1")));
+        Assert.False(r.AcceptInbound(B, Packets.Ipv4("198.19.0.9", "198.19.0.1")));
+    }
+
+    [Fact]
+    public void Truncated_or_unknown_packets_are_dropped()
+    {
+        var r = new PrefixRouter();
+        r.SetRoute(IPNetwork.Parse("0.0.0.0/0"), B);
+        Assert.Equal(RouteDecision.Drop, r.RouteOutbound([]));
+        Assert.Equal(RouteDecision.Drop, r.RouteOutbound(new byte[19] { 0x45, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }));
+        Assert.Equal(RouteDecision.Drop, r.RouteOutbound(new byte[40]));
+        Assert.False(r.AcceptInbound(B, new byte[39] { 0x60, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }));
+    }
+
+    [Fact]
+    public void Removing_a_prefix_or_a_link_removes_exactly_those_routes()
+    {
+        var r = new PrefixRouter();
+        r.SetRoute(IPNetwork.Parse("198.19.0.2/32"), B);
+        r.SetRoute(IPNetwork.Parse("198.19.0.3/32"), C);
+        r.SetRoute(IPNetwork.Parse("198.19.1.0/24"), B);
+        Assert.True(r.RemoveRoute(IPNetwork.Parse("198.19.0.2/32")));
+        Assert.False(r.RemoveRoute(IPNetwork.Parse("198.19.0.2/32")));
+        r.RemoveRoutes(B);
+        Assert.Equal(RouteDecision.Drop, r.RouteOutbound(Packets.Ipv4("198.19.0.1", "198.19.1.1")));
+        Assert.Same(C, r.RouteOutbound(Packets.Ipv4("198.19.0.1", "198.19.0.3")).Link);
+    }
+
+    [Fact]
+    public void Switch_floods_broadcast_multicast_and_unknown_unicast()
+    {
+        var r = new MacRouter();
+        Assert.Equal(RouteAction.Flood, r.RouteOutbound(Packets.Ethernet([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [2, 0, 0, 0, 0, 1])).Action);
+        Assert.Equal(RouteAction.Flood, r.RouteOutbound(Packets.Ethernet([0x01, 0x00, 0x5e, 0, 0, 1], [2, 0, 0, 0, 0, 1])).Action);
+        Assert.Equal(RouteAction.Flood, r.RouteOutbound(Packets.Ethernet([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 1])).Action);
+        Assert.Equal(RouteDecision.Drop, r.RouteOutbound(new byte[13]));
+    }
+
+    [Fact]
+    public void Switch_learns_source_addresses_and_follows_moves()
+    {
+        var r = new MacRouter();
+        byte[] bMac = [2, 0, 0, 0, 0, 0xb];
+        Assert.True(r.AcceptInbound(B, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
+        Assert.Same(B, r.RouteOutbound(Packets.Ethernet(bMac, [2, 0, 0, 0, 0, 1])).Link);
+        Assert.True(r.AcceptInbound(C, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
+        Assert.Same(C, r.RouteOutbound(Packets.Ethernet(bMac, [2, 0, 0, 0, 0, 1])).Link);
+        Assert.False(r.AcceptInbound(B, Packets.Ethernet([2, 0, 0, 0, 0, 1], [0x03, 0, 0, 0, 0, 1])));
+        r.RemoveRoutes(C);
+        Assert.Equal(RouteAction.Flood, r.RouteOutbound(Packets.Ethernet(bMac, [2, 0, 0, 0, 0, 1])).Action);
+    }
+
+    [Fact]
+    public void A_pinned_mac_cannot_be_claimed_by_another_link()
+    {
+        var r = new MacRouter();
+        byte[] bMac = [2, 0, 0, 0, 0, 0xb];
+        r.SetMacRoute(new PhysicalAddress(bMac), B);
+        Assert.False(r.AcceptInbound(C, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
+        Assert.True(r.AcceptInbound(B, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
+        Assert.Same(B, r.RouteOutbound(Packets.Ethernet(bMac, [2, 0, 0, 0, 0, 1])).Link);
+        Assert.True(r.RemoveMacRoute(new PhysicalAddress(bMac)));
+        Assert.False(r.RemoveMacRoute(new PhysicalAddress(bMac)));
+    }
+
+    [Fact]
+    public void Learning_is_bounded_against_random_source_floods()
+    {
+        var r = new MacRouter();
+        for (int i = 0; i < MacRouter.MaxLearned + 500; i++)
+        {
+            r.AcceptInbound(B, Packets.Ethernet([2, 0, 0, 0, 0, 1], [2, 1, (byte)(i >> 16), (byte)(i >> 8), (byte)i, 0]));
+        }
+
+        Assert.Equal(MacRouter.MaxLearned, r.LearnedCount);
+    }
+
+    [Fact]
+    public void Each_router_refuses_the_other_kind_of_route()
+    {
+        Assert.Throws<NotSupportedException>(() => new PrefixRouter().SetMacRoute(new PhysicalAddress([2, 0, 0, 0, 0, 1]), B));
+        Assert.Throws<NotSupportedException>(() => new MacRouter().SetRoute(IPNetwork.Parse("198.19.0.0/16"), B));
+    }
+
+    [Fact]
+    public void Routing_a_packet_allocates_nothing()
+    {
+        var prefixes = new PrefixRouter();
+        prefixes.SetRoute(IPNetwork.Parse("198.19.0.0/16"), B);
+        prefixes.SetRoute(IPNetwork.Parse("198.19.0.3/32"), C);
+        var macs = new MacRouter();
+        macs.SetMacRoute(new PhysicalAddress([2, 0, 0, 0, 0, 0xb]), B);
+        byte[] ip = Packets.Ipv4("198.19.0.3", "198.19.4.4");
+        byte[] frame = Packets.Ethernet([2, 0, 0, 0, 0, 0xb], [2, 0, 0, 0, 0, 0xc]);
+        macs.AcceptInbound(C, frame);
+        int hits = 0;
+        for (int warm = 0; warm < 2; warm++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10_000; i++)
+            {
+                hits += prefixes.RouteOutbound(ip).Action == RouteAction.Unicast ? 1 : 0;
+                hits += prefixes.AcceptInbound(C, ip) ? 1 : 0;
+                hits += macs.RouteOutbound(frame).Action == RouteAction.Unicast ? 1 : 0;
+                hits += macs.AcceptInbound(C, frame) ? 1 : 0;
+            }
+
+            if (warm == 1)
+            {
+                Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            }
+        }
+
+        Assert.Equal(80_000, hits);
+    }
+}
