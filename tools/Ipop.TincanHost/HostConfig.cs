@@ -5,7 +5,11 @@ internal sealed class HostConfig
 {
     public TincanSection Tincan { get; set; } = new();
 
-    public InterfaceSection Interface { get; set; } = new();
+    /// <summary>A virtual interface with static peers; <c>null</c> when an external controller creates interfaces through <see cref="Api"/>.</summary>
+    public InterfaceSection? Interface { get; set; }
+
+    /// <summary>The controller API socket; <c>null</c> for a static-peers node only.</summary>
+    public ApiSection? Api { get; set; }
 
     public List<PeerSection> Peers { get; set; } = [];
 
@@ -44,4 +48,9 @@ internal sealed class PeerSection
     public string Endpoint { get; set; } = string.Empty;
 
     public List<string> AllowedIps { get; set; } = [];
+}
+
+internal sealed class ApiSection
+{
+    public string SocketPath { get; set; } = string.Empty;
 }

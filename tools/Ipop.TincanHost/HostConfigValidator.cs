@@ -24,6 +24,26 @@ internal static class HostConfigValidator
             errors.Add("Tincan:PrivateKeyPath is required (the node's key file; created with mode 0600 if missing).");
         }
 
+        if (config.Interface is null && config.Api is null)
+        {
+            errors.Add("Either Interface (a virtual interface with static Peers) or Api:SocketPath (an external controller) is required.");
+        }
+
+        if (config.Api is { } api && string.IsNullOrWhiteSpace(api.SocketPath))
+        {
+            errors.Add("Api:SocketPath is required when the Api section is present (e.g. /run/ipop/tincan.sock).");
+        }
+
+        if (config.Interface is null)
+        {
+            if (config.Peers.Count > 0)
+            {
+                errors.Add("Peers need an Interface section: static peers are linked to this node's own virtual interface.");
+            }
+
+            return errors;
+        }
+
         if (config.Interface.Mode is not ("tun" or "tap"))
         {
             errors.Add($"Interface:Mode must be 'tun' or 'tap', got '{config.Interface.Mode}'.");

@@ -1,4 +1,6 @@
 using Ipop.Tap;
+using Ipop.Tincan;
+using Ipop.Tincan.Api;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -48,7 +50,19 @@ internal static class HostRunner
         builder.Services.AddSystemd();
         builder.Services.AddSingleton(config);
         builder.Services.AddLinuxTunTap();
+        builder.Services.AddTincan(o =>
+        {
+            o.ListenAddress = config.Tincan.ListenAddress ?? "0.0.0.0";
+            o.ListenPort = config.Tincan.ListenPort;
+            o.PrivateKeyPath = config.Tincan.PrivateKeyPath;
+            o.Mtu = config.Interface?.Mtu ?? o.Mtu;
+        });
         builder.Services.AddHostedService<TincanHostService>();
+        if (config.Api is { } api)
+        {
+            // An external controller (another process, any language) drives this Tincan over the socket.
+            builder.Services.AddTincanControllerApi(o => o.SocketPath = api.SocketPath);
+        }
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         using IHost host = builder.Build();
         try

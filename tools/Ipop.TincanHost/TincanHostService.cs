@@ -11,7 +11,7 @@ namespace Ipop.TincanHost;
 internal sealed partial class TincanHostService(
     HostConfig config,
     IVirtualInterfaceFactory interfaces,
-    ILoggerFactory loggerFactory,
+    ITincan tincan,
     IHostApplicationLifetime lifetime,
     ILogger<TincanHostService> logger) : BackgroundService
 {
@@ -34,28 +34,34 @@ internal sealed partial class TincanHostService(
 
     private async Task RunAsync(CancellationToken stoppingToken)
     {
-        VirtualInterfaceMode mode = config.Interface.Mode == "tap" ? VirtualInterfaceMode.Tap : VirtualInterfaceMode.Tun;
-        using IVirtualInterface nic = interfaces.Create(new VirtualInterfaceOptions
-        {
-            Name = config.Interface.Name,
-            Mode = mode,
-            Mtu = config.Interface.Mtu,
-            Addresses = [.. config.Interface.Addresses.Select(InterfaceAddress.Parse)],
-            MacAddress = config.Interface.MacAddress is { Length: > 0 } mac ? PhysicalAddress.Parse(mac) : null,
-        });
-
-        await using ITincan tincan = TincanNode.Create(
-            new TincanOptions
-            {
-                ListenAddress = config.Tincan.ListenAddress ?? "0.0.0.0",
-                ListenPort = config.Tincan.ListenPort,
-                PrivateKeyPath = config.Tincan.PrivateKeyPath,
-                Mtu = config.Interface.Mtu,
-            },
-            loggerFactory,
-            TimeProvider.System);
         tincan.LinkStatusChanged += (_, e) => LogLinkStatus(logger, e.Link.Peer.Value, e.Current.ToString());
         await tincan.StartAsync(stoppingToken);
+        using IVirtualInterface? nic = config.Interface is { } section ? CreateStaticNode(section) : null;
+        LogReady(logger, nic?.Name ?? "(none: external controller)", config.Interface?.Mode ?? "-", string.Join(' ', config.Interface?.Addresses ?? []), tincan.LocalKey.ToString(), config.Peers.Count);
+
+        TimeSpan interval = config.StatusIntervalSeconds > 0 ? TimeSpan.FromSeconds(config.StatusIntervalSeconds) : Timeout.InfiniteTimeSpan;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            await Task.Delay(interval, stoppingToken);
+            foreach (ITincanLink link in tincan.Links)
+            {
+                LinkStats s = link.GetStats();
+                LogLinkStats(logger, link.Peer.Value, link.Status.ToString(), s.PacketsSent, s.BytesSent, s.PacketsReceived, s.BytesReceived, s.PacketsDropped);
+            }
+        }
+    }
+
+    private IVirtualInterface CreateStaticNode(InterfaceSection section)
+    {
+        VirtualInterfaceMode mode = section.Mode == "tap" ? VirtualInterfaceMode.Tap : VirtualInterfaceMode.Tun;
+        IVirtualInterface nic = interfaces.Create(new VirtualInterfaceOptions
+        {
+            Name = section.Name,
+            Mode = mode,
+            Mtu = section.Mtu,
+            Addresses = [.. section.Addresses.Select(InterfaceAddress.Parse)],
+            MacAddress = section.MacAddress is { Length: > 0 } mac ? PhysicalAddress.Parse(mac) : null,
+        });
 
         var routes = new RouteTable();
         IPacketRouter router = mode == VirtualInterfaceMode.Tun ? routes : new LearningSwitch();
@@ -69,18 +75,7 @@ internal sealed partial class TincanHostService(
         }
 
         tincan.AttachInterface(nic, router);
-        LogReady(logger, nic.Name, mode.ToString(), string.Join(' ', config.Interface.Addresses), tincan.LocalKey.ToString(), config.Peers.Count);
-
-        TimeSpan interval = config.StatusIntervalSeconds > 0 ? TimeSpan.FromSeconds(config.StatusIntervalSeconds) : Timeout.InfiniteTimeSpan;
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            await Task.Delay(interval, stoppingToken);
-            foreach (ITincanLink link in tincan.Links)
-            {
-                LinkStats s = link.GetStats();
-                LogLinkStats(logger, link.Peer.Value, link.Status.ToString(), s.PacketsSent, s.BytesSent, s.PacketsReceived, s.BytesReceived, s.PacketsDropped);
-            }
-        }
+        return nic;
     }
 
     /// <summary>
