@@ -20,6 +20,9 @@ internal sealed class StanzaBudgetStream : Stream
 
     public void ResetBudget() => _used = 0;
 
+    /// <summary>True once the transport returned end of stream (the peer closed the connection).</summary>
+    public bool EndOfStream { get; private set; }
+
     public override bool CanRead => true;
 
     public override bool CanSeek => false;
@@ -36,6 +39,7 @@ internal sealed class StanzaBudgetStream : Stream
     {
         Check();
         int n = _inner.Read(buffer[..Math.Min(buffer.Length, 16 * 1024)]);
+        EndOfStream |= n == 0 && buffer.Length > 0;
         _used += n;
         return n;
     }
@@ -47,6 +51,7 @@ internal sealed class StanzaBudgetStream : Stream
     {
         Check();
         int n = await _inner.ReadAsync(buffer[..Math.Min(buffer.Length, 16 * 1024)], cancellationToken);
+        EndOfStream |= n == 0 && buffer.Length > 0;
         _used += n;
         return n;
     }

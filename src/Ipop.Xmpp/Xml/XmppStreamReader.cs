@@ -162,6 +162,11 @@ internal sealed class XmppStreamReader : IDisposable
         {
             return await _reader.ReadAsync();
         }
+        catch (XmlException ex) when (_budget.EndOfStream)
+        {
+            // The XML is only "unexpected end of file" because the peer closed the connection.
+            throw new EndOfStreamException("The connection closed in the middle of an element.", ex);
+        }
         catch (XmlException ex)
         {
             throw new XmppXmlException("not-well-formed", $"Inbound XML is not well-formed: {ex.Message}", ex);

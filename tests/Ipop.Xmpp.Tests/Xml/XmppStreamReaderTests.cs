@@ -110,7 +110,7 @@ public sealed class XmppStreamReaderTests
     {
         using XmppStreamReader reader = Reader(Header + "<message><body>trunc");
         await reader.ReadHeaderAsync();
-        await Assert.ThrowsAnyAsync<Exception>(() => reader.ReadElementAsync());
+        await Assert.ThrowsAsync<EndOfStreamException>(() => reader.ReadElementAsync());
     }
 
     /// <summary>A prefix followed by <c>count</c> copies of one byte, produced on demand.</summary>
