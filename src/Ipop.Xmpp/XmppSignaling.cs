@@ -109,6 +109,18 @@ public sealed partial class XmppSignaling : IOverlaySignaling
         }
     }
 
+    /// <summary>Roster entries currently known (for diagnostics and tests).</summary>
+    internal int RosterCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _roster.Count;
+            }
+        }
+    }
+
     /// <summary>Messages dropped because they came from untrusted senders or were malformed.</summary>
     public long DroppedMessages => Interlocked.Read(ref _droppedMessages);
 
