@@ -149,7 +149,7 @@ public sealed partial class FakeXmppServer : IAsyncDisposable
         }
 
         /// <summary>Runs stream setup, SCRAM-SHA-1, bind and the roster fetch, like a real server.</summary>
-        public async Task NegotiateAsync(string password = "pencil", bool forgeServerSignature = false)
+        public async Task NegotiateAsync(string password = "pencil", bool forgeServerSignature = false, string rosterItems = "")
         {
             await WaitForAsync("<stream:stream");
             await SendAsync(Header + "<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>");
@@ -180,7 +180,7 @@ public sealed partial class FakeXmppServer : IAsyncDisposable
             string resource = Between(bind, "<resource>", "</resource>");
             await SendAsync($"<iq type='result' id='{IqId(bind)}'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>user@lab.test/{resource}</jid></bind></iq>");
             string roster = await WaitForAsync("</iq>");
-            await SendAsync($"<iq type='result' id='{IqId(roster)}'><query xmlns='jabber:iq:roster'/></iq>");
+            await SendAsync($"<iq type='result' id='{IqId(roster)}'><query xmlns='jabber:iq:roster'>{rosterItems}</query></iq>");
             await WaitForAsync("</presence>");
         }
 
