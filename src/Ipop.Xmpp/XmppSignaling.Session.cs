@@ -282,7 +282,25 @@ public sealed partial class XmppSignaling
             return; // Joined when the session comes up.
         }
 
-        bool created = room.Joined ? false : await JoinOnConnectionAsync(connection, room, cancellationToken);
+        bool created;
+        try
+        {
+            created = !room.Joined && await JoinOnConnectionAsync(connection, room, cancellationToken);
+        }
+        catch (XmppSignalingException)
+        {
+            // A refused join (members-only, banned, nickname in use) must not be retried on every reconnect.
+            lock (_gate)
+            {
+                if (!room.Joined && _rooms.TryGetValue(roomJid, out MucRoom? current) && ReferenceEquals(current, room))
+                {
+                    _rooms.Remove(roomJid);
+                }
+            }
+
+            throw;
+        }
+
         if (created || configure)
         {
             await ConfigureRoomAsync(connection, roomJid, membersOnly, cancellationToken);

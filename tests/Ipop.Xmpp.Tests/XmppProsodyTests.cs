@@ -224,4 +224,32 @@ public sealed class XmppProsodyTests(ProsodyFixture prosody) : IClassFixture<Pro
         Assert.Equal(XmppErrorKind.Tls, ex.Kind);
         Assert.Contains("pinned", ex.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Owner_creates_a_members_only_room_and_only_granted_members_get_in()
+    {
+        string[] users = await prosody.RegisterAsync("owner", 3);
+        string room = "closed" + Guid.NewGuid().ToString("N")[..8];
+        (XmppSignaling owner, SignalingProbe po) = await ConnectAsync(users[0]);
+        await using var _ = owner;
+        (XmppSignaling member, SignalingProbe pm) = await ConnectAsync(users[1]);
+        await using var __ = member;
+        (XmppSignaling outsider, SignalingProbe px) = await ConnectAsync(users[2]);
+        await using var ___ = outsider;
+
+        await owner.CreateGroupAsync(room, membersOnly: true, Ct);
+        await owner.SetGroupMembershipAsync(room, users[1], member: true, Ct);
+
+        await member.JoinGroupAsync(room, Ct);
+        await SignalingProbe.WaitUntilAsync(() => po.SeesOnline(member.LocalId, PeerRelationship.GroupMember) && pm.SeesOnline(owner.LocalId, PeerRelationship.GroupMember), "owner and member see each other");
+
+        XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => outsider.JoinGroupAsync(room, Ct));
+        Assert.Equal(XmppErrorKind.Request, ex.Kind);
+        Assert.Contains("registration-required", ex.Message, StringComparison.Ordinal);
+        Assert.Null(po.LastSeen(outsider.LocalId));
+
+        // Non-owners cannot change membership.
+        XmppSignalingException denied = await Assert.ThrowsAsync<XmppSignalingException>(() => member.SetGroupMembershipAsync(room, users[2], member: true, Ct));
+        Assert.Equal(XmppErrorKind.Request, denied.Kind);
+    }
 }

@@ -52,4 +52,56 @@ public sealed class XmppReconnectTests
             await fixture.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task A_frozen_server_is_detected_by_keepalive_and_the_client_reconnects_when_it_thaws()
+    {
+        var fixture = new ProsodyFixture();
+        await fixture.InitializeAsync();
+        try
+        {
+            string[] users = await fixture.RegisterAsync("frozen", 1);
+            await using var a = new XmppSignaling(fixture.Options(users[0], o =>
+            {
+                o.KeepaliveInterval = TimeSpan.FromSeconds(1);
+                o.ConnectTimeout = TimeSpan.FromSeconds(2);
+            }));
+            var pa = new SignalingProbe(a);
+            await a.ConnectAsync(Ct);
+
+            await fixture.Server.PauseAsync();
+            await SignalingProbe.WaitUntilAsync(() => !a.IsConnected, "the client declares the silent connection dead", TimeSpan.FromSeconds(6));
+            Assert.Contains(pa.ConnectionEvents, e => e.Reason?.Contains("keepalive", StringComparison.Ordinal) == true);
+
+            await fixture.Server.ResumeAsync();
+            await SignalingProbe.WaitUntilAsync(() => a.IsConnected, "the client reconnects after the server thaws", TimeSpan.FromSeconds(15));
+        }
+        finally
+        {
+            await fixture.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Two_nodes_of_one_user_see_each_other_as_friends()
+    {
+        var fixture = new ProsodyFixture();
+        await fixture.InitializeAsync();
+        try
+        {
+            string[] users = await fixture.RegisterAsync("twin", 1);
+            await using var first = new XmppSignaling(fixture.Options(users[0]));
+            await using var second = new XmppSignaling(fixture.Options(users[0]));
+            var p1 = new SignalingProbe(first);
+            var p2 = new SignalingProbe(second);
+            await first.ConnectAsync(Ct);
+            await second.ConnectAsync(Ct);
+            Assert.NotEqual(first.LocalId, second.LocalId);
+            await SignalingProbe.WaitUntilAsync(() => p1.SeesOnline(second.LocalId, PeerRelationship.Friend) && p2.SeesOnline(first.LocalId, PeerRelationship.Friend), "the twins see each other");
+        }
+        finally
+        {
+            await fixture.DisposeAsync();
+        }
+    }
 }

@@ -171,6 +171,7 @@ public sealed class ProsodyServer : IAsyncDisposable
         {
             if (!process.HasExited)
             {
+                // SIGKILL works on a stopped process too; no SIGCONT needed first.
                 process.Kill(entireProcessTree: true);
             }
 
@@ -187,6 +188,22 @@ public sealed class ProsodyServer : IAsyncDisposable
         }
 
         File.Delete(Path.Combine(Directory, "prosody.pid"));
+    }
+
+    /// <summary>Freezes prosody (SIGSTOP): connections stay open but nothing answers, like a dead link.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>Resumes prosody after <see cref="PauseAsync"/> (SIGCONT).</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    private async Task SignalAsync(string signal)
+    {
+        Process process = _process ?? throw new InvalidOperationException("prosody is not running.");
+        (int code, string output) = await RunAsync(["kill", "-" + signal, process.Id.ToString(CultureInfo.InvariantCulture)], TimeSpan.FromSeconds(5), CancellationToken.None);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} failed: {output}");
+        }
     }
 
     /// <summary>stdout/stderr of the current run (last 64 KiB) and the log file's tail, for failure messages.</summary>
