@@ -18,15 +18,18 @@ internal static class DnsSrvResolver
 {
     private const ushort TypeSrv = 33;
 
-    public static async Task<IReadOnlyList<(string Host, int Port)>> ResolveAsync(string name, CancellationToken cancellationToken)
+    public static Task<IReadOnlyList<(string Host, int Port)>> ResolveAsync(string name, CancellationToken cancellationToken)
+        => ResolveAsync(name, new IPEndPoint(ReadResolver("/etc/resolv.conf") ?? throw new IOException("No nameserver in /etc/resolv.conf."), 53), cancellationToken);
+
+    internal static async Task<IReadOnlyList<(string Host, int Port)>> ResolveAsync(string name, IPEndPoint resolver, CancellationToken cancellationToken)
     {
-        IPAddress server = ReadResolver("/etc/resolv.conf") ?? throw new IOException("No nameserver in /etc/resolv.conf.");
+        IPAddress server = resolver.Address;
         ushort id = (ushort)RandomNumberGenerator.GetInt32(ushort.MaxValue + 1);
         byte[] query = EncodeQuery(id, name);
         using var udp = new UdpClient(server.AddressFamily);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(3));
-        await udp.SendAsync(query, new IPEndPoint(server, 53), timeout.Token);
+        await udp.SendAsync(query, resolver, timeout.Token);
         for (int i = 0; i < 4; i++)
         {
             UdpReceiveResult result;

@@ -63,4 +63,31 @@ public sealed class DnsSrvResolverTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public async Task Srv_lookup_over_udp_orders_records_by_priority_then_weight()
+    {
+        using var dns = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        var endpoint = (System.Net.IPEndPoint)dns.Client.LocalEndPoint!;
+        Task server = Task.Run(async () =>
+        {
+            System.Net.Sockets.UdpReceiveResult request = await dns.ReceiveAsync(TestContext.Current.CancellationToken);
+            var response = new List<byte>(request.Buffer);
+            response[2] = 0x81;
+            response[3] = 0x80;
+            response[7] = 2;
+            foreach ((int priority, int weight, int port, string target) in new[] { (20, 0, 5223, "backup"), (10, 1, 5222, "main") })
+            {
+                byte[] name = [(byte)target.Length, .. System.Text.Encoding.ASCII.GetBytes(target), 0xC0, 0x1E];
+                int length = 6 + name.Length;
+                response.AddRange([0xC0, 0x0C, 0x00, 0x21, 0x00, 0x01, 0, 0, 0, 60, (byte)(length >> 8), (byte)length, 0, (byte)priority, 0, (byte)weight, (byte)(port >> 8), (byte)port, .. name]);
+            }
+
+            await dns.SendAsync(response.ToArray(), request.RemoteEndPoint, TestContext.Current.CancellationToken);
+        }, TestContext.Current.CancellationToken);
+
+        IReadOnlyList<(string Host, int Port)> targets = await DnsSrvResolver.ResolveAsync("_xmpp-client._tcp.lab.test", endpoint, TestContext.Current.CancellationToken);
+        await server;
+        Assert.Equal([("main.lab.test", 5222), ("backup.lab.test", 5223)], targets);
+    }
 }
