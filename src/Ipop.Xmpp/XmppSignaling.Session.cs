@@ -17,7 +17,7 @@ public sealed partial class XmppSignaling
     /// <summary>Opens a session, rebuilds roster, presence and rooms on it; returns the read loop, which completes with the reason the session ended.</summary>
     private async Task<Task<string>> StartSessionAsync(CancellationToken cancellationToken)
     {
-        XmppConnection connection = await XmppConnection.OpenAsync(_options, _resource, _logger, cancellationToken);
+        XmppConnection connection = await XmppConnection.OpenAsync(_options, _resource, _logger, _time, cancellationToken);
         _keepaliveFailure = null;
         lock (_gate)
         {

@@ -167,7 +167,7 @@ public sealed partial class XmppSignaling : IOverlaySignaling
         }
 
         XmppConnection connection = RequireConnection();
-        await connection.SendAsync(StanzaBuilder.IpopMessage(NextId(), target.Full, message), cancellationToken);
+        await SendOnAsync(connection, StanzaBuilder.IpopMessage(NextId(), target.Full, message), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -220,7 +220,7 @@ public sealed partial class XmppSignaling : IOverlaySignaling
 
         if (connection is not null)
         {
-            await connection.SendAsync(StanzaBuilder.MucLeave(left.OccupantJid), cancellationToken);
+            await SendOnAsync(connection, StanzaBuilder.MucLeave(left.OccupantJid), cancellationToken);
         }
     }
 
@@ -237,10 +237,10 @@ public sealed partial class XmppSignaling : IOverlaySignaling
 
         if (approve)
         {
-            await connection.SendAsync(StanzaBuilder.Subscription(jid.Bare, "subscribed"), cancellationToken);
+            await SendOnAsync(connection, StanzaBuilder.Subscription(jid.Bare, "subscribed"), cancellationToken);
         }
 
-        await connection.SendAsync(StanzaBuilder.Subscription(jid.Bare, "subscribe"), cancellationToken);
+        await SendOnAsync(connection, StanzaBuilder.Subscription(jid.Bare, "subscribe"), cancellationToken);
     }
 
     /// <inheritdoc />
@@ -257,14 +257,14 @@ public sealed partial class XmppSignaling : IOverlaySignaling
 
         if (!accept)
         {
-            await connection.SendAsync(StanzaBuilder.Subscription(jid.Bare, "unsubscribed"), cancellationToken);
+            await SendOnAsync(connection, StanzaBuilder.Subscription(jid.Bare, "unsubscribed"), cancellationToken);
             return;
         }
 
-        await connection.SendAsync(StanzaBuilder.Subscription(jid.Bare, "subscribed"), cancellationToken);
+        await SendOnAsync(connection, StanzaBuilder.Subscription(jid.Bare, "subscribed"), cancellationToken);
         if (subscribeBack)
         {
-            await connection.SendAsync(StanzaBuilder.Subscription(jid.Bare, "subscribe"), cancellationToken);
+            await SendOnAsync(connection, StanzaBuilder.Subscription(jid.Bare, "subscribe"), cancellationToken);
         }
     }
 
@@ -352,6 +352,19 @@ public sealed partial class XmppSignaling : IOverlaySignaling
         lock (_gate)
         {
             return _connected && _connection is not null ? _connection : throw new InvalidOperationException("Not connected to the XMPP server.");
+        }
+    }
+
+    /// <summary>Sends on a session; a session that dies under us is reported as "not connected" (the contract's exception).</summary>
+    private static async Task SendOnAsync(XmppConnection connection, XElement stanza, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await connection.SendAsync(stanza, cancellationToken);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            throw new InvalidOperationException("Not connected to the XMPP server: the connection was lost while sending.", ex);
         }
     }
 

@@ -163,3 +163,46 @@ public sealed class XmppFaultTests
         Assert.DoesNotContain("pencil", string.Concat(server.Transcripts), StringComparison.Ordinal);
     }
 }
+
+/// <summary>Keepalive and backoff run on the injected clock.</summary>
+public sealed class XmppKeepaliveClockTests
+{
+    [Fact]
+    public async Task Keepalive_and_reconnect_delay_follow_the_injected_clock()
+    {
+        var pinged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new FakeXmppServer(
+            async s =>
+            {
+                await s.NegotiateAsync();
+                await s.WaitForAsync("urn:xmpp:ping", 20);
+                pinged.TrySetResult();
+                await s.IdleAsync(20);
+            },
+            async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var node = new XmppSignaling(server.Options(o =>
+        {
+            o.KeepaliveInterval = TimeSpan.FromSeconds(30);
+            o.ReconnectMinDelay = TimeSpan.FromSeconds(10);
+            o.ReconnectMaxDelay = TimeSpan.FromSeconds(10);
+        }), timeProvider: time);
+        var probe = new SignalingProbe(node);
+        await node.ConnectAsync(TestContext.Current.CancellationToken);
+
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+        Assert.False(pinged.Task.IsCompleted, "no ping before the interval elapsed on the injected clock");
+        time.Advance(TimeSpan.FromSeconds(30));
+        await pinged.Task.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+        Assert.True(node.IsConnected);
+
+        time.Advance(TimeSpan.FromSeconds(30));
+        await SignalingProbe.WaitUntilAsync(() => !node.IsConnected, "the unanswered ping drops the session");
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+        Assert.Equal(1, server.Connections);
+
+        time.Advance(TimeSpan.FromSeconds(10));
+        await SignalingProbe.WaitUntilAsync(() => node.IsConnected && server.Connections == 2, "the client reconnects once the backoff elapsed");
+    }
+}

@@ -60,10 +60,10 @@ internal sealed partial class XmppConnection : IAsyncDisposable
     public string? Mechanism { get; private set; }
 
     /// <summary>Connects and negotiates a session; throws <see cref="XmppSignalingException"/> with a precise reason on failure.</summary>
-    public static async Task<XmppConnection> OpenAsync(XmppSignalingOptions options, string resource, ILogger logger, CancellationToken cancellationToken)
+    public static async Task<XmppConnection> OpenAsync(XmppSignalingOptions options, string resource, ILogger logger, TimeProvider time, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(options.ConnectTimeout);
+        using var deadline = new CancellationTokenSource(options.ConnectTimeout, time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         Socket socket = await ConnectSocketAsync(options, logger, timeout.Token);
         var connection = new XmppConnection(options, logger, socket);
         // XmlReader cannot be cancelled; closing the socket unblocks it.
