@@ -27,6 +27,9 @@ namespace Ipop.Xmpp;
 /// </remarks>
 public sealed partial class XmppSignaling : IOverlaySignaling
 {
+    /// <summary>Roster group under which we file contacts we ask for friendship.</summary>
+    internal const string RosterGroup = "Ipop";
+
     private static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(10);
 
     private readonly XmppSignalingOptions _options;
@@ -118,6 +121,15 @@ public sealed partial class XmppSignaling : IOverlaySignaling
             {
                 return _roster.Count;
             }
+        }
+    }
+
+    /// <summary>The roster groups of a contact, or null if not on the roster (for diagnostics and tests).</summary>
+    internal ImmutableArray<string>? RosterGroupsOf(string user)
+    {
+        lock (_gate)
+        {
+            return _roster.TryGetValue(user, out RosterItem? item) ? item.Groups : null;
         }
     }
 
@@ -233,6 +245,18 @@ public sealed partial class XmppSignaling : IOverlaySignaling
         lock (_gate)
         {
             approve = _pendingRequests.Remove(jid.Bare);
+        }
+
+        bool known;
+        lock (_gate)
+        {
+            known = _roster.ContainsKey(jid.Bare);
+        }
+
+        if (!known)
+        {
+            // RFC 6121 §2.1.5: file the contact under our roster group so IM clients of the same account show Ipop peers together.
+            await RequestAsync(connection, StanzaBuilder.RosterSet(NextId(), jid.Bare, remove: false, [RosterGroup]), TimeSpan.FromSeconds(10), cancellationToken);
         }
 
         if (approve)

@@ -32,6 +32,8 @@ public sealed class XmppProsodyTests(ProsodyFixture prosody) : IClassFixture<Pro
 
         await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, PeerRelationship.Friend), "A sees B online as a friend");
         await SignalingProbe.WaitUntilAsync(() => pb.SeesOnline(a.LocalId, PeerRelationship.Friend), "B sees A online as a friend");
+        Assert.Equal(["Ipop"], a.RosterGroupsOf(users[1]));
+        Assert.Equal([], b.RosterGroupsOf(users[0]));
         OverlayPeer seen = Assert.Single(a.Peers);
         Assert.Equal(users[1], seen.User);
         Assert.Empty(seen.Groups);

@@ -35,6 +35,39 @@ internal sealed class XmppStreamReader : IDisposable
     /// <summary>Reads up to and including the stream header; returns its attributes (id, from, version).</summary>
     public async Task<IReadOnlyDictionary<string, string>> ReadHeaderAsync()
     {
+        try
+        {
+            return await ReadHeaderCoreAsync();
+        }
+        catch (XmlException ex)
+        {
+            throw Translate(ex);
+        }
+    }
+
+    /// <summary>Reads the next top-level element, or <c>null</c> when the server closed the stream (&lt;/stream:stream&gt;).</summary>
+    /// <exception cref="XmppXmlException">Not well-formed, too large or too deep.</exception>
+    /// <exception cref="EndOfStreamException">The transport ended without a closing tag.</exception>
+    public async Task<XElement?> ReadElementAsync()
+    {
+        // XmlReader parses lazily (a text node's Value, attributes), so errors can surface outside Read.
+        try
+        {
+            return await ReadElementCoreAsync();
+        }
+        catch (XmlException ex)
+        {
+            throw Translate(ex);
+        }
+    }
+
+    private Exception Translate(XmlException ex)
+        => _budget.EndOfStream
+            ? new EndOfStreamException("The connection closed in the middle of an element.", ex)
+            : new XmppXmlException("not-well-formed", $"Inbound XML is not well-formed: {ex.Message}", ex);
+
+    private async Task<IReadOnlyDictionary<string, string>> ReadHeaderCoreAsync()
+    {
         while (await ReadNodeAsync())
         {
             if (_reader.NodeType == XmlNodeType.Element)
@@ -62,10 +95,7 @@ internal sealed class XmppStreamReader : IDisposable
         throw new EndOfStreamException("The server closed the connection before sending a stream header.");
     }
 
-    /// <summary>Reads the next top-level element, or <c>null</c> when the server closed the stream (&lt;/stream:stream&gt;).</summary>
-    /// <exception cref="XmppXmlException">Not well-formed, too large or too deep.</exception>
-    /// <exception cref="EndOfStreamException">The transport ended without a closing tag.</exception>
-    public async Task<XElement?> ReadElementAsync()
+    private async Task<XElement?> ReadElementCoreAsync()
     {
         while (await ReadNodeAsync())
         {
@@ -156,22 +186,7 @@ internal sealed class XmppStreamReader : IDisposable
         return element;
     }
 
-    private async Task<bool> ReadNodeAsync()
-    {
-        try
-        {
-            return await _reader.ReadAsync();
-        }
-        catch (XmlException ex) when (_budget.EndOfStream)
-        {
-            // The XML is only "unexpected end of file" because the peer closed the connection.
-            throw new EndOfStreamException("The connection closed in the middle of an element.", ex);
-        }
-        catch (XmlException ex)
-        {
-            throw new XmppXmlException("not-well-formed", $"Inbound XML is not well-formed: {ex.Message}", ex);
-        }
-    }
+    private async Task<bool> ReadNodeAsync() => await _reader.ReadAsync();
 
     public void Dispose() => _reader.Dispose();
 }
