@@ -310,13 +310,25 @@ public sealed partial class XmppSignaling
     /// <summary>Joins and waits for our own presence echo; returns true if the room was just created (status 201, XEP-0045 §10.1.1).</summary>
     private async Task<bool> JoinOnConnectionAsync(XmppConnection connection, MucRoom room, CancellationToken cancellationToken)
     {
-        var join = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        TaskCompletionSource<bool> join;
+        bool send;
         lock (_gate)
         {
-            room.Join = join;
+            // A join already in flight (two callers at once) is shared rather than sent twice.
+            send = room.Join is not { Task.IsCompleted: false };
+            if (send)
+            {
+                room.Join = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
+            join = room.Join!;
         }
 
-        await connection.SendAsync(StanzaBuilder.MucJoin(room.OccupantJid), cancellationToken);
+        if (send)
+        {
+            await connection.SendAsync(StanzaBuilder.MucJoin(room.OccupantJid), cancellationToken);
+        }
+
         try
         {
             return await join.Task.WaitAsync(JoinTimeout, _time, cancellationToken);

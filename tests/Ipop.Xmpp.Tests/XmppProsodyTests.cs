@@ -254,4 +254,20 @@ public sealed class XmppProsodyTests(ProsodyFixture prosody) : IClassFixture<Pro
         XmppSignalingException denied = await Assert.ThrowsAsync<XmppSignalingException>(() => member.SetGroupMembershipAsync(room, users[2], member: true, Ct));
         Assert.Equal(XmppErrorKind.Request, denied.Kind);
     }
+
+    [Fact]
+    public async Task Concurrent_joins_of_one_room_share_the_join_and_both_complete()
+    {
+        string[] users = await prosody.RegisterAsync("twice", 2);
+        string room = "twice" + Guid.NewGuid().ToString("N")[..8];
+        (XmppSignaling a, SignalingProbe pa) = await ConnectAsync(users[0]);
+        await using var _ = a;
+        (XmppSignaling b, SignalingProbe pb) = await ConnectAsync(users[1]);
+        await using var __ = b;
+
+        await Task.WhenAll(a.JoinGroupAsync(room, Ct), a.JoinGroupAsync(room, Ct)).WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        await b.JoinGroupAsync(room, Ct);
+        await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, PeerRelationship.GroupMember) && pb.SeesOnline(a.LocalId, PeerRelationship.GroupMember), "both see each other in the room");
+        Assert.Single(pb.PeerEvents, e => e.Current.Id == a.LocalId);
+    }
 }
