@@ -1,0 +1,470 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Text;
+using System.Xml.Linq;
+using Ipop.Xmpp.Sasl;
+using Ipop.Xmpp.Stanzas;
+using Ipop.Xmpp.Xml;
+using Microsoft.Extensions.Logging;
+
+namespace Ipop.Xmpp.Connection;
+
+/// <summary>
+/// One client-to-server XMPP session: TCP, STARTTLS (RFC 6120 §5), SASL (§6), resource binding (§7)
+/// and, if the server insists, a session (RFC 3921 §3). After <see cref="OpenAsync"/> it reads and
+/// writes top-level elements; any failure ends the session and the owner reconnects with a new one.
+/// Bytes flow transport → <see cref="PipeReader"/> → budgeted stream → incremental XML reader, and
+/// writes go through a <see cref="PipeWriter"/> under a lock so stanzas never interleave.
+/// </summary>
+internal sealed partial class XmppConnection : IAsyncDisposable
+{
+    private readonly XmppSignalingOptions _options;
+    private readonly ILogger _logger;
+    private readonly Socket _socket;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly XmppXmlLimits _limits;
+    private Stream _transport;
+    private PipeReader _pipeReader;
+    private Stream _pipeStream;
+    private PipeWriter _writer;
+    private XmppStreamReader? _reader;
+    private int _disposed;
+
+    private XmppConnection(XmppSignalingOptions options, ILogger logger, Socket socket)
+    {
+        _options = options;
+        _logger = logger;
+        _socket = socket;
+        _limits = new XmppXmlLimits(options.MaxStanzaBytes, 32);
+        _transport = new NetworkStream(socket, ownsSocket: false);
+        _pipeReader = PipeReader.Create(_transport, new StreamPipeReaderOptions(bufferSize: 8192, leaveOpen: true));
+        _pipeStream = _pipeReader.AsStream(leaveOpen: true);
+        _writer = PipeWriter.Create(_transport, new StreamPipeWriterOptions(leaveOpen: true));
+        Domain = Jid.Parse(options.Jid).Domain;
+    }
+
+    /// <summary>The JID domain we log in to.</summary>
+    public string Domain { get; }
+
+    /// <summary>The full JID the server bound for us.</summary>
+    public Jid BoundJid { get; private set; }
+
+    /// <summary>True once TLS is up.</summary>
+    public bool IsSecure { get; private set; }
+
+    /// <summary>The SASL mechanism used.</summary>
+    public string? Mechanism { get; private set; }
+
+    /// <summary>Connects and negotiates a session; throws <see cref="XmppSignalingException"/> with a precise reason on failure.</summary>
+    public static async Task<XmppConnection> OpenAsync(XmppSignalingOptions options, string resource, ILogger logger, TimeProvider time, CancellationToken cancellationToken)
+    {
+        using var deadline = new CancellationTokenSource(options.ConnectTimeout, time);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        Socket socket = await ConnectSocketAsync(options, logger, timeout.Token);
+        var connection = new XmppConnection(options, logger, socket);
+        // XmlReader cannot be cancelled; closing the socket unblocks it.
+        using CancellationTokenRegistration abort = timeout.Token.Register(() => socket.Dispose());
+        try
+        {
+            await connection.NegotiateAsync(resource, timeout.Token);
+            return connection;
+        }
+        catch (Exception ex)
+        {
+            await connection.DisposeAsync();
+            if (ex is XmppSignalingException)
+            {
+                throw;
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException("Connecting was cancelled.", ex, cancellationToken);
+            }
+
+            if (timeout.IsCancellationRequested)
+            {
+                throw new XmppSignalingException(XmppErrorKind.Network, $"Connecting to {Describe(options)} timed out after {options.ConnectTimeout.TotalSeconds:0.#} s during stream negotiation.", ex);
+            }
+
+            throw ex switch
+            {
+                XmppXmlException x => new XmppSignalingException(XmppErrorKind.Protocol, $"Server {Describe(options)} sent bad XML during negotiation: {x.Message}", x),
+                EndOfStreamException or IOException or SocketException or ObjectDisposedException => new XmppSignalingException(XmppErrorKind.Network, $"Connection to {Describe(options)} closed during negotiation: {ex.Message}", ex),
+                _ => new XmppSignalingException(XmppErrorKind.Protocol, $"Negotiation with {Describe(options)} failed: {ex.Message}", ex),
+            };
+        }
+    }
+
+    private static string Describe(XmppSignalingOptions options) => $"{options.Server ?? Jid.Parse(options.Jid).Domain}:{options.Port}";
+
+    private static async Task<Socket> ConnectSocketAsync(XmppSignalingOptions options, ILogger logger, CancellationToken cancellationToken)
+    {
+        string domain = Jid.Parse(options.Jid).Domain;
+        var targets = new List<(string Host, int Port)>();
+        if (!string.IsNullOrWhiteSpace(options.Server))
+        {
+            targets.Add((options.Server, options.Port));
+        }
+        else
+        {
+            try
+            {
+                targets.AddRange(await DnsSrvResolver.ResolveAsync("_xmpp-client._tcp." + domain, cancellationToken));
+            }
+            catch (Exception ex) when (ex is SocketException or IOException or TimeoutException or FormatException)
+            {
+                LogSrvFailed(logger, domain, ex.Message);
+            }
+
+            // RFC 6120 §3.2.2: without SRV records fall back to the domain itself on the default port.
+            targets.Add((domain, options.Port));
+        }
+
+        Exception? last = null;
+        foreach ((string host, int port) in targets)
+        {
+            IPAddress[] addresses;
+            try
+            {
+                addresses = IPAddress.TryParse(host, out IPAddress? literal) ? [literal] : await Dns.GetHostAddressesAsync(host, cancellationToken);
+            }
+            catch (SocketException ex)
+            {
+                last = new XmppSignalingException(XmppErrorKind.Network, $"Cannot resolve XMPP server host '{host}': {ex.Message}", ex);
+                continue;
+            }
+
+            foreach (IPAddress address in addresses)
+            {
+                var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(new IPEndPoint(address, port), cancellationToken);
+                    LogConnected(logger, address, port);
+                    return socket;
+                }
+                catch (SocketException ex)
+                {
+                    socket.Dispose();
+                    last = new XmppSignalingException(XmppErrorKind.Network, $"Cannot connect to XMPP server {host} ({address}:{port}): {ex.Message}", ex);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    socket.Dispose();
+                }
+                catch (OperationCanceledException ex)
+                {
+                    socket.Dispose();
+                    throw new XmppSignalingException(XmppErrorKind.Network, $"Connecting to XMPP server {host} ({address}:{port}) timed out.", ex);
+                }
+            }
+        }
+
+        throw last ?? new XmppSignalingException(XmppErrorKind.Network, $"No address found for XMPP server of '{domain}'.");
+    }
+
+    private async Task NegotiateAsync(string resource, CancellationToken cancellationToken)
+    {
+        XElement features = await RestartStreamAsync(cancellationToken);
+        XElement? starttls = features.Element(XName.Get("starttls", XmppNamespaces.Tls));
+        if (starttls is not null)
+        {
+            await SendRawAsync($"<starttls xmlns='{XmppNamespaces.Tls}'/>", cancellationToken);
+            XElement answer = await ReadRequiredAsync();
+            if (answer.Name != XName.Get("proceed", XmppNamespaces.Tls))
+            {
+                throw new XmppSignalingException(XmppErrorKind.Tls, $"Server refused STARTTLS with <{answer.Name.LocalName}/>.");
+            }
+
+            await UpgradeToTlsAsync(cancellationToken);
+            features = await RestartStreamAsync(cancellationToken);
+        }
+        else if (_options.RequireTls)
+        {
+            throw new XmppSignalingException(XmppErrorKind.Tls, $"Server for '{Domain}' does not offer STARTTLS and RequireTls is set.");
+        }
+
+        await AuthenticateAsync(features, cancellationToken);
+        features = await RestartStreamAsync(cancellationToken);
+        if (features.Element(XName.Get("bind", XmppNamespaces.Bind)) is null)
+        {
+            throw new XmppSignalingException(XmppErrorKind.Protocol, "Server does not offer resource binding (RFC 6120 §7).");
+        }
+
+        XElement bound = await RequestDuringNegotiationAsync(StanzaBuilder.Bind("bind1", resource), cancellationToken);
+        string? jidText = bound.Element(XName.Get("bind", XmppNamespaces.Bind))?.Element(XName.Get("jid", XmppNamespaces.Bind))?.Value;
+        if (!Jid.TryParse(jidText, out Jid jid) || jid.IsBare)
+        {
+            throw new XmppSignalingException(XmppErrorKind.Protocol, $"Server bound an invalid JID '{jidText}'.");
+        }
+
+        BoundJid = jid;
+        XElement? session = features.Element(XName.Get("session", XmppNamespaces.Session));
+        if (session is not null && session.Element(XName.Get("optional", XmppNamespaces.Session)) is null)
+        {
+            await RequestDuringNegotiationAsync(StanzaBuilder.Session("sess1"), cancellationToken);
+        }
+
+        LogSessionUp(_logger, BoundJid.Full, Mechanism ?? "?", IsSecure);
+    }
+
+    private async Task<XElement> RestartStreamAsync(CancellationToken cancellationToken)
+    {
+        _reader?.Dispose();
+        _reader = new XmppStreamReader(_pipeStream, _limits);
+        await SendRawAsync(StanzaBuilder.StreamHeader(Domain), cancellationToken);
+        await _reader.ReadHeaderAsync();
+        XElement features = await ReadRequiredAsync();
+        if (features.Name != XName.Get("features", XmppNamespaces.Streams))
+        {
+            throw new XmppSignalingException(XmppErrorKind.Protocol, $"Expected <stream:features>, got <{features.Name.LocalName}>.");
+        }
+
+        return features;
+    }
+
+    private async Task UpgradeToTlsAsync(CancellationToken cancellationToken)
+    {
+        var validator = new ServerCertificateValidator(_options.TrustedCaFile, _options.PinnedCertificateSha256);
+        var ssl = new SslStream(_transport, leaveInnerStreamOpen: false, (_, certificate, _, errors) => validator.Validate(certificate, errors));
+        try
+        {
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = Domain,
+                EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+            }, cancellationToken);
+        }
+        catch (AuthenticationException ex)
+        {
+            await ssl.DisposeAsync();
+            throw new XmppSignalingException(XmppErrorKind.Tls, $"TLS with '{Domain}' failed: {validator.LastFailure ?? ex.Message}.", ex);
+        }
+
+        // The server sends nothing after <proceed/> until the TLS handshake, so the plain pipe holds no
+        // buffered bytes we would lose by starting over on the TLS stream (RFC 6120 §5.4.3.3).
+        await _pipeReader.CompleteAsync();
+        _transport = ssl;
+        _pipeReader = PipeReader.Create(ssl, new StreamPipeReaderOptions(bufferSize: 8192, leaveOpen: true));
+        _pipeStream = _pipeReader.AsStream(leaveOpen: true);
+        _writer = PipeWriter.Create(ssl, new StreamPipeWriterOptions(leaveOpen: true));
+        IsSecure = true;
+    }
+
+    private async Task AuthenticateAsync(XElement features, CancellationToken cancellationToken)
+    {
+        var offered = (features.Element(XName.Get("mechanisms", XmppNamespaces.Sasl))?.Elements(XName.Get("mechanism", XmppNamespaces.Sasl)) ?? [])
+            .Select(m => m.Value.Trim()).ToHashSet(StringComparer.Ordinal);
+        Jid account = Jid.Parse(_options.Jid);
+        string user = account.Local!;
+        if (offered.Contains("SCRAM-SHA-256") || offered.Contains("SCRAM-SHA-1"))
+        {
+            var scram = new ScramClient(offered.Contains("SCRAM-SHA-256") ? HashAlgorithmName.SHA256 : HashAlgorithmName.SHA1, user, _options.Password);
+            Mechanism = scram.Mechanism;
+            await SendRawAsync(StanzaBuilder.SaslAuth(scram.Mechanism, B64(scram.ClientFirst())), cancellationToken);
+            XElement challenge = await ReadSaslStepAsync(account);
+            if (challenge.Name.LocalName != "challenge")
+            {
+                throw new XmppSignalingException(XmppErrorKind.Authentication, $"SCRAM: expected <challenge/>, got <{challenge.Name.LocalName}/>.");
+            }
+
+            string final;
+            try
+            {
+                final = scram.ClientFinal(Unb64(challenge.Value));
+            }
+            catch (SaslException ex)
+            {
+                await SendRawAsync($"<abort xmlns='{XmppNamespaces.Sasl}'/>", cancellationToken);
+                throw new XmppSignalingException(XmppErrorKind.Authentication, ex.Message, ex);
+            }
+
+            await SendRawAsync(StanzaBuilder.SaslResponse(B64(final)), cancellationToken);
+            XElement outcome = await ReadSaslStepAsync(account);
+            if (outcome.Name.LocalName != "success")
+            {
+                throw new XmppSignalingException(XmppErrorKind.Authentication, $"SCRAM: expected <success/>, got <{outcome.Name.LocalName}/>.");
+            }
+
+            try
+            {
+                // RFC 6120 §6.3.10: additional data with success carries server-final-message.
+                scram.VerifyServerFinal(Unb64(outcome.Value));
+            }
+            catch (SaslException ex)
+            {
+                throw new XmppSignalingException(XmppErrorKind.Authentication, ex.Message, ex);
+            }
+
+            return;
+        }
+
+        if (offered.Contains("PLAIN") && _options.AllowPlainAuth && IsSecure)
+        {
+            Mechanism = "PLAIN";
+            await SendRawAsync(StanzaBuilder.SaslAuth("PLAIN", B64($"\0{user}\0{_options.Password}")), cancellationToken);
+            XElement outcome = await ReadSaslStepAsync(account);
+            if (outcome.Name.LocalName != "success")
+            {
+                throw new XmppSignalingException(XmppErrorKind.Authentication, $"PLAIN: expected <success/>, got <{outcome.Name.LocalName}/>.");
+            }
+
+            return;
+        }
+
+        throw new XmppSignalingException(XmppErrorKind.Authentication, $"No acceptable SASL mechanism: server offers [{string.Join(", ", offered.Order(StringComparer.Ordinal))}]; we support SCRAM-SHA-256, SCRAM-SHA-1{(_options.AllowPlainAuth ? " and PLAIN over TLS" : string.Empty)}.");
+    }
+
+    private async Task<XElement> ReadSaslStepAsync(Jid account)
+    {
+        XElement element = await ReadRequiredAsync();
+        if (element.Name == XName.Get("failure", XmppNamespaces.Sasl))
+        {
+            string condition = element.Elements().FirstOrDefault(e => e.Name.LocalName != "text")?.Name.LocalName ?? "unknown";
+            string? text = element.Element(XName.Get("text", XmppNamespaces.Sasl))?.Value;
+            throw new XmppSignalingException(XmppErrorKind.Authentication, $"Server refused authentication of '{account.Bare}': {condition}{(string.IsNullOrEmpty(text) ? string.Empty : " (" + text + ")")}.");
+        }
+
+        if (element.Name.NamespaceName != XmppNamespaces.Sasl)
+        {
+            throw new XmppSignalingException(XmppErrorKind.Protocol, $"Unexpected <{element.Name.LocalName}/> during SASL.");
+        }
+
+        return element;
+    }
+
+    private async Task<XElement> RequestDuringNegotiationAsync(XElement iq, CancellationToken cancellationToken)
+    {
+        string id = (string)iq.Attribute("id")!;
+        await SendAsync(iq, cancellationToken);
+        for (int i = 0; i < 16; i++)
+        {
+            XElement reply = await ReadRequiredAsync();
+            if (reply.Name.LocalName == "iq" && (string?)reply.Attribute("id") == id)
+            {
+                if ((string?)reply.Attribute("type") == "result")
+                {
+                    return reply;
+                }
+
+                throw new XmppSignalingException(XmppErrorKind.Protocol, $"Server answered <{iq.Elements().First().Name.LocalName}/> with an error: {StanzaReader.ErrorCondition(reply)}.");
+            }
+        }
+
+        throw new XmppSignalingException(XmppErrorKind.Protocol, "Server did not answer during session setup.");
+    }
+
+    /// <summary>Reads the next element; a stream error or the end of the stream throws.</summary>
+    private async Task<XElement> ReadRequiredAsync()
+    {
+        XElement? element = await ReadAsync();
+        return element ?? throw new XmppSignalingException(XmppErrorKind.Protocol, "Server closed the stream during negotiation.");
+    }
+
+    /// <summary>Reads the next top-level element; <c>null</c> when the server closed the stream. A stream error throws.</summary>
+    public async Task<XElement?> ReadAsync()
+    {
+        XElement? element = await _reader!.ReadElementAsync();
+        if (element is not null && element.Name == XName.Get("error", XmppNamespaces.Streams))
+        {
+            string condition = element.Elements().FirstOrDefault(e => e.Name.NamespaceName == XmppNamespaces.StreamErrors && e.Name.LocalName != "text")?.Name.LocalName ?? "undefined-condition";
+            string? text = element.Element(XName.Get("text", XmppNamespaces.StreamErrors))?.Value;
+            throw new XmppSignalingException(XmppErrorKind.Protocol, $"Server sent stream error '{condition}'{(string.IsNullOrEmpty(text) ? string.Empty : ": " + text)}.");
+        }
+
+        return element;
+    }
+
+    public ValueTask SendAsync(XElement element, CancellationToken cancellationToken)
+        => SendRawAsync(StanzaBuilder.Serialize(element), cancellationToken);
+
+    public async ValueTask SendRawAsync(string text, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            int max = Encoding.UTF8.GetMaxByteCount(text.Length);
+            Span<byte> span = _writer.GetSpan(max);
+            int written = Encoding.UTF8.GetBytes(text, span);
+            _writer.Advance(written);
+            FlushResult result = await _writer.FlushAsync(cancellationToken);
+            if (result.IsCompleted)
+            {
+                throw new IOException("The connection is closed.");
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Sends a stream error (RFC 6120 §4.9) and closes; best effort.</summary>
+    public async Task CloseAsync(string? streamErrorCondition)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+            string tail = streamErrorCondition is null
+                ? "</stream:stream>"
+                : $"<stream:error><{streamErrorCondition} xmlns='{XmppNamespaces.StreamErrors}'/></stream:error></stream:stream>";
+            await SendRawAsync(tail, cts.Token);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or SocketException or InvalidOperationException)
+        {
+            // The peer is gone already; nothing to tell it.
+        }
+
+        await DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        // The reader may be inside ReadAsync on another task; closing the socket ends that read, and
+        // the XmlReader holds nothing but managed buffers, so it is left to the garbage collector.
+        _socket.Dispose();
+        try
+        {
+            await _transport.DisposeAsync();
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
+        {
+            // Already torn down.
+        }
+    }
+
+    private static string B64(string text) => Convert.ToBase64String(Encoding.UTF8.GetBytes(text));
+
+    private static string Unb64(string text)
+    {
+        try
+        {
+            return Encoding.UTF8.GetString(Convert.FromBase64String(text.Trim()));
+        }
+        catch (FormatException ex)
+        {
+            throw new XmppSignalingException(XmppErrorKind.Authentication, "SASL data from the server is not base64.", ex);
+        }
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Debug, Message = "TCP connected to {Address}:{Port}")]
+    private static partial void LogConnected(ILogger logger, IPAddress address, int port);
+
+    [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "XMPP session up as {Jid} ({Mechanism}, TLS {Secure})")]
+    private static partial void LogSessionUp(ILogger logger, string jid, string mechanism, bool secure);
+
+    [LoggerMessage(EventId = 102, Level = LogLevel.Debug, Message = "DNS SRV lookup for {Domain} failed: {Reason}; trying the domain itself")]
+    private static partial void LogSrvFailed(ILogger logger, string domain, string reason);
+}

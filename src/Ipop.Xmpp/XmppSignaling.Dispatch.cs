@@ -1,0 +1,376 @@
+using System.Collections.Immutable;
+using System.Xml.Linq;
+using Ipop.Xmpp.Connection;
+using Ipop.Xmpp.Muc;
+using Ipop.Xmpp.Roster;
+using Ipop.Xmpp.Stanzas;
+using Ipop.Xmpp.Xml;
+
+namespace Ipop.Xmpp;
+
+/// <summary>Inbound stanzas: IQ replies and pushes, presence (contacts, subscriptions, rooms), messages.</summary>
+public sealed partial class XmppSignaling
+{
+    private async Task DispatchAsync(XmppConnection connection, XElement stanza)
+    {
+        List<XElement> replies = [];
+        try
+        {
+            switch (stanza.Name.LocalName)
+            {
+                case "iq":
+                    HandleIq(stanza, replies);
+                    break;
+                case "presence":
+                    HandlePresence(stanza, replies);
+                    break;
+                case "message":
+                    HandleMessage(stanza);
+                    break;
+                default:
+                    break; // Nonzas we do not use (e.g. stream management) are ignored.
+            }
+        }
+#pragma warning disable CA1031 // One bad stanza is dropped and logged; the session goes on.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            Interlocked.Increment(ref _droppedMessages);
+            LogStanzaDropped(_logger, stanza.Name.LocalName, ex.Message);
+        }
+
+        foreach (XElement reply in replies)
+        {
+            await connection.SendAsync(reply, CancellationToken.None);
+        }
+    }
+
+    private void HandleIq(XElement iq, List<XElement> replies)
+    {
+        string type = StanzaReader.Type(iq, string.Empty);
+        string? id = StanzaReader.Attr(iq, "id");
+        string? from = StanzaReader.Attr(iq, "from");
+        if (id is null)
+        {
+            return;
+        }
+
+        if (type is "result" or "error")
+        {
+            if (_pendingIq.TryGetValue(id, out PendingIq? pending) && ReplyComesFromExpected(from, pending.ExpectedFrom))
+            {
+                pending.Completion.TrySetResult(iq);
+            }
+
+            return;
+        }
+
+        if (type is not ("get" or "set"))
+        {
+            return;
+        }
+
+        XElement? payload = iq.Elements().FirstOrDefault();
+        if (type == "set" && payload?.Name == XName.Get("query", XmppNamespaces.Roster))
+        {
+            // RFC 6121 §2.1.6: a push is only valid from our own account (no 'from', or our bare JID).
+            if (from is not null && !(Jid.TryParse(from, out Jid f) && f.Bare == _account.Bare))
+            {
+                LogSpoofedPush(_logger, from);
+                replies.Add(StanzaBuilder.IqError(id, from, "cancel", "service-unavailable"));
+                return;
+            }
+
+            ApplyRoster(RosterItem.ParseQuery(payload), replace: false);
+            replies.Add(StanzaBuilder.IqResult(id, from));
+            return;
+        }
+
+        if (type == "get" && payload?.Name == XName.Get("ping", XmppNamespaces.Ping))
+        {
+            replies.Add(StanzaBuilder.IqResult(id, from));
+            return;
+        }
+
+        // RFC 6120 §8.4: an IQ we do not understand gets service-unavailable.
+        replies.Add(StanzaBuilder.IqError(id, from, "cancel", "service-unavailable"));
+    }
+
+    private bool ReplyComesFromExpected(string? from, string? expected)
+    {
+        if (from is null)
+        {
+            return expected is null || (Jid.TryParse(expected, out Jid e) && (e.Bare == _account.Bare || e.Full == _account.Domain));
+        }
+
+        if (!Jid.TryParse(from, out Jid actual))
+        {
+            return false;
+        }
+
+        if (expected is null)
+        {
+            return actual.Full == _account.Domain || actual.Bare == _account.Bare;
+        }
+
+        return Jid.TryParse(expected, out Jid want) && want.Full == actual.Full;
+    }
+
+    private void ApplyRoster(List<RosterItem> items, bool replace)
+    {
+        lock (_gate)
+        {
+            var touched = new HashSet<string>(StringComparer.Ordinal);
+            if (replace)
+            {
+                touched.UnionWith(_roster.Keys);
+                _roster.Clear();
+            }
+
+            foreach (RosterItem item in items)
+            {
+                touched.Add(item.Jid);
+                if (item.Subscription == "remove")
+                {
+                    _roster.Remove(item.Jid);
+                }
+                else
+                {
+                    _roster[item.Jid] = item;
+                }
+            }
+
+            foreach (string full in _peers.Keys.Concat(_rosterOnline).Distinct(StringComparer.Ordinal).ToArray())
+            {
+                if (touched.Contains(Jid.Parse(full).Bare))
+                {
+                    RecomputeLocked(full);
+                }
+            }
+        }
+    }
+
+    private void HandlePresence(XElement presence, List<XElement> replies)
+    {
+        if (!Jid.TryParse(StanzaReader.Attr(presence, "from"), out Jid from))
+        {
+            return;
+        }
+
+        string type = StanzaReader.Type(presence, "available");
+        lock (_gate)
+        {
+            if (_rooms.TryGetValue(from.Bare, out MucRoom? room))
+            {
+                HandleRoomPresenceLocked(room, from, type, presence);
+                return;
+            }
+
+            switch (type)
+            {
+                case "subscribe":
+                    HandleSubscribeLocked(from.Bare, replies);
+                    return;
+                case "available" or "unavailable":
+                    break;
+                default:
+                    return; // subscribed/unsubscribe(d): the roster push that follows carries the state (RFC 6121 §3.1.5, §3.2).
+            }
+
+            if (from.IsBare || from.Full == LocalId.Value)
+            {
+                return;
+            }
+
+            bool online = type == "available" && StanzaReader.HasMarker(presence);
+            bool changed = online ? _rosterOnline.Add(from.Full) : _rosterOnline.Remove(from.Full);
+            if (changed)
+            {
+                RecomputeLocked(from.Full);
+            }
+        }
+    }
+
+    private void HandleSubscribeLocked(string user, List<XElement> replies)
+    {
+        if (user == _account.Bare || !user.Contains('@', StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        _roster.TryGetValue(user, out RosterItem? item);
+        bool listed = _options.FriendRequestPolicy == FriendRequestPolicy.AcceptListed
+            && _options.AcceptedFriends.Any(f => Jid.TryParse(f, out Jid j) && j.Bare == user);
+
+        // A request from someone we asked ourselves (or already approved) completes a friendship we want.
+        if ((item?.WeAsked ?? false) || item?.Subscription is "from" or "both" || listed)
+        {
+            replies.Add(StanzaBuilder.Subscription(user, "subscribed"));
+            if (!(item?.WeAsked ?? false))
+            {
+                replies.Add(StanzaBuilder.Subscription(user, "subscribe"));
+            }
+
+            return;
+        }
+
+        if (_options.FriendRequestPolicy == FriendRequestPolicy.Ask)
+        {
+            if (_pendingRequests.Add(user))
+            {
+                _events.Post(() => FriendRequestReceived?.Invoke(this, new FriendRequestEventArgs(user)));
+            }
+
+            return;
+        }
+
+        LogFriendRequestRefused(_logger, user);
+        replies.Add(StanzaBuilder.Subscription(user, "unsubscribed"));
+    }
+
+    private void HandleRoomPresenceLocked(MucRoom room, Jid from, string type, XElement presence)
+    {
+        XElement? x = presence.Element(XName.Get("x", XmppNamespaces.MucUser));
+        HashSet<string> codes = x?.Elements(XName.Get("status", XmppNamespaces.MucUser)).Select(s => (string?)s.Attribute("code") ?? string.Empty).ToHashSet(StringComparer.Ordinal) ?? [];
+        string nick = from.Resource ?? string.Empty;
+        if (type == "error")
+        {
+            room.Join?.TrySetException(new XmppSignalingException(XmppErrorKind.Request, $"Room {room.Jid} refused our join: {StanzaReader.ErrorCondition(presence)}."));
+            return;
+        }
+
+        if (codes.Contains("110") || nick == room.Nickname)
+        {
+            if (type == "unavailable")
+            {
+                // Kicked, banned, or the room went away (XEP-0045 §9.1, §10.9): everyone there is gone for us.
+                room.Joined = false;
+                string[] gone = [.. room.Occupants.Values];
+                room.Occupants.Clear();
+                foreach (string full in gone)
+                {
+                    RecomputeLocked(full);
+                }
+
+                return;
+            }
+
+            room.Joined = true;
+            if (codes.Contains("100") is false && !room.WarnedAnonymous && x?.Element(XName.Get("item", XmppNamespaces.MucUser))?.Attribute("jid") is null)
+            {
+                room.WarnedAnonymous = true;
+                LogAnonymousRoom(_logger, room.Jid);
+            }
+
+            room.Join?.TrySetResult(codes.Contains("201"));
+            return;
+        }
+
+        string? realText = (string?)x?.Element(XName.Get("item", XmppNamespaces.MucUser))?.Attribute("jid");
+        string? previous = room.Occupants.GetValueOrDefault(nick);
+        if (type == "unavailable" || !StanzaReader.HasMarker(presence) || !Jid.TryParse(realText, out Jid real) || real.IsBare)
+        {
+            if (type == "available" && realText is null && !room.WarnedAnonymous)
+            {
+                room.WarnedAnonymous = true;
+                LogAnonymousRoom(_logger, room.Jid);
+            }
+
+            if (previous is not null)
+            {
+                room.Occupants.Remove(nick);
+                RecomputeLocked(previous);
+            }
+
+            return;
+        }
+
+        room.Occupants[nick] = real.Full;
+        if (previous is not null && previous != real.Full)
+        {
+            RecomputeLocked(previous);
+        }
+
+        RecomputeLocked(real.Full);
+    }
+
+    private void HandleMessage(XElement message)
+    {
+        XElement? payload = message.Element(XName.Get("ipop", XmppNamespaces.Ipop));
+        if (payload is null || StanzaReader.Type(message, "normal") is "error" or "groupchat")
+        {
+            return;
+        }
+
+        string? fromText = StanzaReader.Attr(message, "from");
+        string? kind = (string?)payload.Attribute("kind");
+        string body = payload.Value;
+        if (!Jid.TryParse(fromText, out Jid from) || from.IsBare)
+        {
+            Drop("sender is not a full JID", fromText);
+            return;
+        }
+
+        if (!IsValidKind(kind) || body.Length > OverlayMessage.MaxBodyLength)
+        {
+            Drop("invalid kind or body over " + OverlayMessage.MaxBodyLength + " characters", from.Full);
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (!_peers.TryGetValue(from.Full, out OverlayPeer? peer) || peer.Presence != PeerPresence.Online || peer.Relationship == PeerRelationship.None)
+            {
+                Drop("sender is neither an online friend nor a group member", from.Full);
+                return;
+            }
+
+            var args = new OverlayMessageEventArgs(peer.Id, new OverlayMessage(kind!, body));
+            _events.Post(() => MessageReceived?.Invoke(this, args));
+        }
+    }
+
+    private void Drop(string reason, string? from)
+    {
+        long count = Interlocked.Increment(ref _droppedMessages);
+
+        // Rate-limited: the first few, then every 100th.
+        if (count <= 10 || count % 100 == 0)
+        {
+            LogMessageDropped(_logger, from ?? "(none)", reason, count);
+        }
+    }
+
+    /// <summary>Derives a peer's state from roster presence and room occupancy and raises <see cref="PeerChanged"/> on a difference.</summary>
+    private void RecomputeLocked(string full)
+    {
+        Jid jid = Jid.Parse(full);
+        ImmutableArray<string> groups = [.. _rooms.Values.Where(r => r.Occupants.ContainsValue(full)).Select(r => r.Jid).Order(StringComparer.Ordinal)];
+        bool online = _rosterOnline.Contains(full) || groups.Length > 0;
+        PeerRelationship relationship = PeerRelationship.None;
+        if (jid.Bare == _account.Bare || (_roster.TryGetValue(jid.Bare, out RosterItem? item) && item.IsFriend))
+        {
+            relationship |= PeerRelationship.Friend;
+        }
+
+        if (groups.Length > 0)
+        {
+            relationship |= PeerRelationship.GroupMember;
+        }
+
+        _peers.TryGetValue(full, out OverlayPeer? previous);
+        if (previous is null && (!online || relationship == PeerRelationship.None))
+        {
+            return;
+        }
+
+        var current = new OverlayPeer(previous?.Id ?? new PeerId(full), jid.Bare, online ? PeerPresence.Online : PeerPresence.Offline, relationship, groups);
+        if (previous is not null && previous.Presence == current.Presence && previous.Relationship == current.Relationship && SameGroups(previous.Groups, current.Groups))
+        {
+            return;
+        }
+
+        _peers[full] = current;
+        _events.Post(() => PeerChanged?.Invoke(this, new OverlayPeerEventArgs(previous, current)));
+    }
+}

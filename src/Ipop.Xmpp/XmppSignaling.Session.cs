@@ -1,0 +1,347 @@
+using System.Net.Sockets;
+using System.Xml.Linq;
+using Ipop.Xmpp.Connection;
+using Ipop.Xmpp.Muc;
+using Ipop.Xmpp.Roster;
+using Ipop.Xmpp.Stanzas;
+using Ipop.Xmpp.Xml;
+using Microsoft.Extensions.Logging;
+
+namespace Ipop.Xmpp;
+
+/// <summary>Session lifecycle: connect, rebuild state, keepalive, reconnect with backoff, IQ requests.</summary>
+public sealed partial class XmppSignaling
+{
+    private string? _keepaliveFailure;
+
+    /// <summary>Opens a session, rebuilds roster, presence and rooms on it; returns the read loop, which completes with the reason the session ended.</summary>
+    private async Task<Task<string>> StartSessionAsync(CancellationToken cancellationToken)
+    {
+        XmppConnection connection = await XmppConnection.OpenAsync(_options, _resource, _logger, _time, cancellationToken);
+        _keepaliveFailure = null;
+        lock (_gate)
+        {
+            LocalId = new PeerId(connection.BoundJid.Full);
+            _connection = connection;
+        }
+
+        Task<string> loop = Task.Run(() => ReadLoopAsync(connection), CancellationToken.None);
+        try
+        {
+            XElement result = await RequestAsync(connection, StanzaBuilder.RosterGet(NextId()), _options.ConnectTimeout, cancellationToken);
+            ApplyRoster(RosterItem.ParseQuery(result.Element(XName.Get("query", XmppNamespaces.Roster))), replace: true);
+            await connection.SendAsync(StanzaBuilder.InitialPresence(), cancellationToken);
+            MucRoom[] rooms;
+            lock (_gate)
+            {
+                _connected = true;
+                _events.Post(() => ConnectionChanged?.Invoke(this, new SignalingConnectionEventArgs(true, null)));
+                rooms = [.. _rooms.Values];
+            }
+
+            foreach (MucRoom room in rooms)
+            {
+                try
+                {
+                    if (await JoinOnConnectionAsync(connection, room, cancellationToken))
+                    {
+                        await ConfigureRoomAsync(connection, room.Jid, membersOnly: false, cancellationToken);
+                    }
+                }
+                catch (XmppSignalingException ex)
+                {
+                    LogRoomJoinFailed(_logger, room.Jid, ex.Message);
+                }
+            }
+
+            _ = Task.Run(() => KeepaliveAsync(connection, loop), CancellationToken.None);
+            return loop;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            await ((Task)loop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            lock (_gate)
+            {
+                if (ReferenceEquals(_connection, connection))
+                {
+                    _connection = null;
+                    _connected = false;
+                }
+            }
+
+            throw;
+        }
+    }
+
+    private async Task SuperviseAsync(Task<string> session)
+    {
+        CancellationToken stop = _lifetime.Token;
+        while (true)
+        {
+            string reason = await session;
+            OnDisconnected(reason);
+            if (stop.IsCancellationRequested)
+            {
+                return;
+            }
+
+            LogDisconnected(_logger, reason);
+            for (int attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    await Task.Delay(Backoff(attempt), _time, stop);
+                    session = await StartSessionAsync(stop);
+                    LogReconnected(_logger, LocalId.Value, attempt + 1);
+                    break;
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception ex) when (ex is XmppSignalingException or OperationCanceledException or IOException or SocketException)
+                {
+                    LogReconnectFailed(_logger, attempt + 1, ex.Message);
+                }
+            }
+        }
+    }
+
+    /// <summary>Exponential backoff with full jitter between half and all of the step, capped (avoids reconnect storms after a server restart).</summary>
+    internal TimeSpan Backoff(int attempt)
+    {
+        double min = _options.ReconnectMinDelay.TotalMilliseconds;
+        double max = _options.ReconnectMaxDelay.TotalMilliseconds;
+        double step = Math.Min(max, min * Math.Pow(2, Math.Min(attempt, 30)));
+        return TimeSpan.FromMilliseconds(step * (0.5 + (Random.Shared.NextDouble() * 0.5)));
+    }
+
+    private void OnDisconnected(string reason)
+    {
+        lock (_gate)
+        {
+            _connected = false;
+            _connection = null;
+            _events.Post(() => ConnectionChanged?.Invoke(this, new SignalingConnectionEventArgs(false, reason)));
+            _rosterOnline.Clear();
+            foreach (MucRoom room in _rooms.Values)
+            {
+                room.Occupants.Clear();
+                room.Joined = false;
+                room.Join?.TrySetException(new XmppSignalingException(XmppErrorKind.Network, $"Connection lost while joining {room.Jid}."));
+            }
+
+            foreach (string full in _peers.Keys.ToArray())
+            {
+                RecomputeLocked(full);
+            }
+        }
+
+        foreach (PendingIq pending in _pendingIq.Values)
+        {
+            pending.Completion.TrySetException(new XmppSignalingException(XmppErrorKind.Network, $"Connection lost: {reason}"));
+        }
+    }
+
+    private async Task<string> ReadLoopAsync(XmppConnection connection)
+    {
+        try
+        {
+            while (true)
+            {
+                XElement? element = await connection.ReadAsync();
+                if (element is null)
+                {
+                    return _keepaliveFailure ?? "server closed the stream";
+                }
+
+                await DispatchAsync(connection, element);
+            }
+        }
+        catch (XmppXmlException ex)
+        {
+            LogBadStream(_logger, ex.Condition, ex.Message);
+            await connection.CloseAsync(ex.Condition);
+            return ex.Message;
+        }
+#pragma warning disable CA1031 // The read loop must end with a reason, never crash the process.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return _keepaliveFailure ?? (ex is XmppSignalingException ? ex.Message : $"connection lost ({ex.GetType().Name}: {ex.Message})");
+        }
+        finally
+        {
+            await connection.DisposeAsync();
+        }
+    }
+
+    private async Task KeepaliveAsync(XmppConnection connection, Task<string> loop)
+    {
+        CancellationToken stop = _lifetime.Token;
+        while (!loop.IsCompleted && !stop.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.WhenAny(loop, Task.Delay(_options.KeepaliveInterval, _time, stop));
+                if (loop.IsCompleted || stop.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                // XEP-0199 §4.2: client-to-server ping; an error reply still proves the server is alive.
+                await RequestAsync(connection, StanzaBuilder.Ping(NextId(), _account.Domain), _options.KeepaliveInterval, stop, acceptError: true);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (XmppSignalingException ex)
+            {
+                if (loop.IsCompleted)
+                {
+                    return;
+                }
+
+                _keepaliveFailure = $"keepalive failed: {ex.Message}";
+                LogKeepaliveFailed(_logger, ex.Message);
+                await connection.DisposeAsync();
+                return;
+            }
+        }
+    }
+
+    private Task<XElement> RequestAsync(XElement iq, CancellationToken cancellationToken)
+        => RequestAsync(RequireConnection(), iq, TimeSpan.FromSeconds(10), cancellationToken);
+
+    private async Task<XElement> RequestAsync(XmppConnection connection, XElement iq, TimeSpan timeout, CancellationToken cancellationToken, bool acceptError = false)
+    {
+        string id = (string)iq.Attribute("id")!;
+        string? to = (string?)iq.Attribute("to");
+        string what = iq.Elements().FirstOrDefault()?.Name.LocalName ?? "iq";
+        var pending = new PendingIq(new TaskCompletionSource<XElement>(TaskCreationOptions.RunContinuationsAsynchronously), to);
+        _pendingIq[id] = pending;
+        try
+        {
+            try
+            {
+                await connection.SendAsync(iq, cancellationToken);
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
+            {
+                throw new XmppSignalingException(XmppErrorKind.Network, $"Cannot send <{what}/>: {ex.Message}", ex);
+            }
+
+            XElement reply;
+            try
+            {
+                reply = await pending.Completion.Task.WaitAsync(timeout, _time, cancellationToken);
+            }
+            catch (TimeoutException ex)
+            {
+                throw new XmppSignalingException(XmppErrorKind.Request, $"No answer to <{what}/> from {to ?? _account.Domain} within {timeout.TotalSeconds:0.#} s.", ex);
+            }
+
+            if (!acceptError && StanzaReader.Type(reply, "result") == "error")
+            {
+                throw new XmppSignalingException(XmppErrorKind.Request, $"{to ?? _account.Domain} refused <{what}/>: {StanzaReader.ErrorCondition(reply)}.");
+            }
+
+            return reply;
+        }
+        finally
+        {
+            _pendingIq.TryRemove(id, out _);
+        }
+    }
+
+    private async Task JoinRoomAsync(string group, bool configure, bool membersOnly, CancellationToken cancellationToken)
+    {
+        string roomJid = RoomJid(group);
+        MucRoom? room;
+        XmppConnection? connection;
+        lock (_gate)
+        {
+            if (!_rooms.TryGetValue(roomJid, out room))
+            {
+                room = new MucRoom(roomJid, Nickname);
+                _rooms[roomJid] = room;
+            }
+
+            connection = _connected ? _connection : null;
+        }
+
+        if (connection is null)
+        {
+            if (configure)
+            {
+                throw new InvalidOperationException("Not connected to the XMPP server.");
+            }
+
+            return; // Joined when the session comes up.
+        }
+
+        bool created;
+        try
+        {
+            created = !room.Joined && await JoinOnConnectionAsync(connection, room, cancellationToken);
+        }
+        catch (XmppSignalingException)
+        {
+            // A refused join (members-only, banned, nickname in use) must not be retried on every reconnect.
+            lock (_gate)
+            {
+                if (!room.Joined && _rooms.TryGetValue(roomJid, out MucRoom? current) && ReferenceEquals(current, room))
+                {
+                    _rooms.Remove(roomJid);
+                }
+            }
+
+            throw;
+        }
+
+        if (created || configure)
+        {
+            await ConfigureRoomAsync(connection, roomJid, membersOnly, cancellationToken);
+        }
+    }
+
+    /// <summary>Joins and waits for our own presence echo; returns true if the room was just created (status 201, XEP-0045 §10.1.1).</summary>
+    private async Task<bool> JoinOnConnectionAsync(XmppConnection connection, MucRoom room, CancellationToken cancellationToken)
+    {
+        TaskCompletionSource<bool> join;
+        bool send;
+        lock (_gate)
+        {
+            // A join already in flight (two callers at once) is shared rather than sent twice.
+            send = room.Join is not { Task.IsCompleted: false };
+            if (send)
+            {
+                room.Join = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+
+            join = room.Join!;
+        }
+
+        if (send)
+        {
+            await connection.SendAsync(StanzaBuilder.MucJoin(room.OccupantJid), cancellationToken);
+        }
+
+        try
+        {
+            return await join.Task.WaitAsync(JoinTimeout, _time, cancellationToken);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new XmppSignalingException(XmppErrorKind.Request, $"Room {room.Jid} did not answer our join within {JoinTimeout.TotalSeconds:0} s.", ex);
+        }
+    }
+
+    private async Task ConfigureRoomAsync(XmppConnection connection, string roomJid, bool membersOnly, CancellationToken cancellationToken)
+    {
+        await RequestAsync(connection, StanzaBuilder.MucConfigure(NextId(), roomJid, membersOnly, persistent: true), TimeSpan.FromSeconds(10), cancellationToken);
+        LogRoomConfigured(_logger, roomJid, membersOnly);
+    }
+}

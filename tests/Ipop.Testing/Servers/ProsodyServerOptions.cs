@@ -1,0 +1,20 @@
+namespace Ipop.Testing.Servers;
+
+/// <summary>Where and how a private prosody listens.</summary>
+public sealed class ProsodyServerOptions
+{
+    /// <summary>IP address prosody binds c2s to (default 127.0.0.1; e.g. 198.18.0.100 inside a lab namespace).</summary>
+    public string ListenAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Run inside this network namespace (<c>ip netns exec NS</c>); null for the current one.</summary>
+    public string? NetworkNamespace { get; set; }
+
+    /// <summary>c2s port; a free one is picked when null.</summary>
+    public int? Port { get; set; }
+
+    /// <summary>The XMPP domain (default lab.test); the MUC component is conference.&lt;domain&gt;.</summary>
+    public string Domain { get; set; } = "lab.test";
+
+    /// <summary>Bound on waiting for the port to accept connections (default 15 s).</summary>
+    public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(15);
+}

@@ -1,0 +1,208 @@
+using System.Text;
+
+namespace Ipop.Xmpp.Tests;
+
+/// <summary>Broken or hostile servers: always a clear error or a clean reconnect, never a hang or a crash.</summary>
+public sealed class XmppFaultTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<(XmppSignaling Node, SignalingProbe Probe)> ConnectAsync(FakeXmppServer server, Action<XmppSignalingOptions>? configure = null)
+    {
+        var node = new XmppSignaling(server.Options(configure));
+        var probe = new SignalingProbe(node);
+        await node.ConnectAsync(Ct);
+        return (node, probe);
+    }
+
+    [Fact]
+    public async Task Fake_server_session_comes_up_with_scram_and_bind()
+    {
+        await using var server = new FakeXmppServer(async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
+        (XmppSignaling node, SignalingProbe probe) = await ConnectAsync(server);
+        await using var _ = node;
+        await SignalingProbe.WaitUntilAsync(() => probe.ConnectionEvents.Any(e => e.IsConnected), "ConnectionChanged(true) is raised");
+        Assert.True(node.IsConnected);
+        Assert.StartsWith("user@lab.test/ipop-", node.LocalId.Value, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Server_closing_the_stream_mid_stanza_leads_to_a_clean_reconnect()
+    {
+        await using var server = new FakeXmppServer(
+            async s => { await s.NegotiateAsync(); await s.SendAsync("<message from='x@lab.test/r'><body>cut he"); },
+            async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
+        (XmppSignaling node, SignalingProbe probe) = await ConnectAsync(server);
+        await using var _ = node;
+        await SignalingProbe.WaitUntilAsync(() => probe.ConnectionEvents.Any(e => !e.IsConnected), "the client notices the cut");
+        await SignalingProbe.WaitUntilAsync(() => server.Connections == 2 && node.IsConnected, "the client reconnects");
+        Assert.Contains(probe.ConnectionEvents, e => !e.IsConnected && e.Reason!.Contains("connection closed in the middle", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task Ten_megabyte_stanza_is_a_policy_violation_and_the_client_reconnects()
+    {
+        long sent = 0;
+        await using var server = new FakeXmppServer(
+            async s =>
+            {
+                await s.NegotiateAsync();
+                await s.SendAsync("<message from='x@lab.test/r'><body>");
+                byte[] chunk = Encoding.ASCII.GetBytes(new string('x', 64 * 1024));
+                for (int i = 0; i < 160; i++)
+                {
+                    await s.Stream.WriteAsync(chunk, Ct);
+                    Interlocked.Add(ref sent, chunk.Length);
+                }
+            },
+            async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
+        (XmppSignaling node, SignalingProbe probe) = await ConnectAsync(server);
+        await using var _ = node;
+        await SignalingProbe.WaitUntilAsync(() => probe.ConnectionEvents.Any(e => !e.IsConnected), "the client drops the stream");
+        Assert.Contains(probe.ConnectionEvents, e => e.Reason?.Contains("exceeds the limit", StringComparison.Ordinal) == true);
+        await SignalingProbe.WaitUntilAsync(() => server.Connections == 2 && node.IsConnected, "the client reconnects");
+        Assert.True(Interlocked.Read(ref sent) < 10 * 1024 * 1024, "the client stopped reading long before 10 MB");
+    }
+
+    [Fact]
+    public async Task Malformed_xml_mid_session_is_not_well_formed_and_the_client_reconnects()
+    {
+        await using var server = new FakeXmppServer(
+            async s => { await s.NegotiateAsync(); await s.SendAsync("<message><body>x</wrong></message>"); await s.IdleAsync(5); },
+            async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
+        (XmppSignaling node, SignalingProbe probe) = await ConnectAsync(server);
+        await using var _ = node;
+        await SignalingProbe.WaitUntilAsync(() => server.Connections == 2 && node.IsConnected, "the client reconnects");
+        Assert.Contains(probe.ConnectionEvents, e => e.Reason?.Contains("not well-formed", StringComparison.Ordinal) == true);
+        await SignalingProbe.WaitUntilAsync(() => server.Transcripts.Any(t => t.Contains("not-well-formed", StringComparison.Ordinal)), "the client told the server why");
+    }
+
+    [Fact]
+    public async Task Stream_error_from_the_server_is_reported_and_the_client_reconnects()
+    {
+        await using var server = new FakeXmppServer(
+            async s => { await s.NegotiateAsync(); await s.SendAsync("<stream:error><system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>"); },
+            async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
+        (XmppSignaling node, SignalingProbe probe) = await ConnectAsync(server);
+        await using var _ = node;
+        await SignalingProbe.WaitUntilAsync(() => server.Connections == 2 && node.IsConnected, "the client reconnects");
+        Assert.Contains(probe.ConnectionEvents, e => e.Reason?.Contains("system-shutdown", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task Unanswered_keepalive_pings_drop_a_dead_connection_and_the_client_reconnects()
+    {
+        await using var server = new FakeXmppServer(
+            async s => { await s.NegotiateAsync(); await s.IdleAsync(); },
+            async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
+        (XmppSignaling node, SignalingProbe probe) = await ConnectAsync(server, o => o.KeepaliveInterval = TimeSpan.FromSeconds(1));
+        await using var _ = node;
+        await SignalingProbe.WaitUntilAsync(() => server.Connections == 2 && node.IsConnected, "the client gives up on the silent server and reconnects");
+        Assert.Contains(probe.ConnectionEvents, e => e.Reason?.Contains("keepalive", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task Server_that_never_answers_times_out_during_connect()
+    {
+        await using var server = new FakeXmppServer(s => s.IdleAsync());
+        await using var node = new XmppSignaling(server.Options(o => o.ConnectTimeout = TimeSpan.FromSeconds(1)));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => node.ConnectAsync(Ct));
+        Assert.Equal(XmppErrorKind.Network, ex.Kind);
+        Assert.Contains("timed out", ex.Message, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task Server_closing_during_negotiation_is_a_clear_error()
+    {
+        await using var server = new FakeXmppServer(async s =>
+        {
+            await s.WaitForAsync("<stream:stream");
+            await s.SendAsync("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mecha");
+        });
+        await using var node = new XmppSignaling(server.Options());
+        XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => node.ConnectAsync(Ct));
+        Assert.Equal(XmppErrorKind.Network, ex.Kind);
+        Assert.Contains("closed during negotiation", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Server_that_does_not_know_the_password_is_caught_by_the_scram_server_signature()
+    {
+        await using var server = new FakeXmppServer(s => s.NegotiateAsync(forgeServerSignature: true));
+        await using var node = new XmppSignaling(server.Options());
+        XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => node.ConnectAsync(Ct));
+        Assert.Equal(XmppErrorKind.Authentication, ex.Kind);
+        Assert.Contains("server signature", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Server_without_starttls_is_refused_when_tls_is_required()
+    {
+        await using var server = new FakeXmppServer(s => s.NegotiateAsync());
+        await using var node = new XmppSignaling(server.Options(o => o.RequireTls = true));
+        XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => node.ConnectAsync(Ct));
+        Assert.Equal(XmppErrorKind.Tls, ex.Kind);
+        Assert.Contains("STARTTLS", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Plain_is_never_used_without_tls_even_if_offered()
+    {
+        await using var server = new FakeXmppServer(async s =>
+        {
+            await s.WaitForAsync("<stream:stream");
+            await s.SendAsync("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>");
+            await s.IdleAsync(5);
+        });
+        await using var node = new XmppSignaling(server.Options());
+        XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => node.ConnectAsync(Ct));
+        Assert.Equal(XmppErrorKind.Authentication, ex.Kind);
+        Assert.Contains("No acceptable SASL mechanism", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("pencil", string.Concat(server.Transcripts), StringComparison.Ordinal);
+    }
+}
+
+/// <summary>Keepalive and backoff run on the injected clock.</summary>
+public sealed class XmppKeepaliveClockTests
+{
+    [Fact]
+    public async Task Keepalive_and_reconnect_delay_follow_the_injected_clock()
+    {
+        var pinged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new FakeXmppServer(
+            async s =>
+            {
+                await s.NegotiateAsync();
+                await s.WaitForAsync("urn:xmpp:ping", 20);
+                pinged.TrySetResult();
+                await s.IdleAsync(20);
+            },
+            async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var node = new XmppSignaling(server.Options(o =>
+        {
+            o.KeepaliveInterval = TimeSpan.FromSeconds(30);
+            o.ReconnectMinDelay = TimeSpan.FromSeconds(10);
+            o.ReconnectMaxDelay = TimeSpan.FromSeconds(10);
+        }), timeProvider: time);
+        var probe = new SignalingProbe(node);
+        await node.ConnectAsync(TestContext.Current.CancellationToken);
+
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+        Assert.False(pinged.Task.IsCompleted, "no ping before the interval elapsed on the injected clock");
+        time.Advance(TimeSpan.FromSeconds(30));
+        await pinged.Task.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+        Assert.True(node.IsConnected);
+
+        time.Advance(TimeSpan.FromSeconds(30));
+        await SignalingProbe.WaitUntilAsync(() => !node.IsConnected, "the unanswered ping drops the session");
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+        Assert.Equal(1, server.Connections);
+
+        time.Advance(TimeSpan.FromSeconds(10));
+        await SignalingProbe.WaitUntilAsync(() => node.IsConnected && server.Connections == 2, "the client reconnects once the backoff elapsed");
+    }
+}

@@ -1,0 +1,107 @@
+using Ipop.Testing.Servers;
+
+namespace Ipop.Xmpp.Tests;
+
+/// <summary>Server restarts: clients reconnect by themselves and rebuild roster, presence and rooms.</summary>
+public sealed class XmppReconnectTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Clients_reconnect_after_prosody_is_killed_and_restarted_and_see_each_other_again()
+    {
+        var fixture = new ProsodyFixture();
+        await fixture.InitializeAsync();
+        try
+        {
+            string[] users = await fixture.RegisterAsync("restart", 2);
+            string room = "restart" + Guid.NewGuid().ToString("N")[..6];
+            await using var a = new XmppSignaling(fixture.Options(users[0], o => o.Groups.Add(room)));
+            await using var b = new XmppSignaling(fixture.Options(users[1], o =>
+            {
+                o.FriendRequestPolicy = FriendRequestPolicy.AcceptListed;
+                o.AcceptedFriends.Add(users[0]);
+                o.Groups.Add(room);
+            }));
+            var pa = new SignalingProbe(a);
+            var pb = new SignalingProbe(b);
+            await a.ConnectAsync(Ct);
+            await b.ConnectAsync(Ct);
+            await a.RequestFriendshipAsync(users[1], Ct);
+            const PeerRelationship Both = PeerRelationship.Friend | PeerRelationship.GroupMember;
+            await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, Both) && pb.SeesOnline(a.LocalId, Both), "A and B are friends in one room");
+            PeerId bBefore = b.LocalId;
+
+            await fixture.Server.StopAsync();
+            await SignalingProbe.WaitUntilAsync(() => !a.IsConnected && !b.IsConnected, "both notice the server is gone");
+            await SignalingProbe.WaitUntilAsync(() => pa.LastSeen(b.LocalId) is { Presence: PeerPresence.Offline }, "A reports B offline");
+            Assert.Contains(pa.ConnectionEvents, e => !e.IsConnected && e.Reason is not null);
+
+            await fixture.Server.StartAgainAsync(Ct);
+            await SignalingProbe.WaitUntilAsync(() => a.IsConnected && b.IsConnected, "both reconnect by themselves", TimeSpan.FromSeconds(15));
+            await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, Both) && pb.SeesOnline(a.LocalId, Both), "A and B see each other online again as friends and room members", TimeSpan.FromSeconds(15));
+            Assert.Equal(bBefore, b.LocalId);
+            Assert.True(pa.ConnectionEvents.Last().IsConnected);
+
+            // The session works end to end again.
+            await a.SendAsync(b.LocalId, new OverlayMessage("link-offer", "after restart"), Ct);
+            await SignalingProbe.WaitUntilAsync(() => pb.Messages.Any(m => m.Message.Body == "after restart"), "B gets a message after the restart");
+        }
+        finally
+        {
+            await fixture.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_frozen_server_is_detected_by_keepalive_and_the_client_reconnects_when_it_thaws()
+    {
+        var fixture = new ProsodyFixture();
+        await fixture.InitializeAsync();
+        try
+        {
+            string[] users = await fixture.RegisterAsync("frozen", 1);
+            await using var a = new XmppSignaling(fixture.Options(users[0], o =>
+            {
+                o.KeepaliveInterval = TimeSpan.FromSeconds(1);
+                o.ConnectTimeout = TimeSpan.FromSeconds(2);
+            }));
+            var pa = new SignalingProbe(a);
+            await a.ConnectAsync(Ct);
+
+            await fixture.Server.PauseAsync();
+            await SignalingProbe.WaitUntilAsync(() => !a.IsConnected, "the client declares the silent connection dead", TimeSpan.FromSeconds(6));
+            Assert.Contains(pa.ConnectionEvents, e => e.Reason?.Contains("keepalive", StringComparison.Ordinal) == true);
+
+            await fixture.Server.ResumeAsync();
+            await SignalingProbe.WaitUntilAsync(() => a.IsConnected, "the client reconnects after the server thaws", TimeSpan.FromSeconds(15));
+        }
+        finally
+        {
+            await fixture.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Two_nodes_of_one_user_see_each_other_as_friends()
+    {
+        var fixture = new ProsodyFixture();
+        await fixture.InitializeAsync();
+        try
+        {
+            string[] users = await fixture.RegisterAsync("twin", 1);
+            await using var first = new XmppSignaling(fixture.Options(users[0]));
+            await using var second = new XmppSignaling(fixture.Options(users[0]));
+            var p1 = new SignalingProbe(first);
+            var p2 = new SignalingProbe(second);
+            await first.ConnectAsync(Ct);
+            await second.ConnectAsync(Ct);
+            Assert.NotEqual(first.LocalId, second.LocalId);
+            await SignalingProbe.WaitUntilAsync(() => p1.SeesOnline(second.LocalId, PeerRelationship.Friend) && p2.SeesOnline(first.LocalId, PeerRelationship.Friend), "the twins see each other");
+        }
+        finally
+        {
+            await fixture.DisposeAsync();
+        }
+    }
+}
