@@ -19,6 +19,8 @@ internal sealed partial class StunTransactionTable : IDisposable
     private readonly Dictionary<StunTransactionId, Pending> _pending = [];
     private readonly Lock _lock = new();
     private long _unmatched;
+    private long _malformed;
+    private volatile int _pendingCount;
     private long _rejected;
     private bool _disposed;
 
@@ -82,6 +84,8 @@ internal sealed partial class StunTransactionTable : IDisposable
             {
                 throw new InvalidOperationException($"Transaction {pending.Id} is already outstanding.");
             }
+
+            _pendingCount = _pending.Count;
         }
 
         if (cancellationToken.CanBeCanceled)
@@ -153,6 +157,48 @@ internal sealed partial class StunTransactionTable : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Called for a datagram nobody else wanted: if it comes from a server we are waiting on, it is a
+    /// garbage answer, so it is dropped, counted and logged (rate-limited) instead of reaching peer
+    /// handling. Cheap when nothing is outstanding. Never throws.
+    /// </summary>
+    public bool TryHandleUnexpected(ReadOnlySpan<byte> datagram, IPEndPoint from)
+    {
+        if (_pendingCount == 0)
+        {
+            return false;
+        }
+
+        StunMethod? method = null;
+        lock (_lock)
+        {
+            foreach (Pending pending in _pending.Values)
+            {
+                if (pending.To.Equals(from))
+                {
+                    method = pending.Method;
+                    break;
+                }
+            }
+        }
+
+        if (method is null)
+        {
+            return false;
+        }
+
+        long count = Interlocked.Increment(ref _malformed);
+        if (_dropLog.ShouldLog())
+        {
+            LogMalformed(_logger, from, datagram.Length, method.Value, count);
+        }
+
+        return true;
+    }
+
+    /// <summary>Datagrams from a server we were waiting on that were not a valid STUN response.</summary>
+    public long MalformedResponses => Interlocked.Read(ref _malformed);
+
     private bool Remove(Pending pending)
     {
         lock (_lock)
@@ -160,6 +206,7 @@ internal sealed partial class StunTransactionTable : IDisposable
             if (_pending.TryGetValue(pending.Id, out Pending? existing) && ReferenceEquals(existing, pending))
             {
                 _pending.Remove(pending.Id);
+                _pendingCount = _pending.Count;
                 return true;
             }
 
@@ -180,6 +227,7 @@ internal sealed partial class StunTransactionTable : IDisposable
             _disposed = true;
             all = [.. _pending.Values];
             _pending.Clear();
+            _pendingCount = 0;
         }
 
         foreach (Pending pending in all)
@@ -196,6 +244,9 @@ internal sealed partial class StunTransactionTable : IDisposable
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Dropped a {Method} response from {From} that failed validation (bad MESSAGE-INTEGRITY?)")]
     private static partial void LogRejected(ILogger logger, StunMethod method, IPEndPoint from);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Warning, Message = "Dropped a {Length}-byte datagram from {From} while waiting for its {Method} response: not a valid STUN response ({Count} so far)")]
+    private static partial void LogMalformed(ILogger logger, IPEndPoint from, int length, StunMethod method, long count);
 
     private sealed class Pending(
         StunTransactionTable owner,
