@@ -42,6 +42,9 @@ public sealed class CoturnServer : IDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>The instance's temp directory (pid file, user db); deleted on dispose.</summary>
+    public string WorkingDirectory => _directory;
+
     /// <summary>Everything the server printed so far (its log goes to stdout).</summary>
     public string Log
     {
@@ -74,6 +77,7 @@ public sealed class CoturnServer : IDisposable
         string ip = listen.ToString();
         args.AddRange([
             "-n",
+            "-v", // prints "UDP listener opened on", the readiness signal inside a namespace
             "--listening-ip", ip,
             "--relay-ip", options.RelayAddress?.ToString() ?? ip,
             "--listening-port", port.ToString(CultureInfo.InvariantCulture),
