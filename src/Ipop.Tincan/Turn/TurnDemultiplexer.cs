@@ -44,7 +44,9 @@ internal sealed class TurnDemultiplexer(StunTransactionTable transactions) : IDa
             }
         }
 
-        if (transactions.TryHandleUnexpected(datagram, from))
+        // Only STUN-range bytes can be a garbled answer worth blaming on a server; the Ipop data path
+        // (first byte outside 0-3 and 64-79) must not pay for the table's lock.
+        if (kind != DatagramKind.Other && transactions.TryHandleUnexpected(datagram, from))
         {
             return;
         }
