@@ -51,6 +51,8 @@ internal sealed class FakeTurnServer : IDatagramSender
 
     public List<byte[]> ChannelDataSent { get; } = [];
 
+    public List<byte[]> RawRequests { get; } = [];
+
     public int CountOf(StunMethod method)
     {
         lock (_lock)
@@ -82,6 +84,7 @@ internal sealed class FakeTurnServer : IDatagramSender
         lock (_lock)
         {
             Requests.Add((request.Method, authenticated, nonce, lifetime));
+            RawRequests.Add(datagram.ToArray());
         }
 
         if (Silent)
