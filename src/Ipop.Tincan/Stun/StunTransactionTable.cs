@@ -120,7 +120,7 @@ internal sealed partial class StunTransactionTable : IDisposable
             _pending.TryGetValue(message.TransactionId, out pending);
         }
 
-        if (pending is null || !pending.To.Equals(from) || pending.Method != message.Method)
+        if (pending is null || !EndPointComparison.Same(pending.To, from) || pending.Method != message.Method)
         {
             Interlocked.Increment(ref _unmatched);
             return pending is not null;
@@ -174,7 +174,7 @@ internal sealed partial class StunTransactionTable : IDisposable
         {
             foreach (Pending pending in _pending.Values)
             {
-                if (pending.To.Equals(from))
+                if (EndPointComparison.Same(pending.To, from))
                 {
                     method = pending.Method;
                     break;

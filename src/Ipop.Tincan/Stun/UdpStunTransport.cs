@@ -27,6 +27,12 @@ internal sealed partial class UdpStunTransport : IDatagramSender, IAsyncDisposab
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
+            if (bind.Address.Equals(IPAddress.IPv6Any))
+            {
+                // One socket for both families, as the node's shared socket will be.
+                _socket.DualMode = true;
+            }
+
             _socket.Bind(bind);
         }
         catch
@@ -65,7 +71,9 @@ internal sealed partial class UdpStunTransport : IDatagramSender, IAsyncDisposab
                 _sendAddresses.Clear();
             }
 
-            address = to.Serialize();
+            address = _socket.AddressFamily == AddressFamily.InterNetworkV6 && to.AddressFamily == AddressFamily.InterNetwork
+                ? new IPEndPoint(to.Address.MapToIPv6(), to.Port).Serialize()
+                : to.Serialize();
             _sendAddresses[to] = address;
         }
 

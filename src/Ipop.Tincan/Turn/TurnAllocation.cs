@@ -301,7 +301,7 @@ internal sealed partial class TurnAllocation : IAsyncDisposable
     /// </summary>
     public bool TryHandleDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from)
     {
-        if (!from.Equals(ServerAddress))
+        if (!EndPointComparison.Same(from, ServerAddress))
         {
             return false;
         }

@@ -34,6 +34,22 @@ public sealed class CoturnInteropTests
     }
 
     [Fact]
+    public async Task A_dual_mode_socket_reaches_an_IPv4_server_and_matches_its_mapped_form_answers()
+    {
+        using CoturnServer coturn = await CoturnServer.StartAsync(cancellationToken: Timeout());
+        await using var transport = new UdpStunTransport(new IPEndPoint(IPAddress.IPv6Any, 0));
+        using var table = new StunTransactionTable(transport, TimeProvider.System, policy: TurnRig.FastPolicy);
+        var demux = new TurnDemultiplexer(table);
+        transport.Start(demux);
+        var client = new TurnClient(table, demux, new TurnTimings { Retransmission = TurnRig.FastPolicy });
+
+        await using TurnAllocation allocation = await client.AllocateAsync(ServerFor(coturn), Timeout());
+
+        Assert.Equal(IPAddress.Loopback, allocation.MappedAddress.Address);
+        Assert.Equal(transport.LocalEndPoint.Port, allocation.MappedAddress.Port);
+    }
+
+    [Fact]
     public async Task Allocate_with_right_credentials_gives_a_relayed_address_in_the_relay_range()
     {
         using CoturnServer coturn = await CoturnServer.StartAsync(cancellationToken: Timeout());

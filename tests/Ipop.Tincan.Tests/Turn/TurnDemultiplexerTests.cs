@@ -57,3 +57,17 @@ public sealed class TurnDemultiplexerTests
         public void OnDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from) => Kinds.Add(DatagramClassifier.Classify(datagram));
     }
 }
+
+public sealed class EndPointComparisonTests
+{
+    [Theory]
+    [InlineData("127.0.0.1", 3478, "127.0.0.1", 3478, true)]
+    [InlineData("127.0.0.1", 3478, "::ffff:127.0.0.1", 3478, true)]
+    [InlineData("::ffff:127.0.0.1", 3478, "127.0.0.1", 3478, true)]
+    [InlineData("::ffff:127.0.0.1", 3478, "127.0.0.2", 3478, false)]
+    [InlineData("127.0.0.1", 3478, "127.0.0.1", 3479, false)]
+    [InlineData("::1", 3478, "127.0.0.1", 3478, false)]
+    [InlineData("2001:2::1", 3478, "2001:2::1", 3478, true)]
+    public void IPv4_and_its_mapped_IPv6_form_are_the_same_endpoint(string a, int pa, string b, int pb, bool same) =>
+        Assert.Equal(same, Ipop.Tincan.Stun.EndPointComparison.Same(new IPEndPoint(IPAddress.Parse(a), pa), new IPEndPoint(IPAddress.Parse(b), pb)));
+}
