@@ -204,9 +204,25 @@ internal sealed class NoiseIKHandshake : IDisposable
         }
     }
 
-    // HKDF(ck, ikm) of Noise (spec 4.3) is RFC 5869 HKDF with salt = ck and empty info; NSec's HkdfSha256 computes it.
-    private static void Hkdf(ReadOnlySpan<byte> chainingKey, ReadOnlySpan<byte> inputKeyMaterial, Span<byte> output) =>
-        KeyDerivationAlgorithm.HkdfSha256.DeriveBytes(inputKeyMaterial, chainingKey, ReadOnlySpan<byte>.Empty, output);
+    // HKDF(ck, ikm) of Noise (spec 4.3): RFC 5869 HKDF-SHA256 with salt = ck and empty info, written out with
+    // HMAC because Split() needs an empty input key material, which NSec's HkdfSha256 refuses.
+    internal static void Hkdf(ReadOnlySpan<byte> chainingKey, ReadOnlySpan<byte> inputKeyMaterial, Span<byte> output)
+    {
+        Span<byte> temp = stackalloc byte[HashLength];
+        Span<byte> block = stackalloc byte[HashLength + 1];
+        HMACSHA256.HashData(chainingKey, inputKeyMaterial, temp);
+        block[0] = 1;
+        HMACSHA256.HashData(temp, block[..1], output[..HashLength]);
+        if (output.Length > HashLength)
+        {
+            output[..HashLength].CopyTo(block);
+            block[HashLength] = 2;
+            HMACSHA256.HashData(temp, block, output.Slice(HashLength, HashLength));
+        }
+
+        CryptographicOperations.ZeroMemory(temp);
+        CryptographicOperations.ZeroMemory(block);
+    }
 
     private void MixHash(ReadOnlySpan<byte> data)
     {

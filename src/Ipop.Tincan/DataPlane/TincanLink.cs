@@ -27,7 +27,9 @@ internal sealed class TincanLink : ITincanLink
     private List<DirectUdpPath> _candidatePaths = [];
     private ILinkPath? _path;
     private Session? _current;
-    private Session? _previous;
+    // Sessions no longer used for sending but still accepted on receive until they expire: the previous current
+    // (packets in flight during a rekey) and, after simultaneous handshakes, the session the peer still sends on.
+    private readonly List<Session> _older = [];
     private Session? _next;
     private PendingHandshake? _pending;
     private LinkStatus _status = LinkStatus.Connecting;
@@ -199,8 +201,7 @@ internal sealed class TincanLink : ITincanLink
                 if (ReferenceEquals(session, _next))
                 {
                     // The initiator used the keys, so it completed the handshake: promote (WireGuard 5.4.3).
-                    Retire(_previous);
-                    _previous = _current;
+                    KeepForReceive(_current);
                     Volatile.Write(ref _current, session);
                     _next = null;
                     Interlocked.Increment(ref _handshakes);
@@ -328,7 +329,14 @@ internal sealed class TincanLink : ITincanLink
                 }
             }
 
-            ExpireIfOld(ref _previous, now);
+            for (int i = _older.Count - 1; i >= 0; i--)
+            {
+                if (now - _older[i].Created >= _manager.RejectAfterTicks)
+                {
+                    Retire(_older[i]);
+                    _older.RemoveAt(i);
+                }
+            }
             ExpireIfOld(ref _next, now);
         }
 
@@ -403,17 +411,11 @@ internal sealed class TincanLink : ITincanLink
             long now = _manager.Time.GetTimestamp();
             Volatile.Write(ref _rttTicks, now - pending.SentAt);
 
-            if (_next is not null)
-            {
-                Retire(_previous);
-                _previous = _next;
-                _next = null;
-            }
-            else
-            {
-                Retire(_previous);
-                _previous = _current;
-            }
+            // After simultaneous handshakes the peer may still send on the session it initiated (our next):
+            // keep it receivable instead of dropping it, unlike WireGuard, which loses those packets.
+            KeepForReceive(_next);
+            _next = null;
+            KeepForReceive(_current);
 
             _ = PathFor(from);
             Volatile.Write(ref _current, session);
@@ -448,10 +450,14 @@ internal sealed class TincanLink : ITincanLink
             }
 
             Retire(_current);
-            Retire(_previous);
+            foreach (Session older in _older)
+            {
+                Retire(older);
+            }
+
+            _older.Clear();
             Retire(_next);
             Volatile.Write(ref _current, null);
-            _previous = null;
             _next = null;
             SetStatus(new LinkStatus(LinkState.Closed, LinkPath.None, reason));
         }
@@ -619,6 +625,22 @@ internal sealed class TincanLink : ITincanLink
         _givenUp = true;
         LinkFailureReason reason = _everConnected ? LinkFailureReason.PeerUnreachable : LinkFailureReason.HandshakeTimedOut;
         SetStatus(new LinkStatus(LinkState.Failed, LinkPath.None, reason, $"no handshake response after {_attempts} attempts"));
+    }
+
+    // Under _gate. At most three older sessions stay receivable; the oldest leaves first.
+    private void KeepForReceive(Session? session)
+    {
+        if (session is null)
+        {
+            return;
+        }
+
+        _older.Add(session);
+        if (_older.Count > 3)
+        {
+            Retire(_older[0]);
+            _older.RemoveAt(0);
+        }
     }
 
     private void ExpireIfOld(ref Session? slot, long now)
