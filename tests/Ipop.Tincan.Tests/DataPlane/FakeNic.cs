@@ -8,6 +8,7 @@ internal sealed class FakeNic(string name) : IVirtualInterface
 {
     private readonly BlockingCollection<byte[]> _toRead = new(boundedCapacity: 10_000);
     private readonly BlockingCollection<byte[]> _written = new(boundedCapacity: 10_000);
+    private long _discarded;
 
     public string Name { get; } = name;
 
@@ -20,6 +21,11 @@ internal sealed class FakeNic(string name) : IVirtualInterface
     public PhysicalAddress? MacAddress => null;
 
     public int WrittenCount => _written.Count;
+
+    /// <summary>When set, writes are only counted (no copy), so allocation tests measure Tincan alone.</summary>
+    public bool DiscardWrites { get; set; }
+
+    public long DiscardedCount => Interlocked.Read(ref _discarded);
 
     /// <summary>A packet the kernel would hand to the VPN.</summary>
     public void Inject(byte[] packet) => _toRead.Add(packet);
@@ -36,6 +42,12 @@ internal sealed class FakeNic(string name) : IVirtualInterface
 
     public bool Write(ReadOnlySpan<byte> packet)
     {
+        if (DiscardWrites)
+        {
+            Interlocked.Increment(ref _discarded);
+            return true;
+        }
+
         _written.Add(packet.ToArray());
         return true;
     }
@@ -68,7 +80,12 @@ internal sealed class FakeNic(string name) : IVirtualInterface
 /// <summary>A router for tests: byte 0 of a packet names the destination peer ("B", "C"...); 0xff floods.</summary>
 internal sealed class TestRouter(ITincan tincan) : IPacketRouter
 {
+    private readonly long[] _allocated = new long[100_000];
+
     public int Inbound;
+
+    /// <summary>Bytes the receive thread allocated between two inbound packets (by sequence).</summary>
+    public long AllocatedOnReceiveThread(int from, int to) => _allocated[to] - _allocated[from];
 
     public RouteDecision RouteOutbound(Span<byte> packet)
     {
@@ -82,7 +99,12 @@ internal sealed class TestRouter(ITincan tincan) : IPacketRouter
 
     public bool AcceptInbound(ITincanLink from, Span<byte> packet)
     {
-        Interlocked.Increment(ref Inbound);
+        int n = Interlocked.Increment(ref Inbound);
+        if (n < _allocated.Length)
+        {
+            _allocated[n] = GC.GetAllocatedBytesForCurrentThread();
+        }
+
         return true;
     }
 }
