@@ -22,9 +22,6 @@ internal sealed partial class LinkManager : ITincan
     /// <summary>Allowance over the MTU for an Ethernet header and one VLAN tag (TAP mode carries frames).</summary>
     internal const int FrameAllowance = 18;
 
-    /// <summary>Sessions are not used past this age (WireGuard's Reject-After-Time).</summary>
-    internal static readonly TimeSpan RejectAfterTime = TimeSpan.FromSeconds(180);
-
     private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly TincanOptions _options;
@@ -48,7 +45,12 @@ internal sealed partial class LinkManager : ITincan
         _logger = loggerFactory.CreateLogger("Ipop.Tincan");
         MaxPayload = options.Mtu + FrameAllowance;
         long frequency = time.TimestampFrequency;
-        RejectAfterTicks = Ticks(RejectAfterTime, frequency);
+        // Sessions are not used past RejectAfter (WireGuard: 180 s for a 120 s rekey); the side that does not own
+        // rekeying rekeys itself halfway between, in case the owner is gone.
+        TimeSpan rejectAfter = options.RekeyAfterTime + TimeSpan.FromTicks(Math.Max(options.RekeyAfterTime.Ticks / 2, options.HandshakeTimeout.Ticks * 4));
+        TimeSpan fallbackRekey = options.RekeyAfterTime + TimeSpan.FromTicks(Math.Min(options.HandshakeTimeout.Ticks * 3, (rejectAfter - options.RekeyAfterTime).Ticks / 2));
+        RejectAfterTicks = Ticks(rejectAfter, frequency);
+        FallbackRekeyAfterTicks = Ticks(fallbackRekey, frequency);
         RekeyAfterTimeTicks = Ticks(options.RekeyAfterTime, frequency);
         KeepaliveTicks = Ticks(options.KeepaliveInterval, frequency);
         HandshakeTimeoutTicks = Ticks(options.HandshakeTimeout, frequency);
@@ -83,6 +85,8 @@ internal sealed partial class LinkManager : ITincan
     internal long RejectAfterTicks { get; }
 
     internal long RekeyAfterTimeTicks { get; }
+
+    internal long FallbackRekeyAfterTicks { get; }
 
     internal long KeepaliveTicks { get; }
 

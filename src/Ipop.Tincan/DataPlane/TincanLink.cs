@@ -37,6 +37,7 @@ internal sealed class TincanLink : ITincanLink
     private long _backoffTicks;
     private long _nextRetryAt;
     private bool _wantHandshake;
+    private long _notBefore;
     private bool _givenUp;
     private bool _everConnected;
     private bool _closed;
@@ -58,7 +59,14 @@ internal sealed class TincanLink : ITincanLink
         PeerKey = remote.Key;
         _peerKeyBytes = remote.Key.Bytes.ToArray();
         _candidates = remote.Candidates;
+
+        // Roles come from the keys so both sides do not start handshakes at the same time: the lower key initiates
+        // and rekeys; the other side initiates only as a fallback, one handshake timeout later.
+        PrefersInitiating = manager.LocalKey.Bytes.SequenceCompareTo(remote.Key.Bytes) < 0;
     }
+
+    /// <summary>True when this side owns starting handshakes and rekeying (its key is the lower one).</summary>
+    internal bool PrefersInitiating { get; }
 
     public PeerId Peer { get; }
 
@@ -248,6 +256,9 @@ internal sealed class TincanLink : ITincanLink
                     return;
                 }
 
+                // Both sides start at once when a controller creates the link: the peer may have dropped our
+                // earlier initiation because it had not authorized our key yet. Simultaneous initiations resolve
+                // in OnInitiation (the lower key's handshake wins).
                 _givenUp = false;
                 if (_pending is null)
                 {
@@ -257,6 +268,7 @@ internal sealed class TincanLink : ITincanLink
             else
             {
                 _wantHandshake = true;
+                _notBefore = 0;
             }
         }
     }
@@ -287,7 +299,7 @@ internal sealed class TincanLink : ITincanLink
                     }
                 }
             }
-            else if (_wantHandshake && _manager.Mux is not null)
+            else if (_wantHandshake && _manager.Mux is not null && now >= _notBefore)
             {
                 if (_candidatePaths.Count == 0 && _path is null)
                 {
@@ -310,19 +322,21 @@ internal sealed class TincanLink : ITincanLink
                     Volatile.Write(ref _current, null);
                     if (!_givenUp && _pending is null)
                     {
-                        BeginEpisode();
+                        ScheduleEpisode(now);
                     }
                 }
                 else
                 {
-                    if (current.IsInitiator && age >= _manager.RekeyAfterTimeTicks && _pending is null && !_givenUp)
+                    long rekeyAt = PrefersInitiating ? _manager.RekeyAfterTimeTicks : _manager.FallbackRekeyAfterTicks;
+                    if (age >= rekeyAt && _pending is null && !_givenUp)
                     {
                         BeginEpisode();
                     }
 
                     keepalive = now - Volatile.Read(ref _lastSent) >= _manager.KeepaliveTicks;
                     long silent = now - Math.Max(Volatile.Read(ref _lastReceived), current.Created);
-                    if (silent >= _manager.DeadPeerTicks && _pending is null && !_givenUp)
+                    long deadAfter = _manager.DeadPeerTicks + (PrefersInitiating ? 0 : _manager.HandshakeTimeoutTicks);
+                    if (silent >= deadAfter && _pending is null && !_givenUp)
                     {
                         BeginEpisode();
                     }
@@ -367,6 +381,15 @@ internal sealed class TincanLink : ITincanLink
             }
 
             _lastAcceptedTimestamp = timestamp.ToArray();
+            _wantHandshake = false;
+            if (!PrefersInitiating && _pending is not null)
+            {
+                // Both sides initiated at once: the lower key's handshake wins, ours is abandoned.
+                _manager.Unregister(_pending);
+                _pending.Noise.Dispose();
+                _pending = null;
+            }
+
             byte[] message = new byte[ILinkPath.Headroom + HandshakeResponseMessage.Length];
             Span<byte> datagram = message.AsSpan(ILinkPath.Headroom);
             noise.WriteMessage2(ReadOnlySpan<byte>.Empty, HandshakeResponseMessage.NoiseMessage(datagram));
@@ -491,17 +514,32 @@ internal sealed class TincanLink : ITincanLink
 
     private void RequestHandshake()
     {
-        if (Volatile.Read(ref _pending) is not null || _closed)
+        if (Volatile.Read(ref _pending) is not null || Volatile.Read(ref _wantHandshake) || _closed || _givenUp)
         {
             return;
         }
 
         lock (_gate)
         {
-            if (_pending is null && !_closed && !_givenUp && _manager.Mux is not null)
+            if (_pending is null && !_wantHandshake && !_closed && !_givenUp && _manager.Mux is not null)
             {
-                BeginEpisode();
+                ScheduleEpisode(_manager.Time.GetTimestamp());
             }
+        }
+    }
+
+    // Under _gate: start a handshake now if this side owns initiating, otherwise give the peer one handshake
+    // timeout to start it (the timer starts ours if it does not).
+    private void ScheduleEpisode(long now)
+    {
+        if (PrefersInitiating)
+        {
+            BeginEpisode();
+        }
+        else if (!_wantHandshake)
+        {
+            _wantHandshake = true;
+            _notBefore = now + _manager.HandshakeTimeoutTicks;
         }
     }
 

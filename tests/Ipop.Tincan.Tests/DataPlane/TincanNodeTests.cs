@@ -209,10 +209,12 @@ public sealed class TincanNodeTests
         }
 
         // Receive side, measured by the router on B's receive thread: recvfrom, lookup, open, deliver.
-        Assert.Equal(0, sendAllocated);
+        // Under one byte per packet means no per-packet allocation (the smallest object is 24 bytes); the runtime
+        // may still allocate once while it tiers up a method, which is not per packet.
+        Assert.True(sendAllocated < 1000, $"send path allocated {sendAllocated} bytes over 1000 packets");
         int last = b.Router.Inbound;
         long received = b.Router.AllocatedOnReceiveThread(from: 300, to: last);
-        Assert.True(received == 0, $"receive thread allocated {received} bytes over {last - 300} packets");
+        Assert.True(received < last - 300, $"receive thread allocated {received} bytes over {last - 300} packets");
     }
 
     [Fact]
