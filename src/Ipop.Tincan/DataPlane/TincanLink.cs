@@ -218,6 +218,7 @@ internal sealed class TincanLink : ITincanLink
                 _givenUp = false;
                 if (_current is not null)
                 {
+                    _everConnected = true;
                     SetStatus(ConnectedDirect);
                 }
             }

@@ -356,6 +356,76 @@ public sealed class TincanNodeTests
     }
 
     [Fact]
+    public async Task Idle_link_sends_keepalives_and_a_vanished_peer_fails_the_link()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
+        TestNode a = await TestNode.StartAsync("A", time);
+        await using TestNode b = await TestNode.StartAsync("B", time);
+        var statuses = new ConcurrentQueue<LinkStatus>();
+        b.Tincan.LinkStatusChanged += (_, e) => statuses.Enqueue(e.Current);
+        try
+        {
+            await TestNode.ConnectAsync(a, b);
+            DateTimeOffset lastSeenByB = b.LinkTo(a).GetStats().LastReceived ?? DateTimeOffset.MinValue;
+
+            // No traffic for 11 s: A's keepalive (sent by its timer) is what B hears.
+            for (int i = 0; i < 11; i++)
+            {
+                time.Advance(TimeSpan.FromSeconds(1));
+            }
+
+            await TestNode.WaitUntilAsync(() => (b.LinkTo(a).GetStats().LastReceived ?? DateTimeOffset.MinValue) >= time.GetUtcNow().AddSeconds(-1), "keepalive from A");
+        Assert.True(b.LinkTo(a).GetStats().LastReceived > lastSeenByB);
+            Assert.Equal(0, b.LinkTo(a).GetStats().PacketsReceived);
+        }
+        finally
+        {
+            await a.DisposeAsync();
+        }
+
+        // A is gone: B notices the silence, retries the handshake with backoff, then reports the peer unreachable.
+        for (int i = 0; i < 300 && b.LinkTo(a).Status.State != LinkState.Failed; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.Equal(LinkFailureReason.PeerUnreachable, b.LinkTo(a).Status.Reason);
+        Assert.Equal([LinkState.Connected, LinkState.Failed], statuses.Select(s => s.State).ToArray());
+    }
+
+    [Fact]
+    public async Task Stun_and_channeldata_ranges_reach_registered_handlers_on_the_shared_socket()
+    {
+        await using TestNode a = await TestNode.StartAsync("A");
+        var handler = new RecordingHandler();
+        a.Manager.Mux!.RegisterHandler(0, 3, handler);
+        a.Manager.Mux!.RegisterHandler(64, 79, handler);
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        peer.ReceiveTimeout = 5000;
+        peer.SendTo(new byte[] { 0x00, 0x01, 0x00, 0x00 }, a.Manager.Mux.LocalEndPoint);
+        peer.SendTo(new byte[] { 0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4 }, a.Manager.Mux.LocalEndPoint);
+        Assert.True(handler.Received.TryTake(out byte[]? stun, Wait));
+        Assert.True(handler.Received.TryTake(out byte[]? channelData, Wait));
+        Assert.Equal(0x00, stun[0]);
+        Assert.Equal(0x40, channelData[0]);
+
+        // And the other direction: raw datagrams out of the same socket (what a STUN client needs).
+        Assert.True(a.Manager.Mux.SendTo([0x01, 0x01, 0, 0], a.Manager.Mux.ToSocketAddress((IPEndPoint)peer.LocalEndPoint!)!));
+        byte[] buffer = new byte[16];
+        EndPoint from = new IPEndPoint(IPAddress.Any, 0);
+        Assert.Equal(4, peer.ReceiveFrom(buffer, ref from));
+        Assert.Equal(a.Manager.Mux.LocalEndPoint, from);
+    }
+
+    private sealed class RecordingHandler : IDatagramHandler
+    {
+        public BlockingCollection<byte[]> Received { get; } = [];
+
+        public void OnDatagram(Span<byte> data, SocketAddress from) => Received.Add(data.ToArray());
+    }
+
+    [Fact]
     public async Task Handshake_gives_up_after_the_configured_attempts()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
