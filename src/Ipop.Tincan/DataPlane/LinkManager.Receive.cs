@@ -56,7 +56,8 @@ internal sealed partial class LinkManager
             return;
         }
 
-        if (Time.GetTimestamp() - session.Created >= RejectAfterTicks)
+        long now = Time.GetTimestamp();
+        if (now - session.Created >= RejectAfterTicks)
         {
             Drops.Add(DropReason.NoSession);
             link.CountDrop();
@@ -85,7 +86,7 @@ internal sealed partial class LinkManager
             return;
         }
 
-        link.OnAuthenticated(session, from, kind, plaintext.Length);
+        link.OnAuthenticated(session, from, kind, plaintext.Length, now);
         switch (kind)
         {
             case ContentKind.Packet:

@@ -321,7 +321,9 @@ internal sealed partial class LinkManager : ITincan
         {
             foreach (NetworkInterface nic in NetworkInterface.GetAllNetworkInterfaces())
             {
-                if (nic.OperationalStatus != OperationalStatus.Up || nic.NetworkInterfaceType == NetworkInterfaceType.Loopback)
+                // Not our own TUN/TAP: an overlay address as a candidate would send handshakes into the tunnel.
+                if (nic.OperationalStatus != OperationalStatus.Up || nic.NetworkInterfaceType is NetworkInterfaceType.Loopback or NetworkInterfaceType.Tunnel
+                    || string.Equals(nic.Name, Volatile.Read(ref _binding)?.Nic.Name, StringComparison.Ordinal))
                 {
                     continue;
                 }

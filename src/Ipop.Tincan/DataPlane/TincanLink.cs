@@ -43,7 +43,6 @@ internal sealed class TincanLink : ITincanLink
     private bool _closed;
     private long _lastSent;
     private long _lastReceived;
-    private long _lastReceivedUtcTicks;
     private long _rttTicks = -1;
     private long _bytesSent;
     private long _bytesReceived;
@@ -92,7 +91,7 @@ internal sealed class TincanLink : ITincanLink
     public LinkStats GetStats()
     {
         long rtt = Volatile.Read(ref _rttTicks);
-        long lastRx = Volatile.Read(ref _lastReceivedUtcTicks);
+        long lastRx = Volatile.Read(ref _lastReceived);
         IPEndPoint? remote = Path?.RemoteEndPoint;
         Candidate? remoteCandidate = null;
         if (remote is not null)
@@ -119,7 +118,7 @@ internal sealed class TincanLink : ITincanLink
             RoundTripTime = rtt < 0 ? null : _manager.Time.GetElapsedTime(0, rtt),
             LocalCandidate = _manager.LocalHostCandidate,
             RemoteCandidate = remoteCandidate,
-            LastReceived = lastRx == 0 ? null : new DateTimeOffset(lastRx, TimeSpan.Zero),
+            LastReceived = lastRx == 0 ? null : _manager.Time.GetUtcNow() - _manager.Time.GetElapsedTime(lastRx),
         };
     }
 
@@ -185,11 +184,9 @@ internal sealed class TincanLink : ITincanLink
     }
 
     /// <summary>Receive thread, after a transport packet on <paramref name="session"/> authenticated.</summary>
-    internal void OnAuthenticated(Session session, SocketAddress from, ContentKind kind, int payloadLength)
+    internal void OnAuthenticated(Session session, SocketAddress from, ContentKind kind, int payloadLength, long now)
     {
-        long now = _manager.Time.GetTimestamp();
         Volatile.Write(ref _lastReceived, now);
-        Volatile.Write(ref _lastReceivedUtcTicks, _manager.Time.GetUtcNow().UtcTicks);
         if (kind == ContentKind.Packet)
         {
             Interlocked.Increment(ref _packetsReceived);

@@ -41,6 +41,29 @@ public sealed class TincanNodeTests
     }
 
     [Fact]
+    public async Task Dual_stack_nodes_on_the_any_address_link_over_ipv4()
+    {
+        // Listening on 0.0.0.0 opens one dual-mode [::] socket; IPv4 peers appear as v4-mapped addresses.
+        await using TestNode a = await TestNode.StartAsync("A", configure: o => o.ListenAddress = "0.0.0.0");
+        await using TestNode b = await TestNode.StartAsync("B", configure: o => o.ListenAddress = "0.0.0.0");
+        Assert.True(a.Manager.Mux!.DualMode);
+        var loopbackA = new IPEndPoint(IPAddress.Loopback, a.Manager.Mux.LocalEndPoint.Port);
+        var loopbackB = new IPEndPoint(IPAddress.Loopback, b.Manager.Mux!.LocalEndPoint.Port);
+        a.Tincan.CreateLink(b.Id, await b.DescriptorViaAsync(loopbackB));
+        b.Tincan.CreateLink(a.Id, await a.DescriptorViaAsync(loopbackA));
+        await TestNode.WaitUntilAsync(() => a.LinkTo(b).Status.State == LinkState.Connected && b.LinkTo(a).Status.State == LinkState.Connected, "connected");
+
+        byte[] p = TestNode.Packet(b, 1);
+        a.Nic.Inject(p);
+        Assert.Equal(p, b.Nic.TakeWritten(Wait));
+        Assert.Equal(loopbackA, b.LinkTo(a).GetStats().RemoteCandidate!.EndPoint);
+
+        LinkDescriptor gathered = await a.DescriptorAsync();
+        Assert.NotEmpty(gathered.Candidates);
+        Assert.All(gathered.Candidates, c => Assert.Equal(a.Manager.Mux.LocalEndPoint.Port, c.EndPoint.Port));
+    }
+
+    [Fact]
     public async Task Control_messages_arrive_as_events_and_TrySend_delivers_packets()
     {
         await using TestNode a = await TestNode.StartAsync("A");
