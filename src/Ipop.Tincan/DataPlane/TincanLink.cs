@@ -175,7 +175,8 @@ internal sealed class TincanLink : ITincanLink
             Interlocked.Add(ref _bytesSent, payload.Length);
         }
 
-        if (session.IsInitiator && counter >= (ulong)_manager.RekeyAfterMessages)
+        // Either side asks for a new session when its own send counter runs high (only it knows that count).
+        if (counter >= (ulong)_manager.RekeyAfterMessages)
         {
             RequestRekey(session);
         }

@@ -449,6 +449,70 @@ public sealed class TincanNodeTests
     }
 
     [Fact]
+    public async Task Rekey_after_a_message_count_keeps_traffic_flowing()
+    {
+        void Configure(TincanOptions o) => o.RekeyAfterMessages = 20;
+        await using TestNode a = await TestNode.StartAsync("A", configure: Configure);
+        await using TestNode b = await TestNode.StartAsync("B", configure: Configure);
+        await TestNode.ConnectAsync(a, b);
+        for (int i = 0; i < 100; i++)
+        {
+            TestNode from = i % 2 == 0 ? a : b;
+            TestNode to = i % 2 == 0 ? b : a;
+            byte[] p = TestNode.Packet(to, i);
+            from.Nic.Inject(p);
+            Assert.Equal(p, to.Nic.TakeWritten(Wait));
+        }
+
+        // 50 packets each way with a new session every 20: several handshakes, no packet lost.
+        Assert.True(a.LinkTo(b).GetStats().Handshakes >= 3, a.LinkTo(b).GetStats().ToString());
+    }
+
+    [Fact]
+    public async Task Counters_are_published_through_the_Ipop_Tincan_meter()
+    {
+        await using TestNode a = await TestNode.StartAsync("A");
+        await using TestNode b = await TestNode.StartAsync("B");
+        await TestNode.ConnectAsync(a, b);
+        byte[] p = TestNode.Packet(b, 1);
+        a.Nic.Inject(p);
+        Assert.Equal(p, b.Nic.TakeWritten(Wait));
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        socket.SendTo(new byte[] { 7, 9 }, b.Manager.Mux!.LocalEndPoint);
+        await TestNode.WaitUntilAsync(() => b.Manager.Drops.Get(DropReason.Malformed) >= 1, "malformed counted");
+
+        var seen = new ConcurrentDictionary<string, long>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == TincanMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, state) =>
+        {
+            string key = instrument.Name;
+            foreach (KeyValuePair<string, object?> tag in tags)
+            {
+                key += $"|{tag.Key}={tag.Value}";
+            }
+
+            seen.AddOrUpdate(key, value, (_, old) => Math.Max(old, value));
+        });
+        listener.SetMeasurementEventCallback<int>((instrument, value, tags, state) => seen.AddOrUpdate(instrument.Name, value, (_, old) => Math.Max(old, value)));
+        listener.Start();
+        listener.RecordObservableInstruments();
+
+        string all = string.Join(", ", seen.Select(kv => $"{kv.Key}={kv.Value}"));
+        Assert.True(seen.GetValueOrDefault("ipop.tincan.packets|direction=receive") >= 1, all);
+        Assert.True(seen.GetValueOrDefault("ipop.tincan.bytes|direction=receive") >= 100, all);
+        Assert.True(seen.GetValueOrDefault("ipop.tincan.drops|reason=Malformed") >= 1, all);
+        Assert.True(seen.GetValueOrDefault("ipop.tincan.handshakes") >= 1, all);
+        Assert.True(seen.GetValueOrDefault("ipop.tincan.links") >= 1, all);
+    }
+
+    [Fact]
     public async Task Handshake_gives_up_after_the_configured_attempts()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
