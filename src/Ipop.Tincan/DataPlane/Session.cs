@@ -57,6 +57,9 @@ internal sealed class Session : IndexEntry
     /// <summary>Creation time (<see cref="TimeProvider.GetTimestamp"/>).</summary>
     public long Created { get; }
 
+    /// <summary>Responder only: when our response left (the first packet on the session comes back about one RTT later).</summary>
+    public long ResponseSentAt { get; set; }
+
     /// <summary>Owned by the receive thread.</summary>
     public ReplayWindow Replay { get; } = new();
 

@@ -211,6 +211,9 @@ internal sealed class TincanLink : ITincanLink
                     Volatile.Write(ref _current, session);
                     _next = null;
                     Interlocked.Increment(ref _handshakes);
+
+                    // The initiator confirms at once with a keepalive, so this is close to one round trip.
+                    Volatile.Write(ref _rttTicks, now - session.ResponseSentAt);
                 }
 
                 _givenUp = false;
@@ -400,6 +403,7 @@ internal sealed class TincanLink : ITincanLink
             Retire(_next);
             Volatile.Write(ref _next, session);
             ILinkPath path = PathFor(from);
+            session.ResponseSentAt = _manager.Time.GetTimestamp();
             path.Send(message);
             _manager.LogHandshakeAccepted(this, from);
         }

@@ -34,7 +34,9 @@ public sealed class TincanNodeTests
         Assert.Equal(50, stats.PacketsSent);
         Assert.Equal(50, stats.PacketsReceived);
         Assert.True(stats.Handshakes >= 1);
-        Assert.NotNull(stats.RoundTripTime ?? b.LinkTo(a).GetStats().RoundTripTime);
+        Assert.NotNull(stats.RoundTripTime);
+        Assert.NotNull(b.LinkTo(a).GetStats().RoundTripTime);
+        Assert.True(stats.RoundTripTime < TimeSpan.FromSeconds(1));
         Assert.Equal(LinkPath.DirectHost, a.LinkTo(b).Status.Path);
         Assert.Equal(b.Manager.Mux!.LocalEndPoint, stats.RemoteCandidate!.EndPoint);
         Assert.Equal(0, b.Manager.Drops.Get(DropReason.Replay) + b.Manager.Drops.Get(DropReason.AuthenticationFailed));
