@@ -8,7 +8,8 @@ using NSec.Cryptography;
 namespace Ipop.Tincan.DataPlane;
 
 /// <summary>
-/// One link: its sessions (current, previous, next), its handshake state machine, its path and counters.
+/// One link: its sessions (current for sending; older ones still receivable; next, a responder session awaiting
+/// the initiator's first packet), its handshake state machine, its path and counters.
 /// The data path (<see cref="SendPayload"/>, <see cref="OnAuthenticated"/>) reads sessions without locks;
 /// handshake and timer work takes <see cref="_gate"/>.
 /// </summary>
@@ -16,7 +17,8 @@ internal sealed class TincanLink : ITincanLink
 {
     internal const int PayloadOffset = ILinkPath.Headroom + TransportHeader.Length;
 
-    private static readonly LinkStatus ConnectedDirect = new(LinkState.Connected, LinkPath.DirectHost, LinkFailureReason.None);
+    private static readonly LinkStatus[] ConnectedStatuses =
+        [.. Enum.GetValues<LinkPath>().Select(p => new LinkStatus(LinkState.Connected, p, LinkFailureReason.None))];
 
     private readonly Lock _gate = new();
     private readonly LinkManager _manager;
@@ -26,10 +28,10 @@ internal sealed class TincanLink : ITincanLink
     private ImmutableArray<Candidate> _candidates;
     private List<DirectUdpPath> _candidatePaths = [];
     private ILinkPath? _path;
-    private Session? _current;
     // Sessions no longer used for sending but still accepted on receive until they expire: the previous current
     // (packets in flight during a rekey) and, after simultaneous handshakes, the session the peer still sends on.
     private readonly List<Session> _older = [];
+    private Session? _current;
     private Session? _next;
     private PendingHandshake? _pending;
     private LinkStatus _status = LinkStatus.Connecting;
@@ -85,8 +87,6 @@ internal sealed class TincanLink : ITincanLink
     internal bool IsConnected => Volatile.Read(ref _current) is not null && !_closed;
 
     internal ILinkPath? Path => Volatile.Read(ref _path);
-
-    internal long ReplayDropsForTests => Volatile.Read(ref _packetsDropped);
 
     public LinkStats GetStats()
     {
@@ -220,7 +220,7 @@ internal sealed class TincanLink : ITincanLink
                 if (_current is not null)
                 {
                     _everConnected = true;
-                    SetStatus(ConnectedDirect);
+                    SetStatus(ConnectedStatuses[(int)(_path?.Kind ?? LinkPath.DirectHost)]);
                 }
             }
         }
@@ -450,7 +450,7 @@ internal sealed class TincanLink : ITincanLink
             _attempts = 0;
             _givenUp = false;
             _everConnected = true;
-            SetStatus(ConnectedDirect);
+            SetStatus(ConnectedStatuses[(int)(_path?.Kind ?? LinkPath.DirectHost)]);
             _manager.LogHandshakeCompleted(this, from);
         }
 
@@ -641,9 +641,21 @@ internal sealed class TincanLink : ITincanLink
         ILinkPath? path = _path;
         if (path is null)
         {
+            // The kind comes from the peer's candidate at that address; an address the peer did not list is one a
+            // NAT gave it (peer-reflexive, RFC 8445 section 7.2.5.3.1).
+            LinkPath kind = LinkPath.DirectPeerReflexive;
+            foreach (DirectUdpPath candidate in _candidatePaths)
+            {
+                if (candidate.IsSameAddress(from))
+                {
+                    kind = candidate.Kind;
+                    break;
+                }
+            }
+
             var copy = new SocketAddress(from.Family, from.Size);
             from.Buffer.Span.CopyTo(copy.Buffer.Span);
-            path = new DirectUdpPath(_manager.Mux!, copy);
+            path = new DirectUdpPath(_manager.Mux!, copy, kind);
             Volatile.Write(ref _path, path);
         }
         else

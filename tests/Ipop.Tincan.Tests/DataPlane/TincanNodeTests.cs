@@ -184,6 +184,7 @@ public sealed class TincanNodeTests
         a.Nic.Inject(first);
         Assert.Equal(first, b.Nic.TakeWritten(Wait));
         Assert.Equal(nat.OutsideEndPoint, b.LinkTo(a).GetStats().RemoteCandidate!.EndPoint);
+        Assert.Equal(LinkPath.DirectPeerReflexive, b.LinkTo(a).Status.Path);
 
         nat.Rebind();
         byte[] second = TestNode.Packet(b, 2);
