@@ -1,0 +1,43 @@
+using NSec.Cryptography;
+
+namespace Ipop.Tincan.Crypto;
+
+/// <summary>A node's static X25519 key pair. The private half stays in NSec's secure memory.</summary>
+internal sealed class StaticKeyPair : IDisposable
+{
+    private StaticKeyPair(Key privateKey)
+    {
+        PrivateKey = privateKey;
+        PublicKeyBytes = privateKey.PublicKey.Export(KeyBlobFormat.RawPublicKey);
+        PublicKey = new NodePublicKey(PublicKeyBytes);
+    }
+
+    /// <summary>The private key (export allowed only so <see cref="NodeKeyFile"/> can persist it).</summary>
+    public Key PrivateKey { get; }
+
+    /// <summary>The raw 32-byte public key.</summary>
+    public byte[] PublicKeyBytes { get; }
+
+    /// <summary>The public key as the contract type.</summary>
+    public NodePublicKey PublicKey { get; }
+
+    /// <summary>Creates a fresh random key pair.</summary>
+    public static StaticKeyPair Generate() =>
+        new(Key.Create(KeyAgreementAlgorithm.X25519, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport }));
+
+    /// <summary>Imports a raw 32-byte X25519 private key.</summary>
+    public static StaticKeyPair FromPrivateKey(ReadOnlySpan<byte> privateKey) =>
+        new(Key.Import(KeyAgreementAlgorithm.X25519, privateKey, KeyBlobFormat.RawPrivateKey, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport }));
+
+    /// <summary>Writes the raw private key into <paramref name="destination"/> (32 bytes).</summary>
+    public void ExportPrivateKey(Span<byte> destination)
+    {
+        if (!PrivateKey.TryExport(KeyBlobFormat.RawPrivateKey, destination, out int written) || written != 32)
+        {
+            throw new InvalidOperationException("The private key could not be exported.");
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => PrivateKey.Dispose();
+}

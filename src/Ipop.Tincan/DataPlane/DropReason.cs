@@ -1,0 +1,50 @@
+namespace Ipop.Tincan.DataPlane;
+
+/// <summary>Why a datagram or packet was dropped (counted per node, exported as the <c>reason</c> tag).</summary>
+internal enum DropReason
+{
+    /// <summary>A handshake from a static key no link authorizes.</summary>
+    UnknownKey,
+
+    /// <summary>A transport counter seen before or too old for the window.</summary>
+    Replay,
+
+    /// <summary>A handshake initiation whose timestamp is not newer than the last accepted one.</summary>
+    HandshakeReplay,
+
+    /// <summary>AEAD or handshake authentication failed (tampered, wrong key).</summary>
+    AuthenticationFailed,
+
+    /// <summary>Wrong length, reserved bits set, unknown content kind.</summary>
+    Malformed,
+
+    /// <summary>Larger than the MTU allows.</summary>
+    Oversize,
+
+    /// <summary>A receiver index that names no session or pending handshake.</summary>
+    UnknownIndex,
+
+    /// <summary>The first byte names no protocol.</summary>
+    UnknownType,
+
+    /// <summary>A packet to send but the link has no usable session yet.</summary>
+    NoSession,
+
+    /// <summary>The router chose no link.</summary>
+    NoRoute,
+
+    /// <summary>No virtual interface is attached, or the router refused the inbound packet.</summary>
+    NotDelivered,
+
+    /// <summary>The kernel refused a write to the virtual interface.</summary>
+    InterfaceWriteFailed,
+
+    /// <summary>The socket refused a send.</summary>
+    SendFailed,
+
+    /// <summary>The socket reported an error on receive.</summary>
+    ReceiveError,
+
+    /// <summary>A handler threw (a bug).</summary>
+    HandlerError,
+}

@@ -1,0 +1,212 @@
+using System.Net;
+using Ipop.Tincan.Crypto;
+using Ipop.Tincan.Protocol;
+using Microsoft.Extensions.Logging;
+
+namespace Ipop.Tincan.DataPlane;
+
+/// <summary>The receive path: handshake messages and transport packets, on the socket's receive thread.</summary>
+internal sealed partial class LinkManager
+{
+    internal void OnIpopDatagram(Span<byte> datagram, SocketAddress from)
+    {
+        switch ((MessageType)datagram[0])
+        {
+            case MessageType.TransportData:
+                OnTransport(datagram, from);
+                break;
+            case MessageType.HandshakeInitiation:
+                OnInitiation(datagram, from);
+                break;
+            case MessageType.HandshakeResponse:
+                OnResponse(datagram, from);
+                break;
+            default:
+                Drops.Add(DropReason.UnknownType);
+                break;
+        }
+    }
+
+    // The hot path: no allocation, no lock (except the rare promotion of a next session).
+    private void OnTransport(Span<byte> datagram, SocketAddress from)
+    {
+        if (datagram.Length > MaxTransportDatagram)
+        {
+            Drops.Add(DropReason.Oversize);
+            return;
+        }
+
+        if (!TransportHeader.TryRead(datagram, out ContentKind kind, out uint index, out ulong counter))
+        {
+            Drops.Add(DropReason.Malformed);
+            return;
+        }
+
+        if (!_indices.TryGetValue(index, out IndexEntry? entry) || entry is not Session session)
+        {
+            Drops.Add(DropReason.UnknownIndex);
+            return;
+        }
+
+        TincanLink link = session.Link;
+        if (!session.Replay.Check(counter))
+        {
+            Drops.Add(DropReason.Replay);
+            link.CountDrop();
+            return;
+        }
+
+        long now = Time.GetTimestamp();
+        if (now - session.Created >= RejectAfterTicks)
+        {
+            Drops.Add(DropReason.NoSession);
+            link.CountDrop();
+            return;
+        }
+
+        // Open in place: NSec allows plaintext and ciphertext to start at the same address.
+        Span<byte> body = datagram[TransportHeader.Length..];
+        Span<byte> plaintext = body[..^TransportCipher.TagLength];
+        if (!TransportCipher.Open(session.ReceiveKey, counter, datagram[..TransportHeader.Length], body, plaintext))
+        {
+            Drops.Add(DropReason.AuthenticationFailed);
+            link.CountDrop();
+            if (Drops.ShouldLog(DropReason.AuthenticationFailed))
+            {
+                LogAuthenticationFailed(_logger, link.Peer.Value, Drops.Get(DropReason.AuthenticationFailed));
+            }
+
+            return;
+        }
+
+        if (!session.Replay.TryAccept(counter))
+        {
+            Drops.Add(DropReason.Replay);
+            link.CountDrop();
+            return;
+        }
+
+        link.OnAuthenticated(session, from, kind, plaintext.Length, now);
+        switch (kind)
+        {
+            case ContentKind.Packet:
+                DeliverToInterface(link, plaintext);
+                break;
+            case ContentKind.Control:
+                RaiseControlMessage(link, plaintext);
+                break;
+            default:
+                break;
+        }
+    }
+
+    private void OnInitiation(Span<byte> datagram, SocketAddress from)
+    {
+        if (!HandshakeInitiationMessage.TryRead(datagram, out uint senderIndex, out ReadOnlySpan<byte> noiseMessage))
+        {
+            Drops.Add(DropReason.Malformed);
+            return;
+        }
+
+        var noise = new NoiseIKHandshake(initiator: false, Keys, ReadOnlySpan<byte>.Empty, Prologue);
+        Span<byte> timestamp = stackalloc byte[Tai64N.Length];
+        if (!noise.TryReadMessage1(noiseMessage, timestamp, out int length) || length != Tai64N.Length)
+        {
+            noise.Dispose();
+            Drops.Add(DropReason.AuthenticationFailed);
+            if (Drops.ShouldLog(DropReason.AuthenticationFailed))
+            {
+                LogBadInitiation(_logger, UdpMux.ToEndPoint(from), Drops.Get(DropReason.AuthenticationFailed));
+            }
+
+            return;
+        }
+
+        // IK: the initiator's static key is authenticated now; only keys a link authorized may go on.
+        if (!_byKey.TryGetValue(new NodePublicKey(noise.RemoteStatic), out TincanLink? link))
+        {
+            noise.Dispose();
+            Drops.Add(DropReason.UnknownKey);
+            if (Drops.ShouldLog(DropReason.UnknownKey))
+            {
+                LogUnknownKey(_logger, UdpMux.ToEndPoint(from), Drops.Get(DropReason.UnknownKey));
+            }
+
+            return;
+        }
+
+        link.OnInitiation(noise, senderIndex, timestamp, from);
+    }
+
+    private void OnResponse(Span<byte> datagram, SocketAddress from)
+    {
+        if (!HandshakeResponseMessage.TryRead(datagram, out uint senderIndex, out uint receiverIndex, out ReadOnlySpan<byte> noiseMessage))
+        {
+            Drops.Add(DropReason.Malformed);
+            return;
+        }
+
+        if (!_indices.TryGetValue(receiverIndex, out IndexEntry? entry) || entry is not PendingHandshake pending)
+        {
+            Drops.Add(DropReason.UnknownIndex);
+            return;
+        }
+
+        pending.Link.OnResponse(pending, senderIndex, noiseMessage, from);
+    }
+
+    internal void LogHandshakeReplay(TincanLink link, SocketAddress from)
+    {
+        if (Drops.ShouldLog(DropReason.HandshakeReplay))
+        {
+            LogReplayedInitiation(_logger, link.Peer.Value, UdpMux.ToEndPoint(from), Drops.Get(DropReason.HandshakeReplay));
+        }
+    }
+
+    internal void LogHandshakeAccepted(TincanLink link, SocketAddress from)
+    {
+        LogAccepted(_logger, link.Peer.Value, new EndPointText(from));
+    }
+
+    internal void LogHandshakeCompleted(TincanLink link, SocketAddress from)
+    {
+        LogCompleted(_logger, link.Peer.Value, new EndPointText(from));
+    }
+
+    internal void LogHandshakeSent(TincanLink link, int attempt) => LogInitiationSent(_logger, link.Peer.Value, attempt);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "Dropped a handshake from {From}: its static key is not authorized for any link ({Count} so far)")]
+    private static partial void LogUnknownKey(ILogger logger, IPEndPoint? from, long count);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Dropped a handshake initiation from {From} that did not authenticate ({Count} failures so far)")]
+    private static partial void LogBadInitiation(ILogger logger, IPEndPoint? from, long count);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "Dropped a replayed handshake initiation for {Peer} from {From} ({Count} so far)")]
+    private static partial void LogReplayedInitiation(ILogger logger, string peer, IPEndPoint? from, long count);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "Dropped packets from {Peer} that failed authentication ({Count} so far)")]
+    private static partial void LogAuthenticationFailed(ILogger logger, string peer, long count);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Debug, Message = "Answered a handshake from {Peer} at {From}")]
+    private static partial void LogAccepted(ILogger logger, string peer, EndPointText from);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Debug, Message = "Handshake with {Peer} at {From} completed")]
+    private static partial void LogCompleted(ILogger logger, string peer, EndPointText from);
+
+    [LoggerMessage(EventId = 16, Level = LogLevel.Debug, Message = "Sent handshake initiation to {Peer} (attempt {Attempt})")]
+    private static partial void LogInitiationSent(ILogger logger, string peer, int attempt);
+
+    /// <summary>Formats a socket address only when a log line is actually written.</summary>
+    private readonly struct EndPointText(SocketAddress address)
+    {
+        private readonly IPEndPoint? _endPoint = UdpMux.ToEndPoint(address);
+
+        public override string ToString() => _endPoint?.ToString() ?? "?";
+    }
+
+    /// <summary>Hands Ipop's message types (4-7) from the socket to the link manager.</summary>
+    private sealed class IpopDatagramHandler(LinkManager manager) : IDatagramHandler
+    {
+        public void OnDatagram(Span<byte> data, SocketAddress from) => manager.OnIpopDatagram(data, from);
+    }
+}

@@ -1,0 +1,395 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Ipop.Tincan.Crypto;
+using Microsoft.Extensions.Logging;
+
+namespace Ipop.Tincan.DataPlane;
+
+/// <summary>
+/// The <see cref="ITincan"/> implementation: the link table, the index table that maps receiver indexes to
+/// sessions, the socket, the timer and the NIC thread. Split into partial files: receive path
+/// (<c>LinkManager.Receive.cs</c>) and interface path (<c>LinkManager.Interface.cs</c>).
+/// </summary>
+internal sealed partial class LinkManager : ITincan
+{
+    /// <summary>Noise prologue: binds the protocol and its version into every handshake.</summary>
+    internal static ReadOnlySpan<byte> Prologue => "Ipop v1"u8;
+
+    /// <summary>Allowance over the MTU for an Ethernet header and one VLAN tag (TAP mode carries frames).</summary>
+    internal const int FrameAllowance = 18;
+
+    private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
+
+    private readonly TincanOptions _options;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<uint, IndexEntry> _indices = new();
+    private readonly ConcurrentDictionary<NodePublicKey, TincanLink> _byKey = new();
+    private readonly ConcurrentDictionary<PeerId, TincanLink> _byPeer = new();
+    private readonly Lock _tableLock = new();
+    private readonly string _checkUsername;
+    private readonly string _checkPassword;
+    private volatile TincanLink[] _snapshot = [];
+    private UdpMux? _mux;
+    private ITimer? _timer;
+    private int _disposed;
+
+    public LinkManager(TincanOptions options, StaticKeyPair keys, ILoggerFactory loggerFactory, TimeProvider time)
+    {
+        _options = options;
+        Keys = keys;
+        Time = time;
+        _logger = loggerFactory.CreateLogger("Ipop.Tincan");
+        MaxPayload = options.Mtu + FrameAllowance;
+        long frequency = time.TimestampFrequency;
+        // Sessions are not used past RejectAfter (WireGuard: 180 s for a 120 s rekey); the side that does not own
+        // rekeying rekeys itself halfway between, in case the owner is gone.
+        TimeSpan rejectAfter = options.RekeyAfterTime + TimeSpan.FromTicks(Math.Max(options.RekeyAfterTime.Ticks / 2, options.HandshakeTimeout.Ticks * 4));
+        TimeSpan fallbackRekey = options.RekeyAfterTime + TimeSpan.FromTicks(Math.Min(options.HandshakeTimeout.Ticks * 3, (rejectAfter - options.RekeyAfterTime).Ticks / 2));
+        RejectAfterTicks = Ticks(rejectAfter, frequency);
+        FallbackRekeyAfterTicks = Ticks(fallbackRekey, frequency);
+        RekeyAfterTimeTicks = Ticks(options.RekeyAfterTime, frequency);
+        KeepaliveTicks = Ticks(options.KeepaliveInterval, frequency);
+        HandshakeTimeoutTicks = Ticks(options.HandshakeTimeout, frequency);
+        DeadPeerTicks = Ticks((options.KeepaliveInterval * 3) + options.HandshakeTimeout, frequency);
+        RekeyAfterMessages = options.RekeyAfterMessages;
+        HandshakeAttempts = options.HandshakeAttempts;
+        _checkUsername = RandomToken(8);
+        _checkPassword = RandomToken(24);
+        Metrics = new TincanMetrics(this);
+    }
+
+    public NodePublicKey LocalKey => Keys.PublicKey;
+
+    public IReadOnlyCollection<ITincanLink> Links => Array.AsReadOnly<ITincanLink>(_snapshot);
+
+    public event EventHandler<LinkStatusChangedEventArgs>? LinkStatusChanged;
+
+    public event EventHandler<ControlMessageEventArgs>? ControlMessageReceived;
+
+    internal StaticKeyPair Keys { get; }
+
+    internal TimeProvider Time { get; }
+
+    internal DropCounters Drops { get; } = new();
+
+    internal TincanMetrics Metrics { get; }
+
+    internal UdpMux? Mux => Volatile.Read(ref _mux);
+
+    internal int MaxPayload { get; }
+
+    internal long RejectAfterTicks { get; }
+
+    internal long RekeyAfterTimeTicks { get; }
+
+    internal long FallbackRekeyAfterTicks { get; }
+
+    internal long KeepaliveTicks { get; }
+
+    internal long HandshakeTimeoutTicks { get; }
+
+    internal long DeadPeerTicks { get; }
+
+    internal long RekeyAfterMessages { get; }
+
+    internal int HandshakeAttempts { get; }
+
+    internal Candidate? LocalHostCandidate { get; private set; }
+
+    /// <summary>Largest transport datagram we accept: header, payload, tag.</summary>
+    internal int MaxTransportDatagram => Protocol.TransportHeader.Length + MaxPayload + TransportCipher.TagLength;
+
+    internal IReadOnlyList<TincanLink> LinkSnapshot => _snapshot;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_tableLock)
+        {
+            if (_mux is not null)
+            {
+                return Task.CompletedTask;
+            }
+
+            var mux = new UdpMux(IPAddress.Parse(_options.ListenAddress), _options.ListenPort, _options.SocketBufferBytes, Drops, _logger);
+            mux.RegisterHandler((byte)Protocol.MessageType.HandshakeInitiation, (byte)Protocol.MessageType.TransportData, new IpopDatagramHandler(this));
+            LocalHostCandidate = new Candidate(CandidateType.Host, mux.LocalEndPoint, Candidate.ComputePriority(CandidateType.Host, 65535), "host0");
+            Volatile.Write(ref _mux, mux);
+            mux.Start();
+            _timer = Time.CreateTimer(static state => ((LinkManager)state!).OnTick(), this, TickInterval, TickInterval);
+            LogStarted(_logger, mux.LocalEndPoint, mux.DualMode);
+        }
+
+        foreach (TincanLink link in _snapshot)
+        {
+            link.Start(link.CandidatesFromDescriptor);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public ValueTask<LinkDescriptor> GetLocalDescriptorAsync(CancellationToken cancellationToken)
+    {
+        UdpMux mux = Mux ?? throw new InvalidOperationException("Call StartAsync before asking for the local descriptor: the socket's port is not known yet.");
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(new LinkDescriptor(LocalKey, GatherHostCandidates(mux), _checkUsername, _checkPassword));
+    }
+
+    public ITincanLink CreateLink(PeerId peer, LinkDescriptor remote)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (remote.Key.IsEmpty)
+        {
+            throw new ArgumentException("The descriptor has no key.", nameof(remote));
+        }
+
+        if (remote.Key == LocalKey)
+        {
+            throw new ArgumentException("The descriptor holds this node's own key; a node cannot link to itself.", nameof(remote));
+        }
+
+        TincanLink link;
+        TincanLink? replaced = null;
+        lock (_tableLock)
+        {
+            if (_byPeer.TryGetValue(peer, out TincanLink? existing) && existing.PeerKey == remote.Key)
+            {
+                link = existing;
+                link.CandidatesFromDescriptor = remote.Candidates;
+            }
+            else
+            {
+                if (_byKey.TryGetValue(remote.Key, out TincanLink? other) && other.Peer != peer)
+                {
+                    throw new InvalidOperationException($"Key {remote.Key} is already authorized for peer '{other.Peer}'; remove that link first.");
+                }
+
+                if (existing is not null)
+                {
+                    // The peer came back with a new key: the old key loses its authorization now.
+                    replaced = existing;
+                    _byKey.TryRemove(existing.PeerKey, out _);
+                }
+
+                link = new TincanLink(this, peer, remote) { CandidatesFromDescriptor = remote.Candidates };
+                _byPeer[peer] = link;
+                _byKey[remote.Key] = link;
+                RebuildSnapshot();
+            }
+        }
+
+        replaced?.Close(LinkFailureReason.Revoked);
+        LogLinkCreated(_logger, peer.Value, remote.Candidates.Length);
+        link.Start(remote.Candidates);
+        return link;
+    }
+
+    public bool RemoveLink(PeerId peer)
+    {
+        TincanLink? link;
+        lock (_tableLock)
+        {
+            if (!_byPeer.TryRemove(peer, out link))
+            {
+                return false;
+            }
+
+            _byKey.TryRemove(link.PeerKey, out _);
+            RebuildSnapshot();
+        }
+
+        link.Close(LinkFailureReason.Revoked);
+        return true;
+    }
+
+    public bool TryGetLink(PeerId peer, [NotNullWhen(true)] out ITincanLink? link)
+    {
+        if (_byPeer.TryGetValue(peer, out TincanLink? l))
+        {
+            link = l;
+            return true;
+        }
+
+        link = null;
+        return false;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (_timer is not null)
+        {
+            await _timer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        StopInterface();
+        foreach (TincanLink link in _snapshot)
+        {
+            link.Close(LinkFailureReason.Shutdown);
+        }
+
+        Mux?.Dispose();
+        Metrics.Dispose();
+        Keys.Dispose();
+    }
+
+    internal uint Register(IndexEntry entry)
+    {
+        Span<byte> random = stackalloc byte[4];
+        while (true)
+        {
+            RandomNumberGenerator.Fill(random);
+            uint index = BitConverter.ToUInt32(random);
+            if (index != 0 && _indices.TryAdd(index, entry))
+            {
+                entry.LocalIndex = index;
+                return index;
+            }
+        }
+    }
+
+    internal void Replace(IndexEntry old, IndexEntry replacement) => _indices.TryUpdate(old.LocalIndex, replacement, old);
+
+    internal void Unregister(IndexEntry entry) => _indices.TryRemove(new KeyValuePair<uint, IndexEntry>(entry.LocalIndex, entry));
+
+    internal void RaiseStatusChanged(TincanLink link, LinkStatus previous, LinkStatus current)
+    {
+        LogStatusChanged(_logger, link.Peer.Value, previous, current);
+        try
+        {
+            LinkStatusChanged?.Invoke(this, new LinkStatusChangedEventArgs(link, previous, current));
+        }
+#pragma warning disable CA1031 // A subscriber's bug must not break the handshake state machine.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogHandlerThrew(_logger, e);
+        }
+    }
+
+    internal void RaiseControlMessage(TincanLink link, ReadOnlySpan<byte> message)
+    {
+        EventHandler<ControlMessageEventArgs>? handler = ControlMessageReceived;
+        if (handler is null)
+        {
+            return;
+        }
+
+        try
+        {
+            handler(this, new ControlMessageEventArgs(link, message.ToArray()));
+        }
+#pragma warning disable CA1031 // A subscriber's bug must not stop the receive loop.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogHandlerThrew(_logger, e);
+        }
+    }
+
+    private static long Ticks(TimeSpan span, long frequency) => (long)(span.TotalSeconds * frequency);
+
+    private static string RandomToken(int length)
+    {
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        return RandomNumberGenerator.GetString(alphabet, length);
+    }
+
+    private System.Collections.Immutable.ImmutableArray<Candidate> GatherHostCandidates(UdpMux mux)
+    {
+        var list = System.Collections.Immutable.ImmutableArray.CreateBuilder<Candidate>();
+        IPAddress listen = IPAddress.Parse(_options.ListenAddress);
+        int port = mux.LocalEndPoint.Port;
+        if (!listen.Equals(IPAddress.Any) && !listen.Equals(IPAddress.IPv6Any))
+        {
+            list.Add(new Candidate(CandidateType.Host, new IPEndPoint(listen, port), Candidate.ComputePriority(CandidateType.Host, 65535), "host0"));
+            return list.ToImmutable();
+        }
+
+        int preference = 65535;
+        try
+        {
+            foreach (NetworkInterface nic in NetworkInterface.GetAllNetworkInterfaces())
+            {
+                // Not our own TUN/TAP: an overlay address as a candidate would send handshakes into the tunnel.
+                if (nic.OperationalStatus != OperationalStatus.Up || nic.NetworkInterfaceType is NetworkInterfaceType.Loopback or NetworkInterfaceType.Tunnel
+                    || string.Equals(nic.Name, Volatile.Read(ref _binding)?.Nic.Name, StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                foreach (UnicastIPAddressInformation info in nic.GetIPProperties().UnicastAddresses)
+                {
+                    IPAddress a = info.Address;
+                    bool usable = a.AddressFamily == AddressFamily.InterNetwork
+                        || (a.AddressFamily == AddressFamily.InterNetworkV6 && mux.AddressFamily == AddressFamily.InterNetworkV6 && !a.IsIPv6LinkLocal && !a.IsIPv6Multicast);
+                    if (usable && list.Count < LinkDescriptor.MaxCandidates - 1)
+                    {
+                        list.Add(new Candidate(CandidateType.Host, new IPEndPoint(a, port), Candidate.ComputePriority(CandidateType.Host, preference), "host" + list.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                        preference = Math.Max(0, preference - 1);
+                    }
+                }
+            }
+        }
+        catch (NetworkInformationException e)
+        {
+            LogInterfacesFailed(_logger, e);
+        }
+
+        if (list.Count == 0)
+        {
+            list.Add(new Candidate(CandidateType.Host, new IPEndPoint(IPAddress.Loopback, port), Candidate.ComputePriority(CandidateType.Host, 0), "host0"));
+        }
+
+        return list.ToImmutable();
+    }
+
+    private void RebuildSnapshot()
+    {
+        var links = new TincanLink[_byPeer.Count];
+        int i = 0;
+        foreach (KeyValuePair<PeerId, TincanLink> pair in _byPeer)
+        {
+            if (i < links.Length)
+            {
+                links[i++] = pair.Value;
+            }
+        }
+
+        _snapshot = i == links.Length ? links : links[..i];
+    }
+
+    private void OnTick()
+    {
+        long now = Time.GetTimestamp();
+        foreach (TincanLink link in _snapshot)
+        {
+            link.OnTick(now);
+        }
+    }
+
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Tincan listening on {EndPoint} (dual-stack {DualMode})")]
+    private static partial void LogStarted(ILogger logger, IPEndPoint endPoint, bool dualMode);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "Link to {Peer} created with {Candidates} candidates")]
+    private static partial void LogLinkCreated(ILogger logger, string peer, int candidates);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "Link to {Peer}: {Previous} -> {Current}")]
+    private static partial void LogStatusChanged(ILogger logger, string peer, LinkStatus previous, LinkStatus current);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "An event handler threw")]
+    private static partial void LogHandlerThrew(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Could not list network interfaces for host candidates")]
+    private static partial void LogInterfacesFailed(ILogger logger, Exception exception);
+}

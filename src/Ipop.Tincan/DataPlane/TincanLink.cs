@@ -1,0 +1,730 @@
+using System.Buffers;
+using System.Collections.Immutable;
+using System.Net;
+using Ipop.Tincan.Crypto;
+using Ipop.Tincan.Protocol;
+using NSec.Cryptography;
+
+namespace Ipop.Tincan.DataPlane;
+
+/// <summary>
+/// One link: its sessions (current for sending; older ones still receivable; next, a responder session awaiting
+/// the initiator's first packet), its handshake state machine, its path and counters.
+/// The data path (<see cref="SendPayload"/>, <see cref="OnAuthenticated"/>) reads sessions without locks;
+/// handshake and timer work takes <see cref="_gate"/>.
+/// </summary>
+internal sealed class TincanLink : ITincanLink
+{
+    internal const int PayloadOffset = ILinkPath.Headroom + TransportHeader.Length;
+
+    private static readonly LinkStatus[] ConnectedStatuses =
+        [.. Enum.GetValues<LinkPath>().Select(p => new LinkStatus(LinkState.Connected, p, LinkFailureReason.None))];
+
+    private readonly Lock _gate = new();
+    private readonly LinkManager _manager;
+    private readonly byte[] _peerKeyBytes;
+    private readonly byte[] _lastSentTimestamp = new byte[Tai64N.Length];
+    private byte[]? _lastAcceptedTimestamp;
+    private ImmutableArray<Candidate> _candidates;
+    private List<DirectUdpPath> _candidatePaths = [];
+    private ILinkPath? _path;
+    // Sessions no longer used for sending but still accepted on receive until they expire: the previous current
+    // (packets in flight during a rekey) and, after simultaneous handshakes, the session the peer still sends on.
+    private readonly List<Session> _older = [];
+    private Session? _current;
+    private Session? _next;
+    private PendingHandshake? _pending;
+    private LinkStatus _status = LinkStatus.Connecting;
+    private int _attempts;
+    private long _backoffTicks;
+    private long _nextRetryAt;
+    private bool _wantHandshake;
+    private long _notBefore;
+    private bool _givenUp;
+    private bool _everConnected;
+    private bool _closed;
+    private long _lastSent;
+    private long _lastReceived;
+    private long _rttTicks = -1;
+    private long _bytesSent;
+    private long _bytesReceived;
+    private long _packetsSent;
+    private long _packetsReceived;
+    private long _packetsDropped;
+    private long _handshakes;
+
+    public TincanLink(LinkManager manager, PeerId peer, LinkDescriptor remote)
+    {
+        _manager = manager;
+        Peer = peer;
+        PeerKey = remote.Key;
+        _peerKeyBytes = remote.Key.Bytes.ToArray();
+        _candidates = remote.Candidates;
+
+        // Roles come from the keys so both sides do not start handshakes at the same time: the lower key initiates
+        // and rekeys; the other side initiates only as a fallback, one handshake timeout later.
+        PrefersInitiating = manager.LocalKey.Bytes.SequenceCompareTo(remote.Key.Bytes) < 0;
+    }
+
+    /// <summary>True when this side owns starting handshakes and rekeying (its key is the lower one).</summary>
+    internal bool PrefersInitiating { get; }
+
+    public PeerId Peer { get; }
+
+    internal LinkManager Manager => _manager;
+
+    public NodePublicKey PeerKey { get; }
+
+    public LinkStatus Status => Volatile.Read(ref _status);
+
+    /// <summary>The peer's candidates from its descriptor.</summary>
+    internal ImmutableArray<Candidate> CandidatesFromDescriptor
+    {
+        get => _candidates;
+        set => _candidates = value;
+    }
+
+    internal bool IsConnected => Volatile.Read(ref _current) is not null && !_closed;
+
+    internal ILinkPath? Path => Volatile.Read(ref _path);
+
+    public LinkStats GetStats()
+    {
+        long rtt = Volatile.Read(ref _rttTicks);
+        long lastRx = Volatile.Read(ref _lastReceived);
+        IPEndPoint? remote = Path?.RemoteEndPoint;
+        Candidate? remoteCandidate = null;
+        if (remote is not null)
+        {
+            foreach (Candidate c in _candidates)
+            {
+                if (c.EndPoint.Equals(remote))
+                {
+                    remoteCandidate = c;
+                }
+            }
+
+            remoteCandidate ??= new Candidate(CandidateType.PeerReflexive, remote, Candidate.ComputePriority(CandidateType.PeerReflexive, 0), "prflx");
+        }
+
+        return new LinkStats
+        {
+            BytesSent = Volatile.Read(ref _bytesSent),
+            BytesReceived = Volatile.Read(ref _bytesReceived),
+            PacketsSent = Volatile.Read(ref _packetsSent),
+            PacketsReceived = Volatile.Read(ref _packetsReceived),
+            PacketsDropped = Volatile.Read(ref _packetsDropped),
+            Handshakes = Volatile.Read(ref _handshakes),
+            RoundTripTime = rtt < 0 ? null : _manager.Time.GetElapsedTime(0, rtt),
+            LocalCandidate = _manager.LocalHostCandidate,
+            RemoteCandidate = remoteCandidate,
+            LastReceived = lastRx == 0 ? null : _manager.Time.GetUtcNow() - _manager.Time.GetElapsedTime(lastRx),
+        };
+    }
+
+    public bool TrySend(ReadOnlySpan<byte> packet) => SendRented(packet, ContentKind.Packet);
+
+    public bool TrySendControl(ReadOnlySpan<byte> message) => SendRented(message, ContentKind.Control);
+
+    /// <summary>
+    /// Seals <paramref name="payload"/> into <paramref name="buffer"/> (headroom, header, ciphertext, tag) and sends it.
+    /// <paramref name="payload"/> may be exactly <c>buffer[PayloadOffset..]</c> (sealed in place) or separate memory.
+    /// </summary>
+    internal bool SendPayload(Span<byte> buffer, ReadOnlySpan<byte> payload, ContentKind kind)
+    {
+        if (payload.Length > _manager.MaxPayload)
+        {
+            _manager.Drops.Add(DropReason.Oversize);
+            Interlocked.Increment(ref _packetsDropped);
+            return false;
+        }
+
+        Session? session = Volatile.Read(ref _current);
+        ILinkPath? path = Volatile.Read(ref _path);
+        long now = _manager.Time.GetTimestamp();
+        if (session is null || path is null || now - session.Created >= _manager.RejectAfterTicks)
+        {
+            _manager.Drops.Add(DropReason.NoSession);
+            Interlocked.Increment(ref _packetsDropped);
+            RequestHandshake();
+            return false;
+        }
+
+        ulong counter = session.NextCounter();
+        if (counter >= ReplayWindow.RejectAfterMessages)
+        {
+            _manager.Drops.Add(DropReason.NoSession);
+            RequestHandshake();
+            return false;
+        }
+
+        Span<byte> header = buffer.Slice(ILinkPath.Headroom, TransportHeader.Length);
+        TransportHeader.Write(header, kind, session.RemoteIndex, counter);
+        int sealedLength = payload.Length + TransportCipher.TagLength;
+        TransportCipher.Seal(session.SendKey, counter, header, payload, buffer.Slice(PayloadOffset, sealedLength));
+        if (!path.Send(buffer[..(PayloadOffset + sealedLength)]))
+        {
+            Interlocked.Increment(ref _packetsDropped);
+            return false;
+        }
+
+        Volatile.Write(ref _lastSent, now);
+        if (kind == ContentKind.Packet)
+        {
+            Interlocked.Increment(ref _packetsSent);
+            Interlocked.Add(ref _bytesSent, payload.Length);
+        }
+
+        // Either side asks for a new session when its own send counter runs high (only it knows that count).
+        if (counter >= (ulong)_manager.RekeyAfterMessages)
+        {
+            RequestRekey(session);
+        }
+
+        return true;
+    }
+
+    /// <summary>Receive thread, after a transport packet on <paramref name="session"/> authenticated.</summary>
+    internal void OnAuthenticated(Session session, SocketAddress from, ContentKind kind, int payloadLength, long now)
+    {
+        Volatile.Write(ref _lastReceived, now);
+        if (kind == ContentKind.Packet)
+        {
+            Interlocked.Increment(ref _packetsReceived);
+            Interlocked.Add(ref _bytesReceived, payloadLength);
+        }
+
+        Volatile.Read(ref _path)?.OnAuthenticatedFrom(from);
+        if (ReferenceEquals(session, Volatile.Read(ref _next)) || Volatile.Read(ref _status).State != LinkState.Connected)
+        {
+            lock (_gate)
+            {
+                if (_closed)
+                {
+                    return;
+                }
+
+                if (ReferenceEquals(session, _next))
+                {
+                    // The initiator used the keys, so it completed the handshake: promote (WireGuard 5.4.3).
+                    KeepForReceive(_current);
+                    Volatile.Write(ref _current, session);
+                    _next = null;
+                    Interlocked.Increment(ref _handshakes);
+
+                    // The initiator confirms at once with a keepalive, so this is close to one round trip.
+                    Volatile.Write(ref _rttTicks, now - session.ResponseSentAt);
+                }
+
+                _givenUp = false;
+                if (_current is not null)
+                {
+                    _everConnected = true;
+                    SetStatus(ConnectedStatuses[(int)(_path?.Kind ?? LinkPath.DirectHost)]);
+                }
+            }
+        }
+    }
+
+    internal void CountDrop() => Interlocked.Increment(ref _packetsDropped);
+
+    /// <summary>Replaces the candidates and (re)starts a handshake.</summary>
+    internal void Start(ImmutableArray<Candidate> candidates)
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _candidates = candidates;
+            _candidatePaths = [];
+            UdpMux? mux = _manager.Mux;
+            if (mux is not null)
+            {
+                foreach (Candidate c in candidates)
+                {
+                    SocketAddress? address = mux.ToSocketAddress(c.EndPoint);
+                    if (address is not null && _candidatePaths.Count < LinkDescriptor.MaxCandidates)
+                    {
+                        _candidatePaths.Add(new DirectUdpPath(mux, address, c.Type == CandidateType.Host ? LinkPath.DirectHost : LinkPath.DirectServerReflexive));
+                    }
+                }
+
+                if (_candidatePaths.Count == 0 && Volatile.Read(ref _path) is null)
+                {
+                    SetStatus(new LinkStatus(LinkState.Failed, LinkPath.None, LinkFailureReason.NoCandidates, "no candidate of the peer is reachable from this socket's address family"));
+                    return;
+                }
+
+                // Both sides start at once when a controller creates the link: the peer may have dropped our
+                // earlier initiation because it had not authorized our key yet. Simultaneous initiations resolve
+                // in OnInitiation (the lower key's handshake wins).
+                _givenUp = false;
+                if (_pending is null)
+                {
+                    BeginEpisode();
+                }
+            }
+            else
+            {
+                _wantHandshake = true;
+                _notBefore = 0;
+            }
+        }
+    }
+
+    /// <summary>Timer: retries, rekeys, keepalives, expiry, dead-peer detection.</summary>
+    internal void OnTick(long now)
+    {
+        bool keepalive = false;
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            if (_pending is not null)
+            {
+                if (now >= _nextRetryAt)
+                {
+                    if (_attempts >= _manager.HandshakeAttempts)
+                    {
+                        GiveUp();
+                    }
+                    else
+                    {
+                        _backoffTicks = Math.Min(_backoffTicks * 2, _manager.HandshakeTimeoutTicks * 8);
+                        SendInitiation(now);
+                    }
+                }
+            }
+            else if (_wantHandshake && _manager.Mux is not null && now >= _notBefore)
+            {
+                if (_candidatePaths.Count == 0 && _path is null)
+                {
+                    _wantHandshake = false;
+                    Start(_candidates);
+                }
+                else
+                {
+                    BeginEpisode();
+                }
+            }
+
+            Session? current = _current;
+            if (current is not null)
+            {
+                long age = now - current.Created;
+                if (age >= _manager.RejectAfterTicks)
+                {
+                    Retire(current);
+                    Volatile.Write(ref _current, null);
+                    if (!_givenUp && _pending is null)
+                    {
+                        ScheduleEpisode(now);
+                    }
+                }
+                else
+                {
+                    long rekeyAt = PrefersInitiating ? _manager.RekeyAfterTimeTicks : _manager.FallbackRekeyAfterTicks;
+                    if (age >= rekeyAt && _pending is null && !_givenUp)
+                    {
+                        BeginEpisode();
+                    }
+
+                    keepalive = now - Volatile.Read(ref _lastSent) >= _manager.KeepaliveTicks;
+                    long silent = now - Math.Max(Volatile.Read(ref _lastReceived), current.Created);
+                    long deadAfter = _manager.DeadPeerTicks + (PrefersInitiating ? 0 : _manager.HandshakeTimeoutTicks);
+                    if (silent >= deadAfter && _pending is null && !_givenUp)
+                    {
+                        BeginEpisode();
+                    }
+                }
+            }
+
+            for (int i = _older.Count - 1; i >= 0; i--)
+            {
+                if (now - _older[i].Created >= _manager.RejectAfterTicks)
+                {
+                    Retire(_older[i]);
+                    _older.RemoveAt(i);
+                }
+            }
+            ExpireIfOld(ref _next, now);
+        }
+
+        if (keepalive)
+        {
+            SendKeepalive();
+        }
+    }
+
+    /// <summary>Receive thread: an authenticated initiation from this link's peer.</summary>
+    internal void OnInitiation(NoiseIKHandshake noise, uint senderIndex, ReadOnlySpan<byte> timestamp, SocketAddress from)
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                noise.Dispose();
+                return;
+            }
+
+            if (_lastAcceptedTimestamp is not null && Tai64N.Compare(timestamp, _lastAcceptedTimestamp) <= 0)
+            {
+                _manager.Drops.Add(DropReason.HandshakeReplay);
+                CountDrop();
+                _manager.LogHandshakeReplay(this, from);
+                noise.Dispose();
+                return;
+            }
+
+            _lastAcceptedTimestamp = timestamp.ToArray();
+            _wantHandshake = false;
+            if (!PrefersInitiating && _pending is not null)
+            {
+                // Both sides initiated at once: the lower key's handshake wins, ours is abandoned.
+                _manager.Unregister(_pending);
+                _pending.Noise.Dispose();
+                _pending = null;
+            }
+
+            byte[] message = new byte[ILinkPath.Headroom + HandshakeResponseMessage.Length];
+            Span<byte> datagram = message.AsSpan(ILinkPath.Headroom);
+            noise.WriteMessage2(ReadOnlySpan<byte>.Empty, HandshakeResponseMessage.NoiseMessage(datagram));
+            Session session = CreateSession(noise, senderIndex, isInitiator: false);
+            noise.Dispose();
+            uint localIndex = _manager.Register(session);
+            HandshakeResponseMessage.WriteHeader(datagram, localIndex, senderIndex);
+
+            Retire(_next);
+            Volatile.Write(ref _next, session);
+            ILinkPath path = PathFor(from);
+            session.ResponseSentAt = _manager.Time.GetTimestamp();
+            path.Send(message);
+            _manager.LogHandshakeAccepted(this, from);
+        }
+    }
+
+    /// <summary>Receive thread: a response to one of our initiations.</summary>
+    internal void OnResponse(PendingHandshake pending, uint senderIndex, ReadOnlySpan<byte> noiseMessage, SocketAddress from)
+    {
+        lock (_gate)
+        {
+            if (_closed || !ReferenceEquals(pending, _pending))
+            {
+                _manager.Drops.Add(DropReason.UnknownIndex);
+                return;
+            }
+
+            if (!pending.Noise.TryReadMessage2(noiseMessage, Span<byte>.Empty, out int payloadLength) || payloadLength != 0)
+            {
+                // The Noise state is spent; the pending entry stays until the retry timer sends a fresh initiation,
+                // so a forged response costs at most one retry interval.
+                _manager.Drops.Add(DropReason.AuthenticationFailed);
+                CountDrop();
+                return;
+            }
+
+            Session session = CreateSession(pending.Noise, senderIndex, isInitiator: true);
+            pending.Noise.Dispose();
+            session.LocalIndex = pending.LocalIndex;
+            _manager.Replace(pending, session);
+            _pending = null;
+            long now = _manager.Time.GetTimestamp();
+            Volatile.Write(ref _rttTicks, now - pending.SentAt);
+
+            // After simultaneous handshakes the peer may still send on the session it initiated (our next):
+            // keep it receivable instead of dropping it, unlike WireGuard, which loses those packets.
+            KeepForReceive(_next);
+            _next = null;
+            KeepForReceive(_current);
+
+            _ = PathFor(from);
+            Volatile.Write(ref _current, session);
+            Volatile.Write(ref _lastReceived, now);
+            Interlocked.Increment(ref _handshakes);
+            _attempts = 0;
+            _givenUp = false;
+            _everConnected = true;
+            SetStatus(ConnectedStatuses[(int)(_path?.Kind ?? LinkPath.DirectHost)]);
+            _manager.LogHandshakeCompleted(this, from);
+        }
+
+        // Confirms the session to the responder at once (it may not send on it before it hears from us).
+        SendKeepalive();
+    }
+
+    internal void Close(LinkFailureReason reason)
+    {
+        lock (_gate)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _closed = true;
+            if (_pending is not null)
+            {
+                _manager.Unregister(_pending);
+                _pending.Noise.Dispose();
+                _pending = null;
+            }
+
+            Retire(_current);
+            foreach (Session older in _older)
+            {
+                Retire(older);
+            }
+
+            _older.Clear();
+            Retire(_next);
+            Volatile.Write(ref _current, null);
+            _next = null;
+            SetStatus(new LinkStatus(LinkState.Closed, LinkPath.None, reason));
+        }
+    }
+
+    private bool SendRented(ReadOnlySpan<byte> payload, ContentKind kind)
+    {
+        if (payload.Length > _manager.MaxPayload)
+        {
+            _manager.Drops.Add(DropReason.Oversize);
+            Interlocked.Increment(ref _packetsDropped);
+            return false;
+        }
+
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(PayloadOffset + payload.Length + TransportCipher.TagLength);
+        try
+        {
+            return SendPayload(buffer, payload, kind);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private void SendKeepalive()
+    {
+        Span<byte> buffer = stackalloc byte[PayloadOffset + TransportCipher.TagLength];
+        SendPayload(buffer, ReadOnlySpan<byte>.Empty, ContentKind.Keepalive);
+    }
+
+    private void RequestHandshake()
+    {
+        if (Volatile.Read(ref _pending) is not null || Volatile.Read(ref _wantHandshake) || _closed || _givenUp)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (_pending is null && !_wantHandshake && !_closed && !_givenUp && _manager.Mux is not null)
+            {
+                ScheduleEpisode(_manager.Time.GetTimestamp());
+            }
+        }
+    }
+
+    // Under _gate: start a handshake now if this side owns initiating, otherwise give the peer one handshake
+    // timeout to start it (the timer starts ours if it does not).
+    private void ScheduleEpisode(long now)
+    {
+        if (PrefersInitiating)
+        {
+            BeginEpisode();
+        }
+        else if (!_wantHandshake)
+        {
+            _wantHandshake = true;
+            _notBefore = now + _manager.HandshakeTimeoutTicks;
+        }
+    }
+
+    private void RequestRekey(Session session)
+    {
+        if (Volatile.Read(ref _pending) is not null)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (_pending is null && !_closed && ReferenceEquals(session, _current))
+            {
+                BeginEpisode();
+            }
+        }
+    }
+
+    // Under _gate.
+    private void BeginEpisode()
+    {
+        _wantHandshake = false;
+        _attempts = 0;
+        _backoffTicks = _manager.HandshakeTimeoutTicks;
+        SendInitiation(_manager.Time.GetTimestamp());
+    }
+
+    // Under _gate: a fresh initiation (new ephemeral, index, timestamp), sent to the known path and every candidate.
+    private void SendInitiation(long now)
+    {
+        if (_pending is not null)
+        {
+            _manager.Unregister(_pending);
+            _pending.Noise.Dispose();
+        }
+
+        var noise = new NoiseIKHandshake(initiator: true, _manager.Keys, _peerKeyBytes, LinkManager.Prologue);
+        var pending = new PendingHandshake(this, noise);
+        uint index = _manager.Register(pending);
+        byte[] message = new byte[ILinkPath.Headroom + HandshakeInitiationMessage.Length];
+        Span<byte> datagram = message.AsSpan(ILinkPath.Headroom);
+        HandshakeInitiationMessage.WriteHeader(datagram, index);
+        Span<byte> timestamp = stackalloc byte[Tai64N.Length];
+        NextTimestamp(timestamp);
+        noise.WriteMessage1(timestamp, HandshakeInitiationMessage.NoiseMessage(datagram));
+        pending.SentAt = now;
+        pending.Message = message;
+        _pending = pending;
+        _attempts++;
+        _nextRetryAt = now + _backoffTicks;
+
+        ILinkPath? path = _path;
+        path?.Send(message);
+        foreach (DirectUdpPath candidate in _candidatePaths)
+        {
+            if (path is not DirectUdpPath direct || !direct.IsSameAddress(candidate.Remote))
+            {
+                candidate.Send(message);
+            }
+        }
+
+        _manager.LogHandshakeSent(this, _attempts);
+    }
+
+    // A strictly increasing TAI64N per link even if the clock stands still or steps back.
+    private void NextTimestamp(Span<byte> timestamp)
+    {
+        Tai64N.Write(_manager.Time.GetUtcNow(), timestamp);
+        if (Tai64N.Compare(timestamp, _lastSentTimestamp) <= 0)
+        {
+            _lastSentTimestamp.CopyTo(timestamp);
+            Tai64N.Increment(timestamp);
+        }
+
+        timestamp.CopyTo(_lastSentTimestamp);
+    }
+
+    private Session CreateSession(NoiseIKHandshake noise, uint remoteIndex, bool isInitiator)
+    {
+        Span<byte> keys = stackalloc byte[64];
+        noise.Split(keys);
+        Key first = TransportCipher.ImportKey(keys[..32]);
+        Key second = TransportCipher.ImportKey(keys[32..]);
+        System.Security.Cryptography.CryptographicOperations.ZeroMemory(keys);
+
+        // Split's first key protects initiator-to-responder traffic (Noise 5.2).
+        return isInitiator
+            ? new Session(this, remoteIndex, first, second, true, _manager.Time.GetTimestamp())
+            : new Session(this, remoteIndex, second, first, false, _manager.Time.GetTimestamp());
+    }
+
+    // Under _gate: the path toward an address the peer just proved it holds (authenticated handshake).
+    private ILinkPath PathFor(SocketAddress from)
+    {
+        ILinkPath? path = _path;
+        if (path is null)
+        {
+            // The kind comes from the peer's candidate at that address; an address the peer did not list is one a
+            // NAT gave it (peer-reflexive, RFC 8445 section 7.2.5.3.1).
+            LinkPath kind = LinkPath.DirectPeerReflexive;
+            foreach (DirectUdpPath candidate in _candidatePaths)
+            {
+                if (candidate.IsSameAddress(from))
+                {
+                    kind = candidate.Kind;
+                    break;
+                }
+            }
+
+            var copy = new SocketAddress(from.Family, from.Size);
+            from.Buffer.Span.CopyTo(copy.Buffer.Span);
+            path = new DirectUdpPath(_manager.Mux!, copy, kind);
+            Volatile.Write(ref _path, path);
+        }
+        else
+        {
+            path.OnAuthenticatedFrom(from);
+        }
+
+        return path;
+    }
+
+    private void GiveUp()
+    {
+        if (_pending is not null)
+        {
+            _manager.Unregister(_pending);
+            _pending.Noise.Dispose();
+            _pending = null;
+        }
+
+        _givenUp = true;
+        LinkFailureReason reason = _everConnected ? LinkFailureReason.PeerUnreachable : LinkFailureReason.HandshakeTimedOut;
+        SetStatus(new LinkStatus(LinkState.Failed, LinkPath.None, reason, $"no handshake response after {_attempts} attempts"));
+    }
+
+    // Under _gate. At most three older sessions stay receivable; the oldest leaves first.
+    private void KeepForReceive(Session? session)
+    {
+        if (session is null)
+        {
+            return;
+        }
+
+        _older.Add(session);
+        if (_older.Count > 3)
+        {
+            Retire(_older[0]);
+            _older.RemoveAt(0);
+        }
+    }
+
+    private void ExpireIfOld(ref Session? slot, long now)
+    {
+        Session? s = slot;
+        if (s is not null && now - s.Created >= _manager.RejectAfterTicks)
+        {
+            Retire(s);
+            slot = null;
+        }
+    }
+
+    // Sessions leave the index table at once; their keys are not disposed here because another thread may be
+    // using them for a packet right now. NSec frees (and zeroes) the key memory when the handle is finalized.
+    private void Retire(Session? session)
+    {
+        if (session is not null)
+        {
+            _manager.Unregister(session);
+        }
+    }
+
+    private void SetStatus(LinkStatus status)
+    {
+        LinkStatus previous = _status;
+        if (previous == status)
+        {
+            return;
+        }
+
+        Volatile.Write(ref _status, status);
+        _manager.RaiseStatusChanged(this, previous, status);
+    }
+}

@@ -1,0 +1,50 @@
+namespace Ipop.Tincan;
+
+/// <summary>Settings of a Tincan node (configuration section <c>Tincan</c>). Validated at start.</summary>
+public sealed class TincanOptions
+{
+    /// <summary>The configuration section name, also the prefix of validation messages.</summary>
+    public const string SectionName = "Tincan";
+
+    /// <summary>
+    /// Local address of the UDP socket. <c>0.0.0.0</c> or <c>::</c> (the default) listen on every address, IPv4 and
+    /// IPv6 (one dual-mode socket).
+    /// </summary>
+    public string ListenAddress { get; set; } = "0.0.0.0";
+
+    /// <summary>Local UDP port; 0 picks a free one.</summary>
+    public int ListenPort { get; set; }
+
+    /// <summary>
+    /// Path of the node's private key file (created with mode 0600 when missing, see <see cref="NodeKeyFile"/>).
+    /// When <c>null</c> the node uses a fresh key for its lifetime (tests, throwaway nodes).
+    /// </summary>
+    public string? PrivateKeyPath { get; set; }
+
+    /// <summary>Largest inner packet (IP packet or Ethernet frame) a link carries, 576..9000. Default 1420.</summary>
+    public int Mtu { get; set; } = 1420;
+
+    /// <summary>A session's initiator starts a new handshake when the session is this old. Default 120 s.</summary>
+    public TimeSpan RekeyAfterTime { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>A session's initiator starts a new handshake after sending this many packets. Default 2^60.</summary>
+    public long RekeyAfterMessages { get; set; } = 1L << 60;
+
+    /// <summary>An idle link sends a keepalive after this long without sending. Default 10 s.</summary>
+    public TimeSpan KeepaliveInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long to wait for a handshake response before retrying; doubles each retry (capped at 8x). Default 3 s.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Handshake attempts before the link fails with <see cref="LinkFailureReason.HandshakeTimedOut"/>. Default 6.</summary>
+    public int HandshakeAttempts { get; set; } = 6;
+
+    /// <summary>Send and receive buffer size of the UDP socket (forced past the sysctl limits when running as root). Default 4 MiB.</summary>
+    public int SocketBufferBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>STUN servers for server-reflexive candidates (used by NAT traversal).</summary>
+    public IList<StunServerOptions> StunServers { get; } = [];
+
+    /// <summary>TURN servers for relayed candidates (used by NAT traversal).</summary>
+    public IList<TurnServerOptions> TurnServers { get; } = [];
+}
