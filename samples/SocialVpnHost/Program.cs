@@ -1,5 +1,6 @@
 using Ipop;
 using Ipop.Controllers;
+using Ipop.Tincan;
 using Ipop.Samples.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
