@@ -36,4 +36,6 @@ internal sealed class DirectUdpPath : ILinkPath
     }
 
     public bool IsSameAddress(SocketAddress address) => Volatile.Read(ref _remote).Equals(address);
+
+    public override string ToString() => $"{Kind} {RemoteEndPoint}";
 }

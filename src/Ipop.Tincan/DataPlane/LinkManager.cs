@@ -119,6 +119,7 @@ internal sealed partial class LinkManager : ITincan
             var mux = new UdpMux(IPAddress.Parse(_options.ListenAddress), _options.ListenPort, _options.SocketBufferBytes, Drops, _logger);
             mux.RegisterHandler((byte)Protocol.MessageType.HandshakeInitiation, (byte)Protocol.MessageType.TransportData, new IpopDatagramHandler(this));
             LocalHostCandidate = new Candidate(CandidateType.Host, mux.LocalEndPoint, Candidate.ComputePriority(CandidateType.Host, 65535), "host0");
+            StartNat(mux);
             Volatile.Write(ref _mux, mux);
             mux.Start();
             _timer = Time.CreateTimer(static state => ((LinkManager)state!).OnTick(), this, TickInterval, TickInterval);
@@ -127,6 +128,7 @@ internal sealed partial class LinkManager : ITincan
 
         foreach (TincanLink link in _snapshot)
         {
+            Nat?.PreparePeer(link.CandidatesFromDescriptor);
             link.Start(link.CandidatesFromDescriptor);
         }
 
@@ -137,7 +139,7 @@ internal sealed partial class LinkManager : ITincan
     {
         UdpMux mux = Mux ?? throw new InvalidOperationException("Call StartAsync before asking for the local descriptor: the socket's port is not known yet.");
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(new LinkDescriptor(LocalKey, GatherHostCandidates(mux), _checkUsername, _checkPassword));
+        return GatherAsync(mux, cancellationToken);
     }
 
     public ITincanLink CreateLink(PeerId peer, LinkDescriptor remote)
@@ -186,6 +188,7 @@ internal sealed partial class LinkManager : ITincan
 
         replaced?.Close(LinkFailureReason.Revoked);
         LogLinkCreated(_logger, peer.Value, remote.Candidates.Length);
+        Nat?.PreparePeer(remote.Candidates);
         link.Start(remote.Candidates);
         return link;
     }
@@ -236,6 +239,11 @@ internal sealed partial class LinkManager : ITincan
         foreach (TincanLink link in _snapshot)
         {
             link.Close(LinkFailureReason.Shutdown);
+        }
+
+        if (Nat is { } nat)
+        {
+            await nat.DisposeAsync().ConfigureAwait(false);
         }
 
         Mux?.Dispose();

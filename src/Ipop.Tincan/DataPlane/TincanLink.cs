@@ -52,6 +52,10 @@ internal sealed class TincanLink : ITincanLink
     private long _packetsReceived;
     private long _packetsDropped;
     private long _handshakes;
+    private readonly long _createdAt;
+    private long _lastDirectReceived;
+    private long _nextProbeAt;
+    private long _connectedAfterTicks = -1;
 
     public TincanLink(LinkManager manager, PeerId peer, LinkDescriptor remote)
     {
@@ -64,6 +68,17 @@ internal sealed class TincanLink : ITincanLink
         // Roles come from the keys so both sides do not start handshakes at the same time: the lower key initiates
         // and rekeys; the other side initiates only as a fallback, one handshake timeout later.
         PrefersInitiating = manager.LocalKey.Bytes.SequenceCompareTo(remote.Key.Bytes) < 0;
+        _createdAt = manager.Time.GetTimestamp();
+    }
+
+    /// <summary>Time from <see cref="LinkManager.CreateLink"/> to the first Connected status, or null.</summary>
+    internal TimeSpan? TimeToConnect
+    {
+        get
+        {
+            long ticks = Volatile.Read(ref _connectedAfterTicks);
+            return ticks < 0 ? null : TimeSpan.FromSeconds((double)ticks / _manager.Time.TimestampFrequency);
+        }
     }
 
     /// <summary>True when this side owns starting handshakes and rekeying (its key is the lower one).</summary>
@@ -92,20 +107,9 @@ internal sealed class TincanLink : ITincanLink
     {
         long rtt = Volatile.Read(ref _rttTicks);
         long lastRx = Volatile.Read(ref _lastReceived);
-        IPEndPoint? remote = Path?.RemoteEndPoint;
-        Candidate? remoteCandidate = null;
-        if (remote is not null)
-        {
-            foreach (Candidate c in _candidates)
-            {
-                if (c.EndPoint.Equals(remote))
-                {
-                    remoteCandidate = c;
-                }
-            }
-
-            remoteCandidate ??= new Candidate(CandidateType.PeerReflexive, remote, Candidate.ComputePriority(CandidateType.PeerReflexive, 0), "prflx");
-        }
+        ILinkPath? path = Path;
+        Candidate? remoteCandidate = RemoteCandidateOf(path);
+        Candidate? localCandidate = path is RelayedPath relayed ? relayed.LocalCandidate ?? _manager.LocalHostCandidate : _manager.LocalHostCandidate;
 
         return new LinkStats
         {
@@ -116,7 +120,7 @@ internal sealed class TincanLink : ITincanLink
             PacketsDropped = Volatile.Read(ref _packetsDropped),
             Handshakes = Volatile.Read(ref _handshakes),
             RoundTripTime = rtt < 0 ? null : _manager.Time.GetElapsedTime(0, rtt),
-            LocalCandidate = _manager.LocalHostCandidate,
+            LocalCandidate = localCandidate,
             RemoteCandidate = remoteCandidate,
             LastReceived = lastRx == 0 ? null : _manager.Time.GetUtcNow() - _manager.Time.GetElapsedTime(lastRx),
         };
@@ -130,7 +134,7 @@ internal sealed class TincanLink : ITincanLink
     /// Seals <paramref name="payload"/> into <paramref name="buffer"/> (headroom, header, ciphertext, tag) and sends it.
     /// <paramref name="payload"/> may be exactly <c>buffer[PayloadOffset..]</c> (sealed in place) or separate memory.
     /// </summary>
-    internal bool SendPayload(Span<byte> buffer, ReadOnlySpan<byte> payload, ContentKind kind)
+    internal bool SendPayload(Span<byte> buffer, ReadOnlySpan<byte> payload, ContentKind kind, ILinkPath? via = null)
     {
         if (payload.Length > _manager.MaxPayload)
         {
@@ -140,7 +144,7 @@ internal sealed class TincanLink : ITincanLink
         }
 
         Session? session = Volatile.Read(ref _current);
-        ILinkPath? path = Volatile.Read(ref _path);
+        ILinkPath? path = via ?? Volatile.Read(ref _path);
         long now = _manager.Time.GetTimestamp();
         if (session is null || path is null || now - session.Created >= _manager.RejectAfterTicks)
         {
@@ -166,6 +170,12 @@ internal sealed class TincanLink : ITincanLink
         {
             Interlocked.Increment(ref _packetsDropped);
             return false;
+        }
+
+        if (via is not null)
+        {
+            // A probe on a candidate path: it must not stand in for the keepalive on the path in use.
+            return true;
         }
 
         Volatile.Write(ref _lastSent, now);
@@ -194,7 +204,28 @@ internal sealed class TincanLink : ITincanLink
             Interlocked.Add(ref _bytesReceived, payloadLength);
         }
 
-        Volatile.Read(ref _path)?.OnAuthenticatedFrom(from);
+        ILinkPath? path = Volatile.Read(ref _path);
+        RelayedPath? relay = _manager.RelayIngress;
+        if (relay is null && path is DirectUdpPath direct && direct.IsSameAddress(from))
+        {
+            if (direct.Kind != LinkPath.Relayed)
+            {
+                Volatile.Write(ref _lastDirectReceived, now);
+            }
+        }
+        else if (relay is null || !ReferenceEquals(path, relay))
+        {
+            // Another address or route than the path in use: roaming, an upgrade from relay to direct, or a
+            // fallback to the relay (rare; under the lock).
+            lock (_gate)
+            {
+                if (!_closed)
+                {
+                    ObservePath(from, relay, now, handshake: false);
+                }
+            }
+        }
+
         if (ReferenceEquals(session, Volatile.Read(ref _next)) || Volatile.Read(ref _status).State != LinkState.Connected)
         {
             lock (_gate)
@@ -248,13 +279,16 @@ internal sealed class TincanLink : ITincanLink
                     SocketAddress? address = mux.ToSocketAddress(c.EndPoint);
                     if (address is not null && _candidatePaths.Count < LinkDescriptor.MaxCandidates)
                     {
-                        _candidatePaths.Add(new DirectUdpPath(mux, address, c.Type == CandidateType.Host ? LinkPath.DirectHost : LinkPath.DirectServerReflexive));
+                        _candidatePaths.Add(new DirectUdpPath(mux, address, KindOf(c.Type)));
                     }
                 }
 
                 if (_candidatePaths.Count == 0 && Volatile.Read(ref _path) is null)
                 {
-                    SetStatus(new LinkStatus(LinkState.Failed, LinkPath.None, LinkFailureReason.NoCandidates, "no candidate of the peer is reachable from this socket's address family"));
+                    string? turnFailure = _manager.Nat?.TurnAuthenticationFailure;
+                    SetStatus(turnFailure is not null
+                        ? new LinkStatus(LinkState.Failed, LinkPath.None, LinkFailureReason.TurnAuthenticationFailed, turnFailure)
+                        : new LinkStatus(LinkState.Failed, LinkPath.None, LinkFailureReason.NoCandidates, "no candidate of the peer is reachable from this socket's address family"));
                     return;
                 }
 
@@ -279,6 +313,7 @@ internal sealed class TincanLink : ITincanLink
     internal void OnTick(long now)
     {
         bool keepalive = false;
+        List<DirectUdpPath>? probes = null;
         lock (_gate)
         {
             if (_closed)
@@ -336,6 +371,7 @@ internal sealed class TincanLink : ITincanLink
                     }
 
                     keepalive = now - Volatile.Read(ref _lastSent) >= _manager.KeepaliveTicks;
+                    probes = DueProbes(now);
                     long silent = now - Math.Max(Volatile.Read(ref _lastReceived), current.Created);
                     long deadAfter = _manager.DeadPeerTicks + (PrefersInitiating ? 0 : _manager.HandshakeTimeoutTicks);
                     if (silent >= deadAfter && _pending is null && !_givenUp)
@@ -359,6 +395,15 @@ internal sealed class TincanLink : ITincanLink
         if (keepalive)
         {
             SendKeepalive();
+        }
+
+        if (probes is not null)
+        {
+            Span<byte> buffer = stackalloc byte[PayloadOffset + TransportCipher.TagLength];
+            foreach (DirectUdpPath probe in probes)
+            {
+                SendPayload(buffer, ReadOnlySpan<byte>.Empty, ContentKind.Keepalive, probe);
+            }
         }
     }
 
@@ -402,7 +447,7 @@ internal sealed class TincanLink : ITincanLink
 
             Retire(_next);
             Volatile.Write(ref _next, session);
-            ILinkPath path = PathFor(from);
+            ILinkPath path = ObservePath(from, _manager.RelayIngress, _manager.Time.GetTimestamp(), handshake: true);
             session.ResponseSentAt = _manager.Time.GetTimestamp();
             path.Send(message);
             _manager.LogHandshakeAccepted(this, from);
@@ -443,7 +488,7 @@ internal sealed class TincanLink : ITincanLink
             _next = null;
             KeepForReceive(_current);
 
-            _ = PathFor(from);
+            _ = ObservePath(from, _manager.RelayIngress, now, handshake: true);
             Volatile.Write(ref _current, session);
             Volatile.Write(ref _lastReceived, now);
             Interlocked.Increment(ref _handshakes);
@@ -605,6 +650,19 @@ internal sealed class TincanLink : ITincanLink
             }
         }
 
+        // Through our own relay too: the only way in when both sides are behind symmetric NATs or firewalls.
+        if (_manager.Nat is { Allocation: not null } nat)
+        {
+            foreach (Candidate c in _candidates)
+            {
+                RelayedPath? relayed = nat.RelayedPathTo(c.EndPoint);
+                if (relayed is not null && !ReferenceEquals(relayed, path))
+                {
+                    relayed.Send(message);
+                }
+            }
+        }
+
         _manager.LogHandshakeSent(this, _attempts);
     }
 
@@ -635,35 +693,154 @@ internal sealed class TincanLink : ITincanLink
             : new Session(this, remoteIndex, second, first, false, _manager.Time.GetTimestamp());
     }
 
-    // Under _gate: the path toward an address the peer just proved it holds (authenticated handshake).
-    private ILinkPath PathFor(SocketAddress from)
+    private static LinkPath KindOf(CandidateType type) => type switch
     {
-        ILinkPath? path = _path;
-        if (path is null)
+        CandidateType.Host => LinkPath.DirectHost,
+        CandidateType.ServerReflexive => LinkPath.DirectServerReflexive,
+        CandidateType.PeerReflexive => LinkPath.DirectPeerReflexive,
+        _ => LinkPath.Relayed,
+    };
+
+    // Under _gate: which path to use after an authenticated datagram from `from` (through our relay when `relay`
+    // is set). Prefers direct over relayed (RFC 8445 section 5.1.2.1 type preferences): a relayed link moves to a
+    // direct path as soon as one authenticates; a direct link falls back to the relay only when direct went silent.
+    private ILinkPath ObservePath(SocketAddress from, RelayedPath? relay, long now, bool handshake)
+    {
+        ILinkPath? current = _path;
+        bool arrivalRelayed = relay is not null || IsPeerRelayAddress(from);
+        if (!arrivalRelayed)
         {
-            // The kind comes from the peer's candidate at that address; an address the peer did not list is one a
-            // NAT gave it (peer-reflexive, RFC 8445 section 7.2.5.3.1).
-            LinkPath kind = LinkPath.DirectPeerReflexive;
-            foreach (DirectUdpPath candidate in _candidatePaths)
+            Volatile.Write(ref _lastDirectReceived, now);
+            if (current is not null && current.Kind != LinkPath.Relayed)
             {
-                if (candidate.IsSameAddress(from))
-                {
-                    kind = candidate.Kind;
-                    break;
-                }
+                current.OnAuthenticatedFrom(from);
+                return current;
             }
 
-            var copy = new SocketAddress(from.Family, from.Size);
-            from.Buffer.Span.CopyTo(copy.Buffer.Span);
-            path = new DirectUdpPath(_manager.Mux!, copy, kind);
-            Volatile.Write(ref _path, path);
+            return Adopt(NewDirectPath(from));
         }
-        else
+
+        if (current is not null && current.Kind != LinkPath.Relayed)
         {
-            path.OnAuthenticatedFrom(from);
+            // Direct still works unless it has been silent for half the dead-peer time (then the peer's relayed
+            // packets are the way the link survives).
+            long silentFor = now - Volatile.Read(ref _lastDirectReceived);
+            if (silentFor < _manager.DeadPeerTicks / 2 || (!handshake && silentFor < _manager.DeadPeerTicks))
+            {
+                return current;
+            }
+        }
+
+        if (relay is not null)
+        {
+            return ReferenceEquals(current, relay) ? current : Adopt(relay);
+        }
+
+        if (current is DirectUdpPath d && d.IsSameAddress(from))
+        {
+            return current;
+        }
+
+        return Adopt(NewDirectPath(from));
+    }
+
+    private DirectUdpPath NewDirectPath(SocketAddress from)
+    {
+        // The kind comes from the peer's candidate at that address; an address the peer did not list is one a
+        // NAT gave it (peer-reflexive, RFC 8445 section 7.2.5.3.1).
+        LinkPath kind = LinkPath.DirectPeerReflexive;
+        foreach (DirectUdpPath candidate in _candidatePaths)
+        {
+            if (candidate.IsSameAddress(from))
+            {
+                kind = candidate.Kind;
+                break;
+            }
+        }
+
+        var copy = new SocketAddress(from.Family, from.Size);
+        from.Buffer.Span.CopyTo(copy.Buffer.Span);
+        return new DirectUdpPath(_manager.Mux!, copy, kind);
+    }
+
+    // Under _gate.
+    private ILinkPath Adopt(ILinkPath path)
+    {
+        ILinkPath? previous = _path;
+        Volatile.Write(ref _path, path);
+        if (path is RelayedPath relayed)
+        {
+            relayed.Activate();
+        }
+        else if (path.Kind == LinkPath.Relayed)
+        {
+            _nextProbeAt = 0;
+        }
+
+        if (previous is not null)
+        {
+            _manager.LogLinkPathChanged(this, previous.Kind, path.Kind, path);
+            if (_current is not null && _status.State == LinkState.Connected && previous.Kind != path.Kind)
+            {
+                SetStatus(ConnectedStatuses[(int)path.Kind]);
+            }
         }
 
         return path;
+    }
+
+    private bool IsPeerRelayAddress(SocketAddress from)
+    {
+        foreach (DirectUdpPath candidate in _candidatePaths)
+        {
+            if (candidate.Kind == LinkPath.Relayed && candidate.IsSameAddress(from))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // Under _gate: while relayed, keepalives to the peer's direct candidates every handshake timeout; the first one
+    // that authenticates at the peer moves it (and then us) to the direct path.
+    private List<DirectUdpPath>? DueProbes(long now)
+    {
+        if (_path is not { Kind: LinkPath.Relayed } || now < _nextProbeAt)
+        {
+            return null;
+        }
+
+        _nextProbeAt = now + _manager.HandshakeTimeoutTicks;
+        List<DirectUdpPath>? probes = null;
+        foreach (DirectUdpPath candidate in _candidatePaths)
+        {
+            if (candidate.Kind != LinkPath.Relayed)
+            {
+                (probes ??= []).Add(candidate);
+            }
+        }
+
+        return probes;
+    }
+
+    private Candidate? RemoteCandidateOf(ILinkPath? path)
+    {
+        IPEndPoint? remote = path?.RemoteEndPoint;
+        if (remote is null)
+        {
+            return null;
+        }
+
+        foreach (Candidate c in _candidates)
+        {
+            if (c.EndPoint.Equals(remote))
+            {
+                return c;
+            }
+        }
+
+        return new Candidate(CandidateType.PeerReflexive, remote, Candidate.ComputePriority(CandidateType.PeerReflexive, 0), "prflx");
     }
 
     private void GiveUp()
@@ -677,7 +854,15 @@ internal sealed class TincanLink : ITincanLink
 
         _givenUp = true;
         LinkFailureReason reason = _everConnected ? LinkFailureReason.PeerUnreachable : LinkFailureReason.HandshakeTimedOut;
-        SetStatus(new LinkStatus(LinkState.Failed, LinkPath.None, reason, $"no handshake response after {_attempts} attempts"));
+        string detail = $"no handshake response after {_attempts} attempts";
+        if (!_everConnected && _manager.Nat?.TurnAuthenticationFailure is { } turnFailure)
+        {
+            // Without a relay the link could only work directly, and it did not: the credentials are the likely cause.
+            reason = LinkFailureReason.TurnAuthenticationFailed;
+            detail = $"{detail}; {turnFailure}";
+        }
+
+        SetStatus(new LinkStatus(LinkState.Failed, LinkPath.None, reason, detail));
     }
 
     // Under _gate. At most three older sessions stay receivable; the oldest leaves first.
@@ -725,6 +910,15 @@ internal sealed class TincanLink : ITincanLink
         }
 
         Volatile.Write(ref _status, status);
+        if (status.State == LinkState.Connected && previous.State != LinkState.Connected)
+        {
+            long elapsed = _manager.Time.GetTimestamp() - _createdAt;
+            Interlocked.CompareExchange(ref _connectedAfterTicks, elapsed, -1);
+            ILinkPath? path = _path;
+            Candidate? local = path is RelayedPath relayed ? relayed.LocalCandidate : _manager.LocalHostCandidate;
+            _manager.LogLinkConnected(this, status.Path, local, RemoteCandidateOf(path), _manager.Time.GetElapsedTime(_createdAt).TotalMilliseconds);
+        }
+
         _manager.RaiseStatusChanged(this, previous, status);
     }
 }

@@ -1,0 +1,66 @@
+using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
+
+namespace Ipop.Tincan.DataPlane;
+
+/// <summary>NAT traversal hooks: gathering, TURN permissions and the relayed receive path.</summary>
+internal sealed partial class LinkManager
+{
+    private NatTraversal? _nat;
+
+    internal NatTraversal? Nat => Volatile.Read(ref _nat);
+
+    /// <summary>
+    /// Receive thread only: set while a datagram that came through our TURN allocation is being handled, so the
+    /// link answers over the relay instead of to the TURN server's address.
+    /// </summary>
+    internal RelayedPath? RelayIngress { get; private set; }
+
+    /// <summary>Receive thread: a datagram the relay delivered from a peer, into the normal handshake/transport demux.</summary>
+    internal void OnRelayedDatagram(Span<byte> datagram, RelayedPath path)
+    {
+        RelayIngress = path;
+        try
+        {
+            OnIpopDatagram(datagram, path.ServerAddress);
+        }
+        finally
+        {
+            RelayIngress = null;
+        }
+    }
+
+    private void StartNat(UdpMux mux)
+    {
+        var nat = new NatTraversal(this, mux, _options, _logger);
+        mux.RegisterHandler(0, 3, nat);
+        mux.RegisterHandler(64, 79, nat);
+        Volatile.Write(ref _nat, nat);
+        nat.Start();
+    }
+
+    private async ValueTask<LinkDescriptor> GatherAsync(UdpMux mux, CancellationToken cancellationToken)
+    {
+        ImmutableArray<Candidate> host = GatherHostCandidates(mux);
+        NatTraversal? nat = Nat;
+        if (nat is null)
+        {
+            return new LinkDescriptor(LocalKey, host, _checkUsername, _checkPassword);
+        }
+
+        ImmutableArray<Candidate> more = await nat.GatherAsync(host, cancellationToken).ConfigureAwait(false);
+        return new LinkDescriptor(LocalKey, host.AddRange(more), _checkUsername, _checkPassword);
+    }
+
+    internal void LogLinkConnected(TincanLink link, LinkPath kind, Candidate? local, Candidate? remote, double elapsedMs) =>
+        LogConnected(_logger, link.Peer.Value, kind, local, remote, elapsedMs);
+
+    internal void LogLinkPathChanged(TincanLink link, LinkPath from, LinkPath to, ILinkPath path) =>
+        LogPathChanged(_logger, link.Peer.Value, from, to, path);
+
+    [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "Link to {Peer} connected over {Path}: {Local} <-> {Remote} in {ElapsedMs:F0} ms")]
+    private static partial void LogConnected(ILogger logger, string peer, LinkPath path, Candidate? local, Candidate? remote, double elapsedMs);
+
+    [LoggerMessage(EventId = 31, Level = LogLevel.Information, Message = "Link to {Peer} switched path {From} -> {To} ({Via})")]
+    private static partial void LogPathChanged(ILogger logger, string peer, LinkPath from, LinkPath to, ILinkPath via);
+}
