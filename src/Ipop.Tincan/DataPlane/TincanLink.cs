@@ -283,6 +283,20 @@ internal sealed class TincanLink : ITincanLink
                     }
                 }
 
+                // The path in use may have been learned before the peer's candidates arrived (peer-reflexive then):
+                // its kind follows the candidate now listed at that address.
+                if (_path is DirectUdpPath inUse)
+                {
+                    foreach (DirectUdpPath candidate in _candidatePaths)
+                    {
+                        if (candidate.IsSameAddress(inUse.Remote) && candidate.Kind != inUse.Kind)
+                        {
+                            Adopt(new DirectUdpPath(mux, inUse.Remote, candidate.Kind));
+                            break;
+                        }
+                    }
+                }
+
                 if (_candidatePaths.Count == 0 && Volatile.Read(ref _path) is null)
                 {
                     string? turnFailure = _manager.Nat?.TurnAuthenticationFailure;
@@ -772,8 +786,10 @@ internal sealed class TincanLink : ITincanLink
         {
             relayed.Activate();
         }
-        else if (path.Kind == LinkPath.Relayed)
+
+        if (path.Kind == LinkPath.Relayed)
         {
+            // Probe the direct candidates at the next tick: the relay answered first, a direct path may still work.
             _nextProbeAt = 0;
         }
 
