@@ -29,6 +29,7 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     private static readonly TimeSpan StunGatherBound = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan TurnWaitBound = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan SrflxRefreshAfter = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan ReallocateAfter = TimeSpan.FromSeconds(5);
 
     /// <summary>Binding requests from strangers answered per second at most; the rest are dropped and counted.</summary>
     private const int BindingAnswersPerSecond = 50;
@@ -51,7 +52,7 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     private Task<IReadOnlyList<StunBindingResult>>? _srflxTask;
     private long _srflxStarted;
     private volatile Candidate[] _srflx = [];
-    private Task<TurnAllocation?>? _allocationTask;
+    private volatile Task<TurnAllocation?>? _allocationTask;
     private TurnAllocation? _allocation;
     private Candidate? _relayedCandidate;
 
@@ -372,8 +373,43 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
 
     private void OnAllocationFailed(TurnAllocation allocation, string reason)
     {
+        if (!ReferenceEquals(Interlocked.CompareExchange(ref _allocation, null, allocation), allocation))
+        {
+            return;
+        }
+
         Volatile.Write(ref _relayedCandidate, null);
         LogRelayLost(_logger, allocation.Server, reason);
+        _demux.Unregister(allocation);
+        if (!_stopping.IsCancellationRequested)
+        {
+            _allocationTask = ReallocateAsync();
+        }
+    }
+
+    // A lost allocation (server restart, refresh refused) is replaced after a pause; the links' peers get
+    // permissions on the new one. The new relayed address reaches peers with the next descriptor exchange.
+    private async Task<TurnAllocation?> ReallocateAsync()
+    {
+        try
+        {
+            await Task.Delay(ReallocateAfter, _time, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+
+        TurnAllocation? allocation = await AllocateAsync().ConfigureAwait(false);
+        if (allocation is not null)
+        {
+            foreach (TincanLink link in _manager.LinkSnapshot)
+            {
+                PreparePeer(link.CandidatesFromDescriptor);
+            }
+        }
+
+        return allocation;
     }
 
     private async Task PreparePeerAsync(ImmutableArray<Candidate> candidates)

@@ -38,6 +38,9 @@ internal sealed class RelayedPath : ILinkPath
 
     public IPEndPoint? RemoteEndPoint => Peer;
 
+    /// <summary>True once datagrams go out as ChannelData (4 bytes of overhead) instead of Send indications.</summary>
+    public bool HasChannel => Volatile.Read(ref _channel) is not null;
+
     /// <summary>The local relayed candidate this path sends from (for stats).</summary>
     public Candidate? LocalCandidate => _nat.RelayedCandidate;
 

@@ -10,8 +10,9 @@ namespace Ipop.Tincan.Tests.NatTraversal;
 /// <summary>A real Tincan node on 127.0.0.1 with STUN/TURN servers configured, a fake NIC and a log we can read.</summary>
 internal sealed class NatNode : IAsyncDisposable
 {
-    private NatNode(string name, ITincan tincan, FakeNic nic, TestLogger logger)
+    private NatNode(string name, ITincan tincan, FakeNic nic, TestRouter router, TestLogger logger)
     {
+        Router = router;
         Name = name;
         Tincan = tincan;
         Nic = nic;
@@ -27,6 +28,8 @@ internal sealed class NatNode : IAsyncDisposable
     public LinkManager Manager => (LinkManager)Tincan;
 
     public FakeNic Nic { get; }
+
+    public TestRouter Router { get; }
 
     public TestLogger Logger { get; }
 
@@ -49,8 +52,9 @@ internal sealed class NatNode : IAsyncDisposable
         ITincan tincan = TincanNode.Create(options, new SingleLoggerFactory(logger));
         await tincan.StartAsync(TestContext.Current.CancellationToken);
         var nic = new FakeNic(name);
-        tincan.AttachInterface(nic, new TestRouter(tincan));
-        return new NatNode(name, tincan, nic, logger);
+        var router = new TestRouter(tincan);
+        tincan.AttachInterface(nic, router);
+        return new NatNode(name, tincan, nic, router, logger);
     }
 
     public Task<LinkDescriptor> DescriptorAsync() => Tincan.GetLocalDescriptorAsync(TestContext.Current.CancellationToken).AsTask();

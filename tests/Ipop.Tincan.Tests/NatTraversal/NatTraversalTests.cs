@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Ipop.Testing.Servers;
 using Ipop.Tincan.DataPlane;
+using Ipop.Tincan.Protocol;
 using Ipop.Tincan.Stun;
 using Ipop.Tincan.Turn;
 
@@ -35,13 +36,14 @@ public sealed class NatTraversalTests
     private static long RelayedDatagrams(params NatNode[] nodes) =>
         nodes.Sum(n => n.Manager.Nat!.Allocation is { } a ? a.ChannelDataReceived + a.DataIndicationsReceived : 0);
 
-    // Both sides initiate when both create the link; the second handshake may complete a moment after the first.
+    // Both sides initiate when both create the link; an initiation the peer dropped (it had not authorized our key
+    // yet) is retried one handshake timeout (300 ms) later and completes a second handshake: wait past that.
     private static async Task<long> SettledHandshakesAsync(ITincanLink link)
     {
         long handshakes = link.GetStats().Handshakes;
-        for (int i = 0; i < 20; i++)
+        for (int i = 0; i < 10; i++)
         {
-            await Task.Delay(300, TestContext.Current.CancellationToken);
+            await Task.Delay(1000, TestContext.Current.CancellationToken);
             long now = link.GetStats().Handshakes;
             if (now == handshakes)
             {
@@ -118,7 +120,7 @@ public sealed class NatTraversalTests
         Assert.NotNull(stats.LocalCandidate);
         Assert.True(stats.RemoteCandidate.Type == CandidateType.Relayed || stats.LocalCandidate.Type == CandidateType.Relayed, $"{stats.LocalCandidate} <-> {stats.RemoteCandidate}");
         Assert.True(a.Logger.Contains("connected over Relayed"), string.Join("\n", a.Logger.Messages));
-        TestContext.Current.SendDiagnosticMessage($"relayed link: A connected after {a.LinkTo(b).TimeToConnect?.TotalMilliseconds:F0} ms, B after {b.LinkTo(a).TimeToConnect?.TotalMilliseconds:F0} ms");
+        TestContext.Current.TestOutputHelper?.WriteLine($"relayed link: A connected after {a.LinkTo(b).TimeToConnect?.TotalMilliseconds:F0} ms, B after {b.LinkTo(a).TimeToConnect?.TotalMilliseconds:F0} ms");
     }
 
     [Fact]
@@ -137,7 +139,7 @@ public sealed class NatTraversalTests
         // Whichever answer came first, the direct path wins within a few probe intervals.
         await NatNode.WaitUntilAsync(() => a.LinkTo(b).Status.Path == LinkPath.DirectHost, "A on the direct path");
         NatNode.AssertTrafficBothWays(a, b, 20, firstSequence: 20);
-        TestContext.Current.SendDiagnosticMessage($"direct link: A connected after {a.LinkTo(b).TimeToConnect?.TotalMilliseconds:F0} ms, B after {b.LinkTo(a).TimeToConnect?.TotalMilliseconds:F0} ms");
+        TestContext.Current.TestOutputHelper?.WriteLine($"direct link: A connected after {a.LinkTo(b).TimeToConnect?.TotalMilliseconds:F0} ms, B after {b.LinkTo(a).TimeToConnect?.TotalMilliseconds:F0} ms");
     }
 
     [Fact]
@@ -214,7 +216,8 @@ public sealed class NatTraversalTests
         Assert.DoesNotContain(changes, s => s.State != LinkState.Connected);
         long relayed = RelayedDatagrams(a, b);
         NatNode.AssertTrafficBothWays(a, b, 20, firstSequence: 10);
-        Assert.Equal(relayed, RelayedDatagrams(a, b));
+        // 40 packets went direct; at most a few handshake copies sprayed through the relay were still in flight.
+        Assert.InRange(RelayedDatagrams(a, b) - relayed, 0, 4);
         Assert.Equal(30, a.LinkTo(b).GetStats().PacketsReceived);
     }
 
@@ -238,7 +241,7 @@ public sealed class NatTraversalTests
         // The direct path opens: A's probes reach B, B answers directly, both move without a new handshake.
         gate.Open = true;
         await NatNode.WaitUntilAsync(() => a.LinkTo(b).Status.Path == LinkPath.DirectHost && b.LinkTo(a).Status.Path == LinkPath.DirectPeerReflexive, "direct after probing");
-        Assert.Equal(handshakes, a.LinkTo(b).GetStats().Handshakes);
+        Assert.True(handshakes == a.LinkTo(b).GetStats().Handshakes, "A:\n" + string.Join("\n", a.Logger.Messages) + "\nB:\n" + string.Join("\n", b.Logger.Messages));
         NatNode.AssertTrafficBothWays(a, b, 10, firstSequence: 5);
         Assert.Equal(gate.EndPoint, a.LinkTo(b).GetStats().RemoteCandidate!.EndPoint);
 
@@ -292,5 +295,54 @@ public sealed class NatTraversalTests
         Assert.Equal(StunMessageClass.SuccessResponse, parsed.Class);
         Assert.True(parsed.TryGetXorAddress(StunAttributeType.XorMappedAddress, out IPEndPoint? mapped));
         Assert.Equal(stranger.LocalEndPoint, mapped);
+    }
+
+    [Fact]
+    public async Task The_relayed_data_path_allocates_nothing_per_packet()
+    {
+        using CoturnServer coturn = await CoturnAsync();
+        await using NatNode a = await NatNode.StartAsync("A", With(coturn));
+        await using NatNode b = await NatNode.StartAsync("B", With(coturn));
+        await ConnectAsync(a, await b.DescriptorWithOnlyAsync(CandidateType.Relayed), b, await a.DescriptorWithOnlyAsync(CandidateType.Relayed));
+        a.Nic.DiscardWrites = true;
+        b.Nic.DiscardWrites = true;
+
+        // Both directions: one side sends on its TURN channel, the other to the peer's relayed address; one side
+        // receives ChannelData, the other plain datagrams from the relay.
+        foreach ((NatNode from, NatNode to) in new[] { (a, b), (b, a) })
+        {
+            TincanLink link = from.LinkTo(to);
+            byte[] buffer = new byte[TincanLink.PayloadOffset + 1200 + 16];
+            buffer[TincanLink.PayloadOffset] = (byte)to.Name[0];
+            int start = to.Router.Inbound;
+            for (int i = 0; i < 100; i++)
+            {
+                link.SendPayload(buffer, buffer.AsSpan(TincanLink.PayloadOffset, 1200), ContentKind.Packet);
+                await Task.Delay(2, TestContext.Current.CancellationToken);
+            }
+
+            // Warm-up done once the channel is bound and packets arrive; then measure.
+            await NatNode.WaitUntilAsync(() => to.Router.Inbound >= start + 50, $"{from.Name}->{to.Name} warm-up delivered");
+            await NatNode.WaitUntilAsync(() => link.Path is not RelayedPath r || r.HasChannel, "channel bound");
+            int measuredFrom = to.Router.Inbound + 20;
+            long sendAllocated = 0;
+            for (int burst = 0; burst < 10; burst++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 30; i++)
+                {
+                    link.SendPayload(buffer, buffer.AsSpan(TincanLink.PayloadOffset, 1200), ContentKind.Packet);
+                }
+
+                sendAllocated += GC.GetAllocatedBytesForCurrentThread() - before;
+                await Task.Delay(20, TestContext.Current.CancellationToken);
+            }
+
+            await NatNode.WaitUntilAsync(() => to.Router.Inbound >= measuredFrom + 200, $"{from.Name}->{to.Name} delivered");
+            int last = to.Router.Inbound;
+            Assert.True(sendAllocated < 1000, $"{from.Name} ({link.Path}) send path allocated {sendAllocated} bytes over 300 packets");
+            long received = to.Router.AllocatedOnReceiveThread(measuredFrom, last);
+            Assert.True(received < last - measuredFrom, $"{to.Name} receive thread allocated {received} bytes over {last - measuredFrom} packets");
+        }
     }
 }
