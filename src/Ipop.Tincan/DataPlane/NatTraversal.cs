@@ -31,6 +31,10 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     private static readonly TimeSpan SrflxRefreshAfter = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan ReallocateAfter = TimeSpan.FromSeconds(5);
 
+    // Below the common 30 s UDP mapping timeout of NATs (RFC 4787 REQ-5 asks for at least 2 min, many do less):
+    // keeps the mapping toward the TURN server, so refreshes and relayed data keep arriving even with no link busy.
+    private static readonly TimeSpan ServerKeepaliveInterval = TimeSpan.FromSeconds(15);
+
     /// <summary>Binding requests from strangers answered per second at most; the rest are dropped and counted.</summary>
     private const int BindingAnswersPerSecond = 50;
 
@@ -55,6 +59,7 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     private volatile Task<TurnAllocation?>? _allocationTask;
     private TurnAllocation? _allocation;
     private Candidate? _relayedCandidate;
+    private ITimer? _keepaliveTimer;
 
     // Receive thread only: the last source converted to an IPEndPoint (the TURN server, usually).
     private SocketAddress? _lastFrom;
@@ -104,6 +109,7 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
         if (_turnServers.Count > 0)
         {
             _allocationTask = AllocateAsync();
+            _keepaliveTimer = _time.CreateTimer(static state => ((NatTraversal)state!).SendServerKeepalive(), this, ServerKeepaliveInterval, ServerKeepaliveInterval);
         }
     }
 
@@ -264,6 +270,11 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     public async ValueTask DisposeAsync()
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_keepaliveTimer is not null)
+        {
+            await _keepaliveTimer.DisposeAsync().ConfigureAwait(false);
+        }
+
         TurnAllocation? allocation = Allocation;
         if (allocation is null && _allocationTask is { } pending)
         {
@@ -369,6 +380,20 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
         }
 
         return null;
+    }
+
+    // A Binding indication (RFC 8489 section 6.1: no response) is the smallest STUN message a server accepts.
+    private void SendServerKeepalive()
+    {
+        if (Allocation is not { State: TurnAllocationState.Active } allocation)
+        {
+            return;
+        }
+
+        Span<byte> indication = stackalloc byte[StunMessage.HeaderLength + 8];
+        var writer = new StunMessageWriter(indication, StunMethod.Binding, StunMessageClass.Indication, StunTransactionId.NewRandom());
+        writer.AppendFingerprint();
+        allocation.SendRaw(writer.Written);
     }
 
     private void OnAllocationFailed(TurnAllocation allocation, string reason)
