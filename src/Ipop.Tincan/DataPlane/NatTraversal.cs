@@ -177,7 +177,7 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     public RelayedPath? RelayedPathTo(IPEndPoint peer)
     {
         TurnAllocation? allocation = Allocation;
-        if (allocation is null || allocation.State != TurnAllocationState.Active)
+        if (allocation is null || allocation.State != TurnAllocationState.Active || peer.AddressFamily != allocation.RelayedAddress.AddressFamily)
         {
             return null;
         }

@@ -55,6 +55,7 @@ internal sealed class TincanLink : ITincanLink
     private readonly long _createdAt;
     private long _lastDirectReceived;
     private long _nextProbeAt;
+    private long _probeInterval;
     private long _connectedAfterTicks = -1;
 
     public TincanLink(LinkManager manager, PeerId peer, LinkDescriptor remote)
@@ -283,6 +284,10 @@ internal sealed class TincanLink : ITincanLink
                     }
                 }
 
+                // New candidates: probe them soon if the link is on the relay.
+                _nextProbeAt = 0;
+                _probeInterval = _manager.HandshakeTimeoutTicks;
+
                 // The path in use may have been learned before the peer's candidates arrived (peer-reflexive then):
                 // its kind follows the candidate now listed at that address.
                 if (_path is DirectUdpPath inUse)
@@ -432,11 +437,19 @@ internal sealed class TincanLink : ITincanLink
                 return;
             }
 
-            if (_lastAcceptedTimestamp is not null && Tai64N.Compare(timestamp, _lastAcceptedTimestamp) <= 0)
+            int order = _lastAcceptedTimestamp is null ? 1 : Tai64N.Compare(timestamp, _lastAcceptedTimestamp);
+            if (order <= 0)
             {
                 _manager.Drops.Add(DropReason.HandshakeReplay);
                 CountDrop();
-                _manager.LogHandshakeReplay(this, from);
+
+                // An equal timestamp is usually another copy of the initiation we just answered: the peer sends each
+                // one over every candidate path and its relay. Only older ones are worth a warning.
+                if (order < 0)
+                {
+                    _manager.LogHandshakeReplay(this, from);
+                }
+
                 noise.Dispose();
                 return;
             }
@@ -791,6 +804,7 @@ internal sealed class TincanLink : ITincanLink
         {
             // Probe the direct candidates at the next tick: the relay answered first, a direct path may still work.
             _nextProbeAt = 0;
+            _probeInterval = _manager.HandshakeTimeoutTicks;
         }
 
         if (previous is not null)
@@ -827,7 +841,10 @@ internal sealed class TincanLink : ITincanLink
             return null;
         }
 
-        _nextProbeAt = now + _manager.HandshakeTimeoutTicks;
+        // Back off to 8 handshake timeouts: a pair of symmetric NATs may never open a direct path.
+        _probeInterval = Math.Max(_probeInterval, _manager.HandshakeTimeoutTicks);
+        _nextProbeAt = now + _probeInterval;
+        _probeInterval = Math.Min(_probeInterval * 2, _manager.HandshakeTimeoutTicks * 8);
         List<DirectUdpPath>? probes = null;
         foreach (DirectUdpPath candidate in _candidatePaths)
         {
