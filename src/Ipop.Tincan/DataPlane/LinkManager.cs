@@ -128,7 +128,7 @@ internal sealed partial class LinkManager : ITincan
 
         foreach (TincanLink link in _snapshot)
         {
-            Nat?.PreparePeer(link.CandidatesFromDescriptor);
+            Nat?.PreparePeer(link, link.CandidatesFromDescriptor);
             link.Start(link.CandidatesFromDescriptor);
         }
 
@@ -188,7 +188,7 @@ internal sealed partial class LinkManager : ITincan
 
         replaced?.Close(LinkFailureReason.Revoked);
         LogLinkCreated(_logger, peer.Value, remote.Candidates.Length);
-        Nat?.PreparePeer(remote.Candidates);
+        Nat?.PreparePeer(link, remote.Candidates);
         link.Start(remote.Candidates);
         return link;
     }

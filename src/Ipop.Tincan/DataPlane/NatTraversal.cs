@@ -163,14 +163,14 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     /// Installs TURN permissions for every IP among the peer's candidates (RFC 8656 section 9: per IP, ports
     /// ignored, so a symmetric NAT's fresh port per destination still passes). Fire and forget.
     /// </summary>
-    public void PreparePeer(ImmutableArray<Candidate> candidates)
+    public void PreparePeer(TincanLink link, ImmutableArray<Candidate> candidates)
     {
         if (_allocationTask is null || candidates.IsDefaultOrEmpty)
         {
             return;
         }
 
-        _ = PreparePeerAsync(candidates);
+        _ = PreparePeerAsync(link, candidates);
     }
 
     /// <summary>The relayed path to <paramref name="peer"/> (as the relay sees it), or null without an allocation.</summary>
@@ -430,14 +430,14 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
         {
             foreach (TincanLink link in _manager.LinkSnapshot)
             {
-                PreparePeer(link.CandidatesFromDescriptor);
+                PreparePeer(link, link.CandidatesFromDescriptor);
             }
         }
 
         return allocation;
     }
 
-    private async Task PreparePeerAsync(ImmutableArray<Candidate> candidates)
+    private async Task PreparePeerAsync(TincanLink link, ImmutableArray<Candidate> candidates)
     {
         try
         {
@@ -463,6 +463,8 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
                     LogPermissionFailed(_logger, ip, e.Message);
                 }
             }
+
+            link.OnRelayReady();
         }
 #pragma warning disable CA1031 // Fire and forget: a missing permission only means that relayed path will not work.
         catch (Exception)

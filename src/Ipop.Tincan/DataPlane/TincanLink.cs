@@ -667,6 +667,28 @@ internal sealed class TincanLink : ITincanLink
         _attempts++;
         _nextRetryAt = now + _backoffTicks;
 
+        Spray(message);
+        _manager.LogHandshakeSent(this, _attempts);
+    }
+
+    /// <summary>
+    /// Our TURN permissions for this peer are installed: send the pending initiation again at once rather than one
+    /// retry interval later, since a copy through our relay, or the peer's answer to it, may have been refused.
+    /// </summary>
+    internal void OnRelayReady()
+    {
+        lock (_gate)
+        {
+            if (!_closed && _pending is { Message.Length: > 0 } pending)
+            {
+                Spray(pending.Message);
+            }
+        }
+    }
+
+    // Under _gate: one initiation to the path in use, every candidate, and through our relay to every candidate.
+    private void Spray(byte[] message)
+    {
         ILinkPath? path = _path;
         path?.Send(message);
         foreach (DirectUdpPath candidate in _candidatePaths)
@@ -689,8 +711,6 @@ internal sealed class TincanLink : ITincanLink
                 }
             }
         }
-
-        _manager.LogHandshakeSent(this, _attempts);
     }
 
     // A strictly increasing TAI64N per link even if the clock stands still or steps back.

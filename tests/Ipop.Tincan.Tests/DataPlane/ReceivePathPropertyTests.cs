@@ -38,7 +38,7 @@ public sealed class ReceivePathPropertyTests
         datagrams.Sample(d =>
         {
             manager.OnIpopDatagram(d, from);
-            count++;
+            Interlocked.Increment(ref count); // CsCheck samples on several threads.
         }, iter: 2000);
 
         Assert.Equal(before + count, Total(manager));
