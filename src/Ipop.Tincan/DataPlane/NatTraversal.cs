@@ -46,7 +46,7 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     private readonly StunBindingClient _binding;
     private readonly TurnClient _turn;
     private readonly IReadOnlyList<StunServerEndpoint> _stunServers;
-    private readonly IReadOnlyList<TurnServerEndpoint> _turnServers;
+    private readonly IReadOnlyList<TurnServerOptions> _turnServers;
     private readonly ConcurrentDictionary<IPEndPoint, RelayedPath> _relayedPaths = new();
     private readonly ConcurrentDictionary<IPEndPoint, SocketAddress> _sendAddresses = new();
     private readonly LogRateLimiter _strangerLog;
@@ -60,6 +60,7 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     private TurnAllocation? _allocation;
     private Candidate? _relayedCandidate;
     private ITimer? _keepaliveTimer;
+    private string? _turnAuthenticationFailure;
 
     // Receive thread only: the last source converted to an IPEndPoint (the TURN server, usually).
     private SocketAddress? _lastFrom;
@@ -80,7 +81,7 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
         _binding = new StunBindingClient(_transactions, logger) { AddressFamily = mux.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 && !mux.DualMode ? mux.AddressFamily : System.Net.Sockets.AddressFamily.InterNetwork };
         _turn = new TurnClient(_transactions, _demux, new TurnTimings { Retransmission = TurnPolicy }, logger) { AddressFamily = _binding.AddressFamily };
         _stunServers = [.. options.StunServers.Where(s => !string.IsNullOrWhiteSpace(s.Host)).Select(s => new StunServerEndpoint(s.Host.Trim(), s.Port))];
-        _turnServers = [.. options.TurnServers.Where(s => !string.IsNullOrWhiteSpace(s.Host)).Select(ToEndpoint)];
+        _turnServers = [.. options.TurnServers.Where(s => !string.IsNullOrWhiteSpace(s.Host))];
         _strangerLog = new LogRateLimiter(_time, TimeSpan.FromSeconds(10));
     }
 
@@ -92,7 +93,11 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     public TurnAllocation? Allocation => Volatile.Read(ref _allocation);
 
     /// <summary>Set when every configured TURN server refused our credentials: names the servers, never a password.</summary>
-    public string? TurnAuthenticationFailure { get; private set; }
+    public string? TurnAuthenticationFailure
+    {
+        get => Volatile.Read(ref _turnAuthenticationFailure);
+        private set => Volatile.Write(ref _turnAuthenticationFailure, value);
+    }
 
     /// <summary>Binding requests from peers or strangers dropped by the rate limit.</summary>
     public long StrangerDrops => Interlocked.Read(ref _strangerDrops);
@@ -294,11 +299,13 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
 
     internal void LogChannelBindFailed(IPEndPoint peer, string reason) => LogBindFailed(_logger, peer, reason);
 
-    private static TurnServerEndpoint ToEndpoint(TurnServerOptions s)
+    // Fresh for every allocation: REST-style credentials from a shared secret expire (here after a day), and a
+    // replacement allocation must not reuse expired ones.
+    private TurnServerEndpoint ToEndpoint(TurnServerOptions s)
     {
         var endpoint = new StunServerEndpoint(s.Host.Trim(), s.Port);
         TurnCredentials credentials = !string.IsNullOrEmpty(s.SharedSecret)
-            ? TurnCredentials.FromSharedSecret(s.SharedSecret, s.Username ?? "ipop", DateTimeOffset.UtcNow.AddDays(1))
+            ? TurnCredentials.FromSharedSecret(s.SharedSecret, s.Username ?? "ipop", _time.GetUtcNow().AddDays(1))
             : new TurnCredentials(string.IsNullOrEmpty(s.Username) ? "ipop" : s.Username, s.Password ?? string.Empty);
         return new TurnServerEndpoint(endpoint, credentials);
     }
@@ -355,18 +362,19 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     {
         try
         {
-            TurnAllocation allocation = await _turn.AllocateAsync(_turnServers, _stopping.Token).ConfigureAwait(false);
+            TurnAllocation allocation = await _turn.AllocateAsync([.. _turnServers.Select(ToEndpoint)], _stopping.Token).ConfigureAwait(false);
             allocation.DataReceived = OnRelayed;
             allocation.Failed += OnAllocationFailed;
             IPEndPoint relayed = allocation.RelayedAddress;
             Volatile.Write(ref _relayedCandidate, new Candidate(CandidateType.Relayed, relayed, Candidate.ComputePriority(CandidateType.Relayed, 65535), "relay0", allocation.Server.ToString()));
             Volatile.Write(ref _allocation, allocation);
+            TurnAuthenticationFailure = null;
             LogRelayReady(_logger, relayed, allocation.Server);
             return allocation;
         }
         catch (TurnAuthenticationException e)
         {
-            TurnAuthenticationFailure = $"every TURN server refused our credentials ({string.Join(", ", _turnServers.Select(s => s.ToString()))})";
+            TurnAuthenticationFailure = $"every TURN server refused our credentials ({string.Join(", ", _turnServers.Select(s => new StunServerEndpoint(s.Host.Trim(), s.Port).ToString()))})";
             LogTurnAuthFailed(_logger, e.Message);
         }
         catch (OperationCanceledException)

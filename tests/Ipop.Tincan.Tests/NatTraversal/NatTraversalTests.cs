@@ -381,4 +381,22 @@ public sealed class NatTraversalTests
         Assert.Equal(b.LocalEndPoint, remote.EndPoint);
         NatNode.AssertTrafficBothWays(a, b, 3);
     }
+
+    [Fact]
+    public async Task Servers_given_by_host_name_with_a_shared_secret_give_a_relayed_candidate()
+    {
+        using CoturnServer coturn = await CoturnServer.StartAsync(new CoturnOptions { StaticAuthSecret = "lab-secret" }, Timeout());
+        await using NatNode a = await NatNode.StartAsync("A", o =>
+        {
+            o.StunServers.Add(new StunServerOptions { Host = "localhost", Port = coturn.EndPoint.Port });
+            o.TurnServers.Add(new TurnServerOptions { Host = "localhost", Port = coturn.EndPoint.Port, Username = "node-a", SharedSecret = "lab-secret" });
+        });
+
+        LinkDescriptor d = await a.DescriptorAsync();
+
+        Candidate relay = Assert.Single(d.Candidates, c => c.Type == CandidateType.Relayed);
+        Assert.Equal(IPAddress.Loopback, relay.EndPoint.Address);
+        Assert.Equal($"localhost:{coturn.EndPoint.Port}", relay.Server);
+        Assert.DoesNotContain(a.Logger.Messages, m => m.Contains("lab-secret", StringComparison.Ordinal));
+    }
 }
