@@ -11,8 +11,19 @@ namespace Ipop.IntegrationTests.Nat;
 /// work both ways, and the path kind must be the expected one. The time from both descriptors known to the
 /// first ping reply is written to the test output.
 /// </summary>
-public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper output) : IClassFixture<NatLabFixture>
+public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper output) : IClassFixture<NatLabFixture>, IAsyncDisposable
 {
+    private readonly List<ApiNode> _nodes = [];
+
+    /// <summary>Every node a test started is stopped, also when the test failed, so the next test starts clean.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (ApiNode n in _nodes)
+        {
+            await n.DisposeAsync();
+        }
+    }
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private async Task<(ApiNode A, ApiNode B, TimeSpan Elapsed)> LinkAsync(LabNamespace a, LabNamespace b, object[] turnA, object[] turnB)
@@ -20,7 +31,9 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
         string dir = Path.Combine(lab.Directory, Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(dir);
         ApiNode nodeA = await ApiNode.StartAsync(lab.Lab, a, dir, NatLabFixture.Stun, turnA, Ct);
+        _nodes.Add(nodeA);
         ApiNode nodeB = await ApiNode.StartAsync(lab.Lab, b, dir, NatLabFixture.Stun, turnB, Ct);
+        _nodes.Add(nodeB);
         await nodeA.CreateInterfaceAsync("198.19.0.1/24", Ct);
         await nodeB.CreateInterfaceAsync("198.19.0.2/24", Ct);
         JsonNode descriptorA = await nodeA.DescriptorAsync(Ct);
@@ -63,21 +76,12 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
         Assert.True(b.Namespace.Ping("198.19.0.1", count: 3, deadlineSeconds: 5), await StatusAsync(a, b));
     }
 
-    private static async Task StopAsync(params ApiNode[] nodes)
-    {
-        foreach (ApiNode n in nodes)
-        {
-            await n.DisposeAsync();
-        }
-    }
-
     [Fact]
     public async Task Same_lan_without_nat_uses_a_direct_host_pair()
     {
         (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Cone1, lab.Cone1Neighbour, NatLabFixture.TurnList, NatLabFixture.TurnList);
         await PingBothWaysAsync(a, b);
         await AssertPathAsync(a, b, "direct_host");
-        await StopAsync(a, b);
     }
 
     [Fact]
@@ -86,7 +90,6 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
         (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Cone1, lab.Cone2, NatLabFixture.TurnList, NatLabFixture.TurnList);
         await PingBothWaysAsync(a, b);
         await AssertPathAsync(a, b, "direct_server_reflexive", "direct_peer_reflexive");
-        await StopAsync(a, b);
     }
 
     [Fact]
@@ -95,7 +98,6 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
         (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Cone1, lab.Public, NatLabFixture.TurnList, NatLabFixture.TurnList);
         await PingBothWaysAsync(a, b);
         await AssertPathAsync(a, b, "direct_host", "direct_server_reflexive", "direct_peer_reflexive");
-        await StopAsync(a, b);
     }
 
     [Fact]
@@ -104,7 +106,6 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
         (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Symmetric1, lab.Symmetric2, NatLabFixture.TurnList, NatLabFixture.TurnList);
         await PingBothWaysAsync(a, b);
         await AssertPathAsync(a, b, "relayed");
-        await StopAsync(a, b);
     }
 
     [Fact]
@@ -113,7 +114,6 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
         (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Symmetric1, lab.Cone2, NatLabFixture.TurnList, NatLabFixture.TurnList);
         await PingBothWaysAsync(a, b);
         await AssertPathAsync(a, b, "relayed", "direct_server_reflexive", "direct_peer_reflexive");
-        await StopAsync(a, b);
     }
 
     [Fact]
@@ -123,7 +123,6 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
         await PingBothWaysAsync(a, b);
         await AssertPathAsync(a, b, "relayed");
         Assert.Contains("198.18.0.3:3478", (await a.LinkStatusAsync(b.Id, Ct)).ToJsonString(), StringComparison.Ordinal);
-        await StopAsync(a, b);
     }
 
     [Fact]
@@ -147,6 +146,5 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
         Assert.True(back && clock.Elapsed < TimeSpan.FromSeconds(5), $"traffic did not resume within 5 s ({clock.Elapsed})\n{await StatusAsync(a, b)}");
         Assert.True(client.WaitForExit(TimeSpan.FromSeconds(20)), client.Output);
         Assert.Equal(0, client.ExitCode);
-        await StopAsync(a, b);
     }
 }
