@@ -76,6 +76,15 @@ public sealed class LinkManagerTests
     }
 
     [Fact]
+    public void Socket_buffers_are_forced_past_the_sysctl_limit_when_privileged()
+    {
+        using var mux = new UdpMux(IPAddress.Loopback, 0, 4 * 1024 * 1024, new DropCounters(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        Assert.SkipUnless(Environment.UserName == "root", "SO_RCVBUFFORCE needs CAP_NET_ADMIN");
+        Assert.True(mux.ReceiveBufferSize >= 4 * 1024 * 1024, $"receive buffer {mux.ReceiveBufferSize}");
+        Assert.True(mux.SendBufferSize >= 4 * 1024 * 1024, $"send buffer {mux.SendBufferSize}");
+    }
+
+    [Fact]
     public void Socket_addresses_follow_the_socket_family()
     {
         var drops = new DropCounters();
