@@ -108,6 +108,12 @@ internal sealed partial class LinkManager
             return;
         }
 
+        if (!HandshakeMac.Verify(datagram, OwnMacKey))
+        {
+            Drops.Add(DropReason.MacMismatch);
+            return;
+        }
+
         var noise = new NoiseIKHandshake(initiator: false, Keys, ReadOnlySpan<byte>.Empty, Prologue);
         Span<byte> timestamp = stackalloc byte[Tai64N.Length];
         if (!noise.TryReadMessage1(noiseMessage, timestamp, out int length) || length != Tai64N.Length)
@@ -143,6 +149,12 @@ internal sealed partial class LinkManager
         if (!HandshakeResponseMessage.TryRead(datagram, out uint senderIndex, out uint receiverIndex, out ReadOnlySpan<byte> noiseMessage))
         {
             Drops.Add(DropReason.Malformed);
+            return;
+        }
+
+        if (!HandshakeMac.Verify(datagram, OwnMacKey))
+        {
+            Drops.Add(DropReason.MacMismatch);
             return;
         }
 

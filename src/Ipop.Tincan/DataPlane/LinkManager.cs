@@ -60,6 +60,7 @@ internal sealed partial class LinkManager : ITincan
         _checkUsername = RandomToken(8);
         _checkPassword = RandomToken(24);
         Metrics = new TincanMetrics(this);
+        OwnMacKey = HandshakeMac.DeriveKey(keys.PublicKeyBytes);
     }
 
     public NodePublicKey LocalKey => Keys.PublicKey;
@@ -71,6 +72,9 @@ internal sealed partial class LinkManager : ITincan
     public event EventHandler<ControlMessageEventArgs>? ControlMessageReceived;
 
     internal StaticKeyPair Keys { get; }
+
+    /// <summary>Key of the mac1 that every handshake message sent to us must carry.</summary>
+    internal byte[] OwnMacKey { get; }
 
     internal TimeProvider Time { get; }
 

@@ -23,6 +23,7 @@ internal sealed class TincanLink : ITincanLink
     private readonly Lock _gate = new();
     private readonly LinkManager _manager;
     private readonly byte[] _peerKeyBytes;
+    private readonly byte[] _peerMacKey;
     private readonly byte[] _lastSentTimestamp = new byte[Tai64N.Length];
     private byte[]? _lastAcceptedTimestamp;
     private ImmutableArray<Candidate> _candidates;
@@ -59,6 +60,7 @@ internal sealed class TincanLink : ITincanLink
         Peer = peer;
         PeerKey = remote.Key;
         _peerKeyBytes = remote.Key.Bytes.ToArray();
+        _peerMacKey = HandshakeMac.DeriveKey(_peerKeyBytes);
         _candidates = remote.Candidates;
 
         // Roles come from the keys so both sides do not start handshakes at the same time: the lower key initiates
@@ -399,6 +401,7 @@ internal sealed class TincanLink : ITincanLink
             noise.Dispose();
             uint localIndex = _manager.Register(session);
             HandshakeResponseMessage.WriteHeader(datagram, localIndex, senderIndex);
+            HandshakeMac.Write(datagram, _peerMacKey);
 
             Retire(_next);
             Volatile.Write(ref _next, session);
@@ -589,6 +592,7 @@ internal sealed class TincanLink : ITincanLink
         Span<byte> timestamp = stackalloc byte[Tai64N.Length];
         NextTimestamp(timestamp);
         noise.WriteMessage1(timestamp, HandshakeInitiationMessage.NoiseMessage(datagram));
+        HandshakeMac.Write(datagram, _peerMacKey);
         pending.SentAt = now;
         pending.Message = message;
         _pending = pending;

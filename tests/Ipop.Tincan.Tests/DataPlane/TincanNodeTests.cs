@@ -279,11 +279,14 @@ public sealed class TincanNodeTests
 
         await TestNode.WaitUntilAsync(
             () => b.Manager.Drops.Get(DropReason.Malformed) + b.Manager.Drops.Get(DropReason.UnknownIndex) + b.Manager.Drops.Get(DropReason.AuthenticationFailed)
-                + b.Manager.Drops.Get(DropReason.Oversize) + b.Manager.Drops.Get(DropReason.UnknownType) >= 200,
+                + b.Manager.Drops.Get(DropReason.Oversize) + b.Manager.Drops.Get(DropReason.UnknownType) + b.Manager.Drops.Get(DropReason.MacMismatch) >= 200,
             "junk counted");
         Assert.Equal(0, b.Manager.Drops.Get(DropReason.HandlerError));
         Assert.True(b.Manager.Drops.Get(DropReason.Oversize) >= 1);
         Assert.True(b.Manager.Drops.Get(DropReason.UnknownType) >= 1);
+
+        // A well-formed initiation without the right mac1 is refused before any Diffie-Hellman work.
+        Assert.True(b.Manager.Drops.Get(DropReason.MacMismatch) >= 1);
 
         byte[] p = TestNode.Packet(b, 1);
         a.Nic.Inject(p);
