@@ -120,7 +120,17 @@ internal sealed partial class LinkManager : ITincan
                 return Task.CompletedTask;
             }
 
-            var mux = new UdpMux(IPAddress.Parse(_options.ListenAddress), _options.ListenPort, _options.SocketBufferBytes, Drops, _logger);
+            UdpMux mux;
+            try
+            {
+                mux = new UdpMux(IPAddress.Parse(_options.ListenAddress), _options.ListenPort, _options.SocketBufferBytes, Drops, _logger);
+            }
+            catch (SocketException e)
+            {
+                throw new InvalidOperationException(
+                    $"Tincan could not open UDP {_options.ListenAddress}:{_options.ListenPort} (Tincan:ListenAddress, Tincan:ListenPort): {e.SocketErrorCode}, {e.Message}", e);
+            }
+
             mux.RegisterHandler((byte)Protocol.MessageType.HandshakeInitiation, (byte)Protocol.MessageType.TransportData, new IpopDatagramHandler(this));
             LocalHostCandidate = new Candidate(CandidateType.Host, mux.LocalEndPoint, Candidate.ComputePriority(CandidateType.Host, 65535), "host0");
             Volatile.Write(ref _mux, mux);

@@ -64,6 +64,17 @@ public sealed class LinkManagerTests
     }
 
     [Fact]
+    public async Task Port_in_use_fails_start_with_a_message_naming_the_setting()
+    {
+        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        taken.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        int port = ((IPEndPoint)taken.LocalEndPoint!).Port;
+        await using ITincan tincan = TincanNode.Create(new TincanOptions { ListenAddress = "127.0.0.1", ListenPort = port });
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => tincan.StartAsync(TestContext.Current.CancellationToken));
+        Assert.Contains($"127.0.0.1:{port} (Tincan:ListenAddress, Tincan:ListenPort): AddressAlreadyInUse", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Link_created_before_start_connects_once_started()
     {
         await using TestNode b = await TestNode.StartAsync("B");
