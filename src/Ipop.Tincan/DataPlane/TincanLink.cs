@@ -247,10 +247,18 @@ internal sealed class TincanLink : ITincanLink
             {
                 foreach (Candidate c in candidates)
                 {
-                    SocketAddress? address = mux.ToSocketAddress(c.EndPoint);
+                    // A relayed candidate is reached through our own TURN allocation (NAT traversal), never directly.
+                    LinkPath kind = c.Type switch
+                    {
+                        CandidateType.Host => LinkPath.DirectHost,
+                        CandidateType.ServerReflexive => LinkPath.DirectServerReflexive,
+                        CandidateType.PeerReflexive => LinkPath.DirectPeerReflexive,
+                        _ => LinkPath.None,
+                    };
+                    SocketAddress? address = kind == LinkPath.None ? null : mux.ToSocketAddress(c.EndPoint);
                     if (address is not null && _candidatePaths.Count < LinkDescriptor.MaxCandidates)
                     {
-                        _candidatePaths.Add(new DirectUdpPath(mux, address, c.Type == CandidateType.Host ? LinkPath.DirectHost : LinkPath.DirectServerReflexive));
+                        _candidatePaths.Add(new DirectUdpPath(mux, address, kind));
                     }
                 }
 
