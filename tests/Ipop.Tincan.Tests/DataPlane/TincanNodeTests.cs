@@ -66,6 +66,30 @@ public sealed class TincanNodeTests
     }
 
     [Fact]
+    public async Task Packets_sent_before_the_handshake_completes_are_delivered_after_it()
+    {
+        await using TestNode a = await TestNode.StartAsync("A");
+        await using TestNode b = await TestNode.StartAsync("B");
+        a.Tincan.CreateLink(b.Id, await b.DescriptorAsync());
+        await TestNode.WaitUntilAsync(() => b.Manager.Drops.Get(DropReason.UnknownKey) >= 1, "B refused A before authorizing it");
+
+        byte[][] early = [TestNode.Packet(b, 1), TestNode.Packet(b, 2), TestNode.Packet(b, 3)];
+        foreach (byte[] p in early)
+        {
+            a.Nic.Inject(p);
+        }
+
+        await TestNode.WaitUntilAsync(() => a.Manager.LinkSnapshot[0].StagedCount == 3, "packets held");
+        b.Tincan.CreateLink(a.Id, await a.DescriptorAsync());
+        foreach (byte[] p in early)
+        {
+            Assert.Equal(p, b.Nic.TakeWritten(Wait));
+        }
+
+        Assert.Equal(0, a.Manager.Drops.Get(DropReason.NoSession));
+    }
+
+    [Fact]
     public async Task Control_messages_arrive_as_events_and_TrySend_delivers_packets()
     {
         await using TestNode a = await TestNode.StartAsync("A");
