@@ -8,6 +8,11 @@ namespace Ipop.Tincan.DataPlane;
 /// <summary>The receive path: handshake messages and transport packets, on the socket's receive thread.</summary>
 internal sealed partial class LinkManager
 {
+    /// <summary>
+    /// Handles one Ipop datagram (types 4-7). Receive thread only: sessions' replay windows are not thread-safe.
+    /// A TURN ChannelData handler that unwraps Ipop datagrams calls this from its own handler, which already runs
+    /// on the receive thread.
+    /// </summary>
     internal void OnIpopDatagram(Span<byte> datagram, SocketAddress from)
     {
         switch ((MessageType)datagram[0])

@@ -91,6 +91,23 @@ internal sealed class TincanLink : ITincanLink
 
     internal ILinkPath? Path => Volatile.Read(ref _path);
 
+    /// <summary>
+    /// Switches the link to another path (NAT traversal: a nominated candidate pair, a TURN channel). Sessions are
+    /// unaffected; the next packet goes the new way.
+    /// </summary>
+    internal void SetPath(ILinkPath path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        lock (_gate)
+        {
+            Volatile.Write(ref _path, path);
+            if (_current is not null)
+            {
+                SetStatus(ConnectedStatuses[(int)path.Kind]);
+            }
+        }
+    }
+
     /// <summary>Packets waiting for the handshake.</summary>
     internal int StagedCount => Volatile.Read(ref _staged)?.Count ?? 0;
 
