@@ -471,6 +471,49 @@ public sealed class TincanNodeTests
         Assert.Equal(a.Manager.Mux.LocalEndPoint, from);
     }
 
+    [Fact]
+    public async Task A_new_path_carries_the_next_packet_with_headroom_for_a_channel_header()
+    {
+        await using TestNode a = await TestNode.StartAsync("A");
+        await using TestNode b = await TestNode.StartAsync("B");
+        await TestNode.ConnectAsync(a, b);
+        var link = (TincanLink)a.LinkTo(b);
+        var direct = (DirectUdpPath)link.Path!;
+        var relay = new RecordingPath(direct);
+        link.SetPath(relay);
+        Assert.Equal(LinkPath.Relayed, link.Status.Path);
+
+        byte[] p = TestNode.Packet(b, 1);
+        a.Nic.Inject(p);
+        Assert.Equal(p, b.Nic.TakeWritten(Wait));
+        Assert.True(relay.Sent.TryTake(out byte[]? datagram, Wait));
+        Assert.Equal([0xc0, 0xc0, 0xc0, 0xc0], datagram[..4]);
+        Assert.Equal((byte)MessageType.TransportData, datagram[4]);
+    }
+
+    /// <summary>Stands in for a TURN channel path: writes a fake 4-byte header into the headroom, then sends directly.</summary>
+    private sealed class RecordingPath(DirectUdpPath inner) : ILinkPath
+    {
+        public BlockingCollection<byte[]> Sent { get; } = [];
+
+        public LinkPath Kind => LinkPath.Relayed;
+
+        public IPEndPoint? RemoteEndPoint => inner.RemoteEndPoint;
+
+        public bool Send(Span<byte> bufferWithHeadroom)
+        {
+            bufferWithHeadroom[..ILinkPath.Headroom].Fill(0xc0);
+            if (bufferWithHeadroom[ILinkPath.Headroom] == (byte)MessageType.TransportData)
+            {
+                Sent.Add(bufferWithHeadroom.ToArray());
+            }
+
+            return inner.Send(bufferWithHeadroom);
+        }
+
+        public void OnAuthenticatedFrom(SocketAddress from) => inner.OnAuthenticatedFrom(from);
+    }
+
     private sealed class RecordingHandler : IDatagramHandler
     {
         public BlockingCollection<byte[]> Received { get; } = [];
