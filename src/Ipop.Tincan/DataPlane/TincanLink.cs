@@ -23,6 +23,7 @@ internal sealed class TincanLink : ITincanLink
     private readonly Lock _gate = new();
     private readonly LinkManager _manager;
     private readonly byte[] _peerKeyBytes;
+    private readonly byte[] _peerMacKey;
     private readonly byte[] _lastSentTimestamp = new byte[Tai64N.Length];
     private byte[]? _lastAcceptedTimestamp;
     private ImmutableArray<Candidate> _candidates;
@@ -52,6 +53,7 @@ internal sealed class TincanLink : ITincanLink
     private long _packetsReceived;
     private long _packetsDropped;
     private long _handshakes;
+    private StagedPackets? _staged;
 
     public TincanLink(LinkManager manager, PeerId peer, LinkDescriptor remote)
     {
@@ -59,6 +61,7 @@ internal sealed class TincanLink : ITincanLink
         Peer = peer;
         PeerKey = remote.Key;
         _peerKeyBytes = remote.Key.Bytes.ToArray();
+        _peerMacKey = HandshakeMac.DeriveKey(_peerKeyBytes);
         _candidates = remote.Candidates;
 
         // Roles come from the keys so both sides do not start handshakes at the same time: the lower key initiates
@@ -87,6 +90,26 @@ internal sealed class TincanLink : ITincanLink
     internal bool IsConnected => Volatile.Read(ref _current) is not null && !_closed;
 
     internal ILinkPath? Path => Volatile.Read(ref _path);
+
+    /// <summary>
+    /// Switches the link to another path (NAT traversal: a nominated candidate pair, a TURN channel). Sessions are
+    /// unaffected; the next packet goes the new way.
+    /// </summary>
+    internal void SetPath(ILinkPath path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        lock (_gate)
+        {
+            Volatile.Write(ref _path, path);
+            if (_current is not null)
+            {
+                SetStatus(ConnectedStatuses[(int)path.Kind]);
+            }
+        }
+    }
+
+    /// <summary>Packets waiting for the handshake.</summary>
+    internal int StagedCount => Volatile.Read(ref _staged)?.Count ?? 0;
 
     public LinkStats GetStats()
     {
@@ -130,7 +153,15 @@ internal sealed class TincanLink : ITincanLink
     /// Seals <paramref name="payload"/> into <paramref name="buffer"/> (headroom, header, ciphertext, tag) and sends it.
     /// <paramref name="payload"/> may be exactly <c>buffer[PayloadOffset..]</c> (sealed in place) or separate memory.
     /// </summary>
-    internal bool SendPayload(Span<byte> buffer, ReadOnlySpan<byte> payload, ContentKind kind)
+    /// <param name="buffer">Headroom, header slot, payload slot and tag room.</param>
+    /// <param name="payload">The plaintext.</param>
+    /// <param name="kind">What the packet carries.</param>
+    /// <param name="stageWithoutSession">
+    /// Hold the packet while a handshake runs instead of dropping it (the interface path; <see cref="TrySend"/>
+    /// keeps its contract of refusing when not connected).
+    /// </param>
+    /// <returns><c>true</c> if sent (or held for the handshake).</returns>
+    internal bool SendPayload(Span<byte> buffer, ReadOnlySpan<byte> payload, ContentKind kind, bool stageWithoutSession = false)
     {
         if (payload.Length > _manager.MaxPayload)
         {
@@ -144,10 +175,15 @@ internal sealed class TincanLink : ITincanLink
         long now = _manager.Time.GetTimestamp();
         if (session is null || path is null || now - session.Created >= _manager.RejectAfterTicks)
         {
-            _manager.Drops.Add(DropReason.NoSession);
-            Interlocked.Increment(ref _packetsDropped);
+            bool staged = stageWithoutSession && kind == ContentKind.Packet && !_closed && !_givenUp && Stage(payload);
+            if (!staged)
+            {
+                _manager.Drops.Add(DropReason.NoSession);
+                Interlocked.Increment(ref _packetsDropped);
+            }
+
             RequestHandshake();
-            return false;
+            return staged;
         }
 
         ulong counter = session.NextCounter();
@@ -195,6 +231,7 @@ internal sealed class TincanLink : ITincanLink
         }
 
         Volatile.Read(ref _path)?.OnAuthenticatedFrom(from);
+        bool promoted = false;
         if (ReferenceEquals(session, Volatile.Read(ref _next)) || Volatile.Read(ref _status).State != LinkState.Connected)
         {
             lock (_gate)
@@ -214,6 +251,7 @@ internal sealed class TincanLink : ITincanLink
 
                     // The initiator confirms at once with a keepalive, so this is close to one round trip.
                     Volatile.Write(ref _rttTicks, now - session.ResponseSentAt);
+                    promoted = true;
                 }
 
                 _givenUp = false;
@@ -223,6 +261,11 @@ internal sealed class TincanLink : ITincanLink
                     SetStatus(ConnectedStatuses[(int)(_path?.Kind ?? LinkPath.DirectHost)]);
                 }
             }
+        }
+
+        if (promoted)
+        {
+            FlushStaged();
         }
     }
 
@@ -245,10 +288,18 @@ internal sealed class TincanLink : ITincanLink
             {
                 foreach (Candidate c in candidates)
                 {
-                    SocketAddress? address = mux.ToSocketAddress(c.EndPoint);
+                    // A relayed candidate is reached through our own TURN allocation (NAT traversal), never directly.
+                    LinkPath kind = c.Type switch
+                    {
+                        CandidateType.Host => LinkPath.DirectHost,
+                        CandidateType.ServerReflexive => LinkPath.DirectServerReflexive,
+                        CandidateType.PeerReflexive => LinkPath.DirectPeerReflexive,
+                        _ => LinkPath.None,
+                    };
+                    SocketAddress? address = kind == LinkPath.None ? null : mux.ToSocketAddress(c.EndPoint);
                     if (address is not null && _candidatePaths.Count < LinkDescriptor.MaxCandidates)
                     {
-                        _candidatePaths.Add(new DirectUdpPath(mux, address, c.Type == CandidateType.Host ? LinkPath.DirectHost : LinkPath.DirectServerReflexive));
+                        _candidatePaths.Add(new DirectUdpPath(mux, address, kind));
                     }
                 }
 
@@ -399,6 +450,7 @@ internal sealed class TincanLink : ITincanLink
             noise.Dispose();
             uint localIndex = _manager.Register(session);
             HandshakeResponseMessage.WriteHeader(datagram, localIndex, senderIndex);
+            HandshakeMac.Write(datagram, _peerMacKey);
 
             Retire(_next);
             Volatile.Write(ref _next, session);
@@ -454,8 +506,12 @@ internal sealed class TincanLink : ITincanLink
             _manager.LogHandshakeCompleted(this, from);
         }
 
-        // Confirms the session to the responder at once (it may not send on it before it hears from us).
-        SendKeepalive();
+        // Confirms the session to the responder at once (it may not send on it before it hears from us); packets
+        // held during the handshake do the same job when there are any.
+        if (!FlushStaged())
+        {
+            SendKeepalive();
+        }
     }
 
     internal void Close(LinkFailureReason reason)
@@ -468,6 +524,7 @@ internal sealed class TincanLink : ITincanLink
             }
 
             _closed = true;
+            _staged?.Clear();
             if (_pending is not null)
             {
                 _manager.Unregister(_pending);
@@ -487,6 +544,65 @@ internal sealed class TincanLink : ITincanLink
             _next = null;
             SetStatus(new LinkStatus(LinkState.Closed, LinkPath.None, reason));
         }
+    }
+
+    // Any thread: hold a packet until a session exists. Re-checks afterwards so a session that appeared meanwhile
+    // does not leave the packet waiting for the next handshake.
+    private bool Stage(ReadOnlySpan<byte> payload)
+    {
+        StagedPackets staged = Volatile.Read(ref _staged) ?? InitializeStaged();
+        if (!staged.Add(payload))
+        {
+            _manager.Drops.Add(DropReason.NoSession);
+            Interlocked.Increment(ref _packetsDropped);
+        }
+
+        if (HasUsableSession())
+        {
+            FlushStaged();
+        }
+
+        return true;
+    }
+
+    // The same test SendPayload makes, so a flush never stages its own packets again (no recursion).
+    private bool HasUsableSession()
+    {
+        Session? session = Volatile.Read(ref _current);
+        return session is not null && Volatile.Read(ref _path) is not null && _manager.Time.GetTimestamp() - session.Created < _manager.RejectAfterTicks;
+    }
+
+    private StagedPackets InitializeStaged()
+    {
+        var fresh = new StagedPackets(_manager.MaxPayload);
+        return Interlocked.CompareExchange(ref _staged, fresh, null) ?? fresh;
+    }
+
+    /// <summary>Sends the packets held during the handshake.</summary>
+    /// <returns><c>true</c> if at least one went out.</returns>
+    private bool FlushStaged()
+    {
+        StagedPackets? staged = Volatile.Read(ref _staged);
+        if (staged is null || staged.Count == 0)
+        {
+            return false;
+        }
+
+        bool any = false;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(PayloadOffset + _manager.MaxPayload + TransportCipher.TagLength);
+        try
+        {
+            while (HasUsableSession() && staged.TryTake(buffer.AsSpan(PayloadOffset), out int length))
+            {
+                any |= SendPayload(buffer, buffer.AsSpan(PayloadOffset, length), ContentKind.Packet);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return any;
     }
 
     private bool SendRented(ReadOnlySpan<byte> payload, ContentKind kind)
@@ -589,6 +705,7 @@ internal sealed class TincanLink : ITincanLink
         Span<byte> timestamp = stackalloc byte[Tai64N.Length];
         NextTimestamp(timestamp);
         noise.WriteMessage1(timestamp, HandshakeInitiationMessage.NoiseMessage(datagram));
+        HandshakeMac.Write(datagram, _peerMacKey);
         pending.SentAt = now;
         pending.Message = message;
         _pending = pending;
@@ -676,6 +793,7 @@ internal sealed class TincanLink : ITincanLink
         }
 
         _givenUp = true;
+        _staged?.Clear();
         LinkFailureReason reason = _everConnected ? LinkFailureReason.PeerUnreachable : LinkFailureReason.HandshakeTimedOut;
         SetStatus(new LinkStatus(LinkState.Failed, LinkPath.None, reason, $"no handshake response after {_attempts} attempts"));
     }
