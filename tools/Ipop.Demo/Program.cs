@@ -18,6 +18,7 @@ string config = AppContext.BaseDirectory.Contains("/Release/", StringComparison.
 string groupvpn = Path.Combine(root, "samples/GroupVpnHost/bin", config, "net10.0/groupvpn.dll");
 string socialvpn = Path.Combine(root, "samples/SocialVpnHost/bin", config, "net10.0/socialvpn.dll");
 string dir = Directory.CreateTempSubdirectory("ipop-demo-").FullName;
+AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 150); // logs and CI are not 80-column terminals
 using var lab = new NetworkLab();
 using var cancel = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
