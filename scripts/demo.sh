@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Sets up the machine (apt), builds Ipop, and shows it working in network namespaces:
-#   1. two nodes, an encrypted Tincan link over UDP between real TUN devices: ping (IPv4, IPv6) and iperf3;
-#   2. the same in switch mode (TAP): ARP and ping across the overlay.
+#   1. two nodes, an encrypted Tincan link over UDP between real TUN devices: ping (IPv4, IPv6) and iperf3,
+#      then the same in switch mode (TAP): ARP and ping across the overlay;
+#   2. GroupVPN: prosody, coturn, three nodes behind a cone NAT, a symmetric NAT and none; ping matrix, path
+#      kinds, iperf3; then switch mode with two "containers" behind Linux bridges on two nodes;
+#   3. SocialVPN: alice-bob and bob-carol are friends, alice-carol are not; each user's view and reachability.
 # Everything it creates (namespaces, processes, devices, temp files) is removed on exit, also on failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,7 +57,7 @@ J
 }
 stop_pair() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done; PIDS=(); }
 
-echo; echo "== 1. TUN mode (layer 3): 198.19.0.1 <-> 198.19.0.2, 2001:2:0:1::1 <-> 2001:2:0:1::2"
+echo; echo "== 1a. TUN mode (layer 3): 198.19.0.1 <-> 198.19.0.2, 2001:2:0:1::1 <-> 2001:2:0:1::2"
 start_pair tun '"198.19.0.1/24","2001:2:0:1::1/64"' '"198.19.0.2/24","2001:2:0:1::2/64"' \
   '"198.19.0.1/32","2001:2:0:1::1/128"' '"198.19.0.2/32","2001:2:0:1::2/128"' "" ""
 echo "-- ping a -> b (IPv4)";  ip netns exec "$A" ping -n -c 3 -i 0.2 -w 10 198.19.0.2 | tail -2
@@ -65,9 +68,13 @@ ip netns exec "$A" iperf3 -c 198.19.0.2 -t 3 -f m | grep -E "sender|receiver"
 echo "-- what node a logged:"; grep -E "ready|link b" "$DIR/a.log" | sed 's/^/   /'
 stop_pair
 
-echo; echo "== 2. TAP mode (switch, layer 2): 198.19.1.1 <-> 198.19.1.2 over Ethernet frames"
+echo; echo "== 1b. TAP mode (switch, layer 2): 198.19.1.1 <-> 198.19.1.2 over Ethernet frames"
 start_pair tap '"198.19.1.1/24"' '"198.19.1.2/24"' '' '' "02:00:00:00:01:01" "02:00:00:00:01:02"
 echo "-- ping a -> b";  ip netns exec "$A" ping -n -c 3 -i 0.2 -w 10 198.19.1.2 | tail -2
 echo "-- a's ARP entry for b, learned across the overlay:"; ip -n "$A" neigh show dev ipop0 | sed 's/^/   /'
 stop_pair
-echo; echo "== demo finished; cleaning up"
+cleanup; trap - EXIT INT TERM
+
+echo
+dotnet "$(pwd)/tools/Ipop.Demo/bin/Release/net10.0/ipop-demo.dll"
+echo; echo "== demo finished"

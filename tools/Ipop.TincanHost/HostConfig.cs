@@ -3,7 +3,8 @@ namespace Ipop.TincanHost;
 /// <summary>The JSON configuration of <c>ipop-tincan</c> (see docs/tincan-host.md).</summary>
 internal sealed class HostConfig
 {
-    public TincanSection Tincan { get; set; } = new();
+    /// <summary>Bound straight onto the library's options, so every Tincan setting (STUN/TURN servers, rekey, ...) is available here.</summary>
+    public Ipop.Tincan.TincanOptions Tincan { get; set; } = new();
 
     /// <summary>A virtual interface with static peers; <c>null</c> when an external controller creates interfaces through <see cref="Api"/>.</summary>
     public InterfaceSection? Interface { get; set; }
@@ -15,15 +16,6 @@ internal sealed class HostConfig
 
     /// <summary>Seconds between status lines in the log; 0 disables them.</summary>
     public int StatusIntervalSeconds { get; set; } = 10;
-}
-
-internal sealed class TincanSection
-{
-    public string? ListenAddress { get; set; }
-
-    public int ListenPort { get; set; }
-
-    public string PrivateKeyPath { get; set; } = string.Empty;
 }
 
 internal sealed class InterfaceSection

@@ -9,21 +9,12 @@ internal static class HostConfigValidator
     public static IReadOnlyList<string> Validate(HostConfig config)
     {
         var errors = new List<string>();
-        if (config.Tincan.ListenPort is < 0 or > 65535)
-        {
-            errors.Add($"Tincan:ListenPort must be between 0 and 65535, got {config.Tincan.ListenPort}.");
-        }
-
-        if (config.Tincan.ListenAddress is { Length: > 0 } la && !IPAddress.TryParse(la, out _))
-        {
-            errors.Add($"Tincan:ListenAddress must be an IP address, got '{la}'.");
-        }
-
         if (string.IsNullOrWhiteSpace(config.Tincan.PrivateKeyPath))
         {
             errors.Add("Tincan:PrivateKeyPath is required (the node's key file; created with mode 0600 if missing).");
         }
 
+        // The rest of the Tincan section is checked by the library's own validator when the node starts.
         if (config.Interface is null && config.Api is null)
         {
             errors.Add("Either Interface (a virtual interface with static Peers) or Api:SocketPath (an external controller) is required.");

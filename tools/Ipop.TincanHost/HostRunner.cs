@@ -52,9 +52,7 @@ internal static class HostRunner
         builder.Services.AddLinuxTunTap();
         builder.Services.AddTincan(o =>
         {
-            o.ListenAddress = config.Tincan.ListenAddress ?? "0.0.0.0";
-            o.ListenPort = config.Tincan.ListenPort;
-            o.PrivateKeyPath = config.Tincan.PrivateKeyPath;
+            new ConfigurationBuilder().AddJsonFile(configFile.FullName, optional: false).Build().GetSection("Tincan").Bind(o);
             o.Mtu = config.Interface?.Mtu ?? o.Mtu;
         });
         builder.Services.AddHostedService<TincanHostService>();
@@ -69,6 +67,15 @@ internal static class HostRunner
         {
             await host.RunAsync(cancellationToken);
             return Environment.ExitCode;
+        }
+        catch (Microsoft.Extensions.Options.OptionsValidationException e)
+        {
+            foreach (string failure in e.Failures)
+            {
+                await Console.Error.WriteLineAsync($"ipop-tincan: {configFile.Name}: {failure}");
+            }
+
+            return 2;
         }
         catch (VirtualInterfaceException e)
         {

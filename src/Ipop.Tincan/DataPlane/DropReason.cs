@@ -12,6 +12,9 @@ internal enum DropReason
     /// <summary>A handshake initiation whose timestamp is not newer than the last accepted one.</summary>
     HandshakeReplay,
 
+    /// <summary>A handshake message whose mac1 is wrong: the sender does not know our public key (checked before any DH).</summary>
+    MacMismatch,
+
     /// <summary>AEAD or handshake authentication failed (tampered, wrong key).</summary>
     AuthenticationFailed,
 

@@ -121,7 +121,7 @@ internal sealed partial class LinkManager
             switch (decision.Action)
             {
                 case RouteAction.Unicast when decision.Link is TincanLink link && ReferenceEquals(link.Manager, this):
-                    link.SendPayload(buffer, packet, ContentKind.Packet);
+                    link.SendPayload(buffer, packet, ContentKind.Packet, stageWithoutSession: true);
                     break;
                 case RouteAction.Flood:
                     foreach (TincanLink link in _snapshot)

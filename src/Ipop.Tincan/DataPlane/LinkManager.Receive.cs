@@ -8,6 +8,11 @@ namespace Ipop.Tincan.DataPlane;
 /// <summary>The receive path: handshake messages and transport packets, on the socket's receive thread.</summary>
 internal sealed partial class LinkManager
 {
+    /// <summary>
+    /// Handles one Ipop datagram (types 4-7). Receive thread only: sessions' replay windows are not thread-safe.
+    /// A TURN ChannelData handler that unwraps Ipop datagrams calls this from its own handler, which already runs
+    /// on the receive thread.
+    /// </summary>
     internal void OnIpopDatagram(Span<byte> datagram, SocketAddress from)
     {
         switch ((MessageType)datagram[0])
@@ -108,6 +113,12 @@ internal sealed partial class LinkManager
             return;
         }
 
+        if (!HandshakeMac.Verify(datagram, OwnMacKey))
+        {
+            Drops.Add(DropReason.MacMismatch);
+            return;
+        }
+
         var noise = new NoiseIKHandshake(initiator: false, Keys, ReadOnlySpan<byte>.Empty, Prologue);
         Span<byte> timestamp = stackalloc byte[Tai64N.Length];
         if (!noise.TryReadMessage1(noiseMessage, timestamp, out int length) || length != Tai64N.Length)
@@ -143,6 +154,12 @@ internal sealed partial class LinkManager
         if (!HandshakeResponseMessage.TryRead(datagram, out uint senderIndex, out uint receiverIndex, out ReadOnlySpan<byte> noiseMessage))
         {
             Drops.Add(DropReason.Malformed);
+            return;
+        }
+
+        if (!HandshakeMac.Verify(datagram, OwnMacKey))
+        {
+            Drops.Add(DropReason.MacMismatch);
             return;
         }
 

@@ -60,6 +60,7 @@ internal sealed partial class LinkManager : ITincan
         _checkUsername = RandomToken(8);
         _checkPassword = RandomToken(24);
         Metrics = new TincanMetrics(this);
+        OwnMacKey = HandshakeMac.DeriveKey(keys.PublicKeyBytes);
     }
 
     public NodePublicKey LocalKey => Keys.PublicKey;
@@ -71,6 +72,9 @@ internal sealed partial class LinkManager : ITincan
     public event EventHandler<ControlMessageEventArgs>? ControlMessageReceived;
 
     internal StaticKeyPair Keys { get; }
+
+    /// <summary>Key of the mac1 that every handshake message sent to us must carry.</summary>
+    internal byte[] OwnMacKey { get; }
 
     internal TimeProvider Time { get; }
 
@@ -116,7 +120,17 @@ internal sealed partial class LinkManager : ITincan
                 return Task.CompletedTask;
             }
 
-            var mux = new UdpMux(IPAddress.Parse(_options.ListenAddress), _options.ListenPort, _options.SocketBufferBytes, Drops, _logger);
+            UdpMux mux;
+            try
+            {
+                mux = new UdpMux(IPAddress.Parse(_options.ListenAddress), _options.ListenPort, _options.SocketBufferBytes, Drops, _logger);
+            }
+            catch (SocketException e)
+            {
+                throw new InvalidOperationException(
+                    $"Tincan could not open UDP {_options.ListenAddress}:{_options.ListenPort} (Tincan:ListenAddress, Tincan:ListenPort): {e.SocketErrorCode}, {e.Message}", e);
+            }
+
             mux.RegisterHandler((byte)Protocol.MessageType.HandshakeInitiation, (byte)Protocol.MessageType.TransportData, new IpopDatagramHandler(this));
             LocalHostCandidate = new Candidate(CandidateType.Host, mux.LocalEndPoint, Candidate.ComputePriority(CandidateType.Host, 65535), "host0");
             StartNat(mux);

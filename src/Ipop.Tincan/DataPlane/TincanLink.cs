@@ -23,6 +23,7 @@ internal sealed class TincanLink : ITincanLink
     private readonly Lock _gate = new();
     private readonly LinkManager _manager;
     private readonly byte[] _peerKeyBytes;
+    private readonly byte[] _peerMacKey;
     private readonly byte[] _lastSentTimestamp = new byte[Tai64N.Length];
     private byte[]? _lastAcceptedTimestamp;
     private ImmutableArray<Candidate> _candidates;
@@ -52,11 +53,13 @@ internal sealed class TincanLink : ITincanLink
     private long _packetsReceived;
     private long _packetsDropped;
     private long _handshakes;
+    private StagedPackets? _staged;
     private readonly long _createdAt;
     private long _lastDirectReceived;
     private long _nextProbeAt;
     private long _probeInterval;
     private long _connectedAfterTicks = -1;
+    private long _relaySprayAt;
 
     public TincanLink(LinkManager manager, PeerId peer, LinkDescriptor remote)
     {
@@ -64,6 +67,7 @@ internal sealed class TincanLink : ITincanLink
         Peer = peer;
         PeerKey = remote.Key;
         _peerKeyBytes = remote.Key.Bytes.ToArray();
+        _peerMacKey = HandshakeMac.DeriveKey(_peerKeyBytes);
         _candidates = remote.Candidates;
 
         // Roles come from the keys so both sides do not start handshakes at the same time: the lower key initiates
@@ -104,6 +108,26 @@ internal sealed class TincanLink : ITincanLink
 
     internal ILinkPath? Path => Volatile.Read(ref _path);
 
+    /// <summary>
+    /// Switches the link to another path (NAT traversal: a nominated candidate pair, a TURN channel). Sessions are
+    /// unaffected; the next packet goes the new way.
+    /// </summary>
+    internal void SetPath(ILinkPath path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        lock (_gate)
+        {
+            Volatile.Write(ref _path, path);
+            if (_current is not null)
+            {
+                SetStatus(ConnectedStatuses[(int)path.Kind]);
+            }
+        }
+    }
+
+    /// <summary>Packets waiting for the handshake.</summary>
+    internal int StagedCount => Volatile.Read(ref _staged)?.Count ?? 0;
+
     public LinkStats GetStats()
     {
         long rtt = Volatile.Read(ref _rttTicks);
@@ -135,7 +159,16 @@ internal sealed class TincanLink : ITincanLink
     /// Seals <paramref name="payload"/> into <paramref name="buffer"/> (headroom, header, ciphertext, tag) and sends it.
     /// <paramref name="payload"/> may be exactly <c>buffer[PayloadOffset..]</c> (sealed in place) or separate memory.
     /// </summary>
-    internal bool SendPayload(Span<byte> buffer, ReadOnlySpan<byte> payload, ContentKind kind, ILinkPath? via = null)
+    /// <param name="buffer">Headroom, header slot, payload slot and tag room.</param>
+    /// <param name="payload">The plaintext.</param>
+    /// <param name="kind">What the packet carries.</param>
+    /// <param name="stageWithoutSession">
+    /// Hold the packet while a handshake runs instead of dropping it (the interface path; <see cref="TrySend"/>
+    /// keeps its contract of refusing when not connected).
+    /// </param>
+    /// <param name="via">A candidate path to probe instead of the path in use (NAT traversal); not counted as traffic.</param>
+    /// <returns><c>true</c> if sent (or held for the handshake).</returns>
+    internal bool SendPayload(Span<byte> buffer, ReadOnlySpan<byte> payload, ContentKind kind, bool stageWithoutSession = false, ILinkPath? via = null)
     {
         if (payload.Length > _manager.MaxPayload)
         {
@@ -149,10 +182,15 @@ internal sealed class TincanLink : ITincanLink
         long now = _manager.Time.GetTimestamp();
         if (session is null || path is null || now - session.Created >= _manager.RejectAfterTicks)
         {
-            _manager.Drops.Add(DropReason.NoSession);
-            Interlocked.Increment(ref _packetsDropped);
+            bool staged = stageWithoutSession && kind == ContentKind.Packet && !_closed && !_givenUp && Stage(payload);
+            if (!staged)
+            {
+                _manager.Drops.Add(DropReason.NoSession);
+                Interlocked.Increment(ref _packetsDropped);
+            }
+
             RequestHandshake();
-            return false;
+            return staged;
         }
 
         ulong counter = session.NextCounter();
@@ -227,6 +265,7 @@ internal sealed class TincanLink : ITincanLink
             }
         }
 
+        bool promoted = false;
         if (ReferenceEquals(session, Volatile.Read(ref _next)) || Volatile.Read(ref _status).State != LinkState.Connected)
         {
             lock (_gate)
@@ -246,6 +285,7 @@ internal sealed class TincanLink : ITincanLink
 
                     // The initiator confirms at once with a keepalive, so this is close to one round trip.
                     Volatile.Write(ref _rttTicks, now - session.ResponseSentAt);
+                    promoted = true;
                 }
 
                 _givenUp = false;
@@ -255,6 +295,11 @@ internal sealed class TincanLink : ITincanLink
                     SetStatus(ConnectedStatuses[(int)(_path?.Kind ?? LinkPath.DirectHost)]);
                 }
             }
+        }
+
+        if (promoted)
+        {
+            FlushStaged();
         }
     }
 
@@ -277,6 +322,8 @@ internal sealed class TincanLink : ITincanLink
             {
                 foreach (Candidate c in candidates)
                 {
+                    // A relayed candidate is contacted from our socket too (its allocation permits our addresses'
+                    // IPs); that path is Relayed, and it is only tried after the direct ones had a head start.
                     SocketAddress? address = mux.ToSocketAddress(c.EndPoint);
                     if (address is not null && _candidatePaths.Count < LinkDescriptor.MaxCandidates)
                     {
@@ -342,6 +389,7 @@ internal sealed class TincanLink : ITincanLink
 
             if (_pending is not null)
             {
+                SprayRelayedIfDue(now);
                 if (now >= _nextRetryAt)
                 {
                     if (_attempts >= _manager.HandshakeAttempts)
@@ -421,7 +469,7 @@ internal sealed class TincanLink : ITincanLink
             Span<byte> buffer = stackalloc byte[PayloadOffset + TransportCipher.TagLength];
             foreach (DirectUdpPath probe in probes)
             {
-                SendPayload(buffer, ReadOnlySpan<byte>.Empty, ContentKind.Keepalive, probe);
+                SendPayload(buffer, ReadOnlySpan<byte>.Empty, ContentKind.Keepalive, via: probe);
             }
         }
     }
@@ -471,6 +519,7 @@ internal sealed class TincanLink : ITincanLink
             noise.Dispose();
             uint localIndex = _manager.Register(session);
             HandshakeResponseMessage.WriteHeader(datagram, localIndex, senderIndex);
+            HandshakeMac.Write(datagram, _peerMacKey);
 
             Retire(_next);
             Volatile.Write(ref _next, session);
@@ -526,8 +575,12 @@ internal sealed class TincanLink : ITincanLink
             _manager.LogHandshakeCompleted(this, from);
         }
 
-        // Confirms the session to the responder at once (it may not send on it before it hears from us).
-        SendKeepalive();
+        // Confirms the session to the responder at once (it may not send on it before it hears from us); packets
+        // held during the handshake do the same job when there are any.
+        if (!FlushStaged())
+        {
+            SendKeepalive();
+        }
     }
 
     internal void Close(LinkFailureReason reason)
@@ -540,6 +593,7 @@ internal sealed class TincanLink : ITincanLink
             }
 
             _closed = true;
+            _staged?.Clear();
             if (_pending is not null)
             {
                 _manager.Unregister(_pending);
@@ -559,6 +613,65 @@ internal sealed class TincanLink : ITincanLink
             _next = null;
             SetStatus(new LinkStatus(LinkState.Closed, LinkPath.None, reason));
         }
+    }
+
+    // Any thread: hold a packet until a session exists. Re-checks afterwards so a session that appeared meanwhile
+    // does not leave the packet waiting for the next handshake.
+    private bool Stage(ReadOnlySpan<byte> payload)
+    {
+        StagedPackets staged = Volatile.Read(ref _staged) ?? InitializeStaged();
+        if (!staged.Add(payload))
+        {
+            _manager.Drops.Add(DropReason.NoSession);
+            Interlocked.Increment(ref _packetsDropped);
+        }
+
+        if (HasUsableSession())
+        {
+            FlushStaged();
+        }
+
+        return true;
+    }
+
+    // The same test SendPayload makes, so a flush never stages its own packets again (no recursion).
+    private bool HasUsableSession()
+    {
+        Session? session = Volatile.Read(ref _current);
+        return session is not null && Volatile.Read(ref _path) is not null && _manager.Time.GetTimestamp() - session.Created < _manager.RejectAfterTicks;
+    }
+
+    private StagedPackets InitializeStaged()
+    {
+        var fresh = new StagedPackets(_manager.MaxPayload);
+        return Interlocked.CompareExchange(ref _staged, fresh, null) ?? fresh;
+    }
+
+    /// <summary>Sends the packets held during the handshake.</summary>
+    /// <returns><c>true</c> if at least one went out.</returns>
+    private bool FlushStaged()
+    {
+        StagedPackets? staged = Volatile.Read(ref _staged);
+        if (staged is null || staged.Count == 0)
+        {
+            return false;
+        }
+
+        bool any = false;
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(PayloadOffset + _manager.MaxPayload + TransportCipher.TagLength);
+        try
+        {
+            while (HasUsableSession() && staged.TryTake(buffer.AsSpan(PayloadOffset), out int length))
+            {
+                any |= SendPayload(buffer, buffer.AsSpan(PayloadOffset, length), ContentKind.Packet);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return any;
     }
 
     private bool SendRented(ReadOnlySpan<byte> payload, ContentKind kind)
@@ -661,14 +774,30 @@ internal sealed class TincanLink : ITincanLink
         Span<byte> timestamp = stackalloc byte[Tai64N.Length];
         NextTimestamp(timestamp);
         noise.WriteMessage1(timestamp, HandshakeInitiationMessage.NoiseMessage(datagram));
+        HandshakeMac.Write(datagram, _peerMacKey);
         pending.SentAt = now;
         pending.Message = message;
         _pending = pending;
         _attempts++;
         _nextRetryAt = now + _backoffTicks;
 
-        Spray(message);
+        // Direct candidates get a head start on the first attempt so that a relay, which answers whenever it is
+        // configured, does not win a race a direct pair would have won (RFC 8445 section 6.1.4.2 paces checks by
+        // priority for the same reason); retries and links already on the relay use every path at once.
+        bool everyPath = _attempts > 1 || _path is { Kind: LinkPath.Relayed };
+        Spray(message, direct: true, relayed: everyPath);
+        _relaySprayAt = everyPath ? 0 : now + Math.Max(1, Math.Min(_manager.HandshakeTimeoutTicks / 2, _manager.Time.TimestampFrequency / 4));
         _manager.LogHandshakeSent(this, _attempts);
+    }
+
+    // Under _gate, timer: the relayed copies of the first attempt after the direct head start.
+    private void SprayRelayedIfDue(long now)
+    {
+        if (_relaySprayAt != 0 && now >= _relaySprayAt && _pending is { Message.Length: > 0 } pending)
+        {
+            _relaySprayAt = 0;
+            Spray(pending.Message, direct: false, relayed: true);
+        }
     }
 
     /// <summary>
@@ -679,35 +808,43 @@ internal sealed class TincanLink : ITincanLink
     {
         lock (_gate)
         {
-            if (!_closed && _pending is { Message.Length: > 0 } pending)
+            // Before the head start is over the timer sends the relayed copies anyway.
+            if (!_closed && _relaySprayAt == 0 && _pending is { Message.Length: > 0 } pending)
             {
-                Spray(pending.Message);
+                Spray(pending.Message, direct: false, relayed: true);
             }
         }
     }
 
     // Under _gate: one initiation to the path in use, every candidate, and through our relay to every candidate.
-    private void Spray(byte[] message)
+    // `direct`: the path in use and the peer's host/srflx/prflx candidates; `relayed`: the peer's relayed
+    // candidates from our socket and every candidate through our own allocation.
+    private void Spray(byte[] message, bool direct, bool relayed)
     {
         ILinkPath? path = _path;
-        path?.Send(message);
+        if (direct)
+        {
+            path?.Send(message);
+        }
+
         foreach (DirectUdpPath candidate in _candidatePaths)
         {
-            if (path is not DirectUdpPath direct || !direct.IsSameAddress(candidate.Remote))
+            bool wanted = candidate.Kind == LinkPath.Relayed ? relayed : direct;
+            if (wanted && (path is not DirectUdpPath inUse || !inUse.IsSameAddress(candidate.Remote)))
             {
                 candidate.Send(message);
             }
         }
 
         // Through our own relay too: the only way in when both sides are behind symmetric NATs or firewalls.
-        if (_manager.Nat is { Allocation: not null } nat)
+        if (relayed && _manager.Nat is { Allocation: not null } nat)
         {
             foreach (Candidate c in _candidates)
             {
-                RelayedPath? relayed = nat.RelayedPathTo(c.EndPoint);
-                if (relayed is not null && !ReferenceEquals(relayed, path))
+                RelayedPath? viaRelay = nat.RelayedPathTo(c.EndPoint);
+                if (viaRelay is not null && !ReferenceEquals(viaRelay, path))
                 {
-                    relayed.Send(message);
+                    viaRelay.Send(message);
                 }
             }
         }
@@ -906,6 +1043,7 @@ internal sealed class TincanLink : ITincanLink
         }
 
         _givenUp = true;
+        _staged?.Clear();
         LinkFailureReason reason = _everConnected ? LinkFailureReason.PeerUnreachable : LinkFailureReason.HandshakeTimedOut;
         string detail = $"no handshake response after {_attempts} attempts";
         if (!_everConnected && _manager.Nat?.TurnAuthenticationFailure is { } turnFailure)

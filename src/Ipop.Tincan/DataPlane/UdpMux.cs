@@ -44,6 +44,12 @@ internal sealed partial class UdpMux : IDisposable
 
     public bool DualMode => _socket.AddressFamily == AddressFamily.InterNetworkV6 && _socket.DualMode;
 
+    /// <summary>The kernel's receive buffer size (Linux reports twice the requested value).</summary>
+    public int ReceiveBufferSize => _socket.ReceiveBufferSize;
+
+    /// <summary>The kernel's send buffer size.</summary>
+    public int SendBufferSize => _socket.SendBufferSize;
+
     /// <summary>Routes datagrams whose first byte is in [<paramref name="first"/>, <paramref name="last"/>] to <paramref name="handler"/>.</summary>
     public void RegisterHandler(byte first, byte last, IDatagramHandler handler)
     {

@@ -26,4 +26,8 @@ internal static class Artifacts
     }
 
     public static string TincanHost => Program("tools/Ipop.TincanHost", "ipop-tincan");
+
+    public static string GroupVpnHost => Program("samples/GroupVpnHost", "groupvpn");
+
+    public static string SocialVpnHost => Program("samples/SocialVpnHost", "socialvpn");
 }

@@ -104,14 +104,18 @@ public sealed class NetworkLab : IDisposable
     /// Builds a NAT box between <paramref name="wan"/> (address <paramref name="wanAddress"/>) and a new
     /// LAN segment with prefix <paramref name="lanPrefix"/>; the box takes <paramref name="lanGateway"/>.
     /// </summary>
-    public (LabNamespace Router, LabSegment Lan) AddNatRouter(string role, LabSegment wan, string wanAddress, string wanGateway, string lanPrefix, string lanGateway, NatKind kind)
+    public (LabNamespace Router, LabSegment Lan) AddNatRouter(string role, LabSegment wan, string wanAddress, string? wanGateway, string lanPrefix, string lanGateway, NatKind kind)
     {
         LabNamespace router = AddNamespace(role);
         LabSegment lan = AddSegment(role + "lan", lanPrefix);
         Connect(router, wan, "wan", wanAddress);
         Connect(router, lan, "lan", lanGateway);
         router.Exec("sysctl", "-qw", "net.ipv4.ip_forward=1");
-        router.Exec("ip", "route", "add", "default", "via", wanGateway);
+        if (wanGateway is not null)
+        {
+            router.Exec("ip", "route", "add", "default", "via", wanGateway);
+        }
+
         string[] masquerade = kind == NatKind.Symmetric
             ? ["-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE", "--random-fully"]
             : ["-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE"];

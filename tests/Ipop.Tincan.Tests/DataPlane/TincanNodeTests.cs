@@ -66,6 +66,30 @@ public sealed class TincanNodeTests
     }
 
     [Fact]
+    public async Task Packets_sent_before_the_handshake_completes_are_delivered_after_it()
+    {
+        await using TestNode a = await TestNode.StartAsync("A");
+        await using TestNode b = await TestNode.StartAsync("B");
+        a.Tincan.CreateLink(b.Id, await b.DescriptorAsync());
+        await TestNode.WaitUntilAsync(() => b.Manager.Drops.Get(DropReason.UnknownKey) >= 1, "B refused A before authorizing it");
+
+        byte[][] early = [TestNode.Packet(b, 1), TestNode.Packet(b, 2), TestNode.Packet(b, 3)];
+        foreach (byte[] p in early)
+        {
+            a.Nic.Inject(p);
+        }
+
+        await TestNode.WaitUntilAsync(() => a.Manager.LinkSnapshot[0].StagedCount == 3, "packets held");
+        b.Tincan.CreateLink(a.Id, await a.DescriptorAsync());
+        foreach (byte[] p in early)
+        {
+            Assert.Equal(p, b.Nic.TakeWritten(Wait));
+        }
+
+        Assert.Equal(0, a.Manager.Drops.Get(DropReason.NoSession));
+    }
+
+    [Fact]
     public async Task Control_messages_arrive_as_events_and_TrySend_delivers_packets()
     {
         await using TestNode a = await TestNode.StartAsync("A");
@@ -279,11 +303,14 @@ public sealed class TincanNodeTests
 
         await TestNode.WaitUntilAsync(
             () => b.Manager.Drops.Get(DropReason.Malformed) + b.Manager.Drops.Get(DropReason.UnknownIndex) + b.Manager.Drops.Get(DropReason.AuthenticationFailed)
-                + b.Manager.Drops.Get(DropReason.Oversize) + b.Manager.Drops.Get(DropReason.UnknownType) >= 200,
+                + b.Manager.Drops.Get(DropReason.Oversize) + b.Manager.Drops.Get(DropReason.UnknownType) + b.Manager.Drops.Get(DropReason.MacMismatch) >= 200,
             "junk counted");
         Assert.Equal(0, b.Manager.Drops.Get(DropReason.HandlerError));
         Assert.True(b.Manager.Drops.Get(DropReason.Oversize) >= 1);
         Assert.True(b.Manager.Drops.Get(DropReason.UnknownType) >= 1);
+
+        // A well-formed initiation without the right mac1 is refused before any Diffie-Hellman work.
+        Assert.True(b.Manager.Drops.Get(DropReason.MacMismatch) >= 1);
 
         byte[] p = TestNode.Packet(b, 1);
         a.Nic.Inject(p);
@@ -442,6 +469,49 @@ public sealed class TincanNodeTests
         EndPoint from = new IPEndPoint(IPAddress.Any, 0);
         Assert.Equal(4, peer.ReceiveFrom(buffer, ref from));
         Assert.Equal(a.Manager.Mux.LocalEndPoint, from);
+    }
+
+    [Fact]
+    public async Task A_new_path_carries_the_next_packet_with_headroom_for_a_channel_header()
+    {
+        await using TestNode a = await TestNode.StartAsync("A");
+        await using TestNode b = await TestNode.StartAsync("B");
+        await TestNode.ConnectAsync(a, b);
+        var link = (TincanLink)a.LinkTo(b);
+        var direct = (DirectUdpPath)link.Path!;
+        var relay = new RecordingPath(direct);
+        link.SetPath(relay);
+        Assert.Equal(LinkPath.Relayed, link.Status.Path);
+
+        byte[] p = TestNode.Packet(b, 1);
+        a.Nic.Inject(p);
+        Assert.Equal(p, b.Nic.TakeWritten(Wait));
+        Assert.True(relay.Sent.TryTake(out byte[]? datagram, Wait));
+        Assert.Equal([0xc0, 0xc0, 0xc0, 0xc0], datagram[..4]);
+        Assert.Equal((byte)MessageType.TransportData, datagram[4]);
+    }
+
+    /// <summary>Stands in for a TURN channel path: writes a fake 4-byte header into the headroom, then sends directly.</summary>
+    private sealed class RecordingPath(DirectUdpPath inner) : ILinkPath
+    {
+        public BlockingCollection<byte[]> Sent { get; } = [];
+
+        public LinkPath Kind => LinkPath.Relayed;
+
+        public IPEndPoint? RemoteEndPoint => inner.RemoteEndPoint;
+
+        public bool Send(Span<byte> bufferWithHeadroom)
+        {
+            bufferWithHeadroom[..ILinkPath.Headroom].Fill(0xc0);
+            if (bufferWithHeadroom[ILinkPath.Headroom] == (byte)MessageType.TransportData)
+            {
+                Sent.Add(bufferWithHeadroom.ToArray());
+            }
+
+            return inner.Send(bufferWithHeadroom);
+        }
+
+        public void OnAuthenticatedFrom(SocketAddress from) => inner.OnAuthenticatedFrom(from);
     }
 
     private sealed class RecordingHandler : IDatagramHandler

@@ -27,6 +27,9 @@ public sealed class WireFormatTests
         byte[] timestamp = new byte[Tai64N.Length];
         Tai64N.Write(new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), timestamp);
         Assert.Equal(HandshakeInitiationMessage.NoiseLength, initiator.WriteMessage1(timestamp, HandshakeInitiationMessage.NoiseMessage(initiation)));
+        HandshakeMac.Write(initiation, HandshakeMac.DeriveKey(b.PublicKeyBytes));
+        Assert.True(HandshakeMac.Verify(initiation, HandshakeMac.DeriveKey(b.PublicKeyBytes)));
+        Assert.False(HandshakeMac.Verify(initiation, HandshakeMac.DeriveKey(a.PublicKeyBytes)));
 
         Assert.True(HandshakeInitiationMessage.TryRead(initiation, out uint sender, out ReadOnlySpan<byte> noise1));
         Assert.Equal(0x11223344u, sender);
@@ -37,6 +40,7 @@ public sealed class WireFormatTests
         byte[] response = new byte[HandshakeResponseMessage.Length];
         HandshakeResponseMessage.WriteHeader(response, 0xaabbccdd, 0x11223344);
         responder.WriteMessage2(default, HandshakeResponseMessage.NoiseMessage(response));
+        HandshakeMac.Write(response, HandshakeMac.DeriveKey(a.PublicKeyBytes));
         Assert.True(HandshakeResponseMessage.TryRead(response, out uint rs, out uint rr, out ReadOnlySpan<byte> noise2));
         Assert.Equal((0xaabbccddu, 0x11223344u), (rs, rr));
         Assert.True(initiator.TryReadMessage2(noise2, Span<byte>.Empty, out _));
@@ -117,8 +121,8 @@ public sealed class WireFormatTests
         HandshakeInitiationMessage.WriteHeader(init, 7);
         Assert.False(HandshakeInitiationMessage.TryRead(init.AsSpan(0, init.Length - 1), out _, out _));
         Assert.False(HandshakeInitiationMessage.TryRead([.. init, 0], out _, out _));
-        Assert.Equal(116, HandshakeInitiationMessage.Length);
-        Assert.Equal(60, HandshakeResponseMessage.Length);
+        Assert.Equal(132, HandshakeInitiationMessage.Length);
+        Assert.Equal(76, HandshakeResponseMessage.Length);
     }
 
     [Fact]

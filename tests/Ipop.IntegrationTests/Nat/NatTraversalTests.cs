@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Ipop.IntegrationTests.Infrastructure;
+using Ipop.Testing.Lab;
+
+namespace Ipop.IntegrationTests.Nat;
+
+/// <summary>
+/// Issue 4 in the namespace lab: two <c>ipop-tincan</c> processes behind real iptables NATs, with real coturn,
+/// are linked by a controller through their APIs (descriptors passed directly); the link must form, ping must
+/// work both ways, and the path kind must be the expected one. The time from both descriptors known to the
+/// first ping reply is written to the test output.
+/// </summary>
+public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper output) : IClassFixture<NatLabFixture>, IAsyncDisposable
+{
+    private readonly List<ApiNode> _nodes = [];
+
+    /// <summary>Every node a test started is stopped, also when the test failed, so the next test starts clean.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (ApiNode n in _nodes)
+        {
+            await n.DisposeAsync();
+        }
+    }
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<(ApiNode A, ApiNode B, TimeSpan Elapsed)> LinkAsync(LabNamespace a, LabNamespace b, object[] turnA, object[] turnB)
+    {
+        string dir = Path.Combine(lab.Directory, Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(dir);
+        ApiNode nodeA = await ApiNode.StartAsync(lab.Lab, a, dir, NatLabFixture.Stun, turnA, Ct);
+        _nodes.Add(nodeA);
+        ApiNode nodeB = await ApiNode.StartAsync(lab.Lab, b, dir, NatLabFixture.Stun, turnB, Ct);
+        _nodes.Add(nodeB);
+        await nodeA.CreateInterfaceAsync("198.19.0.1/24", Ct);
+        await nodeB.CreateInterfaceAsync("198.19.0.2/24", Ct);
+        JsonNode descriptorA = await nodeA.DescriptorAsync(Ct);
+        JsonNode descriptorB = await nodeB.DescriptorAsync(Ct);
+        output.WriteLine($"{a.Role}: {descriptorA.ToJsonString()}");
+        output.WriteLine($"{b.Role}: {descriptorB.ToJsonString()}");
+
+        var clock = Stopwatch.StartNew();
+        await nodeA.LinkAsync(nodeB, descriptorB, "198.19.0.2/32", Ct);
+        await nodeB.LinkAsync(nodeA, descriptorA, "198.19.0.1/32", Ct);
+        bool replied = false;
+        while (!replied && clock.Elapsed < TimeSpan.FromSeconds(20))
+        {
+            replied = a.Ping("198.19.0.2", count: 1, intervalSeconds: 0.2, deadlineSeconds: 1);
+        }
+
+        TimeSpan elapsed = clock.Elapsed;
+        Assert.True(replied, $"no ping reply within 20 s\n{await StatusAsync(nodeA, nodeB)}\n{nodeA.Process.Output}\n{nodeB.Process.Output}");
+        output.WriteLine($"{a.Role} <-> {b.Role}: first ping reply {elapsed.TotalMilliseconds:F0} ms after both descriptors were known");
+        return (nodeA, nodeB, elapsed);
+    }
+
+    private static async Task<string> StatusAsync(ApiNode a, ApiNode b) =>
+        $"{a.Id}: {(await a.LinkStatusAsync(b.Id, Ct)).ToJsonString()}\n{b.Id}: {(await b.LinkStatusAsync(a.Id, Ct)).ToJsonString()}";
+
+    private async Task AssertPathAsync(ApiNode a, ApiNode b, params string[] expected)
+    {
+        foreach ((ApiNode self, ApiNode peer) in new[] { (a, b), (b, a) })
+        {
+            JsonNode link = await self.LinkStatusAsync(peer.Id, Ct);
+            output.WriteLine($"{self.Id} -> {peer.Id}: {link["state"]} {link["path"]} local {link["stats"]!["local_candidate"]?.ToJsonString()} remote {link["stats"]!["remote_candidate"]?.ToJsonString()}");
+            Assert.Equal("connected", link["state"]!.GetValue<string>());
+            Assert.Contains(link["path"]!.GetValue<string>(), expected);
+        }
+    }
+
+    private async Task PingBothWaysAsync(ApiNode a, ApiNode b)
+    {
+        Assert.True(a.Namespace.Ping("198.19.0.2", count: 3, deadlineSeconds: 5), await StatusAsync(a, b));
+        Assert.True(b.Namespace.Ping("198.19.0.1", count: 3, deadlineSeconds: 5), await StatusAsync(a, b));
+    }
+
+    [Fact]
+    public async Task Same_lan_without_nat_uses_a_direct_host_pair()
+    {
+        (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Cone1, lab.Cone1Neighbour, NatLabFixture.TurnList, NatLabFixture.TurnList);
+        await PingBothWaysAsync(a, b);
+        await AssertPathAsync(a, b, "direct_host");
+    }
+
+    [Fact]
+    public async Task Cone_nat_to_cone_nat_punches_a_hole_and_goes_direct()
+    {
+        (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Cone1, lab.Cone2, NatLabFixture.TurnList, NatLabFixture.TurnList);
+        await PingBothWaysAsync(a, b);
+        await AssertPathAsync(a, b, "direct_server_reflexive", "direct_peer_reflexive");
+    }
+
+    [Fact]
+    public async Task Cone_nat_to_public_node_goes_direct()
+    {
+        (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Cone1, lab.Public, NatLabFixture.TurnList, NatLabFixture.TurnList);
+        await PingBothWaysAsync(a, b);
+        await AssertPathAsync(a, b, "direct_host", "direct_server_reflexive", "direct_peer_reflexive");
+    }
+
+    [Fact]
+    public async Task Symmetric_nat_to_symmetric_nat_is_relayed_through_turn()
+    {
+        (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Symmetric1, lab.Symmetric2, NatLabFixture.TurnList, NatLabFixture.TurnList);
+        await PingBothWaysAsync(a, b);
+        await AssertPathAsync(a, b, "relayed");
+    }
+
+    [Fact]
+    public async Task Symmetric_nat_to_cone_nat_works_one_way_or_another()
+    {
+        (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Symmetric1, lab.Cone2, NatLabFixture.TurnList, NatLabFixture.TurnList);
+        await PingBothWaysAsync(a, b);
+        await AssertPathAsync(a, b, "relayed", "direct_server_reflexive", "direct_peer_reflexive");
+    }
+
+    [Fact]
+    public async Task When_the_first_turn_server_is_down_the_second_one_is_used()
+    {
+        (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Symmetric1, lab.Symmetric2, NatLabFixture.TurnListFirstDown, NatLabFixture.TurnListFirstDown);
+        await PingBothWaysAsync(a, b);
+        await AssertPathAsync(a, b, "relayed");
+        Assert.Contains("198.18.0.3:3478", (await a.LinkStatusAsync(b.Id, Ct)).ToJsonString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Traffic_resumes_by_itself_after_the_nat_forgets_its_mappings()
+    {
+        (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Cone1, lab.Cone2, NatLabFixture.TurnList, NatLabFixture.TurnList);
+        using LabProcess server = lab.Lab.Start(b.Namespace, "iperf3", ["-s", "-1", "-B", "198.19.0.2"]);
+        await Task.Delay(500, Ct);
+        using LabProcess client = lab.Lab.Start(a.Namespace, "iperf3", ["-c", "198.19.0.2", "-t", "8"]);
+        await Task.Delay(2500, Ct);
+
+        lab.Cone1Router.Exec("conntrack", "-F"); // NAT rebinding: every mapping of cone1's NAT is gone
+        var clock = Stopwatch.StartNew();
+        bool back = false;
+        while (!back && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            back = a.Namespace.Ping("198.19.0.2", count: 1, intervalSeconds: 0.2, deadlineSeconds: 1);
+        }
+
+        output.WriteLine($"traffic back {clock.Elapsed.TotalMilliseconds:F0} ms after conntrack -F");
+        Assert.True(back && clock.Elapsed < TimeSpan.FromSeconds(5), $"traffic did not resume within 5 s ({clock.Elapsed})\n{await StatusAsync(a, b)}");
+        Assert.True(client.WaitForExit(TimeSpan.FromSeconds(20)), client.Output);
+        Assert.Equal(0, client.ExitCode);
+    }
+}
