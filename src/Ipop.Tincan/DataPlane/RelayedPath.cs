@@ -77,8 +77,11 @@ internal sealed class RelayedPath : ILinkPath
     /// <summary>A link uses this path: bind a channel (handshake sprays on candidate paths stay on Send indications).</summary>
     public void Activate()
     {
-        Volatile.Write(ref _active, true);
-        BindInBackground();
+        if (_nat.UseChannels)
+        {
+            Volatile.Write(ref _active, true);
+            BindInBackground();
+        }
     }
 
     public void OnAuthenticatedFrom(SocketAddress from)

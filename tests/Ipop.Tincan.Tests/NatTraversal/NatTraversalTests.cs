@@ -318,6 +318,9 @@ public sealed class NatTraversalTests
         using CoturnServer coturn = await CoturnAsync();
         await using NatNode a = await NatNode.StartAsync("A", With(coturn));
         await using NatNode b = await NatNode.StartAsync("B", With(coturn));
+        // Channels are off by default (see NatTraversal.UseChannels); on loopback they work and are the zero-copy path.
+        a.Manager.Nat!.UseChannels = true;
+        b.Manager.Nat!.UseChannels = true;
         await ConnectAsync(a, await b.DescriptorWithOnlyAsync(CandidateType.Relayed), b, await a.DescriptorWithOnlyAsync(CandidateType.Relayed));
         a.Nic.DiscardWrites = true;
         b.Nic.DiscardWrites = true;
