@@ -836,11 +836,18 @@ internal sealed class TincanLink : ITincanLink
             }
         }
 
-        // Through our own relay too: the only way in when both sides are behind symmetric NATs or firewalls.
+        // Through our own relay to the peer's relayed candidates: the only way in when both sides are behind
+        // symmetric NATs. Not to its other candidates: a NAT drops what the relay sends to a mapping made for
+        // another destination, and in the NAT lab those sprays made relayed links lose traffic intermittently.
         if (relayed && _manager.Nat is { Allocation: not null } nat)
         {
             foreach (Candidate c in _candidates)
             {
+                if (c.Type != CandidateType.Relayed)
+                {
+                    continue;
+                }
+
                 RelayedPath? viaRelay = nat.RelayedPathTo(c.EndPoint);
                 if (viaRelay is not null && !ReferenceEquals(viaRelay, path))
                 {
