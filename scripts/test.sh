@@ -16,6 +16,16 @@ if ! dotnet build Ipop.sln -c Release -v q -nologo -clp:ErrorsOnly; then
   exit 1
 fi
 
+# NuGet packages of every src/ project (with README, XML docs, symbols, SourceLink) into a local feed;
+# samples/CustomController consumes them like an outside user, and a test builds and runs it.
+echo "== pack"
+rm -rf artifacts/packages
+if ! dotnet pack Ipop.sln -c Release --no-build -v q -nologo -o artifacts/packages; then
+  echo "pack failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
 status=0
 for proj in tests/*.Tests/*.csproj tests/Ipop.IntegrationTests/*.csproj; do
   [ -f "$proj" ] || continue

@@ -1,8 +1,6 @@
 using Ipop;
 using Ipop.Controllers;
-using Ipop.Tincan;
 using Ipop.Samples.Hosting;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 // groupvpn run --config groupvpn.json | groupvpn status --config groupvpn.json
@@ -12,16 +10,8 @@ return await SampleHost.RunAsync(
     ["Xmpp", "Tincan", "GroupVpn", "Status", "Logging"],
     static (services, config) =>
     {
-        static BinderOptions Strict(BinderOptions o)
-        {
-            o.ErrorOnUnknownConfiguration = true;
-            return o;
-        }
-
-        services.AddLinuxTunTap();
-        services.AddTincan(o => config.GetSection("Tincan").Bind(o, b => Strict(b)));
-        services.AddXmppSignaling(o => config.GetSection("Xmpp").Bind(o, b => Strict(b)));
-        services.AddGroupVpn(o => config.GetSection("GroupVpn").Bind(o, b => Strict(b)));
+        services.AddIpopNode(config);
+        services.AddGroupVpn(o => NodeServices.BindStrict(config.GetSection("GroupVpn"), o));
     },
     static sp =>
     {

@@ -1,8 +1,6 @@
 using Ipop;
 using Ipop.Controllers;
-using Ipop.Tincan;
 using Ipop.Samples.Hosting;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 // socialvpn run --config socialvpn.json | socialvpn status --config socialvpn.json
@@ -12,16 +10,8 @@ return await SampleHost.RunAsync(
     ["Xmpp", "Tincan", "SocialVpn", "Status", "Logging"],
     static (services, config) =>
     {
-        static BinderOptions Strict(BinderOptions o)
-        {
-            o.ErrorOnUnknownConfiguration = true;
-            return o;
-        }
-
-        services.AddLinuxTunTap();
-        services.AddTincan(o => config.GetSection("Tincan").Bind(o, b => Strict(b)));
-        services.AddXmppSignaling(o => config.GetSection("Xmpp").Bind(o, b => Strict(b)));
-        services.AddSocialVpn(o => config.GetSection("SocialVpn").Bind(o, b => Strict(b)));
+        services.AddIpopNode(config);
+        services.AddSocialVpn(o => NodeServices.BindStrict(config.GetSection("SocialVpn"), o));
     },
     static sp =>
     {

@@ -27,14 +27,7 @@ public sealed class RouteTable : IPacketRouter
     public void SetRoute(IPNetwork prefix, ITincanLink link)
     {
         ArgumentNullException.ThrowIfNull(link);
-        lock (_writeLock)
-        {
-            Snapshot s = _snapshot;
-            var entry = new Entry(prefix, link);
-            Volatile.Write(ref _snapshot, prefix.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6
-                ? s with { V6 = Replace(s.V6, entry) }
-                : s with { V4 = Replace(s.V4, entry) });
-        }
+        Set(prefix, link);
     }
 
     /// <summary>
@@ -42,17 +35,7 @@ public sealed class RouteTable : IPacketRouter
     /// specific routes: a packet to an address in it without a link answers the sender with ICMP
     /// unreachable instead of vanishing.
     /// </summary>
-    public void SetUnreachable(IPNetwork prefix)
-    {
-        lock (_writeLock)
-        {
-            Snapshot s = _snapshot;
-            var entry = new Entry(prefix, null);
-            Volatile.Write(ref _snapshot, prefix.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6
-                ? s with { V6 = Replace(s.V6, entry) }
-                : s with { V4 = Replace(s.V4, entry) });
-        }
-    }
+    public void SetUnreachable(IPNetwork prefix) => Set(prefix, null);
 
     /// <summary>Removes the route for exactly <paramref name="prefix"/>.</summary>
     /// <returns><c>false</c> if there was none.</returns>
@@ -152,6 +135,18 @@ public sealed class RouteTable : IPacketRouter
         }
 
         return null;
+    }
+
+    private void Set(IPNetwork prefix, ITincanLink? link)
+    {
+        lock (_writeLock)
+        {
+            Snapshot s = _snapshot;
+            var entry = new Entry(prefix, link);
+            Volatile.Write(ref _snapshot, prefix.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6
+                ? s with { V6 = Replace(s.V6, entry) }
+                : s with { V4 = Replace(s.V4, entry) });
+        }
     }
 
     private static ImmutableArray<Entry> Replace(ImmutableArray<Entry> entries, Entry entry) =>

@@ -99,4 +99,30 @@ public sealed class TwoNodeTunnelTests : IDisposable
         Assert.DoesNotContain("link b: Connected", a.Process!.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("link a: Connected", intruder.Process!.Output, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Replayed_datagrams_on_the_wire_are_dropped_and_counted_never_delivered()
+    {
+        (TincanNodeProcess a, TincanNodeProcess b) = await StartTunPairAsync();
+        Assert.True(_a.Ping("198.19.0.2", count: 2, deadlineSeconds: 10), $"{a.Process}\n{b.Process}");
+
+        // An attacker on the wire replays every datagram a sends: iptables TEE clones each one to the same next hop.
+        _a.Exec("iptables", "-t", "mangle", "-A", "POSTROUTING", "-o", "eth0", "-p", "udp", "--dport", "51820", "-j", "TEE", "--gateway", "198.18.0.2");
+        CommandResult ping = _a.TryExec(TimeSpan.FromSeconds(20), "ping", "-n", "-c", "10", "-i", "0.2", "198.19.0.2");
+        Assert.Equal(0, ping.ExitCode);
+        Assert.DoesNotContain("DUP!", ping.StandardOutput, StringComparison.Ordinal); // no replay reached b's kernel
+
+        // b counts the replays as drops on the link (its status line reports them every second).
+        for (int i = 0; i < 30 && !DroppedAtLeast(b.Process!.Output, 10); i++)
+        {
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+
+        Assert.True(DroppedAtLeast(b.Process!.Output, 10), $"b did not count the 10 replayed echo requests as drops:\n{b.Process.Output}");
+    }
+
+    private static bool DroppedAtLeast(string output, int n) =>
+        output.Split('\n').Where(l => l.Contains("link a:", StringComparison.Ordinal) && l.Contains("dropped ", StringComparison.Ordinal))
+            .Select(l => long.Parse(l[(l.LastIndexOf("dropped ", StringComparison.Ordinal) + 8)..].Trim(), System.Globalization.CultureInfo.InvariantCulture))
+            .Any(d => d >= n);
 }

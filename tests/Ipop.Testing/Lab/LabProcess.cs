@@ -102,11 +102,21 @@ public sealed partial class LabProcess : IDisposable
         }
 
         _ = Kill(_process.Id, SigTerm);
-        return _process.WaitForExit((int)timeout.TotalMilliseconds);
+        return WaitForExit(timeout);
     }
 
-    /// <summary>Waits for the process to exit by itself.</summary>
-    public bool WaitForExit(TimeSpan timeout) => _process.WaitForExit((int)timeout.TotalMilliseconds);
+    /// <summary>Waits for the process to exit by itself, and for its output to be read to the end.</summary>
+    public bool WaitForExit(TimeSpan timeout)
+    {
+        if (!_process.WaitForExit((int)timeout.TotalMilliseconds))
+        {
+            return false;
+        }
+
+        // The timed overload does not wait for redirected output to drain; this one does (it returns at once now).
+        _process.WaitForExit();
+        return true;
+    }
 
     /// <summary>Stops the process: SIGTERM, then SIGKILL after 3 s.</summary>
     public void Dispose()
