@@ -21,6 +21,7 @@ string dir = Directory.CreateTempSubdirectory("ipop-demo-").FullName;
 AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 150); // logs and CI are not 80-column terminals
 using var lab = new NetworkLab();
 using var cancel = new CancellationTokenSource();
+var processes = new List<LabProcess>();
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;
@@ -34,7 +35,13 @@ try
 }
 catch (Exception e) when (e is not OutOfMemoryException)
 {
-    AnsiConsole.MarkupLine($"[red]demo failed:[/] {Markup.Escape(e.Message)}");
+    AnsiConsole.MarkupLine($"[red]demo failed:[/] {Markup.Escape(e.ToString())}");
+    foreach (LabProcess p in processes)
+    {
+        AnsiConsole.MarkupLine($"[grey]--- {Markup.Escape(p.Description)} (last lines)[/]");
+        AnsiConsole.WriteLine(string.Join('\n', p.Output.Split('\n').TakeLast(15)));
+    }
+
     return 1;
 }
 finally
@@ -110,6 +117,7 @@ async Task RunAsync()
         };
         await File.WriteAllTextAsync(path, JsonSerializer.Serialize(document));
         LabProcess p = lab.Start(ns, "dotnet", [program, "run", "--config", path]);
+        processes.Add(p);
         return (ns, p, path);
     }
 

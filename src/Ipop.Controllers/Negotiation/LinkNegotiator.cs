@@ -146,7 +146,10 @@ internal sealed partial class LinkNegotiator
         if (!_peers.TryGetValue(from, out Peer? p))
         {
             await HandlePeerAsync(peer, ct);
-            p = _peers[from];
+            if (!_peers.TryGetValue(from, out p))
+            {
+                return; // trust changed while we looked: nothing to negotiate
+            }
         }
 
         LinkNegotiationMessage parsed;
