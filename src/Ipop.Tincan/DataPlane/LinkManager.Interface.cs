@@ -133,6 +133,17 @@ internal sealed partial class LinkManager
                     }
 
                     break;
+                case RouteAction.Unreachable:
+                    // Tell the sender at once instead of letting it time out. Only IP packets (TUN) can be answered;
+                    // the flood buffer is idle here, so the answer costs no allocation.
+                    Drops.Add(DropReason.NoRoute);
+                    int answer = binding.Nic.Mode == VirtualInterfaceMode.Tun ? IcmpUnreachable.Write(packet, floodBuffer) : 0;
+                    if (answer > 0 && !binding.Nic.Write(floodBuffer.AsSpan(0, answer)))
+                    {
+                        Drops.Add(DropReason.InterfaceWriteFailed);
+                    }
+
+                    break;
                 default:
                     Drops.Add(DropReason.NoRoute);
                     break;
