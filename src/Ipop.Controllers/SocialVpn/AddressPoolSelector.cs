@@ -69,16 +69,11 @@ internal static class AddressPoolSelector
                     continue;
                 }
 
-                int prefix = BitOperations.PopCount(mask);
+                int prefix = System.Numerics.BitOperations.PopCount(mask);
                 result.Add(new IPNetwork(new IPAddress(dst), prefix));
             }
         }
 
         return result.Distinct().ToList();
-    }
-
-    private static class BitOperations
-    {
-        public static int PopCount(uint value) => System.Numerics.BitOperations.PopCount(value);
     }
 }

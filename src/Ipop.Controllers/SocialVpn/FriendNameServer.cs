@@ -16,7 +16,6 @@ namespace Ipop.Controllers.SocialVpn;
 internal sealed partial class FriendNameServer : IAsyncDisposable
 {
     private const ushort TypeA = 1;
-    private const ushort TypeAaaa = 28;
     private const ushort ClassIn = 1;
     private readonly Socket _socket;
     private readonly string _suffix;
@@ -138,7 +137,6 @@ internal sealed partial class FriendNameServer : IAsyncDisposable
         }
 
         // AAAA and other types for a known name: NOERROR with no answer (NODATA).
-        _ = TypeAaaa;
         return n;
     }
 
