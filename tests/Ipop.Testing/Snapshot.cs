@@ -13,6 +13,12 @@ public static class Snapshot
     /// <summary>Compares <paramref name="actual"/> with the verified snapshot.</summary>
     public static void Verify(string actual, string? name = null, [CallerFilePath] string sourceFile = "", [CallerMemberName] string method = "")
     {
+        if (!Path.IsPathRooted(sourceFile) || !Directory.Exists(Path.GetDirectoryName(sourceFile)))
+        {
+            // A path-mapped build (ContinuousIntegrationBuild, /_/...) hides where the snapshots live.
+            throw new InvalidOperationException($"Snapshot cannot locate the test source '{sourceFile}'; build test projects without a source path map.");
+        }
+
         string dir = Path.GetDirectoryName(sourceFile)!;
         string stem = Path.Combine(dir, $"{Path.GetFileNameWithoutExtension(sourceFile)}.{method}{(name is null ? string.Empty : "." + name)}");
         string verified = stem + ".verified.txt";
