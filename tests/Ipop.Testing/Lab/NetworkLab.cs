@@ -120,6 +120,12 @@ public sealed class NetworkLab : IDisposable
             ? ["-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE", "--random-fully"]
             : ["-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE"];
         router.Exec("iptables", masquerade);
+
+        // Like every home router, the box itself drops unsolicited packets from the internet. Besides realism this
+        // matters for hole punching: a dropped packet never gets a confirmed conntrack entry, whereas one delivered
+        // locally (and answered with ICMP port unreachable) would leave an unreplied entry whose tuple collides with
+        // the mapping the box's own host creates a moment later, forcing MASQUERADE to pick another port.
+        router.Exec("iptables", "-A", "INPUT", "-i", "wan", "-m", "conntrack", "--ctstate", "NEW,INVALID", "-j", "DROP");
         if (kind == NatKind.ConeFiltered)
         {
             router.Exec("iptables", "-A", "FORWARD", "-i", "wan", "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT");
