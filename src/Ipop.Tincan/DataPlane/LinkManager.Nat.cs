@@ -58,6 +58,12 @@ internal sealed partial class LinkManager
     internal void LogLinkPathChanged(TincanLink link, LinkPath from, LinkPath to, ILinkPath path) =>
         LogPathChanged(_logger, link.Peer.Value, from, to, path);
 
+    internal void LogPathSilent(TincanLink link, TimeSpan silent) =>
+        LogSilent(_logger, link.Peer.Value, link.Path?.Kind ?? LinkPath.DirectHost, silent.TotalSeconds);
+
+    [LoggerMessage(EventId = 32, Level = LogLevel.Information, Message = "Link to {Peer}: nothing heard over {Path} for {Seconds:F1} s; handshaking over every path")]
+    private static partial void LogSilent(ILogger logger, string peer, LinkPath path, double seconds);
+
     [LoggerMessage(EventId = 30, Level = LogLevel.Information, Message = "Link to {Peer} connected over {Path}: {Local} <-> {Remote} in {ElapsedMs:F0} ms")]
     private static partial void LogConnected(ILogger logger, string peer, LinkPath path, Candidate? local, Candidate? remote, double elapsedMs);
 

@@ -55,6 +55,9 @@ internal sealed partial class LinkManager : ITincan
         KeepaliveTicks = Ticks(options.KeepaliveInterval, frequency);
         HandshakeTimeoutTicks = Ticks(options.HandshakeTimeout, frequency);
         DeadPeerTicks = Ticks((options.KeepaliveInterval * 3) + options.HandshakeTimeout, frequency);
+        UnansweredTicks = Ticks(options.HandshakeTimeout * 2, frequency);
+        PassiveKeepaliveTicks = Ticks(options.HandshakeTimeout / 2, frequency);
+        DirectSilenceTicks = Ticks(options.KeepaliveInterval + options.HandshakeTimeout, frequency);
         RekeyAfterMessages = options.RekeyAfterMessages;
         HandshakeAttempts = options.HandshakeAttempts;
         _checkUsername = RandomToken(8);
@@ -97,6 +100,22 @@ internal sealed partial class LinkManager : ITincan
     internal long HandshakeTimeoutTicks { get; }
 
     internal long DeadPeerTicks { get; }
+
+    /// <summary>
+    /// Data sent and nothing at all heard back for this long (twice the handshake timeout) means the path in use is
+    /// broken: a new handshake goes out over every path, the relay included. WireGuard's rule (keepalive + rekey
+    /// timeout, 15 s) scaled down, because a peer that receives data answers within <see cref="PassiveKeepaliveTicks"/>.
+    /// </summary>
+    internal long UnansweredTicks { get; }
+
+    /// <summary>A peer that received data and sent nothing for this long (half the handshake timeout) sends a keepalive.</summary>
+    internal long PassiveKeepaliveTicks { get; }
+
+    /// <summary>
+    /// A direct path silent for longer than a keepalive interval plus a handshake timeout has failed: data arriving
+    /// through the relay then moves the link there (a handshake through the relay does so after one handshake timeout).
+    /// </summary>
+    internal long DirectSilenceTicks { get; }
 
     internal long RekeyAfterMessages { get; }
 

@@ -46,6 +46,10 @@ internal sealed class TincanLink : ITincanLink
     private bool _closed;
     private long _lastSent;
     private long _lastReceived;
+    // Receive thread writes, timer reads: when data (not keepalives) last arrived, for the passive keepalive.
+    private long _lastDataReceived;
+    // When we first sent data after the last thing we heard from the peer; 0 once anything arrives.
+    private long _firstUnansweredSend;
     private long _rttTicks = -1;
     private long _bytesSent;
     private long _bytesReceived;
@@ -218,6 +222,11 @@ internal sealed class TincanLink : ITincanLink
         }
 
         Volatile.Write(ref _lastSent, now);
+        if (kind != ContentKind.Keepalive && Volatile.Read(ref _firstUnansweredSend) == 0)
+        {
+            Volatile.Write(ref _firstUnansweredSend, now);
+        }
+
         if (kind == ContentKind.Packet)
         {
             Interlocked.Increment(ref _packetsSent);
@@ -237,6 +246,16 @@ internal sealed class TincanLink : ITincanLink
     internal void OnAuthenticated(Session session, SocketAddress from, ContentKind kind, int payloadLength, long now)
     {
         Volatile.Write(ref _lastReceived, now);
+        if (Volatile.Read(ref _firstUnansweredSend) != 0)
+        {
+            Volatile.Write(ref _firstUnansweredSend, 0);
+        }
+
+        if (kind != ContentKind.Keepalive)
+        {
+            Volatile.Write(ref _lastDataReceived, now);
+        }
+
         if (kind == ContentKind.Packet)
         {
             Interlocked.Increment(ref _packetsReceived);
@@ -437,12 +456,23 @@ internal sealed class TincanLink : ITincanLink
                         BeginEpisode();
                     }
 
-                    keepalive = now - Volatile.Read(ref _lastSent) >= _manager.KeepaliveTicks;
+                    long lastSent = Volatile.Read(ref _lastSent);
+                    long idleFor = now - lastSent;
+
+                    // Persistent keepalive (NAT mappings, liveness) and, while the peer sends us data and we have
+                    // nothing to send back, a passive one so that the peer can tell a broken path within seconds.
+                    keepalive = idleFor >= _manager.KeepaliveTicks || (Volatile.Read(ref _lastDataReceived) > lastSent && idleFor >= _manager.PassiveKeepaliveTicks);
                     probes = DueProbes(now);
                     long silent = now - Math.Max(Volatile.Read(ref _lastReceived), current.Created);
-                    long deadAfter = _manager.DeadPeerTicks + (PrefersInitiating ? 0 : _manager.HandshakeTimeoutTicks);
-                    if (silent >= deadAfter && _pending is null && !_givenUp)
+                    long lateBy = PrefersInitiating ? 0 : _manager.HandshakeTimeoutTicks;
+                    long unanswered = Volatile.Read(ref _firstUnansweredSend);
+                    bool broken = silent >= _manager.DeadPeerTicks + lateBy
+                        || (unanswered != 0 && now - unanswered >= _manager.UnansweredTicks + lateBy && silent >= _manager.UnansweredTicks + lateBy);
+                    if (broken && _pending is null && !_givenUp)
                     {
+                        // A handshake over every path (the relay after a short head start for direct ones) finds
+                        // the one that still works; ObservePath moves the link to it.
+                        _manager.LogPathSilent(this, TimeSpan.FromSeconds((double)silent / _manager.Time.TimestampFrequency));
                         BeginEpisode();
                     }
                 }
@@ -913,10 +943,11 @@ internal sealed class TincanLink : ITincanLink
 
         if (current is not null && current.Kind != LinkPath.Relayed)
         {
-            // Direct still works unless it has been silent for half the dead-peer time (then the peer's relayed
-            // packets are the way the link survives).
+            // Direct still works unless it has been silent: for a handshake through the relay, one handshake timeout
+            // (the peer only sends one there when its direct copy went unanswered); for data, longer than a
+            // keepalive interval, since a healthy idle direct path carries a keepalive at least that often.
             long silentFor = now - Volatile.Read(ref _lastDirectReceived);
-            if (silentFor < _manager.DeadPeerTicks / 2 || (!handshake && silentFor < _manager.DeadPeerTicks))
+            if (silentFor < (handshake ? _manager.HandshakeTimeoutTicks : _manager.DirectSilenceTicks))
             {
                 return current;
             }

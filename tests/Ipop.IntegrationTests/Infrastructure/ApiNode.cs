@@ -34,7 +34,14 @@ internal sealed class ApiNode : IAsyncDisposable
             Api = new { SocketPath = socket },
             StatusIntervalSeconds = 0,
         }), ct);
-        LabProcess process = lab.Start(ns, "dotnet", [Artifacts.TincanHost, "run", "--config", config]);
+        // IPOP_LAB_LOG_LEVEL=Debug shows every handshake and path decision in a failing test's output.
+        Dictionary<string, string> environment = [];
+        if (Environment.GetEnvironmentVariable("IPOP_LAB_LOG_LEVEL") is { Length: > 0 } level)
+        {
+            environment["Logging__LogLevel__Default"] = level;
+        }
+
+        LabProcess process = lab.Start(ns, "dotnet", [Artifacts.TincanHost, "run", "--config", config], environment);
         if (!await process.WaitForOutputAsync("ipop-tincan ready", TimeSpan.FromSeconds(30)))
         {
             throw new InvalidOperationException($"{ns.Role} did not start:\n{process.Output}");

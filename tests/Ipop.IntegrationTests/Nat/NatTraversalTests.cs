@@ -159,4 +159,107 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
         Assert.True(client.WaitForExit(TimeSpan.FromSeconds(20)), client.Output);
         Assert.Equal(0, client.ExitCode);
     }
+
+    [Fact]
+    public async Task A_relayed_link_moves_to_direct_when_the_firewall_opens_and_a_running_ping_barely_notices()
+    {
+        // A firewall on cone1's NAT blocks everything between the two NATs' public addresses; TURN stays reachable.
+        using var firewall = new DirectPathFirewall(lab.Cone1Router, "198.18.0.12");
+        (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Cone1, lab.Cone2, NatLabFixture.TurnList, NatLabFixture.TurnList);
+        await AssertPathAsync(a, b, "relayed");
+
+        using LabProcess ping = lab.Lab.Start(a.Namespace, "ping", ["-n", "-i", "0.1", "-c", "200", "-w", "40", "198.19.0.2"]);
+        await Task.Delay(1500, Ct);
+        firewall.Open();
+        var clock = Stopwatch.StartNew();
+        TimeSpan? direct = await WaitForPathAsync(a, b, p => p != "relayed", TimeSpan.FromSeconds(30));
+        output.WriteLine($"direct {direct?.TotalMilliseconds:F0} ms after the firewall opened");
+        Assert.True(direct is not null, $"still relayed 30 s after the firewall opened\n{await StatusAsync(a, b)}");
+        await AssertPathAsync(a, b, "direct_server_reflexive", "direct_peer_reflexive");
+
+        Assert.True(ping.WaitForExit(TimeSpan.FromSeconds(45)), ping.Output);
+        (int sent, int received) = PingCounts(ping.Output);
+        output.WriteLine($"ping across the upgrade: {received}/{sent} replies");
+        Assert.True(sent >= 150 && sent - received <= 5, $"lost {sent - received} of {sent} pings across the upgrade\n{ping.Output}");
+    }
+
+    [Fact]
+    public async Task A_direct_link_whose_path_breaks_falls_back_to_the_relay_by_itself()
+    {
+        (ApiNode a, ApiNode b, _) = await LinkAsync(lab.Cone1, lab.Cone2, NatLabFixture.TurnList, NatLabFixture.TurnList);
+        await AssertPathAsync(a, b, "direct_server_reflexive", "direct_peer_reflexive");
+
+        using var firewall = new DirectPathFirewall(lab.Cone1Router, "198.18.0.12");
+        var clock = Stopwatch.StartNew();
+        bool back = false;
+        while (!back && clock.Elapsed < TimeSpan.FromSeconds(40))
+        {
+            back = a.Namespace.Ping("198.19.0.2", count: 1, intervalSeconds: 0.2, deadlineSeconds: 1);
+        }
+
+        output.WriteLine($"traffic back over the relay {clock.Elapsed.TotalMilliseconds:F0} ms after the direct path broke");
+        foreach (ApiNode n in new[] { a, b })
+        {
+            output.WriteLine(string.Join('\n', n.Process.Output.Split('\n').Where(l => l.Contains("Link to", StringComparison.Ordinal)).Select(l => $"{n.Id}: {l}")));
+        }
+
+        Assert.True(back, $"no traffic 40 s after the direct path broke\n{await StatusAsync(a, b)}");
+        await AssertPathAsync(a, b, "relayed");
+        await PingBothWaysAsync(a, b);
+    }
+
+    private static async Task<TimeSpan?> WaitForPathAsync(ApiNode a, ApiNode b, Func<string, bool> wanted, TimeSpan bound)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < bound)
+        {
+            string pathA = (await a.LinkStatusAsync(b.Id, Ct))["path"]?.GetValue<string>() ?? string.Empty;
+            string pathB = (await b.LinkStatusAsync(a.Id, Ct))["path"]?.GetValue<string>() ?? string.Empty;
+            if (wanted(pathA) && wanted(pathB))
+            {
+                return clock.Elapsed;
+            }
+
+            await Task.Delay(100, Ct);
+        }
+
+        return null;
+    }
+
+    // "200 packets transmitted, 197 received, ..." from iputils ping.
+    private static (int Sent, int Received) PingCounts(string text)
+    {
+        System.Text.RegularExpressions.Match m = System.Text.RegularExpressions.Regex.Match(text, @"(\d+) packets transmitted, (\d+) (?:packets )?received");
+        Assert.True(m.Success, "no ping summary in:\n" + text);
+        return (int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Drops forwarding between a NAT box's LAN and one internet address until opened or disposed.</summary>
+    private sealed class DirectPathFirewall : IDisposable
+    {
+        private readonly LabNamespace _router;
+        private readonly string _address;
+        private bool _closed;
+
+        public DirectPathFirewall(LabNamespace router, string address)
+        {
+            _router = router;
+            _address = address;
+            _router.Exec("iptables", "-I", "FORWARD", "-d", address, "-j", "DROP");
+            _router.Exec("iptables", "-I", "FORWARD", "-s", address, "-j", "DROP");
+            _closed = true;
+        }
+
+        public void Open()
+        {
+            if (_closed)
+            {
+                _closed = false;
+                _router.Exec("iptables", "-D", "FORWARD", "-d", _address, "-j", "DROP");
+                _router.Exec("iptables", "-D", "FORWARD", "-s", _address, "-j", "DROP");
+            }
+        }
+
+        public void Dispose() => Open();
+    }
 }

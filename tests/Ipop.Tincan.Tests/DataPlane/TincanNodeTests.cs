@@ -447,6 +447,78 @@ public sealed class TincanNodeTests
     }
 
     [Fact]
+    public async Task One_way_traffic_draws_passive_keepalives_instead_of_new_handshakes()
+    {
+        // A streams to B for 20 s of fake time and B has nothing to send. B's passive keepalive (after 1.5 s without
+        // sending) tells A the path works; without it A would see 6 s of unanswered data and handshake again.
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
+        await using TestNode a = await TestNode.StartAsync("A", time);
+        await using TestNode b = await TestNode.StartAsync("B", time);
+        await TestNode.ConnectAsync(a, b);
+        long handshakesA = a.LinkTo(b).GetStats().Handshakes;
+        long handshakesB = b.LinkTo(a).GetStats().Handshakes;
+
+        for (int step = 0; step < 40; step++)
+        {
+            byte[] toB = TestNode.Packet(b, step);
+            a.Nic.Inject(toB);
+            Assert.True(toB.AsSpan().SequenceEqual(b.Nic.TakeWritten(Wait)), $"step {step}: " + Diagnose(a, b));
+            for (int tick = 0; tick < 5; tick++)
+            {
+                time.Advance(TimeSpan.FromMilliseconds(100));
+            }
+
+            // Let the receive threads take in what the timers just sent before the next ticks judge silence.
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Equal(handshakesA, a.LinkTo(b).GetStats().Handshakes);
+        Assert.Equal(handshakesB, b.LinkTo(a).GetStats().Handshakes);
+        Assert.Equal(0, b.LinkTo(a).GetStats().PacketsSent);
+        Assert.True(a.LinkTo(b).GetStats().LastReceived >= time.GetUtcNow().AddSeconds(-2.5), "A last heard from B at " + a.LinkTo(b).GetStats().LastReceived);
+    }
+
+    [Fact]
+    public async Task Data_that_goes_unanswered_for_two_handshake_timeouts_starts_a_new_handshake()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
+        await using TestNode a = await TestNode.StartAsync("A", time);
+        TestNode b = await TestNode.StartAsync("B", time);
+        await TestNode.ConnectAsync(a, b);
+        IPEndPoint bAt = b.Manager.LocalHostCandidate!.EndPoint;
+        await b.DisposeAsync();
+
+        // B's port now belongs to a plain socket that records what A sends: data first, then (about 6 s later, well
+        // before the 33 s dead-peer time of an idle link) a handshake initiation.
+        using var listener = new UdpClient(bAt);
+        var seen = new List<(TimeSpan At, byte Type)>();
+
+        // The clock starts when the first data datagram is on the wire (the NIC loop runs in real time).
+        a.Nic.Inject(TestNode.Packet(b, 0));
+        listener.Client.ReceiveTimeout = 5000;
+        IPEndPoint? sender = null;
+        Assert.Equal((byte)MessageType.TransportData, listener.Receive(ref sender)[0]);
+        DateTimeOffset start = time.GetUtcNow();
+        for (int step = 1; step < 100 && !seen.Any(s => s.Type == (byte)MessageType.HandshakeInitiation); step++)
+        {
+            a.Nic.Inject(TestNode.Packet(b, step));
+            time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(5, TestContext.Current.CancellationToken);
+            while (listener.Available > 0)
+            {
+                IPEndPoint? from = null;
+                byte[] datagram = listener.Receive(ref from);
+                seen.Add((time.GetUtcNow() - start, datagram[0]));
+            }
+        }
+
+        (TimeSpan at, _) = Assert.Single(seen, s => s.Type == (byte)MessageType.HandshakeInitiation);
+        // The side that does not own initiating waits one handshake timeout (3 s) longer, so both do not start at once.
+        TimeSpan expected = TimeSpan.FromSeconds(((TincanLink)a.LinkTo(b)).PrefersInitiating ? 6 : 9);
+        Assert.InRange(at, expected - TimeSpan.FromSeconds(0.1), expected + TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
     public async Task Stun_and_channeldata_ranges_reach_registered_handlers_on_the_shared_socket()
     {
         await using TestNode a = await TestNode.StartAsync("A");
