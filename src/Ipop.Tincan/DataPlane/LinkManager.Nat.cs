@@ -58,6 +58,12 @@ internal sealed partial class LinkManager
     internal void LogLinkPathChanged(TincanLink link, LinkPath from, LinkPath to, ILinkPath path) =>
         LogPathChanged(_logger, link.Peer.Value, from, to, path);
 
+    internal void LogPairSelected(TincanLink link, Ice.CandidatePair pair, TimeSpan after) =>
+        LogSelected(_logger, link.Peer.Value, pair, after.TotalMilliseconds);
+
+    [LoggerMessage(EventId = 33, Level = LogLevel.Debug, Message = "Link to {Peer}: connectivity checks selected {Pair} after {ElapsedMs:F0} ms")]
+    private static partial void LogSelected(ILogger logger, string peer, Ice.CandidatePair pair, double elapsedMs);
+
     internal void LogPathSilent(TincanLink link, TimeSpan silent) =>
         LogSilent(_logger, link.Peer.Value, link.Path?.Kind ?? LinkPath.DirectHost, silent.TotalSeconds);
 

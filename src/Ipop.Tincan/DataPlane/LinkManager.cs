@@ -62,6 +62,9 @@ internal sealed partial class LinkManager : ITincan
         HandshakeAttempts = options.HandshakeAttempts;
         _checkUsername = RandomToken(8);
         _checkPassword = RandomToken(24);
+        CheckKey = Stun.StunCredentialKeys.ShortTerm(_checkPassword);
+        TieBreaker = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+        IceWaitTicks = Ticks(options.HandshakeTimeout < TimeSpan.FromSeconds(1) ? options.HandshakeTimeout : TimeSpan.FromSeconds(1), frequency);
         Metrics = new TincanMetrics(this);
         OwnMacKey = HandshakeMac.DeriveKey(keys.PublicKeyBytes);
     }
@@ -118,6 +121,68 @@ internal sealed partial class LinkManager : ITincan
     internal long DirectSilenceTicks { get; }
 
     internal long RekeyAfterMessages { get; }
+
+    /// <summary>Our ICE username fragment (the descriptor's check username).</summary>
+    internal string CheckUsername => _checkUsername;
+
+    /// <summary>The short-term key (RFC 8489 section 9.1) that authenticates checks sent to us and our answers.</summary>
+    internal byte[] CheckKey { get; }
+
+    /// <summary>The ICE-CONTROLLING/ICE-CONTROLLED tie-breaker of this node (RFC 8445 section 7.1.1).</summary>
+    internal ulong TieBreaker { get; }
+
+    /// <summary>
+    /// How long the first handshake waits for the connectivity checks to choose a pair (the handshake timeout, at most
+    /// 1 s); after that it goes to every candidate path, so a peer that cannot answer checks still links.
+    /// </summary>
+    internal long IceWaitTicks { get; }
+
+    /// <summary>The link whose peer uses <paramref name="username"/> as its check username, or null.</summary>
+    internal TincanLink? LinkByCheckUsername(string username)
+    {
+        foreach (TincanLink link in _snapshot)
+        {
+            if (string.Equals(link.RemoteCheckUsername, username, StringComparison.Ordinal))
+            {
+                return link;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Local candidates that checks are sent from: the socket (one base per address family) and our relay.</summary>
+    internal List<Candidate> CheckBases()
+    {
+        var bases = new List<Candidate>(3);
+        if (Mux is { } mux)
+        {
+            uint priority = Candidate.ComputePriority(CandidateType.Host, 65535);
+            if (mux.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || mux.DualMode)
+            {
+                bases.Add(new Candidate(CandidateType.Host, new System.Net.IPEndPoint(System.Net.IPAddress.Any, mux.LocalEndPoint.Port), priority, "host4"));
+            }
+
+            if (mux.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
+            {
+                bases.Add(new Candidate(CandidateType.Host, new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Any, mux.LocalEndPoint.Port), priority, "host6"));
+            }
+        }
+
+        if (Nat?.RelayedCandidate is { } relayed)
+        {
+            bases.Add(relayed);
+        }
+
+        return bases;
+    }
+
+    /// <summary>The local candidate a check that arrived on the socket from <paramref name="from"/> was sent to.</summary>
+    internal Candidate HostBaseFor(System.Net.IPEndPoint from)
+    {
+        bool v4 = from.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || from.Address.IsIPv4MappedToIPv6;
+        return new Candidate(CandidateType.Host, new System.Net.IPEndPoint(v4 ? System.Net.IPAddress.Any : System.Net.IPAddress.IPv6Any, Mux?.LocalEndPoint.Port ?? 0), Candidate.ComputePriority(CandidateType.Host, 65535), v4 ? "host4" : "host6");
+    }
 
     internal int HandshakeAttempts { get; }
 
@@ -197,6 +262,7 @@ internal sealed partial class LinkManager : ITincan
             {
                 link = existing;
                 link.CandidatesFromDescriptor = remote.Candidates;
+                link.SetCheckCredentials(remote.CheckUsername, remote.CheckPassword);
             }
             else
             {
@@ -213,6 +279,7 @@ internal sealed partial class LinkManager : ITincan
                 }
 
                 link = new TincanLink(this, peer, remote) { CandidatesFromDescriptor = remote.Candidates };
+                link.SetCheckCredentials(remote.CheckUsername, remote.CheckPassword);
                 _byPeer[peer] = link;
                 _byKey[remote.Key] = link;
                 RebuildSnapshot();

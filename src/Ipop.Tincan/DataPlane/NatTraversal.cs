@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Collections.Immutable;
 using System.Net;
 using System.Runtime.InteropServices;
+using Ipop.Tincan.Ice;
 using Ipop.Tincan.Stun;
 using Ipop.Tincan.Turn;
 using Microsoft.Extensions.Logging;
@@ -38,6 +39,9 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     /// <summary>Binding requests from strangers answered per second at most; the rest are dropped and counted.</summary>
     private const int BindingAnswersPerSecond = 50;
 
+    /// <summary>Authenticated connectivity checks verified per second at most (each costs an HMAC).</summary>
+    private const int CheckRequestsPerSecond = 500;
+
     private readonly LinkManager _manager;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -53,6 +57,12 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _gatherLock = new();
     private readonly byte[] _responseBuffer = new byte[128];
+    private readonly byte[] _checkResponseBuffer = new byte[ILinkPath.Headroom + 128];
+
+    // Our connectivity checks in flight: transaction id -> the link whose agent sent it.
+    private readonly ConcurrentDictionary<StunTransactionId, TincanLink> _checks = new();
+    private long _checkWindowStart;
+    private int _checksInWindow;
     private Task<IReadOnlyList<StunBindingResult>>? _srflxTask;
     private long _srflxStarted;
     private volatile Candidate[] _srflx = [];
@@ -221,9 +231,135 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
         _demux.OnDatagram(data, endPoint);
     }
 
+    /// <summary>An ICE check of <paramref name="link"/> went out with <paramref name="id"/>; its answer goes to that link.</summary>
+    public void ExpectCheckResponse(StunTransactionId id, TincanLink link)
+    {
+        if (_checks.Count > 4096)
+        {
+            _checks.Clear();
+        }
+
+        _checks[id] = link;
+    }
+
+    public void ForgetCheck(StunTransactionId id)
+    {
+        if (id != default)
+        {
+            _checks.TryRemove(id, out _);
+        }
+    }
+
+    /// <summary>Sends a check (written after <see cref="ILinkPath.Headroom"/>) from the local candidate's base.</summary>
+    public void SendCheck(Span<byte> bufferWithHeadroom, Candidate local, IPEndPoint remote)
+    {
+        if (local.Type == CandidateType.Relayed)
+        {
+            RelayedPathTo(remote)?.Send(bufferWithHeadroom);
+        }
+        else
+        {
+            Send(bufferWithHeadroom[ILinkPath.Headroom..], remote);
+        }
+    }
+
+    // Receive thread: a STUN message from a peer, on the socket (relay null) or through our allocation. Check
+    // requests carry USERNAME (RFC 8445 section 7.2.2); answers to our checks are found by transaction id.
+    private bool TryHandleCheck(ReadOnlySpan<byte> datagram, in StunMessage message, IPEndPoint from, RelayedPath? relay)
+    {
+        if (message.Method != StunMethod.Binding)
+        {
+            return false;
+        }
+
+        IPEndPoint source = from.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(from.Address.MapToIPv4(), from.Port) : from;
+        if (message.Class is StunMessageClass.SuccessResponse or StunMessageClass.ErrorResponse)
+        {
+            if (_checks.TryRemove(message.TransactionId, out TincanLink? owner))
+            {
+                owner.OnCheckResponse(message, source);
+                return true;
+            }
+
+            // A late answer to a check whose agent has finished (the link connected): expected, not worth a log.
+            if (message.HasMessageIntegrity)
+            {
+                _manager.Drops.Add(DropReason.UnknownIndex);
+                return true;
+            }
+
+            return false;
+        }
+
+        if (message.Class != StunMessageClass.Request || !message.TryGetString(StunAttributeType.Username, out string? username, 256) || username is null)
+        {
+            return false;
+        }
+
+        long now = _time.GetTimestamp();
+        if (_time.GetElapsedTime(_checkWindowStart, now) >= TimeSpan.FromSeconds(1))
+        {
+            _checkWindowStart = now;
+            _checksInWindow = 0;
+        }
+
+        if (++_checksInWindow > CheckRequestsPerSecond)
+        {
+            Interlocked.Increment(ref _strangerDrops);
+            LogStranger(source);
+            return true;
+        }
+
+        string? sender = IceAgent.SenderOf(username, _manager.CheckUsername);
+        TincanLink? link = sender is null ? null : _manager.LinkByCheckUsername(sender);
+        if (link is null)
+        {
+            // Usually a peer whose controller created its link before ours: its retransmission will find the link.
+            _manager.Drops.Add(DropReason.UnknownKey);
+            LogCheckFromUnknown(_logger, source, username);
+            return true;
+        }
+
+        if (!message.HasMessageIntegrity || !message.VerifyMessageIntegrity(_manager.CheckKey))
+        {
+            _manager.Drops.Add(DropReason.AuthenticationFailed);
+            if (_strangerLog.ShouldLog())
+            {
+                LogCheckNotAuthenticated(_logger, link.Peer.Value, source);
+            }
+
+            return true;
+        }
+
+        int length = StunBindingResponder.WriteResponse(datagram, source, _checkResponseBuffer.AsSpan(ILinkPath.Headroom), _manager.CheckKey);
+        if (length > 0)
+        {
+            if (relay is not null)
+            {
+                relay.Send(_checkResponseBuffer.AsSpan(0, ILinkPath.Headroom + length));
+            }
+            else
+            {
+                Send(_checkResponseBuffer.AsSpan(ILinkPath.Headroom, length), source);
+            }
+        }
+
+        _ = message.TryGetUInt32(StunAttributeType.Priority, out uint priority);
+        Candidate local = relay?.LocalCandidate ?? _manager.HostBaseFor(source);
+        link.OnCheckRequest(local, source, priority, message.HasAttribute(StunAttributeType.UseCandidate));
+        return true;
+    }
+
     // Demultiplexer's "not ours": not a response to our transactions, not from our TURN server.
     void IDatagramReceiver.OnDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from)
     {
+        if (DatagramClassifier.Classify(datagram) == DatagramKind.Stun
+            && StunMessage.TryParse(datagram, out StunMessage check) == StunParseError.None
+            && TryHandleCheck(datagram, check, from, relay: null))
+        {
+            return;
+        }
+
         if (DatagramClassifier.Classify(datagram) != DatagramKind.Stun
             || StunMessage.TryParse(datagram, out StunMessage message) != StunParseError.None
             || message.Class != StunMessageClass.Request
@@ -490,6 +626,17 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     // Receive thread: a datagram relayed from `peer` through our allocation.
     private void OnRelayed(TurnAllocation allocation, IPEndPoint peer, ReadOnlySpan<byte> payload)
     {
+        if (!payload.IsEmpty && payload[0] < 4)
+        {
+            // A connectivity check (or its answer) from the peer that reached us through our allocation.
+            if (StunMessage.TryParse(payload, out StunMessage check) != StunParseError.None || RelayedPathTo(peer) is not { } checkPath || !TryHandleCheck(payload, check, peer, checkPath))
+            {
+                _manager.Drops.Add(DropReason.Malformed);
+            }
+
+            return;
+        }
+
         if (payload.IsEmpty || payload[0] < (byte)Protocol.MessageType.HandshakeInitiation || payload[0] > (byte)Protocol.MessageType.TransportData)
         {
             _manager.Drops.Add(DropReason.UnknownType);
@@ -530,6 +677,12 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
             LogStrangerDropped(_logger, from, Interlocked.Read(ref _strangerDrops) + _manager.Drops.Get(DropReason.Malformed));
         }
     }
+
+    [LoggerMessage(EventId = 47, Level = LogLevel.Debug, Message = "Connectivity check from {From} for {Username}: no link to that peer (yet)")]
+    private static partial void LogCheckFromUnknown(ILogger logger, IPEndPoint from, string username);
+
+    [LoggerMessage(EventId = 48, Level = LogLevel.Warning, Message = "Connectivity check claiming to be from {Peer} at {From} failed MESSAGE-INTEGRITY; dropped")]
+    private static partial void LogCheckNotAuthenticated(ILogger logger, string peer, IPEndPoint from);
 
     [LoggerMessage(EventId = 40, Level = LogLevel.Information, Message = "Relayed candidate {Relayed} on TURN server {Server}")]
     private static partial void LogRelayReady(ILogger logger, IPEndPoint relayed, TurnServerEndpoint server);

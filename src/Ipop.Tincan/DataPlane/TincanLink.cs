@@ -13,7 +13,7 @@ namespace Ipop.Tincan.DataPlane;
 /// The data path (<see cref="SendPayload"/>, <see cref="OnAuthenticated"/>) reads sessions without locks;
 /// handshake and timer work takes <see cref="_gate"/>.
 /// </summary>
-internal sealed class TincanLink : ITincanLink
+internal sealed partial class TincanLink : ITincanLink
 {
     internal const int PayloadOffset = ILinkPath.Headroom + TransportHeader.Length;
 
@@ -310,6 +310,7 @@ internal sealed class TincanLink : ITincanLink
                 _givenUp = false;
                 if (_current is not null)
                 {
+                    StopIce();
                     _everConnected = true;
                     SetStatus(ConnectedStatuses[(int)(_path?.Kind ?? LinkPath.DirectHost)]);
                 }
@@ -383,7 +384,17 @@ internal sealed class TincanLink : ITincanLink
                 _givenUp = false;
                 if (_pending is null)
                 {
-                    BeginEpisode();
+                    if (StartIce())
+                    {
+                        // Checks first (RFC 8445 ideas); the handshake follows on the selected pair, or on every path
+                        // if the checks have chosen nothing in time (a peer that cannot answer them still links).
+                        _wantHandshake = true;
+                        _notBefore = _manager.Time.GetTimestamp() + _manager.IceWaitTicks;
+                    }
+                    else
+                    {
+                        BeginEpisode();
+                    }
                 }
             }
             else
@@ -601,6 +612,7 @@ internal sealed class TincanLink : ITincanLink
             _attempts = 0;
             _givenUp = false;
             _everConnected = true;
+            StopIce();
             SetStatus(ConnectedStatuses[(int)(_path?.Kind ?? LinkPath.DirectHost)]);
             _manager.LogHandshakeCompleted(this, from);
         }
@@ -623,6 +635,7 @@ internal sealed class TincanLink : ITincanLink
             }
 
             _closed = true;
+            StopIce();
             _staged?.Clear();
             if (_pending is not null)
             {
@@ -814,9 +827,13 @@ internal sealed class TincanLink : ITincanLink
         // Direct candidates get a head start on the first attempt so that a relay, which answers whenever it is
         // configured, does not win a race a direct pair would have won (RFC 8445 section 6.1.4.2 paces checks by
         // priority for the same reason); retries and links already on the relay use every path at once.
-        bool everyPath = _attempts > 1 || _path is { Kind: LinkPath.Relayed };
-        Spray(message, direct: true, relayed: everyPath);
-        _relaySprayAt = everyPath ? 0 : now + Math.Max(1, Math.Min(_manager.HandshakeTimeoutTicks / 2, _manager.Time.TimestampFrequency / 4));
+        if (!SendOnChosenPair(message))
+        {
+            bool everyPath = _attempts > 1 || _path is { Kind: LinkPath.Relayed };
+            Spray(message, direct: true, relayed: everyPath);
+            _relaySprayAt = everyPath ? 0 : now + Math.Max(1, Math.Min(_manager.HandshakeTimeoutTicks / 2, _manager.Time.TimestampFrequency / 4));
+        }
+
         _manager.LogHandshakeSent(this, _attempts);
     }
 

@@ -51,6 +51,14 @@ internal sealed class Checklist
         {
             foreach (Candidate local in _locals)
             {
+                // Not from our relay to the peer's host candidates: those are usually private addresses the TURN
+                // server cannot route to, and coturn closes the whole allocation when a relayed send fails with
+                // "network unreachable" (seen in the NAT lab). A host the relay can reach is reachable directly.
+                if (local.Type == CandidateType.Relayed && remote.Type == CandidateType.Host)
+                {
+                    continue;
+                }
+
                 if (local.EndPoint.AddressFamily == remote.EndPoint.AddressFamily)
                 {
                     AddPair(local, remote);
@@ -82,7 +90,7 @@ internal sealed class Checklist
             entry.NominatedByPeer = true;
             if (entry.State == CandidatePairState.Succeeded)
             {
-                Select(entry, now);
+                SelectIfBetter(entry, now);
             }
         }
 
@@ -195,7 +203,7 @@ internal sealed class Checklist
         entry.PendingUseCandidate = false;
         if ((Controlling && wasNomination) || (!Controlling && entry.NominatedByPeer))
         {
-            Select(entry, now);
+            SelectIfBetter(entry, now);
         }
     }
 
@@ -310,6 +318,16 @@ internal sealed class Checklist
                     x.State = CandidatePairState.Waiting;
                 }
             }
+        }
+    }
+
+    // Several nominations can be in flight (an upgrade is nominated while an earlier one is answered): the link
+    // keeps the best nominated pair instead of following whichever answer came last (RFC 8445 section 8.1.1).
+    private void SelectIfBetter(CheckEntry entry, TimeSpan now)
+    {
+        if (Selected is null || ReferenceEquals(Selected, entry) || entry.Pair.Priority > Selected.Pair.Priority)
+        {
+            Select(entry, now);
         }
     }
 

@@ -15,6 +15,7 @@ internal static class StunErrorCodes
     public const int UnsupportedTransportProtocol = 442;
     public const int PeerAddressFamilyMismatch = 443;
     public const int AllocationQuotaReached = 486;
+    public const int RoleConflict = 487;
     public const int ServerError = 500;
     public const int InsufficientCapacity = 508;
 }

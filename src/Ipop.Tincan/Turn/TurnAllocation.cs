@@ -249,18 +249,32 @@ internal sealed partial class TurnAllocation : IAsyncDisposable
             number = (ushort)_nextChannel++;
         }
 
-        await SendChannelBindAsync(number, peer, cancellationToken).ConfigureAwait(false);
+        // The server may relay the peer's next datagram as ChannelData the moment it has bound the channel, and
+        // that datagram can overtake our handling of the success response (RFC 8656 section 12.1: be ready to
+        // receive on the channel once ChannelBind is sent); so the number is known to the receive path first.
         var channel = new TurnChannel(this, number, peer);
+        ref TurnChannel? slot = ref _channelsByNumber[number - ChannelData.MinChannel];
+        Volatile.Write(ref slot, channel);
+        try
+        {
+            await SendChannelBindAsync(number, peer, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            Interlocked.CompareExchange(ref _channelsByNumber[number - ChannelData.MinChannel], null, channel);
+            throw;
+        }
+
         lock (_lock)
         {
             if (_channelsByPeer.TryGetValue(peer, out TurnChannel? raced))
             {
+                // Both numbers stay bound to the peer at the server; the receive path keeps accepting either.
                 return raced;
             }
 
             _channelsByPeer[peer] = channel;
             _channelRefresh[number] = _time.GetUtcNow() + _timings.ChannelRefreshInterval;
-            Volatile.Write(ref _channelsByNumber[number - ChannelData.MinChannel], channel);
         }
 
         LogChannelBound(_logger, Server, number, peer);

@@ -53,6 +53,14 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
         TimeSpan elapsed = clock.Elapsed;
         Assert.True(replied, $"no ping reply within 20 s\n{await StatusAsync(nodeA, nodeB)}\n{nodeA.Process.Output}\n{nodeB.Process.Output}");
         output.WriteLine($"{a.Role} <-> {b.Role}: first ping reply {elapsed.TotalMilliseconds:F0} ms after both descriptors were known");
+        if (Environment.GetEnvironmentVariable("IPOP_LAB_LOG_LEVEL") is { Length: > 0 })
+        {
+            foreach (ApiNode n in new[] { nodeA, nodeB })
+            {
+                output.WriteLine(string.Join('\n', n.Process.Output.Split('\n').Where(l => l.Contains("Ipop.Tincan[", StringComparison.Ordinal)).Select(l => $"{n.Id}: {l}")));
+            }
+        }
+
         return (nodeA, nodeB, elapsed);
     }
 

@@ -28,7 +28,9 @@ public sealed class ChecklistTests
     public void Pairs_are_ordered_by_priority_and_server_reflexive_locals_are_pruned()
     {
         Checklist list = Full(controlling: true);
-        Assert.Equal(6, list.Entries.Count); // (host base + relay) x 3 remotes
+        // Host base x 3 remotes, relay x (srflx, relay): never from our relay to the peer's (private) host address.
+        Assert.Equal(5, list.Entries.Count);
+        Assert.DoesNotContain(list.Entries, e => e.Pair.Local.Type == CandidateType.Relayed && e.Pair.Remote.Type == CandidateType.Host);
         Assert.All(list.Entries, e => Assert.NotEqual(CandidateType.ServerReflexive, e.Pair.Local.Type));
         Assert.Equal(LinkPath.DirectHost, list.Entries[0].Pair.PathKind);
         Assert.Equal(LinkPath.DirectServerReflexive, list.Entries[1].Pair.PathKind);
@@ -102,7 +104,7 @@ public sealed class ChecklistTests
     public void Controlling_side_waits_briefly_for_better_pairs_before_nominating_a_worse_one()
     {
         var list = new Checklist(true, [LocalHost, LocalRelay]);
-        list.AddRemoteCandidates([RemoteHost]);
+        list.AddRemoteCandidates([RemoteSrflx]);
         CheckEntry direct = list.Entries[0];
         CheckEntry relayed = list.Entries[1];
         Assert.Same(direct, list.Poll(Ms(0))!.Value.Entry);

@@ -1,0 +1,168 @@
+using System.Net;
+using Ipop.Tincan.DataPlane;
+using Ipop.Tincan.Stun;
+
+namespace Ipop.Tincan.Ice;
+
+/// <summary>
+/// The connectivity checks of one link before its first handshake (RFC 8445 ideas): STUN Binding requests on
+/// every candidate pair of the <see cref="Checklist"/>, authenticated with the short-term credentials of the two
+/// descriptors (section 7.2.2: USERNAME "remote:local", MESSAGE-INTEGRITY keyed with the peer's password), with
+/// PRIORITY, ICE-CONTROLLING/ICE-CONTROLLED and USE-CANDIDATE. The link sends its Noise handshake on the pair the
+/// checklist selects.
+/// </summary>
+/// <remarks>
+/// Not thread-safe: the owning link calls every member under its lock (its timer and the receive thread).
+/// Check requests from the peer are answered by <see cref="NatTraversal"/> whether or not an agent runs, so a
+/// peer that is still checking always gets its answers.
+/// </remarks>
+internal sealed class IceAgent : IDisposable
+{
+    private readonly NatTraversal _nat;
+    private readonly TincanLink _link;
+    private readonly TimeProvider _time;
+    private readonly long _started;
+    private readonly string _username;
+    private readonly byte[] _remoteKey;
+    private readonly ulong _tieBreaker;
+    private readonly byte[] _buffer = new byte[ILinkPath.Headroom + 160];
+    private bool _disposed;
+
+    public IceAgent(NatTraversal nat, TincanLink link, bool controlling, IEnumerable<Candidate> locals, string localUsername, string remoteUsername, string remotePassword, ulong tieBreaker)
+    {
+        _nat = nat;
+        _link = link;
+        _time = link.Manager.Time;
+        _started = _time.GetTimestamp();
+        _username = remoteUsername + ":" + localUsername;
+        _remoteKey = StunCredentialKeys.ShortTerm(remotePassword);
+        _tieBreaker = tieBreaker;
+        Checklist = new Checklist(controlling, locals);
+    }
+
+    public Checklist Checklist { get; }
+
+    /// <summary>Time on the checklist's clock.</summary>
+    public TimeSpan Now => _time.GetElapsedTime(_started);
+
+    /// <summary>Sends every check that is due; returns how long until the next one may be.</summary>
+    public TimeSpan Run()
+    {
+        TimeSpan now = Now;
+        for (int i = 0; i < 64 && !_disposed && Checklist.Poll(now) is { } check; i++)
+        {
+            Send(check);
+        }
+
+        TimeSpan next = Checklist.NextWakeUp(now);
+        return next == TimeSpan.MaxValue ? Timeout.InfiniteTimeSpan : next - now;
+    }
+
+    /// <summary>A check request from the peer (already authenticated by <see cref="NatTraversal"/>).</summary>
+    public void OnRequest(Candidate local, IPEndPoint source, uint priority, bool useCandidate) =>
+        Checklist.OnCheckRequest(local, source, priority, useCandidate, Now);
+
+    /// <summary>
+    /// A response to one of our checks; false if it is not for this agent's pairs. Unauthenticated responses and
+    /// answers from another address than the one checked (RFC 8445 section 7.2.5.2.1) fail the pair.
+    /// </summary>
+    public bool OnResponse(in StunMessage response, IPEndPoint from)
+    {
+        UInt128 id = ToUInt128(response.TransactionId);
+        CheckEntry? entry = null;
+        foreach (CheckEntry e in Checklist.Entries)
+        {
+            if (e.State == CandidatePairState.InProgress && e.TransactionId == id)
+            {
+                entry = e;
+                break;
+            }
+        }
+
+        if (entry is null)
+        {
+            return false;
+        }
+
+        if (!response.VerifyMessageIntegrity(_remoteKey) || !SameEndPoint(from, entry.Pair.Remote.EndPoint))
+        {
+            Checklist.OnFailure(entry, Now);
+            return true;
+        }
+
+        if (response.Class == StunMessageClass.SuccessResponse)
+        {
+            Checklist.OnSuccess(entry, Now);
+        }
+        else if (response.TryGetErrorCode(out int code, out _) && code == StunErrorCodes.RoleConflict)
+        {
+            Checklist.OnRoleConflict(entry);
+        }
+        else
+        {
+            Checklist.OnFailure(entry, Now);
+        }
+
+        return true;
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (CheckEntry e in Checklist.Entries)
+        {
+            _nat.ForgetCheck(FromUInt128(e.TransactionId));
+        }
+    }
+
+    internal static bool SameEndPoint(IPEndPoint a, IPEndPoint b) =>
+        a.Port == b.Port && Normalize(a.Address).Equals(Normalize(b.Address));
+
+    private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+
+    private void Send(PendingCheck check)
+    {
+        CheckEntry entry = check.Entry;
+        if (!check.IsRetransmission || entry.TransactionId == UInt128.Zero)
+        {
+            // RFC 8489 section 6.2.1: a retransmission keeps its transaction id; a new check gets a new one.
+            _nat.ForgetCheck(FromUInt128(entry.TransactionId));
+            entry.TransactionId = ToUInt128(StunTransactionId.NewRandom());
+        }
+
+        StunTransactionId id = FromUInt128(entry.TransactionId);
+        Span<byte> message = _buffer.AsSpan(ILinkPath.Headroom);
+        var writer = new StunMessageWriter(message, StunMethod.Binding, StunMessageClass.Request, id);
+        writer.AppendString(StunAttributeType.Username, _username);
+
+        // The priority a peer-reflexive candidate learned from this check would get (section 7.1.1).
+        uint priority = Candidate.ComputePriority(entry.Pair.Local.Type == CandidateType.Relayed ? CandidateType.Relayed : CandidateType.PeerReflexive, 65535);
+        writer.AppendUInt32(StunAttributeType.Priority, priority);
+        writer.AppendUInt64(Checklist.Controlling ? StunAttributeType.IceControlling : StunAttributeType.IceControlled, _tieBreaker);
+        if (check.UseCandidate)
+        {
+            writer.AppendFlag(StunAttributeType.UseCandidate);
+        }
+
+        writer.AppendMessageIntegrity(_remoteKey);
+        writer.AppendFingerprint();
+        _nat.ExpectCheckResponse(id, _link);
+        _nat.SendCheck(_buffer.AsSpan(0, ILinkPath.Headroom + writer.Length), entry.Pair.Local, entry.Pair.Remote.EndPoint);
+    }
+
+    private static UInt128 ToUInt128(StunTransactionId id) => new(id.High, id.Low);
+
+    private static StunTransactionId FromUInt128(UInt128 value) => new((ulong)(value >> 64), (uint)value);
+
+    /// <summary>The USERNAME of a check request addressed to <paramref name="localUsername"/>: the sender's part, or null.</summary>
+    internal static string? SenderOf(string username, string localUsername)
+    {
+        int colon = username.IndexOf(':', StringComparison.Ordinal);
+        return colon == localUsername.Length && username.StartsWith(localUsername, StringComparison.Ordinal) ? username[(colon + 1)..] : null;
+    }
+}
