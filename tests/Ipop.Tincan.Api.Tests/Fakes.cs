@@ -44,6 +44,12 @@ internal sealed class FakeTincan : ITincan
 
     public List<(IVirtualInterface Nic, IPacketRouter Router)> Attached { get; } = [];
 
+    /// <summary>The interface attached now, as a real Tincan tracks it: one at a time.</summary>
+    public (IVirtualInterface Nic, IPacketRouter Router)? Current { get; private set; }
+
+    /// <summary>NICs detached through <see cref="DetachInterfaceAsync"/>, and whether the caller had disposed each one already then.</summary>
+    public ConcurrentQueue<(IVirtualInterface Nic, bool DisposedBefore)> Detached { get; } = new();
+
     public ConcurrentQueue<(PeerId Peer, LinkDescriptor Remote)> CreateLinkCalls { get; } = new();
 
     public IReadOnlyCollection<ITincanLink> Links => [.. _links.Values];
@@ -92,7 +98,25 @@ internal sealed class FakeTincan : ITincan
             throw e;
         }
 
+        if (Current is { } current)
+        {
+            throw new InvalidOperationException($"Interface '{current.Nic.Name}' is already attached; one interface at a time (DetachInterfaceAsync first).");
+        }
+
         Attached.Add((nic, router));
+        Current = (nic, router);
+    }
+
+    public ValueTask<bool> DetachInterfaceAsync(CancellationToken cancellationToken)
+    {
+        if (Current is not { } current)
+        {
+            return ValueTask.FromResult(false);
+        }
+
+        Detached.Enqueue((current.Nic, current.Nic is FakeNic { Disposed: true }));
+        Current = null;
+        return ValueTask.FromResult(true);
     }
 
     public void DeliverControl(string peer, byte[] message) => ControlMessageReceived?.Invoke(this, new ControlMessageEventArgs(Link(peer), message));
