@@ -66,12 +66,13 @@ public interface ITincan : IAsyncDisposable
     /// <remarks>
     /// <para>
     /// Links are not touched: they stay up, keep their sessions and keep sending keepalives. Packets that
-    /// arrive from links while no interface is attached are dropped and counted under the drop reason
-    /// <c>NoInterface</c>; packets are not queued for a later interface.
+    /// arrive from links while no interface is attached are dropped and counted (Ipop.Tincan: metric
+    /// <c>ipop.tincan.drops</c>, reason <c>NoInterface</c>); they are not queued for a later interface.
     /// </para>
     /// <para>
-    /// The interface is detached as soon as the call starts: from then on, no new packet is offered to the
-    /// router or written to the NIC. The returned task completes once Tincan has stopped using the NIC and the
+    /// The interface is detached as soon as the call starts: from then on, packets from links are no longer
+    /// offered to the router or written to the NIC, and the NIC is not read again (a packet read from it just
+    /// before may still be routed and sent). The returned task completes once Tincan has stopped using the NIC and the
     /// router altogether: its read loop has returned from <see cref="IVirtualInterface.Read"/> (which observes
     /// cancellation within a few hundred milliseconds) and no write to the NIC or router call that started
     /// before the detach is still running. After it completes, Tincan never touches the NIC or the router
@@ -82,7 +83,7 @@ public interface ITincan : IAsyncDisposable
     /// may still be returning from a read or finishing a write; a later call waits for that too.
     /// </para>
     /// </remarks>
-    /// <returns><c>false</c> if no interface was attached.</returns>
+    /// <returns><c>false</c> if no interface was attached (also after <see cref="IAsyncDisposable.DisposeAsync"/>, which detaches).</returns>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before Tincan stopped using the NIC.</exception>
     ValueTask<bool> DetachInterfaceAsync(CancellationToken cancellationToken);
 }
