@@ -23,6 +23,9 @@ internal sealed partial class LinkManager
     /// <summary>Completes when the last detached binding is no longer used; guarded by <see cref="_tableLock"/>.</summary>
     private Task _lastRelease = Task.CompletedTask;
 
+    /// <summary>Tests only: runs on the receive thread between reading the binding and entering it (the race detach must survive).</summary>
+    internal Action? BeforeDeliveryEnterForTests { get; set; }
+
     public void AttachInterface(IVirtualInterface nic, IPacketRouter router)
     {
         ArgumentNullException.ThrowIfNull(nic);
@@ -116,6 +119,7 @@ internal sealed partial class LinkManager
             return;
         }
 
+        BeforeDeliveryEnterForTests?.Invoke();
         binding.Enter();
         try
         {

@@ -99,6 +99,34 @@ public sealed class InterfaceDetachTests
     }
 
     [Fact]
+    public async Task A_delivery_that_read_the_binding_just_before_detach_does_not_write_into_the_nic_after_detach_returned()
+    {
+        await using TestNode a = await TestNode.StartAsync("A");
+        await using TestNode b = await TestNode.StartAsync("B");
+        await TestNode.ConnectAsync(a, b);
+        using var paused = new ManualResetEventSlim(false);
+        using var resume = new ManualResetEventSlim(false);
+        b.Manager.BeforeDeliveryEnterForTests = () =>
+        {
+            paused.Set();
+            resume.Wait(TestNode.Timeout);
+        };
+
+        // B's receive thread has seen the interface attached and stops right before it marks itself inside it.
+        a.Nic.Inject(TestNode.Packet(b, 1));
+        Assert.True(paused.Wait(TestNode.Timeout, Ct));
+        Assert.True(await b.Tincan.DetachInterfaceAsync(Ct).AsTask().WaitAsync(TestNode.Timeout, Ct));
+        b.Nic.Dispose();
+        long noInterface = b.Manager.Drops.Get(DropReason.NoInterface);
+
+        b.Manager.BeforeDeliveryEnterForTests = null;
+        resume.Set();
+        await TestNode.WaitUntilAsync(() => b.Manager.Drops.Get(DropReason.NoInterface) == noInterface + 1, "the paused packet dropped for want of an interface");
+        Assert.Equal(0, b.Nic.UsedAfterDispose);
+        Assert.Equal(0, Volatile.Read(ref b.Router.Inbound));
+    }
+
+    [Fact]
     public async Task Cancelled_detach_still_detaches_and_a_later_detach_waits_for_the_write_in_progress()
     {
         await using TestNode a = await TestNode.StartAsync("A");
