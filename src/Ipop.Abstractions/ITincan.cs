@@ -54,7 +54,36 @@ public interface ITincan : IAsyncDisposable
     /// <summary>
     /// Starts moving packets between <paramref name="nic"/> and the links: packets read from the NIC go
     /// where <paramref name="router"/> says; packets from links are offered to the router, then written
-    /// to the NIC. One interface per Tincan.
+    /// to the NIC. One interface at a time: <see cref="DetachInterfaceAsync"/> before attaching another.
     /// </summary>
+    /// <exception cref="InvalidOperationException">An interface is attached already.</exception>
     void AttachInterface(IVirtualInterface nic, IPacketRouter router);
+
+    /// <summary>
+    /// Stops moving packets between the attached interface and the links, so that the interface can be
+    /// disposed and (optionally) another one attached with <see cref="AttachInterface"/>.
+    /// </summary>
+    /// <remarks>
+    /// <para>
+    /// Links are not touched: they stay up, keep their sessions and keep sending keepalives. Packets that
+    /// arrive from links while no interface is attached are dropped and counted (Ipop.Tincan: metric
+    /// <c>ipop.tincan.drops</c>, reason <c>NoInterface</c>); they are not queued for a later interface.
+    /// </para>
+    /// <para>
+    /// The interface is detached as soon as the call starts: from then on, packets from links are no longer
+    /// offered to the router or written to the NIC, and the NIC is not read again (a packet read from it just
+    /// before may still be routed and sent). The returned task completes once Tincan has stopped using the NIC and the
+    /// router altogether: its read loop has returned from <see cref="IVirtualInterface.Read"/> (which observes
+    /// cancellation within a few hundred milliseconds) and no write to the NIC or router call that started
+    /// before the detach is still running. After it completes, Tincan never touches the NIC or the router
+    /// again, so the caller may dispose them. Tincan never disposes the NIC: the caller owns it.
+    /// </para>
+    /// <para>
+    /// If <paramref name="cancellationToken"/> is cancelled first, the interface stays detached but Tincan
+    /// may still be returning from a read or finishing a write; a later call waits for that too.
+    /// </para>
+    /// </remarks>
+    /// <returns><c>false</c> if no interface was attached (also after <see cref="IAsyncDisposable.DisposeAsync"/>, which detaches).</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before Tincan stopped using the NIC.</exception>
+    ValueTask<bool> DetachInterfaceAsync(CancellationToken cancellationToken);
 }

@@ -70,7 +70,7 @@ public sealed partial class ControllerApiServer
         try
         {
             ClaimOrThrow(client);
-            return Mutate(client, op, args);
+            return await MutateAsync(client, op, args);
         }
         finally
         {
@@ -115,11 +115,11 @@ public sealed partial class ControllerApiServer
         }
     }
 
-    private Result Mutate(ClientConnection client, string op, ArgReader args) => op switch
+    private async ValueTask<Result> MutateAsync(ClientConnection client, string op, ArgReader args) => op switch
     {
         "session.claim" => Of(new SessionResult(client.Session, true), ApiJsonContext.Wire.SessionResult),
         "interface.create" => CreateInterface(args),
-        "interface.remove" => RemoveInterfaceOp(),
+        "interface.remove" => await RemoveInterfaceOpAsync(),
         "link.create" => CreateLink(args),
         "link.remove" => RemoveLink(args),
         "link.send_control" => SendControl(args),
@@ -232,26 +232,38 @@ public sealed partial class ControllerApiServer
         return Of(new InterfaceResult(info), ApiJsonContext.Wire.InterfaceResult);
     }
 
-    private Result RemoveInterfaceOp()
+    private async ValueTask<Result> RemoveInterfaceOpAsync()
     {
         if (_nic is null)
         {
             throw new ApiException(ApiErrorCodes.NotFound, "There is no interface to remove; interface.create makes one.");
         }
 
-        RemoveInterface();
+        await RemoveInterfaceAsync(CancellationToken.None);
         return Of(new RemovedResult(true), ApiJsonContext.Wire.RemovedResult);
     }
 
-    /// <summary>Disposes the NIC (removing the device) and forgets its routes; called under the gate.</summary>
-    private void RemoveInterface()
+    /// <summary>
+    /// Detaches the NIC from Tincan, then disposes it (removing the device) and forgets its routes; called under
+    /// the gate. Links stay. Not cancelled by the client going away: a half-removed interface (detached but still
+    /// present) would block the next interface.create; the wait is bounded by the NIC's read cancellation.
+    /// </summary>
+    private async ValueTask RemoveInterfaceAsync(CancellationToken cancellationToken)
     {
         IVirtualInterface? nic = _nic;
+        if (nic is null)
+        {
+            return;
+        }
+
+        // Detach first: once it completes Tincan no longer reads, writes or routes through this NIC, so disposing
+        // it cannot race a write into a closed device.
+        await _tincan.DetachInterfaceAsync(cancellationToken);
         _nic = null;
         _router = null;
         Volatile.Write(ref _nicInfo, null);
         Volatile.Write(ref _routes, _routes.Clear());
-        nic?.Dispose();
+        nic.Dispose();
     }
 
     private Result CreateLink(ArgReader args)

@@ -140,7 +140,7 @@ public sealed partial class ControllerApiServer : IHostedService, IAsyncDisposab
         await _mutationGate.WaitAsync(cancellationToken);
         try
         {
-            RemoveInterface();
+            await RemoveInterfaceAsync(cancellationToken);
         }
         finally
         {

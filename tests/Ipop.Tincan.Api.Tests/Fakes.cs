@@ -44,6 +44,12 @@ internal sealed class FakeTincan : ITincan
 
     public List<(IVirtualInterface Nic, IPacketRouter Router)> Attached { get; } = [];
 
+    /// <summary>The interface attached now, as a real Tincan tracks it: one at a time.</summary>
+    public (IVirtualInterface Nic, IPacketRouter Router)? Current { get; private set; }
+
+    /// <summary>NICs detached through <see cref="DetachInterfaceAsync"/>, and whether the caller had disposed each one already then.</summary>
+    public ConcurrentQueue<(IVirtualInterface Nic, bool DisposedBefore)> Detached { get; } = new();
+
     public ConcurrentQueue<(PeerId Peer, LinkDescriptor Remote)> CreateLinkCalls { get; } = new();
 
     public IReadOnlyCollection<ITincanLink> Links => [.. _links.Values];
@@ -92,7 +98,25 @@ internal sealed class FakeTincan : ITincan
             throw e;
         }
 
+        if (Current is { } current)
+        {
+            throw new InvalidOperationException($"Interface '{current.Nic.Name}' is already attached; one interface at a time (DetachInterfaceAsync first).");
+        }
+
         Attached.Add((nic, router));
+        Current = (nic, router);
+    }
+
+    public ValueTask<bool> DetachInterfaceAsync(CancellationToken cancellationToken)
+    {
+        if (Current is not { } current)
+        {
+            return ValueTask.FromResult(false);
+        }
+
+        Detached.Enqueue((current.Nic, current.Nic is FakeNic { Disposed: true }));
+        Current = null;
+        return ValueTask.FromResult(true);
     }
 
     public void DeliverControl(string peer, byte[] message) => ControlMessageReceived?.Invoke(this, new ControlMessageEventArgs(Link(peer), message));
@@ -186,8 +210,14 @@ internal sealed class FakeInterfaceFactory : IVirtualInterfaceFactory
     }
 }
 
+/// <summary>An in-memory device: tests inject what the kernel would send and collect what Tincan writes; misuse after dispose is counted.</summary>
 internal sealed class FakeNic(string name, VirtualInterfaceMode mode, int mtu, PhysicalAddress? mac) : IVirtualInterface
 {
+    private readonly BlockingCollection<byte[]> _toRead = new(boundedCapacity: 1000);
+    private int _disposed;
+    private int _activeReads;
+    private long _usedAfterDispose;
+
     public string Name { get; } = name;
 
     public VirtualInterfaceMode Mode { get; } = mode;
@@ -198,11 +228,52 @@ internal sealed class FakeNic(string name, VirtualInterfaceMode mode, int mtu, P
 
     public PhysicalAddress? MacAddress { get; } = mac;
 
-    public bool Disposed { get; private set; }
+    public bool Disposed => Volatile.Read(ref _disposed) != 0;
 
-    public int Read(Span<byte> buffer, CancellationToken cancellationToken) => throw new NotSupportedException();
+    /// <summary>Packets Tincan wrote (delivered to the "kernel").</summary>
+    public BlockingCollection<byte[]> Written { get; } = new(boundedCapacity: 1000);
 
-    public bool Write(ReadOnlySpan<byte> packet) => false;
+    /// <summary>Reads and writes that started after dispose, plus reads still running when dispose began.</summary>
+    public long UsedAfterDispose => Interlocked.Read(ref _usedAfterDispose);
+
+    /// <summary>A packet the kernel routes to this device.</summary>
+    public void Inject(byte[] packet) => _toRead.Add(packet);
+
+    public int Read(Span<byte> buffer, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _activeReads);
+        try
+        {
+            if (Disposed)
+            {
+                Interlocked.Increment(ref _usedAfterDispose);
+                throw new ObjectDisposedException(Name);
+            }
+
+            byte[] packet = _toRead.Take(cancellationToken);
+            packet.CopyTo(buffer);
+            return packet.Length;
+        }
+        catch (InvalidOperationException) when (_toRead.IsAddingCompleted)
+        {
+            throw new ObjectDisposedException(Name);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _activeReads);
+        }
+    }
+
+    public bool Write(ReadOnlySpan<byte> packet)
+    {
+        if (Disposed)
+        {
+            Interlocked.Increment(ref _usedAfterDispose);
+            return false;
+        }
+
+        return Written.TryAdd(packet.ToArray());
+    }
 
     public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken) => throw new NotSupportedException();
 
@@ -220,5 +291,12 @@ internal sealed class FakeNic(string name, VirtualInterfaceMode mode, int mtu, P
     {
     }
 
-    public void Dispose() => Disposed = true;
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Interlocked.Add(ref _usedAfterDispose, Volatile.Read(ref _activeReads));
+            _toRead.CompleteAdding();
+        }
+    }
 }

@@ -55,6 +55,35 @@ public sealed class OperationTests
     }
 
     [Fact]
+    public async Task Interface_remove_detaches_before_disposing_and_keeps_links_so_a_new_interface_can_route_to_them()
+    {
+        await using ApiHarness h = await ApiHarness.StartAsync();
+        TestClient c = await h.ConnectAsync();
+        await c.OkAsync("interface.create", """{"name":"ipop0","addresses":["198.19.0.1/24"]}""");
+        await c.OkAsync("link.create", $$"""{"peer":"bob","descriptor":{{new FakeTincan(2).Descriptor.ToJson()}}}""");
+        await c.OkAsync("route.set", """{"peer":"bob","prefix":"198.19.0.2/32"}""");
+
+        await c.OkAsync("interface.remove");
+        (IVirtualInterface detached, bool disposedBefore) = Assert.Single(h.Tincan.Detached);
+        Assert.Same(h.Interfaces!.Nics[0], detached);
+        Assert.False(disposedBefore, "the device was disposed before Tincan let go of it");
+        Assert.True(h.Interfaces.Nics[0].Disposed);
+        Assert.Null(h.Tincan.Current);
+        Assert.Equal(0, (await c.OkAsync("route.list")).GetProperty("routes").GetArrayLength());
+        Assert.Single(h.Tincan.Links);
+
+        // Same name again: the fake Tincan, like the real one, refuses a second interface unless the first was detached.
+        await c.OkAsync("interface.create", """{"name":"ipop0","addresses":["198.19.0.1/24"]}""");
+        Assert.Equal(2, h.Tincan.Attached.Count);
+        Assert.Equal("ipop0", h.Interfaces.Nics[1].Name);
+        await c.OkAsync("route.set", """{"peer":"bob","prefix":"198.19.0.2/32"}""");
+        IPacketRouter router = h.Tincan.Current!.Value.Router;
+        Assert.NotSame(h.Tincan.Attached[0].Router, router);
+        Assert.Same(h.Tincan.Link("bob"), router.RouteOutbound(Packets.Ipv4("198.19.0.1", "198.19.0.2")).Link);
+        Assert.False(h.Interfaces.Nics[1].Disposed);
+    }
+
+    [Fact]
     public async Task Interface_query_and_remove_follow_the_interface_life_cycle()
     {
         await using ApiHarness h = await ApiHarness.StartAsync();

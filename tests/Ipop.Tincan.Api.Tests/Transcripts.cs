@@ -68,6 +68,7 @@ internal static class Scenarios
         {
             await t.CallAsync("""{"v":1,"id":1,"op":"interface.create","args":{"name":"ipop0"}}""");
             await t.CallAsync("""{"v":1,"id":2,"op":"interface.remove"}""");
+            await t.CallAsync("""{"v":1,"id":3,"op":"interface.create","args":{"name":"ipop0","mode":"tap"}}""");
         },
         ["descriptor.get"] = (h, t) => t.CallAsync("""{"v":1,"id":1,"op":"descriptor.get"}"""),
         ["link.create"] = (h, t) => t.CallAsync($$$"""{"v":1,"id":1,"op":"link.create","args":{"peer":"{{{Bob}}}","descriptor":""" + BobDescriptor + "}}"),

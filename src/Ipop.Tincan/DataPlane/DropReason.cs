@@ -36,8 +36,11 @@ internal enum DropReason
     /// <summary>The router chose no link.</summary>
     NoRoute,
 
-    /// <summary>No virtual interface is attached, or the router refused the inbound packet.</summary>
+    /// <summary>The router refused a packet that arrived from a link.</summary>
     NotDelivered,
+
+    /// <summary>A packet arrived from a link while no virtual interface was attached (before AttachInterface, or after DetachInterfaceAsync).</summary>
+    NoInterface,
 
     /// <summary>The kernel refused a write to the virtual interface.</summary>
     InterfaceWriteFailed,

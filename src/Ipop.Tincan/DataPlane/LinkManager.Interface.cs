@@ -5,11 +5,26 @@ using Microsoft.Extensions.Logging;
 namespace Ipop.Tincan.DataPlane;
 
 /// <summary>The interface path: a dedicated thread reads the NIC, routes, seals and sends.</summary>
+/// <remarks>
+/// Detaching must give the caller a NIC nobody touches any more. Two threads use it: the NIC thread (reads, and
+/// writes ICMP answers), which detach cancels and waits for; and the receive thread (router, writes), which marks
+/// itself inside a binding with an interlocked counter and re-checks the binding after that full fence, so a
+/// detach that cleared the binding either sees the counter and waits, or the receive thread sees the cleared
+/// binding and drops the packet (Dekker-style; both sides order their write before their read with a full fence).
+/// </remarks>
 internal sealed partial class LinkManager
 {
+    /// <summary>How long <see cref="DisposeAsync"/> waits for the NIC thread before it gives up on it.</summary>
+    private static readonly TimeSpan DisposeNicWait = TimeSpan.FromSeconds(2);
+
+    /// <summary>Read lock-free by the receive and NIC paths; written under <see cref="_tableLock"/>.</summary>
     private InterfaceBinding? _binding;
-    private Thread? _nicThread;
-    private CancellationTokenSource? _nicCancellation;
+
+    /// <summary>Completes when the last detached binding is no longer used; guarded by <see cref="_tableLock"/>.</summary>
+    private Task _lastRelease = Task.CompletedTask;
+
+    /// <summary>Tests only: runs on the receive thread between reading the binding and entering it (the race detach must survive).</summary>
+    internal Action? BeforeDeliveryEnterForTests { get; set; }
 
     public void AttachInterface(IVirtualInterface nic, IPacketRouter router)
     {
@@ -18,55 +33,135 @@ internal sealed partial class LinkManager
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         lock (_tableLock)
         {
-            if (_binding is not null)
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            if (_binding is { } attached)
             {
-                throw new InvalidOperationException($"Interface '{_binding.Nic.Name}' is already attached; one interface per Tincan.");
+                throw new InvalidOperationException($"Interface '{attached.Nic.Name}' is already attached; one interface at a time (DetachInterfaceAsync first).");
             }
 
             var binding = new InterfaceBinding(nic, router);
-            _nicCancellation = new CancellationTokenSource();
+            new Thread(() => NicLoop(binding)) { IsBackground = true, Name = "ipop-tincan-nic" }.Start();
             Volatile.Write(ref _binding, binding);
-            CancellationToken token = _nicCancellation.Token;
-            _nicThread = new Thread(() => NicLoop(binding, token)) { IsBackground = true, Name = "ipop-tincan-nic" };
-            _nicThread.Start();
+        }
+
+        LogAttached(_logger, nic.Name);
+    }
+
+    public async ValueTask<bool> DetachInterfaceAsync(CancellationToken cancellationToken)
+    {
+        Task release = BeginDetach(out InterfaceBinding? detached);
+        await release.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (detached is not null)
+        {
+            LogDetached(_logger, detached.Nic.Name);
+        }
+
+        return detached is not null;
+    }
+
+    /// <summary>Clears the binding at once and returns a task that completes when nothing uses it any more.</summary>
+    private Task BeginDetach(out InterfaceBinding? detached)
+    {
+        Task release;
+        lock (_tableLock)
+        {
+            // The exchange is a full fence: see the type's remarks.
+            detached = Interlocked.Exchange(ref _binding, null);
+            if (detached is not null)
+            {
+                _lastRelease = WaitUntilReleasedAsync(detached, _lastRelease);
+            }
+
+            release = _lastRelease;
+        }
+
+        // Outside the lock: cancelling runs the NIC's registered callbacks synchronously.
+        detached?.Cancellation.Cancel();
+        return release;
+    }
+
+    private async Task StopInterfaceAsync()
+    {
+        Task release = BeginDetach(out InterfaceBinding? detached);
+        try
+        {
+            await release.WaitAsync(DisposeNicWait).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A NIC that ignores cancellation must not hang shutdown; its thread is a background thread.
+            LogNicDidNotStop(_logger, detached?.Nic.Name ?? "?", DisposeNicWait.TotalSeconds);
         }
     }
 
-    private void StopInterface()
+    private static async Task WaitUntilReleasedAsync(InterfaceBinding binding, Task previous)
     {
-        Thread? thread;
-        lock (_tableLock)
+        await previous.ConfigureAwait(false);
+        await binding.LoopEnded.Task.ConfigureAwait(false);
+
+        // A write into the NIC on the receive thread takes microseconds; polling is simpler than a signal
+        // the hot path would have to raise.
+        while (binding.InFlight != 0)
         {
-            _nicCancellation?.Cancel();
-            thread = _nicThread;
-            Volatile.Write(ref _binding, null);
+            await Task.Delay(1).ConfigureAwait(false);
         }
 
-        if (thread is not null && thread != Thread.CurrentThread)
-        {
-            thread.Join(TimeSpan.FromSeconds(2));
-        }
-
-        _nicCancellation?.Dispose();
+        binding.Cancellation.Dispose();
     }
 
     // Receive thread.
     private void DeliverToInterface(TincanLink link, Span<byte> packet)
     {
         InterfaceBinding? binding = Volatile.Read(ref _binding);
-        if (binding is null || !binding.Router.AcceptInbound(link, packet))
+        if (binding is null)
         {
-            Drops.Add(DropReason.NotDelivered);
+            Drops.Add(DropReason.NoInterface);
             return;
         }
 
-        if (!binding.Nic.Write(packet))
+        BeforeDeliveryEnterForTests?.Invoke();
+        binding.Enter();
+        try
         {
-            Drops.Add(DropReason.InterfaceWriteFailed);
+            // Re-read after Enter's full fence: a detach that cleared the binding before Enter may already have
+            // seen no delivery in flight and returned to a caller that now disposes the NIC.
+            if (!ReferenceEquals(Volatile.Read(ref _binding), binding))
+            {
+                Drops.Add(DropReason.NoInterface);
+                return;
+            }
+
+            if (!binding.Router.AcceptInbound(link, packet))
+            {
+                Drops.Add(DropReason.NotDelivered);
+                return;
+            }
+
+            if (!binding.Nic.Write(packet))
+            {
+                Drops.Add(DropReason.InterfaceWriteFailed);
+            }
+        }
+        finally
+        {
+            binding.Exit();
         }
     }
 
-    private void NicLoop(InterfaceBinding binding, CancellationToken cancellationToken)
+    private void NicLoop(InterfaceBinding binding)
+    {
+        try
+        {
+            RunNicLoop(binding, binding.Cancellation.Token);
+        }
+        finally
+        {
+            LogNicLoopEnded(_logger, binding.Nic.Name);
+            binding.LoopEnded.TrySetResult();
+        }
+    }
+
+    private void RunNicLoop(InterfaceBinding binding, CancellationToken cancellationToken)
     {
         // Layout: [headroom 4][header 16][packet ...][tag 16]. The NIC reads straight into the packet slot, so a
         // unicast packet is sealed in place; a flood seals from that slot into a second buffer per link.
@@ -110,6 +205,12 @@ internal sealed partial class LinkManager
                 continue;
             }
 
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Read after a detach began: the interface is no longer ours to route.
+                break;
+            }
+
             if (length > MaxPayload)
             {
                 Drops.Add(DropReason.Oversize);
@@ -150,7 +251,6 @@ internal sealed partial class LinkManager
             }
         }
 
-        LogNicLoopEnded(_logger, binding.Nic.Name);
     }
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "Reading from interface {Nic} failed")]
@@ -159,10 +259,33 @@ internal sealed partial class LinkManager
     [LoggerMessage(EventId = 21, Level = LogLevel.Information, Message = "Stopped reading from interface {Nic}")]
     private static partial void LogNicLoopEnded(ILogger logger, string nic);
 
+    [LoggerMessage(EventId = 22, Level = LogLevel.Information, Message = "Attached interface {Nic}")]
+    private static partial void LogAttached(ILogger logger, string nic);
+
+    [LoggerMessage(EventId = 23, Level = LogLevel.Information, Message = "Detached interface {Nic}; packets from links are dropped until an interface is attached")]
+    private static partial void LogDetached(ILogger logger, string nic);
+
+    [LoggerMessage(EventId = 24, Level = LogLevel.Warning, Message = "Interface {Nic} did not return from a read within {Seconds} s of shutdown; its reader thread is abandoned")]
+    private static partial void LogNicDidNotStop(ILogger logger, string nic, double seconds);
+
+    /// <summary>One attachment of a NIC and router: its reader thread, the thread's stop signal and the receive path's users.</summary>
     private sealed class InterfaceBinding(IVirtualInterface nic, IPacketRouter router)
     {
+        private int _inFlight;
+
         public IVirtualInterface Nic { get; } = nic;
 
         public IPacketRouter Router { get; } = router;
+
+        public CancellationTokenSource Cancellation { get; } = new();
+
+        public TaskCompletionSource LoopEnded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Receive-path deliveries inside this binding right now.</summary>
+        public int InFlight => Volatile.Read(ref _inFlight);
+
+        public void Enter() => Interlocked.Increment(ref _inFlight);
+
+        public void Exit() => Interlocked.Decrement(ref _inFlight);
     }
 }

@@ -335,7 +335,7 @@ internal sealed partial class LinkManager : ITincan
             await _timer.DisposeAsync().ConfigureAwait(false);
         }
 
-        StopInterface();
+        await StopInterfaceAsync().ConfigureAwait(false);
         foreach (TincanLink link in _snapshot)
         {
             link.Close(LinkFailureReason.Shutdown);

@@ -63,6 +63,14 @@ internal sealed class FakeTincan : ITincan
         Router = router;
     }
 
+    public ValueTask<bool> DetachInterfaceAsync(CancellationToken cancellationToken)
+    {
+        bool attached = Interface is not null;
+        Interface = null;
+        Router = null;
+        return ValueTask.FromResult(attached);
+    }
+
     public void SetStatus(PeerId peer, LinkStatus status)
     {
         FakeLink link = _links[peer];

@@ -9,6 +9,10 @@ internal sealed class FakeNic(string name) : IVirtualInterface
     private readonly BlockingCollection<byte[]> _toRead = new(boundedCapacity: 10_000);
     private readonly BlockingCollection<byte[]> _written = new(boundedCapacity: 10_000);
     private long _discarded;
+    private int _disposed;
+    private int _activeReads;
+    private int _activeWrites;
+    private long _usedAfterDispose;
 
     public string Name { get; } = name;
 
@@ -27,6 +31,18 @@ internal sealed class FakeNic(string name) : IVirtualInterface
 
     public long DiscardedCount => Interlocked.Read(ref _discarded);
 
+    /// <summary>When set, <see cref="Write"/> waits (at most 10 s) until it is set: holds the receive thread inside a write.</summary>
+    public ManualResetEventSlim? WriteGate { get; set; }
+
+    /// <summary>Set when a write starts (before it waits on <see cref="WriteGate"/>).</summary>
+    public ManualResetEventSlim WriteEntered { get; } = new();
+
+    /// <summary>Reads or writes that started after dispose, plus reads and writes still running when dispose began.</summary>
+    public long UsedAfterDispose => Interlocked.Read(ref _usedAfterDispose);
+
+    /// <summary>Threads inside <see cref="Read"/> now.</summary>
+    public int ActiveReads => Volatile.Read(ref _activeReads);
+
     /// <summary>A packet the kernel would hand to the VPN.</summary>
     public void Inject(byte[] packet) => _toRead.Add(packet);
 
@@ -35,21 +51,50 @@ internal sealed class FakeNic(string name) : IVirtualInterface
 
     public int Read(Span<byte> buffer, CancellationToken cancellationToken)
     {
-        byte[] packet = _toRead.Take(cancellationToken);
-        packet.CopyTo(buffer);
-        return packet.Length;
+        Interlocked.Increment(ref _activeReads);
+        try
+        {
+            CountIfDisposed();
+            byte[] packet = _toRead.Take(cancellationToken);
+            packet.CopyTo(buffer);
+            return packet.Length;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _activeReads);
+        }
     }
 
     public bool Write(ReadOnlySpan<byte> packet)
     {
-        if (DiscardWrites)
+        Interlocked.Increment(ref _activeWrites);
+        try
         {
-            Interlocked.Increment(ref _discarded);
+            if (CountIfDisposed())
+            {
+                return false;
+            }
+
+            WriteEntered.Set();
+            WriteGate?.Wait(TimeSpan.FromSeconds(10));
+            if (DiscardWrites)
+            {
+                Interlocked.Increment(ref _discarded);
+                return true;
+            }
+
+            _written.Add(packet.ToArray());
             return true;
         }
-
-        _written.Add(packet.ToArray());
-        return true;
+        catch (ObjectDisposedException)
+        {
+            Interlocked.Increment(ref _usedAfterDispose);
+            return false;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _activeWrites);
+        }
     }
 
     public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken) => ValueTask.FromResult(Read(buffer.Span, cancellationToken));
@@ -72,8 +117,26 @@ internal sealed class FakeNic(string name) : IVirtualInterface
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        Interlocked.Add(ref _usedAfterDispose, Volatile.Read(ref _activeReads) + Volatile.Read(ref _activeWrites));
         _toRead.Dispose();
         _written.Dispose();
+        WriteEntered.Dispose();
+    }
+
+    private bool CountIfDisposed()
+    {
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _usedAfterDispose);
+        return true;
     }
 }
 

@@ -1,0 +1,124 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+
+namespace Ipop.Tincan.Api.Tests;
+
+/// <summary>The API in front of real Tincan nodes on 127.0.0.1 (in-memory devices): what the fake Tincan cannot show.</summary>
+public sealed class RealTincanTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Interface_remove_then_create_again_with_the_same_name_keeps_the_link_and_traffic_flows_into_the_new_device()
+    {
+        await using ApiNode alice = await ApiNode.StartAsync("alice");
+        await using ApiNode bob = await ApiNode.StartAsync("bob");
+        await alice.Client.OkAsync("interface.create", """{"name":"ipop0","addresses":["198.19.0.1/24"]}""");
+        await bob.Client.OkAsync("interface.create", """{"name":"ipop0","addresses":["198.19.0.2/24"]}""");
+        string aliceDescriptor = (await alice.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
+        string bobDescriptor = (await bob.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
+        await alice.Client.OkAsync("link.create", $$"""{"peer":"bob","descriptor":{{bobDescriptor}}}""");
+        await bob.Client.OkAsync("link.create", $$"""{"peer":"alice","descriptor":{{aliceDescriptor}}}""");
+        await alice.Client.OkAsync("route.set", """{"peer":"bob","prefix":"198.19.0.2/32"}""");
+        await bob.Client.OkAsync("route.set", """{"peer":"alice","prefix":"198.19.0.1/32"}""");
+        await WaitConnectedAsync(alice.Client, "bob");
+
+        FakeNic aliceNic = alice.Interfaces.Nics.Single();
+        FakeNic oldBobNic = bob.Interfaces.Nics.Single();
+        byte[] ping = Packets.Ipv4("198.19.0.1", "198.19.0.2");
+        aliceNic.Inject(ping);
+        Assert.True(oldBobNic.Written.TryTake(out byte[]? delivered, Timeout));
+        Assert.Equal(ping, delivered);
+
+        Assert.True((await bob.Client.OkAsync("interface.remove")).GetProperty("removed").GetBoolean());
+        Assert.True(oldBobNic.Disposed);
+        Assert.Empty((await bob.Client.OkAsync("route.list")).GetProperty("routes").EnumerateArray());
+
+        // The link outlives the interface; what it carries meanwhile is dropped, and never reaches the removed device.
+        aliceNic.Inject(ping);
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+        Assert.Equal("connected", (await bob.Client.OkAsync("link.query", """{"peer":"alice"}""")).GetProperty("link").GetProperty("state").GetString());
+
+        JsonElement created = await bob.Client.OkAsync("interface.create", """{"name":"ipop0","addresses":["198.19.0.2/24"]}""");
+        Assert.Equal("ipop0", created.GetProperty("interface").GetProperty("name").GetString());
+        await bob.Client.OkAsync("route.set", """{"peer":"alice","prefix":"198.19.0.1/32"}""");
+        FakeNic newBobNic = bob.Interfaces.Nics[1];
+        Assert.Equal("ipop0", newBobNic.Name);
+
+        aliceNic.Inject(ping);
+        Assert.True(newBobNic.Written.TryTake(out delivered, Timeout));
+        Assert.Equal(ping, delivered);
+        Assert.Empty(newBobNic.Written);
+        byte[] pong = Packets.Ipv4("198.19.0.2", "198.19.0.1");
+        newBobNic.Inject(pong);
+        Assert.True(aliceNic.Written.TryTake(out delivered, Timeout));
+        Assert.Equal(pong, delivered);
+
+        Assert.Empty(oldBobNic.Written);
+        Assert.Equal(0, oldBobNic.UsedAfterDispose);
+        JsonElement stats = (await bob.Client.OkAsync("link.query", """{"peer":"alice"}""")).GetProperty("link").GetProperty("stats");
+        Assert.Equal(1, stats.GetProperty("handshakes").GetInt64());
+    }
+
+    private static async Task WaitConnectedAsync(TestClient client, string peer)
+    {
+        DateTime deadline = DateTime.UtcNow + Timeout;
+        while ((await client.OkAsync("link.query", $$"""{"peer":"{{peer}}"}""")).GetProperty("link").GetProperty("state").GetString() != "connected")
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"link to {peer} did not connect in time");
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+    }
+
+    /// <summary>A real Tincan node on 127.0.0.1 served by an API server on a private socket, with one connected client.</summary>
+    private sealed class ApiNode : IAsyncDisposable
+    {
+        private readonly string _directory;
+
+        private ApiNode(string directory, ITincan tincan, ControllerApiServer server, FakeInterfaceFactory interfaces, TestClient client)
+        {
+            _directory = directory;
+            Tincan = tincan;
+            Server = server;
+            Interfaces = interfaces;
+            Client = client;
+        }
+
+        public ITincan Tincan { get; }
+
+        public ControllerApiServer Server { get; }
+
+        public FakeInterfaceFactory Interfaces { get; }
+
+        public TestClient Client { get; }
+
+        public static async Task<ApiNode> StartAsync(string name)
+        {
+            string directory = Directory.CreateTempSubdirectory($"ipop-api-{name}-").FullName;
+            ITincan tincan = TincanNode.Create(new TincanOptions { ListenAddress = "127.0.0.1" });
+            var interfaces = new FakeInterfaceFactory();
+            var server = new ControllerApiServer(Options.Create(new ControllerApiOptions { SocketPath = Path.Combine(directory, "tincan.sock") }), tincan, interfaces: interfaces);
+            try
+            {
+                await tincan.StartAsync(TestContext.Current.CancellationToken);
+                await server.StartAsync(TestContext.Current.CancellationToken);
+                return new ApiNode(directory, tincan, server, interfaces, await TestClient.ConnectAsync(server.SocketPath));
+            }
+            catch
+            {
+                await server.DisposeAsync();
+                await tincan.DisposeAsync();
+                Directory.Delete(directory, recursive: true);
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Client.Dispose();
+            await Server.DisposeAsync();
+            await Tincan.DisposeAsync();
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+}
