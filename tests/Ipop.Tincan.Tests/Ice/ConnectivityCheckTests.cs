@@ -1,0 +1,117 @@
+using System.Net;
+using System.Net.Sockets;
+using Ipop.Tincan.DataPlane;
+using Ipop.Tincan.Ice;
+using Ipop.Tincan.Protocol;
+using Ipop.Tincan.Stun;
+using Ipop.Tincan.Tests.DataPlane;
+
+namespace Ipop.Tincan.Tests.Ice;
+
+/// <summary>Connectivity checks between real nodes on 127.0.0.1: authentication of checks and the handshake on the chosen pair.</summary>
+public sealed class ConnectivityCheckTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static byte[] Check(string username, string password, StunTransactionId id)
+    {
+        byte[] buffer = new byte[256];
+        var writer = new StunMessageWriter(buffer, StunMethod.Binding, StunMessageClass.Request, id);
+        writer.AppendString(StunAttributeType.Username, username);
+        writer.AppendUInt32(StunAttributeType.Priority, Candidate.ComputePriority(CandidateType.PeerReflexive, 65535));
+        writer.AppendUInt64(StunAttributeType.IceControlled, 42);
+        writer.AppendMessageIntegrity(StunCredentialKeys.ShortTerm(password));
+        writer.AppendFingerprint();
+        return buffer[..writer.Length];
+    }
+
+    private static byte[]? Receive(UdpClient client, int milliseconds)
+    {
+        client.Client.ReceiveTimeout = milliseconds;
+        try
+        {
+            IPEndPoint? from = null;
+            return client.Receive(ref from);
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
+
+    [Fact]
+    public async Task A_check_is_answered_only_when_it_names_a_linked_peer_and_carries_the_right_integrity()
+    {
+        await using TestNode a = await TestNode.StartAsync("A");
+        await using TestNode b = await TestNode.StartAsync("B");
+        LinkDescriptor ofA = await a.DescriptorAsync();
+        LinkDescriptor ofB = await b.DescriptorAsync();
+
+        // B links to A (whose descriptor points at a port nobody answers, so no real checks interfere).
+        using var nowhere = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        b.Tincan.CreateLink(a.Id, ofA with { Candidates = [new Candidate(CandidateType.Host, (IPEndPoint)nowhere.Client.LocalEndPoint!, 1, "x")] });
+        using var peer = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        IPEndPoint bAt = b.Manager.LocalHostCandidate!.EndPoint;
+        var to = new IPEndPoint(IPAddress.Loopback, bAt.Port);
+
+        // Right username and password: a success response that B authenticates with its own password, telling us
+        // the address B saw (our peer-reflexive address in a NAT).
+        var id = StunTransactionId.NewRandom();
+        peer.Send(Check($"{ofB.CheckUsername}:{ofA.CheckUsername}", ofB.CheckPassword, id), to);
+        byte[]? answer = Receive(peer, 2000);
+        Assert.NotNull(answer);
+        Assert.Equal(StunParseError.None, StunMessage.TryParse(answer, out StunMessage response));
+        Assert.Equal(StunMessageClass.SuccessResponse, response.Class);
+        Assert.Equal(id, response.TransactionId);
+        Assert.True(response.VerifyMessageIntegrity(StunCredentialKeys.ShortTerm(ofB.CheckPassword)));
+        Assert.True(response.TryGetXorAddress(StunAttributeType.XorMappedAddress, out IPEndPoint? mapped));
+        Assert.Equal(((IPEndPoint)peer.Client.LocalEndPoint!).Port, mapped!.Port);
+
+        // Wrong password: dropped silently and counted.
+        long authFailures = b.Manager.Drops.Get(DropReason.AuthenticationFailed);
+        peer.Send(Check($"{ofB.CheckUsername}:{ofA.CheckUsername}", "not-the-password-at-all", StunTransactionId.NewRandom()), to);
+        Assert.Null(Receive(peer, 300));
+        Assert.Equal(authFailures + 1, b.Manager.Drops.Get(DropReason.AuthenticationFailed));
+
+        // A sender B has no link to: dropped and counted, whatever the integrity.
+        long unknown = b.Manager.Drops.Get(DropReason.UnknownKey);
+        peer.Send(Check($"{ofB.CheckUsername}:stranger", ofB.CheckPassword, StunTransactionId.NewRandom()), to);
+        Assert.Null(Receive(peer, 300));
+        Assert.Equal(unknown + 1, b.Manager.Drops.Get(DropReason.UnknownKey));
+        Assert.Equal(LinkState.Connecting, b.LinkTo(a).Status.State);
+    }
+
+    [Fact]
+    public async Task Checks_pick_the_pair_that_answers_and_the_first_initiation_goes_only_there()
+    {
+        await using TestNode first = await TestNode.StartAsync("A");
+        await using TestNode second = await TestNode.StartAsync("B");
+
+        // A is the controlling side (lower key): it nominates and sends the first initiation.
+        (TestNode a, TestNode b) = first.Manager.LocalKey.Bytes.SequenceCompareTo(second.Manager.LocalKey.Bytes) < 0 ? (first, second) : (second, first);
+        LinkDescriptor ofA = await a.DescriptorAsync();
+        LinkDescriptor ofB = await b.DescriptorAsync();
+
+        // A also learns a decoy candidate for B with a higher priority than B's real one: a socket that records
+        // everything and answers nothing.
+        using var decoy = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        var decoyCandidate = new Candidate(CandidateType.Host, (IPEndPoint)decoy.Client.LocalEndPoint!, uint.MaxValue >> 1, "decoy");
+        a.Tincan.CreateLink(b.Id, ofB with { Candidates = [decoyCandidate, .. ofB.Candidates] });
+        b.Tincan.CreateLink(a.Id, ofA);
+        await TestNode.WaitUntilAsync(() => a.LinkTo(b).Status.State == LinkState.Connected && b.LinkTo(a).Status.State == LinkState.Connected, "connected");
+
+        CandidatePair? selected = ((TincanLink)a.LinkTo(b)).SelectedPair;
+        Assert.NotNull(selected);
+        Assert.Equal(b.Manager.LocalHostCandidate!.EndPoint.Port, selected.Remote.EndPoint.Port);
+
+        var kinds = new List<byte>();
+        while (Receive(decoy, 200) is { } datagram)
+        {
+            kinds.Add(datagram[0]);
+        }
+
+        Assert.Contains(kinds, k => k < 4); // the decoy was checked (STUN) ...
+        Assert.DoesNotContain((byte)MessageType.HandshakeInitiation, kinds); // ... but got no handshake
+        Assert.Equal(1, a.LinkTo(b).GetStats().Handshakes);
+    }
+}
