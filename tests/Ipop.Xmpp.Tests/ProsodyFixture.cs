@@ -34,4 +34,12 @@ public sealed class ProsodyFixture : XmppServerFixture
     }
 
     protected override Task RegisterUserAsync(string user, string password) => Server.RegisterAsync(user, password);
+
+    public override Task StopServerAsync() => Server.StopAsync();
+
+    public override Task StartServerAgainAsync(CancellationToken cancellationToken) => Server.StartAgainAsync(cancellationToken);
+
+    public override Task PauseServerAsync() => Server.PauseAsync();
+
+    public override Task ResumeServerAsync() => Server.ResumeAsync();
 }

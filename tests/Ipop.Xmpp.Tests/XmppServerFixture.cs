@@ -29,6 +29,18 @@ public abstract class XmppServerFixture : IAsyncLifetime
 
     protected abstract Task RegisterUserAsync(string user, string password);
 
+    /// <summary>Kills the server (a crash).</summary>
+    public abstract Task StopServerAsync();
+
+    /// <summary>Starts the killed server again with its data.</summary>
+    public abstract Task StartServerAgainAsync(CancellationToken cancellationToken);
+
+    /// <summary>Freezes the server (SIGSTOP).</summary>
+    public abstract Task PauseServerAsync();
+
+    /// <summary>Thaws the server (SIGCONT).</summary>
+    public abstract Task ResumeServerAsync();
+
     /// <summary>Registers fresh accounts named after <paramref name="prefix"/>; returns their bare JIDs.</summary>
     public async Task<string[]> RegisterAsync(string prefix, int count)
     {

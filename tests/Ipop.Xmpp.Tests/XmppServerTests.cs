@@ -98,6 +98,24 @@ public abstract class XmppServerTests(XmppServerFixture server)
     }
 
     [Fact]
+    public async Task Friend_request_to_an_offline_user_is_delivered_when_it_connects()
+    {
+        // RFC 6121 §3.1.3: the server stores an inbound subscription request for an offline contact
+        // and delivers it when the contact next sends initial presence.
+        string[] users = await server.RegisterAsync("later", 2);
+        (XmppSignaling a, SignalingProbe pa) = await ConnectAsync(users[0]);
+        await using var _ = a;
+        await a.RequestFriendshipAsync(users[1], Ct);
+        await Task.Delay(200, Ct);
+
+        (XmppSignaling b, SignalingProbe pb) = await ConnectAsync(users[1]);
+        await using var __ = b;
+        await SignalingProbe.WaitUntilAsync(() => pb.FriendRequests.Contains(users[0]), "B is asked when it connects");
+        await b.RespondToFriendRequestAsync(users[0], accept: true, Ct);
+        await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, PeerRelationship.Friend) && pb.SeesOnline(a.LocalId, PeerRelationship.Friend), "A and B become online friends");
+    }
+
+    [Fact]
     public async Task Policy_AcceptNone_refuses_a_friend_request()
     {
         string[] users = await server.RegisterAsync("refuse", 2);

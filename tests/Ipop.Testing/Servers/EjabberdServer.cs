@@ -144,7 +144,17 @@ public sealed class EjabberdServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Kills the node (SIGKILL to the whole process tree) and waits for it to exit.</summary>
+    /// <summary>Starts the node again after <see cref="StopAsync"/> (same config and spool: accounts, rosters and persistent rooms survive) and waits until it accepts.</summary>
+    public Task StartAgainAsync(CancellationToken cancellationToken = default)
+        => IsRunning ? Task.CompletedTask : LaunchAsync(cancellationToken);
+
+    /// <summary>Freezes the node (SIGSTOP to beam): connections stay open but nothing answers, like a dead link.</summary>
+    public Task PauseAsync() => SignalAsync("STOP");
+
+    /// <summary>Resumes the node after <see cref="PauseAsync"/> (SIGCONT).</summary>
+    public Task ResumeAsync() => SignalAsync("CONT");
+
+    /// <summary>Kills the node (SIGKILL to the whole process tree: a crash, not a graceful shutdown) and waits for it to exit.</summary>
     public async Task StopAsync()
     {
         Process? process = _process;
@@ -258,6 +268,23 @@ public sealed class EjabberdServer : IAsyncDisposable
 
         await StopAsync();
         throw new TimeoutException($"ejabberd did not accept on {Address}:{Port} and :{ApiPort} within {_options.StartTimeout.TotalSeconds} s: {Output()}");
+    }
+
+    private async Task SignalAsync(string signal)
+    {
+        // erl execs erlexec, which execs beam.smp: the process we started is the VM itself.
+        Process process = _process ?? throw new InvalidOperationException("ejabberd is not running.");
+        var info = new ProcessStartInfo("kill") { RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add("-" + signal);
+        info.ArgumentList.Add(process.Id.ToString(CultureInfo.InvariantCulture));
+        using Process kill = Process.Start(info) ?? throw new InvalidOperationException("Could not run kill.");
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        string error = await kill.StandardError.ReadToEndAsync(cts.Token);
+        await kill.WaitForExitAsync(cts.Token);
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} failed: {error}");
+        }
     }
 
     private void WriteFiles()
