@@ -51,6 +51,28 @@ public sealed class EjabberdTests(EjabberdFixture ejabberd) : XmppServerTests(ej
         Assert.Equal(XmppErrorKind.Authentication, ex.Kind);
     }
 
+    [Fact]
+    public async Task Stored_friend_request_reaches_only_a_session_with_non_negative_priority()
+    {
+        // ejabberd (mod_roster) redelivers a subscription request that arrived while the contact was
+        // offline only on available presence with priority >= 0; prosody does regardless. Hence
+        // XmppSignalingOptions.PresencePriority (0 for accounts used only by Ipop nodes).
+        string[] users = await ejabberd.RegisterAsync("prio", 2);
+        (XmppSignaling a, SignalingProbe pa) = await ConnectAsync(users[0]);
+        await using var _ = a;
+        await a.RequestFriendshipAsync(users[1], Ct);
+        await Task.Delay(200, Ct);
+
+        (XmppSignaling negative, SignalingProbe pn) = await ConnectAsync(users[1]);
+        await using var __ = negative;
+        await Task.Delay(1000, Ct);
+        Assert.Empty(pn.FriendRequests);
+
+        (XmppSignaling zero, SignalingProbe pz) = await ConnectAsync(users[1], o => o.PresencePriority = 0);
+        await using var ___ = zero;
+        await SignalingProbe.WaitUntilAsync(() => pz.FriendRequests.Contains(users[0]), "the priority-0 session is asked");
+    }
+
     /// <summary>Keeps formatted log lines, to see which SASL mechanism the session used.</summary>
     private sealed class CapturingLogger : ILogger<XmppSignaling>
     {
