@@ -35,7 +35,8 @@ public sealed class EjabberdFixture : XmppServerFixture
 
     protected override Task RegisterUserAsync(string user, string password) => Server.RegisterAsync(user, password);
 
-    public override Task StopServerAsync() => Server.StopAsync();
+    // Graceful (SIGTERM): after SIGKILL ejabberd's Mnesia loses the accounts registered just before.
+    public override Task StopServerAsync() => Server.StopAsync(graceful: true);
 
     public override Task StartServerAgainAsync(CancellationToken cancellationToken) => Server.StartAgainAsync(cancellationToken);
 

@@ -16,8 +16,9 @@ public sealed class XmppReconnectTests
     [Theory]
     [InlineData("prosody")]
     [InlineData("ejabberd")]
-    public async Task Clients_reconnect_after_the_server_is_killed_and_restarted_and_see_each_other_again(string kind)
+    public async Task Clients_reconnect_after_the_server_goes_down_and_comes_back_and_see_each_other_again(string kind)
     {
+        // prosody is killed (SIGKILL); ejabberd is stopped with SIGTERM (see EjabberdFixture.StopServerAsync).
         XmppServerFixture fixture = Server(kind);
         await fixture.InitializeAsync();
         try
