@@ -200,7 +200,20 @@ public sealed class EjabberdServer : IAsyncDisposable
         }
         finally
         {
+            AppDomain.CurrentDomain.ProcessExit -= KillOnExit;
             process.Dispose();
+        }
+    }
+
+    private void KillOnExit(object? sender, EventArgs e)
+    {
+        try
+        {
+            _process?.Kill(entireProcessTree: true);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // Already gone.
         }
     }
 
@@ -261,6 +274,8 @@ public sealed class EjabberdServer : IAsyncDisposable
             throw new InvalidOperationException("Cannot run 'erl': install the ejabberd package (scripts/setup.sh does).", ex);
         }
 
+        // A test host that exits without disposing us (Ctrl+C, an unhandled crash) must not leave the VM running.
+        AppDomain.CurrentDomain.ProcessExit += KillOnExit;
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
         _process.BeginOutputReadLine();
