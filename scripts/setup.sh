@@ -9,8 +9,8 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# Debian packages: the real servers (prosody, coturn), the lab's tools, and the benchmark anchors.
-packages=(prosody lua-event coturn iptables iproute2 iperf3 conntrack iputils-ping procps python3 openssl
+# Debian packages: the real servers (prosody, ejabberd, coturn), the lab's tools, and the benchmark anchors.
+packages=(prosody lua-event ejabberd coturn iptables iproute2 iperf3 conntrack iputils-ping procps python3 openssl
           wireguard-go wireguard-tools nebula)
 missing=()
 for p in "${packages[@]}"; do
@@ -23,11 +23,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The packages start system-wide prosody/coturn daemons; the lab runs its own instances in namespaces.
-for svc in prosody coturn; do
+# The packages start system-wide prosody/ejabberd/coturn daemons; the tests and the lab run their own instances.
+for svc in prosody ejabberd coturn; do
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
-  pkill -x "${svc/coturn/turnserver}" 2>/dev/null || true
 done
+pkill -x prosody 2>/dev/null || true
+pkill -x turnserver 2>/dev/null || true
+# ejabberd runs as beam.smp, like any Erlang VM: stop only the system node (user ejabberd), through its own
+# control script. (The tests' private ejabberd runs without Erlang distribution and never meets it anyway.)
+if pgrep -u ejabberd -x beam.smp >/dev/null 2>&1; then timeout 60 ejabberdctl stop >/dev/null 2>&1 || true; fi
 
 if ! command -v dotnet >/dev/null 2>&1; then
   echo "setup: installing the .NET 10 SDK"

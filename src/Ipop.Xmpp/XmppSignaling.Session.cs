@@ -30,7 +30,7 @@ public sealed partial class XmppSignaling
         {
             XElement result = await RequestAsync(connection, StanzaBuilder.RosterGet(NextId()), _options.ConnectTimeout, cancellationToken);
             ApplyRoster(RosterItem.ParseQuery(result.Element(XName.Get("query", XmppNamespaces.Roster))), replace: true);
-            await connection.SendAsync(StanzaBuilder.InitialPresence(), cancellationToken);
+            await connection.SendAsync(StanzaBuilder.InitialPresence(_options.PresencePriority), cancellationToken);
             MucRoom[] rooms;
             lock (_gate)
             {

@@ -57,6 +57,15 @@ public sealed class XmppSignalingOptions
     /// <summary>Nickname in rooms (default <c>&lt;local part&gt;.&lt;resource&gt;</c>, unique per node).</summary>
     public string? Nickname { get; set; }
 
+    /// <summary>
+    /// Presence priority of Ipop sessions, -128..127 (RFC 6121 §4.7.2.3; default -1). Negative keeps
+    /// chats sent to the bare JID, and offline messages, with IM clients of the same account
+    /// (§8.5.2.1.1). ejabberd, though, hands a friend request that arrived while the account was
+    /// offline only to a session with priority 0 or more, so with ejabberd and accounts used only by
+    /// Ipop nodes set 0, or friend requests sent to an offline node are never seen by it.
+    /// </summary>
+    public int PresencePriority { get; set; } = -1;
+
     /// <summary>Largest inbound stanza in bytes; a larger one is a policy violation that resets the connection (default 256 KiB).</summary>
     public int MaxStanzaBytes { get; set; } = 256 * 1024;
 }

@@ -57,6 +57,11 @@ internal sealed class XmppSignalingOptionsValidator : IValidateOptions<XmppSigna
             errors.Add($"{P}PinnedCertificateSha256 must be 64 hex digits (colons allowed).");
         }
 
+        if (o.PresencePriority is < -128 or > 127)
+        {
+            errors.Add($"{P}PresencePriority must be -128..127 (RFC 6121 §4.7.2.3); got {o.PresencePriority.ToString(CultureInfo.InvariantCulture)}.");
+        }
+
         if (o.AllowPlainAuth && !o.RequireTls)
         {
             errors.Add($"{P}AllowPlainAuth requires RequireTls: PLAIN is only ever sent over TLS.");

@@ -3,46 +3,43 @@ using Ipop.Testing.Servers;
 namespace Ipop.Xmpp.Tests;
 
 /// <summary>One private prosody shared by the tests of a class; accounts are unique per test.</summary>
-public sealed class ProsodyFixture : IAsyncLifetime
+public sealed class ProsodyFixture : XmppServerFixture
 {
-    private int _next;
-
     public ProsodyServer Server { get; private set; } = null!;
 
-    public async ValueTask InitializeAsync() => Server = await ProsodyServer.StartAsync();
+    public override string Domain => Server.Domain;
 
-    public async ValueTask DisposeAsync() => await Server.DisposeAsync();
+    public override string MucDomain => Server.MucDomain;
 
-    /// <summary>Registers fresh accounts named after <paramref name="prefix"/>; returns their bare JIDs.</summary>
-    public async Task<string[]> RegisterAsync(string prefix, int count)
+    public override string Directory => Server.Directory;
+
+    public override string CertificateSha256 => Server.CertificateSha256;
+
+    protected override string Address => Server.Address;
+
+    protected override int Port => Server.Port;
+
+    protected override string CertificatePath => Server.CertificatePath;
+
+    public override async ValueTask InitializeAsync() => Server = await ProsodyServer.StartAsync();
+
+    public override async ValueTask DisposeAsync()
     {
-        var users = new string[count];
-        for (int i = 0; i < count; i++)
+        if (Server is not null)
         {
-            string user = $"{prefix}{Interlocked.Increment(ref _next)}";
-            await Server.RegisterAsync(user, "pw-" + user);
-            users[i] = $"{user}@{Server.Domain}";
+            await Server.DisposeAsync();
         }
 
-        return users;
+        GC.SuppressFinalize(this);
     }
 
-    public XmppSignalingOptions Options(string jid, Action<XmppSignalingOptions>? configure = null)
-    {
-        var options = new XmppSignalingOptions
-        {
-            Jid = jid,
-            Password = "pw-" + jid.Split('@')[0],
-            Server = Server.Address,
-            Port = Server.Port,
-            TrustedCaFile = Server.CertificatePath,
-            ConnectTimeout = TimeSpan.FromSeconds(10),
-            ReconnectMinDelay = TimeSpan.FromMilliseconds(200),
-            ReconnectMaxDelay = TimeSpan.FromSeconds(2),
-            KeepaliveInterval = TimeSpan.FromSeconds(5),
-            FriendRequestPolicy = FriendRequestPolicy.Ask,
-        };
-        configure?.Invoke(options);
-        return options;
-    }
+    protected override Task RegisterUserAsync(string user, string password) => Server.RegisterAsync(user, password);
+
+    public override Task StopServerAsync() => Server.StopAsync();
+
+    public override Task StartServerAgainAsync(CancellationToken cancellationToken) => Server.StartAgainAsync(cancellationToken);
+
+    public override Task PauseServerAsync() => Server.PauseAsync();
+
+    public override Task ResumeServerAsync() => Server.ResumeAsync();
 }

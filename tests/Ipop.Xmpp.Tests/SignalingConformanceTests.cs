@@ -1,10 +1,11 @@
 namespace Ipop.Xmpp.Tests;
 
 /// <summary>
-/// The same scenarios against XMPP (real prosody) and <see cref="InMemorySignaling"/>: the in-memory
-/// network must behave like XMPP for friends, groups, messages and refusals.
+/// The same scenarios against XMPP (real prosody and real ejabberd) and <see cref="InMemorySignaling"/>:
+/// the in-memory network must behave like XMPP for friends, groups, messages and refusals, and both
+/// servers alike.
 /// </summary>
-public sealed class SignalingConformanceTests(ProsodyFixture prosody) : IClassFixture<ProsodyFixture>
+public sealed class SignalingConformanceTests(ProsodyFixture prosody, EjabberdFixture ejabberd) : IClassFixture<ProsodyFixture>, IClassFixture<EjabberdFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -19,15 +20,15 @@ public sealed class SignalingConformanceTests(ProsodyFixture prosody) : IClassFi
         string GroupId(string name);
     }
 
-    private sealed class XmppWorld(ProsodyFixture prosody) : IWorld
+    private sealed class XmppWorld(XmppServerFixture server) : IWorld
     {
         private readonly List<XmppSignaling> _nodes = [];
 
-        public Task<string[]> UsersAsync(int count) => prosody.RegisterAsync("conf", count);
+        public Task<string[]> UsersAsync(int count) => server.RegisterAsync("conf", count);
 
         public async Task<(IOverlaySignaling, SignalingProbe)> NodeAsync(string user, FriendRequestPolicy policy, params string[] accepted)
         {
-            var node = new XmppSignaling(prosody.Options(user, o =>
+            var node = new XmppSignaling(server.Options(user, o =>
             {
                 o.FriendRequestPolicy = policy;
                 foreach (string a in accepted)
@@ -41,7 +42,7 @@ public sealed class SignalingConformanceTests(ProsodyFixture prosody) : IClassFi
             return (node, probe);
         }
 
-        public string GroupId(string name) => $"{name}@{prosody.Server.MucDomain}";
+        public string GroupId(string name) => $"{name}@{server.MucDomain}";
 
         public async ValueTask DisposeAsync()
         {
@@ -78,10 +79,16 @@ public sealed class SignalingConformanceTests(ProsodyFixture prosody) : IClassFi
         }
     }
 
-    private IWorld World(string kind) => kind == "xmpp" ? new XmppWorld(prosody) : new MemoryWorld();
+    private IWorld World(string kind) => kind switch
+    {
+        "xmpp" => new XmppWorld(prosody),
+        "ejabberd" => new XmppWorld(ejabberd),
+        _ => new MemoryWorld(),
+    };
 
     [Theory]
     [InlineData("xmpp")]
+    [InlineData("ejabberd")]
     [InlineData("memory")]
     public async Task Friends_by_request_see_each_other_and_exchange_messages(string kind)
     {
@@ -112,6 +119,7 @@ public sealed class SignalingConformanceTests(ProsodyFixture prosody) : IClassFi
 
     [Theory]
     [InlineData("xmpp")]
+    [InlineData("ejabberd")]
     [InlineData("memory")]
     public async Task Group_members_see_each_other_and_a_leave(string kind)
     {
@@ -146,6 +154,7 @@ public sealed class SignalingConformanceTests(ProsodyFixture prosody) : IClassFi
 
     [Theory]
     [InlineData("xmpp")]
+    [InlineData("ejabberd")]
     [InlineData("memory")]
     public async Task Policies_refuse_or_accept_without_asking_and_strangers_cannot_message(string kind)
     {

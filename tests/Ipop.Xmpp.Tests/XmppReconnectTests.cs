@@ -1,16 +1,25 @@
-using Ipop.Testing.Servers;
-
 namespace Ipop.Xmpp.Tests;
 
-/// <summary>Server restarts: clients reconnect by themselves and rebuild roster, presence and rooms.</summary>
+/// <summary>Server restarts (prosody and ejabberd): clients reconnect by themselves and rebuild roster, presence and rooms.</summary>
 public sealed class XmppReconnectTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
-    public async Task Clients_reconnect_after_prosody_is_killed_and_restarted_and_see_each_other_again()
+    /// <summary>A private server of its own for one test (these tests kill or freeze it).</summary>
+    private static XmppServerFixture Server(string kind) => kind switch
     {
-        var fixture = new ProsodyFixture();
+        "prosody" => new ProsodyFixture(),
+        "ejabberd" => new EjabberdFixture(),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown server"),
+    };
+
+    [Theory]
+    [InlineData("prosody")]
+    [InlineData("ejabberd")]
+    public async Task Clients_reconnect_after_the_server_goes_down_and_comes_back_and_see_each_other_again(string kind)
+    {
+        // prosody is killed (SIGKILL); ejabberd is stopped with SIGTERM (see EjabberdFixture.StopServerAsync).
+        XmppServerFixture fixture = Server(kind);
         await fixture.InitializeAsync();
         try
         {
@@ -32,12 +41,12 @@ public sealed class XmppReconnectTests
             await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, Both) && pb.SeesOnline(a.LocalId, Both), "A and B are friends in one room");
             PeerId bBefore = b.LocalId;
 
-            await fixture.Server.StopAsync();
+            await fixture.StopServerAsync();
             await SignalingProbe.WaitUntilAsync(() => !a.IsConnected && !b.IsConnected, "both notice the server is gone");
             await SignalingProbe.WaitUntilAsync(() => pa.LastSeen(b.LocalId) is { Presence: PeerPresence.Offline }, "A reports B offline");
             Assert.Contains(pa.ConnectionEvents, e => !e.IsConnected && e.Reason is not null);
 
-            await fixture.Server.StartAgainAsync(Ct);
+            await fixture.StartServerAgainAsync(Ct);
             await SignalingProbe.WaitUntilAsync(() => a.IsConnected && b.IsConnected, "both reconnect by themselves", TimeSpan.FromSeconds(15));
             await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, Both) && pb.SeesOnline(a.LocalId, Both), "A and B see each other online again as friends and room members", TimeSpan.FromSeconds(15));
             Assert.Equal(bBefore, b.LocalId);
@@ -53,10 +62,12 @@ public sealed class XmppReconnectTests
         }
     }
 
-    [Fact]
-    public async Task A_frozen_server_is_detected_by_keepalive_and_the_client_reconnects_when_it_thaws()
+    [Theory]
+    [InlineData("prosody")]
+    [InlineData("ejabberd")]
+    public async Task A_frozen_server_is_detected_by_keepalive_and_the_client_reconnects_when_it_thaws(string kind)
     {
-        var fixture = new ProsodyFixture();
+        XmppServerFixture fixture = Server(kind);
         await fixture.InitializeAsync();
         try
         {
@@ -69,11 +80,11 @@ public sealed class XmppReconnectTests
             var pa = new SignalingProbe(a);
             await a.ConnectAsync(Ct);
 
-            await fixture.Server.PauseAsync();
+            await fixture.PauseServerAsync();
             await SignalingProbe.WaitUntilAsync(() => !a.IsConnected, "the client declares the silent connection dead", TimeSpan.FromSeconds(6));
             Assert.Contains(pa.ConnectionEvents, e => e.Reason?.Contains("keepalive", StringComparison.Ordinal) == true);
 
-            await fixture.Server.ResumeAsync();
+            await fixture.ResumeServerAsync();
             await SignalingProbe.WaitUntilAsync(() => a.IsConnected, "the client reconnects after the server thaws", TimeSpan.FromSeconds(15));
         }
         finally
@@ -82,10 +93,12 @@ public sealed class XmppReconnectTests
         }
     }
 
-    [Fact]
-    public async Task Two_nodes_of_one_user_see_each_other_as_friends()
+    [Theory]
+    [InlineData("prosody")]
+    [InlineData("ejabberd")]
+    public async Task Two_nodes_of_one_user_see_each_other_as_friends(string kind)
     {
-        var fixture = new ProsodyFixture();
+        XmppServerFixture fixture = Server(kind);
         await fixture.InitializeAsync();
         try
         {

@@ -22,6 +22,7 @@ public sealed class XmppSignalingOptionsTests
     [InlineData("Group", "XmppSignaling:Groups")]
     [InlineData("Friend", "XmppSignaling:AcceptedFriends")]
     [InlineData("Muc", "XmppSignaling:MucService")]
+    [InlineData("Priority", "XmppSignaling:PresencePriority")]
     public void Each_invalid_key_is_named_in_the_message(string what, string key)
     {
         XmppSignalingOptions o = Valid();
@@ -38,6 +39,7 @@ public sealed class XmppSignalingOptionsTests
             case "Group": o.Groups.Add("room@conf/nick"); break;
             case "Friend": o.AcceptedFriends.Add("not a jid"); break;
             case "Muc": o.MucService = "x@conference"; break;
+            case "Priority": o.PresencePriority = 128; break;
         }
 
         string error = Assert.Single(XmppSignalingOptionsValidator.Check(o));

@@ -47,6 +47,28 @@ public sealed class XmppStanzaHandlingTests
         Assert.All(probe.PeerEvents, e => Assert.Equal(PeerRelationship.Friend, e.Current.Relationship));
     }
 
+    [Theory]
+    [InlineData(null, "<priority>-1</priority>")]
+    [InlineData(0, "<priority>0</priority>")]
+    [InlineData(-128, "<priority>-128</priority>")]
+    public async Task Initial_presence_carries_the_configured_priority(int? priority, string expected)
+    {
+        var presence = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new FakeXmppServer(async s =>
+        {
+            await s.NegotiateAsync();
+            string received = s.Received;
+            presence.TrySetResult(received[received.LastIndexOf("<presence", StringComparison.Ordinal)..]);
+            await s.ServeAsync();
+        });
+        await using var node = new XmppSignaling(server.Options(o => o.PresencePriority = priority ?? o.PresencePriority));
+        await node.ConnectAsync(TestContext.Current.CancellationToken);
+
+        string initial = await presence.Task.WaitAsync(TimeSpan.FromSeconds(5), TestContext.Current.CancellationToken);
+        Assert.Contains(expected, initial, StringComparison.Ordinal);
+        Assert.Contains("urn:ipop:signaling:1", initial, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Subscription_requests_follow_the_policy()
     {

@@ -79,10 +79,12 @@ internal static class StanzaBuilder
     public static XElement Marker() => new(IpopNs + "ipop", new XAttribute("ver", MarkerVersion));
 
     /// <summary>
-    /// Initial presence (RFC 6121 §4.2) with the marker. The negative priority keeps messages sent to
-    /// our bare JID away from this session (§8.5.2.1.1): IM clients of the same user keep their chats.
+    /// Initial presence (RFC 6121 §4.2) with the marker. The default negative priority keeps messages
+    /// sent to our bare JID away from this session (§8.5.2.1.1): IM clients of the same user keep their
+    /// chats (see <see cref="XmppSignalingOptions.PresencePriority"/>).
     /// </summary>
-    public static XElement InitialPresence() => new("presence", new XElement("priority", "-1"), Marker());
+    public static XElement InitialPresence(int priority = -1)
+        => new("presence", new XElement("priority", priority.ToString(System.Globalization.CultureInfo.InvariantCulture)), Marker());
 
     /// <summary>subscribe / subscribed / unsubscribe / unsubscribed (RFC 6121 §3).</summary>
     public static XElement Subscription(string to, string type) => new("presence", new XAttribute("to", to), new XAttribute("type", type));

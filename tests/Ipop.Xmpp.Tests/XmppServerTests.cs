@@ -1,0 +1,296 @@
+using Microsoft.Extensions.Logging;
+
+namespace Ipop.Xmpp.Tests;
+
+/// <summary>
+/// XmppSignaling against a real XMPP server (one subclass per server): TLS, SCRAM, roster, presence,
+/// messages, rooms. The same scenarios must pass on every RFC 6120/6121 + XEP-0045 server.
+/// </summary>
+public abstract class XmppServerTests(XmppServerFixture server)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    protected async Task<(XmppSignaling Node, SignalingProbe Probe)> ConnectAsync(string jid, Action<XmppSignalingOptions>? configure = null)
+    {
+        var node = new XmppSignaling(server.Options(jid, configure));
+        var probe = new SignalingProbe(node);
+        await node.ConnectAsync(Ct);
+        return (node, probe);
+    }
+
+    [Fact]
+    public async Task Two_accounts_befriend_through_subscription_requests_and_see_each_other_online()
+    {
+        string[] users = await server.RegisterAsync("friend", 2);
+        (XmppSignaling a, SignalingProbe pa) = await ConnectAsync(users[0]);
+        await using var _ = a;
+        (XmppSignaling b, SignalingProbe pb) = await ConnectAsync(users[1]);
+        await using var __ = b;
+        Assert.True(a.IsConnected);
+        Assert.StartsWith(users[0] + "/ipop-", a.LocalId.Value, StringComparison.Ordinal);
+
+        await a.RequestFriendshipAsync(users[1], Ct);
+        await SignalingProbe.WaitUntilAsync(() => pb.FriendRequests.Contains(users[0]), "B is asked by A");
+        await b.RespondToFriendRequestAsync(users[0], accept: true, Ct);
+
+        await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, PeerRelationship.Friend), "A sees B online as a friend");
+        await SignalingProbe.WaitUntilAsync(() => pb.SeesOnline(a.LocalId, PeerRelationship.Friend), "B sees A online as a friend");
+        Assert.Equal(["Ipop"], a.RosterGroupsOf(users[1]));
+        Assert.Equal([], b.RosterGroupsOf(users[0]));
+        OverlayPeer seen = Assert.Single(a.Peers);
+        Assert.Equal(users[1], seen.User);
+        Assert.Empty(seen.Groups);
+    }
+
+    private async Task<(XmppSignaling A, SignalingProbe Pa, XmppSignaling B, SignalingProbe Pb)> FriendsAsync(string prefix)
+    {
+        string[] users = await server.RegisterAsync(prefix, 2);
+        (XmppSignaling a, SignalingProbe pa) = await ConnectAsync(users[0]);
+        (XmppSignaling b, SignalingProbe pb) = await ConnectAsync(users[1], o =>
+        {
+            o.FriendRequestPolicy = FriendRequestPolicy.AcceptListed;
+            o.AcceptedFriends.Add(users[0]);
+        });
+        await a.RequestFriendshipAsync(users[1], Ct);
+        await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, PeerRelationship.Friend) && pb.SeesOnline(a.LocalId, PeerRelationship.Friend), "A and B are online friends");
+        return (a, pa, b, pb);
+    }
+
+    [Fact]
+    public async Task Ipop_message_goes_from_A_to_B_and_comes_back_answered()
+    {
+        (XmppSignaling a, SignalingProbe pa, XmppSignaling b, SignalingProbe pb) = await FriendsAsync("msg");
+        await using var _ = a;
+        await using var __ = b;
+        b.MessageReceived += (_, e) =>
+        {
+            if (e.Message.Kind == "link-offer")
+            {
+                _ = b.SendAsync(e.From, new OverlayMessage("link-answer", "answer to " + e.Message.Body), CancellationToken.None);
+            }
+        };
+
+        string body = "{\"key\":\"<&'\\\">\",\"n\":1}" + new string('x', 20_000);
+        await a.SendAsync(b.LocalId, new OverlayMessage("link-offer", body), Ct);
+
+        await SignalingProbe.WaitUntilAsync(() => !pa.Messages.IsEmpty, "A gets the answer");
+        OverlayMessageEventArgs answer = Assert.Single(pa.Messages);
+        Assert.Equal(b.LocalId, answer.From);
+        Assert.Equal("link-answer", answer.Message.Kind);
+        Assert.Equal("answer to " + body, answer.Message.Body);
+        OverlayMessageEventArgs offer = Assert.Single(pb.Messages);
+        Assert.Equal(a.LocalId, offer.From);
+        Assert.Equal(body, offer.Message.Body);
+    }
+
+    [Fact]
+    public async Task Message_from_a_stranger_is_dropped_and_counted()
+    {
+        string[] users = await server.RegisterAsync("stranger", 2);
+        (XmppSignaling a, SignalingProbe pa) = await ConnectAsync(users[0]);
+        await using var _ = a;
+        (XmppSignaling b, SignalingProbe pb) = await ConnectAsync(users[1]);
+        await using var __ = b;
+
+        await a.SendAsync(b.LocalId, new OverlayMessage("link-offer", "hello"), Ct);
+        await SignalingProbe.WaitUntilAsync(() => b.DroppedMessages == 1, "B drops the message");
+        Assert.Empty(pb.Messages);
+    }
+
+    [Fact]
+    public async Task Friend_request_to_an_offline_user_is_delivered_when_it_connects()
+    {
+        // RFC 6121 §3.1.3: the server keeps an inbound subscription request for an offline contact
+        // and delivers it when the contact next has an available resource. ejabberd does that only
+        // for sessions with non-negative priority, so this node (an account of its own) uses 0;
+        // EjabberdTests shows the default -1 there.
+        string[] users = await server.RegisterAsync("later", 2);
+        (XmppSignaling a, SignalingProbe pa) = await ConnectAsync(users[0]);
+        await using var _ = a;
+        await a.RequestFriendshipAsync(users[1], Ct);
+        await Task.Delay(200, Ct);
+
+        (XmppSignaling b, SignalingProbe pb) = await ConnectAsync(users[1], o => o.PresencePriority = 0);
+        await using var __ = b;
+        await SignalingProbe.WaitUntilAsync(() => pb.FriendRequests.Contains(users[0]), "B is asked when it connects");
+        await b.RespondToFriendRequestAsync(users[0], accept: true, Ct);
+        await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, PeerRelationship.Friend) && pb.SeesOnline(a.LocalId, PeerRelationship.Friend), "A and B become online friends");
+    }
+
+    [Fact]
+    public async Task Policy_AcceptNone_refuses_a_friend_request()
+    {
+        string[] users = await server.RegisterAsync("refuse", 2);
+        (XmppSignaling a, SignalingProbe pa) = await ConnectAsync(users[0]);
+        await using var _ = a;
+        (XmppSignaling b, SignalingProbe pb) = await ConnectAsync(users[1], o => o.FriendRequestPolicy = FriendRequestPolicy.AcceptNone);
+        await using var __ = b;
+
+        await a.RequestFriendshipAsync(users[1], Ct);
+        await Task.Delay(500, Ct);
+        Assert.Empty(pb.FriendRequests);
+        Assert.Empty(a.Peers);
+        Assert.Empty(b.Peers);
+    }
+
+    [Fact]
+    public async Task Removing_a_friend_ends_the_friendship_on_both_sides()
+    {
+        (XmppSignaling a, SignalingProbe pa, XmppSignaling b, SignalingProbe pb) = await FriendsAsync("unfriend");
+        await using var _ = a;
+        await using var __ = b;
+
+        await a.RemoveFriendAsync(b.LocalUser, Ct);
+        await SignalingProbe.WaitUntilAsync(() => pa.LastSeen(b.LocalId) is { Relationship: PeerRelationship.None } && pb.LastSeen(a.LocalId) is { Relationship: PeerRelationship.None }, "both sides see the friendship gone");
+    }
+
+    [Fact]
+    public async Task Three_accounts_in_a_room_see_each_others_real_jids_and_a_leave()
+    {
+        string[] users = await server.RegisterAsync("muc", 3);
+        string room = "lab" + Guid.NewGuid().ToString("N")[..8];
+        var nodes = new List<(XmppSignaling Node, SignalingProbe Probe)>();
+        try
+        {
+            foreach (string user in users)
+            {
+                nodes.Add(await ConnectAsync(user));
+            }
+
+            await nodes[0].Node.CreateGroupAsync(room, membersOnly: false, Ct);
+            await nodes[1].Node.JoinGroupAsync(room, Ct);
+            await nodes[2].Node.JoinGroupAsync(room, Ct);
+            string roomJid = $"{room}@{server.MucDomain}";
+
+            foreach ((XmppSignaling node, SignalingProbe probe) in nodes)
+            {
+                foreach ((XmppSignaling other, _) in nodes.Where(n => n.Node != node))
+                {
+                    await SignalingProbe.WaitUntilAsync(() => probe.SeesOnline(other.LocalId, PeerRelationship.GroupMember), $"{node.LocalUser} sees {other.LocalId} in the room");
+                    OverlayPeer peer = probe.LastSeen(other.LocalId)!;
+                    Assert.Equal(other.LocalUser, peer.User);
+                    Assert.Equal([roomJid], peer.Groups);
+                }
+            }
+
+            // Group members may message each other without being friends.
+            await nodes[0].Node.SendAsync(nodes[2].Node.LocalId, new OverlayMessage("link-offer", "via room"), Ct);
+            await SignalingProbe.WaitUntilAsync(() => !nodes[2].Probe.Messages.IsEmpty, "member 3 gets a message from member 1");
+
+            await nodes[2].Node.LeaveGroupAsync(roomJid, Ct);
+            foreach ((XmppSignaling node, SignalingProbe probe) in nodes.Take(2))
+            {
+                await SignalingProbe.WaitUntilAsync(() => probe.LastSeen(nodes[2].Node.LocalId) is { Presence: PeerPresence.Offline, Relationship: PeerRelationship.None }, $"{node.LocalUser} is told that member 3 left");
+            }
+        }
+        finally
+        {
+            foreach ((XmppSignaling node, _) in nodes)
+            {
+                await node.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Wrong_password_fails_with_an_authentication_error()
+    {
+        string[] users = await server.RegisterAsync("badpw", 1);
+        await using var node = new XmppSignaling(server.Options(users[0], o => o.Password = "wrong"));
+        XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => node.ConnectAsync(Ct));
+        Assert.Equal(XmppErrorKind.Authentication, ex.Kind);
+        Assert.Contains("not-authorized", ex.Message, StringComparison.Ordinal);
+        Assert.False(node.IsConnected);
+    }
+
+    [Fact]
+    public async Task Unknown_host_fails_with_a_network_error()
+    {
+        await using var node = new XmppSignaling(server.Options("nobody@lab.test", o => o.Server = "no-such-host.invalid"));
+        XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => node.ConnectAsync(Ct));
+        Assert.Equal(XmppErrorKind.Network, ex.Kind);
+        Assert.Contains("no-such-host.invalid", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Server_certificate_from_an_untrusted_ca_is_refused()
+    {
+        string[] users = await server.RegisterAsync("badca", 1);
+        string otherCa = Path.Combine(server.Directory, "other-ca.pem");
+        using (var key = System.Security.Cryptography.ECDsa.Create())
+        {
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Other CA", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            using var ca = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+            await File.WriteAllTextAsync(otherCa, ca.ExportCertificatePem(), Ct);
+        }
+
+        await using var node = new XmppSignaling(server.Options(users[0], o => o.TrustedCaFile = otherCa));
+        XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => node.ConnectAsync(Ct));
+        Assert.Equal(XmppErrorKind.Tls, ex.Kind);
+        Assert.Contains("TrustedCaFile", ex.Message, StringComparison.Ordinal);
+
+        await using var system = new XmppSignaling(server.Options(users[0], o => o.TrustedCaFile = null));
+        XmppSignalingException ex2 = await Assert.ThrowsAsync<XmppSignalingException>(() => system.ConnectAsync(Ct));
+        Assert.Equal(XmppErrorKind.Tls, ex2.Kind);
+    }
+
+    [Fact]
+    public async Task Pinned_certificate_fingerprint_is_accepted_and_a_wrong_pin_is_refused()
+    {
+        string[] users = await server.RegisterAsync("pin", 1);
+        await using (var node = new XmppSignaling(server.Options(users[0], o => { o.TrustedCaFile = null; o.PinnedCertificateSha256 = server.CertificateSha256; })))
+        {
+            await node.ConnectAsync(Ct);
+            Assert.True(node.IsConnected);
+        }
+
+        await using var wrong = new XmppSignaling(server.Options(users[0], o => { o.TrustedCaFile = null; o.PinnedCertificateSha256 = new string('A', 64); }));
+        XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => wrong.ConnectAsync(Ct));
+        Assert.Equal(XmppErrorKind.Tls, ex.Kind);
+        Assert.Contains("pinned", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Owner_creates_a_members_only_room_and_only_granted_members_get_in()
+    {
+        string[] users = await server.RegisterAsync("owner", 3);
+        string room = "closed" + Guid.NewGuid().ToString("N")[..8];
+        (XmppSignaling owner, SignalingProbe po) = await ConnectAsync(users[0]);
+        await using var _ = owner;
+        (XmppSignaling member, SignalingProbe pm) = await ConnectAsync(users[1]);
+        await using var __ = member;
+        (XmppSignaling outsider, SignalingProbe px) = await ConnectAsync(users[2]);
+        await using var ___ = outsider;
+
+        await owner.CreateGroupAsync(room, membersOnly: true, Ct);
+        await owner.SetGroupMembershipAsync(room, users[1], member: true, Ct);
+
+        await member.JoinGroupAsync(room, Ct);
+        await SignalingProbe.WaitUntilAsync(() => po.SeesOnline(member.LocalId, PeerRelationship.GroupMember) && pm.SeesOnline(owner.LocalId, PeerRelationship.GroupMember), "owner and member see each other");
+
+        XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => outsider.JoinGroupAsync(room, Ct));
+        Assert.Equal(XmppErrorKind.Request, ex.Kind);
+        Assert.Contains("registration-required", ex.Message, StringComparison.Ordinal);
+        Assert.Null(po.LastSeen(outsider.LocalId));
+
+        // Non-owners cannot change membership.
+        XmppSignalingException denied = await Assert.ThrowsAsync<XmppSignalingException>(() => member.SetGroupMembershipAsync(room, users[2], member: true, Ct));
+        Assert.Equal(XmppErrorKind.Request, denied.Kind);
+    }
+
+    [Fact]
+    public async Task Concurrent_joins_of_one_room_share_the_join_and_both_complete()
+    {
+        string[] users = await server.RegisterAsync("twice", 2);
+        string room = "twice" + Guid.NewGuid().ToString("N")[..8];
+        (XmppSignaling a, SignalingProbe pa) = await ConnectAsync(users[0]);
+        await using var _ = a;
+        (XmppSignaling b, SignalingProbe pb) = await ConnectAsync(users[1]);
+        await using var __ = b;
+
+        await Task.WhenAll(a.JoinGroupAsync(room, Ct), a.JoinGroupAsync(room, Ct)).WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        await b.JoinGroupAsync(room, Ct);
+        await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, PeerRelationship.GroupMember) && pb.SeesOnline(a.LocalId, PeerRelationship.GroupMember), "both see each other in the room");
+        Assert.Single(pb.PeerEvents, e => e.Current.Id == a.LocalId);
+    }
+}
