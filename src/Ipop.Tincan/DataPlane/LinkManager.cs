@@ -177,6 +177,49 @@ internal sealed partial class LinkManager : ITincan
         return bases;
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<System.Net.IPAddress, Candidate> _localToward = new();
+
+    /// <summary>
+    /// The host candidate that traffic to <paramref name="remote"/> leaves from: on a socket bound to the any address
+    /// the kernel picks the source address per route, so stats ask it (a UDP connect on a throwaway socket sends
+    /// nothing) instead of reporting "::". Cached per destination; stats and logs only, never the packet path.
+    /// </summary>
+    internal Candidate? LocalCandidateToward(System.Net.IPEndPoint? remote)
+    {
+        Candidate? host = LocalHostCandidate;
+        if (host is null || remote is null
+            || !(host.EndPoint.Address.Equals(System.Net.IPAddress.Any) || host.EndPoint.Address.Equals(System.Net.IPAddress.IPv6Any)))
+        {
+            return host;
+        }
+
+        System.Net.IPAddress destination = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
+        if (_localToward.TryGetValue(destination, out Candidate? known))
+        {
+            return known;
+        }
+
+        try
+        {
+            using var probe = new System.Net.Sockets.Socket(destination.AddressFamily, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
+            probe.Connect(new System.Net.IPEndPoint(destination, remote.Port == 0 ? 9 : remote.Port));
+            var source = ((System.Net.IPEndPoint)probe.LocalEndPoint!).Address;
+            Candidate local = host with { EndPoint = new System.Net.IPEndPoint(source, host.EndPoint.Port) };
+            if (_localToward.Count > 256)
+            {
+                _localToward.Clear();
+            }
+
+            _localToward[destination] = local;
+            return local;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            // No route (yet): report the socket's own address.
+            return host;
+        }
+    }
+
     /// <summary>The local candidate a check that arrived on the socket from <paramref name="from"/> was sent to.</summary>
     internal Candidate HostBaseFor(System.Net.IPEndPoint from)
     {

@@ -138,7 +138,7 @@ internal sealed partial class TincanLink : ITincanLink
         long lastRx = Volatile.Read(ref _lastReceived);
         ILinkPath? path = Path;
         Candidate? remoteCandidate = RemoteCandidateOf(path);
-        Candidate? localCandidate = path is RelayedPath relayed ? relayed.LocalCandidate ?? _manager.LocalHostCandidate : _manager.LocalHostCandidate;
+        Candidate? localCandidate = path is RelayedPath relayed ? relayed.LocalCandidate ?? _manager.LocalHostCandidate : _manager.LocalCandidateToward(path?.RemoteEndPoint);
 
         return new LinkStats
         {
@@ -1161,7 +1161,7 @@ internal sealed partial class TincanLink : ITincanLink
             long elapsed = _manager.Time.GetTimestamp() - _createdAt;
             Interlocked.CompareExchange(ref _connectedAfterTicks, elapsed, -1);
             ILinkPath? path = _path;
-            Candidate? local = path is RelayedPath relayed ? relayed.LocalCandidate : _manager.LocalHostCandidate;
+            Candidate? local = path is RelayedPath relayed ? relayed.LocalCandidate : _manager.LocalCandidateToward(path?.RemoteEndPoint);
             _manager.LogLinkConnected(this, status.Path, local, RemoteCandidateOf(path), _manager.Time.GetElapsedTime(_createdAt).TotalMilliseconds);
         }
 
