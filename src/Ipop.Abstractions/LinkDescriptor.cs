@@ -13,8 +13,11 @@ namespace Ipop;
 /// </summary>
 /// <param name="Key">The node's static X25519 public key.</param>
 /// <param name="Candidates">Transport candidates, best first.</param>
-/// <param name="CheckUsername">ICE-style username fragment for STUN checks (4..256 characters).</param>
-/// <param name="CheckPassword">ICE-style password for STUN checks' MESSAGE-INTEGRITY (22..256 characters).</param>
+/// <param name="CheckUsername">
+/// ICE-style username fragment for connectivity checks (4..256 characters in the JSON form). Empty in a descriptor
+/// built by hand (a statically configured peer): the link then skips the checks and handshakes on every candidate.
+/// </param>
+/// <param name="CheckPassword">ICE-style password for the checks' MESSAGE-INTEGRITY (22..256 characters in the JSON form; empty with an empty username).</param>
 public sealed record LinkDescriptor(NodePublicKey Key, ImmutableArray<Candidate> Candidates, string CheckUsername, string CheckPassword)
 {
     /// <summary>The descriptor format version written by <see cref="ToJson"/>.</summary>

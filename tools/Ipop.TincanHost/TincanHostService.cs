@@ -79,19 +79,16 @@ internal sealed partial class TincanHostService(
     }
 
     /// <summary>
-    /// A descriptor for a peer whose endpoint is configured by hand. Connectivity-check credentials are
-    /// derived from the peer's public key so both sides agree without signaling; they only guard checks
-    /// against off-path spoofing, while the Noise handshake authenticates the peer.
+    /// A descriptor for a peer whose endpoint is configured by hand. It has no connectivity-check credentials
+    /// (the peer's are random and never exchanged), so the link skips the checks and handshakes with the one
+    /// configured endpoint at once; the Noise handshake authenticates the peer either way.
     /// </summary>
-    internal static LinkDescriptor StaticPeerDescriptor(NodePublicKey key, IPEndPoint endpoint)
-    {
-        string text = key.ToString();
-        return new LinkDescriptor(
+    internal static LinkDescriptor StaticPeerDescriptor(NodePublicKey key, IPEndPoint endpoint) =>
+        new(
             key,
             ImmutableArray.Create(new Candidate(CandidateType.Host, endpoint, Candidate.ComputePriority(CandidateType.Host, 65535), "static")),
-            text[..8],
-            text[8..32]);
-    }
+            string.Empty,
+            string.Empty);
 
     [LoggerMessage(1, LogLevel.Information, "ipop-tincan ready: interface {Interface} ({Mode}) {Addresses}, public key {PublicKey}, {PeerCount} peer(s)")]
     private static partial void LogReady(ILogger logger, string @interface, string mode, string addresses, string publicKey, int peerCount);
