@@ -32,6 +32,9 @@ public sealed partial class XmppSignaling : IOverlaySignaling
 
     private static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long Dispose waits for the server's closing tag after ours (RFC 6120 §4.4).</summary>
+    private static readonly TimeSpan StreamCloseWait = TimeSpan.FromSeconds(1);
+
     private readonly XmppSignalingOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -320,7 +323,17 @@ public sealed partial class XmppSignaling : IOverlaySignaling
 
         if (connection is not null)
         {
-            await connection.CloseAsync(null);
+            // RFC 6120 §4.4: close our stream, then let the server close its own (the read loop ends
+            // on its closing tag) before the TCP connection goes; dropping TCP right after our tag
+            // makes the server see a reset instead of an orderly close (ejabberd logs
+            // "Stream reset by peer"). A server that does not answer gets StreamCloseWait.
+            await connection.EndStreamAsync();
+            if (supervisor is not null)
+            {
+                await supervisor.WaitAsync(StreamCloseWait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            await connection.DisposeAsync();
         }
 
         if (supervisor is not null)

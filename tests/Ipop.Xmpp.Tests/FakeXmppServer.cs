@@ -120,6 +120,10 @@ public sealed partial class FakeXmppServer : IAsyncDisposable
 
         /// <summary>Reads until <paramref name="marker"/> appears after what was consumed; returns the text up to it.</summary>
         public async Task<string> WaitForAsync(string marker, double seconds = 5)
+            => (await WaitForAnyAsync([marker], seconds)).Text;
+
+        /// <summary>Reads until the first of <paramref name="markers"/> appears after what was consumed; returns which one and the text up to it.</summary>
+        public async Task<(string Marker, string Text)> WaitForAnyAsync(string[] markers, double seconds = 5)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
             timeout.CancelAfter(TimeSpan.FromSeconds(seconds));
@@ -127,12 +131,12 @@ public sealed partial class FakeXmppServer : IAsyncDisposable
             while (true)
             {
                 string all = Received;
-                int at = all.IndexOf(marker, _consumed, StringComparison.Ordinal);
+                (string marker, int at) = markers.Select(m => (m, all.IndexOf(m, _consumed, StringComparison.Ordinal))).Where(x => x.Item2 >= 0).OrderBy(x => x.Item2).FirstOrDefault(("", -1));
                 if (at >= 0)
                 {
                     string part = all[_consumed..(at + marker.Length)];
                     _consumed = at + marker.Length;
-                    return part;
+                    return (marker, part);
                 }
 
                 int n = await stream.ReadAsync(buffer, timeout.Token);
@@ -196,14 +200,20 @@ public sealed partial class FakeXmppServer : IAsyncDisposable
             }
         }
 
-        /// <summary>Answers pings until the client leaves.</summary>
+        /// <summary>Answers pings until the client leaves; answers the client's closing tag with ours, like a real server (RFC 6120 §4.4).</summary>
         public async Task ServeAsync(double seconds = 30)
         {
             var clock = System.Diagnostics.Stopwatch.StartNew();
             while (clock.Elapsed.TotalSeconds < seconds)
             {
-                string iq = await WaitForAsync("</iq>", seconds);
-                await SendAsync($"<iq type='result' id='{IqId(iq)}' from='lab.test'/>");
+                (string marker, string text) = await WaitForAnyAsync(["</iq>", "</stream:stream>"], seconds);
+                if (marker == "</stream:stream>")
+                {
+                    await SendAsync("</stream:stream>");
+                    return;
+                }
+
+                await SendAsync($"<iq type='result' id='{IqId(text)}' from='lab.test'/>");
             }
         }
 

@@ -27,6 +27,62 @@ public sealed class XmppFaultTests
     }
 
     [Fact]
+    public async Task Dispose_closes_the_stream_and_keeps_tcp_until_the_server_closes_its_stream_too()
+    {
+        // RFC 6120 §4.4: send </stream:stream>, then wait for the server's closing tag before
+        // terminating TCP (ejabberd otherwise logs the session as "Stream reset by peer").
+        var outcome = new TaskCompletionSource<(bool OpenAfterOurTag, string AfterTag, int ReadAfterServerClose)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new FakeXmppServer(async s =>
+        {
+            await s.NegotiateAsync();
+            await s.WaitForAsync("</stream:stream>", 10);
+            byte[] buffer = new byte[256];
+            using var quiet = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            bool open;
+            string after = string.Empty;
+            try
+            {
+                int n = await s.Stream.ReadAsync(buffer, quiet.Token);
+                open = false;
+                after = Encoding.UTF8.GetString(buffer, 0, n);
+            }
+            catch (OperationCanceledException)
+            {
+                open = true; // Nothing sent after the closing tag and the connection still up.
+            }
+
+            await s.SendAsync("</stream:stream>");
+            using var close = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            int last = await s.Stream.ReadAsync(buffer, close.Token);
+            outcome.TrySetResult((open, after, last));
+        });
+        (XmppSignaling node, _) = await ConnectAsync(server);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await node.DisposeAsync();
+        TimeSpan took = clock.Elapsed;
+
+        (bool openAfterOurTag, string afterTag, int readAfterServerClose) = await outcome.Task.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        Assert.True(openAfterOurTag, $"the client closed TCP or sent '{afterTag}' right after its closing tag");
+        Assert.Equal(0, readAfterServerClose); // An orderly FIN once the server closed its stream.
+        Assert.InRange(took, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1.5));
+    }
+
+    [Fact]
+    public async Task Dispose_does_not_wait_long_for_a_server_that_never_closes_its_stream()
+    {
+        await using var server = new FakeXmppServer(async s => { await s.NegotiateAsync(); await s.IdleAsync(); });
+        (XmppSignaling node, _) = await ConnectAsync(server);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await node.DisposeAsync();
+        Assert.InRange(clock.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(3));
+        Assert.False(node.IsConnected);
+        await SignalingProbe.WaitUntilAsync(() => server.Transcripts.Count == 1, "the server sees the connection end");
+        Assert.EndsWith("</stream:stream>", server.Transcripts[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Server_closing_the_stream_mid_stanza_leads_to_a_clean_reconnect()
     {
         await using var server = new FakeXmppServer(

@@ -33,6 +33,7 @@ internal sealed partial class XmppConnection : IAsyncDisposable
     private PipeWriter _writer;
     private XmppStreamReader? _reader;
     private int _disposed;
+    private bool _streamEnded;
 
     private XmppConnection(XmppSignalingOptions options, ILogger logger, Socket socket)
     {
@@ -384,12 +385,23 @@ internal sealed partial class XmppConnection : IAsyncDisposable
     public ValueTask SendAsync(XElement element, CancellationToken cancellationToken)
         => SendRawAsync(StanzaBuilder.Serialize(element), cancellationToken);
 
-    public async ValueTask SendRawAsync(string text, CancellationToken cancellationToken)
+    public ValueTask SendRawAsync(string text, CancellationToken cancellationToken)
+        => SendRawAsync(text, endsStream: false, cancellationToken);
+
+    private async ValueTask SendRawAsync(string text, bool endsStream, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            if (_streamEnded)
+            {
+                // RFC 6120 §4.4: after our closing tag we MUST NOT send anything more on the stream
+                // (answers the read loop might still produce while the server closes its side).
+                return;
+            }
+
+            _streamEnded = endsStream;
             int max = Encoding.UTF8.GetMaxByteCount(text.Length);
             Span<byte> span = _writer.GetSpan(max);
             int written = Encoding.UTF8.GetBytes(text, span);
@@ -409,20 +421,30 @@ internal sealed partial class XmppConnection : IAsyncDisposable
     /// <summary>Sends a stream error (RFC 6120 §4.9) and closes; best effort.</summary>
     public async Task CloseAsync(string? streamErrorCondition)
     {
+        await EndStreamAsync(streamErrorCondition);
+        await DisposeAsync();
+    }
+
+    /// <summary>
+    /// Sends our closing tag (after a stream error if <paramref name="streamErrorCondition"/> is set),
+    /// after which nothing more is sent, but keeps the connection: RFC 6120 §4.4 says to wait for the
+    /// server's own closing tag before terminating TCP. The read loop sees that closing tag as the
+    /// end of the stream; best effort.
+    /// </summary>
+    public async Task EndStreamAsync(string? streamErrorCondition = null)
+    {
         try
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(1));
             string tail = streamErrorCondition is null
                 ? "</stream:stream>"
                 : $"<stream:error><{streamErrorCondition} xmlns='{XmppNamespaces.StreamErrors}'/></stream:error></stream:stream>";
-            await SendRawAsync(tail, cts.Token);
+            await SendRawAsync(tail, endsStream: true, cts.Token);
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException or SocketException or InvalidOperationException)
         {
             // The peer is gone already; nothing to tell it.
         }
-
-        await DisposeAsync();
     }
 
     public async ValueTask DisposeAsync()
