@@ -78,7 +78,6 @@ internal sealed partial class TincanLink
     private bool StartIce()
     {
         StopIce();
-        _iceChosen = null;
         _selectedPair = null;
         if (_current is not null || _manager.Nat is not { } nat || RemoteCheckUsername.Length == 0 || RemoteCheckPassword.Length == 0)
         {
@@ -176,9 +175,11 @@ internal sealed partial class TincanLink
         return true;
     }
 
-    // Under _gate.
+    // Under _gate. Forgets the chosen pair too: a later handshake (rekey, or a path that broke) must reach every
+    // path, not only the one the checks proved before the link existed.
     private void StopIce()
     {
+        _iceChosen = null;
         _iceTimer?.Dispose();
         _iceTimer = null;
         _ice?.Dispose();

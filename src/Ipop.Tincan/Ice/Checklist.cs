@@ -174,9 +174,15 @@ internal sealed class Checklist
             }
         }
 
-        if (Controlling && Selected is null && _firstSuccessAt is { } first && first + _schedule.NominationDelay < next)
+        // Only a deadline still ahead: one that passed was acted on by the Poll before this call, and returning
+        // "now" for it would spin the agent's timer until the nomination is answered.
+        if (Controlling && Selected is null && _firstSuccessAt is { } first)
         {
-            next = first + _schedule.NominationDelay;
+            TimeSpan at = first + NominationDelayFor(_entries.FirstOrDefault(e => e.State == CandidatePairState.Succeeded));
+            if (at > now && at < next)
+            {
+                next = at;
+            }
         }
 
         if (_nextDirectRecheck < next)
@@ -355,7 +361,7 @@ internal sealed class Checklist
         // Nominate once every better pair has failed, or after a short wait for better pairs to finish;
         // an upgrade (a better pair succeeding after selection) is nominated at once.
         bool betterPending = _entries.TakeWhile(e => !ReferenceEquals(e, best)).Any(e => e.State != CandidatePairState.Failed);
-        if (Selected is not null || !betterPending || now >= _firstSuccessAt.Value + _schedule.NominationDelay)
+        if (Selected is not null || !betterPending || now >= _firstSuccessAt.Value + NominationDelayFor(best))
         {
             if (Selected is null || best.Pair.Priority > Selected.Pair.Priority)
             {
@@ -363,6 +369,10 @@ internal sealed class Checklist
             }
         }
     }
+
+    // The relay is the last resort: while direct pairs are still being checked it gets a longer wait.
+    private TimeSpan NominationDelayFor(CheckEntry? best) =>
+        best?.Pair.PathKind == LinkPath.Relayed ? _schedule.RelayedNominationDelay : _schedule.NominationDelay;
 
     private void MaybeCheckConsent(TimeSpan now)
     {

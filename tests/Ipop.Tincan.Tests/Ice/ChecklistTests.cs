@@ -118,6 +118,39 @@ public sealed class ChecklistTests
     }
 
     [Fact]
+    public void A_relayed_pair_that_answers_first_waits_longer_for_direct_pairs_and_the_timer_never_spins()
+    {
+        var list = new Checklist(true, [LocalHost, LocalRelay]);
+        list.AddRemoteCandidates([RemoteSrflx]);
+        CheckEntry direct = list.Entries[0];
+        CheckEntry relayed = list.Entries[1];
+        Assert.Same(direct, list.Poll(Ms(0))!.Value.Entry);
+        Assert.Same(relayed, list.Poll(Ms(20))!.Value.Entry);
+        list.OnSuccess(relayed, Ms(30));
+
+        // Past the 50 ms a direct pair would wait, but the only answer is the relay's and a hole may still open.
+        Assert.True(list.Poll(Ms(100)) is null or { UseCandidate: false });
+        Assert.True(list.NextWakeUp(Ms(100)) > Ms(100), "the agent would poll in a loop");
+
+        // The direct pair never answers: after 250 ms the relay is nominated, and while that check is in flight the
+        // passed deadline does not make the timer fire again at once.
+        PendingCheck? nomination = null;
+        int at = 110;
+        for (; at <= 400; at += 10)
+        {
+            nomination = list.Poll(Ms(at));
+            if (nomination is { UseCandidate: true })
+            {
+                break;
+            }
+        }
+
+        Assert.Equal(relayed, nomination!.Value.Entry);
+        Assert.InRange(at, 280, 290);
+        Assert.True(list.NextWakeUp(Ms(at)) > Ms(at), "the passed nomination deadline made the timer fire at once");
+    }
+
+    [Fact]
     public void Controlled_side_selects_the_pair_the_peer_nominates()
     {
         var list = new Checklist(false, [LocalHost]);
