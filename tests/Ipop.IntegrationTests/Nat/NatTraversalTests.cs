@@ -169,7 +169,7 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
     }
 
     [Fact]
-    public async Task A_relayed_link_moves_to_direct_when_the_firewall_opens_and_a_running_ping_barely_notices()
+    public async Task A_relayed_link_moves_to_direct_when_the_firewall_opens_and_a_running_ping_and_tcp_flow_barely_notice()
     {
         // A firewall on cone1's NAT blocks everything between the two NATs' public addresses; TURN stays reachable.
         using var firewall = new DirectPathFirewall(lab.Cone1Router, "198.18.0.12");
@@ -177,6 +177,11 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
         await AssertPathAsync(a, b, "relayed");
 
         using LabProcess ping = lab.Lab.Start(a.Namespace, "ping", ["-n", "-i", "0.1", "-c", "200", "-w", "40", "198.19.0.2"]);
+
+        // A TCP flow runs across the move too and must not break.
+        using LabProcess server = lab.Lab.Start(b.Namespace, "iperf3", ["-s", "-1", "-B", "198.19.0.2"]);
+        await Task.Delay(500, Ct);
+        using LabProcess tcp = lab.Lab.Start(a.Namespace, "iperf3", ["-c", "198.19.0.2", "-t", "8", "-b", "20M"]);
         await Task.Delay(1500, Ct);
         firewall.Open();
         var clock = Stopwatch.StartNew();
@@ -185,6 +190,8 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
         Assert.True(direct is not null, $"still relayed 30 s after the firewall opened\n{await StatusAsync(a, b)}");
         await AssertPathAsync(a, b, "direct_server_reflexive", "direct_peer_reflexive");
 
+        Assert.True(tcp.WaitForExit(TimeSpan.FromSeconds(30)), tcp.Output);
+        Assert.True(tcp.ExitCode == 0, "the TCP flow broke across the move to direct:\n" + tcp.Output);
         Assert.True(ping.WaitForExit(TimeSpan.FromSeconds(45)), ping.Output);
         (int sent, int received) = PingCounts(ping.Output);
         output.WriteLine($"ping across the upgrade: {received}/{sent} replies");
