@@ -1,9 +1,11 @@
 using System.CommandLine;
+using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
 using Spectre.Console;
 
 namespace Ipop.Samples.Hosting;
@@ -13,7 +15,7 @@ namespace Ipop.Samples.Hosting;
 /// <c>status --config file.json</c>. Configuration errors are printed one per line, each naming its
 /// key, and the process exits 2; a node that cannot run (no TUN, XMPP refused) exits 3.
 /// </summary>
-public static class SampleHost
+public static partial class SampleHost
 {
     /// <summary>Runs the program.</summary>
     /// <param name="args">Command-line arguments.</param>
@@ -37,8 +39,16 @@ public static class SampleHost
 
     private static async Task<int> RunNodeAsync(FileInfo file, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status, CancellationToken ct)
     {
-        if (!TryLoad(file, product, sections, out IConfigurationRoot? config))
+        if (!TryLoad(file, product, [.. sections, "Metrics"], out IConfigurationRoot? config))
         {
+            return 2;
+        }
+
+        string? metrics = config["Metrics:PrometheusListen"];
+        IPEndPoint? metricsAt = null;
+        if (!string.IsNullOrWhiteSpace(metrics) && (!IPEndPoint.TryParse(metrics, out metricsAt) || metricsAt.Port == 0))
+        {
+            await Console.Error.WriteLineAsync($"{product}: {file.Name}: Metrics:PrometheusListen must be an address and port such as 127.0.0.1:9464, got '{metrics}'.");
             return 2;
         }
 
@@ -54,14 +64,38 @@ public static class SampleHost
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         configure(builder.Services, config);
         builder.Services.AddHostedService<ControllerHostedService>();
+        if (metricsAt is not null)
+        {
+            // Counters of the Ipop.Tincan meter (links, bytes, packets, handshakes, drops by reason) as a Prometheus
+            // scrape endpoint; off unless configured, and it serves only that address.
+            IPEndPoint listen = metricsAt;
+            builder.Services.AddOpenTelemetry().WithMetrics(m => m
+                .AddMeter(Ipop.Tincan.TincanMeter.Name)
+                .AddPrometheusHttpListener(o =>
+                {
+                    o.Host = listen.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{listen.Address}]" : listen.Address.ToString();
+                    o.Port = listen.Port;
+                }));
+        }
+
         string socket = config["Status:SocketPath"] ?? DefaultStatusSocket(product);
         builder.Services.AddHostedService(sp => new StatusSocketServer(socket, () => status(sp), sp.GetRequiredService<ILogger<StatusSocketServer>>()));
 
         try
         {
             using IHost host = builder.Build();
+            if (metricsAt is not null)
+            {
+                LogMetrics(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ipop.Samples.Hosting"), $"http://{metricsAt}/metrics");
+            }
+
             await host.RunAsync(ct);
             return Environment.ExitCode;
+        }
+        catch (HttpListenerException e)
+        {
+            await Console.Error.WriteLineAsync($"{product}: {file.Name}: Metrics:PrometheusListen {metricsAt}: cannot listen there ({e.Message}).");
+            return 2;
         }
         catch (OptionsValidationException e)
         {
@@ -126,4 +160,7 @@ public static class SampleHost
             return 1;
         }
     }
+
+    [LoggerMessage(1, LogLevel.Information, "Prometheus metrics (meter Ipop.Tincan) at {Url}")]
+    private static partial void LogMetrics(ILogger logger, string url);
 }

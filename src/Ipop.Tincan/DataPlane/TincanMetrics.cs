@@ -8,7 +8,7 @@ namespace Ipop.Tincan.DataPlane;
 /// </summary>
 internal sealed class TincanMetrics : IDisposable
 {
-    public const string MeterName = "Ipop.Tincan";
+    public const string MeterName = TincanMeter.Name;
 
     private readonly Meter _meter;
 

@@ -24,7 +24,7 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
         }
     }
 
-    private async Task<ProductNode> NodeAsync(string user, string where, string group, string address, string mode = "tun", string? bridge = null, string? iface = null)
+    private async Task<ProductNode> NodeAsync(string user, string where, string group, string address, string mode = "tun", string? bridge = null, string? iface = null, string? metrics = null)
     {
         await lab.RegisterAsync(user);
         LabNamespace ns = lab.Host(user, where);
@@ -36,6 +36,7 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
             Tincan = OverlayLabFixture.TincanSection(Path.Combine(dir, "node.key")),
             GroupVpn = new { Group = group, Subnet = bridge is null ? Subnet : "198.19.1.0/24", Address = address, Mode = mode, BridgeName = bridge, InterfaceName = iface ?? "ipop0", LinkRetryMaxSeconds = 5 },
             Status = new { SocketPath = Path.Combine(dir, "status.sock") },
+            Metrics = new { PrometheusListen = metrics },
         });
         _nodes.Add(node);
         return node;
@@ -55,13 +56,28 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
         return false;
     }
 
+    // The first sample of a metric family ("name{labels} value" or "name value"), summed over label sets.
+    private static double PrometheusValue(string text, string name)
+    {
+        double sum = 0;
+        bool found = false;
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(text, $@"(?m)^{name}(?:_total)?(?:\{{[^}}]*\}})?\s+([0-9.eE+-]+)"))
+        {
+            sum += double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            found = true;
+        }
+
+        Assert.True(found, $"no {name} in:\n{text}");
+        return sum;
+    }
+
     private string Diagnose() => string.Join("\n----\n", _nodes.Select(n => n.Status() + "\n" + n.Process?.Output));
 
     [Fact]
     public async Task Three_members_behind_different_nats_reach_each_other_and_a_leaver_comes_back_without_restarts()
     {
         string group = Group;
-        ProductNode pub = await NodeAsync("gpub", "public", group, "198.19.0.1");
+        ProductNode pub = await NodeAsync("gpub", "public", group, "198.19.0.1", metrics: "127.0.0.1:9464");
         ProductNode cone = await NodeAsync("gcone", "cone", group, "198.19.0.2");
         ProductNode sym = await NodeAsync("gsym", "sym", group, "198.19.0.3");
         ProductNode[] all = [pub, cone, sym];
@@ -85,6 +101,13 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
 
         output.WriteLine($"full mesh of 3 pinging after {clock.Elapsed.TotalSeconds:F1} s");
         output.WriteLine(pub.Status());
+
+        // The Ipop.Tincan meter as a Prometheus scrape inside pub's namespace: two links, handshakes done, bytes moved.
+        CommandResult scrape = pub.Namespace.TryExec(TimeSpan.FromSeconds(20), "python3", "-c", "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:9464/metrics', timeout=10).read().decode())");
+        Assert.True(scrape.ExitCode == 0, scrape.StandardError);
+        Assert.Equal(2, PrometheusValue(scrape.StandardOutput, "ipop_tincan_links"));
+        Assert.True(PrometheusValue(scrape.StandardOutput, "ipop_tincan_handshakes") >= 2, scrape.StandardOutput);
+        Assert.Contains("ipop_tincan_bytes", scrape.StandardOutput, StringComparison.Ordinal);
 
         // The symmetric node leaves: the others drop its link.
         Assert.True(sym.Stop(), "groupvpn did not exit on SIGTERM");
@@ -161,5 +184,11 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
         Assert.Equal(2, p.ExitCode);
         Assert.Contains("GroupVpn:Mode must be 'tun' or 'tap', got 'bridge'", p.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", p.Output, StringComparison.Ordinal);
+
+        ProductNode badMetrics = await NodeAsync("gbad2", "public", Group, "198.19.0.9", metrics: "localhost:http");
+        p = lab.Lab.Start(badMetrics.Namespace, "dotnet", [Artifacts.GroupVpnHost, "run", "--config", badMetrics.ConfigPath]);
+        Assert.True(p.WaitForExit(TimeSpan.FromSeconds(30)), p.Output);
+        Assert.Equal(2, p.ExitCode);
+        Assert.Contains("Metrics:PrometheusListen must be an address and port such as 127.0.0.1:9464, got 'localhost:http'", p.Output, StringComparison.Ordinal);
     }
 }
