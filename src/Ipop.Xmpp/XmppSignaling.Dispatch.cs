@@ -371,6 +371,41 @@ public sealed partial class XmppSignaling
         }
 
         _peers[full] = current;
+        if (current.Presence == PeerPresence.Offline)
+        {
+            _offlineSince[full] = _time.GetTimestamp();
+        }
+        else
+        {
+            _offlineSince.Remove(full);
+        }
+
+        PruneOfflineLocked();
         _events.Post(() => PeerChanged?.Invoke(this, new OverlayPeerEventArgs(previous, current)));
+    }
+
+    // Under _gate, on every presence change (the only way the table grows): forgets peers offline for too long.
+    private void PruneOfflineLocked()
+    {
+        if (_offlineSince.Count == 0)
+        {
+            return;
+        }
+
+        long now = _time.GetTimestamp();
+        List<string>? expired = null;
+        foreach ((string full, long since) in _offlineSince)
+        {
+            if (_time.GetElapsedTime(since, now) >= OfflineRetention)
+            {
+                (expired ??= []).Add(full);
+            }
+        }
+
+        foreach (string full in expired ?? [])
+        {
+            _offlineSince.Remove(full);
+            _peers.Remove(full);
+        }
     }
 }

@@ -32,6 +32,9 @@ public sealed partial class XmppSignaling : IOverlaySignaling
 
     private static readonly TimeSpan JoinTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a peer that went offline stays in <see cref="Peers"/> ("recently offline").</summary>
+    internal static readonly TimeSpan OfflineRetention = TimeSpan.FromMinutes(10);
+
     /// <summary>How long Dispose waits for the server's closing tag after ours (RFC 6120 §4.4).</summary>
     private static readonly TimeSpan StreamCloseWait = TimeSpan.FromSeconds(1);
 
@@ -46,6 +49,10 @@ public sealed partial class XmppSignaling : IOverlaySignaling
     private readonly HashSet<string> _rosterOnline = new(StringComparer.Ordinal);
     private readonly Dictionary<string, MucRoom> _rooms = new(StringComparer.Ordinal);
     private readonly Dictionary<string, OverlayPeer> _peers = new(StringComparer.Ordinal);
+
+    // Full JID -> when that peer went offline. Offline peers stay listed for OfflineRetention, then go: every node
+    // restart is a new resource, and a node that runs for months must not collect them all.
+    private readonly Dictionary<string, long> _offlineSince = new(StringComparer.Ordinal);
     private readonly HashSet<string> _pendingRequests = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, PendingIq> _pendingIq = new(StringComparer.Ordinal);
     private readonly SerialEventQueue _events;

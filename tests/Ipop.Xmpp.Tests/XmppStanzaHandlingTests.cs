@@ -47,6 +47,35 @@ public sealed class XmppStanzaHandlingTests
         Assert.All(probe.PeerEvents, e => Assert.Equal(PeerRelationship.Friend, e.Current.Relationship));
     }
 
+    [Fact]
+    public async Task Offline_peers_stay_listed_for_a_while_and_are_then_forgotten()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var next = new SemaphoreSlim(0);
+        await using var server = new FakeXmppServer(async s =>
+        {
+            await s.NegotiateAsync(rosterItems: "<item jid='bob@lab.test' subscription='both'/><item jid='dan@lab.test' subscription='both'/>");
+            await s.SendAsync($"<presence from='bob@lab.test/ipop-1'>{Marker}</presence>");
+            await s.SendAsync("<presence from='bob@lab.test/ipop-1' type='unavailable'/>");
+            await next.WaitAsync(TimeSpan.FromSeconds(10));
+            await s.SendAsync($"<presence from='dan@lab.test/ipop-2'>{Marker}</presence>");
+            await s.ServeAsync();
+        });
+        await using var node = new XmppSignaling(server.Options(), null, time);
+        var probe = new SignalingProbe(node);
+        await node.ConnectAsync(TestContext.Current.CancellationToken);
+
+        var bob = new PeerId("bob@lab.test/ipop-1");
+        await SignalingProbe.WaitUntilAsync(() => probe.LastSeen(bob) is { Presence: PeerPresence.Offline }, "bob's node comes and goes");
+        Assert.Contains(node.Peers, p => p.Id == bob && p.Presence == PeerPresence.Offline);
+
+        // Long after, the next presence change prunes bob (a restarted node comes back under a new resource).
+        time.Advance(XmppSignaling.OfflineRetention + TimeSpan.FromSeconds(1));
+        next.Release();
+        await SignalingProbe.WaitUntilAsync(() => node.Peers.Any(p => p.Id.Value == "dan@lab.test/ipop-2"), "dan's node online");
+        Assert.DoesNotContain(node.Peers, p => p.Id == bob);
+    }
+
     [Theory]
     [InlineData(null, "<priority>-1</priority>")]
     [InlineData(0, "<priority>0</priority>")]
