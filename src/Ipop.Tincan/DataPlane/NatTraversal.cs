@@ -353,16 +353,20 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     // Demultiplexer's "not ours": not a response to our transactions, not from our TURN server.
     void IDatagramReceiver.OnDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from)
     {
-        if (DatagramClassifier.Classify(datagram) == DatagramKind.Stun
-            && StunMessage.TryParse(datagram, out StunMessage check) == StunParseError.None
-            && TryHandleCheck(datagram, check, from, relay: null))
+        if (DatagramClassifier.Classify(datagram) != DatagramKind.Stun
+            || StunMessage.TryParse(datagram, out StunMessage message) != StunParseError.None)
+        {
+            _manager.Drops.Add(DropReason.Malformed);
+            LogStranger(from);
+            return;
+        }
+
+        if (TryHandleCheck(datagram, message, from, relay: null))
         {
             return;
         }
 
-        if (DatagramClassifier.Classify(datagram) != DatagramKind.Stun
-            || StunMessage.TryParse(datagram, out StunMessage message) != StunParseError.None
-            || message.Class != StunMessageClass.Request
+        if (message.Class != StunMessageClass.Request
             || message.Method != StunMethod.Binding)
         {
             _manager.Drops.Add(DropReason.Malformed);
