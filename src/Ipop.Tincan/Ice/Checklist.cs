@@ -94,11 +94,15 @@ internal sealed class Checklist
             }
         }
 
-        if (entry.State is CandidatePairState.Waiting or CandidatePairState.Failed)
+        // Section 7.3.1.4: a pair in progress is checked again at once too. Its earlier check was probably dropped
+        // before the peer was ready (its link did not exist yet); waiting for that check's retransmission timer
+        // would only add a round of backoff now that the peer has shown it is there.
+        if (entry.State is CandidatePairState.Waiting or CandidatePairState.Failed or CandidatePairState.InProgress)
         {
+            bool nominating = entry.State == CandidatePairState.InProgress && entry.PendingUseCandidate;
             entry.State = CandidatePairState.Waiting;
             entry.Attempts = 0;
-            Trigger(entry, useCandidate: false, front: true);
+            Trigger(entry, useCandidate: nominating, front: true);
         }
 
         return entry;
@@ -437,6 +441,12 @@ internal sealed class CheckEntry(CandidatePair pair)
 
     /// <summary>The STUN transaction of the check in flight (set by the agent).</summary>
     public UInt128 TransactionId { get; set; }
+
+    /// <summary>
+    /// The transaction before it: a check replaced by a triggered one is cancelled, not forgotten, and its answer
+    /// still counts (RFC 8445 section 7.2.5.4 / 7.3.1.4).
+    /// </summary>
+    public UInt128 PreviousTransactionId { get; set; }
 
     public override string ToString() => $"{Pair} {State}";
 }

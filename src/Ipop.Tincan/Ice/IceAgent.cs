@@ -72,7 +72,7 @@ internal sealed class IceAgent : IDisposable
         CheckEntry? entry = null;
         foreach (CheckEntry e in Checklist.Entries)
         {
-            if (e.State == CandidatePairState.InProgress && e.TransactionId == id)
+            if (e.TransactionId == id || e.PreviousTransactionId == id)
             {
                 entry = e;
                 break;
@@ -84,9 +84,15 @@ internal sealed class IceAgent : IDisposable
             return false;
         }
 
+        // A late or forged failure must not fail a pair that has moved on (answered, or re-checked meanwhile).
+        bool inFlight = entry.State == CandidatePairState.InProgress;
         if (!response.VerifyMessageIntegrity(_remoteKey) || !SameEndPoint(from, entry.Pair.Remote.EndPoint))
         {
-            Checklist.OnFailure(entry, Now);
+            if (inFlight)
+            {
+                Checklist.OnFailure(entry, Now);
+            }
+
             return true;
         }
 
@@ -94,11 +100,11 @@ internal sealed class IceAgent : IDisposable
         {
             Checklist.OnSuccess(entry, Now);
         }
-        else if (response.TryGetErrorCode(out int code, out _) && code == StunErrorCodes.RoleConflict)
+        else if (inFlight && response.TryGetErrorCode(out int code, out _) && code == StunErrorCodes.RoleConflict)
         {
             Checklist.OnRoleConflict(entry);
         }
-        else
+        else if (inFlight)
         {
             Checklist.OnFailure(entry, Now);
         }
@@ -117,6 +123,7 @@ internal sealed class IceAgent : IDisposable
         foreach (CheckEntry e in Checklist.Entries)
         {
             _nat.ForgetCheck(FromUInt128(e.TransactionId));
+            _nat.ForgetCheck(FromUInt128(e.PreviousTransactionId));
         }
     }
 
@@ -130,8 +137,10 @@ internal sealed class IceAgent : IDisposable
         CheckEntry entry = check.Entry;
         if (!check.IsRetransmission || entry.TransactionId == UInt128.Zero)
         {
-            // RFC 8489 section 6.2.1: a retransmission keeps its transaction id; a new check gets a new one.
-            _nat.ForgetCheck(FromUInt128(entry.TransactionId));
+            // RFC 8489 section 6.2.1: a retransmission keeps its transaction id; a new check gets a new one, and the
+            // one it replaces may still be answered.
+            _nat.ForgetCheck(FromUInt128(entry.PreviousTransactionId));
+            entry.PreviousTransactionId = entry.TransactionId;
             entry.TransactionId = ToUInt128(StunTransactionId.NewRandom());
         }
 

@@ -151,6 +151,22 @@ public sealed class ChecklistTests
     }
 
     [Fact]
+    public void A_check_from_the_peer_on_a_pair_whose_own_check_is_in_flight_triggers_a_check_at_once()
+    {
+        var list = new Checklist(true, [LocalHost]);
+        list.AddRemoteCandidates([RemoteHost]);
+        CheckEntry e = list.Entries[0];
+        Assert.Same(e, list.Poll(Ms(0))!.Value.Entry); // lost: the peer had no link yet
+        Assert.Null(list.Poll(Ms(10)));               // its retransmission is due only at 100 ms
+
+        list.OnCheckRequest(LocalHost, RemoteHost.EndPoint, RemoteHost.Priority, useCandidate: false, Ms(20));
+        PendingCheck? triggered = list.Poll(Ms(20));
+        Assert.NotNull(triggered);
+        Assert.Same(e, triggered.Value.Entry);
+        Assert.False(triggered.Value.IsRetransmission);
+    }
+
+    [Fact]
     public void Controlled_side_selects_the_pair_the_peer_nominates()
     {
         var list = new Checklist(false, [LocalHost]);
