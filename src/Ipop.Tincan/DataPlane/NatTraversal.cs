@@ -61,8 +61,8 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
 
     // Our connectivity checks in flight: transaction id -> the link whose agent sent it.
     private readonly ConcurrentDictionary<StunTransactionId, TincanLink> _checks = new();
-    private long _checkWindowStart;
-    private int _checksInWindow;
+    private readonly PerSecondBudget _checkBudget;
+    private readonly PerSecondBudget _answerBudget;
     private Task<IReadOnlyList<StunBindingResult>>? _srflxTask;
     private long _srflxStarted;
     private volatile Candidate[] _srflx = [];
@@ -75,8 +75,6 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     // Receive thread only: the last source converted to an IPEndPoint (the TURN server, usually).
     private SocketAddress? _lastFrom;
     private IPEndPoint? _lastFromEndPoint;
-    private long _answerWindowStart;
-    private int _answersInWindow;
     private long _strangerDrops;
     private long _bindingAnswers;
 
@@ -93,6 +91,8 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
         _stunServers = [.. options.StunServers.Where(s => !string.IsNullOrWhiteSpace(s.Host)).Select(s => new StunServerEndpoint(s.Host.Trim(), s.Port))];
         _turnServers = [.. options.TurnServers.Where(s => !string.IsNullOrWhiteSpace(s.Host))];
         _strangerLog = new LogRateLimiter(_time, TimeSpan.FromSeconds(10));
+        _answerBudget = new PerSecondBudget(_time, BindingAnswersPerSecond);
+        _checkBudget = new PerSecondBudget(_time, CheckRequestsPerSecond);
     }
 
     public UdpMux Mux { get; }
@@ -296,14 +296,7 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
             return false;
         }
 
-        long now = _time.GetTimestamp();
-        if (_time.GetElapsedTime(_checkWindowStart, now) >= TimeSpan.FromSeconds(1))
-        {
-            _checkWindowStart = now;
-            _checksInWindow = 0;
-        }
-
-        if (++_checksInWindow > CheckRequestsPerSecond)
+        if (!_checkBudget.TryTake())
         {
             Interlocked.Increment(ref _strangerDrops);
             LogStranger(source);
@@ -376,14 +369,7 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
 
         // Answering Binding requests lets a peer behind a NAT learn its mapping and keeps the pinhole warm; the
         // answer is no larger than the request plus an address, and a flood is capped per second.
-        long now = _time.GetTimestamp();
-        if (_time.GetElapsedTime(_answerWindowStart, now) >= TimeSpan.FromSeconds(1))
-        {
-            _answerWindowStart = now;
-            _answersInWindow = 0;
-        }
-
-        if (++_answersInWindow > BindingAnswersPerSecond)
+        if (!_answerBudget.TryTake())
         {
             Interlocked.Increment(ref _strangerDrops);
             LogStranger(from);
