@@ -157,15 +157,14 @@ internal sealed partial class LinkManager : ITincan
         var bases = new List<Candidate>(3);
         if (Mux is { } mux)
         {
-            uint priority = Candidate.ComputePriority(CandidateType.Host, 65535);
             if (mux.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || mux.DualMode)
             {
-                bases.Add(new Candidate(CandidateType.Host, new System.Net.IPEndPoint(System.Net.IPAddress.Any, mux.LocalEndPoint.Port), priority, "host4"));
+                bases.Add(HostBase(ipv4: true));
             }
 
             if (mux.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
             {
-                bases.Add(new Candidate(CandidateType.Host, new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Any, mux.LocalEndPoint.Port), priority, "host6"));
+                bases.Add(HostBase(ipv4: false));
             }
         }
 
@@ -221,11 +220,12 @@ internal sealed partial class LinkManager : ITincan
     }
 
     /// <summary>The local candidate a check that arrived on the socket from <paramref name="from"/> was sent to.</summary>
-    internal Candidate HostBaseFor(System.Net.IPEndPoint from)
-    {
-        bool v4 = from.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || from.Address.IsIPv4MappedToIPv6;
-        return new Candidate(CandidateType.Host, new System.Net.IPEndPoint(v4 ? System.Net.IPAddress.Any : System.Net.IPAddress.IPv6Any, Mux?.LocalEndPoint.Port ?? 0), Candidate.ComputePriority(CandidateType.Host, 65535), v4 ? "host4" : "host6");
-    }
+    internal Candidate HostBaseFor(System.Net.IPEndPoint from) =>
+        HostBase(ipv4: from.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || from.Address.IsIPv4MappedToIPv6);
+
+    // The socket as a check base for one address family: pairs are formed and found per family (Checklist.SameBase).
+    private Candidate HostBase(bool ipv4) =>
+        new(CandidateType.Host, new System.Net.IPEndPoint(ipv4 ? System.Net.IPAddress.Any : System.Net.IPAddress.IPv6Any, Mux?.LocalEndPoint.Port ?? 0), Candidate.ComputePriority(CandidateType.Host, 65535), ipv4 ? "host4" : "host6");
 
     internal int HandshakeAttempts { get; }
 

@@ -265,14 +265,15 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
 
     // Receive thread: a STUN message from a peer, on the socket (relay null) or through our allocation. Check
     // requests carry USERNAME (RFC 8445 section 7.2.2); answers to our checks are found by transaction id.
-    private bool TryHandleCheck(ReadOnlySpan<byte> datagram, in StunMessage message, IPEndPoint from, RelayedPath? relay)
+    // `source` is already plain IPv4 for IPv4 peers: UdpMux.ToEndPoint unmaps socket addresses, and TURN gives
+    // XOR-PEER-ADDRESS in its own family.
+    private bool TryHandleCheck(ReadOnlySpan<byte> datagram, in StunMessage message, IPEndPoint source, RelayedPath? relay)
     {
         if (message.Method != StunMethod.Binding)
         {
             return false;
         }
 
-        IPEndPoint source = from.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(from.Address.MapToIPv4(), from.Port) : from;
         if (message.Class is StunMessageClass.SuccessResponse or StunMessageClass.ErrorResponse)
         {
             if (_checks.TryRemove(message.TransactionId, out TincanLink? owner))

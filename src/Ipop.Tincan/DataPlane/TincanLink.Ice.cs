@@ -21,7 +21,7 @@ internal sealed partial class TincanLink
 
     private string RemoteCheckPassword { get; set; } = string.Empty;
 
-    /// <summary>The pair the checks selected, for tests and stats; null before selection or without checks.</summary>
+    /// <summary>The pair the checks selected last (kept after they stop, for tests and diagnostics); null without checks.</summary>
     internal CandidatePair? SelectedPair
     {
         get

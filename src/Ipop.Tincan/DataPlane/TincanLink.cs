@@ -138,7 +138,7 @@ internal sealed partial class TincanLink : ITincanLink
         long lastRx = Volatile.Read(ref _lastReceived);
         ILinkPath? path = Path;
         Candidate? remoteCandidate = RemoteCandidateOf(path);
-        Candidate? localCandidate = path is RelayedPath relayed ? relayed.LocalCandidate ?? _manager.LocalHostCandidate : _manager.LocalCandidateToward(path?.RemoteEndPoint);
+        Candidate? localCandidate = LocalCandidateOf(path);
 
         return new LinkStats
         {
@@ -1069,6 +1069,9 @@ internal sealed partial class TincanLink : ITincanLink
         return probes;
     }
 
+    private Candidate? LocalCandidateOf(ILinkPath? path) =>
+        path is RelayedPath relayed ? relayed.LocalCandidate ?? _manager.LocalHostCandidate : _manager.LocalCandidateToward(path?.RemoteEndPoint);
+
     private Candidate? RemoteCandidateOf(ILinkPath? path)
     {
         IPEndPoint? remote = path?.RemoteEndPoint;
@@ -1161,8 +1164,7 @@ internal sealed partial class TincanLink : ITincanLink
             long elapsed = _manager.Time.GetTimestamp() - _createdAt;
             Interlocked.CompareExchange(ref _connectedAfterTicks, elapsed, -1);
             ILinkPath? path = _path;
-            Candidate? local = path is RelayedPath relayed ? relayed.LocalCandidate : _manager.LocalCandidateToward(path?.RemoteEndPoint);
-            _manager.LogLinkConnected(this, status.Path, local, RemoteCandidateOf(path), _manager.Time.GetElapsedTime(_createdAt).TotalMilliseconds);
+            _manager.LogLinkConnected(this, status.Path, LocalCandidateOf(path), RemoteCandidateOf(path), _manager.Time.GetElapsedTime(_createdAt).TotalMilliseconds);
         }
 
         _manager.RaiseStatusChanged(this, previous, status);

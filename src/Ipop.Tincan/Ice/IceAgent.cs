@@ -63,10 +63,10 @@ internal sealed class IceAgent : IDisposable
         Checklist.OnCheckRequest(local, source, priority, useCandidate, Now);
 
     /// <summary>
-    /// A response to one of our checks; false if it is not for this agent's pairs. Unauthenticated responses and
-    /// answers from another address than the one checked (RFC 8445 section 7.2.5.2.1) fail the pair.
+    /// A response to one of our checks (ignored if it is for none of this agent's pairs). Unauthenticated responses
+    /// and answers from another address than the one checked (RFC 8445 section 7.2.5.2.1) fail the pair.
     /// </summary>
-    public bool OnResponse(in StunMessage response, IPEndPoint from)
+    public void OnResponse(in StunMessage response, IPEndPoint from)
     {
         UInt128 id = ToUInt128(response.TransactionId);
         CheckEntry? entry = null;
@@ -81,19 +81,19 @@ internal sealed class IceAgent : IDisposable
 
         if (entry is null)
         {
-            return false;
+            return;
         }
 
         // A late or forged failure must not fail a pair that has moved on (answered, or re-checked meanwhile).
         bool inFlight = entry.State == CandidatePairState.InProgress;
-        if (!response.VerifyMessageIntegrity(_remoteKey) || !SameEndPoint(from, entry.Pair.Remote.EndPoint))
+        if (!response.VerifyMessageIntegrity(_remoteKey) || !EndPointComparison.Same(from, entry.Pair.Remote.EndPoint))
         {
             if (inFlight)
             {
                 Checklist.OnFailure(entry, Now);
             }
 
-            return true;
+            return;
         }
 
         if (response.Class == StunMessageClass.SuccessResponse)
@@ -108,8 +108,6 @@ internal sealed class IceAgent : IDisposable
         {
             Checklist.OnFailure(entry, Now);
         }
-
-        return true;
     }
 
     public void Dispose()
@@ -126,11 +124,6 @@ internal sealed class IceAgent : IDisposable
             _nat.ForgetCheck(FromUInt128(e.PreviousTransactionId));
         }
     }
-
-    internal static bool SameEndPoint(IPEndPoint a, IPEndPoint b) =>
-        a.Port == b.Port && Normalize(a.Address).Equals(Normalize(b.Address));
-
-    private static IPAddress Normalize(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 
     private void Send(PendingCheck check)
     {

@@ -253,8 +253,7 @@ internal sealed partial class TurnAllocation : IAsyncDisposable
         // that datagram can overtake our handling of the success response (RFC 8656 section 12.1: be ready to
         // receive on the channel once ChannelBind is sent); so the number is known to the receive path first.
         var channel = new TurnChannel(this, number, peer);
-        ref TurnChannel? slot = ref _channelsByNumber[number - ChannelData.MinChannel];
-        Volatile.Write(ref slot, channel);
+        Volatile.Write(ref _channelsByNumber[number - ChannelData.MinChannel], channel);
         try
         {
             await SendChannelBindAsync(number, peer, cancellationToken).ConfigureAwait(false);
