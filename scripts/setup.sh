@@ -19,19 +19,21 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # The server packages would start system-wide prosody/ejabberd/coturn daemons. The tests, the demo and the
+  # benchmarks run their own instances in namespaces (or on free loopback ports), so nothing system-wide is
+  # needed: a policy-rc.d that refuses service starts keeps the install from starting any, for the length of
+  # the install only. Services that were already there are left exactly as the user had them.
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+  fi
+  trap '[ "$made_policy" = 1 ] && rm -f "$policy"' EXIT
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$made_policy" = 1 ]; then rm -f "$policy"; made_policy=0; fi
+  trap - EXIT
 fi
-
-# The packages start system-wide prosody/ejabberd/coturn daemons; the tests and the lab run their own instances.
-for svc in prosody ejabberd coturn; do
-  if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
-done
-pkill -x prosody 2>/dev/null || true
-pkill -x turnserver 2>/dev/null || true
-# ejabberd runs as beam.smp, like any Erlang VM: stop only the system node (user ejabberd), through its own
-# control script. (The tests' private ejabberd runs without Erlang distribution and never meets it anyway.)
-if pgrep -u ejabberd -x beam.smp >/dev/null 2>&1; then timeout 60 ejabberdctl stop >/dev/null 2>&1 || true; fi
 
 if ! command -v dotnet >/dev/null 2>&1; then
   echo "setup: installing the .NET 10 SDK"
