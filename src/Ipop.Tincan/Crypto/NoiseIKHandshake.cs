@@ -35,6 +35,8 @@ internal sealed class NoiseIKHandshake : IDisposable
     private ulong _n;
     private int _step;
 
+    private sealed record SymmetricState(byte[] Ck, byte[] H, byte[] K, bool HasKey, ulong N, byte[]? RemoteStatic, byte[]? RemoteEphemeral);
+
     /// <summary>Starts a handshake.</summary>
     /// <param name="initiator">The role.</param>
     /// <param name="localStatic">Our static key pair.</param>
@@ -105,12 +107,17 @@ internal sealed class NoiseIKHandshake : IDisposable
     }
 
     /// <summary>Responder: reads message 1, learning and authenticating the initiator's static key.</summary>
-    /// <returns><c>false</c> when the message is malformed or does not authenticate.</returns>
+    /// <returns><c>false</c> when the message is malformed or does not authenticate; the handshake is then unchanged.</returns>
     public bool TryReadMessage1(ReadOnlySpan<byte> message, Span<byte> payload, out int payloadLength)
     {
-        payloadLength = 0;
         Require(!_initiator && _step == 0);
-        _step = 1;
+        SymmetricState before = Save();
+        return Commit(before, ReadMessage1(message, payload, out payloadLength), nextStep: 1);
+    }
+
+    private bool ReadMessage1(ReadOnlySpan<byte> message, Span<byte> payload, out int payloadLength)
+    {
+        payloadLength = 0;
         if (message.Length < Message1Overhead || payload.Length < message.Length - Message1Overhead)
         {
             return false;
@@ -156,11 +163,20 @@ internal sealed class NoiseIKHandshake : IDisposable
     }
 
     /// <summary>Initiator: reads message 2.</summary>
+    /// <returns>
+    /// <c>false</c> when the message is malformed or does not authenticate; the handshake is then unchanged, so a
+    /// forged response injected on the path cannot spoil the state that the genuine response completes.
+    /// </returns>
     public bool TryReadMessage2(ReadOnlySpan<byte> message, Span<byte> payload, out int payloadLength)
     {
-        payloadLength = 0;
         Require(_initiator && _step == 1);
-        _step = 2;
+        SymmetricState before = Save();
+        return Commit(before, ReadMessage2(message, payload, out payloadLength), nextStep: 2);
+    }
+
+    private bool ReadMessage2(ReadOnlySpan<byte> message, Span<byte> payload, out int payloadLength)
+    {
+        payloadLength = 0;
         if (message.Length < Message2Overhead || payload.Length < message.Length - Message2Overhead)
         {
             return false;
@@ -194,6 +210,34 @@ internal sealed class NoiseIKHandshake : IDisposable
         _ephemeral.Dispose();
         CryptographicOperations.ZeroMemory(_k);
         CryptographicOperations.ZeroMemory(_ck);
+    }
+
+    /// <summary>
+    /// Reading a message mixes into the symmetric state as it goes, so a message that fails part-way would leave
+    /// a trace. The state is small: it is saved before a read and put back when the read fails.
+    /// </summary>
+    private SymmetricState Save() => new((byte[])_ck.Clone(), (byte[])_h.Clone(), (byte[])_k.Clone(), _hasKey, _n, _remoteStatic, _remoteEphemeral);
+
+    private bool Commit(SymmetricState before, bool read, int nextStep)
+    {
+        if (read)
+        {
+            _step = nextStep;
+        }
+        else
+        {
+            before.Ck.CopyTo(_ck, 0);
+            before.H.CopyTo(_h, 0);
+            before.K.CopyTo(_k, 0);
+            _hasKey = before.HasKey;
+            _n = before.N;
+            _remoteStatic = before.RemoteStatic;
+            _remoteEphemeral = before.RemoteEphemeral;
+        }
+
+        CryptographicOperations.ZeroMemory(before.Ck);
+        CryptographicOperations.ZeroMemory(before.K);
+        return read;
     }
 
     private static void Require(bool condition)

@@ -584,8 +584,8 @@ internal sealed partial class TincanLink : ITincanLink
 
             if (!pending.Noise.TryReadMessage2(noiseMessage, Span<byte>.Empty, out int payloadLength) || payloadLength != 0)
             {
-                // The Noise state is spent; the pending entry stays until the retry timer sends a fresh initiation,
-                // so a forged response costs at most one retry interval.
+                // A failed read leaves the Noise state as it was, so a forged response injected on the path does not
+                // keep the genuine one that follows from completing the handshake.
                 _manager.Drops.Add(DropReason.AuthenticationFailed);
                 CountDrop();
                 return;

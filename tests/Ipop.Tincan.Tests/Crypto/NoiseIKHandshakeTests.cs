@@ -125,6 +125,53 @@ public sealed class NoiseIKHandshakeTests
     }
 
     [Fact]
+    public void A_forged_second_message_leaves_the_initiator_able_to_read_the_genuine_one()
+    {
+        using StaticKeyPair a = StaticKeyPair.Generate();
+        using StaticKeyPair b = StaticKeyPair.Generate();
+        using var initiator = new NoiseIKHandshake(true, a, b.PublicKeyBytes, "Ipop v1"u8);
+        using var responder = new NoiseIKHandshake(false, b, default, "Ipop v1"u8);
+        byte[] m1 = new byte[NoiseIKHandshake.Message1Overhead];
+        initiator.WriteMessage1(default, m1);
+        Assert.True(responder.TryReadMessage1(m1, Span<byte>.Empty, out _));
+        byte[] genuine = new byte[NoiseIKHandshake.Message2Overhead];
+        responder.WriteMessage2(default, genuine);
+
+        // An on-path injector races the responder: junk, then a real-looking message from another ephemeral key.
+        byte[] junk = new byte[NoiseIKHandshake.Message2Overhead];
+        Random.Shared.NextBytes(junk);
+        Assert.False(initiator.TryReadMessage2(junk, Span<byte>.Empty, out _));
+        byte[] tampered = (byte[])genuine.Clone();
+        tampered[^1] ^= 0x01;
+        Assert.False(initiator.TryReadMessage2(tampered, Span<byte>.Empty, out _));
+        Assert.False(initiator.TryReadMessage2(genuine.AsSpan(0, 10), Span<byte>.Empty, out _));
+
+        Assert.True(initiator.TryReadMessage2(genuine, Span<byte>.Empty, out _));
+        Assert.Equal(responder.HandshakeHash.ToArray(), initiator.HandshakeHash.ToArray());
+        byte[] keysI = new byte[64];
+        byte[] keysR = new byte[64];
+        initiator.Split(keysI);
+        responder.Split(keysR);
+        Assert.Equal(keysR, keysI);
+    }
+
+    [Fact]
+    public void A_failed_first_message_leaves_the_responder_able_to_read_a_good_one()
+    {
+        using StaticKeyPair a = StaticKeyPair.Generate();
+        using StaticKeyPair b = StaticKeyPair.Generate();
+        using var initiator = new NoiseIKHandshake(true, a, b.PublicKeyBytes, "Ipop v1"u8);
+        using var responder = new NoiseIKHandshake(false, b, default, "Ipop v1"u8);
+        byte[] m1 = new byte[NoiseIKHandshake.Message1Overhead];
+        initiator.WriteMessage1(default, m1);
+        byte[] tampered = (byte[])m1.Clone();
+        tampered[40] ^= 0x01;
+        Assert.False(responder.TryReadMessage1(tampered, Span<byte>.Empty, out _));
+        Assert.True(responder.TryReadMessage1(m1, Span<byte>.Empty, out _));
+        Assert.Equal(a.PublicKeyBytes.ToArray(), responder.RemoteStatic.ToArray());
+    }
+
+    [Fact]
     public void Initiator_with_the_wrong_responder_key_is_rejected()
     {
         using StaticKeyPair a = StaticKeyPair.Generate();
