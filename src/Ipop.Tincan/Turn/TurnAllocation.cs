@@ -384,7 +384,7 @@ internal sealed partial class TurnAllocation : IAsyncDisposable
         {
             byte[]? key = _key;
             int length = BuildRequest(buffer, method, body, key);
-            StunResponseValidator? validator = key is null ? null : m => !m.HasMessageIntegrity || m.VerifyMessageIntegrity(key);
+            StunResponseValidator? validator = key is null ? null : m => IsAuthentic(m, key);
             StunResponse response = await _transactions.SendRequestAsync(buffer.AsSpan(0, length), ServerAddress, policy, validator, cancellationToken).ConfigureAwait(false);
             if (response.IsSuccess || key is null)
             {
@@ -409,6 +409,24 @@ internal sealed partial class TurnAllocation : IAsyncDisposable
 
             return response;
         }
+    }
+
+    /// <summary>
+    /// RFC 8489 section 9.2.5: once a request carried our credentials, only 401 and 438 answers may come without
+    /// MESSAGE-INTEGRITY (the server did not accept the credentials or the nonce, so it cannot sign). Any other
+    /// answer without a valid one is discarded as if never received: otherwise an attacker who knows no password
+    /// could hand us a relayed address, or kill the allocation with a forged 437 to a Refresh.
+    /// </summary>
+    private static bool IsAuthentic(StunMessage response, byte[] key)
+    {
+        if (response.HasMessageIntegrity)
+        {
+            return response.VerifyMessageIntegrity(key);
+        }
+
+        return response.Class == StunMessageClass.ErrorResponse
+            && response.TryGetErrorCode(out int code, out _)
+            && code is StunErrorCodes.Unauthorized or StunErrorCodes.StaleNonce;
     }
 
     private int BuildRequest(byte[] buffer, StunMethod method, BodyWriter body, byte[]? key)

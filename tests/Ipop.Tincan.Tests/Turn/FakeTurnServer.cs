@@ -45,6 +45,9 @@ internal sealed class FakeTurnServer : IDatagramSender
     /// <summary>Stop answering at all (a dead server).</summary>
     public bool Silent { get; set; }
 
+    /// <summary>Answers like a forger who does not know the password: success and error answers carry no MESSAGE-INTEGRITY.</summary>
+    public bool Unsigned { get; set; }
+
     public TurnDemultiplexer? Demultiplexer { get; set; }
 
     public List<(StunMethod Method, bool Authenticated, string? Nonce, uint? Lifetime)> Requests { get; } = [];
@@ -112,7 +115,7 @@ internal sealed class FakeTurnServer : IDatagramSender
         }
         else if (method == StunMethod.Refresh && lifetime > 0 && RefreshError is int code)
         {
-            length = Error(buffer, method, id, code, "Refused");
+            length = Error(buffer, method, id, code, "Refused", sign: !Unsigned);
         }
         else
         {
@@ -128,7 +131,11 @@ internal sealed class FakeTurnServer : IDatagramSender
                 writer.AppendUInt32(StunAttributeType.Lifetime, lifetime == 0 ? 0 : GrantedLifetime);
             }
 
-            writer.AppendMessageIntegrity(Key);
+            if (!Unsigned)
+            {
+                writer.AppendMessageIntegrity(Key);
+            }
+
             writer.AppendFingerprint();
             length = writer.Length;
         }
@@ -137,7 +144,9 @@ internal sealed class FakeTurnServer : IDatagramSender
         return true;
     }
 
-    private int Error(byte[] buffer, StunMethod method, StunTransactionId id, int code, string reason, bool withChallenge = false)
+    // A real server (coturn) signs its answers to an authenticated request, errors included, except 401 and 438,
+    // which say it could not use our credentials or nonce.
+    private int Error(byte[] buffer, StunMethod method, StunTransactionId id, int code, string reason, bool withChallenge = false, bool sign = false)
     {
         var writer = new StunMessageWriter(buffer, method, StunMessageClass.ErrorResponse, id);
         writer.AppendErrorCode(code, reason);
@@ -145,6 +154,11 @@ internal sealed class FakeTurnServer : IDatagramSender
         {
             writer.AppendString(StunAttributeType.Realm, Realm);
             writer.AppendString(StunAttributeType.Nonce, Nonce);
+        }
+
+        if (sign)
+        {
+            writer.AppendMessageIntegrity(Key);
         }
 
         writer.AppendFingerprint();

@@ -128,6 +128,42 @@ public sealed class TurnAllocationTests : IDisposable
     }
 
     [Fact]
+    public async Task A_forged_unsigned_437_to_a_refresh_does_not_kill_the_allocation()
+    {
+        await using TurnAllocation allocation = await _client.AllocateAsync(Endpoint(), Token);
+        _server.RefreshError = StunErrorCodes.AllocationMismatch;
+        _server.Unsigned = true;
+
+        await AdvanceAsync(TimeSpan.FromSeconds(541), () => _server.CountOf(StunMethod.Refresh) >= 1);
+        Assert.True(_server.CountOf(StunMethod.Refresh) >= 1, "the refresh was sent");
+        Assert.Equal(TurnAllocationState.Active, allocation.State);
+
+        // The genuine server answers the retransmission: the allocation lives on.
+        _server.RefreshError = null;
+        _server.Unsigned = false;
+        await AdvanceAsync(TimeSpan.FromSeconds(1), () => _server.CountOf(StunMethod.Refresh) >= 2);
+        Assert.Equal(TurnAllocationState.Active, allocation.State);
+        Assert.False(_logger.Contains("is lost"));
+    }
+
+    [Fact]
+    public async Task An_unsigned_success_answer_to_an_authenticated_allocate_is_discarded()
+    {
+        _server.Unsigned = true;
+        Task<TurnAllocation> allocate = _client.AllocateAsync(Endpoint(), Token);
+        for (int i = 0; i < 50 && !allocate.IsCompleted; i++)
+        {
+            await AdvanceAsync(TimeSpan.FromSeconds(1), () => allocate.IsCompleted);
+        }
+
+        // Only the retransmissions of the authenticated request were answered, and each answer was dropped:
+        // no relayed address from a server that does not know the password.
+        Assert.True(allocate.IsCompleted, "the allocate did not give up");
+        await Assert.ThrowsAnyAsync<Exception>(() => allocate);
+        Assert.True(_server.Requests.Count(r => r.Method == StunMethod.Allocate && r.Authenticated) >= 2, "the authenticated request was retransmitted");
+    }
+
+    [Fact]
     public async Task A_refresh_that_times_out_is_retried_and_the_allocation_fails_at_expiry()
     {
         await using TurnAllocation allocation = await _client.AllocateAsync(Endpoint(), Token);
