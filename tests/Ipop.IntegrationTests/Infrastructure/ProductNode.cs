@@ -29,12 +29,18 @@ internal sealed class ProductNode : IDisposable
     /// <summary>Starts the node and waits until its controller says it is running.</summary>
     public async Task StartAsync(string readyText)
     {
-        Process?.Dispose();
-        Process = _lab.Start(Namespace, "dotnet", [_program, "run", "--config", ConfigPath]);
-        if (!await Process.WaitForOutputAsync(readyText, TimeSpan.FromSeconds(40)))
+        StartInBackground();
+        if (!await Process!.WaitForOutputAsync(readyText, TimeSpan.FromSeconds(40)))
         {
             throw new InvalidOperationException($"{_product} in {Namespace.Role} did not become ready:\n{Process.Output}");
         }
+    }
+
+    /// <summary>Starts the node without waiting for it (many nodes started at the same moment).</summary>
+    public void StartInBackground()
+    {
+        Process?.Dispose();
+        Process = _lab.Start(Namespace, "dotnet", [_program, "run", "--config", ConfigPath]);
     }
 
     /// <summary>The <c>status</c> command's table, through the real CLI.</summary>
