@@ -18,17 +18,18 @@ public sealed class XmppHostileStanzaTests(ProsodyFixture prosody) : IClassFixtu
     /// <summary>Each case is the inside of a message to the node (with a <c>{to}</c> placeholder where the whole stanza is given).</summary>
     public static TheoryData<string, string, string> Cases => new()
     {
-        // name, stanza ({to} is the node's full JID), what we require when prosody relays it
+        // name, stanza ({to} is the node's full JID), what we require. prosody 0.12 itself refuses the
+        // malformed ones (and closes the sender's stream); whatever a server does relay of them must be skipped.
         { "nested-40", $"<message to='{{to}}' type='chat'>{Probe}<body>{Nest(40)}</body></message>", "skipped" },
         { "nested-1000", $"<message to='{{to}}' type='chat'>{Probe}<body>{Nest(1000)}</body></message>", "skipped" },
         { "huge-200KiB", $"<message to='{{to}}' type='chat'>{Probe}<body>{new string('x', 200 * 1024)}</body></message>", "skipped" },
-        { "undefined-entity", $"<message to='{{to}}' type='chat'>{Probe}<body>&unknown;</body></message>", "any" },
-        { "billion-laughs", $"<message to='{{to}}' type='chat'><!DOCTYPE lolz [<!ENTITY lol 'lol'><!ENTITY lol2 '&lol;&lol;&lol;&lol;&lol;'>]>{Probe}<body>&lol2;</body></message>", "any" },
-        { "nul-char-ref", $"<message to='{{to}}' type='chat'>{Probe}<body>&#0;</body></message>", "any" },
-        { "unbound-prefix", $"<message to='{{to}}' type='chat'>{Probe}<p:x/></message>", "any" },
-        { "xml-prefix-rebound", $"<message to='{{to}}' type='chat' xmlns:xml='urn:evil'>{Probe}</message>", "any" },
+        { "undefined-entity", $"<message to='{{to}}' type='chat'>{Probe}<body>&unknown;</body></message>", "refused-or-skipped" },
+        { "billion-laughs", $"<message to='{{to}}' type='chat'><!DOCTYPE lolz [<!ENTITY lol 'lol'><!ENTITY lol2 '&lol;&lol;&lol;&lol;&lol;'>]>{Probe}<body>&lol2;</body></message>", "refused-or-skipped" },
+        { "nul-char-ref", $"<message to='{{to}}' type='chat'>{Probe}<body>&#0;</body></message>", "refused-or-skipped" },
+        { "unbound-prefix", $"<message to='{{to}}' type='chat'>{Probe}<p:x/></message>", "refused-or-skipped" },
+        { "xml-prefix-rebound", $"<message to='{{to}}' type='chat' xmlns:xml='urn:evil'>{Probe}</message>", "refused-or-skipped" },
         { "stream-error-inside", $"<message to='{{to}}' type='chat'>{Probe}<x xmlns:stream='http://etherx.jabber.org/streams'><stream:error><system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></x></message>", "parsed" },
-        { "streams-namespace-stanza", $"<message xmlns='http://etherx.jabber.org/streams' to='{{to}}' type='chat'>{Probe}</message>", "any" },
+        { "streams-namespace-stanza", $"<message xmlns='http://etherx.jabber.org/streams' to='{{to}}' type='chat'>{Probe}</message>", "refused-or-skipped" },
         { "default-namespace-games", $"<message to='{{to}}' type='chat'><ipop xmlns='urn:ipop:signaling:1' kind='probe' xmlns:c='jabber:client'><c:message><c:body>inner</c:body></c:message></ipop></message>", "parsed" },
     };
 
@@ -68,7 +69,11 @@ public sealed class XmppHostileStanzaTests(ProsodyFixture prosody) : IClassFixtu
         string outcome = skipped > 0 ? "skipped" : parsed > 0 ? "parsed" : "not relayed";
         TestContext.Current.SendDiagnosticMessage($"{name}: {outcome} (skipped {skipped}, parsed {parsed}; mallory: {fate})");
         Console.WriteLine($"HOSTILE-CASE {name}: {outcome}; mallory: {fate}");
-        if (required != "any")
+        if (required == "refused-or-skipped")
+        {
+            Assert.NotEqual("parsed", outcome);
+        }
+        else
         {
             Assert.Equal(required, outcome);
         }
