@@ -124,6 +124,16 @@ public sealed partial class XmppSignaling
         return TimeSpan.FromMilliseconds(step * (0.5 + (Random.Shared.NextDouble() * 0.5)));
     }
 
+    /// <summary>Whether a failed login may succeed if tried again (see <see cref="ConnectAsync"/>).</summary>
+    internal static bool IsRetryableLogin(Exception ex) => ex switch
+    {
+        // NXDOMAIN is a wrong host name in the configuration; a resolver that cannot be reached answers TryAgain.
+        XmppSignalingException { InnerException: SocketException { SocketErrorCode: SocketError.HostNotFound } } => false,
+        XmppSignalingException x => x.Kind is XmppErrorKind.Network or XmppErrorKind.Request,
+        IOException or SocketException or ObjectDisposedException => true,
+        _ => false,
+    };
+
     /// <summary>
     /// The session ended. Peers keep their last known state and no <see cref="PeerChanged"/> is raised:
     /// losing our connection says nothing about them (a server restart, a network blip on our side), and

@@ -394,16 +394,6 @@ public sealed partial class XmppSignaling : IOverlaySignaling
         }
     }
 
-    /// <summary>Whether a failed login may succeed if tried again (see <see cref="ConnectAsync"/>).</summary>
-    internal static bool IsRetryableLogin(Exception ex) => ex switch
-    {
-        // NXDOMAIN is a wrong host name in the configuration; a resolver that cannot be reached answers TryAgain.
-        XmppSignalingException { InnerException: System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.HostNotFound } } => false,
-        XmppSignalingException x => x.Kind is XmppErrorKind.Network or XmppErrorKind.Request,
-        IOException or System.Net.Sockets.SocketException or ObjectDisposedException => true,
-        _ => false,
-    };
-
     internal static bool IsValidKind(string? kind)
         => kind is { Length: > 0 and <= 64 } && kind.All(c => char.IsAsciiLetterOrDigit(c) || c == '-');
 

@@ -43,7 +43,7 @@ public sealed class XmppReconnectTests
 
             await fixture.StopServerAsync();
             await SignalingProbe.WaitUntilAsync(() => !a.IsConnected && !b.IsConnected, "both notice the server is gone");
-            Assert.Contains(pa.ConnectionEvents, e => !e.IsConnected && e.Reason is not null);
+            await SignalingProbe.WaitUntilAsync(() => pa.ConnectionEvents.Any(e => !e.IsConnected && e.Reason is not null), "A raises ConnectionChanged(false) with a reason");
 
             // Losing the server says nothing about B: A keeps B as it was and raises nothing.
             Assert.True(pa.SeesOnline(b.LocalId, Both));
