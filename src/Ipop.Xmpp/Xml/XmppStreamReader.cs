@@ -215,7 +215,9 @@ internal sealed class XmppStreamReader : IDisposable
     {
         if (_captureLength + bytes.Length > _capture.Length)
         {
-            Array.Resize(ref _capture, Math.Max(_capture.Length * 2, _captureLength + bytes.Length));
+            // Doubling, but never past what the largest acceptable stanza needs in its wrapper.
+            int largest = _headerTag.Length + _limits.MaxStanzaBytes + _headerClose.Length;
+            Array.Resize(ref _capture, Math.Max(Math.Min(_capture.Length * 2, largest), _captureLength + bytes.Length));
         }
 
         bytes.CopyTo(_capture.AsSpan(_captureLength));
