@@ -234,21 +234,33 @@ public sealed class XmppFaultTests
         Assert.Equal(2, server.Connections);
     }
 
-    [Fact]
-    public async Task Bad_credentials_fail_at_once_without_retrying()
+    [Theory]
+    [InlineData("not-authorized", false)]
+    [InlineData("account-disabled", false)]
+    [InlineData("temporary-auth-failure", true)]
+    public async Task Bad_credentials_fail_at_once_and_only_a_temporary_auth_failure_is_retried(string condition, bool retried)
     {
-        await using var server = new FakeXmppServer(async s =>
-        {
-            await s.WaitForAsync("<stream:stream");
-            await s.SendAsync("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='f' from='lab.test' version='1.0'><stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>");
-            await s.WaitForAsync("</auth>");
-            await s.SendAsync("<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>");
-            await s.IdleAsync(5);
-        });
+        await using var server = new FakeXmppServer(
+            async s =>
+            {
+                await s.WaitForAsync("<stream:stream");
+                await s.SendAsync("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='f' from='lab.test' version='1.0'><stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>");
+                await s.WaitForAsync("</auth>");
+                await s.SendAsync($"<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><{condition}/></failure>");
+                await s.IdleAsync(5);
+            },
+            async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
         await using var node = new XmppSignaling(server.Options());
+        if (retried)
+        {
+            await node.ConnectAsync(Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
+            Assert.Equal(2, server.Connections);
+            return;
+        }
+
         XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => node.ConnectAsync(Ct));
         Assert.Equal(XmppErrorKind.Authentication, ex.Kind);
-        Assert.Contains("not-authorized", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(condition, ex.Message, StringComparison.Ordinal);
         Assert.Equal(1, server.Connections);
     }
 

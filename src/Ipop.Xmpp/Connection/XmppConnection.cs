@@ -338,7 +338,9 @@ internal sealed partial class XmppConnection : IAsyncDisposable
         {
             string condition = element.Elements().FirstOrDefault(e => e.Name.LocalName != "text")?.Name.LocalName ?? "unknown";
             string? text = element.Element(XName.Get("text", XmppNamespaces.Sasl))?.Value;
-            throw new XmppSignalingException(XmppErrorKind.Authentication, $"Server refused authentication of '{account.Bare}': {condition}{(string.IsNullOrEmpty(text) ? string.Empty : " (" + text + ")")}.");
+            // RFC 6120 §6.5.12: temporary-auth-failure is the server's own trouble (e.g. its account store is down), worth another try.
+            XmppErrorKind kind = condition == "temporary-auth-failure" ? XmppErrorKind.Network : XmppErrorKind.Authentication;
+            throw new XmppSignalingException(kind, $"Server refused authentication of '{account.Bare}': {condition}{(string.IsNullOrEmpty(text) ? string.Empty : " (" + text + ")")}.");
         }
 
         if (element.Name.NamespaceName != XmppNamespaces.Sasl)
