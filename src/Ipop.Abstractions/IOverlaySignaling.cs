@@ -5,7 +5,20 @@ namespace Ipop;
 /// relationship to us (friend, group member), and small messages to online peers that carry link
 /// negotiation. XMPP is one implementation; an in-memory one serves tests and simulation.
 /// </summary>
-/// <remarks>Events are raised on the signaling implementation's thread, one at a time, in order; handlers must not block.</remarks>
+/// <remarks>
+/// <para>Events are raised on the signaling implementation's thread, one at a time, in order; handlers must not block.</para>
+/// <para>
+/// Outages: losing the session to the server (server down or restarting, network to it down, a stream
+/// error) says nothing about the peers, so while <see cref="IsConnected"/> is false every peer keeps
+/// its last known state in <see cref="Peers"/> and no <see cref="PeerChanged"/> is raised. Nothing
+/// new can happen meanwhile: no messages are sent or received, so no new links can be negotiated.
+/// <see cref="PeerChanged"/> reports only positive signals received while connected (a peer's
+/// presence or unavailable presence, a peer joining, leaving or being removed from a group, a
+/// friendship made or ended) and reconciliation after a reconnect: what changed while we were away is
+/// reported once the implementation has re-read the current state (for XMPP: the roster at once, and
+/// peers not heard from again within a settle time after the reconnect as offline).
+/// </para>
+/// </remarks>
 public interface IOverlaySignaling : IAsyncDisposable
 {
     /// <summary>This node's full identity on the overlay (valid after <see cref="ConnectAsync"/>).</summary>
@@ -17,10 +30,14 @@ public interface IOverlaySignaling : IAsyncDisposable
     /// <summary>True while the session with the signaling server is up.</summary>
     bool IsConnected { get; }
 
-    /// <summary>Known peer nodes (online and recently offline), with relationship and groups.</summary>
+    /// <summary>Known peer nodes (online and recently offline), with relationship and groups; while disconnected, as last known.</summary>
     IReadOnlyCollection<OverlayPeer> Peers { get; }
 
-    /// <summary>A peer node came online, went offline, or its relationship or groups changed.</summary>
+    /// <summary>
+    /// A peer node came online, went offline, or its relationship or groups changed: only on a positive
+    /// signal from the server or on reconciliation after a reconnect, never because our own session was
+    /// lost (see the interface remarks).
+    /// </summary>
     event EventHandler<OverlayPeerEventArgs>? PeerChanged;
 
     /// <summary>A message arrived from a peer node (only from peers the implementation trusts: friends or group members).</summary>
@@ -29,10 +46,17 @@ public interface IOverlaySignaling : IAsyncDisposable
     /// <summary>A user asked to become our friend; answer with <see cref="RespondToFriendRequestAsync"/>.</summary>
     event EventHandler<FriendRequestEventArgs>? FriendRequestReceived;
 
-    /// <summary>The session to the server went down or came back (after which presence is rebuilt and <see cref="PeerChanged"/> raised for changes).</summary>
+    /// <summary>
+    /// The session to the server went down or came back. Going down changes no peer; after coming back
+    /// the implementation reconciles and raises <see cref="PeerChanged"/> for what really changed.
+    /// </summary>
     event EventHandler<SignalingConnectionEventArgs>? ConnectionChanged;
 
-    /// <summary>Connects, authenticates, announces presence; reconnects by itself afterwards until disposed.</summary>
+    /// <summary>
+    /// Connects, authenticates, announces presence; reconnects by itself afterwards until disposed.
+    /// Failures that may pass (timeouts, network errors) are retried with backoff until the token is
+    /// cancelled; only failures retrying cannot fix (bad credentials, bad configuration) are thrown.
+    /// </summary>
     Task ConnectAsync(CancellationToken cancellationToken);
 
     /// <summary>Sends a small message to an online peer node.</summary>

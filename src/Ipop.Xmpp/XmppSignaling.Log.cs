@@ -43,4 +43,10 @@ public sealed partial class XmppSignaling
 
     [LoggerMessage(EventId = 212, Level = LogLevel.Error, Message = "An event handler threw")]
     private static partial void LogHandlerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 213, Level = LogLevel.Information, Message = "Presence settled {Seconds} s after the reconnect: {Count} peer(s) not heard from again reported offline")]
+    private static partial void LogSettled(ILogger logger, int count, double seconds);
+
+    [LoggerMessage(EventId = 214, Level = LogLevel.Warning, Message = "XMPP login attempt {Attempt} failed: {Reason}; retrying in {Delay}")]
+    private static partial void LogLoginRetry(ILogger logger, int attempt, string reason, TimeSpan delay);
 }

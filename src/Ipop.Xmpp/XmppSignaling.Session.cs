@@ -13,11 +13,16 @@ namespace Ipop.Xmpp;
 public sealed partial class XmppSignaling
 {
     private string? _keepaliveFailure;
+    private SkippedStanzaLog? _skipLog;
+
+    /// <summary>Inbound stanzas dropped by the stream reader (nested too deep, too large, malformed) while the session went on.</summary>
+    public long SkippedStanzas => Volatile.Read(ref _skipLog)?.Count ?? 0;
 
     /// <summary>Opens a session, rebuilds roster, presence and rooms on it; returns the read loop, which completes with the reason the session ended.</summary>
     private async Task<Task<string>> StartSessionAsync(CancellationToken cancellationToken)
     {
-        XmppConnection connection = await XmppConnection.OpenAsync(_options, _resource, _logger, _time, cancellationToken);
+        SkippedStanzaLog skipLog = LazyInitializer.EnsureInitialized(ref _skipLog, () => new SkippedStanzaLog(_logger, _time));
+        XmppConnection connection = await XmppConnection.OpenAsync(_options, _resource, _logger, _time, skipLog, cancellationToken);
         _keepaliveFailure = null;
         lock (_gate)
         {
@@ -51,10 +56,12 @@ public sealed partial class XmppSignaling
                 catch (XmppSignalingException ex)
                 {
                     LogRoomJoinFailed(_logger, room.Jid, ex.Message);
+                    ForgetRefusedRoom(room, ex);
                 }
             }
 
             _ = Task.Run(() => KeepaliveAsync(connection, loop), CancellationToken.None);
+            _ = Task.Run(() => SettleAsync(connection, loop), CancellationToken.None);
             return loop;
         }
         catch
@@ -117,6 +124,22 @@ public sealed partial class XmppSignaling
         return TimeSpan.FromMilliseconds(step * (0.5 + (Random.Shared.NextDouble() * 0.5)));
     }
 
+    /// <summary>Whether a failed login may succeed if tried again (see <see cref="ConnectAsync"/>).</summary>
+    internal static bool IsRetryableLogin(Exception ex) => ex switch
+    {
+        // NXDOMAIN is a wrong host name in the configuration; a resolver that cannot be reached answers TryAgain.
+        XmppSignalingException { InnerException: SocketException { SocketErrorCode: SocketError.HostNotFound } } => false,
+        XmppSignalingException x => x.Kind is XmppErrorKind.Network or XmppErrorKind.Request,
+        IOException or SocketException or ObjectDisposedException => true,
+        _ => false,
+    };
+
+    /// <summary>
+    /// The session ended. Peers keep their last known state and no <see cref="PeerChanged"/> is raised:
+    /// losing our connection says nothing about them (a server restart, a network blip on our side), and
+    /// reporting them offline would make controllers drop every link. What we knew is held as unconfirmed
+    /// until the next session reconciles it (see <see cref="SettleAsync"/>).
+    /// </summary>
     private void OnDisconnected(string reason)
     {
         lock (_gate)
@@ -124,17 +147,11 @@ public sealed partial class XmppSignaling
             _connected = false;
             _connection = null;
             _events.Post(() => ConnectionChanged?.Invoke(this, new SignalingConnectionEventArgs(false, reason)));
-            _rosterOnline.Clear();
+            HoldPresenceLocked();
             foreach (MucRoom room in _rooms.Values)
             {
-                room.Occupants.Clear();
                 room.Joined = false;
                 room.Join?.TrySetException(new XmppSignalingException(XmppErrorKind.Network, $"Connection lost while joining {room.Jid}."));
-            }
-
-            foreach (string full in _peers.Keys.ToArray())
-            {
-                RecomputeLocked(full);
             }
         }
 
@@ -154,6 +171,11 @@ public sealed partial class XmppSignaling
                 if (element is null)
                 {
                     return _keepaliveFailure ?? "server closed the stream";
+                }
+
+                lock (_gate)
+                {
+                    NotePresenceLocked(element);
                 }
 
                 await DispatchAsync(connection, element);

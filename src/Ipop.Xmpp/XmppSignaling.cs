@@ -159,7 +159,20 @@ public sealed partial class XmppSignaling : IOverlaySignaling
     public event EventHandler<SignalingConnectionEventArgs>? ConnectionChanged;
 
     /// <inheritdoc />
-    /// <exception cref="XmppSignalingException">The first connection failed (network, TLS, authentication, protocol); the message says why.</exception>
+    /// <remarks>
+    /// A login that fails for a reason that may pass (timeout, network error, the server closing or
+    /// restarting, a request not answered) is retried with the reconnect backoff (capped, with jitter)
+    /// until it succeeds or <paramref name="cancellationToken"/> is cancelled; each failed attempt is
+    /// logged. Only failures that retrying cannot fix are thrown at once.
+    /// </remarks>
+    /// <exception cref="XmppSignalingException">
+    /// The login cannot succeed as configured: bad credentials or no usable SASL mechanism
+    /// (<see cref="XmppErrorKind.Authentication"/>), an untrusted certificate or missing TLS
+    /// (<see cref="XmppErrorKind.Tls"/>), a server that breaks the protocol or refuses our account
+    /// with a stream error (<see cref="XmppErrorKind.Protocol"/>), or a server host name that does not
+    /// exist in DNS (<see cref="XmppErrorKind.Network"/>). The message says which.
+    /// </exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled, or the node disposed, before a login succeeded.</exception>
     public async Task ConnectAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -171,7 +184,23 @@ public sealed partial class XmppSignaling : IOverlaySignaling
             }
         }
 
-        Task<string> session = await StartSessionAsync(cancellationToken);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
+        Task<string> session;
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                session = await StartSessionAsync(stop.Token);
+                break;
+            }
+            catch (Exception ex) when (IsRetryableLogin(ex) && !stop.IsCancellationRequested)
+            {
+                TimeSpan delay = Backoff(attempt);
+                LogLoginRetry(_logger, attempt + 1, ex.Message, delay);
+                await Task.Delay(delay, _time, stop.Token);
+            }
+        }
+
         lock (_gate)
         {
             _supervisor = Task.Run(() => SuperviseAsync(session), CancellationToken.None);

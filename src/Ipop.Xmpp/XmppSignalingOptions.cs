@@ -66,6 +66,18 @@ public sealed class XmppSignalingOptions
     /// </summary>
     public int PresencePriority { get; set; } = -1;
 
-    /// <summary>Largest inbound stanza in bytes; a larger one is a policy violation that resets the connection (default 256 KiB).</summary>
+    /// <summary>
+    /// Largest inbound stanza in bytes (default 256 KiB). A larger one, like one nested too deep or not
+    /// well-formed, is skipped without being buffered and counted in <see cref="XmppSignaling.SkippedStanzas"/>;
+    /// the session goes on.
+    /// </summary>
     public int MaxStanzaBytes { get; set; } = 256 * 1024;
+
+    /// <summary>
+    /// After a reconnect, how long peers known before the outage get to show up again before they are
+    /// reported offline (default 60 s). Until then they keep their last known state, as they do during
+    /// the outage. Other nodes reconnect to a restarted server up to one backoff step
+    /// (<see cref="ReconnectMaxDelay"/>) later than we do, so shorter values make links to them flap.
+    /// </summary>
+    public TimeSpan PresenceSettleTime { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -118,6 +118,11 @@ internal sealed class XmppSignalingOptionsValidator : IValidateOptions<XmppSigna
             errors.Add($"{P}MaxStanzaBytes must be 4096..16777216; got {o.MaxStanzaBytes.ToString(CultureInfo.InvariantCulture)}.");
         }
 
+        if (o.PresenceSettleTime < TimeSpan.Zero || o.PresenceSettleTime > TimeSpan.FromHours(1))
+        {
+            errors.Add($"{P}PresenceSettleTime must be between 0 and 1 h; got {o.PresenceSettleTime}.");
+        }
+
         return errors;
     }
 

@@ -96,40 +96,68 @@ public sealed class XmppFaultTests
     }
 
     [Fact]
-    public async Task Ten_megabyte_stanza_is_a_policy_violation_and_the_client_reconnects()
+    public async Task Ten_megabyte_stanza_is_skipped_and_the_session_goes_on()
     {
         long sent = 0;
-        await using var server = new FakeXmppServer(
-            async s =>
+        var answered = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new FakeXmppServer(async s =>
+        {
+            await s.NegotiateAsync();
+            await s.SendAsync("<message from='x@lab.test/r'><body>");
+            byte[] chunk = Encoding.ASCII.GetBytes(new string('x', 64 * 1024));
+            for (int i = 0; i < 160; i++)
             {
-                await s.NegotiateAsync();
-                await s.SendAsync("<message from='x@lab.test/r'><body>");
-                byte[] chunk = Encoding.ASCII.GetBytes(new string('x', 64 * 1024));
-                for (int i = 0; i < 160; i++)
-                {
-                    await s.Stream.WriteAsync(chunk, Ct);
-                    Interlocked.Add(ref sent, chunk.Length);
-                }
-            },
-            async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
+                await s.Stream.WriteAsync(chunk, Ct);
+                Interlocked.Add(ref sent, chunk.Length);
+            }
+
+            await s.SendAsync("</body></message><iq type='get' id='after1' from='lab.test'><ping xmlns='urn:xmpp:ping'/></iq>");
+            answered.TrySetResult(await s.WaitForAsync("after1", 10));
+            await s.ServeAsync();
+        });
         (XmppSignaling node, SignalingProbe probe) = await ConnectAsync(server);
         await using var _ = node;
-        await SignalingProbe.WaitUntilAsync(() => probe.ConnectionEvents.Any(e => !e.IsConnected), "the client drops the stream");
-        Assert.Contains(probe.ConnectionEvents, e => e.Reason?.Contains("exceeds the limit", StringComparison.Ordinal) == true);
-        await SignalingProbe.WaitUntilAsync(() => server.Connections == 2 && node.IsConnected, "the client reconnects");
-        Assert.True(Interlocked.Read(ref sent) < 10 * 1024 * 1024, "the client stopped reading long before 10 MB");
+        await answered.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        Assert.Equal(10 * 1024 * 1024, Interlocked.Read(ref sent));
+        Assert.Equal(1, node.SkippedStanzas);
+        Assert.True(node.IsConnected);
+        Assert.Equal(1, server.Connections);
+        Assert.DoesNotContain(probe.ConnectionEvents, e => !e.IsConnected);
+    }
+
+    [Theory]
+    [InlineData("<message from='x@lab.test/r'><body>x</wrong></message>")]
+    [InlineData("<message from='x@lab.test/r'><body>&undefined;</body></message>")]
+    [InlineData("<message from='x@lab.test/r'><p:body/></message>")]
+    public async Task A_malformed_stanza_mid_session_is_skipped_and_the_session_goes_on(string bad)
+    {
+        var answered = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new FakeXmppServer(async s =>
+        {
+            await s.NegotiateAsync();
+            await s.SendAsync(bad + "<iq type='get' id='after1' from='lab.test'><ping xmlns='urn:xmpp:ping'/></iq>");
+            answered.TrySetResult(await s.WaitForAsync("after1", 10));
+            await s.ServeAsync();
+        });
+        (XmppSignaling node, SignalingProbe probe) = await ConnectAsync(server);
+        await using var _ = node;
+        await answered.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(1, node.SkippedStanzas);
+        Assert.True(node.IsConnected);
+        Assert.Equal(1, server.Connections);
+        Assert.DoesNotContain(probe.ConnectionEvents, e => !e.IsConnected);
     }
 
     [Fact]
-    public async Task Malformed_xml_mid_session_is_not_well_formed_and_the_client_reconnects()
+    public async Task Text_at_stream_level_breaks_the_stream_and_the_client_reconnects()
     {
         await using var server = new FakeXmppServer(
-            async s => { await s.NegotiateAsync(); await s.SendAsync("<message><body>x</wrong></message>"); await s.IdleAsync(5); },
+            async s => { await s.NegotiateAsync(); await s.SendAsync("junk at stream level"); await s.IdleAsync(5); },
             async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
         (XmppSignaling node, SignalingProbe probe) = await ConnectAsync(server);
         await using var _ = node;
         await SignalingProbe.WaitUntilAsync(() => server.Connections == 2 && node.IsConnected, "the client reconnects");
-        Assert.Contains(probe.ConnectionEvents, e => e.Reason?.Contains("not well-formed", StringComparison.Ordinal) == true);
+        Assert.Contains(probe.ConnectionEvents, e => e.Reason?.Contains("stream level", StringComparison.Ordinal) == true);
         await SignalingProbe.WaitUntilAsync(() => server.Transcripts.Any(t => t.Contains("not-well-formed", StringComparison.Ordinal)), "the client told the server why");
     }
 
@@ -158,29 +186,111 @@ public sealed class XmppFaultTests
     }
 
     [Fact]
-    public async Task Server_that_never_answers_times_out_during_connect()
+    public async Task A_login_that_times_out_is_retried_with_backoff_until_the_server_answers()
     {
-        await using var server = new FakeXmppServer(s => s.IdleAsync());
-        await using var node = new XmppSignaling(server.Options(o => o.ConnectTimeout = TimeSpan.FromSeconds(1)));
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => node.ConnectAsync(Ct));
-        Assert.Equal(XmppErrorKind.Network, ex.Kind);
-        Assert.Contains("timed out", ex.Message, StringComparison.Ordinal);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5));
+        // The first two connections get no answer at all (a server too loaded to negotiate), the third works.
+        await using var server = new FakeXmppServer(
+            s => s.IdleAsync(10),
+            s => s.IdleAsync(10),
+            async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
+        await using var node = new XmppSignaling(server.Options(o =>
+        {
+            o.ConnectTimeout = TimeSpan.FromMilliseconds(300);
+            o.ReconnectMinDelay = TimeSpan.FromMilliseconds(100);
+            o.ReconnectMaxDelay = TimeSpan.FromMilliseconds(400);
+        }));
+        await node.ConnectAsync(Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.True(node.IsConnected);
+        Assert.Equal(3, server.Connections);
     }
 
     [Fact]
-    public async Task Server_closing_during_negotiation_is_a_clear_error()
+    public async Task A_login_that_never_gets_an_answer_keeps_retrying_until_cancelled()
     {
-        await using var server = new FakeXmppServer(async s =>
-        {
-            await s.WaitForAsync("<stream:stream");
-            await s.SendAsync("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mecha");
-        });
+        await using var server = new FakeXmppServer(s => s.IdleAsync(10));
+        await using var node = new XmppSignaling(server.Options(o => o.ConnectTimeout = TimeSpan.FromMilliseconds(300)));
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        cts.CancelAfter(TimeSpan.FromSeconds(2));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => node.ConnectAsync(cts.Token));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4), $"took {clock.Elapsed}");
+        Assert.True(server.Connections >= 3, $"only {server.Connections} attempts in 2 s");
+        Assert.False(node.IsConnected);
+    }
+
+    [Fact]
+    public async Task A_server_closing_during_negotiation_is_retried()
+    {
+        await using var server = new FakeXmppServer(
+            async s =>
+            {
+                await s.WaitForAsync("<stream:stream");
+                await s.SendAsync("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mecha");
+            },
+            async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
         await using var node = new XmppSignaling(server.Options());
+        await node.ConnectAsync(Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.True(node.IsConnected);
+        Assert.Equal(2, server.Connections);
+    }
+
+    [Theory]
+    [InlineData("not-authorized", false)]
+    [InlineData("account-disabled", false)]
+    [InlineData("temporary-auth-failure", true)]
+    public async Task Bad_credentials_fail_at_once_and_only_a_temporary_auth_failure_is_retried(string condition, bool retried)
+    {
+        await using var server = new FakeXmppServer(
+            async s =>
+            {
+                await s.WaitForAsync("<stream:stream");
+                await s.SendAsync("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' id='f' from='lab.test' version='1.0'><stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>");
+                await s.WaitForAsync("</auth>");
+                await s.SendAsync($"<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><{condition}/></failure>");
+                await s.IdleAsync(5);
+            },
+            async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
+        await using var node = new XmppSignaling(server.Options());
+        if (retried)
+        {
+            await node.ConnectAsync(Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
+            Assert.Equal(2, server.Connections);
+            return;
+        }
+
         XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => node.ConnectAsync(Ct));
-        Assert.Equal(XmppErrorKind.Network, ex.Kind);
-        Assert.Contains("closed during negotiation", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(XmppErrorKind.Authentication, ex.Kind);
+        Assert.Contains(condition, ex.Message, StringComparison.Ordinal);
+        Assert.Equal(1, server.Connections);
+    }
+
+    [Theory]
+    [InlineData("host-unknown", false)]
+    [InlineData("not-authorized", false)]
+    [InlineData("system-shutdown", true)]
+    [InlineData("resource-constraint", true)]
+    public async Task A_stream_error_during_login_is_retried_only_if_it_may_pass(string condition, bool retried)
+    {
+        await using var server = new FakeXmppServer(
+            async s =>
+            {
+                await s.WaitForAsync("<stream:stream");
+                await s.SendAsync($"<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><stream:error><{condition} xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>");
+            },
+            async s => { await s.NegotiateAsync(); await s.ServeAsync(); });
+        await using var node = new XmppSignaling(server.Options());
+        if (retried)
+        {
+            await node.ConnectAsync(Ct).WaitAsync(TimeSpan.FromSeconds(10), Ct);
+            Assert.Equal(2, server.Connections);
+        }
+        else
+        {
+            XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => node.ConnectAsync(Ct));
+            Assert.Equal(XmppErrorKind.Protocol, ex.Kind);
+            Assert.Contains(condition, ex.Message, StringComparison.Ordinal);
+            Assert.Equal(1, server.Connections);
+        }
     }
 
     [Fact]

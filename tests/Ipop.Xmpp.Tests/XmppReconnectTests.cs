@@ -43,12 +43,16 @@ public sealed class XmppReconnectTests
 
             await fixture.StopServerAsync();
             await SignalingProbe.WaitUntilAsync(() => !a.IsConnected && !b.IsConnected, "both notice the server is gone");
-            await SignalingProbe.WaitUntilAsync(() => pa.LastSeen(b.LocalId) is { Presence: PeerPresence.Offline }, "A reports B offline");
-            Assert.Contains(pa.ConnectionEvents, e => !e.IsConnected && e.Reason is not null);
+            await SignalingProbe.WaitUntilAsync(() => pa.ConnectionEvents.Any(e => !e.IsConnected && e.Reason is not null), "A raises ConnectionChanged(false) with a reason");
+
+            // Losing the server says nothing about B: A keeps B as it was and raises nothing.
+            Assert.True(pa.SeesOnline(b.LocalId, Both));
+            Assert.Contains(a.Peers, p => p.Id == b.LocalId && p.Presence == PeerPresence.Online);
 
             await fixture.StartServerAgainAsync(Ct);
             await SignalingProbe.WaitUntilAsync(() => a.IsConnected && b.IsConnected, "both reconnect by themselves", TimeSpan.FromSeconds(15));
             await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, Both) && pb.SeesOnline(a.LocalId, Both), "A and B see each other online again as friends and room members", TimeSpan.FromSeconds(15));
+            Assert.DoesNotContain(pa.PeerEvents, e => e.Current.Id == b.LocalId && e.Current.Presence == PeerPresence.Offline);
             Assert.Equal(bBefore, b.LocalId);
             Assert.True(pa.ConnectionEvents.Last().IsConnected);
 

@@ -23,6 +23,8 @@ public sealed class XmppSignalingOptionsTests
     [InlineData("Friend", "XmppSignaling:AcceptedFriends")]
     [InlineData("Muc", "XmppSignaling:MucService")]
     [InlineData("Priority", "XmppSignaling:PresencePriority")]
+    [InlineData("Settle", "XmppSignaling:PresenceSettleTime")]
+    [InlineData("SettleLong", "XmppSignaling:PresenceSettleTime")]
     public void Each_invalid_key_is_named_in_the_message(string what, string key)
     {
         XmppSignalingOptions o = Valid();
@@ -40,6 +42,8 @@ public sealed class XmppSignalingOptionsTests
             case "Friend": o.AcceptedFriends.Add("not a jid"); break;
             case "Muc": o.MucService = "x@conference"; break;
             case "Priority": o.PresencePriority = 128; break;
+            case "Settle": o.PresenceSettleTime = TimeSpan.FromSeconds(-1); break;
+            case "SettleLong": o.PresenceSettleTime = TimeSpan.FromHours(2); break;
         }
 
         string error = Assert.Single(XmppSignalingOptionsValidator.Check(o));

@@ -17,7 +17,8 @@ namespace Ipop.Xmpp.Connection;
 /// One client-to-server XMPP session: TCP, STARTTLS (RFC 6120 §5), SASL (§6), resource binding (§7)
 /// and, if the server insists, a session (RFC 3921 §3). After <see cref="OpenAsync"/> it reads and
 /// writes top-level elements; any failure ends the session and the owner reconnects with a new one.
-/// Bytes flow transport → <see cref="PipeReader"/> → budgeted stream → incremental XML reader, and
+/// Bytes flow transport → <see cref="PipeReader"/> → <see cref="XmppStreamReader"/>, which frames
+/// stanzas and drops (and reports to <see cref="SkippedStanzaLog"/>) any it cannot accept, and
 /// writes go through a <see cref="PipeWriter"/> under a lock so stanzas never interleave.
 /// </summary>
 internal sealed partial class XmppConnection : IAsyncDisposable
@@ -27,6 +28,7 @@ internal sealed partial class XmppConnection : IAsyncDisposable
     private readonly Socket _socket;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly XmppXmlLimits _limits;
+    private readonly SkippedStanzaLog? _skipped;
     private Stream _transport;
     private PipeReader _pipeReader;
     private Stream _pipeStream;
@@ -35,12 +37,13 @@ internal sealed partial class XmppConnection : IAsyncDisposable
     private int _disposed;
     private bool _streamEnded;
 
-    private XmppConnection(XmppSignalingOptions options, ILogger logger, Socket socket)
+    private XmppConnection(XmppSignalingOptions options, ILogger logger, Socket socket, SkippedStanzaLog? skipped)
     {
         _options = options;
         _logger = logger;
         _socket = socket;
-        _limits = new XmppXmlLimits(options.MaxStanzaBytes, 32);
+        _skipped = skipped;
+        _limits = XmppXmlLimits.Default with { MaxStanzaBytes = options.MaxStanzaBytes };
         _transport = new NetworkStream(socket, ownsSocket: false);
         _pipeReader = PipeReader.Create(_transport, new StreamPipeReaderOptions(bufferSize: 8192, leaveOpen: true));
         _pipeStream = _pipeReader.AsStream(leaveOpen: true);
@@ -61,12 +64,18 @@ internal sealed partial class XmppConnection : IAsyncDisposable
     public string? Mechanism { get; private set; }
 
     /// <summary>Connects and negotiates a session; throws <see cref="XmppSignalingException"/> with a precise reason on failure.</summary>
-    public static async Task<XmppConnection> OpenAsync(XmppSignalingOptions options, string resource, ILogger logger, TimeProvider time, CancellationToken cancellationToken)
+    /// <param name="options">Account, server and limits.</param>
+    /// <param name="resource">The resource to bind.</param>
+    /// <param name="logger">Session log.</param>
+    /// <param name="time">Clock of the connect deadline.</param>
+    /// <param name="skipped">Counts and logs stanzas the reader drops; none if null.</param>
+    /// <param name="cancellationToken">Cancels connecting.</param>
+    public static async Task<XmppConnection> OpenAsync(XmppSignalingOptions options, string resource, ILogger logger, TimeProvider time, SkippedStanzaLog? skipped, CancellationToken cancellationToken)
     {
         using var deadline = new CancellationTokenSource(options.ConnectTimeout, time);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
         Socket socket = await ConnectSocketAsync(options, logger, timeout.Token);
-        var connection = new XmppConnection(options, logger, socket);
+        var connection = new XmppConnection(options, logger, socket, skipped);
         // XmlReader cannot be cancelled; closing the socket unblocks it.
         using CancellationTokenRegistration abort = timeout.Token.Register(() => socket.Dispose());
         try
@@ -217,7 +226,7 @@ internal sealed partial class XmppConnection : IAsyncDisposable
     private async Task<XElement> RestartStreamAsync(CancellationToken cancellationToken)
     {
         _reader?.Dispose();
-        _reader = new XmppStreamReader(_pipeStream, _limits);
+        _reader = new XmppStreamReader(_pipeStream, _limits, _skipped is null ? null : _skipped.Report);
         await SendRawAsync(StanzaBuilder.StreamHeader(Domain), cancellationToken);
         await _reader.ReadHeaderAsync();
         XElement features = await ReadRequiredAsync();
@@ -329,7 +338,9 @@ internal sealed partial class XmppConnection : IAsyncDisposable
         {
             string condition = element.Elements().FirstOrDefault(e => e.Name.LocalName != "text")?.Name.LocalName ?? "unknown";
             string? text = element.Element(XName.Get("text", XmppNamespaces.Sasl))?.Value;
-            throw new XmppSignalingException(XmppErrorKind.Authentication, $"Server refused authentication of '{account.Bare}': {condition}{(string.IsNullOrEmpty(text) ? string.Empty : " (" + text + ")")}.");
+            // RFC 6120 §6.5.12: temporary-auth-failure is the server's own trouble (e.g. its account store is down), worth another try.
+            XmppErrorKind kind = condition == "temporary-auth-failure" ? XmppErrorKind.Network : XmppErrorKind.Authentication;
+            throw new XmppSignalingException(kind, $"Server refused authentication of '{account.Bare}': {condition}{(string.IsNullOrEmpty(text) ? string.Empty : " (" + text + ")")}.");
         }
 
         if (element.Name.NamespaceName != XmppNamespaces.Sasl)
@@ -365,7 +376,9 @@ internal sealed partial class XmppConnection : IAsyncDisposable
     private async Task<XElement> ReadRequiredAsync()
     {
         XElement? element = await ReadAsync();
-        return element ?? throw new XmppSignalingException(XmppErrorKind.Protocol, "Server closed the stream during negotiation.");
+
+        // A server that closes the stream mid-login is shutting down or overloaded: worth another try.
+        return element ?? throw new XmppSignalingException(XmppErrorKind.Network, "Server closed the stream during negotiation.");
     }
 
     /// <summary>Reads the next top-level element; <c>null</c> when the server closed the stream. A stream error throws.</summary>
@@ -376,11 +389,19 @@ internal sealed partial class XmppConnection : IAsyncDisposable
         {
             string condition = element.Elements().FirstOrDefault(e => e.Name.NamespaceName == XmppNamespaces.StreamErrors && e.Name.LocalName != "text")?.Name.LocalName ?? "undefined-condition";
             string? text = element.Element(XName.Get("text", XmppNamespaces.StreamErrors))?.Value;
-            throw new XmppSignalingException(XmppErrorKind.Protocol, $"Server sent stream error '{condition}'{(string.IsNullOrEmpty(text) ? string.Empty : ": " + text)}.");
+            throw new XmppSignalingException(IsTransient(condition) ? XmppErrorKind.Network : XmppErrorKind.Protocol, $"Server sent stream error '{condition}'{(string.IsNullOrEmpty(text) ? string.Empty : ": " + text)}.");
         }
 
         return element;
     }
+
+    /// <summary>
+    /// Stream errors (RFC 6120 §4.9.3) that say the server is restarting, overloaded or lost the
+    /// connection, as opposed to ones about our account or configuration (host-unknown,
+    /// not-authorized, conflict, …): a login that gets one is retried.
+    /// </summary>
+    internal static bool IsTransient(string condition) => condition is "system-shutdown" or "resource-constraint" or "connection-timeout"
+        or "reset" or "internal-server-error" or "remote-connection-failed" or "undefined-condition";
 
     public ValueTask SendAsync(XElement element, CancellationToken cancellationToken)
         => SendRawAsync(StanzaBuilder.Serialize(element), cancellationToken);

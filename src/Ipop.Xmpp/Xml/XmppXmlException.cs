@@ -1,6 +1,6 @@
 namespace Ipop.Xmpp.Xml;
 
-/// <summary>The inbound XML stream violated a limit or was not well-formed; the stream must be closed (RFC 6120 §4.9.3).</summary>
+/// <summary>The inbound XML stream itself is broken (framing lost at stream level, a bad header); the stream must be closed (RFC 6120 §4.9.3). Bad stanzas are skipped instead.</summary>
 internal sealed class XmppXmlException : Exception
 {
     public XmppXmlException(string condition, string message, Exception? inner = null)

@@ -1,0 +1,178 @@
+using System.Xml.Linq;
+using Ipop.Xmpp.Connection;
+using Ipop.Xmpp.Muc;
+using Ipop.Xmpp.Stanzas;
+using Ipop.Xmpp.Xml;
+
+namespace Ipop.Xmpp;
+
+/// <summary>
+/// Outages: what we knew about peers when the session was lost is held, not thrown away, and the next
+/// session confirms or ends it. Every peer keeps its last known state while we are disconnected; after
+/// a reconnect, a presence from a peer (available or unavailable) is handled as usual, and peers we
+/// have not heard from within <see cref="XmppSignalingOptions.PresenceSettleTime"/> are reported
+/// offline then.
+/// </summary>
+/// <remarks>
+/// Rooms get the same settle time as roster contacts although a rejoin yields a complete occupant list
+/// before our own presence (XEP-0045 §7.2.3): after a server restart the room is empty until each
+/// member's node has reconnected too, and those reconnect up to a backoff step later than we do, so an
+/// occupant missing from the list at our rejoin may simply not be back yet.
+/// </remarks>
+public sealed partial class XmppSignaling
+{
+    // Roster sessions (full JIDs) that were online when a session was lost and have not been heard from since.
+    private readonly HashSet<string> _rosterUnconfirmed = new(StringComparer.Ordinal);
+
+    // Room JID -> nickname -> real full JID: occupants when a session was lost, not seen in the room since.
+    private readonly Dictionary<string, Dictionary<string, string>> _occupantsUnconfirmed = new(StringComparer.Ordinal);
+
+    /// <summary>Under <c>_gate</c>, when a session ends: everything believed online becomes unconfirmed (kept as is, so nothing changes for users).</summary>
+    private void HoldPresenceLocked()
+    {
+        _rosterUnconfirmed.UnionWith(_rosterOnline);
+        foreach (MucRoom room in _rooms.Values)
+        {
+            if (room.Occupants.Count == 0)
+            {
+                continue;
+            }
+
+            if (!_occupantsUnconfirmed.TryGetValue(room.Jid, out Dictionary<string, string>? held))
+            {
+                held = new Dictionary<string, string>(StringComparer.Ordinal);
+                _occupantsUnconfirmed[room.Jid] = held;
+            }
+
+            foreach ((string nick, string full) in room.Occupants)
+            {
+                held[nick] = full;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Under <c>_gate</c>, for every inbound stanza before it is dispatched: a presence from a held peer
+    /// confirms it, whatever it says; dispatch then applies it (an unavailable one, or one without the
+    /// Ipop marker, takes the peer offline as a positive signal).
+    /// </summary>
+    private void NotePresenceLocked(XElement stanza)
+    {
+        if ((_rosterUnconfirmed.Count == 0 && _occupantsUnconfirmed.Count == 0) || stanza.Name.LocalName != "presence")
+        {
+            return;
+        }
+
+        if (!Jid.TryParse(StanzaReader.Attr(stanza, "from"), out Jid from) || StanzaReader.Type(stanza, "available") is not ("available" or "unavailable"))
+        {
+            return;
+        }
+
+        _rosterUnconfirmed.Remove(from.Full);
+        if (from.Resource is not null && _occupantsUnconfirmed.TryGetValue(from.Bare, out Dictionary<string, string>? held))
+        {
+            held.Remove(from.Resource);
+        }
+    }
+
+    /// <summary>
+    /// Waits <see cref="XmppSignalingOptions.PresenceSettleTime"/> after a session came up (roster
+    /// fetched, initial presence sent, rooms rejoined), then reports offline the peers still unconfirmed.
+    /// A session lost before that keeps holding them for the next one.
+    /// </summary>
+    private async Task SettleAsync(XmppConnection connection, Task<string> loop)
+    {
+        lock (_gate)
+        {
+            if (_rosterUnconfirmed.Count == 0 && _occupantsUnconfirmed.Count == 0)
+            {
+                return;
+            }
+        }
+
+        try
+        {
+            await Task.WhenAny(loop, Task.Delay(_options.PresenceSettleTime, _time, _lifetime.Token));
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+
+        int ended = 0;
+        lock (_gate)
+        {
+            if (loop.IsCompleted || _lifetime.IsCancellationRequested || !_connected || !ReferenceEquals(_connection, connection))
+            {
+                return;
+            }
+
+            foreach (string full in _rosterUnconfirmed)
+            {
+                if (_rosterOnline.Remove(full))
+                {
+                    RecomputeLocked(full);
+                    ended++;
+                }
+            }
+
+            _rosterUnconfirmed.Clear();
+            foreach ((string roomJid, Dictionary<string, string> held) in _occupantsUnconfirmed.ToArray())
+            {
+                if (!_rooms.TryGetValue(roomJid, out MucRoom? room))
+                {
+                    _occupantsUnconfirmed.Remove(roomJid);
+                    continue;
+                }
+
+                if (!room.Joined)
+                {
+                    continue; // Not back in the room: nothing to compare with yet; a later session settles it.
+                }
+
+                _occupantsUnconfirmed.Remove(roomJid);
+                foreach ((string nick, string full) in held)
+                {
+                    if (room.Occupants.TryGetValue(nick, out string? current) && current == full)
+                    {
+                        room.Occupants.Remove(nick);
+                        RecomputeLocked(full);
+                        ended++;
+                    }
+                }
+            }
+        }
+
+        LogSettled(_logger, ended, _options.PresenceSettleTime.TotalSeconds);
+    }
+
+    /// <summary>
+    /// A room that refused our rejoin (error presence: banned, no longer a member, room gone) is a
+    /// positive signal that we are out of that group, so its held occupants are ended now; a join that
+    /// only timed out or lost the connection says nothing and keeps them.
+    /// </summary>
+    private void ForgetRefusedRoom(MucRoom room, XmppSignalingException ex)
+    {
+        if (ex.Kind != XmppErrorKind.Request || ex.InnerException is TimeoutException)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (room.Joined || !_occupantsUnconfirmed.Remove(room.Jid, out Dictionary<string, string>? held))
+            {
+                return;
+            }
+
+            foreach ((string nick, string full) in held)
+            {
+                if (room.Occupants.TryGetValue(nick, out string? current) && current == full)
+                {
+                    room.Occupants.Remove(nick);
+                    RecomputeLocked(full);
+                }
+            }
+        }
+    }
+}
