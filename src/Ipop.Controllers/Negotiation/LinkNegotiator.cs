@@ -38,7 +38,7 @@ internal sealed partial class LinkNegotiator
     private readonly ILogger _logger;
     private readonly NegotiationSettings _settings;
     private readonly LogBudget _refusals;
-    private readonly Channel<object> _events = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<object> _events = Channel.CreateUnbounded<object>() /* multi-reader kind: it can count, which WhenIdleAsync needs */;
     private readonly Dictionary<PeerId, Peer> _peers = [];
     private readonly Lock _idleGate = new();
     private TaskCompletionSource? _idle;
@@ -55,6 +55,7 @@ internal sealed partial class LinkNegotiator
         _logger = logger;
         _settings = settings;
         _refusals = new LogBudget(time, TimeSpan.FromSeconds(10));
+        Jitter = settings.Random;
     }
 
     /// <summary>Peers that currently have (or are getting) a link.</summary>
@@ -95,6 +96,12 @@ internal sealed partial class LinkNegotiator
             foreach (OverlayPeer peer in _signaling.Peers)
             {
                 await HandlePeerAsync(peer, cancellationToken);
+            }
+
+            if (ManualPump)
+            {
+                // The test drains the queue itself (DrainAsync), so it decides the order across nodes.
+                await Task.Delay(Timeout.Infinite, cancellationToken);
             }
 
             while (true)
@@ -138,6 +145,36 @@ internal sealed partial class LinkNegotiator
                 _tincan.RemoveLink(peer);
             }
         }
+    }
+
+    /// <summary>
+    /// Tests only, set before <see cref="RunAsync"/>: after starting, the loop handles nothing by itself and the
+    /// test calls <see cref="DrainAsync"/>, so a run with seeded faults on a fake clock is repeatable.
+    /// </summary>
+    internal bool ManualPump { get; set; }
+
+    /// <summary>Source of backoff jitter (tests seed it).</summary>
+    internal Random Jitter { get; set; } = Random.Shared;
+
+    /// <summary>With <see cref="ManualPump"/>: handles every queued event (and those they queue) on the caller's flow.</summary>
+    /// <returns>How many events were handled.</returns>
+    internal async Task<int> DrainAsync(CancellationToken cancellationToken)
+    {
+        int handled = 0;
+        while (handled < 100_000 && _events.Reader.TryRead(out object? e))
+        {
+            handled++;
+            try
+            {
+                await HandleAsync(e, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogEventFailed(_logger, e.GetType().Name, ex);
+            }
+        }
+
+        return handled;
     }
 
     /// <summary>Queues work onto the controller loop (from any thread).</summary>
@@ -514,7 +551,7 @@ internal sealed partial class LinkNegotiator
         double seconds = Math.Min(_settings.RetryMin.TotalSeconds * Math.Pow(2, Math.Min(p.Failures - 1, 30)), _settings.RetryMax.TotalSeconds);
 
         // Jitter spreads the retries of many peers that failed together (a restarted relay, a lost server).
-        seconds = Math.Min(seconds * (0.75 + (0.5 * _settings.Random.NextDouble())), _settings.RetryMax.TotalSeconds);
+        seconds = Math.Min(seconds * (0.75 + (0.5 * Jitter.NextDouble())), _settings.RetryMax.TotalSeconds);
         p.NextAttemptAt = now + TimeSpan.FromSeconds(seconds);
         if (p.Failures > 1 || p.Link is not null)
         {

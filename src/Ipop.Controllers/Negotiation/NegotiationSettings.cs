@@ -15,6 +15,6 @@ internal sealed record NegotiationSettings(TimeSpan RetryMin, TimeSpan RetryMax,
     /// </summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(45);
 
-    /// <summary>Source of backoff jitter (seeded in tests).</summary>
+    /// <summary>Source of backoff jitter.</summary>
     public Random Random { get; init; } = Random.Shared;
 }

@@ -17,6 +17,7 @@ public sealed class GroupVpnControllerTests : IAsyncDisposable
     private readonly FakeInterfaceFactory _nics = new();
     private readonly FakeTimeProvider _time = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly ListLogger<GroupVpnController> _log = new();
     private Task? _run;
     private GroupVpnController? _controller;
 
@@ -25,12 +26,12 @@ public sealed class GroupVpnControllerTests : IAsyncDisposable
     private async Task StartAsync(string? address = "198.19.0.2", string mode = "tun")
     {
         var options = new GroupVpnOptions { Group = Group, Subnet = "198.19.0.0/16", Address = address, Mode = mode, Ipv6Subnet = "2001:2:0:1::/64" };
-        _controller = new GroupVpnController(_signaling, _tincan, _nics, Options.Create(options), NullLogger<GroupVpnController>.Instance, _time);
+        _controller = new GroupVpnController(_signaling, _tincan, _nics, Options.Create(options), _log, _time);
         _run = _controller.RunAsync(_stop.Token);
         await Eventually(() => _tincan.Router is not null, "the controller never attached its interface");
     }
 
-    private static async Task Eventually(Func<bool> condition, string because)
+    private async Task Eventually(Func<bool> condition, string because)
     {
         for (int i = 0; i < 200; i++)
         {
@@ -42,11 +43,16 @@ public sealed class GroupVpnControllerTests : IAsyncDisposable
             await Task.Delay(10, TestContext.Current.CancellationToken);
         }
 
-        Assert.Fail(because);
+        Assert.Fail(because + "\n" + string.Join('\n', _log.Lines.Select(l => $"{l.Level}: {l.Message}")));
     }
 
-    private string Body(byte keySeed, params string[] addresses) =>
-        new LinkNegotiationMessage(FakeTincan.Descriptor(Key(keySeed), "198.18.0.9:5000"), [.. addresses.Select(InterfaceAddress.Parse)], null).ToJson();
+    private static string Body(byte keySeed, params string[] addresses) => Answer(keySeed, "0ffe4", addresses);
+
+    private static string Answer(byte keySeed, string nonce, params string[] addresses) =>
+        new LinkNegotiationMessage(FakeTincan.Descriptor(Key(keySeed), $"198.18.0.{keySeed}:5000"), [.. addresses.Select(InterfaceAddress.Parse)], null) { Nonce = nonce }.ToJson();
+
+    private string NonceOfOfferTo(string peer) =>
+        LinkNegotiationMessage.Parse(_signaling.Sent.Last(s => s.To.Value == peer && s.Message.Kind == LinkNegotiationMessage.OfferKind).Message.Body).Nonce!;
 
     public async ValueTask DisposeAsync()
     {
@@ -138,19 +144,20 @@ public sealed class GroupVpnControllerTests : IAsyncDisposable
         await StartAsync();
         _signaling.SetPeer("carol@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
         await Eventually(() => _signaling.Sent.Count == 1, "no first offer");
-        _signaling.Deliver("carol@lab.test/ipop-1", LinkNegotiationMessage.AnswerKind, Body(8, "198.19.0.3/16"));
+        _signaling.Deliver("carol@lab.test/ipop-1", LinkNegotiationMessage.AnswerKind, Answer(8, NonceOfOfferTo("carol@lab.test/ipop-1"), "198.19.0.3/16"));
         await Eventually(() => _tincan.Links.Count == 1, "no link after the answer");
 
         _tincan.SetStatus(new PeerId("carol@lab.test/ipop-1"), new LinkStatus(LinkState.Failed, LinkPath.None, LinkFailureReason.ChecksTimedOut));
-        await Task.Delay(50, TestContext.Current.CancellationToken);
+        await _controller!.Negotiator.WhenIdleAsync();
         Assert.Single(_signaling.Sent);
-        for (int i = 0; i < 3 && _signaling.Sent.Count < 2; i++)
+        for (int i = 0; i < 2; i++)
         {
+            // The first retry is due after LinkRetryMinSeconds (1 s) with jitter of +-25 %.
             _time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(30, TestContext.Current.CancellationToken);
+            await _controller.Negotiator.WhenIdleAsync();
         }
 
-        await Eventually(() => _signaling.Sent.Count == 2, "no retry offer after the backoff");
+        Assert.Equal(2, _signaling.Sent.Count);
         Assert.All(_signaling.Sent, s => Assert.Equal(LinkNegotiationMessage.OfferKind, s.Message.Kind));
     }
 

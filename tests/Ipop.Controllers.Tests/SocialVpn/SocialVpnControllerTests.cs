@@ -56,7 +56,7 @@ public sealed class SocialVpnControllerTests : IAsyncDisposable
     private static string AliceOffer() => new LinkNegotiationMessage(
         FakeTincan.Descriptor(new NodePublicKey(Enumerable.Repeat((byte)9, 32).ToArray()), "198.18.0.9:5000"),
         [InterfaceAddress.Parse("198.19.100.1/24")],
-        null) { Assigned = InterfaceAddress.Parse("198.19.100.2/24") }.ToJson();
+        null) { Assigned = InterfaceAddress.Parse("198.19.100.2/24"), Nonce = "a11ce" }.ToJson();
 
     [Fact]
     public async Task Owns_the_first_address_of_its_pool()
