@@ -45,6 +45,7 @@ internal sealed partial class LinkNegotiator
     private bool _parked;
     private DateTimeOffset? _outageSince;
     private bool _outageEnded;
+    private DateTimeOffset? _graceUntil;
 
     public LinkNegotiator(IOverlaySignaling signaling, ITincan tincan, ILinkPolicy policy, TimeProvider time, ILogger logger, NegotiationSettings settings)
     {
@@ -219,8 +220,27 @@ internal sealed partial class LinkNegotiator
 
         if (!_policy.IsTrusted(peer))
         {
+            if (peer.Presence != PeerPresence.Online && _graceUntil is { } until && _time.GetUtcNow() < until
+                && _peers.TryGetValue(peer.Id, out Peer? known) && known.Link is { Status.State: LinkState.Connected })
+            {
+                // Just after an outage an absent peer may simply not be back on the server yet: its working link
+                // stays until the grace ends. A peer that is online but no longer a member loses it at once.
+                if (!known.Unverified)
+                {
+                    known.Unverified = true;
+                    LogDeferred(_logger, peer.Id.Value, (until - _time.GetUtcNow()).TotalSeconds);
+                }
+
+                return;
+            }
+
             Forget(peer.Id, peer.Presence.ToString(), peer.Relationship.ToString());
             return;
+        }
+
+        if (_peers.TryGetValue(peer.Id, out Peer? back))
+        {
+            back.Unverified = false;
         }
 
         if (!_peers.ContainsKey(peer.Id))
@@ -483,21 +503,20 @@ internal sealed partial class LinkNegotiator
         _outageSince = null;
         _outageEnded = false;
 
-        // Reconcile: what changed while we were away is decided now, against signaling's current view.
+        // Reconcile: what changed while we were away is decided now, against signaling's current view; peers not
+        // (yet) back get a grace period.
+        _graceUntil = now + (_settings.ReconnectGrace < _settings.OutageLinkLifetime ? _settings.ReconnectGrace : _settings.OutageLinkLifetime);
         var current = _signaling.Peers.ToDictionary(x => x.Id);
-        foreach (PeerId id in _peers.Keys.ToList())
-        {
-            if (!current.TryGetValue(id, out OverlayPeer? peer) || !_policy.IsTrusted(peer))
-            {
-                Forget(id, peer?.Presence.ToString() ?? "unknown", peer?.Relationship.ToString() ?? "unknown");
-            }
-        }
-
         foreach (Peer p in _peers.Values)
         {
             // Whatever backoff was running, try again now: the outage, not the peer, was the obstacle.
             p.NextAttemptAt = now;
             p.PendingNonce = null;
+        }
+
+        foreach (PeerId id in _peers.Keys.ToList())
+        {
+            await HandlePeerAsync(current.GetValueOrDefault(id) ?? new OverlayPeer(id, string.Empty, PeerPresence.Offline, PeerRelationship.None, []), ct);
         }
 
         foreach (OverlayPeer peer in current.Values)
@@ -524,6 +543,24 @@ internal sealed partial class LinkNegotiator
             }
         }
 
+        if (_graceUntil is { } until && now >= until)
+        {
+            _graceUntil = null;
+            var current = _signaling.Peers.ToDictionary(x => x.Id);
+            foreach (Peer p in _peers.Values.Where(p => p.Unverified).ToList())
+            {
+                OverlayPeer? peer = current.GetValueOrDefault(p.Id);
+                if (peer is not null && _policy.IsTrusted(peer))
+                {
+                    p.Unverified = false;
+                }
+                else
+                {
+                    Forget(p.Id, peer?.Presence.ToString() ?? "absent", "not back after the outage");
+                }
+            }
+        }
+
         foreach (Peer p in _peers.Values.ToList())
         {
             await EvaluateAsync(p, ct);
@@ -535,7 +572,7 @@ internal sealed partial class LinkNegotiator
     /// <summary>Starts a new attempt for <paramref name="p"/> if its link is not up or on its way up and its backoff has passed.</summary>
     private async Task EvaluateAsync(Peer p, CancellationToken ct)
     {
-        if (!_signaling.IsConnected || !_peers.ContainsKey(p.Id))
+        if (!_signaling.IsConnected || p.Unverified || !_peers.ContainsKey(p.Id))
         {
             return; // nothing can be sent; the reconnect resumes at once
         }
@@ -663,6 +700,9 @@ internal sealed partial class LinkNegotiator
         public int Failures { get; set; }
 
         public DateTimeOffset NextAttemptAt { get; set; }
+
+        /// <summary>Absent after an outage, link kept until the reconnect grace ends.</summary>
+        public bool Unverified { get; set; }
     }
 
     private sealed class TickEvent
@@ -714,6 +754,9 @@ internal sealed partial class LinkNegotiator
 
     [LoggerMessage(115, LogLevel.Information, "signaling back after {Seconds:0.0} s (links had ended: {Ended}); re-checking every peer and retrying now")]
     private static partial void LogSignalingBack(ILogger logger, double seconds, bool ended);
+
+    [LoggerMessage(117, LogLevel.Information, "peer {Peer} is not back since signaling returned: its link stays for up to {GraceSeconds:0} s more while it reconnects")]
+    private static partial void LogDeferred(ILogger logger, string peer, double graceSeconds);
 
     [LoggerMessage(116, LogLevel.Warning, "signaling down for {Seconds:0} s: ending {Links} links whose peers' membership could not be re-checked")]
     private static partial void LogOutageLinksEnded(ILogger logger, int links, double seconds);

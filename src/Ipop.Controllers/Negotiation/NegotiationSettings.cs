@@ -15,6 +15,12 @@ internal sealed record NegotiationSettings(TimeSpan RetryMin, TimeSpan RetryMax,
     /// </summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(45);
 
+    /// <summary>
+    /// After signaling returns, how long a peer that is not (yet) back keeps its working link: after a server
+    /// restart every node logs in again on its own schedule, and its absence is not a sign that it left.
+    /// </summary>
+    public TimeSpan ReconnectGrace { get; init; } = TimeSpan.FromSeconds(120);
+
     /// <summary>Source of backoff jitter.</summary>
     public Random Random { get; init; } = Random.Shared;
 }
