@@ -405,21 +405,23 @@ internal sealed partial class LinkNegotiator
         if (holder is not null)
         {
             Peer? other = _peers.GetValueOrDefault(holder.Peer);
-            if (other is { EverConnected: true } || (other is null && holder.Status.State == LinkState.Connected))
+            bool proven = other?.EverConnected ?? holder.Status.State == LinkState.Connected;
+            if (proven || (other is not null && _time.GetUtcNow() - other.LinkSince < _settings.ConnectTimeout))
             {
-                // The holder proved the key in a handshake: the claimant cannot have its private key.
-                Refuse(p.Id, kind, $"its key is bound to {holder.Peer.Value}, which proved it in a handshake");
+                // A public key is no secret: whoever sent it first may not hold its private key. The holder keeps it
+                // if it proved it in a handshake, or while its own attempt is young; a binding that never proved
+                // itself within the connect timeout yields. So an impostor delays the owner once, by that long at
+                // most, and a proven owner cannot be displaced at all.
+                Refuse(p.Id, kind, $"its key is bound to {holder.Peer.Value}, which {(proven ? "proved it in a handshake" : "is still connecting with it")}");
                 return false;
             }
 
-            // An unproven binding (e.g. made by someone who copied a public key) yields to the new claim.
             LogKeyRebound(_logger, descriptor.Key.ToString(), holder.Peer.Value, p.Id.Value);
             _tincan.RemoveLink(holder.Peer);
             if (other is not null)
             {
                 _policy.OnLinkReplaced(other.Id, holder);
                 other.Link = null;
-                other.NextAttemptAt = _time.GetUtcNow();
             }
         }
 

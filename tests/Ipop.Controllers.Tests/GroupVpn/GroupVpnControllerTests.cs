@@ -259,6 +259,45 @@ public sealed class GroupVpnControllerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_key_bound_by_an_impostor_goes_to_its_owner_once_the_impostor_fails_to_prove_it()
+    {
+        await StartAsync();
+
+        // Mallory answers our offer properly, but with Alice's public key (she cannot finish a handshake with it).
+        _signaling.SetPeer("mallory@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        await Eventually(() => _signaling.Sent.Count == 1, "no offer to mallory");
+        _signaling.Deliver("mallory@lab.test/ipop-1", LinkNegotiationMessage.AnswerKind, Answer(9, NonceOfOfferTo("mallory@lab.test/ipop-1"), "198.19.0.66/16"));
+        await Eventually(() => _tincan.Links.Count == 1, "mallory's answer was not taken");
+
+        // Alice's offer while Mallory's binding is young: refused, not "already authorized" forever.
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, Answer(9, "a1", "198.19.0.1/16"));
+        await _controller!.Negotiator.WhenIdleAsync();
+        Assert.Equal("mallory@lab.test/ipop-1", Assert.Single(_tincan.Links).Peer.Value);
+
+        // Mallory never connects; after the connect timeout Alice's next offer takes her key back.
+        _time.Advance(TimeSpan.FromSeconds(46));
+        await _controller.Negotiator.WhenIdleAsync();
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, Answer(9, "a2", "198.19.0.1/16"));
+        await _controller.Negotiator.WhenIdleAsync();
+        Assert.True(_tincan.TryGetLink(new PeerId("alice@lab.test/ipop-1"), out ITincanLink? alice));
+        Assert.Equal(Key(9), alice.PeerKey);
+        Assert.False(_tincan.TryGetLink(new PeerId("mallory@lab.test/ipop-1"), out _));
+        Assert.Contains(_log.Lines, l => l.Level == LogLevel.Warning && l.Message.Contains("was bound to mallory@lab.test/ipop-1 without a handshake proving it; it now goes to alice@lab.test/ipop-1", StringComparison.Ordinal));
+
+        // Proven, Alice keeps it: Mallory's next answer with her key is refused.
+        _tincan.SetStatus(new PeerId("alice@lab.test/ipop-1"), new LinkStatus(LinkState.Connected, LinkPath.DirectHost, LinkFailureReason.None));
+        _time.Advance(TimeSpan.FromSeconds(60));
+        await _controller.Negotiator.WhenIdleAsync();
+        string? nonce = NonceOfOfferTo("mallory@lab.test/ipop-1");
+        _signaling.Deliver("mallory@lab.test/ipop-1", LinkNegotiationMessage.AnswerKind, Answer(9, nonce, "198.19.0.66/16"));
+        await _controller.Negotiator.WhenIdleAsync();
+        Assert.False(_tincan.TryGetLink(new PeerId("mallory@lab.test/ipop-1"), out _));
+        Assert.Same(alice, _tincan.Links.Single(l => l.PeerKey == Key(9)));
+        Assert.Contains(_log.Lines, l => l.Message.Contains("refused ipop-link-answer from mallory@lab.test/ipop-1: its key is bound to alice@lab.test/ipop-1, which proved it in a handshake", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Refusals_are_logged_at_most_once_per_peer_per_window()
     {
         await StartAsync();
