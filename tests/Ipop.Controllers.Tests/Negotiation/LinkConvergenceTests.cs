@@ -49,6 +49,7 @@ public sealed class LinkConvergenceTests
         }
 
         Assert.True(cluster.Converged(), $"seed {seed}: not converged {seconds} s after the chaos ended:\n{cluster.Describe()}");
+        TestContext.Current.TestOutputHelper?.WriteLine($"seed {seed}: converged {seconds} s after the chaos; links created {cluster.Members.Sum(m => m.Tincan.Created)}; messages dropped {cluster.Members.Sum(m => m.Node.DroppedMessages)}");
 
         // And it stays so: no flapping, no link made again once up.
         int[] created = [.. cluster.Members.Select(m => m.Tincan.Created)];
