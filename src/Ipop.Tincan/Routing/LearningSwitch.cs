@@ -14,9 +14,10 @@ namespace Ipop.Tincan;
 /// <para>
 /// A controller that negotiated a peer's MAC binds it with <see cref="Bind"/>: that link's frames are then
 /// accepted only from that MAC, or, if the peer is a bridge, also from MACs learned behind it. A bound MAC
-/// (and the local one, <see cref="SetLocal"/>) never moves to another link, and a learned MAC moves only
-/// after its current link was silent from it for <see cref="MoveHoldTime"/>, so one frame cannot steal a
-/// station. Links never bound keep plain learning under the same two rules.
+/// (and the local one, <see cref="SetLocal"/>) never moves to another link, a MAC seen in frames from our own
+/// interface (a station behind our bridge) is not taken by a link until it has aged out, and a MAC learned
+/// behind a link moves only after that link was silent from it for <see cref="MoveHoldTime"/>, so one frame
+/// cannot steal a station. Links never bound keep plain learning under the same rules.
 /// </para>
 /// <para>
 /// Learning happens on the receive path; an entry is allocated once per new MAC and refreshed in
@@ -134,6 +135,8 @@ public sealed class LearningSwitch : IPacketRouter
             return RouteDecision.Drop;
         }
 
+        LearnLocal(packet.Slice(6, 6));
+
         // I/G bit: group (broadcast/multicast) addresses always flood.
         if ((packet[0] & 1) != 0)
         {
@@ -144,7 +147,7 @@ public sealed class LearningSwitch : IPacketRouter
         {
             if (station.Link is null)
             {
-                return RouteDecision.Drop; // our own MAC: nothing to send to a peer
+                return RouteDecision.Drop; // a station on our side (our NIC, or behind our bridge): nothing for a peer
             }
 
             if ((station.Bound || _time.GetTimestamp() - Volatile.Read(ref station.LastSeen) < _agingTicks)
@@ -194,8 +197,10 @@ public sealed class LearningSwitch : IPacketRouter
                 return true;
             }
 
+            long silent = now - Volatile.Read(ref station.LastSeen);
             if (station.Bound
-                || (now - Volatile.Read(ref station.LastSeen) < _moveHoldTicks && station.Link!.Status.State == LinkState.Connected))
+                || (station.Link is null && silent < _agingTicks)
+                || (station.Link is not null && silent < _moveHoldTicks && station.Link.Status.State == LinkState.Connected))
             {
                 // Another link owns this MAC (negotiated, ours, or heard from it just now): one frame must not re-point it.
                 return Refuse();
@@ -249,6 +254,52 @@ public sealed class LearningSwitch : IPacketRouter
         }
 
         return removed;
+    }
+
+    /// <summary>
+    /// A frame from our own interface: its source is on our side (behind our bridge). A link may not claim such
+    /// a station until it has aged out here, or it could pull our own containers' traffic into the tunnel.
+    /// </summary>
+    private void LearnLocal(ReadOnlySpan<byte> source)
+    {
+        if ((source[0] & 1) != 0)
+        {
+            return;
+        }
+
+        ulong mac = ReadMac(source);
+        long now = _time.GetTimestamp();
+        if (_stations.TryGetValue(mac, out Station? station))
+        {
+            if (station.Link is null)
+            {
+                if (!station.Bound)
+                {
+                    Volatile.Write(ref station.LastSeen, now);
+                }
+
+                return;
+            }
+
+            if (station.Bound)
+            {
+                return; // a peer's negotiated MAC: the frame is odd, but the binding stands
+            }
+
+            // The station moved to our side.
+            _stations.TryUpdate(mac, new Station(null, now, bound: false), station);
+            return;
+        }
+
+        if (Volatile.Read(ref _learned) >= MaxStations)
+        {
+            Evict();
+        }
+
+        if (_stations.TryAdd(mac, new Station(null, now, bound: false)))
+        {
+            Interlocked.Increment(ref _learned);
+        }
     }
 
     private bool Refuse()

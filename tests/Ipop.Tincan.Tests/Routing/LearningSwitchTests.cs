@@ -51,7 +51,7 @@ public sealed class LearningSwitchTests
         time.Advance(TimeSpan.FromSeconds(31));
         Assert.Equal(RouteAction.Flood, sw.RouteOutbound(Frame("02:00:00:00:00:0a", "02:00:00:00:00:01")).Action);
         Assert.Equal(1, sw.Purge());
-        Assert.Equal(0, sw.Count);
+        Assert.Equal(1, sw.Count); // the station on our side that sent the frames
     }
 
     [Fact]
@@ -91,6 +91,45 @@ public sealed class LearningSwitchTests
         Assert.False(sw.AcceptInbound(bridge, Frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:01")));
         Assert.False(sw.AcceptInbound(bridge, Frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:00:0c")));
         Assert.Equal(RouteAction.Drop, sw.RouteOutbound(Frame("02:00:00:00:00:01", "02:00:00:00:00:01")).Action);
+    }
+
+    [Fact]
+    public void A_station_behind_our_own_bridge_cannot_be_claimed_by_a_link_until_it_ages_out()
+    {
+        var time = new FakeTimeProvider();
+        var sw = new LearningSwitch(TimeSpan.FromSeconds(300), time);
+        var mallory = new FakeLink("mallory");
+
+        // A container behind our bridge talks through our TAP: its MAC is ours.
+        Assert.Equal(RouteAction.Flood, sw.RouteOutbound(Frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:c0:01")).Action);
+        time.Advance(TimeSpan.FromSeconds(60));
+        Assert.False(sw.AcceptInbound(mallory, Frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:c0:01")));
+        Assert.Equal(RouteAction.Drop, sw.RouteOutbound(Frame("02:00:00:00:c0:01", "02:00:00:00:00:01")).Action);
+
+        time.Advance(TimeSpan.FromSeconds(300));
+        Assert.True(sw.AcceptInbound(mallory, Frame("ff:ff:ff:ff:ff:ff", "02:00:00:00:c0:01")));
+    }
+
+    [Fact]
+    public void Steady_state_switching_does_not_allocate()
+    {
+        var sw = new LearningSwitch();
+        var a = new FakeLink("a");
+        sw.Bind(a, PhysicalAddress.Parse("02-00-00-00-00-0A"), bridge: true);
+        byte[] inbound = Frame("02:00:00:00:00:01", "02:00:00:00:00:0a");
+        byte[] behind = Frame("02:00:00:00:00:01", "02:00:00:00:01:0a");
+        byte[] outbound = Frame("02:00:00:00:00:0a", "02:00:00:00:00:01");
+        sw.AcceptInbound(a, behind);
+        sw.RouteOutbound(outbound);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            sw.AcceptInbound(a, inbound);
+            sw.AcceptInbound(a, behind);
+            sw.RouteOutbound(outbound);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     [Fact]
@@ -134,6 +173,6 @@ public sealed class LearningSwitchTests
         a.Status = new LinkStatus(LinkState.Failed, LinkPath.None, LinkFailureReason.PeerUnreachable);
         Assert.Equal(RouteAction.Flood, sw.RouteOutbound(Frame("02:00:00:00:00:0a", "02:00:00:00:00:01")).Action);
         sw.Forget(a);
-        Assert.Equal(0, sw.Count);
+        Assert.Equal(1, sw.Count); // only the station on our side that sent the frames
     }
 }
