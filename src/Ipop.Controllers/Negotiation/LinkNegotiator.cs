@@ -497,11 +497,12 @@ internal sealed partial class LinkNegotiator
             return;
         }
 
-        if (_outageSince is { } since)
+        if (_outageSince is not { } since)
         {
-            LogSignalingBack(_logger, (now - since).TotalSeconds, _outageEnded);
+            return; // the first connect (RunAsync handles the peers then), or a repeated report
         }
 
+        LogSignalingBack(_logger, (now - since).TotalSeconds, _outageEnded);
         _outageSince = null;
         _outageEnded = false;
 

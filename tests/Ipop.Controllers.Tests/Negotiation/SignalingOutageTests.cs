@@ -138,6 +138,16 @@ public sealed class SignalingOutageTests
     }
 
     [Fact]
+    public async Task Without_an_outage_a_member_that_leaves_loses_its_links_at_once()
+    {
+        await using GroupCluster cluster = await ConvergedAsync(3);
+        await cluster.Members[2].LeaveAsync();
+        await cluster.SettleAsync();
+        Assert.True(cluster.Converged(), cluster.Describe());
+        Assert.Empty(cluster.Members[2].Tincan.Links);
+    }
+
+    [Fact]
     public void The_outage_lifetime_is_validated_and_defaults_to_an_hour()
     {
         Assert.Equal(3600, new GroupVpnOptions().SignalingOutageLinkLifetimeSeconds);
