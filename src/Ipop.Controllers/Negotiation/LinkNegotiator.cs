@@ -347,8 +347,9 @@ internal sealed partial class LinkNegotiator
 
     private async Task HandleAnswerAsync(Peer p, LinkNegotiationMessage answer, CancellationToken ct)
     {
-        if (answer.Nonce is not null && answer.Nonce == p.AnsweredNonce)
+        if (answer.Nonce is not null && answer.Nonce != p.PendingNonce && (answer.Nonce == p.AnsweredNonce || p.Offered.Contains(answer.Nonce)))
         {
+            // A copy, or the late answer to an offer we gave up on: the exchange it belonged to is over.
             LogDuplicate(_logger, LinkNegotiationMessage.AnswerKind, p.Id.Value);
             return;
         }
@@ -640,6 +641,12 @@ internal sealed partial class LinkNegotiator
     {
         string nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         p.PendingNonce = nonce;
+        p.Offered.Enqueue(nonce);
+        if (p.Offered.Count > 8)
+        {
+            p.Offered.Dequeue();
+        }
+
         p.PendingSince = _time.GetUtcNow();
         if (!await SendAsync(p, LinkNegotiationMessage.OfferKind, nonce, ct))
         {
@@ -696,6 +703,9 @@ internal sealed partial class LinkNegotiator
         public string? PendingNonce { get; set; }
 
         public DateTimeOffset PendingSince { get; set; }
+
+        /// <summary>Initiator: the nonces of our last few offers, so a late answer is told from an unsolicited one.</summary>
+        public Queue<string> Offered { get; } = new();
 
         /// <summary>The nonce of the last exchange completed (answer taken or offer answered): its copies are duplicates.</summary>
         public string? AnsweredNonce { get; set; }

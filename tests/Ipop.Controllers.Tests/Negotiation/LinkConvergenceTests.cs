@@ -49,7 +49,7 @@ public sealed class LinkConvergenceTests
         }
 
         Assert.True(cluster.Converged(), $"seed {seed}: not converged {seconds} s after the chaos ended:\n{cluster.Describe()}");
-        TestContext.Current.TestOutputHelper?.WriteLine($"seed {seed}: converged {seconds} s after the chaos; links created {cluster.Members.Sum(m => m.Tincan.Created)}; messages dropped {cluster.Members.Sum(m => m.Node.DroppedMessages)}");
+        TestContext.Current.TestOutputHelper?.WriteLine($"seed {seed}: converged {seconds} s after the chaos; links created {cluster.Members.Sum(m => m.Tincan.Created)}; messages dropped {cluster.Members.Sum(m => m.Node.DroppedMessages)}; refused {cluster.Members.Sum(m => m.Controller.Negotiator.Refused)}");
 
         // And it stays so: no flapping, no link made again once up.
         int[] created = [.. cluster.Members.Select(m => m.Tincan.Created)];
@@ -61,6 +61,9 @@ public sealed class LinkConvergenceTests
 
         Assert.Equal(created, cluster.Members.Select(m => m.Tincan.Created));
         Assert.Empty(cluster.Members.SelectMany(m => m.Errors));
+
+        // Honest members never trip a refusal, however their messages were mangled: a refusal is a real signal.
+        Assert.All(cluster.Members, m => Assert.Equal(0, m.Controller.Negotiator.Refused));
     }
 
     [Fact]
