@@ -31,6 +31,7 @@ namespace Ipop.Controllers.Negotiation;
 internal sealed partial class LinkNegotiator
 {
     private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
+    private const int MaxRememberedOffers = 4096;
     private readonly IOverlaySignaling _signaling;
     private readonly ITincan _tincan;
     private readonly ILinkPolicy _policy;
@@ -40,6 +41,10 @@ internal sealed partial class LinkNegotiator
     private readonly LogBudget _refusals;
     private readonly Channel<object> _events = Channel.CreateUnbounded<object>() /* multi-reader kind: it can count, which WhenIdleAsync needs */;
     private readonly Dictionary<PeerId, Peer> _peers = [];
+
+    // Our recent offers (also to peers forgotten since), so that a late answer is told from an unsolicited one.
+    private readonly HashSet<(PeerId Peer, string Nonce)> _offered = [];
+    private readonly Queue<(PeerId Peer, string Nonce)> _offeredOrder = new();
     private readonly Lock _idleGate = new();
     private TaskCompletionSource? _idle;
     private bool _parked;
@@ -347,7 +352,7 @@ internal sealed partial class LinkNegotiator
 
     private async Task HandleAnswerAsync(Peer p, LinkNegotiationMessage answer, CancellationToken ct)
     {
-        if (answer.Nonce is not null && answer.Nonce != p.PendingNonce && (answer.Nonce == p.AnsweredNonce || p.Offered.Contains(answer.Nonce)))
+        if (answer.Nonce is not null && answer.Nonce != p.PendingNonce && (answer.Nonce == p.AnsweredNonce || _offered.Contains((p.Id, answer.Nonce))))
         {
             // A copy, or the late answer to an offer we gave up on: the exchange it belonged to is over.
             LogDuplicate(_logger, LinkNegotiationMessage.AnswerKind, p.Id.Value);
@@ -641,10 +646,13 @@ internal sealed partial class LinkNegotiator
     {
         string nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         p.PendingNonce = nonce;
-        p.Offered.Enqueue(nonce);
-        if (p.Offered.Count > 8)
+        if (_offered.Add((p.Id, nonce)))
         {
-            p.Offered.Dequeue();
+            _offeredOrder.Enqueue((p.Id, nonce));
+            if (_offeredOrder.Count > MaxRememberedOffers)
+            {
+                _offered.Remove(_offeredOrder.Dequeue());
+            }
         }
 
         p.PendingSince = _time.GetUtcNow();
@@ -703,9 +711,6 @@ internal sealed partial class LinkNegotiator
         public string? PendingNonce { get; set; }
 
         public DateTimeOffset PendingSince { get; set; }
-
-        /// <summary>Initiator: the nonces of our last few offers, so a late answer is told from an unsolicited one.</summary>
-        public Queue<string> Offered { get; } = new();
 
         /// <summary>The nonce of the last exchange completed (answer taken or offer answered): its copies are duplicates.</summary>
         public string? AnsweredNonce { get; set; }

@@ -13,15 +13,28 @@ public sealed class LinkConvergenceTests
 
     [Theory]
     [MemberData(nameof(Seeds))]
-    public async Task Wanted_and_connected_links_converge_despite_lossy_signaling_failing_links_and_churn(int seed)
+    public async Task Wanted_and_connected_links_converge_despite_lossy_signaling_failing_links_churn_and_outages(int seed)
     {
         var random = new Random(seed);
         var faults = new InMemorySignalingFaults(new Random(seed)) { DropProbability = 0.25, DuplicateProbability = 0.25, ReorderProbability = 0.25 };
         await using GroupCluster cluster = await GroupCluster.StartAsync(6, seed, faults);
 
-        // Chaos: handshakes fail at random, connected links die at random, members leave and come back.
+        // Chaos: handshakes fail at random, connected links die at random, members leave and come back, the
+        // signaling server goes away now and then.
+        int outageEndsAt = -1;
         for (int t = 0; t < 240; t++)
         {
+            if (outageEndsAt < 0 && random.NextDouble() < 0.01)
+            {
+                cluster.Signaling.SimulateServerOutage();
+                outageEndsAt = t + random.Next(5, 60);
+            }
+            else if (t == outageEndsAt)
+            {
+                cluster.Signaling.EndServerOutage();
+                outageEndsAt = -1;
+            }
+
             if (random.NextDouble() < 0.02 && cluster.Members.Where(m => m.InGroup).ToList() is { Count: > 2 } inside)
             {
                 await inside[random.Next(inside.Count)].LeaveAsync();
@@ -36,6 +49,11 @@ public sealed class LinkConvergenceTests
         }
 
         // Calm links (signaling stays lossy): everything wanted must come up, and nothing else may remain.
+        if (outageEndsAt >= 0)
+        {
+            cluster.Signaling.EndServerOutage();
+        }
+
         foreach (GroupCluster.Member m in cluster.Members.Where(m => !m.InGroup))
         {
             await m.RejoinAsync();
