@@ -145,9 +145,6 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
     /// <summary>The negotiation loop (tests wait on it going idle).</summary>
     internal LinkNegotiator Negotiator => _negotiator;
 
-    /// <summary>The switch of tap mode (tests look at its counters).</summary>
-    internal LearningSwitch Switch => _switch;
-
     async Task ILinkPolicy.OnClaimsAsync(PeerId peer, LinkNegotiationMessage message, ITincanLink? link, CancellationToken ct)
     {
         var valid = message.Addresses.Where(a => _subnet.Contains(a.Address) || (_subnetV6 is { } v6 && v6.Contains(a.Address))).ToImmutableArray();

@@ -111,6 +111,34 @@ public sealed class SocialVpnControllerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Losing_signaling_keeps_friends_links_even_if_it_reports_them_offline()
+    {
+        await StartAsync();
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.Friend);
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, AliceOffer());
+        await Eventually(() => _tincan.Links.Count == 1, "the friend was not linked");
+
+        // A signaling implementation that still reports everyone offline when its session drops: not a positive signal.
+        _signaling.SetConnected(false);
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Offline, PeerRelationship.Friend);
+        await _controller!.Negotiator.WhenIdleAsync();
+        Assert.Single(_tincan.Links);
+        Assert.Empty(_tincan.Removed);
+
+        // Back, and she is still a friend online: the link was never touched.
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.Friend);
+        _signaling.SetConnected(true);
+        await _controller.Negotiator.WhenIdleAsync();
+        Assert.Single(_tincan.Links);
+        Assert.Empty(_tincan.Removed);
+
+        // While signaling is up, unfriending still removes the link at once.
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.None);
+        await _controller.Negotiator.WhenIdleAsync();
+        Assert.Empty(_tincan.Links);
+    }
+
+    [Fact]
     public async Task Friend_requests_wait_for_an_answer_and_are_passed_to_signaling()
     {
         await StartAsync();
