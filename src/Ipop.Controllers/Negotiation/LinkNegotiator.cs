@@ -433,8 +433,28 @@ internal sealed partial class LinkNegotiator
 
         DateTimeOffset now = _time.GetUtcNow();
         bool present = p.Link is not null && _tincan.TryGetLink(p.Id, out ITincanLink? current) && ReferenceEquals(current, p.Link);
-        if (present && p.Link!.PeerKey == descriptor.Key && SameDescriptor(p.Remote, descriptor) && StuckReason(p, now) is null)
+        if (present && p.Link!.PeerKey == descriptor.Key && StuckReason(p, now) is null)
         {
+            if (!SameDescriptor(p.Remote, descriptor))
+            {
+                // Same key, new candidates (a new TURN allocation, a NAT that moved): Tincan updates a healthy link
+                // in place, so its session and traffic carry on.
+                ITincanLink old = p.Link;
+                if (!TryCreate(p, descriptor, kind))
+                {
+                    return false;
+                }
+
+                if (!ReferenceEquals(old, p.Link))
+                {
+                    _policy.OnLinkReplaced(p.Id, old);
+                    p.LinkSince = now;
+                    p.EverConnected = false;
+                }
+
+                return true;
+            }
+
             LogKept(_logger, p.Id.Value, p.Link.Status.State.ToString());
             return true;
         }
@@ -450,6 +470,18 @@ internal sealed partial class LinkNegotiator
             _policy.OnLinkReplaced(p.Id, p.Link);
         }
 
+        if (!TryCreate(p, descriptor, kind))
+        {
+            return false;
+        }
+
+        p.LinkSince = now;
+        p.EverConnected = false;
+        return true;
+    }
+
+    private bool TryCreate(Peer p, LinkDescriptor descriptor, string kind)
+    {
         try
         {
             p.Link = _tincan.CreateLink(p.Id, descriptor);
@@ -462,8 +494,6 @@ internal sealed partial class LinkNegotiator
         }
 
         p.Remote = descriptor;
-        p.LinkSince = now;
-        p.EverConnected = false;
         LogLinkCreated(_logger, p.Id.Value, kind);
         return true;
     }
