@@ -43,4 +43,85 @@ public sealed class InMemorySignalingTests
         await b.ConnectAsync(Ct);
         await SignalingProbe.WaitUntilAsync(() => pb.FriendRequests.Contains("a@lab.test"), "B is asked on connect");
     }
+
+    [Fact]
+    public async Task During_a_server_outage_nodes_keep_their_view_sends_fail_and_the_reconnect_reconciles()
+    {
+        var network = new InMemorySignalingNetwork { ManualDelivery = true };
+        await using InMemorySignaling a = network.CreateNode("a@lab.test");
+        await using InMemorySignaling b = network.CreateNode("b@lab.test");
+        await using InMemorySignaling c = network.CreateNode("c@lab.test");
+        var pa = new SignalingProbe(a);
+        foreach (InMemorySignaling n in new[] { a, b, c })
+        {
+            await n.ConnectAsync(Ct);
+            await n.JoinGroupAsync("lab", Ct);
+        }
+
+        network.DeliverPending();
+        Assert.True(pa.SeesOnline(b.LocalId, PeerRelationship.GroupMember) && pa.SeesOnline(c.LocalId, PeerRelationship.GroupMember));
+        int events = pa.PeerEvents.Count;
+
+        network.SimulateServerOutage();
+        network.DeliverPending();
+        Assert.False(a.IsConnected);
+        Assert.False(pa.ConnectionEvents.Last().IsConnected);
+        Assert.Equal(events, pa.PeerEvents.Count);
+        Assert.All(a.Peers, p => Assert.Equal(PeerPresence.Online, p.Presence));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => a.SendAsync(b.LocalId, new OverlayMessage("k", "x"), Ct));
+
+        // C leaves the group while nobody can hear it; a reconnecting node does not resume (the server is down).
+        await c.LeaveGroupAsync("lab", Ct);
+        a.SimulateReconnect();
+        network.DeliverPending();
+        Assert.Equal(events, pa.PeerEvents.Count);
+
+        network.EndServerOutage();
+        network.DeliverPending();
+        Assert.True(a.IsConnected);
+        Assert.True(pa.SeesOnline(b.LocalId, PeerRelationship.GroupMember));
+        Assert.False(pa.SeesOnline(c.LocalId, PeerRelationship.GroupMember));
+        await a.SendAsync(b.LocalId, new OverlayMessage("k", "x"), Ct);
+        Assert.Equal(1, network.DeliverPending());
+    }
+
+    [Fact]
+    public async Task Faults_drop_duplicate_and_reorder_messages_from_a_seeded_random()
+    {
+        var network = new InMemorySignalingNetwork { ManualDelivery = true };
+        await using InMemorySignaling a = network.CreateNode("a@lab.test");
+        await using InMemorySignaling b = network.CreateNode("b@lab.test");
+        var pb = new SignalingProbe(b);
+        await a.ConnectAsync(Ct);
+        await b.ConnectAsync(Ct);
+        await a.JoinGroupAsync("lab", Ct);
+        await b.JoinGroupAsync("lab", Ct);
+        network.DeliverPending();
+
+        async Task<List<string>> SendAsync(InMemorySignalingFaults faults)
+        {
+            network.Faults = faults;
+            while (pb.Messages.TryDequeue(out _))
+            {
+            }
+
+            for (int i = 0; i < 200; i++)
+            {
+                await a.SendAsync(b.LocalId, new OverlayMessage("k", i.ToString(System.Globalization.CultureInfo.InvariantCulture)), Ct);
+            }
+
+            network.DeliverPending();
+            return [.. pb.Messages.Select(m => m.Message.Body)];
+        }
+
+        Assert.Empty(await SendAsync(new InMemorySignalingFaults(new Random(1)) { DropProbability = 1 }));
+        Assert.Equal(400, (await SendAsync(new InMemorySignalingFaults(new Random(1)) { DuplicateProbability = 1 })).Count);
+        List<string> reordered = await SendAsync(new InMemorySignalingFaults(new Random(1)) { ReorderProbability = 0.3 });
+        Assert.Equal(200, reordered.Count);
+        Assert.Equal(Enumerable.Range(0, 200).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).Order(), reordered.Order());
+        Assert.NotEqual(Enumerable.Range(0, 200).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), reordered);
+        List<string> again = await SendAsync(new InMemorySignalingFaults(new Random(1)) { ReorderProbability = 0.3 });
+        Assert.Equal(reordered, again); // same seed, same order
+        Assert.Throws<ArgumentOutOfRangeException>(() => network.Faults = new InMemorySignalingFaults(new Random(1)) { DropProbability = 1.5 });
+    }
 }

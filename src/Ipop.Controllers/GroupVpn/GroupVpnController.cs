@@ -18,7 +18,9 @@ namespace Ipop.Controllers;
 /// <remarks>
 /// A peer is trusted only while signaling reports it online in the group; the moment it is not, its
 /// link is removed and its key revoked. Addresses are static from config or proposed from a hash of
-/// the node id; on a conflict the node whose id sorts higher moves and tells everyone.
+/// the node id; on a conflict with us the node whose id sorts higher moves and tells everyone. An address
+/// belongs to the member that held it first (<see cref="AddressOwnership"/>): a later claim for it is refused
+/// and logged, and only held addresses are routed, so a member's packets are accepted only from its own.
 /// </remarks>
 public sealed partial class GroupVpnController : IController, ILinkPolicy
 {
@@ -30,7 +32,8 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
     private readonly TimeProvider _time;
     private readonly LinkNegotiator _negotiator;
     private readonly ConcurrentDictionary<PeerId, GroupMemberStatus> _members = new();
-    private readonly Dictionary<PeerId, ImmutableArray<InterfaceAddress>> _claims = [];
+    private readonly AddressOwnership _owners = new();
+    private readonly Dictionary<PeerId, ITincanLink> _linkOf = [];
     private readonly RouteTable _routes = new();
     private readonly LearningSwitch _switch;
     private IPNetwork _subnet;
@@ -55,9 +58,11 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
         _options = options.Value;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
-        _switch = new LearningSwitch(timeProvider: _time);
-        _negotiator = new LinkNegotiator(signaling, tincan, this, _time, logger,
-            TimeSpan.FromSeconds(_options.LinkRetryMinSeconds), TimeSpan.FromSeconds(_options.LinkRetryMaxSeconds));
+        _switch = new LearningSwitch(timeProvider: _time, maxStations: Math.Max(1, _options.MaxLearnedMacs));
+        _negotiator = new LinkNegotiator(signaling, tincan, this, _time, logger, new NegotiationSettings(
+            TimeSpan.FromSeconds(_options.LinkRetryMinSeconds),
+            TimeSpan.FromSeconds(_options.LinkRetryMaxSeconds),
+            TimeSpan.FromSeconds(_options.SignalingOutageLinkLifetimeSeconds)));
     }
 
     /// <summary>This node's addresses in the group (empty until running).</summary>
@@ -112,6 +117,11 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
             _routes.SetUnreachable(v6);
         }
 
+        if (_nic.MacAddress is { } localMac)
+        {
+            _switch.SetLocal(localMac);
+        }
+
         _tincan.AttachInterface(_nic, tap ? _switch : _routes);
         LogStarted(_logger, _options.Group, _signaling.LocalId.Value, string.Join(' ', _addresses), _nic.Name, _options.Mode);
     }
@@ -129,7 +139,11 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
         return member;
     }
 
-    LinkNegotiationMessage ILinkPolicy.Describe(PeerId peer, LinkDescriptor? descriptor) => new(descriptor, _addresses, _nic?.MacAddress);
+    LinkNegotiationMessage ILinkPolicy.Describe(PeerId peer, LinkDescriptor? descriptor) =>
+        new(descriptor, _addresses, _nic?.MacAddress) { Bridge = !string.IsNullOrEmpty(_options.BridgeName) };
+
+    /// <summary>The negotiation loop (tests wait on it going idle).</summary>
+    internal LinkNegotiator Negotiator => _negotiator;
 
     async Task ILinkPolicy.OnClaimsAsync(PeerId peer, LinkNegotiationMessage message, ITincanLink? link, CancellationToken ct)
     {
@@ -139,7 +153,6 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
             LogIgnoredAddresses(_logger, peer.Value, string.Join(' ', message.Addresses.Except(valid)));
         }
 
-        _claims[peer] = valid;
         if (_members.TryGetValue(peer, out GroupMemberStatus? status))
         {
             _members[peer] = status with { Addresses = valid };
@@ -147,18 +160,19 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
 
         if (link is not null)
         {
-            _routes.RemoveRoutes(link);
-            foreach (InterfaceAddress a in valid)
+            _linkOf[peer] = link;
+            if (message.Mac is { } mac && _options.Mode == "tap" && !_switch.Bind(link, mac, message.Bridge))
             {
-                _routes.SetRoute(new IPNetwork(a.Address, a.Address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128), link);
+                LogMacRefused(_logger, peer.Value, mac.ToString());
             }
         }
 
+        _owners.Claim(peer, valid.Select(a => a.Address));
         InterfaceAddress mine = _addresses[0];
         if (valid.Any(a => a.Address.Equals(mine.Address)) && string.IsNullOrEmpty(_options.Address)
             && GroupAddressAllocator.MustYield(_signaling.LocalId.Value, peer.Value))
         {
-            InterfaceAddress next = _allocator!.MoveNext(_claims.Values.SelectMany(c => c).Select(a => a.Address).ToHashSet());
+            InterfaceAddress next = _allocator!.MoveNext(_owners.Claimed);
             LogAddressConflict(_logger, mine.ToString(), peer.Value, next.ToString());
             foreach (InterfaceAddress a in _addresses)
             {
@@ -171,19 +185,82 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
                 _nic!.AddAddress(a);
             }
 
+            ApplyOwnership();
             await _negotiator.AnnounceAsync(ct);
+            return;
         }
+
+        ApplyOwnership();
+    }
+
+    /// <summary>Resolves who holds which address and routes exactly the held ones to their holders' links.</summary>
+    private void ApplyOwnership()
+    {
+        foreach (AddressOwnership.Refusal r in _owners.Resolve(_addresses.Select(a => a.Address)))
+        {
+            if (r.Holder is { } holder)
+            {
+                LogClaimRefused(_logger, r.Claimant.Value, r.Address.ToString(), holder.Value);
+            }
+            else
+            {
+                LogClaimOfOurs(_logger, r.Claimant.Value, r.Address.ToString());
+            }
+        }
+
+        var desired = new Dictionary<IPNetwork, ITincanLink>();
+        foreach ((IPAddress address, PeerId holder) in _owners.Held)
+        {
+            if (_linkOf.TryGetValue(holder, out ITincanLink? link))
+            {
+                desired[HostPrefix(address)] = link;
+            }
+        }
+
+        // New routes first, then the stale ones: a route that changes hands never leaves a gap.
+        IReadOnlyList<(IPNetwork Prefix, ITincanLink? Link)> routes = _routes.GetRoutes();
+        foreach ((IPNetwork prefix, ITincanLink link) in desired)
+        {
+            if (!routes.Any(r => r.Prefix == prefix && ReferenceEquals(r.Link, link)))
+            {
+                _routes.SetRoute(prefix, link);
+            }
+        }
+
+        foreach ((IPNetwork prefix, ITincanLink? link) in routes)
+        {
+            if (link is not null && !desired.ContainsKey(prefix))
+            {
+                _routes.RemoveRoute(prefix);
+            }
+        }
+    }
+
+    private static IPNetwork HostPrefix(IPAddress a) => new(a, a.AddressFamily == AddressFamily.InterNetwork ? 32 : 128);
+
+    void ILinkPolicy.OnLinkReplaced(PeerId peer, ITincanLink old)
+    {
+        if (_linkOf.TryGetValue(peer, out ITincanLink? current) && ReferenceEquals(current, old))
+        {
+            _linkOf.Remove(peer);
+        }
+
+        _routes.RemoveRoutes(old);
+        _switch.Forget(old);
     }
 
     void ILinkPolicy.OnForgotten(PeerId peer, ITincanLink? link)
     {
         _members.TryRemove(peer, out _);
-        _claims.Remove(peer);
+        _linkOf.Remove(peer);
+        _owners.Forget(peer);
         if (link is not null)
         {
             _routes.RemoveRoutes(link);
             _switch.Forget(link);
         }
+
+        ApplyOwnership(); // an address it held may go to a member that waited for it
     }
 
     void ILinkPolicy.OnTick() => _switch.Purge();
@@ -209,6 +286,15 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
 
     [LoggerMessage(2, LogLevel.Warning, "member {Peer} claimed addresses outside the group subnet, ignored: {Addresses}")]
     private static partial void LogIgnoredAddresses(ILogger logger, string peer, string addresses);
+
+    [LoggerMessage(4, LogLevel.Warning, "refused {Peer}'s claim of {Address}: {Holder} holds it (it goes to {Peer} only once {Holder} gives it up)")]
+    private static partial void LogClaimRefused(ILogger logger, string peer, string address, string holder);
+
+    [LoggerMessage(5, LogLevel.Warning, "refused {Peer}'s claim of {Address}: it is this node's address")]
+    private static partial void LogClaimOfOurs(ILogger logger, string peer, string address);
+
+    [LoggerMessage(6, LogLevel.Warning, "refused {Peer}'s MAC {Mac}: another member or this node uses it; its frames are dropped")]
+    private static partial void LogMacRefused(ILogger logger, string peer, string mac);
 
     [LoggerMessage(3, LogLevel.Warning, "address {Address} is also claimed by {Peer}; moving to {Next}")]
     private static partial void LogAddressConflict(ILogger logger, string address, string peer, string next);

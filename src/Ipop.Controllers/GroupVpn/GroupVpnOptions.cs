@@ -1,4 +1,5 @@
 using System.Net;
+using Ipop.Tincan;
 
 namespace Ipop.Controllers;
 
@@ -34,6 +35,16 @@ public sealed class GroupVpnOptions
 
     /// <summary>Longest retry delay.</summary>
     public double LinkRetryMaxSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// How long links outlive a signaling outage. Losing the signaling server never removes a link by itself,
+    /// but while it is down nobody's membership can be re-checked; after this long the links end (with a log
+    /// line) and come back once signaling does. Default one hour.
+    /// </summary>
+    public double SignalingOutageLinkLifetimeSeconds { get; set; } = 3600;
+
+    /// <summary>Switch mode: most MAC addresses the switch learns from behind bridges; the oldest learned ones are evicted first.</summary>
+    public int MaxLearnedMacs { get; set; } = LearningSwitch.DefaultMaxStations;
 
     /// <summary>Checks the options; returns one message per problem, each naming the key.</summary>
     public IReadOnlyList<string> Validate()
@@ -81,6 +92,16 @@ public sealed class GroupVpnOptions
         if (LinkRetryMinSeconds <= 0 || LinkRetryMaxSeconds < LinkRetryMinSeconds)
         {
             errors.Add($"GroupVpn:LinkRetryMinSeconds must be > 0 and <= LinkRetryMaxSeconds, got {LinkRetryMinSeconds} and {LinkRetryMaxSeconds}.");
+        }
+
+        if (!(SignalingOutageLinkLifetimeSeconds >= 1 && SignalingOutageLinkLifetimeSeconds <= 7 * 24 * 3600))
+        {
+            errors.Add($"GroupVpn:SignalingOutageLinkLifetimeSeconds must be between 1 and 604800 (a week), got {SignalingOutageLinkLifetimeSeconds}.");
+        }
+
+        if (MaxLearnedMacs is < 16 or > 1_000_000)
+        {
+            errors.Add($"GroupVpn:MaxLearnedMacs must be between 16 and 1000000, got {MaxLearnedMacs}.");
         }
 
         return errors;

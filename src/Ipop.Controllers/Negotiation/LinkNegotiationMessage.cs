@@ -14,6 +14,19 @@ internal sealed record LinkNegotiationMessage(LinkDescriptor? Descriptor, Immuta
     /// <summary>SocialVPN: the address the sender gave the receiver in the sender's own view (so the receiver can translate).</summary>
     public InterfaceAddress? Assigned { get; init; }
 
+    /// <summary>
+    /// Names one negotiation exchange: the initiator puts a fresh value in each offer and the answer echoes it,
+    /// so an answer is accepted only for the offer we are waiting on, and a duplicated or late copy of either
+    /// is recognised instead of creating the link again.
+    /// </summary>
+    public string? Nonce { get; init; }
+
+    /// <summary>Switch mode: the sender's TAP is on a bridge, so frames from stations other than <see cref="Mac"/> come through it.</summary>
+    public bool Bridge { get; init; }
+
+    /// <summary>Longest accepted <see cref="Nonce"/>.</summary>
+    public const int MaxNonceLength = 32;
+
     /// <summary>The initiator's offer: "here is how to reach me; link to me".</summary>
     public const string OfferKind = "ipop-link-offer";
 
@@ -50,6 +63,16 @@ internal sealed record LinkNegotiationMessage(LinkDescriptor? Descriptor, Immuta
             if (Assigned is { } assigned)
             {
                 w.WriteString("assigned", assigned.ToString());
+            }
+
+            if (Nonce is not null)
+            {
+                w.WriteString("nonce", Nonce);
+            }
+
+            if (Bridge)
+            {
+                w.WriteBoolean("bridge", true);
             }
 
             if (Mac is not null)
@@ -129,7 +152,28 @@ internal sealed record LinkNegotiationMessage(LinkDescriptor? Descriptor, Immuta
                 assigned = parsedAssigned;
             }
 
-            return new LinkNegotiationMessage(descriptor, addresses.ToImmutable(), mac) { Assigned = assigned };
+            string? nonce = null;
+            if (root.TryGetProperty("nonce", out JsonElement n))
+            {
+                nonce = n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+                if (nonce is null || nonce.Length is 0 or > MaxNonceLength || !nonce.All(char.IsAsciiHexDigitLower))
+                {
+                    throw new FormatException($"negotiation message field 'nonce': expected 1..{MaxNonceLength} lowercase hex digits.");
+                }
+            }
+
+            bool bridge = false;
+            if (root.TryGetProperty("bridge", out JsonElement b))
+            {
+                if (b.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                {
+                    throw new FormatException("negotiation message field 'bridge': expected true or false.");
+                }
+
+                bridge = b.GetBoolean();
+            }
+
+            return new LinkNegotiationMessage(descriptor, addresses.ToImmutable(), mac) { Assigned = assigned, Nonce = nonce, Bridge = bridge };
         }
     }
 }

@@ -45,8 +45,10 @@ public sealed partial class SocialVpnController : IController, ILinkPolicy
         _options = options.Value;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
-        _negotiator = new LinkNegotiator(signaling, tincan, this, _time, logger,
-            TimeSpan.FromSeconds(_options.LinkRetryMinSeconds), TimeSpan.FromSeconds(_options.LinkRetryMaxSeconds));
+        _negotiator = new LinkNegotiator(signaling, tincan, this, _time, logger, new NegotiationSettings(
+            TimeSpan.FromSeconds(_options.LinkRetryMinSeconds),
+            TimeSpan.FromSeconds(_options.LinkRetryMaxSeconds),
+            TimeSpan.FromSeconds(_options.SignalingOutageLinkLifetimeSeconds)));
     }
 
     /// <summary>This node's address in its own view (once running).</summary>
@@ -168,6 +170,11 @@ public sealed partial class SocialVpnController : IController, ILinkPolicy
         LogMapped(_logger, peer.Value, myViewOfPeer.ToString(), self.Address.ToString(), assigned.Address.ToString());
         return Task.CompletedTask;
     }
+
+    void ILinkPolicy.OnLinkReplaced(PeerId peer, ITincanLink old) => _router!.RemoveFriend(old);
+
+    /// <summary>The negotiation loop (tests wait on it going idle).</summary>
+    internal LinkNegotiator Negotiator => _negotiator;
 
     void ILinkPolicy.OnForgotten(PeerId peer, ITincanLink? link)
     {

@@ -32,6 +32,13 @@ public sealed class SocialVpnOptions
     /// <summary>Longest retry delay.</summary>
     public double LinkRetryMaxSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// How long links outlive a signaling outage. Losing the signaling server never removes a link by itself,
+    /// but while it is down nobody's membership can be re-checked; after this long the links end (with a log
+    /// line) and come back once signaling does. Default one hour.
+    /// </summary>
+    public double SignalingOutageLinkLifetimeSeconds { get; set; } = 3600;
+
     /// <summary>Checks the options; returns one message per problem, each naming the key.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -64,6 +71,11 @@ public sealed class SocialVpnOptions
         if (LinkRetryMinSeconds <= 0 || LinkRetryMaxSeconds < LinkRetryMinSeconds)
         {
             errors.Add($"SocialVpn:LinkRetryMinSeconds must be > 0 and <= LinkRetryMaxSeconds, got {LinkRetryMinSeconds} and {LinkRetryMaxSeconds}.");
+        }
+
+        if (!(SignalingOutageLinkLifetimeSeconds >= 1 && SignalingOutageLinkLifetimeSeconds <= 7 * 24 * 3600))
+        {
+            errors.Add($"SocialVpn:SignalingOutageLinkLifetimeSeconds must be between 1 and 604800 (a week), got {SignalingOutageLinkLifetimeSeconds}.");
         }
 
         return errors;

@@ -8,7 +8,9 @@ namespace Ipop.Xmpp;
 /// One node on an <see cref="InMemorySignalingNetwork"/>: the <see cref="IOverlaySignaling"/> contract
 /// without a server. Same rules as <see cref="XmppSignaling"/>: friends are mutual, group members are
 /// peers that share a joined group, messages are delivered only from online friends or group members
-/// (others are dropped and counted), and a lost session reports every peer offline until it is back.
+/// (others are dropped and counted). A node whose session is lost keeps its last view of its peers (no
+/// events) while its messages fail; the others see it go offline. On reconnect its view is recomputed from
+/// the network's current state, and what changed meanwhile becomes events.
 /// </summary>
 public sealed class InMemorySignaling : IOverlaySignaling
 {
@@ -63,6 +65,8 @@ public sealed class InMemorySignaling : IOverlaySignaling
 
     internal bool Connected { get; set; }
 
+    internal bool Started => _started && !_disposed;
+
     internal FriendRequestPolicy Policy { get; }
 
     internal HashSet<string> AcceptedFriends { get; }
@@ -93,13 +97,20 @@ public sealed class InMemorySignaling : IOverlaySignaling
             }
 
             _started = true;
-            _network.SetConnectedLocked(this, true, null);
+            if (!_network.InOutage)
+            {
+                // During a server outage the session comes up when the server does (EndServerOutage).
+                _network.SetConnectedLocked(this, true, null);
+            }
         }
 
         return Task.CompletedTask;
     }
 
-    /// <summary>Simulates losing the session (server gone, TCP reset): peers go offline on both sides.</summary>
+    /// <summary>
+    /// Simulates losing the session (network to the server gone, TCP reset): this node keeps its view of its peers
+    /// and its sends fail; the other nodes see it go offline (the server tells them).
+    /// </summary>
     /// <param name="reason">The reason reported in <see cref="ConnectionChanged"/>.</param>
     public void SimulateDisconnect(string reason = "simulated outage")
     {
@@ -112,12 +123,12 @@ public sealed class InMemorySignaling : IOverlaySignaling
         }
     }
 
-    /// <summary>Simulates the automatic reconnect after <see cref="SimulateDisconnect"/>: presence and groups are rebuilt.</summary>
+    /// <summary>Simulates the automatic reconnect after <see cref="SimulateDisconnect"/>: presence and groups are rebuilt (not during a server outage).</summary>
     public void SimulateReconnect()
     {
         lock (_network.Gate)
         {
-            if (_started && !_disposed && !Connected)
+            if (_started && !_disposed && !Connected && !_network.InOutage)
             {
                 _network.SetConnectedLocked(this, true, null);
             }
@@ -144,7 +155,7 @@ public sealed class InMemorySignaling : IOverlaySignaling
             }
 
             var args = new OverlayMessageEventArgs(LocalId, message);
-            target._events.Post(() => target.MessageReceived?.Invoke(target, args));
+            _network.DeliverLocked(target, args);
         }
 
         return Task.CompletedTask;
@@ -236,9 +247,26 @@ public sealed class InMemorySignaling : IOverlaySignaling
         await _events.DisposeAsync();
     }
 
-    internal void Post(SignalingConnectionEventArgs args) => _events.Post(() => ConnectionChanged?.Invoke(this, args));
+    internal void Post(SignalingConnectionEventArgs args) => Raise(() => ConnectionChanged?.Invoke(this, args));
 
-    internal void Post(FriendRequestEventArgs args) => _events.Post(() => FriendRequestReceived?.Invoke(this, args));
+    internal void Post(FriendRequestEventArgs args) => Raise(() => FriendRequestReceived?.Invoke(this, args));
+
+    internal void Post(OverlayMessageEventArgs args) => Raise(() => MessageReceived?.Invoke(this, args));
+
+    internal void CountDropped() => Interlocked.Increment(ref _dropped);
+
+    /// <summary>Raises an event on this node's event queue, or queues it on the network when the test delivers by hand.</summary>
+    private void Raise(Action raise)
+    {
+        if (_network.ManualDelivery)
+        {
+            _network.EnqueueLocked(raise);
+        }
+        else
+        {
+            _events.Post(raise);
+        }
+    }
 
     internal void UpdatePeerLocked(PeerId id, string user, bool online, PeerRelationship relationship, ImmutableArray<string> groups)
     {
@@ -255,7 +283,7 @@ public sealed class InMemorySignaling : IOverlaySignaling
         }
 
         _peers[id] = current;
-        _events.Post(() => PeerChanged?.Invoke(this, new OverlayPeerEventArgs(previous, current)));
+        Raise(() => PeerChanged?.Invoke(this, new OverlayPeerEventArgs(previous, current)));
     }
 
     private void RequireConnected()

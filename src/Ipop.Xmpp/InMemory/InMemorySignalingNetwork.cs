@@ -6,8 +6,9 @@ namespace Ipop.Xmpp;
 /// <summary>
 /// An in-process stand-in for an XMPP server, for tests and simulations: users, friendships (mutual
 /// subscriptions), groups (rooms) and presence, with the same semantics as <see cref="XmppSignaling"/>.
-/// Create nodes with <see cref="CreateNode"/>; simulate outages with <see cref="InMemorySignaling.SimulateDisconnect"/>
-/// and <see cref="SimulateServerRestart"/>.
+/// Create nodes with <see cref="CreateNode"/>; simulate outages with <see cref="InMemorySignaling.SimulateDisconnect"/>,
+/// <see cref="SimulateServerOutage"/> and <see cref="SimulateServerRestart"/>, lost, duplicated and reordered
+/// messages with <see cref="Faults"/>, and deliver events on the test's own thread with <see cref="ManualDelivery"/>.
 /// </summary>
 public sealed class InMemorySignalingNetwork
 {
@@ -15,7 +16,53 @@ public sealed class InMemorySignalingNetwork
     private readonly List<InMemorySignaling> _nodes = [];
     private readonly HashSet<(string, string)> _friends = [];
     private readonly HashSet<(string From, string To)> _pending = [];
+    private readonly Queue<Action> _manual = new();
+    private readonly List<(InMemorySignaling Target, OverlayMessageEventArgs Message)> _held = [];
+    private InMemorySignalingFaults? _faults;
     private int _nextResource;
+
+    /// <summary>
+    /// When true (set before creating nodes), events are not raised on background queues but kept until
+    /// <see cref="DeliverPending"/> raises them on the caller's thread, so a test on a fake clock knows when
+    /// everything sent so far has arrived.
+    /// </summary>
+    public bool ManualDelivery { get; init; }
+
+    /// <summary>Faults applied to messages from now on; <c>null</c> for none.</summary>
+    public InMemorySignalingFaults? Faults
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _faults;
+            }
+        }
+
+        set
+        {
+            value?.Validate();
+            lock (_gate)
+            {
+                _faults = value;
+            }
+        }
+    }
+
+    /// <summary>Events waiting for <see cref="DeliverPending"/> (with <see cref="ManualDelivery"/>), including held-back messages.</summary>
+    public int PendingDeliveries
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _manual.Count + _held.Count;
+            }
+        }
+    }
+
+    /// <summary>True between <see cref="SimulateServerOutage"/> and <see cref="EndServerOutage"/>.</summary>
+    public bool InOutage { get; private set; }
 
     /// <summary>All nodes created on this network and not yet disposed.</summary>
     public IReadOnlyCollection<InMemorySignaling> Nodes
@@ -70,6 +117,67 @@ public sealed class InMemorySignalingNetwork
         }
     }
 
+    /// <summary>
+    /// Simulates the server going away for everyone: every node loses its session (<c>ConnectionChanged</c> false),
+    /// keeps its last view of its peers without events, and its sends fail, until <see cref="EndServerOutage"/>.
+    /// </summary>
+    public void SimulateServerOutage()
+    {
+        lock (_gate)
+        {
+            InOutage = true;
+            foreach (InMemorySignaling node in _nodes.Where(n => n.Connected))
+            {
+                node.Connected = false;
+                node.Post(new SignalingConnectionEventArgs(false, "server outage"));
+            }
+        }
+    }
+
+    /// <summary>Ends <see cref="SimulateServerOutage"/>: every started node reconnects and its view is rebuilt from the current state.</summary>
+    public void EndServerOutage()
+    {
+        lock (_gate)
+        {
+            InOutage = false;
+            foreach (InMemorySignaling node in _nodes.Where(n => n.Started && !n.Connected))
+            {
+                SetConnectedLocked(node, true, null);
+            }
+        }
+    }
+
+    /// <summary>
+    /// With <see cref="ManualDelivery"/>: raises every queued event on this thread, in order, including those that
+    /// handlers queue meanwhile; messages held back by <see cref="Faults"/> go last. Bounded to 100 000 events.
+    /// </summary>
+    /// <returns>How many events were raised.</returns>
+    public int DeliverPending()
+    {
+        int delivered = 0;
+        while (delivered < 100_000)
+        {
+            Action? next;
+            lock (_gate)
+            {
+                if (_manual.Count == 0 && _held.Count > 0)
+                {
+                    ReleaseHeldLocked(all: true);
+                }
+
+                if (!_manual.TryDequeue(out next))
+                {
+                    return delivered;
+                }
+            }
+
+            next();
+            delivered++;
+        }
+
+        return delivered;
+    }
+
     /// <summary>True if the two users are friends.</summary>
     public bool AreFriends(string a, string b)
     {
@@ -80,6 +188,60 @@ public sealed class InMemorySignalingNetwork
     }
 
     internal object Gate => _gate;
+
+    internal void EnqueueLocked(Action raise) => _manual.Enqueue(raise);
+
+    /// <summary>Delivers a message that passed the trust checks, unless <see cref="Faults"/> decide otherwise.</summary>
+    internal void DeliverLocked(InMemorySignaling target, OverlayMessageEventArgs message)
+    {
+        InMemorySignalingFaults? faults = _faults;
+        if (faults is null)
+        {
+            target.Post(message);
+            return;
+        }
+
+        if (faults.Roll(faults.DropProbability))
+        {
+            target.CountDropped();
+            return;
+        }
+
+        int copies = faults.Roll(faults.DuplicateProbability) ? 2 : 1;
+        for (int i = 0; i < copies; i++)
+        {
+            if (faults.Roll(faults.ReorderProbability))
+            {
+                _held.Add((target, message));
+            }
+            else
+            {
+                target.Post(message);
+            }
+        }
+
+        ReleaseHeldLocked(all: false);
+    }
+
+    private void ReleaseHeldLocked(bool all)
+    {
+        for (int i = 0; i < _held.Count;)
+        {
+            if (all || _faults is null || _faults.Random.NextDouble() < 0.5)
+            {
+                (InMemorySignaling target, OverlayMessageEventArgs message) = _held[i];
+                _held.RemoveAt(i);
+                if (target.Connected)
+                {
+                    target.Post(message);
+                }
+            }
+            else
+            {
+                i++;
+            }
+        }
+    }
 
     internal void SetConnectedLocked(InMemorySignaling node, bool connected, string? reason)
     {
@@ -166,6 +328,11 @@ public sealed class InMemorySignalingNetwork
     {
         foreach (InMemorySignaling viewer in _nodes)
         {
+            if (!viewer.Connected)
+            {
+                continue; // a node without a session hears nothing: its view stays as it was until it reconnects
+            }
+
             foreach (InMemorySignaling other in _nodes)
             {
                 if (other == viewer)

@@ -57,6 +57,13 @@ internal sealed class FakeSignaling(string localId, string localUser) : IOverlay
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
+    /// <summary>The session drops (or comes back): raises <see cref="ConnectionChanged"/>; peers are left as they are.</summary>
+    public void SetConnected(bool connected)
+    {
+        IsConnected = connected;
+        ConnectionChanged?.Invoke(this, new SignalingConnectionEventArgs(connected, connected ? null : "simulated loss"));
+    }
+
     public void SetPeer(string id, PeerPresence presence, PeerRelationship relationship, params string[] groups)
     {
         var peerId = new PeerId(id);

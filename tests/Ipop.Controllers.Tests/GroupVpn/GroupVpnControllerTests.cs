@@ -1,8 +1,9 @@
 using System.Net;
+using System.Net.NetworkInformation;
+using Microsoft.Extensions.Logging;
 using Ipop.Controllers.Negotiation;
 using Ipop.Controllers.Tests.Fakes;
 using Ipop.Tincan;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -17,6 +18,7 @@ public sealed class GroupVpnControllerTests : IAsyncDisposable
     private readonly FakeInterfaceFactory _nics = new();
     private readonly FakeTimeProvider _time = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly ListLogger<GroupVpnController> _log = new();
     private Task? _run;
     private GroupVpnController? _controller;
 
@@ -25,12 +27,12 @@ public sealed class GroupVpnControllerTests : IAsyncDisposable
     private async Task StartAsync(string? address = "198.19.0.2", string mode = "tun")
     {
         var options = new GroupVpnOptions { Group = Group, Subnet = "198.19.0.0/16", Address = address, Mode = mode, Ipv6Subnet = "2001:2:0:1::/64" };
-        _controller = new GroupVpnController(_signaling, _tincan, _nics, Options.Create(options), NullLogger<GroupVpnController>.Instance, _time);
+        _controller = new GroupVpnController(_signaling, _tincan, _nics, Options.Create(options), _log, _time);
         _run = _controller.RunAsync(_stop.Token);
         await Eventually(() => _tincan.Router is not null, "the controller never attached its interface");
     }
 
-    private static async Task Eventually(Func<bool> condition, string because)
+    private async Task Eventually(Func<bool> condition, string because)
     {
         for (int i = 0; i < 200; i++)
         {
@@ -42,11 +44,16 @@ public sealed class GroupVpnControllerTests : IAsyncDisposable
             await Task.Delay(10, TestContext.Current.CancellationToken);
         }
 
-        Assert.Fail(because);
+        Assert.Fail(because + "\n" + string.Join('\n', _log.Lines.Select(l => $"{l.Level}: {l.Message}")));
     }
 
-    private string Body(byte keySeed, params string[] addresses) =>
-        new LinkNegotiationMessage(FakeTincan.Descriptor(Key(keySeed), "198.18.0.9:5000"), [.. addresses.Select(InterfaceAddress.Parse)], null).ToJson();
+    private static string Body(byte keySeed, params string[] addresses) => Answer(keySeed, "0ffe4", addresses);
+
+    private static string Answer(byte keySeed, string nonce, params string[] addresses) =>
+        new LinkNegotiationMessage(FakeTincan.Descriptor(Key(keySeed), $"198.18.0.{keySeed}:5000"), [.. addresses.Select(InterfaceAddress.Parse)], null) { Nonce = nonce }.ToJson();
+
+    private string NonceOfOfferTo(string peer) =>
+        LinkNegotiationMessage.Parse(_signaling.Sent.Last(s => s.To.Value == peer && s.Message.Kind == LinkNegotiationMessage.OfferKind).Message.Body).Nonce!;
 
     public async ValueTask DisposeAsync()
     {
@@ -138,19 +145,20 @@ public sealed class GroupVpnControllerTests : IAsyncDisposable
         await StartAsync();
         _signaling.SetPeer("carol@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
         await Eventually(() => _signaling.Sent.Count == 1, "no first offer");
-        _signaling.Deliver("carol@lab.test/ipop-1", LinkNegotiationMessage.AnswerKind, Body(8, "198.19.0.3/16"));
+        _signaling.Deliver("carol@lab.test/ipop-1", LinkNegotiationMessage.AnswerKind, Answer(8, NonceOfOfferTo("carol@lab.test/ipop-1"), "198.19.0.3/16"));
         await Eventually(() => _tincan.Links.Count == 1, "no link after the answer");
 
         _tincan.SetStatus(new PeerId("carol@lab.test/ipop-1"), new LinkStatus(LinkState.Failed, LinkPath.None, LinkFailureReason.ChecksTimedOut));
-        await Task.Delay(50, TestContext.Current.CancellationToken);
+        await _controller!.Negotiator.WhenIdleAsync();
         Assert.Single(_signaling.Sent);
-        for (int i = 0; i < 3 && _signaling.Sent.Count < 2; i++)
+        for (int i = 0; i < 2; i++)
         {
+            // The first retry is due after LinkRetryMinSeconds (1 s) with jitter of +-25 %.
             _time.Advance(TimeSpan.FromSeconds(1));
-            await Task.Delay(30, TestContext.Current.CancellationToken);
+            await _controller.Negotiator.WhenIdleAsync();
         }
 
-        await Eventually(() => _signaling.Sent.Count == 2, "no retry offer after the backoff");
+        Assert.Equal(2, _signaling.Sent.Count);
         Assert.All(_signaling.Sent, s => Assert.Equal(LinkNegotiationMessage.OfferKind, s.Message.Kind));
     }
 
@@ -171,6 +179,143 @@ public sealed class GroupVpnControllerTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_claim_for_an_address_another_member_holds_is_refused_logged_and_not_routed()
+    {
+        await StartAsync();
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        _signaling.SetPeer("aaron@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, Body(9, "198.19.0.1/16"));
+        _signaling.Deliver("aaron@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, Body(7, "198.19.0.3/16"));
+        await Eventually(() => _tincan.Links.Count == 2, "no links");
+        await _controller!.Negotiator.WhenIdleAsync();
+        var routes = (RouteTable)_tincan.Router!;
+        Assert.True(_tincan.TryGetLink(new PeerId("alice@lab.test/ipop-1"), out ITincanLink? alice));
+        Assert.True(_tincan.TryGetLink(new PeerId("aaron@lab.test/ipop-1"), out ITincanLink? aaron));
+
+        // Aaron, a member, claims Alice's address (and ours): both refused, nothing re-routed.
+        _signaling.Deliver("aaron@lab.test/ipop-1", LinkNegotiationMessage.AddressKind, new LinkNegotiationMessage(null, [InterfaceAddress.Parse("198.19.0.1/16"), InterfaceAddress.Parse("198.19.0.2/16")], null).ToJson());
+        await _controller.Negotiator.WhenIdleAsync();
+        Assert.Same(alice, routes.Lookup(IPAddress.Parse("198.19.0.1")));
+        Assert.Null(routes.Lookup(IPAddress.Parse("198.19.0.2")));
+        Assert.True(routes.AcceptInbound(alice, Ipv4From("198.19.0.1")));
+        Assert.False(routes.AcceptInbound(aaron, Ipv4From("198.19.0.1")));
+        Assert.False(routes.AcceptInbound(aaron, Ipv4From("198.19.0.3"))); // it gave that one up with its new claim
+        Assert.Contains(_log.Lines, l => l.Level == LogLevel.Warning && l.Message.Contains("refused aaron@lab.test/ipop-1's claim of 198.19.0.1: alice@lab.test/ipop-1 holds it", StringComparison.Ordinal));
+        Assert.Contains(_log.Lines, l => l.Level == LogLevel.Warning && l.Message.Contains("refused aaron@lab.test/ipop-1's claim of 198.19.0.2: it is this node's address", StringComparison.Ordinal));
+
+        // Once Alice leaves, the waiting claim is granted.
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Offline, PeerRelationship.GroupMember, Group);
+        await _controller.Negotiator.WhenIdleAsync();
+        Assert.Same(aaron, routes.Lookup(IPAddress.Parse("198.19.0.1")));
+        Assert.True(routes.AcceptInbound(aaron, Ipv4From("198.19.0.1")));
+    }
+
+    [Fact]
+    public async Task In_switch_mode_a_member_cannot_send_from_another_members_negotiated_mac()
+    {
+        await StartAsync(mode: "tap");
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        _signaling.SetPeer("aaron@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, WithMac(9, "02-00-00-00-00-0A"));
+        _signaling.Deliver("aaron@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, WithMac(7, "02-00-00-00-00-0B"));
+        await Eventually(() => _tincan.Links.Count == 2, "no links");
+        await _controller!.Negotiator.WhenIdleAsync();
+        _tincan.SetStatus(new PeerId("alice@lab.test/ipop-1"), new LinkStatus(LinkState.Connected, LinkPath.DirectHost, LinkFailureReason.None));
+        var sw = (LearningSwitch)_tincan.Router!;
+        Assert.True(_tincan.TryGetLink(new PeerId("alice@lab.test/ipop-1"), out ITincanLink? alice));
+        Assert.True(_tincan.TryGetLink(new PeerId("aaron@lab.test/ipop-1"), out ITincanLink? aaron));
+
+        Assert.False(sw.AcceptInbound(aaron, EthernetFrom("02:00:00:00:00:0a"))); // Alice's MAC
+        Assert.False(sw.AcceptInbound(aaron, EthernetFrom("02:00:00:00:00:07"))); // ours
+        Assert.False(sw.AcceptInbound(aaron, EthernetFrom("02:00:00:00:00:0c"))); // not negotiated, not a bridge
+        Assert.True(sw.AcceptInbound(aaron, EthernetFrom("02:00:00:00:00:0b")));
+        Assert.Same(alice, sw.RouteOutbound(EthernetTo("02:00:00:00:00:0a")).Link);
+        Assert.Equal(3, sw.Refused);
+    }
+
+    [Fact]
+    public async Task An_answer_to_no_offer_of_ours_binds_no_key_and_the_owner_still_links()
+    {
+        await StartAsync();
+
+        // We offer to mallory ("mallory" sorts after "bob"); she answers with Alice's key and a made-up nonce.
+        _signaling.SetPeer("mallory@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        await Eventually(() => _signaling.Sent.Count == 1, "no offer to mallory");
+        _signaling.Deliver("mallory@lab.test/ipop-1", LinkNegotiationMessage.AnswerKind, Answer(9, "bad0", "198.19.0.66/16"));
+
+        // Alice offers to us, so no answer from her is ever solicited.
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.AnswerKind, Answer(9, "0ffe4", "198.19.0.1/16"));
+        await _controller!.Negotiator.WhenIdleAsync();
+        Assert.Empty(_tincan.Links);
+        Assert.Equal(2, _log.Lines.Count(l => l.Level == LogLevel.Information && l.Message.Contains("refused ipop-link-answer", StringComparison.Ordinal) && l.Message.Contains("unsolicited", StringComparison.Ordinal)));
+
+        // Alice's own offer binds her key to her.
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, Body(9, "198.19.0.1/16"));
+        await Eventually(() => _tincan.Links.Count == 1, "Alice's offer was refused");
+        ITincanLink link = Assert.Single(_tincan.Links);
+        Assert.Equal("alice@lab.test/ipop-1", link.Peer.Value);
+        Assert.Equal(Key(9), link.PeerKey);
+    }
+
+    [Fact]
+    public async Task A_key_bound_by_an_impostor_goes_to_its_owner_once_the_impostor_fails_to_prove_it()
+    {
+        await StartAsync();
+
+        // Mallory answers our offer properly, but with Alice's public key (she cannot finish a handshake with it).
+        _signaling.SetPeer("mallory@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        await Eventually(() => _signaling.Sent.Count == 1, "no offer to mallory");
+        _signaling.Deliver("mallory@lab.test/ipop-1", LinkNegotiationMessage.AnswerKind, Answer(9, NonceOfOfferTo("mallory@lab.test/ipop-1"), "198.19.0.66/16"));
+        await Eventually(() => _tincan.Links.Count == 1, "mallory's answer was not taken");
+
+        // Alice's offer while Mallory's binding is young: refused, not "already authorized" forever.
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, Answer(9, "a1", "198.19.0.1/16"));
+        await _controller!.Negotiator.WhenIdleAsync();
+        Assert.Equal("mallory@lab.test/ipop-1", Assert.Single(_tincan.Links).Peer.Value);
+
+        // Mallory never connects; after the connect timeout Alice's next offer takes her key back.
+        _time.Advance(TimeSpan.FromSeconds(46));
+        await _controller.Negotiator.WhenIdleAsync();
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, Answer(9, "a2", "198.19.0.1/16"));
+        await _controller.Negotiator.WhenIdleAsync();
+        Assert.True(_tincan.TryGetLink(new PeerId("alice@lab.test/ipop-1"), out ITincanLink? alice));
+        Assert.Equal(Key(9), alice.PeerKey);
+        Assert.False(_tincan.TryGetLink(new PeerId("mallory@lab.test/ipop-1"), out _));
+        Assert.Contains(_log.Lines, l => l.Level == LogLevel.Warning && l.Message.Contains("was bound to mallory@lab.test/ipop-1 without a handshake proving it; it now goes to alice@lab.test/ipop-1", StringComparison.Ordinal));
+
+        // Proven, Alice keeps it: Mallory's next answer with her key is refused.
+        _tincan.SetStatus(new PeerId("alice@lab.test/ipop-1"), new LinkStatus(LinkState.Connected, LinkPath.DirectHost, LinkFailureReason.None));
+        _time.Advance(TimeSpan.FromSeconds(60));
+        await _controller.Negotiator.WhenIdleAsync();
+        string? nonce = NonceOfOfferTo("mallory@lab.test/ipop-1");
+        _signaling.Deliver("mallory@lab.test/ipop-1", LinkNegotiationMessage.AnswerKind, Answer(9, nonce, "198.19.0.66/16"));
+        await _controller.Negotiator.WhenIdleAsync();
+        Assert.False(_tincan.TryGetLink(new PeerId("mallory@lab.test/ipop-1"), out _));
+        Assert.Same(alice, _tincan.Links.Single(l => l.PeerKey == Key(9)));
+        Assert.Contains(_log.Lines, l => l.Message.Contains("refused ipop-link-answer from mallory@lab.test/ipop-1: its key is bound to alice@lab.test/ipop-1, which proved it in a handshake", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Refusals_are_logged_at_most_once_per_peer_per_window()
+    {
+        await StartAsync();
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        for (int i = 0; i < 50; i++)
+        {
+            _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.AnswerKind, Answer(9, "0ffe4", "198.19.0.1/16"));
+        }
+
+        await Eventually(() => _controller!.Negotiator.Refused == 50, "not all refused");
+        Assert.Single(_log.Lines, l => l.Message.StartsWith("refused ", StringComparison.Ordinal));
+        _time.Advance(TimeSpan.FromSeconds(10));
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.AnswerKind, Answer(9, "0ffe4", "198.19.0.1/16"));
+        await Eventually(() => _controller!.Negotiator.Refused == 51, "not refused");
+        Assert.Contains(_log.Lines, l => l.Message.Contains("(49 more refusals from this peer not logged)", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Options_errors_name_the_key()
     {
         var bad = new GroupVpnOptions { Group = "", Subnet = "198.19.0.0/31", Mode = "bridge", Mtu = 20, BridgeName = "br0" };
@@ -180,6 +325,31 @@ public sealed class GroupVpnControllerTests : IAsyncDisposable
         Assert.Contains(errors, e => e.StartsWith("GroupVpn:Mode must be 'tun' or 'tap', got 'bridge'", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("GroupVpn:Mtu must be between 576 and 9000, got 20", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.StartsWith("GroupVpn:BridgeName needs GroupVpn:Mode 'tap'", StringComparison.Ordinal));
+    }
+
+    private static string WithMac(byte keySeed, string mac) =>
+        new LinkNegotiationMessage(FakeTincan.Descriptor(Key(keySeed), $"198.18.0.{keySeed}:5000"), [], PhysicalAddress.Parse(mac)) { Nonce = "0ffe4" }.ToJson();
+
+    private static byte[] EthernetFrom(string source) => Ethernet("ff:ff:ff:ff:ff:ff", source);
+
+    private static byte[] EthernetTo(string destination) => Ethernet(destination, "02:00:00:00:00:07");
+
+    private static byte[] Ethernet(string destination, string source)
+    {
+        byte[] f = new byte[60];
+        Convert.FromHexString(destination.Replace(":", string.Empty, StringComparison.Ordinal)).CopyTo(f, 0);
+        Convert.FromHexString(source.Replace(":", string.Empty, StringComparison.Ordinal)).CopyTo(f, 6);
+        f[12] = 0x08;
+        return f;
+    }
+
+    private static byte[] Ipv4From(string source)
+    {
+        byte[] p = new byte[20];
+        p[0] = 0x45;
+        IPAddress.Parse(source).TryWriteBytes(p.AsSpan(12), out _);
+        IPAddress.Parse("198.19.0.2").TryWriteBytes(p.AsSpan(16), out _);
+        return p;
     }
 
     private static byte[] Ipv4To(string destination)

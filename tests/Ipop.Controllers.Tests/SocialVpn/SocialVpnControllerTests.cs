@@ -56,7 +56,7 @@ public sealed class SocialVpnControllerTests : IAsyncDisposable
     private static string AliceOffer() => new LinkNegotiationMessage(
         FakeTincan.Descriptor(new NodePublicKey(Enumerable.Repeat((byte)9, 32).ToArray()), "198.18.0.9:5000"),
         [InterfaceAddress.Parse("198.19.100.1/24")],
-        null) { Assigned = InterfaceAddress.Parse("198.19.100.2/24") }.ToJson();
+        null) { Assigned = InterfaceAddress.Parse("198.19.100.2/24"), Nonce = "a11ce" }.ToJson();
 
     [Fact]
     public async Task Owns_the_first_address_of_its_pool()
@@ -108,6 +108,34 @@ public sealed class SocialVpnControllerTests : IAsyncDisposable
         _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.None);
         await Eventually(() => _tincan.Links.Count == 0, "unfriended peer kept its link");
         Assert.Empty(_controller!.GetFriends());
+    }
+
+    [Fact]
+    public async Task Losing_signaling_keeps_friends_links_even_if_it_reports_them_offline()
+    {
+        await StartAsync();
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.Friend);
+        _signaling.Deliver("alice@lab.test/ipop-1", LinkNegotiationMessage.OfferKind, AliceOffer());
+        await Eventually(() => _tincan.Links.Count == 1, "the friend was not linked");
+
+        // A signaling implementation that still reports everyone offline when its session drops: not a positive signal.
+        _signaling.SetConnected(false);
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Offline, PeerRelationship.Friend);
+        await _controller!.Negotiator.WhenIdleAsync();
+        Assert.Single(_tincan.Links);
+        Assert.Empty(_tincan.Removed);
+
+        // Back, and she is still a friend online: the link was never touched.
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.Friend);
+        _signaling.SetConnected(true);
+        await _controller.Negotiator.WhenIdleAsync();
+        Assert.Single(_tincan.Links);
+        Assert.Empty(_tincan.Removed);
+
+        // While signaling is up, unfriending still removes the link at once.
+        _signaling.SetPeer("alice@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.None);
+        await _controller.Negotiator.WhenIdleAsync();
+        Assert.Empty(_tincan.Links);
     }
 
     [Fact]
