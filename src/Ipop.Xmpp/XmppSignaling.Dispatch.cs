@@ -238,6 +238,15 @@ public sealed partial class XmppSignaling
         // whenever it changes, so membership is re-checked on each presence.
         GroupAffiliation affiliation = MucAffiliations.Parse((string?)item?.Attribute("affiliation"));
         string nick = from.Resource ?? string.Empty;
+
+        // Role none means the occupant is not (or no longer) in the room (§5.1): ejabberd announces a revoked
+        // membership with such a presence before the 321 removal, and it must neither count as being in the room
+        // nor answer a join that follows.
+        if (type == "available" && (string?)item?.Attribute("role") == "none")
+        {
+            type = "unavailable";
+        }
+
         if (type == "error")
         {
             room.Join?.TrySetResult(MucJoinResult.Refused(StanzaReader.ErrorConditionName(presence), StanzaReader.ErrorCondition(presence)));
