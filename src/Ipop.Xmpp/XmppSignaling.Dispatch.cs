@@ -253,6 +253,11 @@ public sealed partial class XmppSignaling
             return;
         }
 
+        if (from.IsBare)
+        {
+            return; // The room's own presence (ejabberd announces its entity caps so), not an occupant.
+        }
+
         if (codes.Contains("110") || nick == room.Nickname)
         {
             HandleOwnRoomPresenceLocked(room, type, codes, x, affiliation);
