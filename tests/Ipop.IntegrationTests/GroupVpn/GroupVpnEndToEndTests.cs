@@ -250,6 +250,38 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
         Assert.DoesNotContain("converted", member.Process!.Output, StringComparison.OrdinalIgnoreCase); // only the owner converts
     }
 
+    [Fact]
+    public async Task Members_started_at_once_before_the_room_exists_keep_running_and_converge_once_the_owner_adds_them()
+    {
+        // The race: hosts started together on a new room used to fight over creating it, and the losers
+        // exited with item-not-found. Now no host creates the room; all wait, and the owner's first add creates it.
+        string group = Group;
+        ProductNode[] nodes = new ProductNode[4];
+        for (int i = 0; i < nodes.Length; i++)
+        {
+            nodes[i] = await NodeAsync($"grace{i}", i % 2 == 0 ? "public" : "cone", group, $"198.19.0.{i + 1}");
+        }
+
+        await Task.WhenAll(nodes.Select(n => n.StartAsync("GroupVPN")));
+        foreach (ProductNode n in nodes)
+        {
+            Assert.True(await n.Process!.WaitForOutputAsync($"Room {group} does not exist yet", TimeSpan.FromSeconds(20)), Diagnose());
+        }
+
+        MakeGroup(nodes[0], nodes[1..]);
+        for (int i = 1; i < nodes.Length; i++)
+        {
+            Assert.True(await EventuallyPingsAsync(nodes[0].Namespace, $"198.19.0.{i + 1}", TimeSpan.FromSeconds(45)), Diagnose());
+        }
+
+        Assert.True(await EventuallyPingsAsync(nodes[1].Namespace, "198.19.0.4", TimeSpan.FromSeconds(30)), Diagnose());
+        Assert.All(nodes, n => Assert.False(n.Process!.HasExited, n.Process.Output));
+        CommandResult list = Members(nodes[0], "list");
+        Assert.Single(list.StandardOutput.Split('\n'), l => l.EndsWith(" owner", StringComparison.Ordinal));
+        Assert.Contains($"{_users[nodes[0]]} owner", list.StandardOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain(nodes, n => n.Process!.Output.Contains("created room", StringComparison.OrdinalIgnoreCase) || n.Process.Output.Contains("Our join created", StringComparison.Ordinal));
+    }
+
     private static async Task SignalingWaitAsync(Func<bool> condition)
     {
         var clock = Stopwatch.StartNew();
