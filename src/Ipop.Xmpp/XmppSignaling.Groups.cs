@@ -47,7 +47,7 @@ public sealed partial class XmppSignaling
         lock (_gate)
         {
             room = WantRoomLocked(roomJid);
-            if (room.Joined)
+            if (room.Joined && ReferenceEquals(room.JoinedOn, _connection))
             {
                 return;
             }
@@ -100,7 +100,16 @@ public sealed partial class XmppSignaling
             session = _roomSession is { } s && ReferenceEquals(s.Connection, connection) ? s : null;
         }
 
-        MucJoinResult result = room.Joined ? MucJoinResult.In(false, room.Affiliation) : await JoinOnConnectionAsync(connection, room, marker: true, cancellationToken);
+        MucJoinResult result;
+        lock (_gate)
+        {
+            result = room.Joined && ReferenceEquals(room.JoinedOn, connection) ? MucJoinResult.In(false, room.Affiliation) : MucJoinResult.Refused("not-joined", string.Empty);
+        }
+
+        if (!result.Joined)
+        {
+            result = await JoinOnConnectionAsync(connection, room, marker: true, cancellationToken);
+        }
         if (!result.Joined)
         {
             ForgetRoom(room);
@@ -329,7 +338,10 @@ public sealed partial class XmppSignaling
                 lock (_gate)
                 {
                     room.Left = left;
-                    inside = room.Joined;
+
+                    // Only a join on this session counts: after a reconnect the room must be joined again, whatever
+                    // the previous session left in Joined.
+                    inside = room.Joined && ReferenceEquals(room.JoinedOn, session.Connection);
                 }
 
                 MucJoinResult result;
@@ -504,7 +516,16 @@ public sealed partial class XmppSignaling
 
         try
         {
-            return await join.Task.WaitAsync(JoinTimeout, _time, cancellationToken);
+            MucJoinResult result = await join.Task.WaitAsync(JoinTimeout, _time, cancellationToken);
+            if (result.Joined)
+            {
+                lock (_gate)
+                {
+                    room.JoinedOn = connection;
+                }
+            }
+
+            return result;
         }
         catch (TimeoutException ex)
         {

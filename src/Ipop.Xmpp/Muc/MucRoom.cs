@@ -21,6 +21,9 @@ internal sealed class MucRoom
 
     public bool Joined { get; set; }
 
+    /// <summary>The session our last successful join was on: being in the room counts only on that session.</summary>
+    public object? JoinedOn { get; set; }
+
     /// <summary>Our own affiliation as the room last announced it in our self-presence.</summary>
     public GroupAffiliation Affiliation { get; set; }
 
