@@ -158,7 +158,11 @@ internal static class MembersCommand
         }
         catch (InvalidOperationException e)
         {
-            Console.Error.WriteLine($"groupvpn: {file.Name}: Xmpp: {e.Message}");
+            // The binder names the options class, not the key the user wrote: name the key.
+            var unknown = System.Text.RegularExpressions.Regex.Match(e.Message, "not found on the instance of [^:]+: (.+)$");
+            Console.Error.WriteLine(unknown.Success
+                ? $"groupvpn: {file.Name}: unknown key(s) {string.Join(", ", unknown.Groups[1].Value.Split(',').Select(k => "Xmpp:" + k.Trim().Trim('\'')))}."
+                : $"groupvpn: {file.Name}: Xmpp: {e.Message}");
             return false;
         }
 
