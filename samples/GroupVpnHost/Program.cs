@@ -1,9 +1,11 @@
 using Ipop;
 using Ipop.Controllers;
+using Ipop.GroupVpnHost;
 using Ipop.Samples.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 
 // groupvpn run --config groupvpn.json | groupvpn status --config groupvpn.json
+// groupvpn members add|remove USER... --config groupvpn.json | groupvpn members list --config groupvpn.json
 return await SampleHost.RunAsync(
     args,
     "groupvpn",
@@ -25,4 +27,5 @@ return await SampleHost.RunAsync(
             options.Mode,
             [.. controller.Addresses.Select(a => a.ToString())],
             [.. controller.GetMembers().Select(m => PeerStatusRow.From(m.Peer, m.User, m.Addresses.Select(a => a.ToString()), m.Link, m.Stats))]);
-    });
+    },
+    [MembersCommand.Create()]);

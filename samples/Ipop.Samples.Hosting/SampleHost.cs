@@ -23,7 +23,8 @@ public static partial class SampleHost
     /// <param name="sections">Top-level config sections the product understands (others are errors).</param>
     /// <param name="configure">Registers the product's services from the configuration.</param>
     /// <param name="status">Builds the status report from the running services.</param>
-    public static Task<int> RunAsync(string[] args, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status)
+    /// <param name="commands">Further commands of the product (e.g. <c>groupvpn members</c>).</param>
+    public static Task<int> RunAsync(string[] args, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status, IEnumerable<Command>? commands = null)
     {
         var configOption = new Option<FileInfo>("--config") { Description = "Path of the JSON configuration.", Required = true };
         var run = new Command("run", "Run the node until SIGTERM/SIGINT (creates and removes its virtual interface).") { configOption };
@@ -31,6 +32,11 @@ public static partial class SampleHost
         var statusCommand = new Command("status", "Show the running node's peers, addresses and links.") { configOption };
         statusCommand.SetAction((parse, ct) => ShowStatusAsync(parse.GetValue(configOption)!, product, ct));
         var root = new RootCommand($"Ipop {product} node.") { run, statusCommand };
+        foreach (Command command in commands ?? [])
+        {
+            root.Add(command);
+        }
+
         return root.Parse(args).InvokeAsync();
     }
 

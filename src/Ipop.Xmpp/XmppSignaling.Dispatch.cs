@@ -160,7 +160,7 @@ public sealed partial class XmppSignaling
         string type = StanzaReader.Type(presence, "available");
         lock (_gate)
         {
-            if (_rooms.TryGetValue(from.Bare, out MucRoom? room))
+            if (_rooms.TryGetValue(from.Bare, out MucRoom? room) || _managedRooms.TryGetValue(from.Bare, out room))
             {
                 HandleRoomPresenceLocked(room, from, type, presence);
                 return;
@@ -232,42 +232,40 @@ public sealed partial class XmppSignaling
     {
         XElement? x = presence.Element(XName.Get("x", XmppNamespaces.MucUser));
         HashSet<string> codes = x?.Elements(XName.Get("status", XmppNamespaces.MucUser)).Select(s => (string?)s.Attribute("code") ?? string.Empty).ToHashSet(StringComparer.Ordinal) ?? [];
+        XElement? item = x?.Element(XName.Get("item", XmppNamespaces.MucUser));
+
+        // XEP-0045 §7.2.3/§9: every occupant presence carries the user's affiliation, and the room sends a new one
+        // whenever it changes, so membership is re-checked on each presence.
+        GroupAffiliation affiliation = MucAffiliations.Parse((string?)item?.Attribute("affiliation"));
         string nick = from.Resource ?? string.Empty;
+
+        // Role none means the occupant is not (or no longer) in the room (§5.1): ejabberd announces a revoked
+        // membership with such a presence before the 321 removal, and it must neither count as being in the room
+        // nor answer a join that follows.
+        if (type == "available" && (string?)item?.Attribute("role") == "none")
+        {
+            type = "unavailable";
+        }
+
         if (type == "error")
         {
-            room.Join?.TrySetException(new XmppSignalingException(XmppErrorKind.Request, $"Room {room.Jid} refused our join: {StanzaReader.ErrorCondition(presence)}."));
+            room.Join?.TrySetResult(MucJoinResult.Refused(StanzaReader.ErrorConditionName(presence), StanzaReader.ErrorCondition(presence)));
             return;
+        }
+
+        if (from.IsBare)
+        {
+            return; // The room's own presence (ejabberd announces its entity caps so), not an occupant.
         }
 
         if (codes.Contains("110") || nick == room.Nickname)
         {
-            if (type == "unavailable")
-            {
-                // Kicked, banned, or the room went away (XEP-0045 §9.1, §10.9): everyone there is gone for us.
-                room.Joined = false;
-                string[] gone = [.. room.Occupants.Values];
-                room.Occupants.Clear();
-                foreach (string full in gone)
-                {
-                    RecomputeLocked(full);
-                }
-
-                return;
-            }
-
-            room.Joined = true;
-            if (codes.Contains("100") is false && !room.WarnedAnonymous && x?.Element(XName.Get("item", XmppNamespaces.MucUser))?.Attribute("jid") is null)
-            {
-                room.WarnedAnonymous = true;
-                LogAnonymousRoom(_logger, room.Jid);
-            }
-
-            room.Join?.TrySetResult(codes.Contains("201"));
+            HandleOwnRoomPresenceLocked(room, type, codes, x, affiliation);
             return;
         }
 
-        string? realText = (string?)x?.Element(XName.Get("item", XmppNamespaces.MucUser))?.Attribute("jid");
-        string? previous = room.Occupants.GetValueOrDefault(nick);
+        string? realText = (string?)item?.Attribute("jid");
+        MucOccupant? previous = room.Occupants.TryGetValue(nick, out MucOccupant known) ? known : null;
         if (type == "unavailable" || !StanzaReader.HasMarker(presence) || !Jid.TryParse(realText, out Jid real) || real.IsBare)
         {
             if (type == "available" && realText is null && !room.WarnedAnonymous)
@@ -276,22 +274,102 @@ public sealed partial class XmppSignaling
                 LogAnonymousRoom(_logger, room.Jid);
             }
 
-            if (previous is not null)
+            if (previous is { } gone)
             {
                 room.Occupants.Remove(nick);
-                RecomputeLocked(previous);
+                RecomputeLocked(gone.RealJid);
             }
 
             return;
         }
 
-        room.Occupants[nick] = real.Full;
-        if (previous is not null && previous != real.Full)
+        room.Occupants[nick] = new MucOccupant(real.Full, affiliation);
+        if (previous is { } before && before.RealJid != real.Full)
         {
-            RecomputeLocked(previous);
+            RecomputeLocked(before.RealJid);
+        }
+
+        // An Ipop node in the room whose user is not on the member list (an open room, or a server that lets it in):
+        // say once per change that we refuse it, since it will try to link.
+        if (!MucAffiliations.IsMember(affiliation) && previous?.Affiliation != affiliation && _rooms.ContainsKey(room.Jid))
+        {
+            LogNotAGroupMember(_logger, nick, real.Full, room.Jid, affiliation);
         }
 
         RecomputeLocked(real.Full);
+    }
+
+    private void HandleOwnRoomPresenceLocked(MucRoom room, string type, HashSet<string> codes, XElement? x, GroupAffiliation affiliation)
+    {
+        if (type == "unavailable")
+        {
+            // Kicked, banned, membership revoked, or the room went away (XEP-0045 §9.1, §9.4, §10.9): everyone there is gone for us.
+            bool wasJoined = room.Joined;
+            room.Joined = false;
+            string[] gone = [.. room.Occupants.Values.Select(o => o.RealJid)];
+            room.Occupants.Clear();
+            foreach (string full in gone)
+            {
+                RecomputeLocked(full);
+            }
+
+            string reason = RemovalReason(codes, x);
+            if (wasJoined && _rooms.ContainsKey(room.Jid))
+            {
+                LogRemovedFromRoom(_logger, room.Jid, reason);
+            }
+
+            room.Left?.TrySetResult(reason);
+            return;
+        }
+
+        bool wasIn = room.Joined;
+        GroupAffiliation before = room.Affiliation;
+        room.Joined = true;
+        room.Affiliation = affiliation;
+        if (codes.Contains("100") is false && !room.WarnedAnonymous && x?.Element(XName.Get("item", XmppNamespaces.MucUser))?.Attribute("jid") is null)
+        {
+            room.WarnedAnonymous = true;
+            LogAnonymousRoom(_logger, room.Jid);
+        }
+
+        if (wasIn && before != affiliation)
+        {
+            LogOwnAffiliation(_logger, room.Jid, before, affiliation);
+        }
+
+        room.Join?.TrySetResult(MucJoinResult.In(codes.Contains("201"), affiliation));
+    }
+
+    /// <summary>Why a room removed us, from the status codes of XEP-0045 §15.6.</summary>
+    private static string RemovalReason(HashSet<string> codes, XElement? x)
+    {
+        if (x?.Element(XName.Get("destroy", XmppNamespaces.MucUser)) is not null)
+        {
+            return "the room was destroyed";
+        }
+
+        if (codes.Contains("301"))
+        {
+            return "banned (301)";
+        }
+
+        if (codes.Contains("321"))
+        {
+            return "our membership was revoked (321)";
+        }
+
+        if (codes.Contains("322"))
+        {
+            return "the room became members-only and we are not on its member list (322)";
+        }
+
+        if (codes.Contains("307"))
+        {
+            return "kicked (307)";
+        }
+
+        return codes.Contains("332") ? "the MUC service shut down (332)" : "left the room";
     }
 
     private void HandleMessage(XElement message)
@@ -341,11 +419,11 @@ public sealed partial class XmppSignaling
         }
     }
 
-    /// <summary>Derives a peer's state from roster presence and room occupancy and raises <see cref="PeerChanged"/> on a difference.</summary>
+    /// <summary>Derives a peer's state from roster presence and room membership (occupant with member affiliation or higher) and raises <see cref="PeerChanged"/> on a difference.</summary>
     private void RecomputeLocked(string full)
     {
         Jid jid = Jid.Parse(full);
-        ImmutableArray<string> groups = [.. _rooms.Values.Where(r => r.Occupants.ContainsValue(full)).Select(r => r.Jid).Order(StringComparer.Ordinal)];
+        ImmutableArray<string> groups = [.. _rooms.Values.Where(r => r.HasMember(full)).Select(r => r.Jid).Order(StringComparer.Ordinal)];
         bool online = _rosterOnline.Contains(full) || groups.Length > 0;
         PeerRelationship relationship = PeerRelationship.None;
         if (jid.Bare == _account.Bare || (_roster.TryGetValue(jid.Bare, out RosterItem? item) && item.IsFriend))

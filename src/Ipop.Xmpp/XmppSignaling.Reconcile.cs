@@ -44,9 +44,9 @@ public sealed partial class XmppSignaling
                 _occupantsUnconfirmed[room.Jid] = held;
             }
 
-            foreach ((string nick, string full) in room.Occupants)
+            foreach ((string nick, MucOccupant occupant) in room.Occupants)
             {
-                held[nick] = full;
+                held[nick] = occupant.RealJid;
             }
         }
     }
@@ -117,29 +117,18 @@ public sealed partial class XmppSignaling
             }
 
             _rosterUnconfirmed.Clear();
-            foreach ((string roomJid, Dictionary<string, string> held) in _occupantsUnconfirmed.ToArray())
+            foreach (string roomJid in _occupantsUnconfirmed.Keys.ToArray())
             {
                 if (!_rooms.TryGetValue(roomJid, out MucRoom? room))
                 {
                     _occupantsUnconfirmed.Remove(roomJid);
-                    continue;
+                }
+                else if (room.Joined && ReferenceEquals(room.JoinedOn, connection))
+                {
+                    ended += EndUnconfirmedOccupantsLocked(room);
                 }
 
-                if (!room.Joined)
-                {
-                    continue; // Not back in the room: nothing to compare with yet; a later session settles it.
-                }
-
-                _occupantsUnconfirmed.Remove(roomJid);
-                foreach ((string nick, string full) in held)
-                {
-                    if (room.Occupants.TryGetValue(nick, out string? current) && current == full)
-                    {
-                        room.Occupants.Remove(nick);
-                        RecomputeLocked(full);
-                        ended++;
-                    }
-                }
+                // A room not rejoined yet (its keeper is still asking) is settled after its own join; see SettleRoomAsync.
             }
         }
 
@@ -147,32 +136,81 @@ public sealed partial class XmppSignaling
     }
 
     /// <summary>
-    /// A room that refused our rejoin (error presence: banned, no longer a member, room gone) is a
-    /// positive signal that we are out of that group, so its held occupants are ended now; a join that
-    /// only timed out or lost the connection says nothing and keeps them.
+    /// A room that refused our rejoin (not a member any more, banned, room gone) is a positive signal that we are
+    /// out of that group, so its held occupants end now; a join that got no answer says nothing and keeps them.
     /// </summary>
-    private void ForgetRefusedRoom(MucRoom room, XmppSignalingException ex)
+    private void OnRoomJoinRefused(MucRoom room, MucJoinResult result)
     {
-        if (ex.Kind != XmppErrorKind.Request || ex.InnerException is TimeoutException)
+        if (result.Condition is not ("registration-required" or "forbidden" or "item-not-found"))
         {
             return;
         }
 
         lock (_gate)
         {
-            if (room.Joined || !_occupantsUnconfirmed.Remove(room.Jid, out Dictionary<string, string>? held))
+            if (!room.Joined)
+            {
+                EndUnconfirmedOccupantsLocked(room);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A room rejoined after an outage whose held occupants the session's settle could not judge (we were not back
+    /// in the room yet): they get the same settle time from our join, since they reconnect on their own schedule.
+    /// </summary>
+    private async Task SettleRoomAsync(XmppConnection connection, Task loop, MucRoom room)
+    {
+        lock (_gate)
+        {
+            if (!_occupantsUnconfirmed.ContainsKey(room.Jid))
+            {
+                return;
+            }
+        }
+
+        try
+        {
+            await Task.WhenAny(loop, Task.Delay(_options.PresenceSettleTime, _time, _lifetime.Token));
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+
+        int ended;
+        lock (_gate)
+        {
+            if (loop.IsCompleted || _lifetime.IsCancellationRequested || !room.Joined || !ReferenceEquals(room.JoinedOn, connection))
             {
                 return;
             }
 
-            foreach ((string nick, string full) in held)
+            ended = EndUnconfirmedOccupantsLocked(room);
+        }
+
+        LogSettled(_logger, ended, _options.PresenceSettleTime.TotalSeconds);
+    }
+
+    /// <summary>Under <c>_gate</c>: the room's held occupants that were not heard from again leave it now.</summary>
+    private int EndUnconfirmedOccupantsLocked(MucRoom room)
+    {
+        if (!_occupantsUnconfirmed.Remove(room.Jid, out Dictionary<string, string>? held))
+        {
+            return 0;
+        }
+
+        int ended = 0;
+        foreach ((string nick, string full) in held)
+        {
+            if (room.Occupants.TryGetValue(nick, out MucOccupant current) && current.RealJid == full)
             {
-                if (room.Occupants.TryGetValue(nick, out string? current) && current == full)
-                {
-                    room.Occupants.Remove(nick);
-                    RecomputeLocked(full);
-                }
+                room.Occupants.Remove(nick);
+                RecomputeLocked(full);
+                ended++;
             }
         }
+
+        return ended;
     }
 }

@@ -36,30 +36,15 @@ public sealed partial class XmppSignaling
             XElement result = await RequestAsync(connection, StanzaBuilder.RosterGet(NextId()), _options.ConnectTimeout, cancellationToken);
             ApplyRoster(RosterItem.ParseQuery(result.Element(XName.Get("query", XmppNamespaces.Roster))), replace: true);
             await connection.SendAsync(StanzaBuilder.InitialPresence(_options.PresencePriority), cancellationToken);
-            MucRoom[] rooms;
             lock (_gate)
             {
                 _connected = true;
                 _events.Post(() => ConnectionChanged?.Invoke(this, new SignalingConnectionEventArgs(true, null)));
-                rooms = [.. _rooms.Values];
             }
 
-            foreach (MucRoom room in rooms)
-            {
-                try
-                {
-                    if (await JoinOnConnectionAsync(connection, room, cancellationToken))
-                    {
-                        await ConfigureRoomAsync(connection, room.Jid, membersOnly: false, cancellationToken);
-                    }
-                }
-                catch (XmppSignalingException ex)
-                {
-                    LogRoomJoinFailed(_logger, room.Jid, ex.Message);
-                    ForgetRefusedRoom(room, ex);
-                }
-            }
-
+            // Rooms are joined in the background (XmppSignaling.Groups.cs): a room that is missing, locked or does
+            // not list us yet is asked again with backoff, and must not hold up the session.
+            StartRoomKeepers(connection, loop);
             _ = Task.Run(() => KeepaliveAsync(connection, loop), CancellationToken.None);
             _ = Task.Run(() => SettleAsync(connection, loop), CancellationToken.None);
             return loop;
@@ -276,94 +261,5 @@ public sealed partial class XmppSignaling
         {
             _pendingIq.TryRemove(id, out _);
         }
-    }
-
-    private async Task JoinRoomAsync(string group, bool configure, bool membersOnly, CancellationToken cancellationToken)
-    {
-        string roomJid = RoomJid(group);
-        MucRoom? room;
-        XmppConnection? connection;
-        lock (_gate)
-        {
-            if (!_rooms.TryGetValue(roomJid, out room))
-            {
-                room = new MucRoom(roomJid, Nickname);
-                _rooms[roomJid] = room;
-            }
-
-            connection = _connected ? _connection : null;
-        }
-
-        if (connection is null)
-        {
-            if (configure)
-            {
-                throw new InvalidOperationException("Not connected to the XMPP server.");
-            }
-
-            return; // Joined when the session comes up.
-        }
-
-        bool created;
-        try
-        {
-            created = !room.Joined && await JoinOnConnectionAsync(connection, room, cancellationToken);
-        }
-        catch (XmppSignalingException)
-        {
-            // A refused join (members-only, banned, nickname in use) must not be retried on every reconnect.
-            lock (_gate)
-            {
-                if (!room.Joined && _rooms.TryGetValue(roomJid, out MucRoom? current) && ReferenceEquals(current, room))
-                {
-                    _rooms.Remove(roomJid);
-                }
-            }
-
-            throw;
-        }
-
-        if (created || configure)
-        {
-            await ConfigureRoomAsync(connection, roomJid, membersOnly, cancellationToken);
-        }
-    }
-
-    /// <summary>Joins and waits for our own presence echo; returns true if the room was just created (status 201, XEP-0045 §10.1.1).</summary>
-    private async Task<bool> JoinOnConnectionAsync(XmppConnection connection, MucRoom room, CancellationToken cancellationToken)
-    {
-        TaskCompletionSource<bool> join;
-        bool send;
-        lock (_gate)
-        {
-            // A join already in flight (two callers at once) is shared rather than sent twice.
-            send = room.Join is not { Task.IsCompleted: false };
-            if (send)
-            {
-                room.Join = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-            }
-
-            join = room.Join!;
-        }
-
-        if (send)
-        {
-            await connection.SendAsync(StanzaBuilder.MucJoin(room.OccupantJid), cancellationToken);
-        }
-
-        try
-        {
-            return await join.Task.WaitAsync(JoinTimeout, _time, cancellationToken);
-        }
-        catch (TimeoutException ex)
-        {
-            throw new XmppSignalingException(XmppErrorKind.Request, $"Room {room.Jid} did not answer our join within {JoinTimeout.TotalSeconds:0} s.", ex);
-        }
-    }
-
-    private async Task ConfigureRoomAsync(XmppConnection connection, string roomJid, bool membersOnly, CancellationToken cancellationToken)
-    {
-        await RequestAsync(connection, StanzaBuilder.MucConfigure(NextId(), roomJid, membersOnly, persistent: true), TimeSpan.FromSeconds(10), cancellationToken);
-        LogRoomConfigured(_logger, roomJid, membersOnly);
     }
 }

@@ -21,7 +21,8 @@ namespace Ipop.Xmpp;
 /// marker; other clients of the same or other users are ignored. A peer is a
 /// <see cref="PeerRelationship.Friend"/> when the roster subscription is <c>both</c> (or it is another node
 /// of our own user) and a <see cref="PeerRelationship.GroupMember"/> while it is an occupant of a joined
-/// room; group names are the rooms' bare JIDs. Messages are
+/// room whose member list holds its user (affiliation member, admin or owner) and the room shows its real JID;
+/// group names are the rooms' bare JIDs. Occupants without membership are refused (logged, never a peer). Messages are
 /// <c>&lt;message type='normal'&gt;&lt;ipop xmlns='urn:ipop:signaling:1' kind='…'&gt;body&lt;/ipop&gt;&lt;/message&gt;</c>
 /// to the peer's full JID and are accepted only from online friends or group members.
 /// </remarks>
@@ -219,60 +220,6 @@ public sealed partial class XmppSignaling : IOverlaySignaling
 
         XmppConnection connection = RequireConnection();
         await SendOnAsync(connection, StanzaBuilder.IpopMessage(NextId(), target.Full, message), cancellationToken);
-    }
-
-    /// <inheritdoc />
-    public Task JoinGroupAsync(string group, CancellationToken cancellationToken) => JoinRoomAsync(group, configure: false, membersOnly: false, cancellationToken);
-
-    /// <summary>
-    /// Creates (or joins) a room and, as its owner, configures it for Ipop (XEP-0045 §10.1–10.2): real
-    /// JIDs visible to all occupants, persistent, optionally members-only.
-    /// </summary>
-    /// <param name="group">Room name under <see cref="XmppSignalingOptions.MucService"/> or a bare room JID.</param>
-    /// <param name="membersOnly">Only users with membership (see <see cref="SetGroupMembershipAsync"/>) may join.</param>
-    /// <param name="cancellationToken">Cancels waiting.</param>
-    /// <exception cref="XmppSignalingException">The room refused us or the configuration (e.g. we are not its owner).</exception>
-    public Task CreateGroupAsync(string group, bool membersOnly, CancellationToken cancellationToken) => JoinRoomAsync(group, configure: true, membersOnly, cancellationToken);
-
-    /// <summary>Grants or revokes a user's membership of a room we own (XEP-0045 §9.3/§9.4).</summary>
-    /// <param name="group">Room name or bare room JID.</param>
-    /// <param name="user">The user's bare JID.</param>
-    /// <param name="member">True to grant, false to revoke.</param>
-    /// <param name="cancellationToken">Cancels waiting.</param>
-    /// <exception cref="XmppSignalingException">The room refused (we are not owner or admin).</exception>
-    public async Task SetGroupMembershipAsync(string group, string user, bool member, CancellationToken cancellationToken)
-    {
-        Jid jid = ParseUser(user);
-        await RequestAsync(StanzaBuilder.MucAffiliation(NextId(), RoomJid(group), jid.Bare, member ? "member" : "none"), cancellationToken);
-    }
-
-    /// <inheritdoc />
-    public async Task LeaveGroupAsync(string group, CancellationToken cancellationToken)
-    {
-        string room = RoomJid(group);
-        XmppConnection? connection;
-        MucRoom? left;
-        lock (_gate)
-        {
-            connection = _connected ? _connection : null;
-            if (!_rooms.Remove(room, out left))
-            {
-                return;
-            }
-
-            string[] occupants = [.. left.Occupants.Values];
-            left.Occupants.Clear();
-            left.Joined = false;
-            foreach (string full in occupants)
-            {
-                RecomputeLocked(full);
-            }
-        }
-
-        if (connection is not null)
-        {
-            await SendOnAsync(connection, StanzaBuilder.MucLeave(left.OccupantJid), cancellationToken);
-        }
     }
 
     /// <inheritdoc />

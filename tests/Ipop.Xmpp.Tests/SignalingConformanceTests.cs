@@ -18,6 +18,9 @@ public sealed class SignalingConformanceTests(ProsodyFixture prosody, EjabberdFi
 
         /// <summary>The group id peers report for <paramref name="name"/>.</summary>
         string GroupId(string name);
+
+        /// <summary>Makes <paramref name="users"/> the members of group <paramref name="name"/>, as its owner would.</summary>
+        Task PrepareGroupAsync(string name, string[] users);
     }
 
     private sealed class XmppWorld(XmppServerFixture server) : IWorld
@@ -44,6 +47,8 @@ public sealed class SignalingConformanceTests(ProsodyFixture prosody, EjabberdFi
 
         public string GroupId(string name) => $"{name}@{server.MucDomain}";
 
+        public Task PrepareGroupAsync(string name, string[] users) => server.CreateGroupAsync(name, users);
+
         public async ValueTask DisposeAsync()
         {
             foreach (XmppSignaling node in _nodes)
@@ -69,6 +74,8 @@ public sealed class SignalingConformanceTests(ProsodyFixture prosody, EjabberdFi
         }
 
         public string GroupId(string name) => name;
+
+        public Task PrepareGroupAsync(string name, string[] users) => Task.CompletedTask;
 
         public async ValueTask DisposeAsync()
         {
@@ -126,6 +133,7 @@ public sealed class SignalingConformanceTests(ProsodyFixture prosody, EjabberdFi
         await using IWorld world = World(kind);
         string[] users = await world.UsersAsync(3);
         string name = "grp" + Guid.NewGuid().ToString("N")[..6];
+        await world.PrepareGroupAsync(name, users);
         var nodes = new List<(IOverlaySignaling Node, SignalingProbe Probe)>();
         foreach (string user in users)
         {

@@ -25,6 +25,7 @@ public sealed class XmppReconnectTests
         {
             string[] users = await fixture.RegisterAsync("restart", 2);
             string room = "restart" + Guid.NewGuid().ToString("N")[..6];
+            await fixture.CreateGroupAsync(room, users);
             await using var a = new XmppSignaling(fixture.Options(users[0], o => o.Groups.Add(room)));
             await using var b = new XmppSignaling(fixture.Options(users[1], o =>
             {

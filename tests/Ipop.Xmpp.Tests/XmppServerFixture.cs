@@ -73,4 +73,21 @@ public abstract class XmppServerFixture : IAsyncLifetime
         configure?.Invoke(options);
         return options;
     }
+
+    /// <summary>
+    /// Creates a members-only group owned by a fresh account, as its owner would with <c>groupvpn members add</c>,
+    /// and adds <paramref name="members"/>; returns the owner's bare JID.
+    /// </summary>
+    public async Task<string> CreateGroupAsync(string room, params string[] members)
+    {
+        string owner = (await RegisterAsync("owner", 1))[0];
+        await using var node = new XmppSignaling(Options(owner));
+        await node.ConnectAsync(CancellationToken.None);
+        foreach (string member in members)
+        {
+            await node.AddGroupMemberAsync(room, member, CancellationToken.None);
+        }
+
+        return owner;
+    }
 }

@@ -10,9 +10,9 @@ public abstract class XmppServerTests(XmppServerFixture server)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    protected async Task<(XmppSignaling Node, SignalingProbe Probe)> ConnectAsync(string jid, Action<XmppSignalingOptions>? configure = null)
+    protected async Task<(XmppSignaling Node, SignalingProbe Probe)> ConnectAsync(string jid, Action<XmppSignalingOptions>? configure = null, ILogger<XmppSignaling>? logger = null)
     {
-        var node = new XmppSignaling(server.Options(jid, configure));
+        var node = new XmppSignaling(server.Options(jid, configure), logger);
         var probe = new SignalingProbe(node);
         await node.ConnectAsync(Ct);
         return (node, probe);
@@ -157,7 +157,8 @@ public abstract class XmppServerTests(XmppServerFixture server)
                 nodes.Add(await ConnectAsync(user));
             }
 
-            await nodes[0].Node.CreateGroupAsync(room, membersOnly: false, Ct);
+            await server.CreateGroupAsync(room, users);
+            await nodes[0].Node.JoinGroupAsync(room, Ct);
             await nodes[1].Node.JoinGroupAsync(room, Ct);
             await nodes[2].Node.JoinGroupAsync(room, Ct);
             string roomJid = $"{room}@{server.MucDomain}";
@@ -259,23 +260,164 @@ public abstract class XmppServerTests(XmppServerFixture server)
         await using var _ = owner;
         (XmppSignaling member, SignalingProbe pm) = await ConnectAsync(users[1]);
         await using var __ = member;
-        (XmppSignaling outsider, SignalingProbe px) = await ConnectAsync(users[2]);
+        var outsiderLog = new LogCapture();
+        (XmppSignaling outsider, SignalingProbe px) = await ConnectAsync(users[2], logger: outsiderLog);
         await using var ___ = outsider;
 
         await owner.CreateGroupAsync(room, membersOnly: true, Ct);
-        await owner.SetGroupMembershipAsync(room, users[1], member: true, Ct);
+        Assert.True(await owner.AddGroupMemberAsync(room, users[1], Ct));
+        Assert.False(await owner.AddGroupMemberAsync(room, users[1], Ct));
 
         await member.JoinGroupAsync(room, Ct);
         await SignalingProbe.WaitUntilAsync(() => po.SeesOnline(member.LocalId, PeerRelationship.GroupMember) && pm.SeesOnline(owner.LocalId, PeerRelationship.GroupMember), "owner and member see each other");
+        Assert.Equal([new GroupMember(users[0], GroupAffiliation.Owner), new GroupMember(users[1], GroupAffiliation.Member)], await owner.GetGroupMembersAsync(room, Ct));
 
-        XmppSignalingException ex = await Assert.ThrowsAsync<XmppSignalingException>(() => outsider.JoinGroupAsync(room, Ct));
-        Assert.Equal(XmppErrorKind.Request, ex.Kind);
-        Assert.Contains("registration-required", ex.Message, StringComparison.Ordinal);
+        // The outsider is refused by the room: it says why and keeps asking (the host must not exit); nobody sees it.
+        await outsider.JoinGroupAsync(room, Ct);
+        await SignalingProbe.WaitUntilAsync(() => outsiderLog.Has($"Not a member of {room}@{server.MucDomain} yet"), "the outsider logs that it is not a member yet");
+        await SignalingProbe.WaitUntilAsync(() => outsiderLog.Lines.Count(l => l.Contains("Not a member of", StringComparison.Ordinal)) >= 2, "the outsider asks again");
         Assert.Null(po.LastSeen(outsider.LocalId));
+        Assert.Null(pm.LastSeen(outsider.LocalId));
+        Assert.Empty(px.PeerEvents);
 
-        // Non-owners cannot change membership.
-        XmppSignalingException denied = await Assert.ThrowsAsync<XmppSignalingException>(() => member.SetGroupMembershipAsync(room, users[2], member: true, Ct));
+        // Non-owners cannot change membership, and are told who can.
+        XmppSignalingException denied = await Assert.ThrowsAsync<XmppSignalingException>(() => member.AddGroupMemberAsync(room, users[2], Ct));
         Assert.Equal(XmppErrorKind.Request, denied.Kind);
+        Assert.Contains("only its owner or an admin manages the members", denied.Message, StringComparison.Ordinal);
+        ArgumentException self = await Assert.ThrowsAsync<ArgumentException>(() => owner.RemoveGroupMemberAsync(room, users[0], Ct));
+        Assert.Contains("does not remove itself", self.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Members_starting_at_once_before_the_room_exists_never_create_it_and_all_get_in_once_the_owner_adds_them()
+    {
+        string[] users = await server.RegisterAsync("race", 4);
+        string room = "race" + Guid.NewGuid().ToString("N")[..8];
+        string roomJid = $"{room}@{server.MucDomain}";
+        var nodes = new List<(XmppSignaling Node, SignalingProbe Probe, LogCapture Log)>();
+        try
+        {
+            foreach (string user in users)
+            {
+                var log = new LogCapture();
+                (XmppSignaling node, SignalingProbe probe) = await ConnectAsync(user, logger: log);
+                nodes.Add((node, probe, log));
+            }
+
+            await Task.WhenAll(nodes.Select(n => n.Node.JoinGroupAsync(room, Ct)));
+            foreach ((_, _, LogCapture log) in nodes)
+            {
+                await SignalingProbe.WaitUntilAsync(() => log.Has($"Room {roomJid} does not exist yet"), "each member logs that the room does not exist yet");
+            }
+
+            // Nobody created it while waiting: the owner still finds no room.
+            string owner = (await server.RegisterAsync("raceowner", 1))[0];
+            (XmppSignaling ownerNode, _) = await ConnectAsync(owner);
+            await using var ownerScope = ownerNode;
+            XmppSignalingException missing = await Assert.ThrowsAsync<XmppSignalingException>(() => ownerNode.GetGroupMembersAsync(room, Ct));
+            Assert.Contains("does not exist", missing.Message, StringComparison.Ordinal);
+
+            foreach (string user in users)
+            {
+                Assert.True(await ownerNode.AddGroupMemberAsync(room, user, Ct));
+            }
+
+            foreach ((XmppSignaling node, SignalingProbe probe, _) in nodes)
+            {
+                foreach ((XmppSignaling other, _, _) in nodes.Where(n => n.Node != node))
+                {
+                    await SignalingProbe.WaitUntilAsync(() => probe.SeesOnline(other.LocalId, PeerRelationship.GroupMember), $"{node.LocalUser} sees {other.LocalUser} in the group", TimeSpan.FromSeconds(20));
+                }
+            }
+
+            IReadOnlyList<GroupMember> members = await ownerNode.GetGroupMembersAsync(room, Ct);
+            Assert.Equal(new GroupMember(owner, GroupAffiliation.Owner), Assert.Single(members, m => m.Affiliation != GroupAffiliation.Member));
+            Assert.Equal(users.Order(StringComparer.Ordinal), members.Where(m => m.Affiliation == GroupAffiliation.Member).Select(m => m.User));
+        }
+        finally
+        {
+            foreach ((XmppSignaling node, _, _) in nodes)
+            {
+                await node.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Removing_a_member_drops_it_from_every_node_within_a_second_and_adding_it_again_brings_it_back()
+    {
+        string[] users = await server.RegisterAsync("revoke", 3);
+        string room = "revoke" + Guid.NewGuid().ToString("N")[..8];
+        var removedLog = new LogCapture();
+        (XmppSignaling owner, SignalingProbe po) = await ConnectAsync(users[0]);
+        await using var _ = owner;
+        (XmppSignaling member, SignalingProbe pm) = await ConnectAsync(users[1]);
+        await using var __ = member;
+        (XmppSignaling removed, SignalingProbe pr) = await ConnectAsync(users[2], logger: removedLog);
+        await using var ___ = removed;
+        Assert.True(await owner.AddGroupMemberAsync(room, users[1], Ct));
+        Assert.True(await owner.AddGroupMemberAsync(room, users[2], Ct));
+        foreach (XmppSignaling node in (XmppSignaling[])[owner, member, removed])
+        {
+            await node.JoinGroupAsync(room, Ct);
+        }
+
+        await SignalingProbe.WaitUntilAsync(() => po.SeesOnline(removed.LocalId, PeerRelationship.GroupMember) && pm.SeesOnline(removed.LocalId, PeerRelationship.GroupMember) && pr.SeesOnline(member.LocalId, PeerRelationship.GroupMember), "all three are in the group");
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.True(await owner.RemoveGroupMemberAsync(room, users[2], Ct));
+        await SignalingProbe.WaitUntilAsync(() => !po.SeesOnline(removed.LocalId, PeerRelationship.GroupMember) && !pm.SeesOnline(removed.LocalId, PeerRelationship.GroupMember) && !pr.SeesOnline(member.LocalId, PeerRelationship.GroupMember), "every node drops the removed member", TimeSpan.FromSeconds(5));
+        TimeSpan took = clock.Elapsed;
+        TestContext.Current.TestOutputHelper?.WriteLine($"membership revoked to every node seeing it: {took.TotalMilliseconds:F0} ms");
+        Assert.True(took < TimeSpan.FromSeconds(1), $"took {took.TotalMilliseconds:F0} ms");
+        Assert.Equal(PeerRelationship.None, pm.LastSeen(removed.LocalId)!.Relationship);
+        await SignalingProbe.WaitUntilAsync(() => removedLog.Has("our membership was revoked (321)"), "the removed node logs why");
+        // prosody refuses its next join (registration-required); ejabberd lets it back in as a participant with
+        // affiliation none. Either way it is told it is not on the member list, and nobody counts it as a member.
+        await SignalingProbe.WaitUntilAsync(() => removedLog.Has($"{users[2]} is not on its member list"), "the removed node is told it is no member; it logged:\n" + string.Join("\n", removedLog.Lines));
+        await Task.Delay(300, Ct);
+        Assert.False(pm.SeesOnline(removed.LocalId, PeerRelationship.GroupMember));
+        TestContext.Current.TestOutputHelper?.WriteLine(string.Join('\n', removedLog.Lines));
+        Assert.False(await owner.RemoveGroupMemberAsync(room, users[2], Ct));
+        Assert.DoesNotContain(removedLog.Lines, l => l.Contains("semi-anonymous", StringComparison.Ordinal)); // ejabberd's room presence is no occupant
+
+        // Added again, it gets back in by itself (its keeper asks again with backoff).
+        Assert.True(await owner.AddGroupMemberAsync(room, users[2], Ct));
+        await SignalingProbe.WaitUntilAsync(() => pm.SeesOnline(removed.LocalId, PeerRelationship.GroupMember), "the member is back", TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task An_open_room_from_before_is_made_members_only_by_its_owner_and_outsiders_lose_it()
+    {
+        string[] users = await server.RegisterAsync("migrate", 3);
+        string room = "open" + Guid.NewGuid().ToString("N")[..8];
+        string roomJid = $"{room}@{server.MucDomain}";
+        await using (XmppSignaling before = (await ConnectAsync(users[0])).Node)
+        {
+            await before.CreateGroupAsync(room, membersOnly: false, Ct); // as GroupVPN made rooms before
+        }
+
+        var strangerLog = new LogCapture();
+        (XmppSignaling stranger, SignalingProbe ps) = await ConnectAsync(users[2], logger: strangerLog);
+        await using var _ = stranger;
+        await stranger.JoinGroupAsync(room, Ct);
+        await SignalingProbe.WaitUntilAsync(() => strangerLog.Has($"In room {roomJid}, but {users[2]} is not on its member list"), "the stranger is in the open room but told it is no member");
+
+        var ownerLog = new LogCapture();
+        (XmppSignaling owner, SignalingProbe po) = await ConnectAsync(users[0], logger: ownerLog);
+        await using var __ = owner;
+        await owner.JoinGroupAsync(room, Ct);
+        await SignalingProbe.WaitUntilAsync(() => ownerLog.Has($"Converted room {roomJid}"), "the owner converts the room");
+        Assert.Contains(ownerLog.Lines, l => l.Contains($"Refused ", StringComparison.Ordinal) && l.Contains(users[2], StringComparison.Ordinal));
+        await SignalingProbe.WaitUntilAsync(() => strangerLog.Has("we are not on its member list (322)"), "the stranger is removed as a non-member");
+        Assert.DoesNotContain(po.PeerEvents, e => e.Current.Id == stranger.LocalId && e.Current.Relationship.HasFlag(PeerRelationship.GroupMember));
+
+        (XmppSignaling member, SignalingProbe pm) = await ConnectAsync(users[1]);
+        await using var ___ = member;
+        Assert.True(await owner.AddGroupMemberAsync(room, users[1], Ct));
+        await member.JoinGroupAsync(room, Ct);
+        await SignalingProbe.WaitUntilAsync(() => po.SeesOnline(member.LocalId, PeerRelationship.GroupMember) && pm.SeesOnline(owner.LocalId, PeerRelationship.GroupMember), "owner and the added member see each other");
+        Assert.Null(pm.LastSeen(stranger.LocalId));
     }
 
     [Fact]
@@ -287,6 +429,7 @@ public abstract class XmppServerTests(XmppServerFixture server)
         await using var _ = a;
         (XmppSignaling b, SignalingProbe pb) = await ConnectAsync(users[1]);
         await using var __ = b;
+        await server.CreateGroupAsync(room, users);
 
         await Task.WhenAll(a.JoinGroupAsync(room, Ct), a.JoinGroupAsync(room, Ct)).WaitAsync(TimeSpan.FromSeconds(5), Ct);
         await b.JoinGroupAsync(room, Ct);

@@ -121,6 +121,13 @@ async Task RunAsync()
         return (ns, p, path);
     }
 
+    void GroupAdd(LabNamespace ownerNs, string ownerConfig, string owner, params string[] users)
+    {
+        CommandResult added = ownerNs.TryExec(TimeSpan.FromSeconds(60), "dotnet", [groupvpn, "members", "add", .. users.Select(u => $"{u}@{xmpp.Domain}"), "--config", ownerConfig]);
+        string said = (added.StandardOutput + added.StandardError).Trim().Replace('\n', ';');
+        AnsiConsole.MarkupLine($"owner {owner}: groupvpn members add {string.Join(' ', users)} -> {Markup.Escape(said)}");
+    }
+
     // GroupVPN, L3: three members behind different NATs.
     string group = $"demo@{xmpp.MucDomain}";
     var members = new List<(string Name, string Address, LabNamespace Ns, string Config)>();
@@ -129,6 +136,10 @@ async Task RunAsync()
         (LabNamespace ns, _, string cfg) = await StartAsync(groupvpn, "g" + name, where, new { Group = group, Subnet = "198.19.0.0/24", Address = address, Mode = "tun" }, "GroupVpn");
         members.Add(("g" + name + $" ({where})", address, ns, cfg));
     }
+
+    // Groups are members-only rooms: the owner (gpub, whose first add creates the room) puts the others on the
+    // member list. They started first and keep asking until it does.
+    GroupAdd(members[0].Ns, members[0].Config, "gpub", "gcone", "gsym");
 
     var clock = Stopwatch.StartNew();
     var matrix = new Table().Title("ping matrix (GroupVPN, one flat subnet 198.19.0.0/24)").AddColumn("from \\ to");
@@ -157,8 +168,9 @@ async Task RunAsync()
     AnsiConsole.Write(new Rule("[bold]GroupVPN switch mode: containers behind bridges[/]"));
     string l2group = $"demo-l2@{xmpp.MucDomain}";
     LabNamespace c1 = null!, c2 = null!;
-    (LabNamespace n1, _, _) = await StartAsync(groupvpn, "sw1", "public", new { Group = l2group, Subnet = "198.19.1.0/24", Address = "198.19.1.1", Mode = "tap", BridgeName = "br0", InterfaceName = "ipoptap0" }, "GroupVpn", ns => c1 = Container(ns, "ctr1", "198.19.1.10/24"));
+    (LabNamespace n1, _, string sw1Config) = await StartAsync(groupvpn, "sw1", "public", new { Group = l2group, Subnet = "198.19.1.0/24", Address = "198.19.1.1", Mode = "tap", BridgeName = "br0", InterfaceName = "ipoptap0" }, "GroupVpn", ns => c1 = Container(ns, "ctr1", "198.19.1.10/24"));
     (LabNamespace n2, _, _) = await StartAsync(groupvpn, "sw2", "cone", new { Group = l2group, Subnet = "198.19.1.0/24", Address = "198.19.1.2", Mode = "tap", BridgeName = "br0", InterfaceName = "ipoptap0" }, "GroupVpn", ns => c2 = Container(ns, "ctr2", "198.19.1.20/24"));
+    GroupAdd(n1, sw1Config, "sw1", "sw2");
     bool l2 = await EventuallyPingsAsync(c1, "198.19.1.20", TimeSpan.FromSeconds(40));
     AnsiConsole.MarkupLine($"container 198.19.1.10 (on sw1) -> container 198.19.1.20 (on sw2, behind a cone NAT): {(l2 ? "[green]ping ok[/]" : "[red]no reply[/]")}; ARP: {Markup.Escape(c1.Exec("ip", "neigh", "show", "198.19.1.20").Trim())}");
 

@@ -101,12 +101,30 @@ internal static class StanzaBuilder
             new XElement(IpopNs + "ipop", new XAttribute("kind", message.Kind), message.Body),
             new XElement(XName.Get("no-store", XmppNamespaces.Hints)));
 
-    /// <summary>Room join (XEP-0045 §7.2) without history, with our marker so members recognise Ipop nodes.</summary>
-    public static XElement MucJoin(string occupantJid)
-        => new("presence",
+    /// <summary>
+    /// Room join (XEP-0045 §7.2) without history, with our marker so members recognise Ipop nodes. A management
+    /// session (creating a room for its owner) joins without the marker, so no member tries to link to it.
+    /// </summary>
+    public static XElement MucJoin(string occupantJid, bool marker = true)
+    {
+        var presence = new XElement("presence",
             new XAttribute("to", occupantJid),
-            new XElement(XName.Get("x", XmppNamespaces.Muc), new XElement(XName.Get("history", XmppNamespaces.Muc), new XAttribute("maxstanzas", "0"))),
-            Marker());
+            new XElement(XName.Get("x", XmppNamespaces.Muc), new XElement(XName.Get("history", XmppNamespaces.Muc), new XAttribute("maxstanzas", "0"))));
+        if (marker)
+        {
+            presence.Add(Marker());
+        }
+
+        return presence;
+    }
+
+    /// <summary>Service discovery of a room (XEP-0045 §6.4): does it exist, and is it members-only, persistent, non-anonymous.</summary>
+    public static XElement DiscoInfo(string id, string to) => Iq("get", id, to, new XElement(XName.Get("query", XmppNamespaces.DiscoInfo)));
+
+    /// <summary>The list of users with one affiliation (XEP-0045 §9.5 members, §10.5 owners, §10.8 admins).</summary>
+    public static XElement MucAffiliationList(string id, string room, string affiliation)
+        => Iq("get", id, room, new XElement(XName.Get("query", XmppNamespaces.MucAdmin),
+            new XElement(XName.Get("item", XmppNamespaces.MucAdmin), new XAttribute("affiliation", affiliation))));
 
     /// <summary>Room exit (XEP-0045 §7.14).</summary>
     public static XElement MucLeave(string occupantJid) => new("presence", new XAttribute("to", occupantJid), new XAttribute("type", "unavailable"));
@@ -126,7 +144,7 @@ internal static class StanzaBuilder
                 Field("muc#roomconfig_persistentroom", persistent ? "1" : "0"))));
     }
 
-    /// <summary>Grant or revoke membership (XEP-0045 §9.3/§9.4).</summary>
+    /// <summary>Grant or revoke membership (XEP-0045 §9.3/§9.4); in a members-only room, revoking also removes the user (status 321).</summary>
     public static XElement MucAffiliation(string id, string room, string userJid, string affiliation)
         => Iq("set", id, room, new XElement(XName.Get("query", XmppNamespaces.MucAdmin),
             new XElement(XName.Get("item", XmppNamespaces.MucAdmin), new XAttribute("jid", userJid), new XAttribute("affiliation", affiliation))));

@@ -19,5 +19,12 @@ internal static class StanzaReader
         return (condition?.Name.LocalName ?? "undefined-condition") + (string.IsNullOrEmpty(text) ? string.Empty : $" ({text})");
     }
 
+    /// <summary>Only the name of the defined condition of a stanza error, e.g. <c>registration-required</c>.</summary>
+    public static string ErrorConditionName(XElement stanza)
+    {
+        XElement? error = stanza.Elements().FirstOrDefault(e => e.Name.LocalName == "error");
+        return error?.Elements().FirstOrDefault(e => e.Name.NamespaceName == XmppNamespaces.Stanzas && e.Name.LocalName != "text")?.Name.LocalName ?? "undefined-condition";
+    }
+
     public static bool HasMarker(XElement presence) => presence.Element(XName.Get("ipop", XmppNamespaces.Ipop)) is not null;
 }

@@ -19,6 +19,7 @@ internal static class XmppNamespaces
     public const string MucAdmin = "http://jabber.org/protocol/muc#admin";
     public const string DataForms = "jabber:x:data";
     public const string Hints = "urn:xmpp:hints";
+    public const string DiscoInfo = "http://jabber.org/protocol/disco#info";
 
     /// <summary>Our own payload and capability marker namespace.</summary>
     public const string Ipop = "urn:ipop:signaling:1";

@@ -6,15 +6,20 @@ namespace Ipop.IntegrationTests.GroupVpn;
 
 /// <summary>
 /// Issue 6 end to end: <c>groupvpn</c> processes on hosts behind different NATs, a real prosody for the group
-/// (a MUC room) and a real coturn; unmodified ping and iperf3 over the group's flat subnet.
+/// (a members-only MUC room whose member list the owner keeps with <c>groupvpn members</c>) and a real coturn;
+/// unmodified ping and iperf3 over the group's flat subnet.
 /// </summary>
 public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelper output) : IClassFixture<OverlayLabFixture>, IDisposable
 {
     private const string Subnet = "198.19.0.0/24";
     private readonly List<ProductNode> _nodes = [];
+    private readonly Dictionary<ProductNode, string> _users = [];
     private static readonly string[] Everyone = ["198.19.0.1", "198.19.0.2", "198.19.0.3"];
 
-    private string Group => $"g{Environment.ProcessId}x{_nodes.Count}@{lab.Xmpp.MucDomain}";
+    private static int s_groups;
+
+    // A room of its own per test: rooms are persistent and owned by the test's first node.
+    private string Group => $"g{Environment.ProcessId}x{Interlocked.Increment(ref s_groups)}@{lab.Xmpp.MucDomain}";
 
     public void Dispose()
     {
@@ -39,7 +44,27 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
             Metrics = new { PrometheusListen = metrics },
         });
         _nodes.Add(node);
+        _users[node] = $"{user}@{lab.Xmpp.Domain}";
         return node;
+    }
+
+    /// <summary><c>groupvpn members ...</c> with <paramref name="owner"/>'s config, in its namespace, as its owner would run it.</summary>
+    private CommandResult Members(ProductNode owner, params string[] args)
+        => owner.Namespace.TryExec(TimeSpan.FromSeconds(60), "dotnet", [Artifacts.GroupVpnHost, "members", .. args, "--config", owner.ConfigPath]);
+
+    /// <summary>The owner (the first node's account) adds the others to the group; the first add creates the room.</summary>
+    private void MakeGroup(ProductNode owner, params ProductNode[] members)
+    {
+        CommandResult r = Members(owner, ["add", .. members.Select(m => _users[m])]);
+        Assert.True(r.ExitCode == 0, $"members add exited {r.ExitCode}: {r.StandardOutput}{r.StandardError}");
+        output.WriteLine(r.StandardOutput.Trim());
+    }
+
+    /// <summary>When a node's log says its link to <paramref name="user"/> went (the log's HH:mm:ss.fff stamp, local time), or null.</summary>
+    private static TimeOnly? LinkRemovedAt(ProductNode node, string user)
+    {
+        string? line = node.Process!.Output.Split('\n').FirstOrDefault(l => l.Contains($"peer {user}/", StringComparison.Ordinal) && l.Contains("link removed", StringComparison.Ordinal));
+        return line is not null && TimeOnly.TryParseExact(line.Split(' ')[0], "HH:mm:ss.fff", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out TimeOnly at) ? at : null;
     }
 
     private static async Task<bool> EventuallyPingsAsync(LabNamespace from, string to, TimeSpan within)
@@ -81,6 +106,7 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
         ProductNode cone = await NodeAsync("gcone", "cone", group, "198.19.0.2");
         ProductNode sym = await NodeAsync("gsym", "sym", group, "198.19.0.3");
         ProductNode[] all = [pub, cone, sym];
+        MakeGroup(pub, cone, sym);
         var clock = Stopwatch.StartNew();
         foreach (ProductNode n in all)
         {
@@ -122,20 +148,147 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
     }
 
     [Fact]
-    public async Task A_valid_account_outside_the_group_gets_no_packet_through()
+    public async Task A_valid_account_that_is_not_on_the_member_list_can_neither_join_nor_get_a_link()
     {
         string group = Group;
         ProductNode a = await NodeAsync("gmem1", "public", group, "198.19.0.1");
         ProductNode b = await NodeAsync("gmem2", "public", group, "198.19.0.2");
-        // Same server, same subnet, a valid account, but another group: it must never get a link to the members.
-        ProductNode outsider = await NodeAsync("gout", "public", $"other{Environment.ProcessId}@{lab.Xmpp.MucDomain}", "198.19.0.3");
+        // Same server, same group name, same subnet, a valid account: but the owner never added it.
+        ProductNode outsider = await NodeAsync("gout", "public", group, "198.19.0.3");
+        MakeGroup(a, b);
         await a.StartAsync("GroupVPN");
         await b.StartAsync("GroupVPN");
         await outsider.StartAsync("GroupVPN");
         Assert.True(await EventuallyPingsAsync(a.Namespace, "198.19.0.2", TimeSpan.FromSeconds(30)), Diagnose());
+
+        // The room refuses it; it says so, keeps asking, and does not exit.
+        Assert.True(await outsider.Process!.WaitForOutputAsync($"Not a member of {group} yet", TimeSpan.FromSeconds(10)), Diagnose());
         Assert.False(outsider.Namespace.Ping("198.19.0.1", count: 3, deadlineSeconds: 4), Diagnose());
         Assert.False(outsider.Namespace.Ping("198.19.0.2", count: 2, deadlineSeconds: 3), Diagnose());
+        Assert.False(outsider.Process.HasExited, Diagnose());
         Assert.DoesNotContain("gout", a.Status(), StringComparison.Ordinal);
+        Assert.DoesNotContain("gout", b.Status(), StringComparison.Ordinal);
+
+        // Listing shows the owner and the one member; the outsider cannot add itself.
+        CommandResult list = Members(a, "list");
+        Assert.True(list.ExitCode == 0, list.StandardError);
+        Assert.Contains("gmem1@lab.test owner", list.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("gmem2@lab.test member", list.StandardOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain("gout", list.StandardOutput, StringComparison.Ordinal);
+        CommandResult self = Members(outsider, "add", "gout@lab.test");
+        Assert.Equal(3, self.ExitCode);
+        Assert.Contains("only its owner or an admin manages the members", self.StandardError, StringComparison.Ordinal);
+        Assert.Single(self.StandardError.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public async Task Removing_a_member_with_the_cli_cuts_its_links_within_a_second()
+    {
+        string group = Group;
+        ProductNode owner = await NodeAsync("grm0", "public", group, "198.19.0.1");
+        ProductNode stays = await NodeAsync("grm1", "public", group, "198.19.0.2");
+        ProductNode leaves = await NodeAsync("grm2", "cone", group, "198.19.0.3");
+        MakeGroup(owner, stays, leaves);
+        foreach (ProductNode n in (ProductNode[])[owner, stays, leaves])
+        {
+            await n.StartAsync("GroupVPN");
+        }
+
+        Assert.True(await EventuallyPingsAsync(owner.Namespace, "198.19.0.3", TimeSpan.FromSeconds(30)), Diagnose());
+        Assert.True(await EventuallyPingsAsync(stays.Namespace, "198.19.0.3", TimeSpan.FromSeconds(30)), Diagnose());
+
+        TimeOnly before = TimeOnly.FromDateTime(DateTime.Now);
+        CommandResult removed = Members(owner, "remove", _users[leaves]);
+        TimeOnly acknowledged = TimeOnly.FromDateTime(DateTime.Now);
+        Assert.True(removed.ExitCode == 0, removed.StandardError);
+        Assert.Contains($"removed {_users[leaves]} from {group}", removed.StandardOutput, StringComparison.Ordinal);
+
+        // Both remaining members cut the link at once: measured from the CLI's acknowledgement (the server answers the
+        // affiliation change after it has removed the member), each node's "link removed" log line.
+        foreach (ProductNode n in (ProductNode[])[owner, stays])
+        {
+            Assert.True(await n.Process!.WaitForOutputAsync($"peer {_users[leaves]}/", TimeSpan.FromSeconds(5)), Diagnose());
+            await SignalingWaitAsync(() => LinkRemovedAt(n, _users[leaves]) is not null);
+            TimeOnly cut = LinkRemovedAt(n, _users[leaves])!.Value;
+            double afterAck = (cut - acknowledged).TotalMilliseconds;
+            afterAck = afterAck > 12 * 3600 * 1000 ? afterAck - (24 * 3600 * 1000) : afterAck; // cut before the acknowledgement
+            output.WriteLine($"{n.Namespace.Role}: link to the removed member cut {afterAck:F0} ms after the CLI's acknowledgement ({(cut - before).TotalMilliseconds:F0} ms after starting the CLI)");
+            Assert.True(afterAck < 1000, $"{n.Namespace.Role} cut the link {afterAck:F0} ms after the removal\n{Diagnose()}");
+        }
+
+        Assert.False(owner.Namespace.Ping("198.19.0.3", count: 2, deadlineSeconds: 3), Diagnose());
+        Assert.False(leaves.Namespace.Ping("198.19.0.2", count: 2, deadlineSeconds: 3), Diagnose());
+        Assert.True(await leaves.Process!.WaitForOutputAsync("our membership was revoked (321)", TimeSpan.FromSeconds(5)), Diagnose());
+        Assert.False(leaves.Process.HasExited);
+        Assert.True(owner.Namespace.Ping("198.19.0.2", count: 1, deadlineSeconds: 3), Diagnose()); // the rest of the group is untouched
+    }
+
+    [Fact]
+    public async Task An_open_room_from_before_is_made_members_only_on_its_owner_first_start()
+    {
+        string group = Group;
+        ProductNode owner = await NodeAsync("gop0", "public", group, "198.19.0.1");
+        ProductNode member = await NodeAsync("gop1", "public", group, "198.19.0.2");
+        ProductNode stranger = await NodeAsync("gop2", "public", group, "198.19.0.3");
+        lab.Xmpp.WriteOpenRoom(group, _users[owner]); // as GroupVPN created rooms before groups were members-only
+
+        // In the open room the stranger gets in, but with no membership it is nobody's group member.
+        await stranger.StartAsync("GroupVPN");
+        Assert.True(await stranger.Process!.WaitForOutputAsync($"In room {group}, but {_users[stranger]} is not on its member list", TimeSpan.FromSeconds(20)), Diagnose());
+
+        await owner.StartAsync("GroupVPN");
+        Assert.True(await owner.Process!.WaitForOutputAsync($"Converted room {group}", TimeSpan.FromSeconds(20)), Diagnose());
+        Assert.Contains(_users[stranger], owner.Process.Output, StringComparison.Ordinal); // named as refused / losing access
+        Assert.Contains("Refused ", owner.Process.Output, StringComparison.Ordinal);
+        Assert.True(await stranger.Process.WaitForOutputAsync("we are not on its member list (322)", TimeSpan.FromSeconds(10)), Diagnose());
+
+        MakeGroup(owner, member);
+        await member.StartAsync("GroupVPN");
+        Assert.True(await EventuallyPingsAsync(member.Namespace, "198.19.0.1", TimeSpan.FromSeconds(30)), Diagnose());
+        Assert.False(stranger.Namespace.Ping("198.19.0.1", count: 2, deadlineSeconds: 3), Diagnose());
+        Assert.DoesNotContain("gop2", owner.Status(), StringComparison.Ordinal);
+        Assert.DoesNotContain("converted", member.Process!.Output, StringComparison.OrdinalIgnoreCase); // only the owner converts
+    }
+
+    [Fact]
+    public async Task Members_started_at_once_before_the_room_exists_keep_running_and_converge_once_the_owner_adds_them()
+    {
+        // The issue's race: hosts started together on a new room used to fight over creating it, and the losers
+        // exited with item-not-found. Now no host creates the room; all wait, and the owner's first add creates it.
+        string group = Group;
+        ProductNode[] nodes = new ProductNode[4];
+        for (int i = 0; i < nodes.Length; i++)
+        {
+            nodes[i] = await NodeAsync($"grace{i}", i % 2 == 0 ? "public" : "cone", group, $"198.19.0.{i + 1}");
+        }
+
+        await Task.WhenAll(nodes.Select(n => n.StartAsync("GroupVPN")));
+        foreach (ProductNode n in nodes)
+        {
+            Assert.True(await n.Process!.WaitForOutputAsync($"Room {group} does not exist yet", TimeSpan.FromSeconds(20)), Diagnose());
+        }
+
+        MakeGroup(nodes[0], nodes[1..]);
+        for (int i = 1; i < nodes.Length; i++)
+        {
+            Assert.True(await EventuallyPingsAsync(nodes[0].Namespace, $"198.19.0.{i + 1}", TimeSpan.FromSeconds(45)), Diagnose());
+        }
+
+        Assert.True(await EventuallyPingsAsync(nodes[1].Namespace, "198.19.0.4", TimeSpan.FromSeconds(30)), Diagnose());
+        Assert.All(nodes, n => Assert.False(n.Process!.HasExited, n.Process.Output));
+        CommandResult list = Members(nodes[0], "list");
+        Assert.Single(list.StandardOutput.Split('\n'), l => l.EndsWith(" owner", StringComparison.Ordinal));
+        Assert.Contains($"{_users[nodes[0]]} owner", list.StandardOutput, StringComparison.Ordinal);
+        Assert.DoesNotContain(nodes, n => n.Process!.Output.Contains("created room", StringComparison.OrdinalIgnoreCase) || n.Process.Output.Contains("Our join created", StringComparison.Ordinal));
+    }
+
+    private static async Task SignalingWaitAsync(Func<bool> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition() && clock.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
     }
 
     [Fact]
@@ -144,6 +297,7 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
         string group = Group;
         ProductNode a = await NodeAsync("gsw1", "public", group, "198.19.1.1", mode: "tap", bridge: "br0", iface: "ipoptap0");
         ProductNode b = await NodeAsync("gsw2", "cone", group, "198.19.1.2", mode: "tap", bridge: "br0", iface: "ipoptap0");
+        MakeGroup(a, b);
         LabNamespace c1 = Container(a.Namespace, "ctr1", "198.19.1.10/24");
         LabNamespace c2 = Container(b.Namespace, "ctr2", "198.19.1.20/24");
         await a.StartAsync("GroupVPN");

@@ -115,6 +115,26 @@ public sealed class ProsodyServer : IAsyncDisposable
         File.WriteAllText(Path.Combine(dir, Encode(user) + ".dat"), lua.ToString());
     }
 
+    /// <summary>
+    /// Writes a persistent room that is open to every account (not members-only, no member list; real JIDs visible),
+    /// as GroupVPN created them before groups were members-only, straight into prosody's MUC storage. prosody loads
+    /// it on first use, so this works while running as long as the room has not been used yet.
+    /// </summary>
+    public void WriteOpenRoom(string room, string owner)
+    {
+        string node = room.Split('@')[0];
+        string lua = $$"""
+            return {
+              jid = "{{node}}@{{MucDomain}}";
+              _data = { persistent = true; whois = "anyone"; members_only = false; public = true };
+              _affiliations = { ["{{owner}}"] = "owner" };
+            };
+            """;
+        string dir = Path.Combine(DataPath, Encode(MucDomain), "config");
+        System.IO.Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, Encode(node) + ".dat"), lua);
+    }
+
     /// <summary>Starts (or restarts after <see cref="StopAsync"/>) prosody and waits until the port accepts connections.</summary>
     public async Task StartAgainAsync(CancellationToken cancellationToken = default)
     {

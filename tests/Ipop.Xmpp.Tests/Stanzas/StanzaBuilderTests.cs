@@ -26,6 +26,9 @@ public sealed class StanzaBuilderTests
         Line("subscribe", StanzaBuilder.Serialize(StanzaBuilder.Subscription("bob@lab.test", "subscribe")));
         Line("message", StanzaBuilder.Serialize(StanzaBuilder.IpopMessage("m1", "bob@lab.test/ipop-1", new OverlayMessage("link-offer", "{\"a\":\"<&>\"}"))));
         Line("muc-join", StanzaBuilder.Serialize(StanzaBuilder.MucJoin("room@conference.lab.test/alice.ipop-1")));
+        Line("muc-join-unmarked", StanzaBuilder.Serialize(StanzaBuilder.MucJoin("room@conference.lab.test/alice.ipop-1", marker: false)));
+        Line("disco-info", StanzaBuilder.Serialize(StanzaBuilder.DiscoInfo("d1", "room@conference.lab.test")));
+        Line("muc-member-list", StanzaBuilder.Serialize(StanzaBuilder.MucAffiliationList("l1", "room@conference.lab.test", "member")));
         Line("muc-leave", StanzaBuilder.Serialize(StanzaBuilder.MucLeave("room@conference.lab.test/alice.ipop-1")));
         Line("muc-configure", StanzaBuilder.Serialize(StanzaBuilder.MucConfigure("c1", "room@conference.lab.test", membersOnly: true, persistent: true)));
         Line("muc-member", StanzaBuilder.Serialize(StanzaBuilder.MucAffiliation("a1", "room@conference.lab.test", "bob@lab.test", "member")));
