@@ -39,6 +39,7 @@ public sealed class XmppHostileStanzaTests(ProsodyFixture prosody) : IClassFixtu
     {
         string[] users = await prosody.RegisterAsync("hostile", 3);
         string room = "hostile" + Guid.NewGuid().ToString("N")[..6];
+        await prosody.CreateGroupAsync(room, users[0], users[1]); // users[2], the foreign account, is not a member
         await using var alice = new XmppSignaling(prosody.Options(users[0], o =>
         {
             o.Groups.Add(room);

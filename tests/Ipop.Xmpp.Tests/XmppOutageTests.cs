@@ -16,6 +16,7 @@ public sealed class XmppOutageTests
     {
         string[] users = await fixture.RegisterAsync(prefix, 2);
         string room = prefix + Guid.NewGuid().ToString("N")[..6];
+        await fixture.CreateGroupAsync(room, users);
         var a = new XmppSignaling(fixture.Options(users[0], o =>
         {
             o.Groups.Add(room);
