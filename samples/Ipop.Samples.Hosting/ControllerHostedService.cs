@@ -28,11 +28,11 @@ public sealed partial class ControllerHostedService(ITincan tincan, IController 
             Environment.ExitCode = 2;
             lifetime.StopApplication();
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            LogFatal(logger, e.Message);
+            LogFatal(logger, StartFailure.OneLine(e));
             LogDetail(logger, e);
-            Environment.ExitCode = 3;
+            Environment.ExitCode = StartFailure.ExitCode(e);
             lifetime.StopApplication();
         }
         finally

@@ -27,12 +27,23 @@ public static partial class SampleHost
     {
         var configOption = new Option<FileInfo>("--config") { Description = "Path of the JSON configuration.", Required = true };
         var run = new Command("run", "Run the node until SIGTERM/SIGINT (creates and removes its virtual interface).") { configOption };
-        run.SetAction((parse, ct) => RunNodeAsync(parse.GetValue(configOption)!, product, sections, configure, status, ct));
+        run.SetAction((parse, _) => RunNodeAsync(parse.GetValue(configOption)!, product, sections, configure, status, Signal));
         var statusCommand = new Command("status", "Show the running node's peers, addresses and links.") { configOption };
         statusCommand.SetAction((parse, ct) => ShowStatusAsync(parse.GetValue(configOption)!, product, ct));
         var root = new RootCommand($"Ipop {product} node.") { run, statusCommand };
-        return root.Parse(args).InvokeAsync();
+        return InvokeAsync(root, args);
     }
+
+    private static async Task<int> InvokeAsync(RootCommand root, string[] args)
+    {
+        // Signals are ours from here on: a SIGTERM while the config is read or the host is built is a clean stop too.
+        using var shutdown = new ShutdownSignal();
+        Signal = shutdown.Token;
+        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+    }
+
+    /// <summary>Cancelled by SIGTERM or SIGINT.</summary>
+    private static CancellationToken Signal { get; set; }
 
     /// <summary>Default status socket path of a product.</summary>
     public static string DefaultStatusSocket(string product) => $"/run/ipop/{product}.sock";
@@ -40,6 +51,19 @@ public static partial class SampleHost
     private static async Task<int> RunNodeAsync(FileInfo file, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status, CancellationToken ct)
     {
         if (!TryLoad(file, product, [.. sections, "Metrics"], out IConfigurationRoot? config))
+        {
+            return 2;
+        }
+
+        var shapeErrors = new List<string>();
+        StrictConfiguration.Check(config.GetSection("Status"), typeof(StatusSection), shapeErrors);
+        StrictConfiguration.Check(config.GetSection("Metrics"), typeof(MetricsSection), shapeErrors);
+        foreach (string error in shapeErrors)
+        {
+            await Console.Error.WriteLineAsync($"{product}: {file.Name}: {error}");
+        }
+
+        if (shapeErrors.Count > 0)
         {
             return 2;
         }
@@ -60,8 +84,12 @@ public static partial class SampleHost
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
+
+        // The host logs a failed start with the whole stack trace; the one line printed below says what matters.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Services.AddSystemd();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        // Under the 2 s a service manager is promised; the kernel removes the device when the process exits.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(1.5));
         configure(builder.Services, config);
         builder.Services.AddHostedService<ControllerHostedService>();
         if (metricsAt is not null)
@@ -92,6 +120,11 @@ public static partial class SampleHost
             await host.RunAsync(ct);
             return Environment.ExitCode;
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Stopped while starting: nothing failed.
+            return 0;
+        }
         catch (HttpListenerException e)
         {
             await Console.Error.WriteLineAsync($"{product}: {file.Name}: Metrics:PrometheusListen {metricsAt}: cannot listen there ({e.Message}).");
@@ -106,36 +139,32 @@ public static partial class SampleHost
 
             return 2;
         }
-        catch (InvalidOperationException e) when (e.Message.Contains("was not found on type", StringComparison.Ordinal) || e.Message.Contains("Failed to convert", StringComparison.Ordinal))
+        catch (Exception e) when (StartFailure.ExitCode(e) == 2)
         {
-            await Console.Error.WriteLineAsync($"{product}: {file.Name}: {e.Message}");
+            await Console.Error.WriteLineAsync($"{product}: {StartFailure.OneLine(e)}");
             return 2;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            await Console.Error.WriteLineAsync($"{product}: cannot start: {StartFailure.OneLine(e)}");
+            return 3;
         }
     }
 
     private static bool TryLoad(FileInfo file, string product, IReadOnlyCollection<string> sections, out IConfigurationRoot config)
     {
         config = new ConfigurationBuilder().Build();
-        if (!file.Exists)
+        if (StrictConfiguration.TryLoad(file, out string? error) is not { } loaded)
         {
-            Console.Error.WriteLine($"{product}: configuration file '{file.FullName}' does not exist.");
+            Console.Error.WriteLine($"{product}: {error}");
             return false;
         }
 
-        try
-        {
-            config = new ConfigurationBuilder().AddJsonFile(file.FullName, optional: false).Build();
-        }
-        catch (InvalidDataException e)
-        {
-            Console.Error.WriteLine($"{product}: {file.Name}: {e.Message} {e.InnerException?.Message}");
-            return false;
-        }
-
+        config = loaded;
         var unknown = config.GetChildren().Select(c => c.Key).Where(k => !sections.Contains(k, StringComparer.OrdinalIgnoreCase)).ToList();
         foreach (string key in unknown)
         {
-            Console.Error.WriteLine($"{product}: {file.Name}: unknown section '{key}'; expected one of {string.Join(", ", sections)}.");
+            Console.Error.WriteLine($"{product}: {file.Name}: {key} is not a known key; the file takes {string.Join(", ", sections)}.");
         }
 
         return unknown.Count == 0;
@@ -159,6 +188,18 @@ public static partial class SampleHost
             await Console.Error.WriteLineAsync($"{product}: no running node answers on {socket}: {e.Message}");
             return 1;
         }
+    }
+
+    /// <summary>The keys of the <c>Status</c> section (checked, read by key).</summary>
+    private sealed class StatusSection
+    {
+        public string? SocketPath { get; set; }
+    }
+
+    /// <summary>The keys of the <c>Metrics</c> section (checked, read by key).</summary>
+    private sealed class MetricsSection
+    {
+        public string? PrometheusListen { get; set; }
     }
 
     [LoggerMessage(1, LogLevel.Information, "Prometheus metrics (meter Ipop.Tincan) at {Url}")]
