@@ -130,24 +130,14 @@ public static partial class SampleHost
             await Console.Error.WriteLineAsync($"{product}: {file.Name}: Metrics:PrometheusListen {metricsAt}: cannot listen there ({e.Message}).");
             return 2;
         }
-        catch (OptionsValidationException e)
-        {
-            foreach (string failure in e.Failures)
-            {
-                await Console.Error.WriteLineAsync($"{product}: {file.Name}: {failure}");
-            }
-
-            return 2;
-        }
-        catch (Exception e) when (StartFailure.ExitCode(e) == 2)
-        {
-            await Console.Error.WriteLineAsync($"{product}: {StartFailure.OneLine(e)}");
-            return 2;
-        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            await Console.Error.WriteLineAsync($"{product}: cannot start: {StartFailure.OneLine(e)}");
-            return 3;
+            foreach (string line in StartFailure.Lines(e, file.Name))
+            {
+                await Console.Error.WriteLineAsync($"{product}: {line}");
+            }
+
+            return StartFailure.ExitCode(e);
         }
     }
 

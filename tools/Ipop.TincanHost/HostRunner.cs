@@ -6,7 +6,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace Ipop.TincanHost;
 
@@ -92,40 +91,15 @@ internal static class HostRunner
             // Stopped while starting: nothing failed.
             return 0;
         }
-        catch (OptionsValidationException e)
-        {
-            foreach (string failure in e.Failures)
-            {
-                await Console.Error.WriteLineAsync($"ipop-tincan: {configFile.Name}: {failure}");
-            }
-
-            return 2;
-        }
-        catch (NodeKeyFileException e)
-        {
-            await Console.Error.WriteLineAsync($"ipop-tincan: {e.Message}");
-            return 2;
-        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // Everything else that stops the start is the machine's state, not the config: one line, no stack trace.
-            await Console.Error.WriteLineAsync($"ipop-tincan: cannot start: {OneLine(e)}");
-            return 3;
-        }
-    }
-
-    /// <summary>The message of <paramref name="e"/> and of what caused it, on one line.</summary>
-    internal static string OneLine(Exception e)
-    {
-        string text = e.Message;
-        for (Exception? inner = e.InnerException; inner is not null; inner = inner.InnerException)
-        {
-            if (!text.Contains(inner.Message, StringComparison.Ordinal))
+            // Config and key problems exit 2; the rest is the machine's state (no TUN, port taken): 3. No stack trace.
+            foreach (string line in StartFailure.Lines(e, configFile.Name))
             {
-                text += " (" + inner.Message + ")";
+                await Console.Error.WriteLineAsync($"ipop-tincan: {line}");
             }
-        }
 
-        return text.ReplaceLineEndings(" ");
+            return StartFailure.ExitCode(e);
+        }
     }
 }

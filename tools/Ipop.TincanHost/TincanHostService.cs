@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.NetworkInformation;
+using Ipop.Samples.Hosting;
 using Ipop.Tincan;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -40,8 +41,8 @@ internal sealed partial class TincanHostService(
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // One line for the journal; a stack trace helps no one who has a port taken or no /dev/net/tun.
-            LogFatal(logger, HostRunner.OneLine(e));
-            Environment.ExitCode = e is NodeKeyFileException or Microsoft.Extensions.Options.OptionsValidationException ? 2 : 3;
+            LogFatal(logger, StartFailure.OneLine(e));
+            Environment.ExitCode = StartFailure.ExitCode(e);
             lifetime.StopApplication();
         }
         finally
