@@ -83,7 +83,7 @@ internal sealed partial class TincanHostService(
             foreach (ITincanLink link in tincan.Links)
             {
                 LinkStats s = link.GetStats();
-                LogLinkStats(logger, link.Peer.Value, link.Status.ToString(), s.PacketsSent, s.BytesSent, s.PacketsReceived, s.BytesReceived, s.PacketsDropped);
+                LogLinkStats(logger, link.Peer.Value, link.Status.ToString(), s.PacketsSent, s.BytesSent, s.PacketsReceived, s.BytesReceived, s.DroppedSpoofed, s.DroppedReplayed, s.DroppedUnauthenticated, s.PacketsDropped);
             }
         }
     }
@@ -132,8 +132,9 @@ internal sealed partial class TincanHostService(
     [LoggerMessage(2, LogLevel.Information, "link {Peer}: {Status}")]
     private static partial void LogLinkStatus(ILogger logger, string peer, string status);
 
-    [LoggerMessage(3, LogLevel.Information, "link {Peer}: {Status}, sent {PacketsSent} pkts/{BytesSent} B, received {PacketsReceived} pkts/{BytesReceived} B, dropped {Dropped}")]
-    private static partial void LogLinkStats(ILogger logger, string peer, string status, long packetsSent, long bytesSent, long packetsReceived, long bytesReceived, long dropped);
+    // "dropped N" (the total) stays last: scripts and tests read the number after it.
+    [LoggerMessage(3, LogLevel.Information, "link {Peer}: {Status}, sent {PacketsSent} pkts/{BytesSent} B, received {PacketsReceived} pkts/{BytesReceived} B, refused spoofed {Spoofed}, replayed {Replayed}, unauthenticated {Unauthenticated}, dropped {Dropped}")]
+    private static partial void LogLinkStats(ILogger logger, string peer, string status, long packetsSent, long bytesSent, long packetsReceived, long bytesReceived, long spoofed, long replayed, long unauthenticated, long dropped);
 
     [LoggerMessage(4, LogLevel.Critical, "ipop-tincan cannot run: {Reason}")]
     private static partial void LogFatal(ILogger logger, string reason);

@@ -135,7 +135,13 @@ internal sealed partial class LinkManager
 
             if (!binding.Router.AcceptInbound(link, packet))
             {
-                Drops.Add(DropReason.NotDelivered);
+                // The packet authenticated as this peer's, so the router refused what it claims to come from.
+                link.CountDrop(binding.Nic.Mode == VirtualInterfaceMode.Tap ? DropReason.SpoofedMac : DropReason.SpoofedSource);
+                if (Drops.ShouldLog(DropReason.SpoofedSource))
+                {
+                    LogSpoofed(_logger, link.Peer.Value, binding.Nic.Mode == VirtualInterfaceMode.Tap ? "MAC" : "address", link.DroppedSpoofedCount);
+                }
+
                 return;
             }
 
@@ -266,6 +272,9 @@ internal sealed partial class LinkManager
 
     [LoggerMessage(EventId = 23, Level = LogLevel.Information, Message = "Detached interface {Nic}; packets from links are dropped until an interface is attached")]
     private static partial void LogDetached(ILogger logger, string nic);
+
+    [LoggerMessage(EventId = 25, Level = LogLevel.Warning, Message = "Dropped packets from {Peer} with a source {What} it does not own ({Count} from this peer so far)")]
+    private static partial void LogSpoofed(ILogger logger, string peer, string what, long count);
 
     [LoggerMessage(EventId = 24, Level = LogLevel.Warning, Message = "Interface {Nic} did not return from a read within {Seconds} s of shutdown; its reader thread is abandoned")]
     private static partial void LogNicDidNotStop(ILogger logger, string nic, double seconds);
