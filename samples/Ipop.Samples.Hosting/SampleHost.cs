@@ -89,7 +89,14 @@ public static partial class SampleHost
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Services.AddSystemd();
         // Under the 2 s a service manager is promised; the kernel removes the device when the process exits.
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(1.5));
+        builder.Services.Configure<HostOptions>(o =>
+        {
+            o.ShutdownTimeout = TimeSpan.FromSeconds(1.5);
+
+            // The services report their own failures (one line, exit code) and stop the host. A SIGTERM during start can
+            // cancel a service's task before it runs, which the default (StopHost) reports as a crash with a stack trace.
+            o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.Ignore;
+        });
         configure(builder.Services, config);
         builder.Services.AddHostedService<ControllerHostedService>();
         if (metricsAt is not null)

@@ -79,7 +79,14 @@ internal static class HostRunner
             builder.Services.AddTincanControllerApi(o => o.SocketPath = api.SocketPath);
         }
 
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = ShutdownTimeout);
+        builder.Services.Configure<HostOptions>(o =>
+        {
+            o.ShutdownTimeout = ShutdownTimeout;
+
+            // The services report their own failures (one line, exit code) and stop the host. A SIGTERM during start can
+            // cancel a service's task before it runs, which the default (StopHost) reports as a crash with a stack trace.
+            o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.Ignore;
+        });
         try
         {
             using IHost host = builder.Build();
