@@ -23,27 +23,20 @@ public static partial class SampleHost
     /// <param name="sections">Top-level config sections the product understands (others are errors).</param>
     /// <param name="configure">Registers the product's services from the configuration.</param>
     /// <param name="status">Builds the status report from the running services.</param>
-    public static Task<int> RunAsync(string[] args, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status)
-    {
-        var configOption = new Option<FileInfo>("--config") { Description = "Path of the JSON configuration.", Required = true };
-        var run = new Command("run", "Run the node until SIGTERM/SIGINT (creates and removes its virtual interface).") { configOption };
-        run.SetAction((parse, _) => RunNodeAsync(parse.GetValue(configOption)!, product, sections, configure, status, Signal));
-        var statusCommand = new Command("status", "Show the running node's peers, addresses and links.") { configOption };
-        statusCommand.SetAction((parse, ct) => ShowStatusAsync(parse.GetValue(configOption)!, product, ct));
-        var root = new RootCommand($"Ipop {product} node.") { run, statusCommand };
-        return InvokeAsync(root, args);
-    }
-
-    private static async Task<int> InvokeAsync(RootCommand root, string[] args)
+    public static async Task<int> RunAsync(string[] args, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status)
     {
         // Signals are ours from here on: a SIGTERM while the config is read or the host is built is a clean stop too.
         using var shutdown = new ShutdownSignal();
-        Signal = shutdown.Token;
+        var configOption = new Option<FileInfo>("--config") { Description = "Path of the JSON configuration.", Required = true };
+        var run = new Command("run", "Run the node until SIGTERM/SIGINT (creates and removes its virtual interface).") { configOption };
+        run.SetAction((parse, _) => RunNodeAsync(parse.GetValue(configOption)!, product, sections, configure, status, shutdown.Token));
+        var statusCommand = new Command("status", "Show the running node's peers, addresses and links.") { configOption };
+        statusCommand.SetAction((parse, _) => ShowStatusAsync(parse.GetValue(configOption)!, product, shutdown.Token));
+        var root = new RootCommand($"Ipop {product} node.") { run, statusCommand };
+
+        // Without a timeout System.CommandLine leaves termination to us instead of forcing an exit code after 2 s.
         return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
     }
-
-    /// <summary>Cancelled by SIGTERM or SIGINT.</summary>
-    private static CancellationToken Signal { get; set; }
 
     /// <summary>Default status socket path of a product.</summary>
     public static string DefaultStatusSocket(string product) => $"/run/ipop/{product}.sock";

@@ -38,6 +38,11 @@ internal sealed partial class TincanHostService(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+        catch (Exception e) when (stoppingToken.IsCancellationRequested && e is not OutOfMemoryException)
+        {
+            // A failure caused by the stop itself is not a failure to start: the exit code stays 0.
+            LogStoppedWhileStarting(logger, StartFailure.OneLine(e));
+        }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // One line for the journal; a stack trace helps no one who has a port taken or no /dev/net/tun.
@@ -138,6 +143,9 @@ internal sealed partial class TincanHostService(
 
     [LoggerMessage(4, LogLevel.Critical, "ipop-tincan cannot run: {Reason}")]
     private static partial void LogFatal(ILogger logger, string reason);
+
+    [LoggerMessage(6, LogLevel.Information, "ipop-tincan stopped while starting: {Reason}")]
+    private static partial void LogStoppedWhileStarting(ILogger logger, string reason);
 
     [LoggerMessage(5, LogLevel.Warning, "interface {Interface}: the link manager did not let go of it within {Seconds} s; closing it anyway")]
     private static partial void LogDetachSlow(ILogger logger, string @interface, double seconds);
