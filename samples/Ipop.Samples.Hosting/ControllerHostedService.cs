@@ -18,6 +18,12 @@ public sealed partial class ControllerHostedService(ITincan tincan, IController 
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+        catch (Exception e) when (stoppingToken.IsCancellationRequested && e is not OutOfMemoryException)
+        {
+            // Stopping cut a start short (the XMPP client reports a login it was told to abandon as a timeout): the
+            // service manager asked for this stop, so it is not a failure and the exit code stays 0.
+            LogStoppedWhileStarting(logger, StartFailure.OneLine(e));
+        }
         catch (OptionsValidationException e)
         {
             foreach (string failure in e.Failures)
@@ -28,11 +34,11 @@ public sealed partial class ControllerHostedService(ITincan tincan, IController 
             Environment.ExitCode = 2;
             lifetime.StopApplication();
         }
-        catch (Exception e)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            LogFatal(logger, e.Message);
+            LogFatal(logger, StartFailure.OneLine(e));
             LogDetail(logger, e);
-            Environment.ExitCode = 3;
+            Environment.ExitCode = StartFailure.ExitCode(e);
             lifetime.StopApplication();
         }
         finally
@@ -43,6 +49,9 @@ public sealed partial class ControllerHostedService(ITincan tincan, IController 
 
     [LoggerMessage(1, LogLevel.Critical, "cannot run: {Reason}")]
     private static partial void LogFatal(ILogger logger, string reason);
+
+    [LoggerMessage(3, LogLevel.Information, "stopped while starting: {Reason}")]
+    private static partial void LogStoppedWhileStarting(ILogger logger, string reason);
 
     [LoggerMessage(2, LogLevel.Debug, "failure detail")]
     private static partial void LogDetail(ILogger logger, Exception exception);

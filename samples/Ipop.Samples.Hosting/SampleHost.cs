@@ -24,20 +24,23 @@ public static partial class SampleHost
     /// <param name="configure">Registers the product's services from the configuration.</param>
     /// <param name="status">Builds the status report from the running services.</param>
     /// <param name="commands">Further commands of the product (e.g. <c>groupvpn members</c>).</param>
-    public static Task<int> RunAsync(string[] args, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status, IEnumerable<Command>? commands = null)
+    public static async Task<int> RunAsync(string[] args, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status, IEnumerable<Command>? commands = null)
     {
+        // Signals are ours from here on: a SIGTERM while the config is read or the host is built is a clean stop too.
+        using var shutdown = new ShutdownSignal();
         var configOption = new Option<FileInfo>("--config") { Description = "Path of the JSON configuration.", Required = true };
         var run = new Command("run", "Run the node until SIGTERM/SIGINT (creates and removes its virtual interface).") { configOption };
-        run.SetAction((parse, ct) => RunNodeAsync(parse.GetValue(configOption)!, product, sections, configure, status, ct));
+        run.SetAction((parse, _) => RunNodeAsync(parse.GetValue(configOption)!, product, sections, configure, status, shutdown.Token));
         var statusCommand = new Command("status", "Show the running node's peers, addresses and links.") { configOption };
-        statusCommand.SetAction((parse, ct) => ShowStatusAsync(parse.GetValue(configOption)!, product, ct));
+        statusCommand.SetAction((parse, _) => ShowStatusAsync(parse.GetValue(configOption)!, product, shutdown.Token));
         var root = new RootCommand($"Ipop {product} node.") { run, statusCommand };
         foreach (Command command in commands ?? [])
         {
             root.Add(command);
         }
 
-        return root.Parse(args).InvokeAsync();
+        // Without a timeout System.CommandLine leaves termination to us instead of forcing an exit code after 2 s.
+        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
     }
 
     /// <summary>Default status socket path of a product.</summary>
@@ -46,6 +49,19 @@ public static partial class SampleHost
     private static async Task<int> RunNodeAsync(FileInfo file, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status, CancellationToken ct)
     {
         if (!TryLoad(file, product, [.. sections, "Metrics"], out IConfigurationRoot? config))
+        {
+            return 2;
+        }
+
+        var shapeErrors = new List<string>();
+        StrictConfiguration.Check(config.GetSection("Status"), typeof(StatusSection), shapeErrors);
+        StrictConfiguration.Check(config.GetSection("Metrics"), typeof(MetricsSection), shapeErrors);
+        foreach (string error in shapeErrors)
+        {
+            await Console.Error.WriteLineAsync($"{product}: {file.Name}: {error}");
+        }
+
+        if (shapeErrors.Count > 0)
         {
             return 2;
         }
@@ -66,8 +82,19 @@ public static partial class SampleHost
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
+
+        // The host logs a failed start with the whole stack trace; the one line printed below says what matters.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Services.AddSystemd();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        // Under the 2 s a service manager is promised; the kernel removes the device when the process exits.
+        builder.Services.Configure<HostOptions>(o =>
+        {
+            o.ShutdownTimeout = TimeSpan.FromSeconds(1.5);
+
+            // The services report their own failures (one line, exit code) and stop the host. A SIGTERM during start can
+            // cancel a service's task before it runs, which the default (StopHost) reports as a crash with a stack trace.
+            o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.Ignore;
+        });
         configure(builder.Services, config);
         builder.Services.AddHostedService<ControllerHostedService>();
         if (metricsAt is not null)
@@ -98,50 +125,41 @@ public static partial class SampleHost
             await host.RunAsync(ct);
             return Environment.ExitCode;
         }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Stopped while starting: nothing failed.
+            return 0;
+        }
         catch (HttpListenerException e)
         {
             await Console.Error.WriteLineAsync($"{product}: {file.Name}: Metrics:PrometheusListen {metricsAt}: cannot listen there ({e.Message}).");
             return 2;
         }
-        catch (OptionsValidationException e)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            foreach (string failure in e.Failures)
+            foreach (string line in StartFailure.Lines(e, file.Name))
             {
-                await Console.Error.WriteLineAsync($"{product}: {file.Name}: {failure}");
+                await Console.Error.WriteLineAsync($"{product}: {line}");
             }
 
-            return 2;
-        }
-        catch (InvalidOperationException e) when (e.Message.Contains("was not found on type", StringComparison.Ordinal) || e.Message.Contains("Failed to convert", StringComparison.Ordinal))
-        {
-            await Console.Error.WriteLineAsync($"{product}: {file.Name}: {e.Message}");
-            return 2;
+            return StartFailure.ExitCode(e);
         }
     }
 
     private static bool TryLoad(FileInfo file, string product, IReadOnlyCollection<string> sections, out IConfigurationRoot config)
     {
         config = new ConfigurationBuilder().Build();
-        if (!file.Exists)
+        if (StrictConfiguration.TryLoad(file, out string? error) is not { } loaded)
         {
-            Console.Error.WriteLine($"{product}: configuration file '{file.FullName}' does not exist.");
+            Console.Error.WriteLine($"{product}: {error}");
             return false;
         }
 
-        try
-        {
-            config = new ConfigurationBuilder().AddJsonFile(file.FullName, optional: false).Build();
-        }
-        catch (InvalidDataException e)
-        {
-            Console.Error.WriteLine($"{product}: {file.Name}: {e.Message} {e.InnerException?.Message}");
-            return false;
-        }
-
+        config = loaded;
         var unknown = config.GetChildren().Select(c => c.Key).Where(k => !sections.Contains(k, StringComparer.OrdinalIgnoreCase)).ToList();
         foreach (string key in unknown)
         {
-            Console.Error.WriteLine($"{product}: {file.Name}: unknown section '{key}'; expected one of {string.Join(", ", sections)}.");
+            Console.Error.WriteLine($"{product}: {file.Name}: {key} is not a known key; the file takes {string.Join(", ", sections)}.");
         }
 
         return unknown.Count == 0;
@@ -165,6 +183,18 @@ public static partial class SampleHost
             await Console.Error.WriteLineAsync($"{product}: no running node answers on {socket}: {e.Message}");
             return 1;
         }
+    }
+
+    /// <summary>The keys of the <c>Status</c> section (checked, read by key).</summary>
+    private sealed class StatusSection
+    {
+        public string? SocketPath { get; set; }
+    }
+
+    /// <summary>The keys of the <c>Metrics</c> section (checked, read by key).</summary>
+    private sealed class MetricsSection
+    {
+        public string? PrometheusListen { get; set; }
     }
 
     [LoggerMessage(1, LogLevel.Information, "Prometheus metrics (meter Ipop.Tincan) at {Url}")]

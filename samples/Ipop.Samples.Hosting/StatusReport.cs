@@ -13,7 +13,10 @@ public sealed record PeerStatusRow(
     double? RttMilliseconds,
     long BytesSent,
     long BytesReceived,
-    string? Detail)
+    string? Detail,
+    long DroppedSpoofed = 0,
+    long DroppedReplayed = 0,
+    long DroppedUnauthenticated = 0)
 {
     /// <summary>Builds a row from a peer and its link (if any).</summary>
     public static PeerStatusRow From(PeerId peer, string user, IEnumerable<string> addresses, LinkStatus? status, LinkStats? stats) => new(
@@ -25,5 +28,8 @@ public sealed record PeerStatusRow(
         stats?.RoundTripTime?.TotalMilliseconds,
         stats?.BytesSent ?? 0,
         stats?.BytesReceived ?? 0,
-        status?.State is LinkState.Failed or LinkState.Closed ? status.ToString() : null);
+        status?.State is LinkState.Failed or LinkState.Closed ? status.ToString() : null,
+        stats?.DroppedSpoofed ?? 0,
+        stats?.DroppedReplayed ?? 0,
+        stats?.DroppedUnauthenticated ?? 0);
 }

@@ -12,7 +12,7 @@ public static class StatusTable
         ArgumentNullException.ThrowIfNull(console);
         ArgumentNullException.ThrowIfNull(report);
         console.MarkupLine($"[bold]{Markup.Escape(report.Product)}[/] node [blue]{Markup.Escape(report.Node)}[/] on {Markup.Escape(report.Interface)} ({Markup.Escape(report.Mode)}) {Markup.Escape(string.Join(' ', report.Addresses))}");
-        var table = new Table().AddColumns("peer", "addresses", "link", "path", "rtt", "sent", "received");
+        var table = new Table().AddColumns("peer", "addresses", "link", "path", "rtt", "sent", "received", "refused");
         foreach (PeerStatusRow p in report.Peers)
         {
             table.AddRow(
@@ -22,10 +22,33 @@ public static class StatusTable
                 Markup.Escape(p.Path),
                 p.RttMilliseconds is { } rtt ? rtt.ToString("F1", CultureInfo.InvariantCulture) + " ms" : "-",
                 Bytes(p.BytesSent),
-                Bytes(p.BytesReceived));
+                Bytes(p.BytesReceived),
+                Refused(p));
         }
 
         console.Write(table);
+    }
+
+    /// <summary>Packets from the peer dropped by reason: "-" when none, else e.g. "12 spoofed, 3 replayed".</summary>
+    private static string Refused(PeerStatusRow p)
+    {
+        var parts = new List<string>(3);
+        if (p.DroppedSpoofed > 0)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{p.DroppedSpoofed} spoofed"));
+        }
+
+        if (p.DroppedReplayed > 0)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{p.DroppedReplayed} replayed"));
+        }
+
+        if (p.DroppedUnauthenticated > 0)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{p.DroppedUnauthenticated} unauthenticated"));
+        }
+
+        return parts.Count == 0 ? "-" : string.Join(", ", parts);
     }
 
     private static string Bytes(long b) => b switch

@@ -15,8 +15,20 @@ public sealed record LinkStats
     /// <summary>Data packets received and authenticated.</summary>
     public long PacketsReceived { get; init; }
 
-    /// <summary>Datagrams for this link dropped (replayed, failed authentication, oversize, no session).</summary>
+    /// <summary>Datagrams and packets for this link dropped, for any reason (the three counters below and the rest: oversize, no session).</summary>
     public long PacketsDropped { get; init; }
+
+    /// <summary>
+    /// Packets that authenticated as this peer's but that the router refused: in TUN mode a source address outside the
+    /// peer's allowed addresses, in TAP mode a source MAC the peer does not own. A member trying to impersonate another.
+    /// </summary>
+    public long DroppedSpoofed { get; init; }
+
+    /// <summary>Transport packets and handshake initiations seen before (a replay on the wire, or a duplicate).</summary>
+    public long DroppedReplayed { get; init; }
+
+    /// <summary>Datagrams that named this link's session but failed authentication (tampered, or forged).</summary>
+    public long DroppedUnauthenticated { get; init; }
 
     /// <summary>Completed handshakes (the first plus every rekey).</summary>
     public long Handshakes { get; init; }

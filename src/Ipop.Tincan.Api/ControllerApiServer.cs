@@ -22,6 +22,9 @@ namespace Ipop.Tincan.Api;
 /// </remarks>
 public sealed partial class ControllerApiServer : IHostedService, IAsyncDisposable
 {
+    /// <summary>Pending connections the socket queues beyond MaxClients: a burst is answered, not refused by the kernel.</summary>
+    private const int AcceptBacklog = 4096;
+
     private readonly ControllerApiOptions _options;
     private readonly ITincan _tincan;
     private readonly ILogger _logger;
@@ -98,7 +101,10 @@ public sealed partial class ControllerApiServer : IHostedService, IAsyncDisposab
             UnixSocketFile.CheckDirectory(path);
             UnixSocketFile.RemoveStale(path);
             UnixSocketFile.BindPrivate(listener, path);
-            listener.Listen(16);
+            // The backlog holds connections the accept loop has not reached yet. It must not be what limits clients:
+            // a burst larger than it fails at connect() with EAGAIN, where a client is promised too_many_clients.
+            // The kernel caps it at net.core.somaxconn (4096 by default).
+            listener.Listen(Math.Max(_options.MaxClients, AcceptBacklog));
         }
         catch
         {

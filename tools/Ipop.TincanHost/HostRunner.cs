@@ -1,3 +1,4 @@
+using Ipop.Samples.Hosting;
 using Ipop.Tap;
 using Ipop.Tincan;
 using Ipop.Tincan.Api;
@@ -8,28 +9,37 @@ using Microsoft.Extensions.Logging;
 
 namespace Ipop.TincanHost;
 
+/// <summary>
+/// <c>ipop-tincan run</c>: loads and checks the config, then runs the host. Every failure to start is one line on
+/// stderr: exit 2 for the config or the key file (the user must change something), 3 for a runtime failure (no TUN,
+/// UDP port taken, API socket unusable). A SIGTERM at any moment is a clean stop: exit 0.
+/// </summary>
 internal static class HostRunner
 {
-    public static async Task<int> RunAsync(FileInfo configFile, CancellationToken cancellationToken)
+    /// <summary>
+    /// Under the 2 s a service manager is promised: stopping waits this long for the services (the NIC detach is
+    /// bounded by <see cref="TincanHostService"/> itself), then the process exits and the kernel removes the device.
+    /// </summary>
+    private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(1.5);
+
+    public static async Task<int> RunAsync(FileInfo configFile, CancellationToken stop)
     {
-        if (!configFile.Exists)
+        IConfigurationRoot? json = StrictConfiguration.TryLoad(configFile, out string? loadError);
+        if (json is null)
         {
-            await Console.Error.WriteLineAsync($"ipop-tincan: configuration file '{configFile.FullName}' does not exist.");
+            await Console.Error.WriteLineAsync($"ipop-tincan: {loadError}");
             return 2;
         }
 
+        var errors = new List<string>();
+        StrictConfiguration.CheckRoot(json, typeof(HostConfig), errors);
         HostConfig config = new();
-        try
+        if (errors.Count == 0)
         {
-            new ConfigurationBuilder().AddJsonFile(configFile.FullName, optional: false).Build().Bind(config, o => o.ErrorOnUnknownConfiguration = true);
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or InvalidDataException)
-        {
-            await Console.Error.WriteLineAsync($"ipop-tincan: {configFile.Name}: {e.Message}");
-            return 2;
+            json.Bind(config);
+            errors.AddRange(HostConfigValidator.Validate(config));
         }
 
-        IReadOnlyList<string> errors = HostConfigValidator.Validate(config);
         if (errors.Count > 0)
         {
             foreach (string error in errors)
@@ -40,19 +50,26 @@ internal static class HostRunner
             return 2;
         }
 
-        HostApplicationBuilder builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
+        if (stop.IsCancellationRequested)
+        {
+            return 0;
+        }
+
+        HostApplicationBuilder builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
+
+        // The host logs a failed start with the whole stack trace; the one line printed below says what matters.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         builder.Services.AddSystemd();
         builder.Services.AddSingleton(config);
         builder.Services.AddLinuxTunTap();
         builder.Services.AddTincan(o =>
         {
-            new ConfigurationBuilder().AddJsonFile(configFile.FullName, optional: false).Build().GetSection("Tincan").Bind(o);
+            json.GetSection("Tincan").Bind(o);
             o.Mtu = config.Interface?.Mtu ?? o.Mtu;
         });
         builder.Services.AddHostedService<TincanHostService>();
@@ -61,26 +78,35 @@ internal static class HostRunner
             // An external controller (another process, any language) drives this Tincan over the socket.
             builder.Services.AddTincanControllerApi(o => o.SocketPath = api.SocketPath);
         }
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
-        using IHost host = builder.Build();
+
+        builder.Services.Configure<HostOptions>(o =>
+        {
+            o.ShutdownTimeout = ShutdownTimeout;
+
+            // The services report their own failures (one line, exit code) and stop the host. A SIGTERM during start can
+            // cancel a service's task before it runs, which the default (StopHost) reports as a crash with a stack trace.
+            o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.Ignore;
+        });
         try
         {
-            await host.RunAsync(cancellationToken);
+            using IHost host = builder.Build();
+            await host.RunAsync(stop);
             return Environment.ExitCode;
         }
-        catch (Microsoft.Extensions.Options.OptionsValidationException e)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
-            foreach (string failure in e.Failures)
+            // Stopped while starting: nothing failed.
+            return 0;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Config and key problems exit 2; the rest is the machine's state (no TUN, port taken): 3. No stack trace.
+            foreach (string line in StartFailure.Lines(e, configFile.Name))
             {
-                await Console.Error.WriteLineAsync($"ipop-tincan: {configFile.Name}: {failure}");
+                await Console.Error.WriteLineAsync($"ipop-tincan: {line}");
             }
 
-            return 2;
-        }
-        catch (VirtualInterfaceException e)
-        {
-            await Console.Error.WriteLineAsync($"ipop-tincan: {e.Message}");
-            return 3;
+            return StartFailure.ExitCode(e);
         }
     }
 }

@@ -11,10 +11,15 @@ internal static class KeyCommands
             Console.WriteLine(NodeKeyFile.EnsureCreated(path.FullName).ToString());
             return 0;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+        catch (NodeKeyFileException e)
         {
             Console.Error.WriteLine($"ipop-tincan: {e.Message}");
-            return 1;
+            return 2;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"ipop-tincan: cannot create the key file '{path.FullName}': {e.Message}");
+            return 3;
         }
     }
 }

@@ -1,14 +1,20 @@
 using System.CommandLine;
+using Ipop.Samples.Hosting;
 using Ipop.TincanHost;
+
+// First: a SIGTERM from here on is a clean stop (exit 0), however early it comes.
+using var shutdown = new ShutdownSignal();
 
 // ipop-tincan: run a node with static peers, or manage its key.
 var configOption = new Option<FileInfo>("--config") { Description = "Path of the JSON configuration (see docs/tincan-host.md).", Required = true };
 var run = new Command("run", "Create the virtual interface, link to the configured peers and forward packets until SIGTERM/SIGINT.") { configOption };
-run.SetAction((parse, ct) => HostRunner.RunAsync(parse.GetValue(configOption)!, ct));
+run.SetAction((parse, _) => HostRunner.RunAsync(parse.GetValue(configOption)!, shutdown.Token));
 
 var keyOption = new Option<FileInfo>("--key") { Description = "Path of the private key file.", Required = true };
 var genkey = new Command("genkey", "Create a private key file (mode 0600) if missing and print its public key.") { keyOption };
 genkey.SetAction(parse => KeyCommands.GenerateKey(parse.GetValue(keyOption)!));
 
 var root = new RootCommand("Ipop Tincan node: encrypted peer-to-peer links between virtual network interfaces.") { run, genkey };
-return await root.Parse(args).InvokeAsync();
+
+// Signals are ours (above): System.CommandLine would otherwise force an exit after its own timeout.
+return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

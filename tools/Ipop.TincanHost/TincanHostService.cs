@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.NetworkInformation;
+using Ipop.Samples.Hosting;
 using Ipop.Tincan;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -15,30 +16,71 @@ internal sealed partial class TincanHostService(
     IHostApplicationLifetime lifetime,
     ILogger<TincanHostService> logger) : BackgroundService
 {
+    /// <summary>How long stopping waits for the link manager to let go of the NIC before the NIC is closed anyway.</summary>
+    private static readonly TimeSpan DetachWait = TimeSpan.FromSeconds(1);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        IVirtualInterface? nic = null;
         try
         {
-            await RunAsync(stoppingToken);
+            tincan.LinkStatusChanged += (_, e) => LogLinkStatus(logger, e.Link.Peer.Value, e.Current.ToString());
+            await tincan.StartAsync(stoppingToken);
+            if (config.Interface is { } section)
+            {
+                nic = CreateInterface(section);
+                AttachStaticPeers(nic, section);
+            }
+
+            LogReady(logger, nic?.Name ?? "(none: external controller)", config.Interface?.Mode ?? "-", string.Join(' ', config.Interface?.Addresses ?? []), tincan.LocalKey.ToString(), config.Peers.Count);
+            await ReportUntilStoppedAsync(stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        catch (Exception e) when (e is VirtualInterfaceException or IOException or UnauthorizedAccessException or InvalidDataException or System.Net.Sockets.SocketException)
+        catch (Exception e) when (stoppingToken.IsCancellationRequested && e is not OutOfMemoryException)
         {
-            LogFatal(logger, e.Message);
-            Environment.ExitCode = 3;
+            // A failure caused by the stop itself is not a failure to start: the exit code stays 0.
+            LogStoppedWhileStarting(logger, StartFailure.OneLine(e));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // One line for the journal; a stack trace helps no one who has a port taken or no /dev/net/tun.
+            LogFatal(logger, StartFailure.OneLine(e));
+            Environment.ExitCode = StartFailure.ExitCode(e);
             lifetime.StopApplication();
+        }
+        finally
+        {
+            if (nic is not null)
+            {
+                await ReleaseInterfaceAsync(nic);
+            }
         }
     }
 
-    private async Task RunAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// Detaches, then closes the NIC (which removes the device). In the other order the link manager's threads would
+    /// read and write a closed NIC, and its own detach would run after the NIC thread had already ended.
+    /// </summary>
+    private async Task ReleaseInterfaceAsync(IVirtualInterface nic)
     {
-        tincan.LinkStatusChanged += (_, e) => LogLinkStatus(logger, e.Link.Peer.Value, e.Current.ToString());
-        await tincan.StartAsync(stoppingToken);
-        using IVirtualInterface? nic = config.Interface is { } section ? CreateStaticNode(section) : null;
-        LogReady(logger, nic?.Name ?? "(none: external controller)", config.Interface?.Mode ?? "-", string.Join(' ', config.Interface?.Addresses ?? []), tincan.LocalKey.ToString(), config.Peers.Count);
+        try
+        {
+            await tincan.DetachInterfaceAsync(CancellationToken.None).AsTask().WaitAsync(DetachWait);
+        }
+        catch (TimeoutException)
+        {
+            LogDetachSlow(logger, nic.Name, DetachWait.TotalSeconds);
+        }
+        finally
+        {
+            nic.Dispose();
+        }
+    }
 
+    private async Task ReportUntilStoppedAsync(CancellationToken stoppingToken)
+    {
         TimeSpan interval = config.StatusIntervalSeconds > 0 ? TimeSpan.FromSeconds(config.StatusIntervalSeconds) : Timeout.InfiniteTimeSpan;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -46,25 +88,25 @@ internal sealed partial class TincanHostService(
             foreach (ITincanLink link in tincan.Links)
             {
                 LinkStats s = link.GetStats();
-                LogLinkStats(logger, link.Peer.Value, link.Status.ToString(), s.PacketsSent, s.BytesSent, s.PacketsReceived, s.BytesReceived, s.PacketsDropped);
+                LogLinkStats(logger, link.Peer.Value, link.Status.ToString(), s.PacketsSent, s.BytesSent, s.PacketsReceived, s.BytesReceived, s.DroppedSpoofed, s.DroppedReplayed, s.DroppedUnauthenticated, s.PacketsDropped);
             }
         }
     }
 
-    private IVirtualInterface CreateStaticNode(InterfaceSection section)
-    {
-        VirtualInterfaceMode mode = section.Mode == "tap" ? VirtualInterfaceMode.Tap : VirtualInterfaceMode.Tun;
-        IVirtualInterface nic = interfaces.Create(new VirtualInterfaceOptions
+    private IVirtualInterface CreateInterface(InterfaceSection section) =>
+        interfaces.Create(new VirtualInterfaceOptions
         {
             Name = section.Name,
-            Mode = mode,
+            Mode = section.Mode == "tap" ? VirtualInterfaceMode.Tap : VirtualInterfaceMode.Tun,
             Mtu = section.Mtu,
             Addresses = [.. section.Addresses.Select(InterfaceAddress.Parse)],
             MacAddress = section.MacAddress is { Length: > 0 } mac ? PhysicalAddress.Parse(mac) : null,
         });
 
+    private void AttachStaticPeers(IVirtualInterface nic, InterfaceSection section)
+    {
         var routes = new RouteTable();
-        IPacketRouter router = mode == VirtualInterfaceMode.Tun ? routes : new LearningSwitch();
+        IPacketRouter router = section.Mode == "tap" ? new LearningSwitch() : routes;
         foreach (PeerSection peer in config.Peers)
         {
             ITincanLink link = tincan.CreateLink(new PeerId(peer.Id), StaticPeerDescriptor(NodePublicKey.Parse(peer.PublicKey), IPEndPoint.Parse(peer.Endpoint)));
@@ -75,7 +117,6 @@ internal sealed partial class TincanHostService(
         }
 
         tincan.AttachInterface(nic, router);
-        return nic;
     }
 
     /// <summary>
@@ -96,9 +137,16 @@ internal sealed partial class TincanHostService(
     [LoggerMessage(2, LogLevel.Information, "link {Peer}: {Status}")]
     private static partial void LogLinkStatus(ILogger logger, string peer, string status);
 
-    [LoggerMessage(3, LogLevel.Information, "link {Peer}: {Status}, sent {PacketsSent} pkts/{BytesSent} B, received {PacketsReceived} pkts/{BytesReceived} B, dropped {Dropped}")]
-    private static partial void LogLinkStats(ILogger logger, string peer, string status, long packetsSent, long bytesSent, long packetsReceived, long bytesReceived, long dropped);
+    // "dropped N" (the total) stays last: scripts and tests read the number after it.
+    [LoggerMessage(3, LogLevel.Information, "link {Peer}: {Status}, sent {PacketsSent} pkts/{BytesSent} B, received {PacketsReceived} pkts/{BytesReceived} B, refused spoofed {Spoofed}, replayed {Replayed}, unauthenticated {Unauthenticated}, dropped {Dropped}")]
+    private static partial void LogLinkStats(ILogger logger, string peer, string status, long packetsSent, long bytesSent, long packetsReceived, long bytesReceived, long spoofed, long replayed, long unauthenticated, long dropped);
 
     [LoggerMessage(4, LogLevel.Critical, "ipop-tincan cannot run: {Reason}")]
     private static partial void LogFatal(ILogger logger, string reason);
+
+    [LoggerMessage(6, LogLevel.Information, "ipop-tincan stopped while starting: {Reason}")]
+    private static partial void LogStoppedWhileStarting(ILogger logger, string reason);
+
+    [LoggerMessage(5, LogLevel.Warning, "interface {Interface}: the link manager did not let go of it within {Seconds} s; closing it anyway")]
+    private static partial void LogDetachSlow(ILogger logger, string @interface, double seconds);
 }

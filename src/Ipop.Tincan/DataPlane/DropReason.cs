@@ -36,8 +36,11 @@ internal enum DropReason
     /// <summary>The router chose no link.</summary>
     NoRoute,
 
-    /// <summary>The router refused a packet that arrived from a link.</summary>
-    NotDelivered,
+    /// <summary>The router refused a packet from a link in TUN mode: its source address is not one the peer owns.</summary>
+    SpoofedSource,
+
+    /// <summary>The switch refused a frame from a link in TAP mode: its source MAC is not one the peer owns.</summary>
+    SpoofedMac,
 
     /// <summary>A packet arrived from a link while no virtual interface was attached (before AttachInterface, or after DetachInterfaceAsync).</summary>
     NoInterface,

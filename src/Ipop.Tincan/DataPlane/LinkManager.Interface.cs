@@ -75,8 +75,10 @@ internal sealed partial class LinkManager
             release = _lastRelease;
         }
 
-        // Outside the lock: cancelling runs the NIC's registered callbacks synchronously.
-        detached?.Cancellation.Cancel();
+        // Outside the lock: cancelling runs the NIC's registered callbacks synchronously. The release task may
+        // already have completed and disposed the token source (the NIC loop ends by itself when the NIC was
+        // disposed before the detach, which is how hosts used to shut down), so the binding guards it.
+        detached?.StopReading();
         return release;
     }
 
@@ -106,7 +108,7 @@ internal sealed partial class LinkManager
             await Task.Delay(1).ConfigureAwait(false);
         }
 
-        binding.Cancellation.Dispose();
+        binding.Dispose();
     }
 
     // Receive thread.
@@ -133,7 +135,13 @@ internal sealed partial class LinkManager
 
             if (!binding.Router.AcceptInbound(link, packet))
             {
-                Drops.Add(DropReason.NotDelivered);
+                // The packet authenticated as this peer's, so the router refused what it claims to come from.
+                link.CountDrop(binding.Nic.Mode == VirtualInterfaceMode.Tap ? DropReason.SpoofedMac : DropReason.SpoofedSource);
+                if (Drops.ShouldLog(DropReason.SpoofedSource))
+                {
+                    LogSpoofed(_logger, link.Peer.Value, binding.Nic.Mode == VirtualInterfaceMode.Tap ? "MAC" : "address", link.DroppedSpoofedCount);
+                }
+
                 return;
             }
 
@@ -152,7 +160,7 @@ internal sealed partial class LinkManager
     {
         try
         {
-            RunNicLoop(binding, binding.Cancellation.Token);
+            RunNicLoop(binding, binding.ReadStopping);
         }
         finally
         {
@@ -265,19 +273,35 @@ internal sealed partial class LinkManager
     [LoggerMessage(EventId = 23, Level = LogLevel.Information, Message = "Detached interface {Nic}; packets from links are dropped until an interface is attached")]
     private static partial void LogDetached(ILogger logger, string nic);
 
+    [LoggerMessage(EventId = 25, Level = LogLevel.Warning, Message = "Dropped packets from {Peer} with a source {What} it does not own ({Count} from this peer so far)")]
+    private static partial void LogSpoofed(ILogger logger, string peer, string what, long count);
+
     [LoggerMessage(EventId = 24, Level = LogLevel.Warning, Message = "Interface {Nic} did not return from a read within {Seconds} s of shutdown; its reader thread is abandoned")]
     private static partial void LogNicDidNotStop(ILogger logger, string nic, double seconds);
 
     /// <summary>One attachment of a NIC and router: its reader thread, the thread's stop signal and the receive path's users.</summary>
-    private sealed class InterfaceBinding(IVirtualInterface nic, IPacketRouter router)
+    private sealed class InterfaceBinding : IDisposable
     {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Lock _stopLock = new();
         private int _inFlight;
+        private bool _released;
 
-        public IVirtualInterface Nic { get; } = nic;
+        public InterfaceBinding(IVirtualInterface nic, IPacketRouter router)
+        {
+            Nic = nic;
+            Router = router;
 
-        public IPacketRouter Router { get; } = router;
+            // Taken now: a disposed source no longer hands out its token.
+            ReadStopping = _stop.Token;
+        }
 
-        public CancellationTokenSource Cancellation { get; } = new();
+        public IVirtualInterface Nic { get; }
+
+        public IPacketRouter Router { get; }
+
+        /// <summary>Cancelled when a detach begins; the NIC thread's reads watch it.</summary>
+        public CancellationToken ReadStopping { get; }
 
         public TaskCompletionSource LoopEnded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -287,5 +311,30 @@ internal sealed partial class LinkManager
         public void Enter() => Interlocked.Increment(ref _inFlight);
 
         public void Exit() => Interlocked.Decrement(ref _inFlight);
+
+        /// <summary>
+        /// Asks the NIC thread to stop. Safe in any order with <see cref="Dispose"/>: the release can complete first
+        /// when the NIC thread already ended by itself (a NIC disposed before the detach, or too many read errors).
+        /// </summary>
+        public void StopReading()
+        {
+            lock (_stopLock)
+            {
+                if (!_released)
+                {
+                    _stop.Cancel();
+                }
+            }
+        }
+
+        /// <summary>Frees the stop signal once nothing uses the binding any more.</summary>
+        public void Dispose()
+        {
+            lock (_stopLock)
+            {
+                _released = true;
+                _stop.Dispose();
+            }
+        }
     }
 }

@@ -56,16 +56,14 @@ internal sealed partial class LinkManager
         TincanLink link = session.Link;
         if (!session.Replay.Check(counter))
         {
-            Drops.Add(DropReason.Replay);
-            link.CountDrop();
+            link.CountDrop(DropReason.Replay);
             return;
         }
 
         long now = Time.GetTimestamp();
         if (now - session.Created >= RejectAfterTicks)
         {
-            Drops.Add(DropReason.NoSession);
-            link.CountDrop();
+            link.CountDrop(DropReason.NoSession);
             return;
         }
 
@@ -74,8 +72,7 @@ internal sealed partial class LinkManager
         Span<byte> plaintext = body[..^TransportCipher.TagLength];
         if (!TransportCipher.Open(session.ReceiveKey, counter, datagram[..TransportHeader.Length], body, plaintext))
         {
-            Drops.Add(DropReason.AuthenticationFailed);
-            link.CountDrop();
+            link.CountDrop(DropReason.AuthenticationFailed);
             if (Drops.ShouldLog(DropReason.AuthenticationFailed))
             {
                 LogAuthenticationFailed(_logger, link.Peer.Value, Drops.Get(DropReason.AuthenticationFailed));
@@ -86,8 +83,7 @@ internal sealed partial class LinkManager
 
         if (!session.Replay.TryAccept(counter))
         {
-            Drops.Add(DropReason.Replay);
-            link.CountDrop();
+            link.CountDrop(DropReason.Replay);
             return;
         }
 
@@ -116,6 +112,12 @@ internal sealed partial class LinkManager
         if (!HandshakeMac.Verify(datagram, OwnMacKey))
         {
             Drops.Add(DropReason.MacMismatch);
+            if (Drops.ShouldLog(DropReason.MacMismatch))
+            {
+                long refused = Drops.Get(DropReason.MacMismatch);
+                LogWrongKeyForUs(_logger, new EndPointText(from), refused);
+            }
+
             return;
         }
 
@@ -134,13 +136,15 @@ internal sealed partial class LinkManager
         }
 
         // IK: the initiator's static key is authenticated now; only keys a link authorized may go on.
-        if (!_byKey.TryGetValue(new NodePublicKey(noise.RemoteStatic), out TincanLink? link))
+        var remoteKey = new NodePublicKey(noise.RemoteStatic);
+        if (!_byKey.TryGetValue(remoteKey, out TincanLink? link))
         {
             noise.Dispose();
             Drops.Add(DropReason.UnknownKey);
             if (Drops.ShouldLog(DropReason.UnknownKey))
             {
-                LogUnknownKey(_logger, UdpMux.ToEndPoint(from), Drops.Get(DropReason.UnknownKey));
+                long refused = Drops.Get(DropReason.UnknownKey);
+                LogUnknownKey(_logger, new EndPointText(from), remoteKey, refused);
             }
 
             return;
@@ -192,8 +196,13 @@ internal sealed partial class LinkManager
 
     internal void LogHandshakeSent(TincanLink link, int attempt) => LogInitiationSent(_logger, link.Peer.Value, attempt);
 
-    [LoggerMessage(EventId = 10, Level = LogLevel.Warning, Message = "Dropped a handshake from {From}: its static key is not authorized for any link ({Count} so far)")]
-    private static partial void LogUnknownKey(ILogger logger, IPEndPoint? from, long count);
+    // Information, not Warning: a stranger knocking is expected on the internet, and an operator needs to see it at the
+    // default level to notice a peer configured with the wrong key. Rate-limited to one line per 10 s per reason.
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "Refused a handshake from {From}: key {Key} is not authorized for any link ({Count} refused so far)")]
+    private static partial void LogUnknownKey(ILogger logger, EndPointText from, NodePublicKey key, long count);
+
+    [LoggerMessage(EventId = 17, Level = LogLevel.Information, Message = "Refused a handshake from {From}: it was addressed to another public key than this node's (the sender is configured with a wrong key for us; {Count} refused so far)")]
+    private static partial void LogWrongKeyForUs(ILogger logger, EndPointText from, long count);
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Warning, Message = "Dropped a handshake initiation from {From} that did not authenticate ({Count} failures so far)")]
     private static partial void LogBadInitiation(ILogger logger, IPEndPoint? from, long count);

@@ -56,6 +56,9 @@ internal sealed partial class TincanLink : ITincanLink
     private long _packetsSent;
     private long _packetsReceived;
     private long _packetsDropped;
+    private long _droppedSpoofed;
+    private long _droppedReplayed;
+    private long _droppedUnauthenticated;
     private long _handshakes;
     private StagedPackets? _staged;
     private readonly long _createdAt;
@@ -147,6 +150,9 @@ internal sealed partial class TincanLink : ITincanLink
             PacketsSent = Volatile.Read(ref _packetsSent),
             PacketsReceived = Volatile.Read(ref _packetsReceived),
             PacketsDropped = Volatile.Read(ref _packetsDropped),
+            DroppedSpoofed = Volatile.Read(ref _droppedSpoofed),
+            DroppedReplayed = Volatile.Read(ref _droppedReplayed),
+            DroppedUnauthenticated = Volatile.Read(ref _droppedUnauthenticated),
             Handshakes = Volatile.Read(ref _handshakes),
             RoundTripTime = rtt < 0 ? null : _manager.Time.GetElapsedTime(0, rtt),
             LocalCandidate = localCandidate,
@@ -323,7 +329,29 @@ internal sealed partial class TincanLink : ITincanLink
         }
     }
 
-    internal void CountDrop() => Interlocked.Increment(ref _packetsDropped);
+    /// <summary>Packets from this peer that the router refused for their source (cheap: no stats snapshot).</summary>
+    internal long DroppedSpoofedCount => Volatile.Read(ref _droppedSpoofed);
+
+    /// <summary>Counts a drop on this link and on the node (by <paramref name="reason"/>), so status and metrics can say why.</summary>
+    internal void CountDrop(DropReason reason)
+    {
+        _manager.Drops.Add(reason);
+        Interlocked.Increment(ref _packetsDropped);
+        switch (reason)
+        {
+            case DropReason.SpoofedSource or DropReason.SpoofedMac:
+                Interlocked.Increment(ref _droppedSpoofed);
+                break;
+            case DropReason.Replay or DropReason.HandshakeReplay:
+                Interlocked.Increment(ref _droppedReplayed);
+                break;
+            case DropReason.AuthenticationFailed:
+                Interlocked.Increment(ref _droppedUnauthenticated);
+                break;
+            default:
+                break;
+        }
+    }
 
     /// <summary>Replaces the candidates and (re)starts a handshake.</summary>
     internal void Start(ImmutableArray<Candidate> candidates)
@@ -529,8 +557,7 @@ internal sealed partial class TincanLink : ITincanLink
             int order = _lastAcceptedTimestamp is null ? 1 : Tai64N.Compare(timestamp, _lastAcceptedTimestamp);
             if (order <= 0)
             {
-                _manager.Drops.Add(DropReason.HandshakeReplay);
-                CountDrop();
+                CountDrop(DropReason.HandshakeReplay);
 
                 // An equal timestamp is usually another copy of the initiation we just answered: the peer sends each
                 // one over every candidate path and its relay. Only older ones are worth a warning.
@@ -586,8 +613,7 @@ internal sealed partial class TincanLink : ITincanLink
             {
                 // A failed read leaves the Noise state as it was, so a forged response injected on the path does not
                 // keep the genuine one that follows from completing the handshake.
-                _manager.Drops.Add(DropReason.AuthenticationFailed);
-                CountDrop();
+                CountDrop(DropReason.AuthenticationFailed);
                 return;
             }
 
@@ -1104,6 +1130,13 @@ internal sealed partial class TincanLink : ITincanLink
         _staged?.Clear();
         LinkFailureReason reason = _everConnected ? LinkFailureReason.PeerUnreachable : LinkFailureReason.HandshakeTimedOut;
         string detail = $"no handshake response after {_attempts} attempts";
+        if (!_everConnected)
+        {
+            // The peer's side cannot tell us more: a node answers no handshake from a key it does not authorize (an
+            // answer would confirm to a stranger that it is there), so silence is all a refused initiator gets.
+            detail += " (the peer is unreachable, or it does not authorize this node's key; its log says which)";
+        }
+
         if (!_everConnected && _manager.Nat?.TurnAuthenticationFailure is { } turnFailure)
         {
             // Without a relay the link could only work directly, and it did not: the credentials are the likely cause.

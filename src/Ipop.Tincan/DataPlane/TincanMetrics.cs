@@ -19,6 +19,7 @@ internal sealed class TincanMetrics : IDisposable
         _meter.CreateObservableCounter("ipop.tincan.bytes", () => Measure(manager, static s => s.BytesSent, static s => s.BytesReceived), "By", "Payload bytes sent and received over links");
         _meter.CreateObservableCounter("ipop.tincan.handshakes", () => Sum(manager, static s => s.Handshakes), "{handshake}", "Completed handshakes");
         _meter.CreateObservableCounter("ipop.tincan.drops", () => Drops(manager), "{datagram}", "Dropped datagrams and packets by reason");
+        _meter.CreateObservableCounter("ipop.tincan.link.drops", () => LinkDrops(manager), "{packet}", "Packets dropped per link by reason: spoofed (source address or MAC the peer does not own), replayed, unauthenticated");
         _meter.CreateObservableGauge("ipop.tincan.links", () => manager.LinkSnapshot.Count, "{link}", "Links in any state");
     }
 
@@ -51,6 +52,18 @@ internal sealed class TincanMetrics : IDisposable
         }
 
         return total;
+    }
+
+    private static IEnumerable<Measurement<long>> LinkDrops(LinkManager manager)
+    {
+        foreach (TincanLink link in manager.LinkSnapshot)
+        {
+            LinkStats stats = link.GetStats();
+            var peer = new KeyValuePair<string, object?>("peer", link.Peer.Value);
+            yield return new Measurement<long>(stats.DroppedSpoofed, peer, new KeyValuePair<string, object?>("reason", "spoofed"));
+            yield return new Measurement<long>(stats.DroppedReplayed, peer, new KeyValuePair<string, object?>("reason", "replayed"));
+            yield return new Measurement<long>(stats.DroppedUnauthenticated, peer, new KeyValuePair<string, object?>("reason", "unauthenticated"));
+        }
     }
 
     private static IEnumerable<Measurement<long>> Drops(LinkManager manager)

@@ -98,6 +98,34 @@ public sealed class TwoNodeTunnelTests : IDisposable
         Assert.False(c.Ping("198.19.0.1", count: 3, deadlineSeconds: 4), $"the intruder reached a!\n{a.Process}\n{intruder.Process}");
         Assert.DoesNotContain("link b: Connected", a.Process!.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("link a: Connected", intruder.Process!.Output, StringComparison.Ordinal);
+
+        // a says why at the default log level, with the refused key (issue 11: it used to say nothing at Information).
+        Assert.True(
+            await a.Process.WaitForOutputAsync($"Refused a handshake from 198.18.2.3:51820: key {intruder.PublicKey} is not authorized for any link", TimeSpan.FromSeconds(5)),
+            a.Process.Output);
+    }
+
+    [Fact]
+    public async Task Packets_from_a_peer_with_a_source_it_does_not_own_are_refused_and_counted_on_its_link()
+    {
+        (TincanNodeProcess a, TincanNodeProcess b) = await StartTunPairAsync();
+        Assert.True(_b.Ping("198.19.0.1", count: 2, deadlineSeconds: 10), $"{a.Process}\n{b.Process}");
+
+        // b (authorized for 198.19.0.2 only) sends 5 echo requests from an address that is not its own (no -w: with a
+        // deadline ping keeps sending until it has 5 replies).
+        _b.Exec("ip", "address", "add", "198.19.0.99/32", "dev", "ipop0");
+        CommandResult spoofed = _b.TryExec(TimeSpan.FromSeconds(15), "ping", "-4", "-n", "-c", "5", "-i", "0.2", "-W", "1", "-I", "198.19.0.99", "198.19.0.1");
+        Assert.True(spoofed.ExitCode != 0, $"a answered packets from a source b does not own:\n{spoofed.StandardOutput}");
+        for (int i = 0; i < 30 && !a.Process!.Output.Contains("refused spoofed 5,", StringComparison.Ordinal); i++)
+        {
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+
+        Assert.True(a.Process!.Output.Contains("refused spoofed 5,", StringComparison.Ordinal), $"{a.Process}\n{b.Process}\n{spoofed.StandardOutput}");
+        Assert.Contains("Dropped packets from b with a source address it does not own", a.Process.Output, StringComparison.Ordinal);
+
+        // The link itself is fine: b's own address still gets through.
+        Assert.True(_b.Ping("198.19.0.1", count: 2, deadlineSeconds: 5), a.Process.Output);
     }
 
     [Fact]

@@ -212,4 +212,94 @@ public sealed class InterfaceDetachTests
         Assert.False(await a.Tincan.DetachInterfaceAsync(Ct));
         await a.DisposeAsync();
     }
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_nic_disposed_before_the_node_lets_the_node_detach_and_dispose_without_throwing(bool detachFirst)
+    {
+        // Hosts used to dispose their NIC first on SIGTERM: the reader thread then ends by itself, the release of the
+        // binding completes at once, and the detach that followed cancelled a disposed token source (issue 11).
+        var options = new TincanOptions { ListenAddress = "127.0.0.1", SocketBufferBytes = 256 * 1024 };
+        ITincan tincan = TincanNode.Create(options);
+        await tincan.StartAsync(Ct);
+        var nic = new SelfEndingNic();
+        tincan.AttachInterface(nic, new TestRouter(tincan));
+        await TestNode.WaitUntilAsync(() => nic.Reads > 0, "the reader thread reads");
+        nic.Dispose();
+        await TestNode.WaitUntilAsync(() => nic.ReaderLeft, "the reader thread ends by itself");
+
+        // The thread marks its end just after the read threw; give it that moment, so the release is complete.
+        await Task.Delay(100, Ct);
+
+        if (detachFirst)
+        {
+            Assert.True(await tincan.DetachInterfaceAsync(Ct));
+        }
+
+        await tincan.DisposeAsync();
+    }
+
+    /// <summary>A NIC whose reads fail with <see cref="ObjectDisposedException"/> once disposed, as the real TUN device's do.</summary>
+    private sealed class SelfEndingNic : IVirtualInterface
+    {
+        private int _disposed;
+        private int _reads;
+        private int _left;
+
+        public string Name => "gone0";
+
+        public VirtualInterfaceMode Mode => VirtualInterfaceMode.Tun;
+
+        public int Mtu => 1420;
+
+        public int Index => 1;
+
+        public System.Net.NetworkInformation.PhysicalAddress? MacAddress => null;
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        public bool ReaderLeft => Volatile.Read(ref _left) != 0;
+
+        public int Read(Span<byte> buffer, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _reads);
+            try
+            {
+                while (Volatile.Read(ref _disposed) == 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    Thread.Sleep(5);
+                }
+
+                throw new ObjectDisposedException(Name);
+            }
+            catch
+            {
+                Volatile.Write(ref _left, 1);
+                throw;
+            }
+        }
+
+        public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken) => ValueTask.FromResult(Read(buffer.Span, cancellationToken));
+
+        public bool Write(ReadOnlySpan<byte> packet) => false;
+
+        public void AddAddress(InterfaceAddress address)
+        {
+        }
+
+        public void RemoveAddress(InterfaceAddress address)
+        {
+        }
+
+        public void SetMtu(int mtu)
+        {
+        }
+
+        public void SetUp(bool up)
+        {
+        }
+
+        public void Dispose() => Volatile.Write(ref _disposed, 1);
+    }
 }

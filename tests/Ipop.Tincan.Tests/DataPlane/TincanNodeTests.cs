@@ -184,7 +184,13 @@ public sealed class TincanNodeTests
         byte[] after = TestNode.Packet(b, 99);
         a.Nic.Inject(after);
         Assert.Equal(after, b.Nic.TakeWritten(Wait));
-        Assert.True(b.LinkTo(a).GetStats().PacketsDropped >= 3);
+        LinkStats stats = b.LinkTo(a).GetStats();
+        Assert.True(stats.PacketsDropped >= 3);
+
+        // By reason on the link too (issue 11): one transport replay and one handshake replay at least, one forgery.
+        Assert.True(stats.DroppedReplayed >= 2, $"replayed {stats.DroppedReplayed}");
+        Assert.True(stats.DroppedUnauthenticated >= 1, $"unauthenticated {stats.DroppedUnauthenticated}");
+        Assert.Equal(0, stats.DroppedSpoofed);
     }
 
     [Fact]
