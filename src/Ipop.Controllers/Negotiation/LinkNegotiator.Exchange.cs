@@ -1,0 +1,290 @@
+using System.Security.Cryptography;
+
+namespace Ipop.Controllers.Negotiation;
+
+/// <summary>
+/// The exchange itself: offers, answers and requests, the nonces that tie an answer to our offer, and the
+/// binding of a peer's key and candidates to its link (which also decides who keeps a key two peers claim).
+/// </summary>
+internal sealed partial class LinkNegotiator
+{
+    private async Task HandleMessageAsync(PeerId from, OverlayMessage message, CancellationToken ct)
+    {
+        OverlayPeer? peer = _signaling.Peers.FirstOrDefault(p => p.Id == from);
+        if (peer is null || !_policy.IsTrusted(peer))
+        {
+            Refuse(from, message.Kind, "not a trusted online peer");
+            return;
+        }
+
+        if (!_peers.TryGetValue(from, out Peer? p))
+        {
+            await HandlePeerAsync(peer, ct);
+            if (!_peers.TryGetValue(from, out p))
+            {
+                return; // trust changed while we looked: nothing to negotiate
+            }
+        }
+
+        LinkNegotiationMessage parsed;
+        try
+        {
+            parsed = LinkNegotiationMessage.Parse(message.Body);
+        }
+        catch (FormatException e)
+        {
+            Refuse(from, message.Kind, e.Message);
+            return;
+        }
+
+        switch (message.Kind)
+        {
+            case LinkNegotiationMessage.OfferKind:
+                await HandleOfferAsync(p, parsed, ct);
+                break;
+            case LinkNegotiationMessage.AnswerKind:
+                await HandleAnswerAsync(p, parsed, ct);
+                break;
+            case LinkNegotiationMessage.RequestKind:
+                await HandleRequestAsync(p, ct);
+                break;
+            case LinkNegotiationMessage.AddressKind:
+                await _policy.OnClaimsAsync(from, parsed, p.Link, ct);
+                break;
+            default:
+                Refuse(from, message.Kind, "unknown kind");
+                break;
+        }
+    }
+
+    private async Task HandleOfferAsync(Peer p, LinkNegotiationMessage offer, CancellationToken ct)
+    {
+        if (p.IsInitiator)
+        {
+            Refuse(p.Id, LinkNegotiationMessage.OfferKind, "this node offers to that peer (its id sorts lower), it only answers");
+            return;
+        }
+
+        if (offer.Descriptor is null || offer.Nonce is null)
+        {
+            Refuse(p.Id, LinkNegotiationMessage.OfferKind, "an offer needs a descriptor and a nonce");
+            return;
+        }
+
+        if (offer.Nonce == p.AnsweredNonce)
+        {
+            LogDuplicate(_logger, LinkNegotiationMessage.OfferKind, p.Id.Value);
+            return;
+        }
+
+        if (!Bind(p, offer.Descriptor, LinkNegotiationMessage.OfferKind))
+        {
+            return;
+        }
+
+        p.AnsweredNonce = offer.Nonce;
+        await _policy.OnClaimsAsync(p.Id, offer, p.Link, ct);
+        await SendAsync(p, LinkNegotiationMessage.AnswerKind, offer.Nonce, ct);
+    }
+
+    private async Task HandleAnswerAsync(Peer p, LinkNegotiationMessage answer, CancellationToken ct)
+    {
+        if (answer.Nonce is not null && answer.Nonce != p.PendingNonce && (answer.Nonce == p.AnsweredNonce || _offered.Contains((p.Id, answer.Nonce))))
+        {
+            // A copy, or the late answer to an offer we gave up on: the exchange it belonged to is over.
+            LogDuplicate(_logger, LinkNegotiationMessage.AnswerKind, p.Id.Value);
+            return;
+        }
+
+        if (!p.IsInitiator || p.PendingNonce is null || answer.Nonce != p.PendingNonce)
+        {
+            // Only the answer to the offer we are waiting on may bind a key: otherwise any member could bind
+            // someone else's key to itself and make the owner's own offer fail.
+            Refuse(p.Id, LinkNegotiationMessage.AnswerKind, "unsolicited: no offer of ours is waiting for this answer");
+            return;
+        }
+
+        if (answer.Descriptor is null)
+        {
+            Refuse(p.Id, LinkNegotiationMessage.AnswerKind, "an answer needs a descriptor");
+            return;
+        }
+
+        p.PendingNonce = null;
+        p.AnsweredNonce = answer.Nonce;
+        if (Bind(p, answer.Descriptor, LinkNegotiationMessage.AnswerKind))
+        {
+            await _policy.OnClaimsAsync(p.Id, answer, p.Link, ct);
+        }
+    }
+
+    private async Task HandleRequestAsync(Peer p, CancellationToken ct)
+    {
+        if (!p.IsInitiator)
+        {
+            Refuse(p.Id, LinkNegotiationMessage.RequestKind, "that peer offers to this node (its id sorts lower)");
+            return;
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        if (p.PendingNonce is not null && now - p.PendingSince < _settings.AnswerTimeout)
+        {
+            // An offer is already on its way: crossing or duplicated requests must not start a second exchange.
+            LogDuplicate(_logger, LinkNegotiationMessage.RequestKind, p.Id.Value);
+            return;
+        }
+
+        // The peer has no usable link (it restarted, or its side failed): offer at once, without counting a failure.
+        await OfferAsync(p, ct);
+    }
+
+    /// <summary>
+    /// Binds the peer's key and candidates to its link: keeps a healthy link whose descriptor is the same, and
+    /// creates a fresh link object when the current one failed, is stuck or was removed underneath.
+    /// </summary>
+    private bool Bind(Peer p, LinkDescriptor descriptor, string kind)
+    {
+        ITincanLink? holder = _tincan.Links.FirstOrDefault(l => l.PeerKey == descriptor.Key && l.Peer != p.Id);
+        if (holder is not null)
+        {
+            Peer? other = _peers.GetValueOrDefault(holder.Peer);
+            bool proven = other?.EverConnected ?? holder.Status.State == LinkState.Connected;
+            if (proven || (other is not null && _time.GetUtcNow() - other.LinkSince < _settings.ConnectTimeout))
+            {
+                // A public key is no secret: whoever sent it first may not hold its private key. The holder keeps it
+                // if it proved it in a handshake, or while its own attempt is young; a binding that never proved
+                // itself within the connect timeout yields. So an impostor delays the owner once, by that long at
+                // most, and a proven owner cannot be displaced at all.
+                Refuse(p.Id, kind, $"its key is bound to {holder.Peer.Value}, which {(proven ? "proved it in a handshake" : "is still connecting with it")}");
+                return false;
+            }
+
+            LogKeyRebound(_logger, descriptor.Key.ToString(), holder.Peer.Value, p.Id.Value);
+            _tincan.RemoveLink(holder.Peer);
+            if (other is not null)
+            {
+                _policy.OnLinkReplaced(other.Id, holder);
+                other.Link = null;
+            }
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        bool present = p.Link is not null && _tincan.TryGetLink(p.Id, out ITincanLink? current) && ReferenceEquals(current, p.Link);
+        if (present && p.Link!.PeerKey == descriptor.Key && StuckReason(p, now) is null)
+        {
+            if (!SameDescriptor(p.Remote, descriptor))
+            {
+                // Same key, new candidates (a new TURN allocation, a NAT that moved): Tincan updates a healthy link
+                // in place, so its session and traffic carry on.
+                ITincanLink old = p.Link;
+                if (!TryCreate(p, descriptor, kind))
+                {
+                    return false;
+                }
+
+                if (!ReferenceEquals(old, p.Link))
+                {
+                    _policy.OnLinkReplaced(p.Id, old);
+                    p.LinkSince = now;
+                    p.EverConnected = false;
+                }
+
+                return true;
+            }
+
+            LogKept(_logger, p.Id.Value, p.Link.Status.State.ToString());
+            return true;
+        }
+
+        if (p.Link is not null)
+        {
+            // A failed or stuck link keeps its state when created again with the same key: start from a clean one.
+            if (present)
+            {
+                _tincan.RemoveLink(p.Id);
+            }
+
+            _policy.OnLinkReplaced(p.Id, p.Link);
+        }
+
+        if (!TryCreate(p, descriptor, kind))
+        {
+            return false;
+        }
+
+        p.LinkSince = now;
+        p.EverConnected = false;
+        return true;
+    }
+
+    private bool TryCreate(Peer p, LinkDescriptor descriptor, string kind)
+    {
+        try
+        {
+            p.Link = _tincan.CreateLink(p.Id, descriptor);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            p.Link = null;
+            Refuse(p.Id, kind, e.Message);
+            return false;
+        }
+
+        p.Remote = descriptor;
+        LogLinkCreated(_logger, p.Id.Value, kind);
+        return true;
+    }
+
+    private static bool SameDescriptor(LinkDescriptor? a, LinkDescriptor b) =>
+        a is not null && a.Key == b.Key && a.CheckUsername == b.CheckUsername && a.CheckPassword == b.CheckPassword
+        && a.Candidates.AsSpan().SequenceEqual(b.Candidates.AsSpan());
+
+    private async Task OfferAsync(Peer p, CancellationToken ct)
+    {
+        string nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        p.PendingNonce = nonce;
+        if (_offered.Add((p.Id, nonce)))
+        {
+            _offeredOrder.Enqueue((p.Id, nonce));
+            if (_offeredOrder.Count > MaxRememberedOffers)
+            {
+                _offered.Remove(_offeredOrder.Dequeue());
+            }
+        }
+
+        p.PendingSince = _time.GetUtcNow();
+        if (!await SendAsync(p, LinkNegotiationMessage.OfferKind, nonce, ct))
+        {
+            p.PendingNonce = null; // nothing in flight: the next attempt (after the backoff or reconnect) offers again
+        }
+    }
+
+    private async Task<bool> SendAsync(Peer p, string kind, string? nonce, CancellationToken ct)
+    {
+        try
+        {
+            LinkDescriptor? descriptor = kind is LinkNegotiationMessage.OfferKind or LinkNegotiationMessage.AnswerKind
+                ? await _tincan.GetLocalDescriptorAsync(ct)
+                : null;
+            LinkNegotiationMessage body = _policy.Describe(p.Id, descriptor) with { Nonce = nonce };
+            await _signaling.SendAsync(p.Id, new OverlayMessage(kind, body.ToJson()), ct);
+            LogSent(_logger, kind, p.Id.Value);
+            return true;
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException)
+        {
+            // Signaling is down or the peer left; the tick retries after the backoff, a reconnect at once.
+            LogSendFailed(_logger, kind, p.Id.Value, e.Message);
+            return false;
+        }
+    }
+
+    private void Refuse(PeerId from, string kind, string reason)
+    {
+        Refused++;
+        if (_refusals.TryTake(from.Value, out long suppressed))
+        {
+            LogRefused(_logger, kind, from.Value, reason, suppressed);
+        }
+    }
+}

@@ -1,0 +1,54 @@
+namespace Ipop.Controllers.Negotiation;
+
+/// <summary>
+/// Signaling outages: links are kept while signaling is down, and on its return every peer is re-checked
+/// against signaling's current view and retried at once, absent peers getting the reconnect grace.
+/// </summary>
+internal sealed partial class LinkNegotiator
+{
+    private async Task HandleConnectionAsync(SignalingConnectionEventArgs e, CancellationToken ct)
+    {
+        DateTimeOffset now = _time.GetUtcNow();
+        if (!e.IsConnected)
+        {
+            _outageSince ??= now;
+            LogSignalingLost(_logger, e.Reason ?? "unknown", _peers.Count, _settings.OutageLinkLifetime.TotalSeconds);
+            return;
+        }
+
+        if (_outageSince is not { } since)
+        {
+            return; // the first connect (RunAsync handles the peers then), or a repeated report
+        }
+
+        LogSignalingBack(_logger, (now - since).TotalSeconds, _outageEnded);
+        _outageSince = null;
+        _outageEnded = false;
+
+        // Reconcile: what changed while we were away is decided now, against signaling's current view; peers not
+        // (yet) back get a grace period.
+        _graceUntil = now + (_settings.ReconnectGrace < _settings.OutageLinkLifetime ? _settings.ReconnectGrace : _settings.OutageLinkLifetime);
+        var current = _signaling.Peers.ToDictionary(x => x.Id);
+        foreach (Peer p in _peers.Values)
+        {
+            // Whatever backoff was running, try again now: the outage, not the peer, was the obstacle.
+            p.NextAttemptAt = now;
+            p.PendingNonce = null;
+        }
+
+        foreach (PeerId id in _peers.Keys.ToList())
+        {
+            await HandlePeerAsync(current.GetValueOrDefault(id) ?? new OverlayPeer(id, string.Empty, PeerPresence.Offline, PeerRelationship.None, []), ct);
+        }
+
+        foreach (OverlayPeer peer in current.Values)
+        {
+            await HandlePeerAsync(peer, ct);
+        }
+
+        foreach (Peer p in _peers.Values.ToList())
+        {
+            await EvaluateAsync(p, ct);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+namespace Ipop.Controllers.Negotiation;
+
+/// <summary>
+/// What the negotiator knows about one peer.
+/// </summary>
+internal sealed partial class LinkNegotiator
+{
+    private sealed class Peer(PeerId id, bool initiator)
+    {
+        public PeerId Id { get; } = id;
+
+        public bool IsInitiator { get; } = initiator;
+
+        public ITincanLink? Link { get; set; }
+
+        /// <summary>The descriptor <see cref="Link"/> was created from.</summary>
+        public LinkDescriptor? Remote { get; set; }
+
+        public DateTimeOffset LinkSince { get; set; }
+
+        /// <summary>The link reached Connected: the peer proved its key in a handshake.</summary>
+        public bool EverConnected { get; set; }
+
+        /// <summary>Initiator: the nonce of the offer waiting for its answer.</summary>
+        public string? PendingNonce { get; set; }
+
+        public DateTimeOffset PendingSince { get; set; }
+
+        /// <summary>The nonce of the last exchange completed (answer taken or offer answered): its copies are duplicates.</summary>
+        public string? AnsweredNonce { get; set; }
+
+        public int Failures { get; set; }
+
+        public DateTimeOffset NextAttemptAt { get; set; }
+
+        /// <summary>Absent after an outage, link kept until the reconnect grace ends.</summary>
+        public bool Unverified { get; set; }
+    }
+}

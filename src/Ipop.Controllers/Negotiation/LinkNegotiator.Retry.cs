@@ -1,0 +1,132 @@
+namespace Ipop.Controllers.Negotiation;
+
+/// <summary>
+/// Liveness: link status changes and the 1 s tick decide, per peer, whether its link is stuck and start a new
+/// attempt once its backoff (exponential, capped, with jitter) has passed.
+/// </summary>
+internal sealed partial class LinkNegotiator
+{
+    private async Task HandleLinkStatusAsync(LinkStatusChangedEventArgs e, CancellationToken ct)
+    {
+        if (!_peers.TryGetValue(e.Link.Peer, out Peer? p) || !ReferenceEquals(p.Link, e.Link))
+        {
+            return; // a link object we already replaced
+        }
+
+        LinkStatus s = e.Current;
+        if (s.State == LinkState.Connected)
+        {
+            p.Failures = 0;
+            p.EverConnected = true;
+            LogLinkUp(_logger, p.Id.Value, s.Path.ToString());
+        }
+        else if (s.State is LinkState.Failed or LinkState.Closed)
+        {
+            LogLinkFailed(_logger, p.Id.Value, s.ToString());
+            await EvaluateAsync(p, ct);
+        }
+    }
+
+    private async Task HandleTickAsync(CancellationToken ct)
+    {
+        DateTimeOffset now = _time.GetUtcNow();
+        if (_outageSince is { } since && !_outageEnded && now - since >= _settings.OutageLinkLifetime)
+        {
+            _outageEnded = true;
+            LogOutageLinksEnded(_logger, _peers.Count, (now - since).TotalSeconds);
+            foreach (PeerId id in _peers.Keys.ToList())
+            {
+                Forget(id, "unknown (signaling down)", "not re-checked");
+            }
+        }
+
+        if (_graceUntil is { } until && now >= until)
+        {
+            _graceUntil = null;
+            var current = _signaling.Peers.ToDictionary(x => x.Id);
+            foreach (Peer p in _peers.Values.Where(p => p.Unverified).ToList())
+            {
+                OverlayPeer? peer = current.GetValueOrDefault(p.Id);
+                if (peer is not null && _policy.IsTrusted(peer))
+                {
+                    p.Unverified = false;
+                }
+                else
+                {
+                    Forget(p.Id, peer?.Presence.ToString() ?? "absent", "not back after the outage");
+                }
+            }
+        }
+
+        foreach (Peer p in _peers.Values.ToList())
+        {
+            await EvaluateAsync(p, ct);
+        }
+
+        _policy.OnTick();
+    }
+
+    /// <summary>Starts a new attempt for <paramref name="p"/> if its link is not up or on its way up and its backoff has passed.</summary>
+    private async Task EvaluateAsync(Peer p, CancellationToken ct)
+    {
+        if (!_signaling.IsConnected || p.Unverified || !_peers.ContainsKey(p.Id))
+        {
+            return; // nothing can be sent; the reconnect resumes at once
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        string? why = StuckReason(p, now);
+        if (why is null || now < p.NextAttemptAt)
+        {
+            return;
+        }
+
+        p.Failures++;
+        double seconds = Math.Min(_settings.RetryMin.TotalSeconds * Math.Pow(2, Math.Min(p.Failures - 1, 30)), _settings.RetryMax.TotalSeconds);
+
+        // Jitter spreads the retries of many peers that failed together (a restarted relay, a lost server).
+        seconds = Math.Min(seconds * (0.75 + (0.5 * Jitter.NextDouble())), _settings.RetryMax.TotalSeconds);
+        p.NextAttemptAt = now + TimeSpan.FromSeconds(seconds);
+        if (p.Failures > 1 || p.Link is not null)
+        {
+            LogRetry(_logger, p.Id.Value, why, p.Failures, seconds);
+        }
+
+        if (p.IsInitiator)
+        {
+            await OfferAsync(p, ct);
+        }
+        else
+        {
+            await SendAsync(p, LinkNegotiationMessage.RequestKind, null, ct);
+        }
+    }
+
+    /// <summary>Why the peer's link needs a new attempt, or <c>null</c> while it is up or on its way up.</summary>
+    private string? StuckReason(Peer p, DateTimeOffset now)
+    {
+        if (p.PendingNonce is not null)
+        {
+            return now - p.PendingSince >= _settings.AnswerTimeout ? "no answer to our offer" : null;
+        }
+
+        if (p.Link is null)
+        {
+            return "no link yet";
+        }
+
+        if (!_tincan.TryGetLink(p.Id, out ITincanLink? current) || !ReferenceEquals(current, p.Link))
+        {
+            return "link removed underneath";
+        }
+
+        LinkStatus s = p.Link.Status;
+        return s.State switch
+        {
+            LinkState.Connected => null,
+            LinkState.Connecting when now - p.LinkSince < _settings.ConnectTimeout => null,
+            LinkState.Connecting => $"still connecting after {(now - p.LinkSince).TotalSeconds:0} s",
+            _ => s.ToString(),
+        };
+    }
+}
