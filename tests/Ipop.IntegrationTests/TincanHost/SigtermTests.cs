@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Ipop.IntegrationTests.Infrastructure;
 using Ipop.Testing.Lab;
@@ -17,8 +16,6 @@ public sealed class SigtermTests : IDisposable
 {
     /// <summary>How many SIGTERMs one run sends (two per round: one to each node).</summary>
     private const int Signals = 50;
-
-    private static readonly TimeSpan ExitDeadline = TimeSpan.FromSeconds(2);
 
     private readonly NetworkLab _lab = new();
     private readonly string _dir = Directory.CreateTempSubdirectory("ipop-sigterm-").FullName;
@@ -141,72 +138,21 @@ public sealed class SigtermTests : IDisposable
     private void Stop(int round, Moment moment, LabProcess first, LabProcess second, int gapMs, List<string> failures, List<double> exitTimes)
     {
         var sw1 = Stopwatch.StartNew();
-        SendSigterm(first);
+        SigtermExit.Send(first);
         Thread.Sleep(gapMs);
         var sw2 = Stopwatch.StartNew();
-        SendSigterm(second);
+        SigtermExit.Send(second);
         Check(round, moment, first, sw1, failures, exitTimes);
         Check(round, moment, second, sw2, failures, exitTimes);
     }
 
-    private static void SendSigterm(LabProcess p)
-    {
-        if (!p.HasExited)
-        {
-            _ = Cmd.TryRun(TimeSpan.FromSeconds(5), "kill", "-TERM", p.Id.ToString(CultureInfo.InvariantCulture));
-        }
-    }
-
     private void Check(int round, Moment moment, LabProcess p, Stopwatch sinceSignal, List<string> failures, List<double> exitTimes)
     {
-        bool exited = p.WaitForExit(ExitDeadline - sinceSignal.Elapsed > TimeSpan.Zero ? ExitDeadline - sinceSignal.Elapsed : TimeSpan.Zero);
-        double ms = sinceSignal.Elapsed.TotalMilliseconds;
-        if (!exited)
-        {
-            // Give it a little longer only to report how it ended; it already failed the deadline.
-            exited = p.WaitForExit(TimeSpan.FromSeconds(3));
-            ms = sinceSignal.Elapsed.TotalMilliseconds;
-        }
-
-        exitTimes.Add(ms);
         LabNamespace ns = p.Description.EndsWith(" a", StringComparison.Ordinal) ? _a : _b;
-        var problems = new StringBuilder();
-        if (!exited)
+        List<string> problems = SigtermExit.Check(p, ns, "ipop0", sinceSignal, exitTimes);
+        if (problems.Count > 0)
         {
-            problems.Append(CultureInfo.InvariantCulture, $"did not exit within {ms:F0} ms; ");
-        }
-        else
-        {
-            if (ms > ExitDeadline.TotalMilliseconds)
-            {
-                problems.Append(CultureInfo.InvariantCulture, $"exited after {ms:F0} ms; ");
-            }
-
-            if (p.ExitCode != 0)
-            {
-                problems.Append(CultureInfo.InvariantCulture, $"exit code {p.ExitCode}; ");
-            }
-        }
-
-        if (p.Output.Contains("Unhandled exception", StringComparison.Ordinal) || p.Output.Contains("   at ", StringComparison.Ordinal))
-        {
-            problems.Append("printed an exception; ");
-        }
-
-        if (p.Output.Contains("exiting now", StringComparison.Ordinal))
-        {
-            // The backstop fired: the exit code and time would pass, but the stop itself hung.
-            problems.Append("the stop hung and the 1.8 s backstop ended it; ");
-        }
-
-        if (exited && ns.TryExec(TimeSpan.FromSeconds(5), "ip", "link", "show", "dev", "ipop0").ExitCode == 0)
-        {
-            problems.Append("ipop0 still exists; ");
-        }
-
-        if (problems.Length > 0)
-        {
-            failures.Add($"round {round} ({moment}), node {ns.Role}: {problems}\n{p}");
+            failures.Add($"round {round} ({moment}), node {ns.Role}: {string.Join("; ", problems)}\n{p}");
         }
     }
 
