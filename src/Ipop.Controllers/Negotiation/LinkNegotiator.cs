@@ -128,15 +128,7 @@ internal sealed partial class LinkNegotiator
                     continue;
                 }
 
-                try
-                {
-                    await HandleAsync(e, cancellationToken);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    // One bad event must never stop the controller serving everyone else.
-                    LogEventFailed(_logger, e.GetType().Name, ex);
-                }
+                await HandleGuardedAsync(e, cancellationToken);
             }
         }
         finally
@@ -169,14 +161,7 @@ internal sealed partial class LinkNegotiator
         while (handled < 100_000 && _events.Reader.TryRead(out object? e))
         {
             handled++;
-            try
-            {
-                await HandleAsync(e, cancellationToken);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                LogEventFailed(_logger, e.GetType().Name, ex);
-            }
+            await HandleGuardedAsync(e, cancellationToken);
         }
 
         return handled;
@@ -195,6 +180,19 @@ internal sealed partial class LinkNegotiator
     }
 
     private void OnEvent(object? sender, EventArgs e) => _events.Writer.TryWrite(e);
+
+    private async Task HandleGuardedAsync(object e, CancellationToken ct)
+    {
+        try
+        {
+            await HandleAsync(e, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // One bad event must never stop the controller serving everyone else.
+            LogEventFailed(_logger, e.GetType().Name, ex);
+        }
+    }
 
     private Task HandleAsync(object e, CancellationToken ct) => e switch
     {
@@ -245,19 +243,17 @@ internal sealed partial class LinkNegotiator
         if (_peers.TryGetValue(peer.Id, out Peer? back))
         {
             back.Unverified = false;
+            return;
         }
 
-        if (!_peers.ContainsKey(peer.Id))
-        {
-            DateTimeOffset now = _time.GetUtcNow();
-            bool initiator = IsInitiator(peer.Id);
+        DateTimeOffset now = _time.GetUtcNow();
+        bool initiator = IsInitiator(peer.Id);
 
-            // The answering side gives the initiator one answer timeout to offer before it asks for an offer.
-            var p = new Peer(peer.Id, initiator) { NextAttemptAt = initiator ? now : now + _settings.AnswerTimeout };
-            _peers[peer.Id] = p;
-            LogPeerTrusted(_logger, peer.Id.Value);
-            await EvaluateAsync(p, ct);
-        }
+        // The answering side gives the initiator one answer timeout to offer before it asks for an offer.
+        var p = new Peer(peer.Id, initiator) { NextAttemptAt = initiator ? now : now + _settings.AnswerTimeout };
+        _peers[peer.Id] = p;
+        LogPeerTrusted(_logger, peer.Id.Value);
+        await EvaluateAsync(p, ct);
     }
 
     private void Forget(PeerId id, string presence, string relationship)
