@@ -1,8 +1,9 @@
 namespace Ipop.Controllers.Negotiation;
 
 /// <summary>
-/// Signaling outages: links are kept while signaling is down, and on its return every peer is re-checked
-/// against signaling's current view and retried at once, absent peers getting the reconnect grace.
+/// Signaling outages: links are kept while signaling is down (for the outage link lifetime at most), and on its
+/// return every peer is re-checked against signaling's current view and retried at once; peers not back yet keep
+/// their working link until the reconnect grace ends.
 /// </summary>
 internal sealed partial class LinkNegotiator
 {
@@ -49,6 +50,42 @@ internal sealed partial class LinkNegotiator
         foreach (Peer p in _peers.Values.ToList())
         {
             await EvaluateAsync(p, ct);
+        }
+    }
+
+    /// <summary>Ends every link once signaling has been down for <see cref="NegotiationSettings.OutageLinkLifetime"/> (once per outage).</summary>
+    private void EndOutageLinksIfTooLong(DateTimeOffset now)
+    {
+        if (_outageSince is { } since && !_outageEnded && now - since >= _settings.OutageLinkLifetime)
+        {
+            _outageEnded = true;
+            LogOutageLinksEnded(_logger, _peers.Count, (now - since).TotalSeconds);
+            foreach (PeerId id in _peers.Keys.ToList())
+            {
+                Forget(id, "unknown (signaling down)", "not re-checked");
+            }
+        }
+    }
+
+    /// <summary>When the reconnect grace is over: keeps the peers that came back trusted and forgets the others.</summary>
+    private void EndGraceIfOver(DateTimeOffset now)
+    {
+        if (_graceUntil is { } until && now >= until)
+        {
+            _graceUntil = null;
+            var current = _signaling.Peers.ToDictionary(x => x.Id);
+            foreach (Peer p in _peers.Values.Where(p => p.Unverified).ToList())
+            {
+                OverlayPeer? peer = current.GetValueOrDefault(p.Id);
+                if (peer is not null && _policy.IsTrusted(peer))
+                {
+                    p.Unverified = false;
+                }
+                else
+                {
+                    Forget(p.Id, peer?.Presence.ToString() ?? "absent", "not back after the outage");
+                }
+            }
         }
     }
 }

@@ -30,33 +30,8 @@ internal sealed partial class LinkNegotiator
     private async Task HandleTickAsync(CancellationToken ct)
     {
         DateTimeOffset now = _time.GetUtcNow();
-        if (_outageSince is { } since && !_outageEnded && now - since >= _settings.OutageLinkLifetime)
-        {
-            _outageEnded = true;
-            LogOutageLinksEnded(_logger, _peers.Count, (now - since).TotalSeconds);
-            foreach (PeerId id in _peers.Keys.ToList())
-            {
-                Forget(id, "unknown (signaling down)", "not re-checked");
-            }
-        }
-
-        if (_graceUntil is { } until && now >= until)
-        {
-            _graceUntil = null;
-            var current = _signaling.Peers.ToDictionary(x => x.Id);
-            foreach (Peer p in _peers.Values.Where(p => p.Unverified).ToList())
-            {
-                OverlayPeer? peer = current.GetValueOrDefault(p.Id);
-                if (peer is not null && _policy.IsTrusted(peer))
-                {
-                    p.Unverified = false;
-                }
-                else
-                {
-                    Forget(p.Id, peer?.Presence.ToString() ?? "absent", "not back after the outage");
-                }
-            }
-        }
+        EndOutageLinksIfTooLong(now);
+        EndGraceIfOver(now);
 
         foreach (Peer p in _peers.Values.ToList())
         {
