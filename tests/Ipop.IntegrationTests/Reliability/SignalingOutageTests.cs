@@ -57,7 +57,7 @@ public sealed partial class SignalingOutageTests(OverlayLabFixture lab, ITestOut
         // Every node got back into XMPP by itself, and none removed a link on the way.
         foreach (ProductNode n in all)
         {
-            Assert.True(await n.Process!.WaitForOutputAsync("reconnected", TimeSpan.FromSeconds(30)), $"{n.Namespace.Role} did not reconnect:\n{_group.Diagnose()}");
+            Assert.True(await n.Process!.WaitForOutputAsync("XMPP session back", TimeSpan.FromSeconds(30)), $"{n.Namespace.Role} did not reconnect:\n{_group.Diagnose()}");
             Assert.DoesNotContain("link removed", n.Process.Output, StringComparison.Ordinal);
         }
 
