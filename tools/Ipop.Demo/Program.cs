@@ -124,7 +124,7 @@ async Task RunAsync()
     void GroupAdd(LabNamespace ownerNs, string ownerConfig, string owner, params string[] users)
     {
         CommandResult added = ownerNs.TryExec(TimeSpan.FromSeconds(60), "dotnet", [groupvpn, "members", "add", .. users.Select(u => $"{u}@{xmpp.Domain}"), "--config", ownerConfig]);
-        string said = (added.StandardOutput + added.StandardError).Trim().Replace('\n', ';');
+        string said = (added.StandardOutput + added.StandardError).Trim().Replace("\n", "; ", StringComparison.Ordinal);
         AnsiConsole.MarkupLine($"owner {owner}: groupvpn members add {string.Join(' ', users)} -> {Markup.Escape(said)}");
     }
 
