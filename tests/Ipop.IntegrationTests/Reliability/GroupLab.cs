@@ -74,16 +74,28 @@ internal sealed class GroupLab(OverlayLabFixture lab, string groupStem) : IDispo
     /// <summary>The node's peers and link states, read from its status socket (the JSON that <c>groupvpn status</c> renders).</summary>
     public static async Task<IReadOnlyList<(string Peer, string State, string Path)>> PeersAsync(ProductNode node)
     {
+        using JsonDocument doc = await StatusAsync(node);
+        return [.. doc.RootElement.GetProperty("peers").EnumerateArray().Select(p => (
+            p.GetProperty("user").GetString()!,
+            p.GetProperty("state").GetString()!,
+            p.GetProperty("path").GetString()!))];
+    }
+
+    /// <summary>The node's full XMPP identity (user@domain/resource), from its status socket.</summary>
+    public static async Task<string> NodeIdAsync(ProductNode node)
+    {
+        using JsonDocument doc = await StatusAsync(node);
+        return doc.RootElement.GetProperty("node").GetString()!;
+    }
+
+    private static async Task<JsonDocument> StatusAsync(ProductNode node)
+    {
         string socket = Path.Combine(Path.GetDirectoryName(node.ConfigPath)!, "status.sock");
         using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         await s.ConnectAsync(new UnixDomainSocketEndPoint(socket), cts.Token);
         await using var stream = new NetworkStream(s, ownsSocket: false);
-        using JsonDocument doc = await JsonDocument.ParseAsync(stream, cancellationToken: cts.Token);
-        return [.. doc.RootElement.GetProperty("peers").EnumerateArray().Select(p => (
-            p.GetProperty("user").GetString()!,
-            p.GetProperty("state").GetString()!,
-            p.GetProperty("path").GetString()!))];
+        return await JsonDocument.ParseAsync(stream, cancellationToken: cts.Token);
     }
 
     /// <summary>Waits until every node has a Connected link to each of the others; returns the time it took, or null.</summary>
