@@ -412,7 +412,8 @@ public sealed partial class XmppSignaling
     {
         long count = Interlocked.Increment(ref _droppedMessages);
 
-        // Rate-limited: the first few, then every 100th.
+        // Information, so an operator sees strangers knocking (offers from accounts that are neither friends nor
+        // members); rate-limited, since anyone on the server can send them: the first few, then every 100th.
         if (count <= 10 || count % 100 == 0)
         {
             LogMessageDropped(_logger, from ?? "(none)", reason, count);

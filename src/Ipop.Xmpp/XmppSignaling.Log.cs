@@ -35,7 +35,7 @@ public sealed partial class XmppSignaling
     [LoggerMessage(EventId = 209, Level = LogLevel.Information, Message = "Refused friend request from {User} (policy)")]
     private static partial void LogFriendRequestRefused(ILogger logger, string user);
 
-    [LoggerMessage(EventId = 210, Level = LogLevel.Debug, Message = "Dropped message from {From}: {Reason} ({Count} dropped so far)")]
+    [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "Dropped message from {From}: {Reason} ({Count} dropped so far)")]
     private static partial void LogMessageDropped(ILogger logger, string from, string reason, long count);
 
     [LoggerMessage(EventId = 211, Level = LogLevel.Warning, Message = "Dropped a <{Stanza}> that could not be handled: {Reason}")]

@@ -99,6 +99,9 @@ public sealed partial class HostileStanzaLabTests(OverlayLabFixture lab, ITestOu
         Assert.DoesNotContain("XMPP session lost", pub.Process.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("link removed", pub.Process.Output, StringComparison.Ordinal);
         Assert.True(skipped > 0, $"the target never said it skipped a stanza:\n{pub.Process.Output}");
+
+        // The stanzas that do parse are offers from a stranger: refused, and said so at Information.
+        Assert.Contains($"Dropped message from mallory@{lab.Xmpp.Domain}", pub.Process.Output, StringComparison.Ordinal);
     }
 
     [GeneratedRegex(@"(\d+) packets transmitted, (\d+) received")]
