@@ -111,33 +111,20 @@ public sealed class NoiseIKHandshakeTests
     [Fact]
     public void Tampered_second_message_is_rejected()
     {
-        using StaticKeyPair a = StaticKeyPair.Generate();
-        using StaticKeyPair b = StaticKeyPair.Generate();
-        using var initiator = new NoiseIKHandshake(true, a, b.PublicKeyBytes, "Ipop v1"u8);
-        using var responder = new NoiseIKHandshake(false, b, default, "Ipop v1"u8);
-        byte[] m1 = new byte[NoiseIKHandshake.Message1Overhead];
-        initiator.WriteMessage1(default, m1);
-        Assert.True(responder.TryReadMessage1(m1, Span<byte>.Empty, out _));
-        byte[] m2 = new byte[NoiseIKHandshake.Message2Overhead];
-        responder.WriteMessage2(default, m2);
+        using var pair = new HandshakePair();
+        byte[] m2 = pair.SecondMessage();
         m2[^1] ^= 0x80;
-        Assert.False(initiator.TryReadMessage2(m2, Span<byte>.Empty, out _));
+        Assert.False(pair.Initiator.TryReadMessage2(m2, Span<byte>.Empty, out _));
     }
 
     [Fact]
     public void A_forged_second_message_leaves_the_initiator_able_to_read_the_genuine_one()
     {
-        using StaticKeyPair a = StaticKeyPair.Generate();
-        using StaticKeyPair b = StaticKeyPair.Generate();
-        using var initiator = new NoiseIKHandshake(true, a, b.PublicKeyBytes, "Ipop v1"u8);
-        using var responder = new NoiseIKHandshake(false, b, default, "Ipop v1"u8);
-        byte[] m1 = new byte[NoiseIKHandshake.Message1Overhead];
-        initiator.WriteMessage1(default, m1);
-        Assert.True(responder.TryReadMessage1(m1, Span<byte>.Empty, out _));
-        byte[] genuine = new byte[NoiseIKHandshake.Message2Overhead];
-        responder.WriteMessage2(default, genuine);
+        using var pair = new HandshakePair();
+        byte[] genuine = pair.SecondMessage();
+        NoiseIKHandshake initiator = pair.Initiator;
 
-        // An on-path injector races the responder: junk, then a real-looking message from another ephemeral key.
+        // An on-path injector races the responder: junk, a tampered copy, a truncated one.
         byte[] junk = new byte[NoiseIKHandshake.Message2Overhead];
         Random.Shared.NextBytes(junk);
         Assert.False(initiator.TryReadMessage2(junk, Span<byte>.Empty, out _));
@@ -147,28 +134,24 @@ public sealed class NoiseIKHandshakeTests
         Assert.False(initiator.TryReadMessage2(genuine.AsSpan(0, 10), Span<byte>.Empty, out _));
 
         Assert.True(initiator.TryReadMessage2(genuine, Span<byte>.Empty, out _));
-        Assert.Equal(responder.HandshakeHash.ToArray(), initiator.HandshakeHash.ToArray());
+        Assert.Equal(pair.Responder.HandshakeHash.ToArray(), initiator.HandshakeHash.ToArray());
         byte[] keysI = new byte[64];
         byte[] keysR = new byte[64];
         initiator.Split(keysI);
-        responder.Split(keysR);
+        pair.Responder.Split(keysR);
         Assert.Equal(keysR, keysI);
     }
 
     [Fact]
     public void A_failed_first_message_leaves_the_responder_able_to_read_a_good_one()
     {
-        using StaticKeyPair a = StaticKeyPair.Generate();
-        using StaticKeyPair b = StaticKeyPair.Generate();
-        using var initiator = new NoiseIKHandshake(true, a, b.PublicKeyBytes, "Ipop v1"u8);
-        using var responder = new NoiseIKHandshake(false, b, default, "Ipop v1"u8);
-        byte[] m1 = new byte[NoiseIKHandshake.Message1Overhead];
-        initiator.WriteMessage1(default, m1);
+        using var pair = new HandshakePair();
+        byte[] m1 = pair.FirstMessage();
         byte[] tampered = (byte[])m1.Clone();
         tampered[40] ^= 0x01;
-        Assert.False(responder.TryReadMessage1(tampered, Span<byte>.Empty, out _));
-        Assert.True(responder.TryReadMessage1(m1, Span<byte>.Empty, out _));
-        Assert.Equal(a.PublicKeyBytes.ToArray(), responder.RemoteStatic.ToArray());
+        Assert.False(pair.Responder.TryReadMessage1(tampered, Span<byte>.Empty, out _));
+        Assert.True(pair.Responder.TryReadMessage1(m1, Span<byte>.Empty, out _));
+        Assert.Equal(pair.InitiatorKey.PublicKeyBytes, pair.Responder.RemoteStatic.ToArray());
     }
 
     [Fact]
@@ -225,5 +208,47 @@ public sealed class NoiseIKHandshakeTests
         initiator.Split(ik);
         responder.Split(rk);
         return (ik, rk, responder.RemoteStatic.ToArray());
+    }
+
+    /// <summary>Two fresh static keys and both roles of one handshake, with the messages written on demand.</summary>
+    private sealed class HandshakePair : IDisposable
+    {
+        public StaticKeyPair InitiatorKey { get; } = StaticKeyPair.Generate();
+
+        public StaticKeyPair ResponderKey { get; } = StaticKeyPair.Generate();
+
+        public NoiseIKHandshake Initiator { get; }
+
+        public NoiseIKHandshake Responder { get; }
+
+        public HandshakePair()
+        {
+            Initiator = new NoiseIKHandshake(true, InitiatorKey, ResponderKey.PublicKeyBytes, "Ipop v1"u8);
+            Responder = new NoiseIKHandshake(false, ResponderKey, default, "Ipop v1"u8);
+        }
+
+        public byte[] FirstMessage()
+        {
+            byte[] m1 = new byte[NoiseIKHandshake.Message1Overhead];
+            Initiator.WriteMessage1(default, m1);
+            return m1;
+        }
+
+        /// <summary>The responder's answer to a first message it has read.</summary>
+        public byte[] SecondMessage()
+        {
+            Assert.True(Responder.TryReadMessage1(FirstMessage(), Span<byte>.Empty, out _));
+            byte[] m2 = new byte[NoiseIKHandshake.Message2Overhead];
+            Responder.WriteMessage2(default, m2);
+            return m2;
+        }
+
+        public void Dispose()
+        {
+            Initiator.Dispose();
+            Responder.Dispose();
+            InitiatorKey.Dispose();
+            ResponderKey.Dispose();
+        }
     }
 }
