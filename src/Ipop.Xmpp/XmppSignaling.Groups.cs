@@ -84,22 +84,15 @@ public sealed partial class XmppSignaling
         XmppConnection connection = RequireConnection();
         MucRoom room;
         RoomSession? session;
+        bool inside;
         lock (_gate)
         {
             room = WantRoomLocked(roomJid);
             session = _roomSession is { } s && ReferenceEquals(s.Connection, connection) ? s : null;
+            inside = room.Joined && ReferenceEquals(room.JoinedOn, connection);
         }
 
-        MucJoinResult result;
-        lock (_gate)
-        {
-            result = room.Joined && ReferenceEquals(room.JoinedOn, connection) ? MucJoinResult.In(false, room.Affiliation) : MucJoinResult.Refused("not-joined", string.Empty);
-        }
-
-        if (!result.Joined)
-        {
-            result = await JoinOnConnectionAsync(connection, room, marker: true, cancellationToken);
-        }
+        MucJoinResult result = inside ? MucJoinResult.In(false, room.Affiliation) : await JoinOnConnectionAsync(connection, room, marker: true, cancellationToken);
         if (!result.Joined)
         {
             ForgetRoom(room);
@@ -126,6 +119,8 @@ public sealed partial class XmppSignaling
             {
                 return;
             }
+
+            _occupantsUnconfirmed.Remove(room);
 
             string[] occupants = [.. left.Occupants.Values.Select(o => o.RealJid)];
             left.Occupants.Clear();
@@ -271,6 +266,7 @@ public sealed partial class XmppSignaling
             if (!room.Joined && _rooms.TryGetValue(room.Jid, out MucRoom? current) && ReferenceEquals(current, room))
             {
                 _rooms.Remove(room.Jid);
+                _occupantsUnconfirmed.Remove(room.Jid);
             }
         }
 

@@ -14,10 +14,10 @@ namespace Ipop.Xmpp;
 /// offline then.
 /// </summary>
 /// <remarks>
-/// Rooms get the same settle time as roster contacts although a rejoin yields a complete occupant list
-/// before our own presence (XEP-0045 §7.2.3): after a server restart the room is empty until each
-/// member's node has reconnected too, and those reconnect up to a backoff step later than we do, so an
-/// occupant missing from the list at our rejoin may simply not be back yet.
+/// Rooms get the same settle time as roster contacts, counted from our rejoin, although a rejoin yields a
+/// complete occupant list before our own presence (XEP-0045 §7.2.3): after a server restart the room is
+/// empty until each member's node has reconnected too, and those reconnect up to a backoff step later than
+/// we do, so an occupant missing from the list at our rejoin may simply not be back yet.
 /// </remarks>
 public sealed partial class XmppSignaling
 {
@@ -76,15 +76,15 @@ public sealed partial class XmppSignaling
     }
 
     /// <summary>
-    /// Waits <see cref="XmppSignalingOptions.PresenceSettleTime"/> after a session came up (roster
-    /// fetched, initial presence sent, rooms rejoined), then reports offline the peers still unconfirmed.
-    /// A session lost before that keeps holding them for the next one.
+    /// Waits <see cref="XmppSignalingOptions.PresenceSettleTime"/> after a session came up (roster fetched,
+    /// initial presence sent), then reports offline the roster contacts still unconfirmed. A session lost before
+    /// that keeps holding them for the next one. Rooms are settled from our own rejoin (<see cref="SettleRoomAsync"/>).
     /// </summary>
     private async Task SettleAsync(XmppConnection connection, Task<string> loop)
     {
         lock (_gate)
         {
-            if (_rosterUnconfirmed.Count == 0 && _occupantsUnconfirmed.Count == 0)
+            if (_rosterUnconfirmed.Count == 0)
             {
                 return;
             }
@@ -117,19 +117,6 @@ public sealed partial class XmppSignaling
             }
 
             _rosterUnconfirmed.Clear();
-            foreach (string roomJid in _occupantsUnconfirmed.Keys.ToArray())
-            {
-                if (!_rooms.TryGetValue(roomJid, out MucRoom? room))
-                {
-                    _occupantsUnconfirmed.Remove(roomJid);
-                }
-                else if (room.Joined && ReferenceEquals(room.JoinedOn, connection))
-                {
-                    ended += EndUnconfirmedOccupantsLocked(room);
-                }
-
-                // A room not rejoined yet (its keeper is still asking) is settled after its own join; see SettleRoomAsync.
-            }
         }
 
         LogSettled(_logger, ended, _options.PresenceSettleTime.TotalSeconds);
