@@ -48,14 +48,10 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
         return node;
     }
 
-    /// <summary><c>groupvpn members ...</c> with <paramref name="owner"/>'s config, in its namespace, as its owner would run it.</summary>
-    private CommandResult Members(ProductNode owner, params string[] args)
-        => owner.Namespace.TryExec(TimeSpan.FromSeconds(60), "dotnet", [Artifacts.GroupVpnHost, "members", .. args, "--config", owner.ConfigPath]);
-
     /// <summary>The owner (the first node's account) adds the others to the group; the first add creates the room.</summary>
     private void MakeGroup(ProductNode owner, params ProductNode[] members)
     {
-        CommandResult r = Members(owner, ["add", .. members.Select(m => _users[m])]);
+        CommandResult r = owner.Members(["add", .. members.Select(m => _users[m])]);
         Assert.True(r.ExitCode == 0, $"members add exited {r.ExitCode}: {r.StandardOutput}{r.StandardError}");
         output.WriteLine(r.StandardOutput.Trim());
     }
@@ -170,12 +166,12 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
         Assert.DoesNotContain("gout", b.Status(), StringComparison.Ordinal);
 
         // Listing shows the owner and the one member; the outsider cannot add itself.
-        CommandResult list = Members(a, "list");
+        CommandResult list = a.Members("list");
         Assert.True(list.ExitCode == 0, list.StandardError);
         Assert.Contains("gmem1@lab.test owner", list.StandardOutput, StringComparison.Ordinal);
         Assert.Contains("gmem2@lab.test member", list.StandardOutput, StringComparison.Ordinal);
         Assert.DoesNotContain("gout", list.StandardOutput, StringComparison.Ordinal);
-        CommandResult self = Members(outsider, "add", "gout@lab.test");
+        CommandResult self = outsider.Members("add", "gout@lab.test");
         Assert.Equal(3, self.ExitCode);
         Assert.Contains("only its owner or an admin manages the members", self.StandardError, StringComparison.Ordinal);
         Assert.Single(self.StandardError.Trim().Split('\n'));
@@ -198,7 +194,7 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
         Assert.True(await EventuallyPingsAsync(stays.Namespace, "198.19.0.3", TimeSpan.FromSeconds(30)), Diagnose());
 
         TimeOnly before = TimeOnly.FromDateTime(DateTime.Now);
-        CommandResult removed = Members(owner, "remove", _users[leaves]);
+        CommandResult removed = owner.Members("remove", _users[leaves]);
         TimeOnly acknowledged = TimeOnly.FromDateTime(DateTime.Now);
         Assert.True(removed.ExitCode == 0, removed.StandardError);
         Assert.Contains($"removed {_users[leaves]} from {group}", removed.StandardOutput, StringComparison.Ordinal);
@@ -276,7 +272,7 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
 
         Assert.True(await EventuallyPingsAsync(nodes[1].Namespace, "198.19.0.4", TimeSpan.FromSeconds(30)), Diagnose());
         Assert.All(nodes, n => Assert.False(n.Process!.HasExited, n.Process.Output));
-        CommandResult list = Members(nodes[0], "list");
+        CommandResult list = nodes[0].Members("list");
         Assert.Single(list.StandardOutput.Split('\n'), l => l.EndsWith(" owner", StringComparison.Ordinal));
         Assert.Contains($"{_users[nodes[0]]} owner", list.StandardOutput, StringComparison.Ordinal);
         Assert.DoesNotContain(nodes, n => n.Process!.Output.Contains("created room", StringComparison.OrdinalIgnoreCase) || n.Process.Output.Contains("Our join created", StringComparison.Ordinal));

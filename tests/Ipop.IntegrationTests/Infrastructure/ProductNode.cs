@@ -50,6 +50,10 @@ internal sealed class ProductNode : IDisposable
         return r.StandardOutput + r.StandardError;
     }
 
+    /// <summary><c>groupvpn members ...</c> with this node's config, in its namespace, as the group's owner runs it.</summary>
+    public CommandResult Members(params string[] args) =>
+        Namespace.TryExec(TimeSpan.FromSeconds(60), "dotnet", [_program, "members", .. args, "--config", ConfigPath]);
+
     /// <summary>Graceful stop (SIGTERM), as systemd would.</summary>
     public bool Stop() => Process?.Terminate(TimeSpan.FromSeconds(10)) ?? true;
 

@@ -65,9 +65,8 @@ internal sealed class GroupLab(OverlayLabFixture lab, string groupStem) : IDispo
 
         string dir = Path.Combine(lab.Directory, owner);
         Directory.CreateDirectory(dir);
-        string config = Path.Combine(dir, $"{owner}.{group[..group.IndexOf('@', StringComparison.Ordinal)]}.json");
-        File.WriteAllText(config, JsonSerializer.Serialize(Config(owner, dir, group, "198.19.0.254")));
-        CommandResult r = ns.TryExec(TimeSpan.FromSeconds(60), "dotnet", [Artifacts.GroupVpnHost, "members", "add", .. members.Select(m => $"{m}@{lab.Xmpp.Domain}"), "--config", config]);
+        var node = new ProductNode(lab.Lab, ns, "groupvpn", dir, Config(owner, dir, group, "198.19.0.254")); // never started
+        CommandResult r = node.Members(["add", .. members.Select(m => $"{m}@{lab.Xmpp.Domain}")]);
         Assert.True(r.ExitCode == 0, $"groupvpn members add exited {r.ExitCode}:\n{r.StandardOutput}{r.StandardError}");
     }
 
