@@ -42,6 +42,50 @@ public interface IVirtualInterface : IDisposable
     /// <returns><c>false</c> if the kernel rejected the packet (malformed, or the device is down); the caller counts a drop.</returns>
     bool Write(ReadOnlySpan<byte> packet);
 
+    /// <summary>
+    /// Reads one or more packets or frames, blocking until at least one arrives. Entry <c>i</c> of
+    /// <paramref name="batch"/> is a buffer (each at least MTU bytes, plus 14 for TAP); on return entries
+    /// <c>0..n-1</c> are trimmed to the packets read into them. A device with segmentation offload hands one
+    /// large TCP send from the kernel out as several MTU-sized packets here.
+    /// </summary>
+    /// <returns>The number of packets read, at least 1.</returns>
+    /// <exception cref="ArgumentException">The batch holds no buffer.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The interface was disposed.</exception>
+    int ReadBatch(PacketBatch batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count == 0)
+        {
+            throw new ArgumentException("The batch holds no buffer to read into; Add at least one.", nameof(batch));
+        }
+
+        int length = Read(batch[0].Span, cancellationToken);
+        batch.SetLength(0, length);
+        return 1;
+    }
+
+    /// <summary>
+    /// Writes every packet or frame in <paramref name="batch"/> to the kernel. A device with receive offload
+    /// coalesces consecutive segments of one TCP flow into one large packet, which costs the kernel one pass
+    /// through its stack instead of one per segment.
+    /// </summary>
+    /// <returns>How many packets the kernel accepted; the caller counts the rest as drops.</returns>
+    int WriteBatch(PacketBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        int written = 0;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (Write(batch[i].Span))
+            {
+                written++;
+            }
+        }
+
+        return written;
+    }
+
     /// <summary>Reads one packet asynchronously (convenience for tests and tools; not for hot loops).</summary>
     ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken);
 
