@@ -24,6 +24,12 @@ internal sealed class DirectUdpPath : ILinkPath
 
     public bool Send(Span<byte> bufferWithHeadroom) => _mux.SendTo(bufferWithHeadroom[ILinkPath.Headroom..], Volatile.Read(ref _remote));
 
+    public bool Queue(Memory<byte> bufferWithHeadroom, Udp.DatagramBatch batch)
+    {
+        batch.Add(bufferWithHeadroom[ILinkPath.Headroom..], Volatile.Read(ref _remote));
+        return true;
+    }
+
     public void OnAuthenticatedFrom(SocketAddress from)
     {
         // Only authenticated packets move the endpoint, so a spoofed source cannot hijack the link (WireGuard 2.1).

@@ -11,6 +11,8 @@ internal sealed class DropCounters
 
     public void Add(DropReason reason) => Interlocked.Increment(ref _counts[(int)reason]);
 
+    public void Add(DropReason reason, long count) => Interlocked.Add(ref _counts[(int)reason], count);
+
     public long Get(DropReason reason) => Volatile.Read(ref _counts[(int)reason]);
 
     /// <summary>True at most once per 10 s per reason: floods of bad packets must not flood the log.</summary>

@@ -8,10 +8,15 @@ namespace Ipop.Tincan.DataPlane;
 /// </summary>
 /// <remarks>
 /// Called on the receive thread: return quickly, never block, never throw. <c>data</c> and
-/// <c>from</c> belong to the receive loop and are reused after the call returns; the handler may
-/// modify <c>data</c> in place (e.g. strip a ChannelData header) and must copy what it keeps.
+/// <c>from</c> belong to the receive loop; <c>data</c> stays valid until <see cref="OnBatchEnd"/> returns,
+/// <c>from</c> only during the call. The handler may modify <c>data</c> in place.
 /// </remarks>
 internal interface IDatagramHandler
 {
-    void OnDatagram(Span<byte> data, SocketAddress from);
+    void OnDatagram(Memory<byte> data, SocketAddress from);
+
+    /// <summary>After the datagrams of one receive batch, before their memory is reused.</summary>
+    void OnBatchEnd()
+    {
+    }
 }

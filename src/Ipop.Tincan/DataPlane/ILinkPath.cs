@@ -21,6 +21,13 @@ internal interface ILinkPath
     bool Send(Span<byte> bufferWithHeadroom);
 
     /// <summary>
+    /// Queues one Ipop datagram on <paramref name="batch"/> (the NIC thread's batched send), laid out as for
+    /// <see cref="Send"/>. A path that cannot batch right now (a relay before its channel is bound) sends at once.
+    /// </summary>
+    /// <returns><c>false</c> if the datagram was neither queued nor sent.</returns>
+    bool Queue(Memory<byte> bufferWithHeadroom, Udp.DatagramBatch batch);
+
+    /// <summary>
     /// Called for every authenticated datagram that arrived over this path from <paramref name="from"/>:
     /// a direct path follows the peer to its new address (NAT rebinding, roaming), like WireGuard.
     /// </summary>

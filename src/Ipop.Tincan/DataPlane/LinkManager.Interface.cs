@@ -1,4 +1,5 @@
 using Ipop.Tincan.Crypto;
+using Ipop.Tincan.DataPlane.Udp;
 using Ipop.Tincan.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -22,6 +23,13 @@ internal sealed partial class LinkManager
 
     /// <summary>Completes when the last detached binding is no longer used; guarded by <see cref="_tableLock"/>.</summary>
     private Task _lastRelease = Task.CompletedTask;
+
+    /// <summary>Packets the NIC thread reads, seals and sends per batch (a 64 KiB TSO super-packet is about 46).</summary>
+    private const int NicBatchSize = 128;
+
+    /// <summary>Receive thread only: decrypted packets waiting for the end of the receive batch, and their binding.</summary>
+    private readonly PacketBatch _deliveries = new(256);
+    private InterfaceBinding? _deliveryBinding;
 
     /// <summary>Tests only: runs on the receive thread between reading the binding and entering it (the race detach must survive).</summary>
     internal Action? BeforeDeliveryEnterForTests { get; set; }
@@ -111,8 +119,9 @@ internal sealed partial class LinkManager
         binding.Dispose();
     }
 
-    // Receive thread.
-    private void DeliverToInterface(TincanLink link, Span<byte> packet)
+    // Receive thread. A packet whose memory stays valid until the receive batch ends (batchable is not empty) joins
+    // the pending write batch, written with one call when the batch ends; otherwise it is written at once.
+    private void DeliverToInterface(TincanLink link, Span<byte> packet, Memory<byte> batchable)
     {
         InterfaceBinding? binding = Volatile.Read(ref _binding);
         if (binding is null)
@@ -145,6 +154,18 @@ internal sealed partial class LinkManager
                 return;
             }
 
+            if (!batchable.IsEmpty)
+            {
+                if (!ReferenceEquals(_deliveryBinding, binding) || _deliveries.IsFull)
+                {
+                    WriteDeliveries();
+                }
+
+                _deliveryBinding = binding;
+                _deliveries.Add(batchable);
+                return;
+            }
+
             if (!binding.Nic.Write(packet))
             {
                 Drops.Add(DropReason.InterfaceWriteFailed);
@@ -154,6 +175,47 @@ internal sealed partial class LinkManager
         {
             binding.Exit();
         }
+    }
+
+    /// <summary>Receive thread, at the end of a receive batch: writes the pending packets to the interface.</summary>
+    internal void FlushDeliveries()
+    {
+        InterfaceBinding? binding = _deliveryBinding;
+        if (binding is null || _deliveries.Count == 0)
+        {
+            return;
+        }
+
+        binding.Enter();
+        try
+        {
+            WriteDeliveries();
+        }
+        finally
+        {
+            binding.Exit();
+        }
+    }
+
+    // Inside the pending batch's binding (the caller entered it).
+    private void WriteDeliveries()
+    {
+        InterfaceBinding? binding = _deliveryBinding;
+        int count = _deliveries.Count;
+        if (binding is null || count == 0)
+        {
+            return;
+        }
+
+        // A detach between the adds and now: the interface is no longer ours to write.
+        int written = ReferenceEquals(Volatile.Read(ref _binding), binding) ? binding.Nic.WriteBatch(_deliveries) : 0;
+        if (written < count)
+        {
+            Drops.Add(written == 0 && !ReferenceEquals(Volatile.Read(ref _binding), binding) ? DropReason.NoInterface : DropReason.InterfaceWriteFailed, count - written);
+        }
+
+        _deliveries.Clear();
+        _deliveryBinding = null;
     }
 
     private void NicLoop(InterfaceBinding binding)
@@ -171,19 +233,30 @@ internal sealed partial class LinkManager
 
     private void RunNicLoop(InterfaceBinding binding, CancellationToken cancellationToken)
     {
-        // Layout: [headroom 4][header 16][packet ...][tag 16]. The NIC reads straight into the packet slot, so a
-        // unicast packet is sealed in place; a flood seals from that slot into a second buffer per link.
-        int capacity = TincanLink.PayloadOffset + Math.Max(MaxPayload, binding.Nic.Mtu + FrameAllowance) + 1 + TransportCipher.TagLength;
-        byte[] buffer = GC.AllocateUninitializedArray<byte>(capacity, pinned: true);
-        byte[] floodBuffer = GC.AllocateUninitializedArray<byte>(capacity, pinned: true);
-        Span<byte> readSlot = buffer.AsSpan(TincanLink.PayloadOffset, capacity - TincanLink.PayloadOffset - TransportCipher.TagLength);
+        // One pinned slab of NicBatchSize slots, each laid out as [headroom 4][header 16][packet ...][tag 16]. The NIC
+        // reads packets straight into the packet slots (a TSO super-packet arrives split, one segment per slot), each
+        // is sealed in place and queued, and the whole batch leaves in one call (sendmmsg, or GSO trains). A flood
+        // seals from its slot into a second buffer per link and goes out at once.
+        int slotSize = TincanLink.PayloadOffset + Math.Max(MaxPayload, binding.Nic.Mtu + FrameAllowance) + 1 + TransportCipher.TagLength;
+        slotSize = (slotSize + 63) & ~63;
+        byte[] slab = GC.AllocateUninitializedArray<byte>(slotSize * NicBatchSize, pinned: true);
+        byte[] floodBuffer = GC.AllocateUninitializedArray<byte>(slotSize, pinned: true);
+        int readable = slotSize - TincanLink.PayloadOffset - TransportCipher.TagLength;
+        var reads = new PacketBatch(NicBatchSize);
+        var sends = new DatagramBatch(NicBatchSize);
         int consecutiveErrors = 0;
         while (!cancellationToken.IsCancellationRequested)
         {
-            int length;
+            reads.Clear();
+            for (int i = 0; i < NicBatchSize; i++)
+            {
+                reads.Add(slab.AsMemory((i * slotSize) + TincanLink.PayloadOffset, readable));
+            }
+
+            int count;
             try
             {
-                length = binding.Nic.Read(readSlot, cancellationToken);
+                count = binding.Nic.ReadBatch(reads, cancellationToken);
                 consecutiveErrors = 0;
             }
             catch (OperationCanceledException)
@@ -208,57 +281,87 @@ internal sealed partial class LinkManager
                 continue;
             }
 
-            if (length <= 0)
-            {
-                continue;
-            }
-
             if (cancellationToken.IsCancellationRequested)
             {
                 // Read after a detach began: the interface is no longer ours to route.
                 break;
             }
 
-            if (length > MaxPayload)
+            for (int i = 0; i < count; i++)
             {
-                Drops.Add(DropReason.Oversize);
-                continue;
+                RouteOne(binding, slab.AsMemory(i * slotSize, slotSize), reads[i].Length, sends, floodBuffer);
             }
 
-            Span<byte> packet = buffer.AsSpan(TincanLink.PayloadOffset, length);
-            RouteDecision decision = binding.Router.RouteOutbound(packet);
-            switch (decision.Action)
-            {
-                case RouteAction.Unicast when decision.Link is TincanLink link && ReferenceEquals(link.Manager, this):
-                    link.SendPayload(buffer, packet, ContentKind.Packet, stageWithoutSession: true);
-                    break;
-                case RouteAction.Flood:
-                    foreach (TincanLink link in _snapshot)
-                    {
-                        if (link.IsConnected)
-                        {
-                            link.SendPayload(floodBuffer, packet, ContentKind.Packet);
-                        }
-                    }
+            SendQueued(sends);
+        }
+    }
 
-                    break;
-                case RouteAction.Unreachable:
-                    // Tell the sender at once instead of letting it time out. Only IP packets (TUN) can be answered;
-                    // the flood buffer is idle here, so the answer costs no allocation.
-                    Drops.Add(DropReason.NoRoute);
-                    int answer = binding.Nic.Mode == VirtualInterfaceMode.Tun ? IcmpUnreachable.Write(packet, floodBuffer) : 0;
-                    if (answer > 0 && !binding.Nic.Write(floodBuffer.AsSpan(0, answer)))
-                    {
-                        Drops.Add(DropReason.InterfaceWriteFailed);
-                    }
-
-                    break;
-                default:
-                    Drops.Add(DropReason.NoRoute);
-                    break;
-            }
+    /// <summary>Routes one packet read into <paramref name="slot"/> (at <see cref="TincanLink.PayloadOffset"/>).</summary>
+    private void RouteOne(InterfaceBinding binding, Memory<byte> slot, int length, DatagramBatch sends, byte[] floodBuffer)
+    {
+        if (length <= 0)
+        {
+            return;
         }
 
+        if (length > MaxPayload)
+        {
+            Drops.Add(DropReason.Oversize);
+            return;
+        }
+
+        Span<byte> packet = slot.Span.Slice(TincanLink.PayloadOffset, length);
+        RouteDecision decision = binding.Router.RouteOutbound(packet);
+        switch (decision.Action)
+        {
+            case RouteAction.Unicast when decision.Link is TincanLink link && ReferenceEquals(link.Manager, this):
+                link.QueuePacket(slot, length, sends);
+                break;
+            case RouteAction.Flood:
+                // Rare (broadcast, unknown unicast): keep order with what is queued, then one datagram per link.
+                SendQueued(sends);
+                foreach (TincanLink link in _snapshot)
+                {
+                    if (link.IsConnected)
+                    {
+                        link.SendPayload(floodBuffer, packet, ContentKind.Packet);
+                    }
+                }
+
+                break;
+            case RouteAction.Unreachable:
+                // Tell the sender at once instead of letting it time out. Only IP packets (TUN) can be answered;
+                // the flood buffer is idle here, so the answer costs no allocation.
+                Drops.Add(DropReason.NoRoute);
+                int answer = binding.Nic.Mode == VirtualInterfaceMode.Tun ? IcmpUnreachable.Write(packet, floodBuffer) : 0;
+                if (answer > 0 && !binding.Nic.Write(floodBuffer.AsSpan(0, answer)))
+                {
+                    Drops.Add(DropReason.InterfaceWriteFailed);
+                }
+
+                break;
+            default:
+                Drops.Add(DropReason.NoRoute);
+                break;
+        }
+    }
+
+    private void SendQueued(DatagramBatch sends)
+    {
+        if (sends.Count == 0)
+        {
+            return;
+        }
+
+        if (Mux is { } mux)
+        {
+            mux.Send(sends);
+        }
+        else
+        {
+            Drops.Add(DropReason.SendFailed);
+            sends.Clear();
+        }
     }
 
     [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "Reading from interface {Nic} failed")]

@@ -13,12 +13,20 @@ internal sealed partial class LinkManager
     /// A TURN ChannelData handler that unwraps Ipop datagrams calls this from its own handler, which already runs
     /// on the receive thread.
     /// </summary>
-    internal void OnIpopDatagram(Span<byte> datagram, SocketAddress from)
+    internal void OnIpopDatagram(Span<byte> datagram, SocketAddress from) => OnIpopDatagram(datagram, from, Memory<byte>.Empty);
+
+    /// <summary>
+    /// As <see cref="OnIpopDatagram(Span{byte}, SocketAddress)"/>, for a datagram whose memory stays valid until the
+    /// receive batch ends: its packet joins the batched write to the interface.
+    /// </summary>
+    internal void OnIpopDatagram(Memory<byte> datagram, SocketAddress from) => OnIpopDatagram(datagram.Span, from, datagram);
+
+    private void OnIpopDatagram(Span<byte> datagram, SocketAddress from, Memory<byte> batchable)
     {
         switch ((MessageType)datagram[0])
         {
             case MessageType.TransportData:
-                OnTransport(datagram, from);
+                OnTransport(datagram, from, batchable);
                 break;
             case MessageType.HandshakeInitiation:
                 OnInitiation(datagram, from);
@@ -33,7 +41,7 @@ internal sealed partial class LinkManager
     }
 
     // The hot path: no allocation, no lock (except the rare promotion of a next session).
-    private void OnTransport(Span<byte> datagram, SocketAddress from)
+    private void OnTransport(Span<byte> datagram, SocketAddress from, Memory<byte> batchable)
     {
         if (datagram.Length > MaxTransportDatagram)
         {
@@ -91,7 +99,7 @@ internal sealed partial class LinkManager
         switch (kind)
         {
             case ContentKind.Packet:
-                DeliverToInterface(link, plaintext);
+                DeliverToInterface(link, plaintext, batchable.IsEmpty ? batchable : batchable.Slice(TransportHeader.Length, plaintext.Length));
                 break;
             case ContentKind.Control:
                 RaiseControlMessage(link, plaintext);
@@ -233,6 +241,8 @@ internal sealed partial class LinkManager
     /// <summary>Hands Ipop's message types (4-7) from the socket to the link manager.</summary>
     private sealed class IpopDatagramHandler(LinkManager manager) : IDatagramHandler
     {
-        public void OnDatagram(Span<byte> data, SocketAddress from) => manager.OnIpopDatagram(data, from);
+        public void OnDatagram(Memory<byte> data, SocketAddress from) => manager.OnIpopDatagram(data, from);
+
+        public void OnBatchEnd() => manager.FlushDeliveries();
     }
 }

@@ -74,6 +74,22 @@ internal sealed class RelayedPath : ILinkPath
         }
     }
 
+    public bool Queue(Memory<byte> bufferWithHeadroom, Udp.DatagramBatch batch)
+    {
+        // Batched only on a bound channel: the ChannelData header goes into the headroom and the datagram to the
+        // server joins the others (the kernel may send the run as one GSO train). Until then, Send indications.
+        TurnChannel? channel = Volatile.Read(ref _channel);
+        if (channel is null || Allocation.State != TurnAllocationState.Active)
+        {
+            return Send(bufferWithHeadroom.Span);
+        }
+
+        int payloadLength = bufferWithHeadroom.Length - ILinkPath.Headroom;
+        ChannelData.WriteHeader(bufferWithHeadroom.Span, channel.Number, payloadLength);
+        batch.Add(bufferWithHeadroom, ServerAddress);
+        return true;
+    }
+
     /// <summary>A link uses this path: bind a channel (handshake sprays on candidate paths stay on Send indications).</summary>
     public void Activate()
     {

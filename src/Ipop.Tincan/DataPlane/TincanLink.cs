@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Immutable;
 using System.Net;
 using Ipop.Tincan.Crypto;
+using Ipop.Tincan.DataPlane.Udp;
 using Ipop.Tincan.Protocol;
 using NSec.Cryptography;
 
@@ -178,7 +179,24 @@ internal sealed partial class TincanLink : ITincanLink
     /// </param>
     /// <param name="via">A candidate path to probe instead of the path in use (NAT traversal); not counted as traffic.</param>
     /// <returns><c>true</c> if sent (or held for the handshake).</returns>
-    internal bool SendPayload(Span<byte> buffer, ReadOnlySpan<byte> payload, ContentKind kind, bool stageWithoutSession = false, ILinkPath? via = null)
+    internal bool SendPayload(Span<byte> buffer, ReadOnlySpan<byte> payload, ContentKind kind, bool stageWithoutSession = false, ILinkPath? via = null) =>
+        Seal(buffer, payload, kind, stageWithoutSession, via, default, null);
+
+    /// <summary>
+    /// The NIC thread's batched send: seals the packet at <c>buffer[PayloadOffset..(PayloadOffset + payloadLength)]</c>
+    /// in place and queues the datagram on <paramref name="batch"/> (sent with the rest of the batch, one system
+    /// call for many). Without a session the packet is held for the handshake, as <see cref="SendPayload"/> does.
+    /// </summary>
+    /// <param name="buffer">Pinned memory: headroom, header slot, the packet, tag room.</param>
+    /// <param name="payloadLength">The packet's length.</param>
+    /// <param name="batch">Where the sealed datagram goes; it must have room for one more.</param>
+    internal bool QueuePacket(Memory<byte> buffer, int payloadLength, DatagramBatch batch)
+    {
+        Span<byte> span = buffer.Span;
+        return Seal(span, span.Slice(PayloadOffset, payloadLength), ContentKind.Packet, stageWithoutSession: true, via: null, buffer, batch);
+    }
+
+    private bool Seal(Span<byte> buffer, ReadOnlySpan<byte> payload, ContentKind kind, bool stageWithoutSession, ILinkPath? via, Memory<byte> bufferMemory, DatagramBatch? batch)
     {
         if (payload.Length > _manager.MaxPayload)
         {
@@ -215,7 +233,10 @@ internal sealed partial class TincanLink : ITincanLink
         TransportHeader.Write(header, kind, session.RemoteIndex, counter);
         int sealedLength = payload.Length + TransportCipher.TagLength;
         TransportCipher.Seal(session.SendKey, counter, header, payload, buffer.Slice(PayloadOffset, sealedLength));
-        if (!path.Send(buffer[..(PayloadOffset + sealedLength)]))
+        bool sent = batch is null
+            ? path.Send(buffer[..(PayloadOffset + sealedLength)])
+            : path.Queue(bufferMemory[..(PayloadOffset + sealedLength)], batch);
+        if (!sent)
         {
             Interlocked.Increment(ref _packetsDropped);
             return false;

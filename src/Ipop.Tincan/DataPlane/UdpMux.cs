@@ -89,6 +89,22 @@ internal sealed partial class UdpMux : IDisposable
         }
     }
 
+    // TEMPORARY stub of the udpbatch helper's contract (replaced at merge).
+    public int Send(Udp.DatagramBatch batch)
+    {
+        int sent = 0;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (SendTo(batch[i].Span, batch.AddressOf(i)))
+            {
+                sent++;
+            }
+        }
+
+        batch.Clear();
+        return sent;
+    }
+
     /// <summary>The socket address for <paramref name="endPoint"/> in this socket's family, or <c>null</c> if it cannot reach it.</summary>
     public SocketAddress? ToSocketAddress(IPEndPoint endPoint)
     {
@@ -265,7 +281,8 @@ internal sealed partial class UdpMux : IDisposable
 
             try
             {
-                handler.OnDatagram(buffer.AsSpan(0, length), from);
+                handler.OnDatagram(buffer.AsMemory(0, length), from);
+                handler.OnBatchEnd();
             }
 #pragma warning disable CA1031 // A bug in one handler must not stop the node's only receive loop.
             catch (Exception e)

@@ -592,6 +592,8 @@ public sealed class TincanNodeTests
             return inner.Send(bufferWithHeadroom);
         }
 
+        public bool Queue(Memory<byte> bufferWithHeadroom, Ipop.Tincan.DataPlane.Udp.DatagramBatch batch) => Send(bufferWithHeadroom.Span);
+
         public void OnAuthenticatedFrom(SocketAddress from) => inner.OnAuthenticatedFrom(from);
     }
 
@@ -599,7 +601,7 @@ public sealed class TincanNodeTests
     {
         public BlockingCollection<byte[]> Received { get; } = [];
 
-        public void OnDatagram(Span<byte> data, SocketAddress from) => Received.Add(data.ToArray());
+        public void OnDatagram(Memory<byte> data, SocketAddress from) => Received.Add(data.ToArray());
     }
 
     [Fact]
