@@ -233,6 +233,6 @@ internal sealed partial class LinkManager
     /// <summary>Hands Ipop's message types (4-7) from the socket to the link manager.</summary>
     private sealed class IpopDatagramHandler(LinkManager manager) : IDatagramHandler
     {
-        public void OnDatagram(Span<byte> data, SocketAddress from) => manager.OnIpopDatagram(data, from);
+        public void OnDatagram(Memory<byte> datagram, SocketAddress from) => manager.OnIpopDatagram(datagram.Span, from);
     }
 }

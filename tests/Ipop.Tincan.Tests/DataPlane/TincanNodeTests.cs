@@ -599,7 +599,7 @@ public sealed class TincanNodeTests
     {
         public BlockingCollection<byte[]> Received { get; } = [];
 
-        public void OnDatagram(Span<byte> data, SocketAddress from) => Received.Add(data.ToArray());
+        public void OnDatagram(Memory<byte> datagram, SocketAddress from) => Received.Add(datagram.ToArray());
     }
 
     [Fact]
