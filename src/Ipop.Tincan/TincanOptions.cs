@@ -42,6 +42,25 @@ public sealed class TincanOptions
     /// <summary>Send and receive buffer size of the UDP socket (forced past the sysctl limits when running as root). Default 4 MiB.</summary>
     public int SocketBufferBytes { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// Send runs of equal-sized datagrams to one peer as one UDP_SEGMENT message (Linux generic segmentation
+    /// offload), so the kernel or the NIC cuts them up. Probed at start; turned off by itself when the egress device
+    /// cannot checksum. Needs <see cref="UdpBatchSize"/> above 1. Default <c>true</c>.
+    /// </summary>
+    public bool UdpSegmentationOffload { get; set; } = true;
+
+    /// <summary>
+    /// Let the kernel coalesce received datagrams of one flow (Linux UDP_GRO); the node splits them again. Probed at
+    /// start. Needs <see cref="UdpBatchSize"/> above 1. Default <c>true</c>.
+    /// </summary>
+    public bool UdpReceiveOffload { get; set; } = true;
+
+    /// <summary>
+    /// Messages per recvmmsg/sendmmsg system call, 1..1024; 1 means plain recvfrom/sendto, one datagram per call
+    /// (and no offloads). Default 64.
+    /// </summary>
+    public int UdpBatchSize { get; set; } = 64;
+
     /// <summary>STUN servers for server-reflexive candidates (used by NAT traversal).</summary>
     public IList<StunServerOptions> StunServers { get; } = [];
 

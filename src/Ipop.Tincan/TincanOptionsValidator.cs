@@ -38,6 +38,7 @@ internal sealed class TincanOptionsValidator : IValidateOptions<TincanOptions>
         Range(errors, "Mtu", o.Mtu, 576, 9000);
         Range(errors, "HandshakeAttempts", o.HandshakeAttempts, 1, 100);
         Range(errors, "SocketBufferBytes", o.SocketBufferBytes, 64 * 1024, 256 * 1024 * 1024);
+        Range(errors, "UdpBatchSize", o.UdpBatchSize, 1, 1024);
         Duration(errors, "RekeyAfterTime", o.RekeyAfterTime, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1));
         Duration(errors, "KeepaliveInterval", o.KeepaliveInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1));
         Duration(errors, "HandshakeTimeout", o.HandshakeTimeout, TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1));

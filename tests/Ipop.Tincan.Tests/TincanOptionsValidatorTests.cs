@@ -33,6 +33,7 @@ public sealed class TincanOptionsValidatorTests
             HandshakeTimeout = TimeSpan.FromMilliseconds(1),
             HandshakeAttempts = 0,
             SocketBufferBytes = 10,
+            UdpBatchSize = 0,
             PrivateKeyPath = " ",
         };
         options.StunServers.Add(new StunServerOptions { Host = "", Port = 3478 });

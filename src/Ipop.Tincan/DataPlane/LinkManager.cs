@@ -250,7 +250,7 @@ internal sealed partial class LinkManager : ITincan
             UdpMux mux;
             try
             {
-                mux = new UdpMux(IPAddress.Parse(_options.ListenAddress), _options.ListenPort, _options.SocketBufferBytes, Drops, _logger);
+                mux = new UdpMux(IPAddress.Parse(_options.ListenAddress), _options.ListenPort, _options.SocketBufferBytes, Drops, _logger, _options.UdpBatchSize, _options.UdpSegmentationOffload, _options.UdpReceiveOffload, _options.Mtu);
             }
             catch (SocketException e)
             {

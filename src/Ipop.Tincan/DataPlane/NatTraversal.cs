@@ -219,7 +219,7 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
     }
 
     // Socket receive thread: STUN (0-3) and ChannelData (64-79).
-    public void OnDatagram(Memory<byte> data, SocketAddress from)
+    public void OnDatagram(Memory<byte> datagram, SocketAddress from)
     {
         IPEndPoint? endPoint = EndPointOf(from);
         if (endPoint is null)
@@ -228,7 +228,7 @@ internal sealed partial class NatTraversal : IDatagramHandler, IDatagramSender, 
             return;
         }
 
-        _demux.OnDatagram(data.Span, endPoint);
+        _demux.OnDatagram(datagram.Span, endPoint);
     }
 
     /// <summary>An ICE check of <paramref name="link"/> went out with <paramref name="id"/>; its answer goes to that link.</summary>

@@ -1,14 +1,20 @@
 using System.Net;
 using System.Net.Sockets;
+using Ipop.Tincan.DataPlane.Udp;
 using Microsoft.Extensions.Logging;
 
 namespace Ipop.Tincan.DataPlane;
 
 /// <summary>
-/// The node's one UDP socket, shared by all links and (later) STUN and TURN. A dedicated thread receives with the
-/// allocation-free <see cref="Socket.ReceiveFrom(Span{byte}, SocketFlags, SocketAddress)"/> and demultiplexes on
-/// the first byte (RFC 7983): each byte value maps to one <see cref="IDatagramHandler"/>.
+/// The node's one UDP socket, shared by all links, STUN and TURN. A dedicated thread receives batches with recvmmsg
+/// (UDP_GRO super-datagrams are split into their segments) and demultiplexes each datagram on its first byte
+/// (RFC 7983): each byte value maps to one <see cref="IDatagramHandler"/>. <see cref="Send(DatagramBatch)"/> sends
+/// batches with sendmmsg, merging runs of equal-sized datagrams to one destination with UDP_SEGMENT.
 /// </summary>
+/// <remarks>
+/// What is on is probed once at start (<see cref="UdpOffloadProbe"/>) and logged in one line. Without Linux, or with
+/// a batch size of 1, the socket falls back to one allocation-free recvfrom/sendto per datagram.
+/// </remarks>
 internal sealed partial class UdpMux : IDisposable
 {
     /// <summary>Largest UDP payload.</summary>
@@ -18,27 +24,87 @@ internal sealed partial class UdpMux : IDisposable
     private const int SoSndBufForce = 32;
     private const int SoRcvBufForce = 33;
 
+    /// <summary>How long a blocked receive waits before it looks at the stop flag again.</summary>
+    private const int ReceiveTimeoutMs = 500;
+
     private readonly Socket _socket;
     private readonly IDatagramHandler?[] _handlers = new IDatagramHandler?[256];
     private readonly ILogger _logger;
     private readonly DropCounters _drops;
+    private readonly int _receiveSlotBytes;
     private Thread? _thread;
     private volatile bool _stopping;
+    private volatile bool _gsoEnabled;
 
-    public UdpMux(IPAddress listenAddress, int port, int socketBufferBytes, DropCounters drops, ILogger logger)
+    /// <param name="listenAddress">Local address; <c>0.0.0.0</c> or <c>::</c> open one dual-stack socket.</param>
+    /// <param name="port">Local port; 0 picks a free one.</param>
+    /// <param name="socketBufferBytes">SO_RCVBUF and SO_SNDBUF (forced past the sysctl limits when allowed).</param>
+    /// <param name="drops">Where failed sends and bad datagrams are counted.</param>
+    /// <param name="logger">Logs the offload line at start and rate-limited failures.</param>
+    /// <param name="batchSize">Messages per recvmmsg/sendmmsg (1..1024); 1 means plain recvfrom/sendto.</param>
+    /// <param name="segmentationOffload">Try UDP_SEGMENT (GSO) on send.</param>
+    /// <param name="receiveOffload">Try UDP_GRO on receive.</param>
+    /// <param name="mtu">The links' inner MTU: sizes the receive slots when GRO is off.</param>
+    public UdpMux(
+        IPAddress listenAddress,
+        int port,
+        int socketBufferBytes,
+        DropCounters drops,
+        ILogger logger,
+        int batchSize = 64,
+        bool segmentationOffload = true,
+        bool receiveOffload = true,
+        int mtu = 1420)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(batchSize, 1024);
         _logger = logger;
         _drops = drops;
         _socket = Bind(listenAddress, port);
-        SetBuffers(socketBufferBytes);
+        try
+        {
+            SetBuffers(socketBufferBytes);
 
-        // A bounded blocking receive lets the loop notice shutdown even where closing the socket does not
-        // interrupt a blocked recvfrom.
-        _socket.ReceiveTimeout = 500;
-        LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+            // A bounded blocking receive lets the loop notice shutdown even where closing the socket does not
+            // interrupt a blocked recvfrom (on Linux this sets SO_RCVTIMEO, which recvmmsg honours too).
+            _socket.ReceiveTimeout = ReceiveTimeoutMs;
+            LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
+            UdpOffload offload = UdpOffloadProbe.Probe(_socket, batchSize, segmentationOffload, receiveOffload);
+            BatchSize = offload.BatchSize;
+            _gsoEnabled = offload.Gso;
+            GroEnabled = offload.Gro;
+
+            // One GRO message holds up to 64 KiB of segments; without GRO a slot needs one outer datagram: the inner
+            // MTU plus Ipop's and TURN's headers, with room to spare for STUN and the odd larger peer.
+            _receiveSlotBytes = GroEnabled ? MaxDatagram : Math.Max(2048, mtu + 256);
+            LogOffload(_logger, LocalEndPoint, BatchSize, offload.GsoState, offload.GroState);
+        }
+        catch
+        {
+            _socket.Dispose();
+            throw;
+        }
     }
 
     public IPEndPoint LocalEndPoint { get; }
+
+    /// <summary>Messages per recvmmsg/sendmmsg; 1 when the socket uses plain recvfrom/sendto.</summary>
+    internal int BatchSize { get; }
+
+    /// <summary>Whether sends use UDP_SEGMENT; turns off for good when the egress device cannot checksum (EIO).</summary>
+    internal bool GsoEnabled => _gsoEnabled;
+
+    /// <summary>Whether UDP_GRO is on, so received messages may hold many datagrams.</summary>
+    internal bool GroEnabled { get; }
+
+    /// <summary>Test hook: the next this many GSO messages fail as if the device had no checksum offload (EIO).</summary>
+    internal int SimulatedGsoFailures { get; set; }
+
+    /// <summary>Messages handed to the kernel by <see cref="Send(DatagramBatch)"/> (a GSO message counts once).</summary>
+    internal long MessagesSent => Interlocked.Read(ref _messagesSent);
+
+    /// <summary>Received messages that the kernel had coalesced with UDP_GRO (more than one segment).</summary>
+    internal long GroMessagesReceived => Interlocked.Read(ref _groMessagesReceived);
 
     public AddressFamily AddressFamily => _socket.AddressFamily;
 
@@ -62,7 +128,7 @@ internal sealed partial class UdpMux : IDisposable
 
     public void Start()
     {
-        _thread = new Thread(ReceiveLoop) { IsBackground = true, Name = "ipop-tincan-rx" };
+        _thread = new Thread(BatchSize > 1 ? ReceiveLoopBatched : ReceiveLoopSingle) { IsBackground = true, Name = "ipop-tincan-rx" };
         _thread.Start();
     }
 
@@ -87,22 +153,6 @@ internal sealed partial class UdpMux : IDisposable
         {
             return false;
         }
-    }
-
-    // TEMPORARY stub of the udpbatch helper's contract (replaced at merge).
-    public int Send(Udp.DatagramBatch batch)
-    {
-        int sent = 0;
-        for (int i = 0; i < batch.Count; i++)
-        {
-            if (SendTo(batch[i].Span, batch.AddressOf(i)))
-            {
-                sent++;
-            }
-        }
-
-        batch.Clear();
-        return sent;
     }
 
     /// <summary>The socket address for <paramref name="endPoint"/> in this socket's family, or <c>null</c> if it cannot reach it.</summary>
@@ -156,6 +206,7 @@ internal sealed partial class UdpMux : IDisposable
     public void Dispose()
     {
         _stopping = true;
+        WakeReceiver();
         _socket.Dispose();
         if (_thread is not null && _thread != Thread.CurrentThread)
         {
@@ -231,7 +282,7 @@ internal sealed partial class UdpMux : IDisposable
         }
     }
 
-    private void ReceiveLoop()
+    private void ReceiveLoopSingle()
     {
         byte[] buffer = GC.AllocateUninitializedArray<byte>(MaxDatagram, pinned: true);
         var from = new SocketAddress(_socket.AddressFamily);
@@ -267,30 +318,8 @@ internal sealed partial class UdpMux : IDisposable
                 break;
             }
 
-            if (length == 0)
-            {
-                continue;
-            }
-
-            IDatagramHandler? handler = Volatile.Read(ref _handlers[buffer[0]]);
-            if (handler is null)
-            {
-                _drops.Add(DropReason.UnknownType);
-                continue;
-            }
-
-            try
-            {
-                handler.OnDatagram(buffer.AsMemory(0, length), from);
-                handler.OnBatchEnd();
-            }
-#pragma warning disable CA1031 // A bug in one handler must not stop the node's only receive loop.
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                _drops.Add(DropReason.HandlerError);
-                LogHandlerFailed(_logger, e);
-            }
+            Dispatch(new Memory<byte>(buffer, 0, length), from);
+            EndBatch();
         }
     }
 
@@ -305,4 +334,16 @@ internal sealed partial class UdpMux : IDisposable
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "A datagram handler threw; the datagram was dropped")]
     private static partial void LogHandlerFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "UDP socket {EndPoint}: batch {BatchSize}, GSO {Gso}, GRO {Gro}")]
+    private static partial void LogOffload(ILogger logger, IPEndPoint endPoint, int batchSize, string gso, string gro);
+
+    [LoggerMessage(EventId = 105, Level = LogLevel.Warning, Message = "UDP segmentation offload failed (errno {Errno}, the device cannot checksum); sending one datagram per message from now on")]
+    private static partial void LogGsoDisabled(ILogger logger, int errno);
+
+    [LoggerMessage(EventId = 106, Level = LogLevel.Warning, Message = "UDP send failed (errno {Errno}); {Count} send failures so far")]
+    private static partial void LogBatchSendFailed(ILogger logger, int errno, long count);
+
+    [LoggerMessage(EventId = 107, Level = LogLevel.Warning, Message = "UDP receive error (errno {Errno})")]
+    private static partial void LogBatchReceiveFailed(ILogger logger, int errno);
 }
