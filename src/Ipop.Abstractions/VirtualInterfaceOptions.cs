@@ -26,6 +26,16 @@ public sealed record VirtualInterfaceOptions
     /// </summary>
     public string? BridgeName { get; init; }
 
+    /// <summary>
+    /// Use the kernel's segmentation offloads where it offers them (Linux: <c>IFF_VNET_HDR</c> with TSO4/TSO6, and
+    /// USO on kernels that have it). One read then returns a large TCP send cut into MTU-sized packets
+    /// (<see cref="IVirtualInterface.ReadBatch"/>), and consecutive segments of one TCP flow are written as one
+    /// coalesced packet (<see cref="IVirtualInterface.WriteBatch"/>), which saves most of the per-packet cost in the
+    /// kernel. Packets on the wire are the same either way. If the kernel refuses, the interface falls back to one
+    /// packet per read and write and logs why. Default <c>true</c>.
+    /// </summary>
+    public bool Offload { get; init; } = true;
+
     /// <summary>Bring the interface up after configuring it.</summary>
     public bool Up { get; init; } = true;
 }

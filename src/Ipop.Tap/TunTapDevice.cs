@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Ipop.Tap.Interop;
 using Ipop.Tap.Netlink;
+using Ipop.Tap.Offload;
 using Microsoft.Extensions.Logging;
 
 namespace Ipop.Tap;
@@ -40,7 +41,7 @@ internal sealed partial class TunTapDevice : IVirtualInterface
     private int _disposed;
 
     private TunTapDevice(
-        FileDescriptorHandle tun, FileDescriptorHandle wake, RtNetlinkSocket netlink, string name, VirtualInterfaceMode mode, int index, ILogger logger, TimeProvider timeProvider)
+        FileDescriptorHandle tun, FileDescriptorHandle wake, RtNetlinkSocket netlink, string name, VirtualInterfaceMode mode, int index, ILogger logger, TimeProvider timeProvider, OffloadState offload)
     {
         _tun = tun;
         _wake = wake;
@@ -52,6 +53,16 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         _timeProvider = timeProvider;
         _onProcessExit = (_, _) => Dispose();
         _lastWriteErrorLogTimestamp = timeProvider.GetTimestamp() - (long)(WriteErrorLogInterval.TotalSeconds * timeProvider.TimestampFrequency);
+        _lastOffloadDropLogTimestamp = _lastWriteErrorLogTimestamp;
+        Offload = offload;
+        int l3Offset = mode == VirtualInterfaceMode.Tap ? EthernetHeaderLength : 0;
+        _coalescer = new TcpCoalescer(l3Offset, offload.Tso);
+        if (offload.VnetHeader)
+        {
+            // Pinned once for the device's life: the kernel copies into and out of them on every read and write.
+            _readFrame = GC.AllocateUninitializedArray<byte>(_coalescer.MaxFrameLength, pinned: true);
+            _writeFrame = GC.AllocateUninitializedArray<byte>(_coalescer.MaxFrameLength, pinned: true);
+        }
     }
 
     public string Name { get; }
@@ -73,7 +84,14 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         Create(options, logger, timeProvider, TunPath);
 
     /// <summary>As <see cref="Create(VirtualInterfaceOptions, ILogger, TimeProvider)"/> with another clone device path (tests of the error path).</summary>
-    internal static TunTapDevice Create(VirtualInterfaceOptions options, ILogger logger, TimeProvider timeProvider, string tunPath)
+    internal static TunTapDevice Create(VirtualInterfaceOptions options, ILogger logger, TimeProvider timeProvider, string tunPath) =>
+        Create(options, logger, timeProvider, tunPath, OffloadFault.None);
+
+    /// <summary>As <see cref="Create(VirtualInterfaceOptions, ILogger, TimeProvider)"/>, pretending the kernel refused parts of the offload setup (tests of each fallback).</summary>
+    internal static TunTapDevice Create(VirtualInterfaceOptions options, ILogger logger, TimeProvider timeProvider, OffloadFault faults) =>
+        Create(options, logger, timeProvider, TunPath, faults);
+
+    private static TunTapDevice Create(VirtualInterfaceOptions options, ILogger logger, TimeProvider timeProvider, string tunPath, OffloadFault faults)
     {
         VirtualInterfaceOptionsValidator.Validate(options);
 
@@ -85,13 +103,15 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         {
             tun = OpenTun(tunPath);
             string name = AttachInterface(tun, options);
+            OffloadState offload = options.Offload ? OffloadState.Negotiate(tun.Fd, faults) : OffloadState.Disabled;
             int index = GetIndex(name);
             wake = OpenEventFd(name);
             netlink = RtNetlinkSocket.Open();
-            device = new TunTapDevice(tun, wake, netlink, name, options.Mode, index, logger, timeProvider);
+            device = new TunTapDevice(tun, wake, netlink, name, options.Mode, index, logger, timeProvider, offload);
             device.Configure(options);
             AppDomain.CurrentDomain.ProcessExit += device._onProcessExit;
             Log.Created(logger, name, options.Mode, index, device.Mtu);
+            Log.Offloads(logger, name, offload.Description);
             return device;
         }
         catch
@@ -111,66 +131,17 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         }
     }
 
-    public unsafe int Read(Span<byte> buffer, CancellationToken cancellationToken)
+    public int Read(Span<byte> buffer, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-
-        // A TUN/TAP read copies as much of the packet as fits and reports only that much, so a short buffer
-        // would silently cut packets; refuse it up front (a programmer error, not a per-packet condition).
-        int largest = Mtu + (Mode == VirtualInterfaceMode.Tap ? EthernetHeaderLength : 0);
-        if (buffer.Length < largest)
-        {
-            throw new ArgumentException(BufferTooSmallMessage(buffer.Length, largest), nameof(buffer));
-        }
-
+        EnsureBufferFits(buffer.Length, nameof(buffer));
         bool tunAdded = false;
         bool wakeAdded = false;
         try
         {
             AddRef(_tun, ref tunAdded);
             AddRef(_wake, ref wakeAdded);
-            int tunFd = _tun.Fd;
-            Libc.PollFd* fds = stackalloc Libc.PollFd[2];
-            fds[0] = new Libc.PollFd { Fd = tunFd, Events = Libc.POLLIN };
-            fds[1] = new Libc.PollFd { Fd = _wake.Fd, Events = Libc.POLLIN };
-            while (true)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-
-                nint n;
-                fixed (byte* p = buffer)
-                {
-                    n = Libc.Read(tunFd, p, (nuint)buffer.Length);
-                }
-
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
-
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno == Errno.EINTR)
-                {
-                    continue;
-                }
-
-                if (errno != Errno.EAGAIN)
-                {
-                    throw new VirtualInterfaceException($"Reading from {Name} failed: {Errno.Describe(errno)}") { ErrorNumber = errno };
-                }
-
-                fds[0].Revents = 0;
-                fds[1].Revents = 0;
-                if (Libc.Poll(fds, 2, PollIntervalMilliseconds) < 0)
-                {
-                    errno = Marshal.GetLastPInvokeError();
-                    if (errno != Errno.EINTR)
-                    {
-                        throw new VirtualInterfaceException($"Waiting for packets on {Name} failed: {Errno.Describe(errno)}") { ErrorNumber = errno };
-                    }
-                }
-            }
+            return ReadOne(buffer, block: true, cancellationToken);
         }
         finally
         {
@@ -186,7 +157,73 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         }
     }
 
-    public unsafe bool Write(ReadOnlySpan<byte> packet)
+    /// <summary>A TUN/TAP read copies as much of the packet as fits and reports only that much, so a short buffer
+    /// would silently cut packets; refuse it up front (a programmer error, not a per-packet condition).</summary>
+    private void EnsureBufferFits(int length, string parameterName)
+    {
+        int largest = Mtu + (Mode == VirtualInterfaceMode.Tap ? EthernetHeaderLength : 0);
+        if (length < largest)
+        {
+            throw new ArgumentException(BufferTooSmallMessage(length, largest), parameterName);
+        }
+    }
+
+    /// <summary>
+    /// One read(2) from the device into <paramref name="buffer"/>; the caller holds references on both fds.
+    /// Blocking waits in poll(2) with the wake eventfd; otherwise returns -1 when nothing is queued.
+    /// </summary>
+    private unsafe int ReadRaw(Span<byte> buffer, bool block, CancellationToken cancellationToken)
+    {
+        int tunFd = _tun.Fd;
+        Libc.PollFd* fds = stackalloc Libc.PollFd[2];
+        fds[0] = new Libc.PollFd { Fd = tunFd, Events = Libc.POLLIN };
+        fds[1] = new Libc.PollFd { Fd = _wake.Fd, Events = Libc.POLLIN };
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+            nint n;
+            fixed (byte* p = buffer)
+            {
+                n = Libc.Read(tunFd, p, (nuint)buffer.Length);
+            }
+
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == Errno.EINTR)
+            {
+                continue;
+            }
+
+            if (errno != Errno.EAGAIN)
+            {
+                throw new VirtualInterfaceException($"Reading from {Name} failed: {Errno.Describe(errno)}") { ErrorNumber = errno };
+            }
+
+            if (!block)
+            {
+                return -1;
+            }
+
+            fds[0].Revents = 0;
+            fds[1].Revents = 0;
+            if (Libc.Poll(fds, 2, PollIntervalMilliseconds) < 0)
+            {
+                errno = Marshal.GetLastPInvokeError();
+                if (errno != Errno.EINTR)
+                {
+                    throw new VirtualInterfaceException($"Waiting for packets on {Name} failed: {Errno.Describe(errno)}") { ErrorNumber = errno };
+                }
+            }
+        }
+    }
+
+    public bool Write(ReadOnlySpan<byte> packet)
     {
         bool added = false;
         try
@@ -194,35 +231,19 @@ internal sealed partial class TunTapDevice : IVirtualInterface
             // DangerousAddRef throws once the handle is closed; a write racing dispose is a drop, not a crash.
             if (Volatile.Read(ref _disposed) != 0)
             {
-                return Drop(0);
+                return Drop(0, 1);
             }
 
             _tun.DangerousAddRef(ref added);
-            for (int attempt = 0; attempt < 3; attempt++)
-            {
-                nint n;
-                fixed (byte* p = packet)
-                {
-                    n = Libc.Write(_tun.Fd, p, (nuint)packet.Length);
-                }
 
-                if (n == packet.Length)
-                {
-                    return true;
-                }
-
-                int errno = n < 0 ? Marshal.GetLastPInvokeError() : Errno.EMSGSIZE;
-                if (errno != Errno.EINTR)
-                {
-                    return Drop(errno);
-                }
-            }
-
-            return Drop(Errno.EINTR);
+            // With IFF_VNET_HDR every write starts with a header; all zero means GSO_NONE with a complete checksum.
+            ReadOnlySpan<byte> noOffload = stackalloc byte[VirtioNetHeader.Size];
+            int errno = WriteRaw(Offload.VnetHeader ? noOffload : [], packet);
+            return errno == 0 || Drop(errno, 1);
         }
         catch (ObjectDisposedException)
         {
-            return Drop(0);
+            return Drop(0, 1);
         }
         finally
         {
@@ -231,6 +252,45 @@ internal sealed partial class TunTapDevice : IVirtualInterface
                 _tun.DangerousRelease();
             }
         }
+    }
+
+    /// <summary>One write(2) (writev(2) with a header) of a whole frame; the caller holds a reference on the fd.</summary>
+    /// <returns>0, or the errno of the failure.</returns>
+    private unsafe int WriteRaw(ReadOnlySpan<byte> header, ReadOnlySpan<byte> packet)
+    {
+        int total = header.Length + packet.Length;
+        Libc.IoVec* iov = stackalloc Libc.IoVec[2];
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            nint n;
+            fixed (byte* h = header)
+            fixed (byte* p = packet)
+            {
+                if (header.IsEmpty)
+                {
+                    n = Libc.Write(_tun.Fd, p, (nuint)packet.Length);
+                }
+                else
+                {
+                    iov[0] = new Libc.IoVec { Base = h, Length = (nuint)header.Length };
+                    iov[1] = new Libc.IoVec { Base = p, Length = (nuint)packet.Length };
+                    n = Libc.Writev(_tun.Fd, iov, 2);
+                }
+            }
+
+            if (n == total)
+            {
+                return 0;
+            }
+
+            int errno = n < 0 ? Marshal.GetLastPInvokeError() : Errno.EMSGSIZE;
+            if (errno != Errno.EINTR)
+            {
+                return errno;
+            }
+        }
+
+        return Errno.EINTR;
     }
 
     public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
@@ -364,7 +424,9 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         span.Clear();
         _ = Encoding.UTF8.GetBytes(options.Name, span[..(Libc.IFNAMSIZ - 1)]);
         short kind = options.Mode == VirtualInterfaceMode.Tap ? Libc.IFF_TAP : Libc.IFF_TUN;
-        *(short*)(ifr + Libc.IFNAMSIZ) = (short)(kind | Libc.IFF_NO_PI);
+        // IFF_VNET_HDR can only be chosen here; whether offloads really come on is negotiated afterwards.
+        int flags = kind | Libc.IFF_NO_PI | (options.Offload ? Libc.IFF_VNET_HDR : 0);
+        *(short*)(ifr + Libc.IFNAMSIZ) = (short)flags;
 
         string kindText = options.Mode == VirtualInterfaceMode.Tap ? "TAP" : "TUN";
         string what = options.Name.Length == 0 ? $"a {kindText} interface" : $"{kindText} interface '{options.Name}'";
@@ -464,9 +526,9 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         }
     }
 
-    private bool Drop(int errno)
+    private bool Drop(int errno, int count)
     {
-        long drops = Interlocked.Increment(ref _writeDrops);
+        long drops = Interlocked.Add(ref _writeDrops, count);
         long now = _timeProvider.GetTimestamp();
         long last = Interlocked.Read(ref _lastWriteErrorLogTimestamp);
         if (_timeProvider.GetElapsedTime(last, now) >= WriteErrorLogInterval
@@ -492,5 +554,11 @@ internal sealed partial class TunTapDevice : IVirtualInterface
 
         [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "Interface {Name} rejected written packets: {Reason}; {Drops} dropped since the last report")]
         public static partial void WriteRejected(ILogger logger, string name, string reason, long drops);
+
+        [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Interface {Name} offloads: {State}")]
+        public static partial void Offloads(ILogger logger, string name, string state);
+
+        [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Interface {Name} dropped a malformed offloaded frame: {Reason}; {Drops} dropped since the last report")]
+        public static partial void OffloadFrameDropped(ILogger logger, string name, OffloadDropReason reason, long drops);
     }
 }

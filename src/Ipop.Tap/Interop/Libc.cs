@@ -46,6 +46,16 @@ internal static unsafe partial class Libc
     internal const short IFF_TUN = 0x0001;
     internal const short IFF_TAP = 0x0002;
     internal const short IFF_NO_PI = 0x1000;
+    internal const short IFF_VNET_HDR = 0x4000;
+
+    // linux/if_tun.h: _IOW('T', 208, unsigned int) and _IOW('T', 216, int).
+    internal const uint TUNSETOFFLOAD = 0x400454d0;
+    internal const uint TUNSETVNETHDRSZ = 0x400454d8;
+    internal const uint TUN_F_CSUM = 0x01;
+    internal const uint TUN_F_TSO4 = 0x02;
+    internal const uint TUN_F_TSO6 = 0x04;
+    internal const uint TUN_F_USO4 = 0x20;
+    internal const uint TUN_F_USO6 = 0x40;
 
     // linux/sockios.h: the tun character device answers this one itself (drivers/net/tun.c).
     internal const uint SIOCGIFHWADDR = 0x8927;
@@ -64,6 +74,14 @@ internal static unsafe partial class Libc
         public short Revents;
     }
 
+    /// <summary>struct iovec.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct IoVec
+    {
+        public byte* Base;
+        public nuint Length;
+    }
+
     [LibraryImport(LibraryName, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Open(string path, int flags);
 
@@ -78,6 +96,9 @@ internal static unsafe partial class Libc
 
     [LibraryImport(LibraryName, EntryPoint = "write", SetLastError = true)]
     internal static partial nint Write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport(LibraryName, EntryPoint = "writev", SetLastError = true)]
+    internal static partial nint Writev(int fd, IoVec* vectors, int count);
 
     [LibraryImport(LibraryName, EntryPoint = "poll", SetLastError = true)]
     internal static partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);

@@ -1,0 +1,221 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using Ipop.Tap.Offload;
+
+namespace Ipop.Tap.Tests.Offload;
+
+/// <summary>
+/// Two TUN devices in two namespaces joined by a "wire" made of this test's ReadBatch/WriteBatch loops (no
+/// crypto); a real TCP transfer between the namespaces must arrive intact with offloads on, off, and in each
+/// fallback the kernel could force.
+/// </summary>
+public sealed class OffloadTransferTests
+{
+    private const int TransferBytes = 8 * 1024 * 1024;
+    private const int Slots = 64;
+
+    [Theory]
+    [InlineData("on", false)]
+    [InlineData("on", true)]
+    [InlineData("off", false)]
+    [InlineData("TUNSETOFFLOAD fails", false)]
+    [InlineData("USO missing", true)]
+    [InlineData("TUNSETVNETHDRSZ fails", false)]
+    public void Tcp_transfer_through_two_tuns_and_a_batch_wire_arrives_intact(string mode, bool v6)
+    {
+        Assert.SkipUnless(Environment.IsPrivilegedProcess, "Needs root (CAP_NET_ADMIN) to create namespaces and TUN devices.");
+        OffloadFault faults = mode switch
+        {
+            "TUNSETOFFLOAD fails" => OffloadFault.SetOffloadFails,
+            "USO missing" => OffloadFault.UsoMissing,
+            "TUNSETVNETHDRSZ fails" => OffloadFault.VnetHeaderSizeFails,
+            _ => OffloadFault.None,
+        };
+        using var nsA = new NetworkNamespace();
+        using var nsB = new NetworkNamespace();
+        var logger = new ListLogger();
+        using TunTapDevice a = nsA.Enter(() => TunTapDevice.Create(Options("ipopoffa", 1, mode != "off"), logger, TimeProvider.System, faults));
+        using TunTapDevice b = nsB.Enter(() => TunTapDevice.Create(Options("ipopoffb", 2, mode != "off"), logger, TimeProvider.System, faults));
+
+        string expectedState = mode switch
+        {
+            "on" => "TSO4 TSO6 USO on",
+            "off" => "off: disabled by options (Offload = false)",
+            "TUNSETOFFLOAD fails" => "off: TUNSETOFFLOAD failed: Invalid argument (EINVAL)",
+            "USO missing" => "TSO4 TSO6 on (USO off: Invalid argument (EINVAL))",
+            _ => "off: TUNSETVNETHDRSZ failed: Invalid argument (EINVAL)",
+        };
+        Assert.Contains($"Information: Interface ipopoffa offloads: {expectedState}", logger.Lines);
+        Assert.Equal(mode is "on" or "USO missing", a.Offload.Tso);
+        Assert.Equal(mode == "on", a.Offload.Uso);
+        Assert.Equal(mode != "off", a.Offload.VnetHeader);
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var aToB = new Wire(a, b, stop.Token);
+        var bToA = new Wire(b, a, stop.Token);
+        byte[] sent = RandomNumberGenerator.GetBytes(TransferBytes);
+        byte[] received;
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            received = Transfer(nsA, nsB, v6 ? IPAddress.Parse("2001:2:0:77::2") : IPAddress.Parse("198.18.77.2"), sent);
+        }
+        finally
+        {
+            stop.Cancel();
+            aToB.Join();
+            bToA.Join();
+        }
+
+        double seconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+        Assert.Equal(SHA256.HashData(sent), SHA256.HashData(received));
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{mode} v6={v6}: {TransferBytes * 8 / seconds / 1e6:F0} Mbit/s; A->B {aToB.Packets} packets in {aToB.Calls} ReadBatch calls (max {aToB.MaxBatch}), " +
+            $"A read {a.SuperPacketsRead} super-packets, B wrote {b.CoalescedWrites} coalesced; allocated after warm-up {aToB.Allocated}+{bToA.Allocated} bytes");
+        Assert.Null(aToB.Error);
+        Assert.Null(bToA.Error);
+        Assert.Equal(0, aToB.Allocated);
+        Assert.Equal(0, bToA.Allocated);
+        Assert.Equal(0, a.WriteDrops + b.WriteDrops);
+        foreach (OffloadDropReason reason in Enum.GetValues<OffloadDropReason>())
+        {
+            Assert.Equal(0, a.OffloadDrops(reason) + b.OffloadDrops(reason));
+        }
+
+        if (a.Offload.Tso)
+        {
+            Assert.True(aToB.MaxBatch > 1, "ReadBatch never returned more than one packet");
+            Assert.True(a.SuperPacketsRead > 0, "the sender's kernel never handed out a TSO super-packet");
+            Assert.True(b.CoalescedWrites > 0, "WriteBatch never coalesced");
+        }
+        else
+        {
+            Assert.Equal(0, a.SuperPacketsRead);
+            Assert.Equal(0, b.CoalescedWrites);
+        }
+    }
+
+    private static VirtualInterfaceOptions Options(string name, int host, bool offload) => new()
+    {
+        Name = name,
+        Mtu = 1400,
+        Addresses = [InterfaceAddress.Parse($"198.18.77.{host}/24"), InterfaceAddress.Parse($"2001:2:0:77::{host}/64")],
+        Offload = offload,
+    };
+
+    private static byte[] Transfer(NetworkNamespace client, NetworkNamespace server, IPAddress serverAddress, byte[] data)
+    {
+        // A socket belongs to the namespace of the thread that created it; it works from any thread afterwards.
+        using Socket listener = server.Enter(() => new Socket(serverAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp));
+        listener.Bind(new IPEndPoint(serverAddress, 0));
+        listener.Listen(1);
+        using Socket sender = client.Enter(() => new Socket(serverAddress.AddressFamily, SocketType.Stream, ProtocolType.Tcp));
+        sender.SendTimeout = 30_000;
+        sender.Connect(new IPEndPoint(serverAddress, ((IPEndPoint)listener.LocalEndPoint!).Port));
+        using Socket receiver = listener.Accept();
+        receiver.ReceiveTimeout = 30_000;
+
+        Task send = Task.Run(() =>
+        {
+            for (int offset = 0; offset < data.Length;)
+            {
+                offset += sender.Send(data, offset, Math.Min(256 * 1024, data.Length - offset), SocketFlags.None);
+            }
+
+            sender.Shutdown(SocketShutdown.Send);
+        });
+
+        byte[] received = new byte[data.Length];
+        int total = 0;
+        while (total < received.Length)
+        {
+            int n = receiver.Receive(received, total, received.Length - total, SocketFlags.None);
+            if (n == 0)
+            {
+                break;
+            }
+
+            total += n;
+        }
+
+        Assert.True(send.Wait(TimeSpan.FromSeconds(30)), "the sender did not finish");
+        Assert.Equal(data.Length, total);
+        return received;
+    }
+
+    /// <summary>One direction of the wire: ReadBatch from one device, WriteBatch of the same slots into the other.</summary>
+    private sealed class Wire
+    {
+        private readonly Thread _thread;
+
+        public Wire(TunTapDevice from, TunTapDevice to, CancellationToken cancellationToken)
+        {
+            _thread = new Thread(() => Run(from, to, cancellationToken)) { IsBackground = true, Name = $"wire {from.Name}->{to.Name}" };
+            _thread.Start();
+        }
+
+        public long Packets { get; private set; }
+
+        public long Calls { get; private set; }
+
+        public int MaxBatch { get; private set; }
+
+        public long Allocated { get; private set; }
+
+        public Exception? Error { get; private set; }
+
+        public void Join() => Assert.True(_thread.Join(TimeSpan.FromSeconds(10)), "wire thread did not stop");
+
+        private void Run(TunTapDevice from, TunTapDevice to, CancellationToken cancellationToken)
+        {
+            byte[][] slots = [.. Enumerable.Range(0, Slots).Select(_ => GC.AllocateArray<byte>(1400, pinned: true))];
+            var read = new PacketBatch(Slots);
+            var write = new PacketBatch(Slots);
+            long baseline = 0;
+            try
+            {
+                while (true)
+                {
+                    read.Clear();
+                    foreach (byte[] slot in slots)
+                    {
+                        read.Add(slot);
+                    }
+
+                    int n = from.ReadBatch(read, cancellationToken);
+                    write.Clear();
+                    for (int i = 0; i < n; i++)
+                    {
+                        write.Add(read[i]);
+                    }
+
+                    _ = to.WriteBatch(write);
+                    Packets += n;
+                    MaxBatch = Math.Max(MaxBatch, n);
+                    Calls++;
+
+                    // Measured from the 50th call on, after the JIT and the first-use paths are done.
+                    if (Calls == 50)
+                    {
+                        baseline = GC.GetAllocatedBytesForCurrentThread();
+                    }
+                    else if (Calls > 50)
+                    {
+                        Allocated = GC.GetAllocatedBytesForCurrentThread() - baseline;
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+            catch (Exception e)
+            {
+                Error = e;
+            }
+        }
+    }
+}
