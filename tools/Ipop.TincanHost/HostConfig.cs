@@ -29,6 +29,9 @@ internal sealed class InterfaceSection
     public List<string> Addresses { get; set; } = [];
 
     public string? MacAddress { get; set; }
+
+    /// <summary>Segmentation and receive offloads on the device (see <see cref="VirtualInterfaceOptions.Offload"/>).</summary>
+    public bool Offload { get; set; } = true;
 }
 
 internal sealed class PeerSection

@@ -101,6 +101,7 @@ internal sealed partial class TincanHostService(
             Mtu = section.Mtu,
             Addresses = [.. section.Addresses.Select(InterfaceAddress.Parse)],
             MacAddress = section.MacAddress is { Length: > 0 } mac ? PhysicalAddress.Parse(mac) : null,
+            Offload = section.Offload,
         });
 
     private void AttachStaticPeers(IVirtualInterface nic, InterfaceSection section)
