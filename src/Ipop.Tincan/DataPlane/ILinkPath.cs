@@ -1,13 +1,14 @@
 namespace Ipop.Tincan.DataPlane;
 
 /// <summary>
-/// How a link's datagrams reach its peer: directly over the shared UDP socket today; through a TURN channel
-/// (RFC 8656 section 12.4) when NAT traversal adds it. Every datagram handed to <see cref="Send"/> starts with
-/// <see cref="Headroom"/> spare bytes so a relayed path writes its 4-byte ChannelData header in place.
+/// How a link's datagrams reach its peer: directly over the shared UDP socket (<see cref="DirectUdpPath"/>), or
+/// through our TURN allocation (<see cref="RelayedPath"/>: a channel, RFC 8656 section 12.4, or a Send indication
+/// until the channel is bound). Every datagram handed to <see cref="Send"/> starts with <see cref="Headroom"/> spare
+/// bytes so a relayed path writes its 4-byte ChannelData header in place (the layout: <see cref="DatagramLayout"/>).
 /// </summary>
 internal interface ILinkPath
 {
-    /// <summary>Spare bytes at the start of every buffer passed to <see cref="Send"/>.</summary>
+    /// <summary>Spare bytes at the start of every buffer passed to <see cref="Send"/>; equals <see cref="DatagramLayout.Headroom"/>.</summary>
     const int Headroom = 4;
 
     /// <summary>What kind of path this is (reported in the link status).</summary>

@@ -30,6 +30,20 @@ internal sealed partial class LinkManager
         }
     }
 
+    /// <summary>As <see cref="OnRelayedDatagram(Span{byte}, RelayedPath)"/>, for memory valid until the receive batch ends.</summary>
+    internal void OnRelayedDatagram(Memory<byte> datagram, RelayedPath path)
+    {
+        RelayIngress = path;
+        try
+        {
+            OnIpopDatagram(datagram.Span, path.ServerAddress, datagram);
+        }
+        finally
+        {
+            RelayIngress = null;
+        }
+    }
+
     private void StartNat(UdpMux mux)
     {
         var nat = new NatTraversal(this, mux, _options, _logger);

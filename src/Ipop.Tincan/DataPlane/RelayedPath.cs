@@ -56,7 +56,7 @@ internal sealed class RelayedPath : ILinkPath
             TurnChannel? channel = Volatile.Read(ref _channel);
             if (channel is not null)
             {
-                return channel.Send(bufferWithHeadroom, bufferWithHeadroom.Length - ILinkPath.Headroom);
+                return channel.Send(bufferWithHeadroom);
             }
 
             if (Volatile.Read(ref _active))

@@ -23,19 +23,18 @@ internal sealed class TurnChannel
 
     public TurnAllocation Allocation => _allocation;
 
-    /// <summary>When the binding (and its permission) must be refreshed next; owned by the allocation's maintenance.</summary>
-    internal long RefreshDueTimestamp { get; set; }
-
     /// <summary>
-    /// Sends the payload at <c>buffer[4..(4 + payloadLength)]</c> through the relay. The first four bytes
-    /// are headroom: the ChannelData header is written there in place, so nothing is copied or allocated.
-    /// Returns false if the allocation is not active or the socket refused the datagram.
+    /// Sends the payload at <c>bufferWithHeadroom[4..]</c> through the relay. The first
+    /// <see cref="ChannelData.HeaderLength"/> bytes are headroom: the ChannelData header is written there in place,
+    /// and the datagram goes to the allocation's <see cref="TurnAllocation.ServerSocketAddress"/>, so nothing is
+    /// copied, looked up or allocated. Returns false if the allocation is not active or the socket refused the datagram.
     /// </summary>
-    public bool Send(Span<byte> buffer, int payloadLength)
+    public bool Send(Span<byte> bufferWithHeadroom)
     {
-        if ((uint)payloadLength > ushort.MaxValue || buffer.Length < ChannelData.HeaderLength + payloadLength)
+        int payloadLength = bufferWithHeadroom.Length - ChannelData.HeaderLength;
+        if ((uint)payloadLength > ushort.MaxValue)
         {
-            throw new ArgumentOutOfRangeException(nameof(payloadLength), "The buffer must hold 4 bytes of headroom plus the payload.");
+            throw new ArgumentOutOfRangeException(nameof(bufferWithHeadroom), "The buffer must hold 4 bytes of headroom plus at most 65535 bytes of payload.");
         }
 
         if (_allocation.State != TurnAllocationState.Active)
@@ -43,8 +42,8 @@ internal sealed class TurnChannel
             return false;
         }
 
-        ChannelData.WriteHeader(buffer, Number, payloadLength);
-        return _allocation.SendRaw(buffer[..(ChannelData.HeaderLength + payloadLength)]);
+        ChannelData.WriteHeader(bufferWithHeadroom, Number, payloadLength);
+        return _allocation.SendRaw(bufferWithHeadroom);
     }
 
     public override string ToString() => $"channel 0x{Number:x4} -> {Peer}";

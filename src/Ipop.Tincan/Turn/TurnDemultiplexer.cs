@@ -10,6 +10,10 @@ namespace Ipop.Tincan.Turn;
 /// allocation, everything else (peer traffic, connectivity checks) to <see cref="Next"/>. Allocation
 /// lookups read an immutable snapshot: no lock on the receive path.
 /// </summary>
+/// <remarks>
+/// Relayed data, the one hot kind, has its own entry: <see cref="TryUnwrapChannelData"/> works on the socket's
+/// <see cref="SocketAddress"/> and the writable receive buffer, so the data plane gets the payload in one hop.
+/// </remarks>
 internal sealed class TurnDemultiplexer(StunTransactionTable transactions) : IDatagramReceiver
 {
     private ImmutableArray<TurnAllocation> _allocations = [];
@@ -25,6 +29,30 @@ internal sealed class TurnDemultiplexer(StunTransactionTable transactions) : IDa
 
     public void Unregister(TurnAllocation allocation) =>
         ImmutableInterlocked.Update(ref _allocations, static (list, a) => list.Remove(a), allocation);
+
+    /// <summary>
+    /// ChannelData (first byte 64-79) straight off the socket. True if <paramref name="from"/> is one of our TURN
+    /// servers: then <paramref name="channel"/> is the channel it came on and <paramref name="payload"/> the relayed
+    /// datagram (a slice of <paramref name="datagram"/>, still writable), or <paramref name="channel"/> is null and the
+    /// allocation counted the datagram as garbage. False: not from a TURN server of ours (a stranger's bytes).
+    /// </summary>
+    public bool TryUnwrapChannelData(Span<byte> datagram, SocketAddress from, out TurnChannel? channel, out Span<byte> payload)
+    {
+        foreach (TurnAllocation allocation in _allocations)
+        {
+            if (allocation.ServerSocketAddress.Equals(from))
+            {
+                payload = allocation.TryUnwrapChannelData(datagram, out channel, out int length)
+                    ? datagram.Slice(ChannelData.HeaderLength, length)
+                    : default;
+                return true;
+            }
+        }
+
+        channel = null;
+        payload = default;
+        return false;
+    }
 
     public void OnDatagram(ReadOnlySpan<byte> datagram, IPEndPoint from)
     {

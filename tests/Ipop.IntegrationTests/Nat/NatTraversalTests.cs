@@ -100,10 +100,9 @@ public sealed class NatTraversalTests(NatLabFixture lab, ITestOutputHelper outpu
         await AssertPathAsync(a, b, "direct_server_reflexive", "direct_peer_reflexive", "relayed");
     }
 
-    // Known gap (docs/status.md): with plain MASQUERADE on both sides, the first punch packet reaches the other NAT
-    // before that NAT has a mapping and leaves an unreplied conntrack entry that collides with the mapping its host
-    // creates next, so that NAT re-ports and the hole never lines up in this flat, sub-millisecond lab. The link
-    // then stays relayed. Fix under way: a low-TTL first punch packet over a routed (multi-hop) lab internet.
+    // Hole punching proper: both lab NATs drop unsolicited WAN input like home routers, so the first punch packet
+    // that beats the other side's mapping leaves no conntrack entry to collide with it, and the srflx pair opens
+    // (docs/testing.md, "The lab"; docs/status.md).
     [Fact]
     public async Task Cone_nat_to_cone_nat_punches_a_hole_and_goes_direct()
     {

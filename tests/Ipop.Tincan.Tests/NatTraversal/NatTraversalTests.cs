@@ -338,12 +338,12 @@ public sealed class NatTraversalTests
         foreach ((NatNode from, NatNode to) in new[] { (a, b), (b, a) })
         {
             TincanLink link = from.LinkTo(to);
-            byte[] buffer = new byte[TincanLink.PayloadOffset + 1200 + 16];
-            buffer[TincanLink.PayloadOffset] = (byte)to.Name[0];
+            byte[] buffer = new byte[DatagramLayout.BufferSize(1200)];
+            buffer[DatagramLayout.PayloadOffset] = (byte)to.Name[0];
             int start = to.Router.Inbound;
             for (int i = 0; i < 100; i++)
             {
-                link.SendPayload(buffer, buffer.AsSpan(TincanLink.PayloadOffset, 1200), ContentKind.Packet);
+                link.SendPayload(buffer, buffer.AsSpan(DatagramLayout.PayloadOffset, 1200), ContentKind.Packet);
                 await Task.Delay(2, TestContext.Current.CancellationToken);
             }
 
@@ -357,7 +357,7 @@ public sealed class NatTraversalTests
                 long before = GC.GetAllocatedBytesForCurrentThread();
                 for (int i = 0; i < 30; i++)
                 {
-                    link.SendPayload(buffer, buffer.AsSpan(TincanLink.PayloadOffset, 1200), ContentKind.Packet);
+                    link.SendPayload(buffer, buffer.AsSpan(DatagramLayout.PayloadOffset, 1200), ContentKind.Packet);
                 }
 
                 sendAllocated += GC.GetAllocatedBytesForCurrentThread() - before;
@@ -366,6 +366,7 @@ public sealed class NatTraversalTests
 
             await NatNode.WaitUntilAsync(() => to.Router.Inbound >= measuredFrom + 200, $"{from.Name}->{to.Name} delivered");
             int last = to.Router.Inbound;
+            // The relay's part is 0 B (TurnAllocationTests); the link's own bookkeeping may rarely allocate a little.
             Assert.True(sendAllocated < 1000, $"{from.Name} ({link.Path}) send path allocated {sendAllocated} bytes over 300 packets");
             long received = to.Router.AllocatedOnReceiveThread(measuredFrom, last);
             Assert.True(received < last - measuredFrom, $"{to.Name} receive thread allocated {received} bytes over {last - measuredFrom} packets");

@@ -165,5 +165,9 @@ public sealed class StunTransactionTableTests
             OnSend?.Invoke(copy, to);
             return true;
         }
+
+        public bool Send(ReadOnlySpan<byte> datagram, SocketAddress to) => Send(datagram, (IPEndPoint)new IPEndPoint(IPAddress.Any, 0).Create(to));
+
+        public SocketAddress? ToSocketAddress(IPEndPoint to) => to.Serialize();
     }
 }

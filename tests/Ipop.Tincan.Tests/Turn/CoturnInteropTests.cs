@@ -120,7 +120,7 @@ public sealed class CoturnInteropTests
         // Client -> relay -> peer: the payload sits after 4 bytes of headroom; the header is written in place.
         byte[] buffer = new byte[4 + 5];
         "hello"u8.CopyTo(buffer.AsSpan(4));
-        Assert.True(channel.Send(buffer, 5));
+        Assert.True(channel.Send(buffer));
         byte[] peerBuffer = new byte[1500];
         SocketReceiveFromResult atPeer = await peer.ReceiveFromAsync(peerBuffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), Timeout());
         Assert.Equal("hello", System.Text.Encoding.ASCII.GetString(peerBuffer, 0, atPeer.ReceivedBytes));
@@ -213,7 +213,7 @@ public sealed class CoturnInteropTests
         Assert.Equal(TurnAllocationState.Active, allocation.State);
         byte[] buffer = new byte[4 + 3];
         "abc"u8.CopyTo(buffer.AsSpan(4));
-        Assert.True(channel.Send(buffer, 3));
+        Assert.True(channel.Send(buffer));
         byte[] peerBuffer = new byte[64];
         SocketReceiveFromResult atPeer = await peer.ReceiveFromAsync(peerBuffer, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), Timeout());
         Assert.Equal(3, atPeer.ReceivedBytes);

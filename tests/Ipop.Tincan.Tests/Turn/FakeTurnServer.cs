@@ -64,6 +64,10 @@ internal sealed class FakeTurnServer : IDatagramSender
         }
     }
 
+    public SocketAddress? ToSocketAddress(IPEndPoint to) => to.Serialize();
+
+    public bool Send(ReadOnlySpan<byte> datagram, SocketAddress to) => Send(datagram, (IPEndPoint)Address.Create(to));
+
     public bool Send(ReadOnlySpan<byte> datagram, IPEndPoint to)
     {
         if (DatagramClassifier.Classify(datagram) == DatagramKind.ChannelData)

@@ -192,32 +192,58 @@ public sealed class TurnAllocationTests : IDisposable
     }
 
     [Fact]
-    public async Task Channel_send_writes_the_header_in_place_without_allocating()
+    public async Task Channel_send_writes_the_header_in_place()
     {
         await using TurnAllocation allocation = await _client.AllocateAsync(Endpoint(), Token);
         TurnChannel channel = await allocation.BindChannelAsync(new IPEndPoint(IPAddress.Loopback, 7000), Token);
         byte[] buffer = new byte[4 + 100];
         buffer.AsSpan(4).Fill(0xAB);
 
-        Assert.True(channel.Send(buffer, 100));
+        Assert.True(channel.Send(buffer));
         byte[] sent = Assert.Single(_server.ChannelDataSent);
         Assert.Equal("40000064", Convert.ToHexStringLower(sent.AsSpan(0, 4)));
         Assert.Equal(104, sent.Length);
+        Assert.Throws<ArgumentOutOfRangeException>(() => channel.Send(new byte[3]));
+    }
 
+    [Fact]
+    public async Task Channel_data_goes_to_the_server_socket_address_made_once_with_no_lookup_or_allocation_per_send()
+    {
         var counting = new CountingSender();
         using var table = new StunTransactionTable(counting, _time);
-        TurnAllocation quiet = await AllocateWithAsync(table);
-        TurnChannel quietChannel = await quiet.BindChannelAsync(new IPEndPoint(IPAddress.Loopback, 7000), Token);
+        TurnAllocation allocation = await AllocateWithAsync(table);
+        TurnChannel channel = await allocation.BindChannelAsync(new IPEndPoint(IPAddress.Loopback, 7000), Token);
         counting.Answer = false;
-        quietChannel.Send(buffer, 100);
+        byte[] buffer = new byte[4 + 1200];
+        Assert.Equal(1, counting.ToSocketAddressCalls);
+        Assert.Equal(FakeTurnServer.Address.Serialize(), allocation.ServerSocketAddress);
+
+        channel.Send(buffer);
         long before = GC.GetAllocatedBytesForCurrentThread();
         for (int i = 0; i < 10_000; i++)
         {
-            quietChannel.Send(buffer, 100);
+            channel.Send(buffer);
         }
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         Assert.Equal(10_001, counting.ChannelDataCount);
+        Assert.Same(allocation.ServerSocketAddress, counting.LastChannelDataTo);
+
+        // The address was converted once, when the allocation was made: never per datagram, never by endpoint.
+        Assert.Equal(1, counting.ToSocketAddressCalls);
+        Assert.Equal(0, counting.ChannelDataToEndPoint);
+    }
+
+    [Fact]
+    public async Task A_server_address_the_socket_cannot_reach_is_skipped_like_a_refusing_server()
+    {
+        var counting = new CountingSender { Unreachable = true };
+        using var table = new StunTransactionTable(counting, _time);
+        counting.Inner = new FakeTurnServer { Demultiplexer = new TurnDemultiplexer(table) };
+
+        TurnAllocationException e = await Assert.ThrowsAsync<TurnAllocationException>(() => new TurnClient(table).AllocateAsync([Endpoint()], Token));
+        Assert.Contains("cannot reach", e.Message, StringComparison.Ordinal);
+        Assert.Empty(counting.Inner!.Requests);
     }
 
     [Fact]
@@ -255,6 +281,38 @@ public sealed class TurnAllocationTests : IDisposable
         _demux.OnDatagram([0xFF, 0x00, 0x13], FakeTurnServer.Address);
         Assert.Equal(3, allocation.DroppedDatagrams);
         Assert.True(_logger.Contains("dropped a"));
+    }
+
+    [Fact]
+    public async Task Channel_data_from_the_server_socket_address_is_unwrapped_in_place_without_allocating()
+    {
+        await using TurnAllocation allocation = await _client.AllocateAsync(Endpoint(), Token);
+        TurnChannel channel = await allocation.BindChannelAsync(new IPEndPoint(IPAddress.Loopback, 7000), Token);
+        byte[] datagram = new byte[4 + 50];
+        ChannelData.WriteHeader(datagram, channel.Number, 50);
+        SocketAddress server = FakeTurnServer.Address.Serialize();
+
+        Assert.True(_demux.TryUnwrapChannelData(datagram, server, out TurnChannel? seen, out Span<byte> payload));
+        Assert.Same(channel, seen);
+        Assert.Equal(50, payload.Length);
+        Assert.True(datagram.AsSpan().Overlaps(payload, out int offset));
+        Assert.Equal(4, offset); // the receive buffer itself, writable: transport packets are opened in place
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            _demux.TryUnwrapChannelData(datagram, server, out _, out _);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(10_001, allocation.ChannelDataReceived);
+
+        // Not from our server: not ours. From our server on an unbound channel: ours, dropped and counted.
+        Assert.False(_demux.TryUnwrapChannelData(datagram, new IPEndPoint(IPAddress.Parse("127.0.0.20"), 3478).Serialize(), out _, out _));
+        ChannelData.WriteHeader(datagram, 0x4ABC, 50);
+        Assert.True(_demux.TryUnwrapChannelData(datagram, server, out TurnChannel? unbound, out _));
+        Assert.Null(unbound);
+        Assert.Equal(1, allocation.DroppedDatagrams);
     }
 
     [Fact]
@@ -299,20 +357,50 @@ public sealed class TurnAllocationTests : IDisposable
         return await new TurnClient(table, demux).AllocateAsync(Endpoint(), Token);
     }
 
-    /// <summary>Counts ChannelData sends without allocating; forwards requests to a fake server while <see cref="Answer"/>.</summary>
+    /// <summary>
+    /// Counts ChannelData sends (by socket address, and by endpoint, which the relay must never use) and address
+    /// conversions, without allocating; forwards requests to a fake server while <see cref="Answer"/>.
+    /// </summary>
     private sealed class CountingSender : IDatagramSender
     {
         public FakeTurnServer? Inner { get; set; }
 
         public bool Answer { get; set; } = true;
 
+        /// <summary>Act like an IPv4-only socket asked for a server's IPv6 address.</summary>
+        public bool Unreachable { get; init; }
+
         public int ChannelDataCount { get; private set; }
+
+        public int ChannelDataToEndPoint { get; private set; }
+
+        public int ToSocketAddressCalls { get; private set; }
+
+        public SocketAddress? LastChannelDataTo { get; private set; }
+
+        public SocketAddress? ToSocketAddress(IPEndPoint to)
+        {
+            ToSocketAddressCalls++;
+            return Unreachable ? null : to.Serialize();
+        }
+
+        public bool Send(ReadOnlySpan<byte> datagram, SocketAddress to)
+        {
+            if (datagram[0] is >= 0x40 and <= 0x4F)
+            {
+                ChannelDataCount++;
+                LastChannelDataTo = to;
+                return true;
+            }
+
+            return !Answer || Inner!.Send(datagram, to);
+        }
 
         public bool Send(ReadOnlySpan<byte> datagram, IPEndPoint to)
         {
             if (datagram[0] is >= 0x40 and <= 0x4F)
             {
-                ChannelDataCount++;
+                ChannelDataToEndPoint++;
                 return true;
             }
 

@@ -5,7 +5,7 @@ using Ipop.Tincan.Turn;
 
 namespace Ipop.Tincan.Tests.Turn;
 
-/// <summary>One client socket on 127.0.0.1 wired the way the node will wire it: pump, transaction table, demultiplexer, TURN client.</summary>
+/// <summary>One client socket on 127.0.0.1 wired like the node's (<c>NatTraversal</c>): pump, transaction table, demultiplexer, TURN client.</summary>
 internal sealed class TurnRig : IAsyncDisposable
 {
     /// <summary>

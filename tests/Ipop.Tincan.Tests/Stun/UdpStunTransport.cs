@@ -1,35 +1,32 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Ipop.Tincan.Stun;
 
 /// <summary>
-/// A minimal UDP pump: one socket, one receive loop that hands every datagram to an
-/// <see cref="IDatagramReceiver"/>. Tests and tools use it; the node's real data-plane socket plays the
+/// A minimal UDP pump for tests: one socket, one receive loop that hands every datagram to an
+/// <see cref="IDatagramReceiver"/>. The node's shared socket (<c>UdpMux</c> with <c>NatTraversal</c>) plays the
 /// same role in production. Endpoints are cached both ways so steady traffic does not allocate.
 /// </summary>
-internal sealed partial class UdpStunTransport : IDatagramSender, IAsyncDisposable
+internal sealed class UdpStunTransport : IDatagramSender, IAsyncDisposable
 {
     private const int MaxCachedEndPoints = 1024;
     private readonly Socket _socket;
-    private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<IPEndPoint, SocketAddress> _sendAddresses = new();
     private IDatagramReceiver? _receiver;
     private Task? _loop;
+    private long _handlerFailures;
 
-    public UdpStunTransport(IPEndPoint bind, ILogger? logger = null)
+    public UdpStunTransport(IPEndPoint bind)
     {
-        _logger = logger ?? NullLogger.Instance;
         _socket = new Socket(bind.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
         try
         {
             if (bind.Address.Equals(IPAddress.IPv6Any))
             {
-                // One socket for both families, as the node's shared socket will be.
+                // One socket for both families, as the node's shared socket.
                 _socket.DualMode = true;
             }
 
@@ -46,10 +43,8 @@ internal sealed partial class UdpStunTransport : IDatagramSender, IAsyncDisposab
 
     public IPEndPoint LocalEndPoint { get; }
 
-    /// <summary>Datagrams whose handler threw: a bug, counted and logged, never fatal to the loop.</summary>
+    /// <summary>Datagrams whose handler threw: a bug, counted, never fatal to the loop.</summary>
     public long HandlerFailures => Interlocked.Read(ref _handlerFailures);
-
-    private long _handlerFailures;
 
     public void Start(IDatagramReceiver receiver)
     {
@@ -62,6 +57,11 @@ internal sealed partial class UdpStunTransport : IDatagramSender, IAsyncDisposab
         _loop = Task.Run(ReceiveLoopAsync);
     }
 
+    public SocketAddress? ToSocketAddress(IPEndPoint to) =>
+        _socket.AddressFamily == AddressFamily.InterNetworkV6 && to.AddressFamily == AddressFamily.InterNetwork
+            ? new IPEndPoint(to.Address.MapToIPv6(), to.Port).Serialize()
+            : to.Serialize();
+
     public bool Send(ReadOnlySpan<byte> datagram, IPEndPoint to)
     {
         if (!_sendAddresses.TryGetValue(to, out SocketAddress? address))
@@ -71,19 +71,21 @@ internal sealed partial class UdpStunTransport : IDatagramSender, IAsyncDisposab
                 _sendAddresses.Clear();
             }
 
-            address = _socket.AddressFamily == AddressFamily.InterNetworkV6 && to.AddressFamily == AddressFamily.InterNetwork
-                ? new IPEndPoint(to.Address.MapToIPv6(), to.Port).Serialize()
-                : to.Serialize();
+            address = ToSocketAddress(to)!;
             _sendAddresses[to] = address;
         }
 
+        return Send(datagram, address);
+    }
+
+    public bool Send(ReadOnlySpan<byte> datagram, SocketAddress to)
+    {
         try
         {
-            return _socket.SendTo(datagram, SocketFlags.None, address) == datagram.Length;
+            return _socket.SendTo(datagram, SocketFlags.None, to) == datagram.Length;
         }
-        catch (SocketException ex)
+        catch (SocketException)
         {
-            LogSendFailed(_logger, to, ex.SocketErrorCode);
             return false;
         }
         catch (ObjectDisposedException)
@@ -113,10 +115,9 @@ internal sealed partial class UdpStunTransport : IDatagramSender, IAsyncDisposab
             {
                 break;
             }
-            catch (SocketException ex)
+            catch (SocketException)
             {
                 // ICMP port unreachable from an earlier send surfaces here as ConnectionReset on Linux: not fatal.
-                LogReceiveFailed(_logger, ex.SocketErrorCode);
                 continue;
             }
 
@@ -137,12 +138,11 @@ internal sealed partial class UdpStunTransport : IDatagramSender, IAsyncDisposab
             {
                 _receiver!.OnDatagram(buffer.AsSpan(0, received), from);
             }
-#pragma warning disable CA1031 // The receive loop must survive a faulty handler; the failure is counted and logged.
-            catch (Exception ex)
+#pragma warning disable CA1031 // The receive loop must survive a faulty handler; the failure is counted.
+            catch (Exception)
 #pragma warning restore CA1031
             {
                 Interlocked.Increment(ref _handlerFailures);
-                LogHandlerFailed(_logger, from, ex);
             }
         }
     }
@@ -158,13 +158,4 @@ internal sealed partial class UdpStunTransport : IDatagramSender, IAsyncDisposab
 
         _stop.Dispose();
     }
-
-    [LoggerMessage(EventId = 1100, Level = LogLevel.Debug, Message = "UDP send to {To} failed: {Error}")]
-    private static partial void LogSendFailed(ILogger logger, IPEndPoint to, SocketError error);
-
-    [LoggerMessage(EventId = 1101, Level = LogLevel.Debug, Message = "UDP receive failed: {Error}")]
-    private static partial void LogReceiveFailed(ILogger logger, SocketError error);
-
-    [LoggerMessage(EventId = 1102, Level = LogLevel.Error, Message = "Datagram handler failed for a datagram from {From}")]
-    private static partial void LogHandlerFailed(ILogger logger, IPEndPoint from, Exception exception);
 }
