@@ -141,6 +141,12 @@ internal sealed partial class UdpMux : IDisposable
         }
         catch (SocketException e)
         {
+            if (_stopping)
+            {
+                // Dispose shut the socket down first (to wake the receive thread): not a failure worth counting.
+                return false;
+            }
+
             _drops.Add(DropReason.SendFailed);
             if (_drops.ShouldLog(DropReason.SendFailed))
             {

@@ -11,6 +11,9 @@ internal sealed unsafe partial class UdpMux
     /// <summary>Room for the UDP_GRO control message (an int) and anything else the kernel may add.</summary>
     private const int ReceiveControlBytes = 64;
 
+    /// <summary>sizeof(struct sockaddr_in), the smallest source address the socket can report.</summary>
+    private const int MinSockAddrLength = 16;
+
     // Handlers that got at least one datagram in the current batch: OnBatchEnd goes to each once. Only the receive
     // thread touches these.
     private readonly IDatagramHandler?[] _touched = new IDatagramHandler?[256];
@@ -122,8 +125,9 @@ internal sealed unsafe partial class UdpMux
                 }
 
                 int nameLength = (int)message.Header.NameLength;
-                if (nameLength > from.Buffer.Length)
+                if (nameLength < MinSockAddrLength || nameLength > from.Buffer.Length)
                 {
+                    // Not an IPv4 or IPv6 source (sockaddr_in is 16 bytes, sockaddr_in6 28): nothing to answer.
                     _drops.Add(DropReason.Malformed);
                     continue;
                 }

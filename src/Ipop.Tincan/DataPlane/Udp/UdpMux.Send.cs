@@ -263,6 +263,12 @@ internal sealed unsafe partial class UdpMux
 
     private void CountSendFailures(int datagrams, int errno)
     {
+        if (_stopping)
+        {
+            // EPIPE after Dispose's shutdown(): see SendTo.
+            return;
+        }
+
         for (int i = 0; i < datagrams; i++)
         {
             _drops.Add(DropReason.SendFailed);

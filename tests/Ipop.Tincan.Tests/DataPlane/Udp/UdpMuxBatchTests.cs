@@ -236,6 +236,9 @@ public sealed class UdpMuxBatchTests
         using var mux = new UdpMux(IPAddress.Loopback, 0, 4 << 20, new DropCounters(), NullLogger.Instance);
         using Socket sink = PlainSocket(IPAddress.Loopback);
         SocketAddress to = mux.ToSocketAddress((IPEndPoint)sink.LocalEndPoint!)!;
+
+        // An equal address in another object: comparing addresses by value must not allocate either.
+        SocketAddress same = mux.ToSocketAddress((IPEndPoint)sink.LocalEndPoint!)!;
         byte[] buffer = GC.AllocateUninitializedArray<byte>(64 * 1400, pinned: true);
         var batch = new DatagramBatch(64);
         int sent = 0;
@@ -248,7 +251,7 @@ public sealed class UdpMuxBatchTests
                 // Runs of equal lengths with a shorter tail every 16, as a data plane would produce.
                 int length = i % 16 == 15 ? 200 : 1400;
                 buffer[i * 1400] = Kind;
-                batch.Add(buffer.AsMemory(i * 1400, length), to);
+                batch.Add(buffer.AsMemory(i * 1400, length), i % 2 == 0 ? to : same);
             }
 
             sent += mux.Send(batch);
@@ -259,6 +262,7 @@ public sealed class UdpMuxBatchTests
         }
 
         Assert.Equal(300 * 64, sent);
+        Assert.Equal(300 * 4, mux.MessagesSent);
         Assert.Equal(0, allocated);
     }
 
