@@ -27,8 +27,9 @@
 #     same again on the way back, so per GB of one-way payload this counts about half of coturn's work).
 #   Ipop relayed: ipop-tincan in A and B with only the controller API and coturn as TURN (and STUN) server,
 #     linked by samples/python-controller/ipop_controller.py pair (descriptors exchanged, ICE checks run);
-#     host and server-reflexive pairs cannot work, so ICE picks a relayed pair; the path the link reports is
-#     recorded. Then iperf3 TCP through it for T seconds: Mbit/s received, CPU s/GB of the two ipop-tincan
+#     host and server-reflexive pairs cannot work, so ICE picks a relayed pair; the path and candidate pair the
+#     link reports are recorded (in trials: A's host candidate -> B's relay candidate, i.e. each packet crosses
+#     coturn once through B's allocation, the same single relay hop as the uclient -> peer direction above). Then iperf3 TCP through it for T seconds: Mbit/s received, CPU s/GB of the two ipop-tincan
 #     processes, and coturn's CPU s/GB of that run (per GB iperf3 received; TCP ACKs are relayed back too).
 #
 # Variants (VARIANTS=1): Ipop TCP (and CPU/GB) again with the data-plane techniques switched on one at a time through
@@ -329,7 +330,18 @@ J
         --a-address 198.19.0.1/24 --b-address 198.19.0.2/24 --mtu "$MTU" --timeout 40 --quiet > "$WORK/pair.log" 2>&1; then
     sample "$1" ipop_relayed tcp_mbps nan "link did not connect: $(tail -1 "$WORK/pair.log")"; return
   fi
-  path=$(timeout 20 python3 "$CONTROLLER" status --socket "$WORK/ra.sock" 2>/dev/null | head -1 || true)
+  # The path and the candidate pair A's link uses (relay = through a TURN allocation, host/srflx = not).
+  path=$(timeout 20 python3 - "$ROOT/samples/python-controller" "$WORK/ra.sock" 2>/dev/null <<'PY' || true
+import sys
+sys.path.insert(0, sys.argv[1])
+from ipop_controller import TincanClient
+with TincanClient(sys.argv[2]) as c:
+    l = c.query_link("b")
+    s = l["stats"]
+    cand = lambda x: f"{x['type']} {x['addr']}:{x['port']}" if x else "?"
+    print(f"{l['state']} {l['path']}, local {cand(s.get('local_candidate'))}, remote {cand(s.get('remote_candidate'))}")
+PY
+)
   echo "bench: round $1: Ipop relayed link: $path" >&2
   if ! reachable 198.19.0.2; then sample "$1" ipop_relayed tcp_mbps nan "not reachable"; return; fi
   set_tunnel_pids dotnet "$pa" "$pb"
