@@ -35,6 +35,15 @@ def no_nan(x):
     return x
 
 
+def joined(lines):
+    """'round 1: x', 'round 2: x' -> 'rounds 1, 2: x' (the same note every round is said once)."""
+    by_text = {}
+    for line in lines:
+        head, _, text = line.partition(": ")
+        by_text.setdefault(text, []).append(head.split()[-1])
+    return "; ".join(f"round{'s' if len(r) > 1 else ''} {', '.join(r)}: {t}" for t, r in by_text.items())
+
+
 def fmt(v, digits=0):
     if v is None:
         return "n/a"
@@ -98,9 +107,9 @@ def main():
         ca, ir = med.get("coturn_alone", {}), med.get("ipop_relayed", {})
         print(f"| coturn alone: turnutils_uclient -> turnutils_peer, relayed towards the peer | {fmt(ca.get('relay_mbps'))} | - | "
               f"{fmt(ca.get('coturn_cpu_s_per_gb'), 2)} | offered {fmt(ca.get('relay_offered_mbps'))} Mbit/s, "
-              f"loss {fmt(ca.get('loss_pct'), 1)} % {'; '.join(notes.get('coturn_alone', []))} |")
+              f"loss {fmt(ca.get('loss_pct'), 1)} % {joined(notes.get('coturn_alone', []))} |")
         print(f"| Ipop relayed (iperf3 TCP through the tunnel) | {fmt(ir.get('tcp_mbps'))} | {fmt(ir.get('cpu_s_per_gb'), 2)} | "
-              f"{fmt(ir.get('coturn_cpu_s_per_gb'), 2)} | {'; '.join(notes.get('ipop_relayed', []))} |")
+              f"{fmt(ir.get('coturn_cpu_s_per_gb'), 2)} | {joined(notes.get('ipop_relayed', []))} |")
     if any(f"variant:{n}" in med for n, _ in VARIANTS):
         print()
         print("| Ipop data-plane variant (TCP) | Mbit/s | CPU s/GB | notes |")
@@ -108,10 +117,10 @@ def main():
         for name, label in VARIANTS:
             t = f"variant:{name}"
             print(f"| {label} | {fmt(get(t, 'tcp_mbps'))} | {fmt(get(t, 'cpu_s_per_gb'), 2)} | "
-                  f"{'; '.join(notes.get(t, []))} |")
+                  f"{joined(notes.get(t, []))} |")
     other = {t: n for t, n in notes.items() if t in dict(TUNNELS)}
     for t, n in other.items():
-        print(f"note: {t}: {'; '.join(n)}")
+        print(f"note: {t}: {joined(n)}")
 
 
 if __name__ == "__main__":

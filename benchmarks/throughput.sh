@@ -28,8 +28,9 @@
 #   Ipop relayed: ipop-tincan in A and B with only the controller API and coturn as TURN (and STUN) server,
 #     linked by samples/python-controller/ipop_controller.py pair (descriptors exchanged, ICE checks run);
 #     host and server-reflexive pairs cannot work, so ICE picks a relayed pair; the path and candidate pair the
-#     link reports are recorded (in trials: A's host candidate -> B's relay candidate, i.e. each packet crosses
-#     coturn once through B's allocation, the same single relay hop as the uclient -> peer direction above). Then iperf3 TCP through it for T seconds: Mbit/s received, CPU s/GB of the two ipop-tincan
+#     link reports are recorded (in trials: one node's host candidate and the other's relay candidate, either way
+#     round, i.e. each packet crosses coturn once through one allocation: the same single relay hop as the
+#     uclient -> peer direction above). Then iperf3 TCP through it for T seconds: Mbit/s received, CPU s/GB of the two ipop-tincan
 #     processes, and coturn's CPU s/GB of that run (per GB iperf3 received; TCP ACKs are relayed back too).
 #
 # Variants (VARIANTS=1): Ipop TCP (and CPU/GB) again with the data-plane techniques switched on one at a time through
@@ -191,7 +192,7 @@ up_ipop() { # [extra-tincan-json extra-interface-json]; returns 1 (with the reas
   for _ in $(seq 1 150); do
     grep -q ready "$WORK/ia.log" 2>/dev/null && grep -q ready "$WORK/ib.log" 2>/dev/null && break
     for p in "${PIDS[@]}"; do
-      kill -0 "$p" 2>/dev/null || { grep -h -m1 'ipop-tincan' "$WORK/ia.log" "$WORK/ib.log" | head -1 > "$WORK/refused"; return 1; }
+      kill -0 "$p" 2>/dev/null || { grep -h -m1 'ipop-tincan' "$WORK/ia.log" "$WORK/ib.log" | head -1 | sed 's/ [ab]\.json:/ node.json:/' > "$WORK/refused"; return 1; }
     done
     sleep 0.2
   done
