@@ -53,17 +53,14 @@ ROOT=$(pwd)
 T=${T:-5}; ROUNDS=${ROUNDS:-1}; MTU=${MTU:-1420}; RELAY=${RELAY:-1}; VARIANTS=${VARIANTS:-0}
 TUNNELS=${TUNNELS-veth ipop wg nebula}
 OUT=${OUT:-$(mktemp -d /tmp/ipop-bench-XXXXXX)}; mkdir -p "$OUT"
-[ "${SKIP_SETUP:-0}" = 1 ] || bash scripts/setup.sh
-# scripts/setup.sh installs iperf3, coturn, wireguard-go, wireguard-tools and nebula; this guard only covers a
-# machine set up before they were on its list (or SKIP_SETUP=1 on a bare one).
-need=()
-for c in iperf3:iperf3 turnserver:coturn turnutils_uclient:coturn wireguard-go:wireguard-go wg:wireguard-tools nebula:nebula; do
-  command -v "${c%%:*}" >/dev/null || need+=("${c#*:}")
+# scripts/setup.sh installs everything this needs (iperf3, coturn, wireguard-go, wireguard-tools, nebula, python3)
+# with its guard against system-wide daemons being started by the install; with SKIP_SETUP=1 it still runs when a
+# tool is missing.
+missing=0
+for c in iperf3 turnserver turnutils_uclient turnutils_peer wireguard-go wg nebula nebula-cert python3 ping; do
+  command -v "$c" >/dev/null || missing=1
 done
-if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
-  echo "bench: installing ${need[*]}" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u) >/dev/null || true
-fi
+if [ "${SKIP_SETUP:-0}" != 1 ] || [ "$missing" = 1 ]; then bash scripts/setup.sh; fi
 [ "${SKIP_BUILD:-0}" = 1 ] || dotnet build tools/Ipop.TincanHost -c Release -v q -nologo -clp:ErrorsOnly
 IPOP="dotnet $ROOT/tools/Ipop.TincanHost/bin/Release/net10.0/ipop-tincan.dll"
 CONTROLLER="$ROOT/samples/python-controller/ipop_controller.py"
