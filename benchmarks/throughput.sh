@@ -22,7 +22,9 @@
 #     counters of T's two veths: relayed Mbit/s = packets coturn sent towards B x 1380 bytes x 8 / T (the relayed
 #     payload, one direction); offered Mbit/s = the same for packets A sent to coturn; loss % = 1 - relayed/offered.
 #     With these options uclient offers more than coturn forwards on a 2-core machine (loss % > 0), so the relayed
-#     Mbit/s is coturn's forwarding capacity here; if loss is 0 the client was the limit and it is only a floor.
+#     Mbit/s is what coturn forwards under a UDP flood from 50 allocations (it drops the rest, which also costs it
+#     CPU); if loss is 0 the client was the limit and the number is only a floor. A paced TCP flow through one
+#     allocation (Ipop relayed below) can come out above it.
 #     coturn CPU s/GB: turnserver's utime+stime over the window per GB it relayed towards B (the echoes cost the
 #     same again on the way back, so per GB of one-way payload this counts about half of coturn's work).
 #   Ipop relayed: ipop-tincan in A and B with only the controller API and coturn as TURN (and STUN) server,
@@ -30,8 +32,9 @@
 #     host and server-reflexive pairs cannot work, so ICE picks a relayed pair; the path and candidate pair the
 #     link reports are recorded (in trials: one node's host candidate and the other's relay candidate, either way
 #     round, i.e. each packet crosses coturn once through one allocation: the same single relay hop as the
-#     uclient -> peer direction above). Then iperf3 TCP through it for T seconds: Mbit/s received, CPU s/GB of the two ipop-tincan
-#     processes, and coturn's CPU s/GB of that run (per GB iperf3 received; TCP ACKs are relayed back too).
+#     uclient -> peer direction above). Then iperf3 TCP through it for T seconds: Mbit/s received, CPU s/GB of the
+#     two ipop-tincan processes, and coturn's CPU s/GB of that run (per GB iperf3 received; TCP ACKs are relayed
+#     back too).
 #
 # Variants (VARIANTS=1): Ipop TCP (and CPU/GB) again with the data-plane techniques switched on one at a time through
 # ipop-tincan's config: all off (Tincan:UdpBatchSize 1, UdpSegmentationOffload/UdpReceiveOffload false,
