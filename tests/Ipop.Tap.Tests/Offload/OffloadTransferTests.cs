@@ -22,6 +22,9 @@ public sealed class OffloadTransferTests
     [InlineData("TUNSETOFFLOAD fails", false)]
     [InlineData("USO missing", true)]
     [InlineData("TUNSETVNETHDRSZ fails", false)]
+    [InlineData("tap on", false)]
+    [InlineData("tap on", true)]
+    [InlineData("tap off", false)]
     public void Tcp_transfer_through_two_tuns_and_a_batch_wire_arrives_intact(string mode, bool v6)
     {
         Assert.SkipUnless(Environment.IsPrivilegedProcess, "Needs root (CAP_NET_ADMIN) to create namespaces and TUN devices.");
@@ -32,24 +35,26 @@ public sealed class OffloadTransferTests
             "TUNSETVNETHDRSZ fails" => OffloadFault.VnetHeaderSizeFails,
             _ => OffloadFault.None,
         };
+        bool tap = mode.StartsWith("tap", StringComparison.Ordinal);
+        bool offload = mode is not ("off" or "tap off");
         using var nsA = new NetworkNamespace();
         using var nsB = new NetworkNamespace();
         var logger = new ListLogger();
-        using TunTapDevice a = nsA.Enter(() => TunTapDevice.Create(Options("ipopoffa", 1, mode != "off"), logger, TimeProvider.System, faults));
-        using TunTapDevice b = nsB.Enter(() => TunTapDevice.Create(Options("ipopoffb", 2, mode != "off"), logger, TimeProvider.System, faults));
+        using TunTapDevice a = nsA.Enter(() => TunTapDevice.Create(Options("ipopoffa", 1, offload, tap), logger, TimeProvider.System, faults));
+        using TunTapDevice b = nsB.Enter(() => TunTapDevice.Create(Options("ipopoffb", 2, offload, tap), logger, TimeProvider.System, faults));
 
         string expectedState = mode switch
         {
-            "on" => "TSO4 TSO6 USO on",
-            "off" => "off: disabled by options (Offload = false)",
+            "on" or "tap on" => "TSO4 TSO6 USO on",
+            "off" or "tap off" => "off: disabled by options (Offload = false)",
             "TUNSETOFFLOAD fails" => "off: TUNSETOFFLOAD failed: Invalid argument (EINVAL)",
             "USO missing" => "TSO4 TSO6 on (USO off: Invalid argument (EINVAL))",
             _ => "off: TUNSETVNETHDRSZ failed: Invalid argument (EINVAL)",
         };
         Assert.Contains($"Information: Interface ipopoffa offloads: {expectedState}", logger.Lines);
-        Assert.Equal(mode is "on" or "USO missing", a.Offload.Tso);
-        Assert.Equal(mode == "on", a.Offload.Uso);
-        Assert.Equal(mode != "off", a.Offload.VnetHeader);
+        Assert.Equal(mode is "on" or "tap on" or "USO missing", a.Offload.Tso);
+        Assert.Equal(mode is "on" or "tap on", a.Offload.Uso);
+        Assert.Equal(offload, a.Offload.VnetHeader);
 
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var aToB = new Wire(a, b, stop.Token);
@@ -96,9 +101,10 @@ public sealed class OffloadTransferTests
         }
     }
 
-    private static VirtualInterfaceOptions Options(string name, int host, bool offload) => new()
+    private static VirtualInterfaceOptions Options(string name, int host, bool offload, bool tap) => new()
     {
         Name = name,
+        Mode = tap ? VirtualInterfaceMode.Tap : VirtualInterfaceMode.Tun,
         Mtu = 1400,
         Addresses = [InterfaceAddress.Parse($"198.18.77.{host}/24"), InterfaceAddress.Parse($"2001:2:0:77::{host}/64")],
         Offload = offload,
@@ -169,7 +175,7 @@ public sealed class OffloadTransferTests
 
         private void Run(TunTapDevice from, TunTapDevice to, CancellationToken cancellationToken)
         {
-            byte[][] slots = [.. Enumerable.Range(0, Slots).Select(_ => GC.AllocateArray<byte>(1400, pinned: true))];
+            byte[][] slots = [.. Enumerable.Range(0, Slots).Select(_ => GC.AllocateArray<byte>(1400 + TunTapDevice.EthernetHeaderLength, pinned: true))];
             var read = new PacketBatch(Slots);
             var write = new PacketBatch(Slots);
             long baseline = 0;
