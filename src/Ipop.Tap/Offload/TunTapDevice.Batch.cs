@@ -227,7 +227,8 @@ internal sealed partial class TunTapDevice
         }
     }
 
-    private void CountDrop(OffloadDropReason reason)
+    /// <summary>Counts a dropped frame under its reason and logs a Warning at most every 10 s with the count since the last one.</summary>
+    internal void CountDrop(OffloadDropReason reason)
     {
         Interlocked.Increment(ref _offloadDrops[(int)reason]);
         long now = _timeProvider.GetTimestamp();
