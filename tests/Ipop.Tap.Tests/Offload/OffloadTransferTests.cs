@@ -10,6 +10,12 @@ namespace Ipop.Tap.Tests.Offload;
 /// crypto); a real TCP transfer between the namespaces must arrive intact with offloads on, off, and in each
 /// fallback the kernel could force.
 /// </summary>
+/// <remarks>
+/// In the namespace collection (though it makes its own two namespaces) so that it never runs beside the other
+/// allocation tests: its megabytes of buffers cause GCs, and a GC in another test's measuring window can show up
+/// there as a few bytes of accounting noise.
+/// </remarks>
+[Collection(NamespaceCollection.Name)]
 public sealed class OffloadTransferTests
 {
     private const int TransferBytes = 8 * 1024 * 1024;
@@ -88,8 +94,8 @@ public sealed class OffloadTransferTests
         Assert.Equal(0, a.WriteDrops + b.WriteDrops);
 
         // Nothing per packet or per call: that would be thousands of bytes over these 50+ calls of up to 64
-        // packets. A one-off 32 bytes was seen once on a TAP without offloads under heavy load (runtime, not
-        // this code, as far as we could tell), so a few bytes of slack keep the test from flaking.
+        // packets. A one-off 32 bytes was seen twice (TAP without offloads, where no offload code runs, under
+        // heavy load; most likely GC accounting noise), so a few bytes of slack keep the test from flaking.
         Assert.InRange(aToB.Allocated, 0, 64);
         Assert.InRange(bToA.Allocated, 0, 64);
         foreach (OffloadDropReason reason in Enum.GetValues<OffloadDropReason>())

@@ -4,6 +4,8 @@ using static Ipop.Tap.Tests.Offload.TestPackets;
 
 namespace Ipop.Tap.Tests.Offload;
 
+/// <remarks>In the namespace collection only to keep its allocation test apart from the others (see <see cref="OffloadTransferTests"/>).</remarks>
+[Collection(NamespaceCollection.Name)]
 public sealed class TcpCoalescerTests
 {
     /// <summary>Runs the coalescer over the batch; returns each frame written and how many packets it held.</summary>
