@@ -53,7 +53,7 @@ public sealed class OffloadFuzzTests
     public void Coalescer_survives_corrupted_packets_and_keeps_the_count()
     {
         var random = new Random(99);
-        var coalescer = new TcpCoalescer(0, enabled: true);
+        var coalescer = new SegmentCoalescer(0, enabled: true);
         byte[] buffer = new byte[coalescer.MaxFrameLength];
         var batch = new PacketBatch(16);
         for (int round = 0; round < 2000; round++)

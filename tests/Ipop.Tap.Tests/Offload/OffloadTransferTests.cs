@@ -117,6 +117,78 @@ public sealed class OffloadTransferTests
         }
     }
 
+    [Fact]
+    public void Udp_gso_send_is_split_on_read_and_coalesced_again_on_write()
+    {
+        Assert.SkipUnless(Environment.IsPrivilegedProcess, "Needs root (CAP_NET_ADMIN) to create namespaces and TUN devices.");
+        using var nsA = new NetworkNamespace();
+        using var nsB = new NetworkNamespace();
+        var logger = new ListLogger();
+        using TunTapDevice a = nsA.Enter(() => TunTapDevice.Create(Options("ipopuso1", 1, true, false), logger, TimeProvider.System));
+        using TunTapDevice b = nsB.Enter(() => TunTapDevice.Create(Options("ipopuso2", 2, true, false), logger, TimeProvider.System));
+        Assert.SkipUnless(a.Offload.Uso, "The kernel has no USO (before 6.2).");
+
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var aToB = new Wire(a, b, Slots, false, stop.Token);
+        var bToA = new Wire(b, a, Slots, false, stop.Token);
+        const int Sends = 5;
+        const int PerSend = 11; // 10 datagrams of 1000 bytes and one of 300
+        var seen = new HashSet<(int, int)>();
+        try
+        {
+            var server = new IPEndPoint(IPAddress.Parse("198.18.77.2"), 0);
+            using Socket receiver = nsB.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
+            receiver.Bind(server);
+            receiver.ReceiveTimeout = 5000;
+            using Socket sender = nsA.Enter(() => new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
+
+            // UDP_SEGMENT (SOL_UDP 17, option 103): one send of many datagrams, handed to the TUN as one USO super-packet.
+            sender.SetRawSocketOption(17, 103, BitConverter.GetBytes(1000));
+            for (int k = 0; k < Sends; k++)
+            {
+                byte[] payload = new byte[(10 * 1000) + 300];
+                for (int j = 0; j < payload.Length; j++)
+                {
+                    payload[j] = (byte)(k + (j / 1000) + j);
+                }
+
+                for (int i = 0; i < PerSend; i++)
+                {
+                    payload[i * 1000] = (byte)k;
+                    payload[(i * 1000) + 1] = (byte)i;
+                }
+
+                sender.SendTo(payload, receiver.LocalEndPoint!);
+            }
+
+            byte[] buffer = new byte[2000];
+            for (int r = 0; r < Sends * PerSend; r++)
+            {
+                int n = receiver.Receive(buffer);
+                int k = buffer[0];
+                int i = buffer[1];
+                Assert.Equal(i == PerSend - 1 ? 300 : 1000, n);
+                for (int j = 2; j < n; j++)
+                {
+                    Assert.Equal((byte)(k + i + (i * 1000) + j), buffer[j]);
+                }
+
+                Assert.True(seen.Add((k, i)), $"datagram {k}/{i} twice");
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            aToB.Join();
+            bToA.Join();
+        }
+
+        Assert.Equal(Sends * PerSend, seen.Count);
+        Assert.True(a.SuperPacketsRead >= 1, "the sender's kernel never handed out a USO super-packet");
+        Assert.True(b.CoalescedWrites >= 1, "WriteBatch never coalesced the datagrams");
+        TestContext.Current.TestOutputHelper?.WriteLine($"A read {a.SuperPacketsRead} super-packets; B wrote {b.CoalescedWrites} coalesced; max batch {aToB.MaxBatch}");
+    }
+
     private static VirtualInterfaceOptions Options(string name, int host, bool offload, bool tap) => new()
     {
         Name = name,
