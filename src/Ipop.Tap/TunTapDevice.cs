@@ -56,7 +56,7 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         _lastOffloadDropLogTimestamp = _lastWriteErrorLogTimestamp;
         Offload = offload;
         int l3Offset = mode == VirtualInterfaceMode.Tap ? EthernetHeaderLength : 0;
-        _coalescer = new TcpCoalescer(l3Offset, offload.Tso);
+        _coalescer = new SegmentCoalescer(l3Offset, offload.Tso, udp: offload.Uso);
         if (offload.VnetHeader)
         {
             // Pinned once for the device's life: the kernel copies into and out of them on every read and write.

@@ -8,14 +8,14 @@ namespace Ipop.Tap;
 /// With offloads on, a read returns one frame with a virtio_net_hdr: often a TCP super-packet of up to 64 KiB that
 /// the kernel did not cut (TSO). It is read into <see cref="_readFrame"/> and handed out segment by segment; what
 /// does not fit one batch stays there and is handed out first by the next call. Writes go the other way through
-/// <see cref="TcpCoalescer"/> into <see cref="_writeFrame"/>. Readers serialize on <see cref="_readLock"/> and
+/// <see cref="SegmentCoalescer"/> into <see cref="_writeFrame"/>. Readers serialize on <see cref="_readLock"/> and
 /// writers on <see cref="_writeLock"/>, so one reader and one writer thread never wait on each other.
 /// </remarks>
 internal sealed partial class TunTapDevice
 {
     private static readonly TimeSpan OffloadDropLogInterval = TimeSpan.FromSeconds(10);
 
-    private readonly TcpCoalescer _coalescer;
+    private readonly SegmentCoalescer _coalescer;
     private readonly byte[]? _readFrame;
     private readonly byte[]? _writeFrame;
     private readonly Lock _readLock = new();
@@ -227,7 +227,8 @@ internal sealed partial class TunTapDevice
         }
     }
 
-    private void CountDrop(OffloadDropReason reason)
+    /// <summary>Counts a dropped frame under its reason and logs a Warning at most every 10 s with the count since the last one.</summary>
+    internal void CountDrop(OffloadDropReason reason)
     {
         Interlocked.Increment(ref _offloadDrops[(int)reason]);
         long now = _timeProvider.GetTimestamp();

@@ -51,20 +51,20 @@ internal static class TestPackets
     }
 
     /// <summary>A UDP datagram with a valid checksum.</summary>
-    public static byte[] Udp(bool v6, int payloadLength, int l3Offset = 0)
+    public static byte[] Udp(bool v6, int payloadLength, int l3Offset = 0, ushort id = 100, byte seed = 0)
     {
         int ipHeader = v6 ? 40 : 20;
         byte[] packet = new byte[l3Offset + ipHeader + 8 + payloadLength];
         WriteL2(packet, l3Offset, v6);
         Span<byte> ip = packet.AsSpan(l3Offset);
-        WriteIp(ip, v6, 17, 100, ipHeader + 8 + payloadLength);
+        WriteIp(ip, v6, 17, id, ipHeader + 8 + payloadLength);
         Span<byte> udp = ip[ipHeader..];
         BinaryPrimitives.WriteUInt16BigEndian(udp, 40000);
         BinaryPrimitives.WriteUInt16BigEndian(udp[2..], 4789);
         BinaryPrimitives.WriteUInt16BigEndian(udp[4..], (ushort)(8 + payloadLength));
         for (int i = 0; i < payloadLength; i++)
         {
-            udp[8 + i] = (byte)(i * 7);
+            udp[8 + i] = (byte)((i * 7) + seed);
         }
 
         ushort checksum = L4Checksum(ip, v6, 17);

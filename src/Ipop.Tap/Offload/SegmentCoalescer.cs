@@ -5,7 +5,9 @@ namespace Ipop.Tap.Offload;
 /// <summary>
 /// Receive-side coalescing for a device with TSO negotiated: consecutive packets of one TCP flow in a batch become
 /// one super-packet with a virtio_net_hdr (GSO_TCPV4/6, NEEDS_CSUM), so the kernel's stack handles one packet where
-/// it would have handled many (the same contract as GRO, net/ipv4/tcp_offload.c tcp_gro_receive).
+/// it would have handled many (the same contract as GRO, net/ipv4/tcp_offload.c tcp_gro_receive). With USO too,
+/// consecutive datagrams of one UDP flow become one GSO_UDP_L4 super-packet (udp_gro_receive's rules: equal sizes,
+/// the last may be shorter); the kernel cuts it back into the same datagrams for a socket without UDP_GRO.
 /// </summary>
 /// <remarks>
 /// Only packets that GRO itself would merge qualify: same addresses, ports and IP version; every IP and TCP header
@@ -14,7 +16,7 @@ namespace Ipop.Tap.Offload;
 /// corrupted segment must not hide inside a super-packet); at most 64 KiB. Everything else goes out alone, in order.
 /// One instance per writer; not thread-safe; allocates nothing.
 /// </remarks>
-internal sealed class TcpCoalescer
+internal sealed class SegmentCoalescer
 {
     /// <summary>The largest IP packet (IPv4 total length, or IPv6 header plus payload length, without jumbograms).</summary>
     public const int MaxIpLength = 65535;
@@ -23,15 +25,20 @@ internal sealed class TcpCoalescer
     private const byte TcpAck = 0x10;
     private const byte TcpPsh = 0x08;
 
+    private const byte ProtocolUdp = 17;
+
     private readonly int _l3Offset;
     private readonly bool _enabled;
+    private readonly bool _udp;
 
     /// <param name="l3Offset">0 for TUN, 14 for TAP (an Ethernet header before IP).</param>
     /// <param name="enabled">False when TSO was not negotiated: every packet goes out alone with a GSO_NONE header.</param>
-    public TcpCoalescer(int l3Offset, bool enabled)
+    /// <param name="udp">True when USO was negotiated too: UDP datagrams are coalesced as well.</param>
+    public SegmentCoalescer(int l3Offset, bool enabled, bool udp = false)
     {
         _l3Offset = l3Offset;
         _enabled = enabled;
+        _udp = enabled && udp;
     }
 
     /// <summary>The largest frame <see cref="Next"/> writes: the header, L2 and the largest IP packet.</summary>
@@ -64,7 +71,7 @@ internal sealed class TcpCoalescer
         buffer[..VirtioNetHeader.Size].Clear();
         first.CopyTo(buffer[VirtioNetHeader.Size..]);
         length = VirtioNetHeader.Size + first.Length;
-        if (!_enabled || !TryParse(first, out Segment head) || head.IpHeaderLength + head.TcpHeaderLength + head.PayloadLength + head.PayloadLength > MaxIpLength)
+        if (!_enabled || !TryParse(first, out Segment head) || head.IpHeaderLength + head.L4HeaderLength + head.PayloadLength + head.PayloadLength > MaxIpLength)
         {
             return 1;
         }
@@ -72,13 +79,14 @@ internal sealed class TcpCoalescer
         int count = 1;
         int ipLength = first.Length - _l3Offset;
         uint nextSequence = unchecked(head.Sequence + (uint)head.PayloadLength);
-        bool closed = (first[_l3Offset + head.IpHeaderLength + 13] & TcpPsh) != 0;
+        bool closed = !head.IsUdp && (first[_l3Offset + head.IpHeaderLength + 13] & TcpPsh) != 0;
         bool psh = closed;
         while (!closed && start + count < packets.Count)
         {
             ReadOnlySpan<byte> next = packets[start + count].Span;
             if (!TryParse(next, out Segment segment)
-                || segment.Sequence != nextSequence
+                || segment.IsUdp != head.IsUdp
+                || (!head.IsUdp && segment.Sequence != nextSequence)
                 || segment.PayloadLength > head.PayloadLength
                 || ipLength + segment.PayloadLength > MaxIpLength
                 || !HeadersMatch(first, head, next, segment))
@@ -86,13 +94,13 @@ internal sealed class TcpCoalescer
                 break;
             }
 
-            int headerLength = _l3Offset + head.IpHeaderLength + head.TcpHeaderLength;
+            int headerLength = _l3Offset + head.IpHeaderLength + head.L4HeaderLength;
             next.Slice(headerLength, segment.PayloadLength).CopyTo(buffer[length..]);
             length += segment.PayloadLength;
             ipLength += segment.PayloadLength;
             nextSequence = unchecked(nextSequence + (uint)segment.PayloadLength);
             count++;
-            psh = (next[_l3Offset + head.IpHeaderLength + 13] & TcpPsh) != 0;
+            psh = !head.IsUdp && (next[_l3Offset + head.IpHeaderLength + 13] & TcpPsh) != 0;
             closed = psh || segment.PayloadLength < head.PayloadLength;
         }
 
@@ -109,7 +117,7 @@ internal sealed class TcpCoalescer
     private void FinishSuperPacket(Span<byte> frame, in Segment head, int ipLength, bool psh)
     {
         Span<byte> ip = frame[(VirtioNetHeader.Size + _l3Offset)..];
-        Span<byte> tcp = ip[head.IpHeaderLength..];
+        Span<byte> l4 = ip[head.IpHeaderLength..];
         if (head.IsV6)
         {
             BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)(ipLength - 40));
@@ -122,23 +130,33 @@ internal sealed class TcpCoalescer
             BinaryPrimitives.WriteUInt16BigEndian(ip[10..], (ushort)~InternetChecksum.Fold(InternetChecksum.Add(ip[..head.IpHeaderLength], 0)));
         }
 
-        // PSH belongs to the last segment merged; GRO keeps it on the super-packet the same way.
-        tcp[13] = psh ? (byte)(tcp[13] | TcpPsh) : (byte)(tcp[13] & ~TcpPsh);
+        int l4Length = ipLength - head.IpHeaderLength;
+        if (head.IsUdp)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(l4[4..], (ushort)l4Length);
+        }
+        else
+        {
+            // PSH belongs to the last segment merged; GRO keeps it on the super-packet the same way.
+            l4[13] = psh ? (byte)(l4[13] | TcpPsh) : (byte)(l4[13] & ~TcpPsh);
+        }
 
         // CHECKSUM_PARTIAL: the field holds the folded, uncomplemented pseudo-header sum and the kernel sums the rest.
-        int l4Length = ipLength - head.IpHeaderLength;
-        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], InternetChecksum.Fold(InternetChecksum.PseudoHeader(ip, head.IsV6, ProtocolTcp, l4Length)));
+        byte protocol = head.IsUdp ? ProtocolUdp : ProtocolTcp;
+        int checksumOffset = head.IsUdp ? 6 : 16;
+        BinaryPrimitives.WriteUInt16BigEndian(l4[checksumOffset..], InternetChecksum.Fold(InternetChecksum.PseudoHeader(ip, head.IsV6, protocol, l4Length)));
 
+        byte gsoType = head.IsUdp ? VirtioNetHeader.GsoUdpL4 : head.IsV6 ? VirtioNetHeader.GsoTcpV6 : VirtioNetHeader.GsoTcpV4;
         new VirtioNetHeader(
             VirtioNetHeader.FlagNeedsChecksum,
-            head.IsV6 ? VirtioNetHeader.GsoTcpV6 : VirtioNetHeader.GsoTcpV4,
-            (ushort)(_l3Offset + head.IpHeaderLength + head.TcpHeaderLength),
+            gsoType,
+            (ushort)(_l3Offset + head.IpHeaderLength + head.L4HeaderLength),
             (ushort)head.PayloadLength,
             (ushort)(_l3Offset + head.IpHeaderLength),
-            16).Write(frame);
+            (ushort)checksumOffset).Write(frame);
     }
 
-    /// <summary>Is this a TCP data segment that may be merged, and where are its parts?</summary>
+    /// <summary>Is this a TCP data segment (or, with USO, a UDP datagram) that may be merged, and where are its parts?</summary>
     internal bool TryParse(ReadOnlySpan<byte> packet, out Segment segment)
     {
         segment = default;
@@ -168,7 +186,7 @@ internal sealed class TcpCoalescer
         {
             ipHeaderLength = (ip[0] & 0xF) * 4;
             if (ipHeaderLength < 20
-                || ip[9] != ProtocolTcp
+                || (ip[9] != ProtocolTcp && !(_udp && ip[9] == ProtocolUdp))
                 || BinaryPrimitives.ReadUInt16BigEndian(ip[2..]) != ip.Length
                 || (BinaryPrimitives.ReadUInt16BigEndian(ip[6..]) & 0x3FFF) != 0)
             {
@@ -178,7 +196,7 @@ internal sealed class TcpCoalescer
         else if (version == 6)
         {
             ipHeaderLength = 40;
-            if (ip[6] != ProtocolTcp || BinaryPrimitives.ReadUInt16BigEndian(ip[4..]) + 40 != ip.Length)
+            if ((ip[6] != ProtocolTcp && !(_udp && ip[6] == ProtocolUdp)) || BinaryPrimitives.ReadUInt16BigEndian(ip[4..]) + 40 != ip.Length)
             {
                 return false;
             }
@@ -191,6 +209,12 @@ internal sealed class TcpCoalescer
         if (ip.Length < ipHeaderLength + 20)
         {
             return false;
+        }
+
+        bool isV6 = version == 6;
+        if ((isV6 ? ip[6] : ip[9]) == ProtocolUdp)
+        {
+            return TryParseUdp(ip, isV6, ipHeaderLength, out segment);
         }
 
         ReadOnlySpan<byte> tcp = ip[ipHeaderLength..];
@@ -211,13 +235,35 @@ internal sealed class TcpCoalescer
             return false;
         }
 
-        segment = new Segment(version == 6, ipHeaderLength, tcpHeaderLength, payload, BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]));
+        segment = new Segment(isV6, false, ipHeaderLength, tcpHeaderLength, payload, BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]));
+        return true;
+    }
+
+    private static bool TryParseUdp(ReadOnlySpan<byte> ip, bool isV6, int ipHeaderLength, out Segment segment)
+    {
+        segment = default;
+        ReadOnlySpan<byte> udp = ip[ipHeaderLength..];
+        int payload = udp.Length - 8;
+
+        // An IPv4 datagram sent without a checksum (0) cannot be given a partial one: it goes alone.
+        if (BinaryPrimitives.ReadUInt16BigEndian(udp[4..]) != udp.Length || payload <= 0 || BinaryPrimitives.ReadUInt16BigEndian(udp[6..]) == 0)
+        {
+            return false;
+        }
+
+        ulong sum = InternetChecksum.PseudoHeader(ip, isV6, ProtocolUdp, udp.Length);
+        if (InternetChecksum.Fold(InternetChecksum.Add(udp, sum)) != 0xFFFF)
+        {
+            return false;
+        }
+
+        segment = new Segment(isV6, true, ipHeaderLength, 8, payload, 0);
         return true;
     }
 
     private bool HeadersMatch(ReadOnlySpan<byte> first, in Segment head, ReadOnlySpan<byte> next, in Segment segment)
     {
-        if (segment.IsV6 != head.IsV6 || segment.IpHeaderLength != head.IpHeaderLength || segment.TcpHeaderLength != head.TcpHeaderLength)
+        if (segment.IsV6 != head.IsV6 || segment.IpHeaderLength != head.IpHeaderLength || segment.L4HeaderLength != head.L4HeaderLength)
         {
             return false;
         }
@@ -248,6 +294,11 @@ internal sealed class TcpCoalescer
 
         ReadOnlySpan<byte> ta = a[head.IpHeaderLength..];
         ReadOnlySpan<byte> tb = b[head.IpHeaderLength..];
+        if (head.IsUdp)
+        {
+            // Ports only: the length and checksum differ per datagram.
+            return ta[..4].SequenceEqual(tb[..4]);
+        }
 
         // Ports; ack number and data offset; flags apart from PSH; window; urgent pointer and options (timestamps
         // must be equal too, as in GRO). Not the sequence number (checked for contiguity) or the checksum.
@@ -255,9 +306,9 @@ internal sealed class TcpCoalescer
             && ta[8..13].SequenceEqual(tb[8..13])
             && (ta[13] & ~TcpPsh) == (tb[13] & ~TcpPsh)
             && ta[14..16].SequenceEqual(tb[14..16])
-            && ta[18..head.TcpHeaderLength].SequenceEqual(tb[18..head.TcpHeaderLength]);
+            && ta[18..head.L4HeaderLength].SequenceEqual(tb[18..head.L4HeaderLength]);
     }
 
-    /// <summary>Where a TCP segment's parts are.</summary>
-    internal readonly record struct Segment(bool IsV6, int IpHeaderLength, int TcpHeaderLength, int PayloadLength, uint Sequence);
+    /// <summary>Where a TCP segment's or UDP datagram's parts are (no sequence number for UDP).</summary>
+    internal readonly record struct Segment(bool IsV6, bool IsUdp, int IpHeaderLength, int L4HeaderLength, int PayloadLength, uint Sequence);
 }

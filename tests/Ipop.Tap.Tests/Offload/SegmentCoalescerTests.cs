@@ -4,12 +4,14 @@ using static Ipop.Tap.Tests.Offload.TestPackets;
 
 namespace Ipop.Tap.Tests.Offload;
 
-public sealed class TcpCoalescerTests
+/// <remarks>In the namespace collection only to keep its allocation test apart from the others (see <see cref="OffloadTransferTests"/>).</remarks>
+[Collection(NamespaceCollection.Name)]
+public sealed class SegmentCoalescerTests
 {
     /// <summary>Runs the coalescer over the batch; returns each frame written and how many packets it held.</summary>
-    private static List<(byte[] Frame, int Count)> Coalesce(IReadOnlyList<byte[]> packets, int l3Offset = 0, bool enabled = true)
+    private static List<(byte[] Frame, int Count)> Coalesce(IReadOnlyList<byte[]> packets, int l3Offset = 0, bool enabled = true, bool udp = false)
     {
-        var coalescer = new TcpCoalescer(l3Offset, enabled);
+        var coalescer = new SegmentCoalescer(l3Offset, enabled, udp);
         var batch = new PacketBatch(packets.Count);
         foreach (byte[] p in packets)
         {
@@ -65,6 +67,46 @@ public sealed class TcpCoalescerTests
             int n = SuperPacketSplitter.WriteSegment(frame.AsSpan(VirtioNetHeader.Size), plan, i, slot);
             Assert.Equal(packets[i], slot[..n]);
         }
+    }
+
+    [Theory]
+    [InlineData(false, 0)]
+    [InlineData(true, 0)]
+    [InlineData(false, 14)]
+    public void Udp_datagrams_coalesce_with_uso_and_split_back_byte_for_byte(bool v6, int l3Offset)
+    {
+        List<byte[]> packets = [.. Enumerable.Range(0, 8).Select(i => Udp(v6, i == 7 ? 200 : 1200, l3Offset, (ushort)(300 + i), (byte)i))];
+
+        Assert.Equal(Enumerable.Repeat(1, 8), Coalesce(packets, l3Offset).Select(f => f.Count));
+        (byte[] frame, int count) = Assert.Single(Coalesce(packets, l3Offset, udp: true));
+
+        Assert.Equal(8, count);
+        var header = VirtioNetHeader.Read(frame);
+        Assert.Equal(VirtioNetHeader.GsoUdpL4, header.GsoType);
+        Assert.Equal(1200, header.GsoSize);
+        Assert.Equal(6, header.ChecksumOffset);
+        byte[] finished = frame[VirtioNetHeader.Size..];
+        Assert.Equal(OffloadDropReason.None, SuperPacketSplitter.FinishChecksum(finished, header.ChecksumStart, header.ChecksumOffset));
+        Assert.True(ChecksumsValid(finished.AsSpan(l3Offset)));
+        Assert.Equal(OffloadDropReason.None, SuperPacketSplitter.Prepare(frame.AsSpan(VirtioNetHeader.Size), header, l3Offset, usoEnabled: true, out SegmentationPlan plan));
+        byte[] slot = new byte[2000];
+        Assert.Equal(8, plan.SegmentCount);
+        for (int i = 0; i < 8; i++)
+        {
+            int n = SuperPacketSplitter.WriteSegment(frame.AsSpan(VirtioNetHeader.Size), plan, i, slot);
+            Assert.Equal(packets[i], slot[..n]);
+        }
+    }
+
+    [Fact]
+    public void Udp_runs_break_on_a_larger_datagram_or_a_missing_checksum()
+    {
+        List<byte[]> packets = [.. Enumerable.Range(0, 6).Select(i => Udp(false, 1000, 0, (ushort)i))];
+        packets[2] = Udp(false, 1001, 0, 2);
+        packets[4][20 + 6] = 0; // IPv4 UDP without checksum
+        packets[4][20 + 7] = 0;
+
+        Assert.Equal([2, 2, 1, 1], Coalesce(packets, udp: true).Select(f => f.Count));
     }
 
     [Fact]
@@ -171,7 +213,7 @@ public sealed class TcpCoalescerTests
     public void Coalescing_and_splitting_allocate_nothing()
     {
         List<byte[]> packets = Stream(true, 40, last: 500);
-        var coalescer = new TcpCoalescer(0, enabled: true);
+        var coalescer = new SegmentCoalescer(0, enabled: true);
         var batch = new PacketBatch(packets.Count);
         packets.ForEach(p => batch.Add(p));
         byte[] buffer = new byte[coalescer.MaxFrameLength];
