@@ -153,6 +153,15 @@ internal sealed unsafe partial class UdpMux
 
             EndBatch();
         }
+
+        // The kernel reaches these arrays only through the pointers taken above, which the GC does not see: without
+        // this, an optimised build lets it collect them mid-loop (a collected pinned array's memory is reused, and the
+        // next recvmmsg wrote through freed headers).
+        GC.KeepAlive(buffers);
+        GC.KeepAlive(names);
+        GC.KeepAlive(control);
+        GC.KeepAlive(iovecs);
+        GC.KeepAlive(messages);
     }
 
     private void WaitReadable()
