@@ -32,7 +32,9 @@ internal sealed partial class LinkManager : ITincan
     private readonly Lock _tableLock = new();
     private readonly string _checkUsername;
     private readonly string _checkPassword;
+    private readonly ConcurrentQueue<LinkStatusChangedEventArgs> _statusEvents = new();
     private volatile TincanLink[] _snapshot = [];
+    private int _raising;
     private UdpMux? _mux;
     private ITimer? _timer;
     private int _disposed;
@@ -273,6 +275,7 @@ internal sealed partial class LinkManager : ITincan
             link.Start(link.CandidatesFromDescriptor);
         }
 
+        RaiseQueuedEvents();
         return Task.CompletedTask;
     }
 
@@ -333,6 +336,7 @@ internal sealed partial class LinkManager : ITincan
         LogLinkCreated(_logger, peer.Value, remote.Candidates.Length);
         Nat?.PreparePeer(link, remote.Candidates);
         link.Start(remote.Candidates);
+        RaiseQueuedEvents();
         return link;
     }
 
@@ -351,6 +355,7 @@ internal sealed partial class LinkManager : ITincan
         }
 
         link.Close(LinkFailureReason.Revoked);
+        RaiseQueuedEvents();
         return true;
     }
 
@@ -384,6 +389,8 @@ internal sealed partial class LinkManager : ITincan
             link.Close(LinkFailureReason.Shutdown);
         }
 
+        RaiseQueuedEvents();
+
         if (Nat is { } nat)
         {
             await nat.DisposeAsync().ConfigureAwait(false);
@@ -413,18 +420,49 @@ internal sealed partial class LinkManager : ITincan
 
     internal void Unregister(IndexEntry entry) => _indices.TryRemove(new KeyValuePair<uint, IndexEntry>(entry.LocalIndex, entry));
 
-    internal void RaiseStatusChanged(TincanLink link, LinkStatus previous, LinkStatus current)
+    /// <summary>
+    /// Records a status change; <see cref="RaiseQueuedEvents"/> raises it once the caller holds no lock, so a handler
+    /// may call any <see cref="ITincan"/> method synchronously (remove or recreate the link) without a deadlock.
+    /// </summary>
+    internal void QueueStatusChanged(TincanLink link, LinkStatus previous, LinkStatus current)
     {
         LogStatusChanged(_logger, link.Peer.Value, previous, current);
+        _statusEvents.Enqueue(new LinkStatusChangedEventArgs(link, previous, current));
+    }
+
+    /// <summary>
+    /// Raises the queued status changes in order; call with no lock held. One thread raises at a time: a handler that
+    /// changes a status itself (or another thread meanwhile) only queues, and the raising thread delivers it next.
+    /// </summary>
+    internal void RaiseQueuedEvents()
+    {
+        while (!_statusEvents.IsEmpty && Interlocked.CompareExchange(ref _raising, 1, 0) == 0)
+        {
+            try
+            {
+                while (_statusEvents.TryDequeue(out LinkStatusChangedEventArgs? e))
+                {
+                    RaiseStatusChanged(e);
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref _raising, 0);
+            }
+        }
+    }
+
+    private void RaiseStatusChanged(LinkStatusChangedEventArgs e)
+    {
         try
         {
-            LinkStatusChanged?.Invoke(this, new LinkStatusChangedEventArgs(link, previous, current));
+            LinkStatusChanged?.Invoke(this, e);
         }
 #pragma warning disable CA1031 // A subscriber's bug must not break the handshake state machine.
-        catch (Exception e)
+        catch (Exception ex)
 #pragma warning restore CA1031
         {
-            LogHandlerThrew(_logger, e);
+            LogHandlerThrew(_logger, ex);
         }
     }
 
@@ -527,6 +565,8 @@ internal sealed partial class LinkManager : ITincan
         {
             link.OnTick(now);
         }
+
+        RaiseQueuedEvents();
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Tincan listening on {EndPoint} (dual-stack {DualMode})")]

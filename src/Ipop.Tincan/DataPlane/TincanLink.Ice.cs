@@ -57,6 +57,8 @@ internal sealed partial class TincanLink
             _ice.OnRequest(local, source, priority, useCandidate);
             RunIce();
         }
+
+        _manager.RaiseQueuedEvents();
     }
 
     /// <summary>Receive thread: the answer to one of our checks.</summary>
@@ -72,6 +74,8 @@ internal sealed partial class TincanLink
             _ice.OnResponse(response, from);
             RunIce();
         }
+
+        _manager.RaiseQueuedEvents();
     }
 
     // Under _gate: starts checks when there is no session yet and the peer's descriptor has check credentials.
@@ -107,6 +111,8 @@ internal sealed partial class TincanLink
                 RunIce();
             }
         }
+
+        _manager.RaiseQueuedEvents();
     }
 
     // Under _gate: sends the checks that are due, acts on a selection, and re-arms the timer.

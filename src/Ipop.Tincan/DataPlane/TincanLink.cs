@@ -130,6 +130,8 @@ internal sealed partial class TincanLink : ITincanLink
                 SetStatus(ConnectedStatuses[(int)path.Kind]);
             }
         }
+
+        _manager.RaiseQueuedEvents();
     }
 
     /// <summary>Packets waiting for the handshake.</summary>
@@ -288,6 +290,8 @@ internal sealed partial class TincanLink : ITincanLink
                     ObservePath(from, relay, now, handshake: false);
                 }
             }
+
+            _manager.RaiseQueuedEvents();
         }
 
         bool promoted = false;
@@ -321,6 +325,8 @@ internal sealed partial class TincanLink : ITincanLink
                     SetStatus(ConnectedStatuses[(int)(_path?.Kind ?? LinkPath.DirectHost)]);
                 }
             }
+
+            _manager.RaiseQueuedEvents();
         }
 
         if (promoted)
@@ -596,6 +602,8 @@ internal sealed partial class TincanLink : ITincanLink
             path.Send(message);
             _manager.LogHandshakeAccepted(this, from);
         }
+
+        _manager.RaiseQueuedEvents();
     }
 
     /// <summary>Receive thread: a response to one of our initiations.</summary>
@@ -642,6 +650,8 @@ internal sealed partial class TincanLink : ITincanLink
             SetStatus(ConnectedStatuses[(int)(_path?.Kind ?? LinkPath.DirectHost)]);
             _manager.LogHandshakeCompleted(this, from);
         }
+
+        _manager.RaiseQueuedEvents();
 
         // Confirms the session to the responder at once (it may not send on it before it hears from us); packets
         // held during the handshake do the same job when there are any.
@@ -1200,6 +1210,7 @@ internal sealed partial class TincanLink : ITincanLink
             _manager.LogLinkConnected(this, status.Path, LocalCandidateOf(path), RemoteCandidateOf(path), _manager.Time.GetElapsedTime(_createdAt).TotalMilliseconds);
         }
 
-        _manager.RaiseStatusChanged(this, previous, status);
+        // Raised by the caller once it has left the lock (LinkManager.RaiseQueuedEvents).
+        _manager.QueueStatusChanged(this, previous, status);
     }
 }
