@@ -5,6 +5,7 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Ipop.Tincan.Crypto;
+using Ipop.Tincan.DataPlane.Link;
 using Microsoft.Extensions.Logging;
 
 namespace Ipop.Tincan.DataPlane;
@@ -46,27 +47,11 @@ internal sealed partial class LinkManager : ITincan
         Time = time;
         _logger = loggerFactory.CreateLogger("Ipop.Tincan");
         MaxPayload = options.Mtu + FrameAllowance;
-        long frequency = time.TimestampFrequency;
-        // Sessions are not used past RejectAfter (WireGuard: 180 s for a 120 s rekey); the side that does not own
-        // rekeying rekeys itself halfway between, in case the owner is gone.
-        TimeSpan rejectAfter = options.RekeyAfterTime + TimeSpan.FromTicks(Math.Max(options.RekeyAfterTime.Ticks / 2, options.HandshakeTimeout.Ticks * 4));
-        TimeSpan fallbackRekey = options.RekeyAfterTime + TimeSpan.FromTicks(Math.Min(options.HandshakeTimeout.Ticks * 3, (rejectAfter - options.RekeyAfterTime).Ticks / 2));
-        RejectAfterTicks = Ticks(rejectAfter, frequency);
-        FallbackRekeyAfterTicks = Ticks(fallbackRekey, frequency);
-        RekeyAfterTimeTicks = Ticks(options.RekeyAfterTime, frequency);
-        KeepaliveTicks = Ticks(options.KeepaliveInterval, frequency);
-        HandshakeTimeoutTicks = Ticks(options.HandshakeTimeout, frequency);
-        DeadPeerTicks = Ticks((options.KeepaliveInterval * 3) + options.HandshakeTimeout, frequency);
-        UnansweredTicks = Ticks(options.HandshakeTimeout * 2, frequency);
-        PassiveKeepaliveTicks = Ticks(options.HandshakeTimeout / 2, frequency);
-        DirectSilenceTicks = Ticks(options.KeepaliveInterval + options.HandshakeTimeout, frequency);
-        RekeyAfterMessages = options.RekeyAfterMessages;
-        HandshakeAttempts = options.HandshakeAttempts;
+        Timings = LinkTimings.From(options, time.TimestampFrequency);
         _checkUsername = RandomToken(8);
         _checkPassword = RandomToken(24);
         CheckKey = Stun.StunCredentialKeys.ShortTerm(_checkPassword);
         TieBreaker = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
-        IceWaitTicks = Ticks(options.HandshakeTimeout < TimeSpan.FromSeconds(1) ? options.HandshakeTimeout : TimeSpan.FromSeconds(1), frequency);
         Metrics = new TincanMetrics(this);
         OwnMacKey = HandshakeMac.DeriveKey(keys.PublicKeyBytes);
     }
@@ -94,35 +79,11 @@ internal sealed partial class LinkManager : ITincan
 
     internal int MaxPayload { get; }
 
-    internal long RejectAfterTicks { get; }
+    /// <summary>The timers every link of this node uses.</summary>
+    internal LinkTimings Timings { get; }
 
-    internal long RekeyAfterTimeTicks { get; }
-
-    internal long FallbackRekeyAfterTicks { get; }
-
-    internal long KeepaliveTicks { get; }
-
-    internal long HandshakeTimeoutTicks { get; }
-
-    internal long DeadPeerTicks { get; }
-
-    /// <summary>
-    /// Data sent and nothing at all heard back for this long (twice the handshake timeout) means the path in use is
-    /// broken: a new handshake goes out over every path, the relay included. WireGuard's rule (keepalive + rekey
-    /// timeout, 15 s) scaled down, because a peer that receives data answers within <see cref="PassiveKeepaliveTicks"/>.
-    /// </summary>
-    internal long UnansweredTicks { get; }
-
-    /// <summary>A peer that received data and sent nothing for this long (half the handshake timeout) sends a keepalive.</summary>
-    internal long PassiveKeepaliveTicks { get; }
-
-    /// <summary>
-    /// A direct path silent for longer than a keepalive interval plus a handshake timeout has failed: data arriving
-    /// through the relay then moves the link there (a handshake through the relay does so after one handshake timeout).
-    /// </summary>
-    internal long DirectSilenceTicks { get; }
-
-    internal long RekeyAfterMessages { get; }
+    /// <summary>Sessions are not used (nor accepted) past this age.</summary>
+    internal long RejectAfterTicks => Timings.RejectAfter;
 
     /// <summary>Our ICE username fragment (the descriptor's check username).</summary>
     internal string CheckUsername => _checkUsername;
@@ -132,12 +93,6 @@ internal sealed partial class LinkManager : ITincan
 
     /// <summary>The ICE-CONTROLLING/ICE-CONTROLLED tie-breaker of this node (RFC 8445 section 7.1.1).</summary>
     internal ulong TieBreaker { get; }
-
-    /// <summary>
-    /// How long the first handshake waits for the connectivity checks to choose a pair (the handshake timeout, at most
-    /// 1 s); after that it goes to every candidate path, so a peer that cannot answer checks still links.
-    /// </summary>
-    internal long IceWaitTicks { get; }
 
     /// <summary>The link whose peer uses <paramref name="username"/> as its check username, or null.</summary>
     internal TincanLink? LinkByCheckUsername(string username)
@@ -228,8 +183,6 @@ internal sealed partial class LinkManager : ITincan
     // The socket as a check base for one address family: pairs are formed and found per family (Checklist.SameBase).
     private Candidate HostBase(bool ipv4) =>
         new(CandidateType.Host, new System.Net.IPEndPoint(ipv4 ? System.Net.IPAddress.Any : System.Net.IPAddress.IPv6Any, Mux?.LocalEndPoint.Port ?? 0), Candidate.ComputePriority(CandidateType.Host, 65535), ipv4 ? "host4" : "host6");
-
-    internal int HandshakeAttempts { get; }
 
     internal Candidate? LocalHostCandidate { get; private set; }
 
@@ -485,8 +438,6 @@ internal sealed partial class LinkManager : ITincan
             LogHandlerThrew(_logger, e);
         }
     }
-
-    private static long Ticks(TimeSpan span, long frequency) => (long)(span.TotalSeconds * frequency);
 
     private static string RandomToken(int length)
     {

@@ -151,7 +151,7 @@ internal sealed partial class TincanLink
         _iceChosen = path;
         Adopt(path);
         _manager.LogPairSelected(this, pair, _ice!.Now);
-        if (PrefersInitiating && _current is null && _pending is null && !_givenUp)
+        if (PrefersInitiating && _current is null && _handshake.CanBegin)
         {
             BeginEpisode();
         }
@@ -168,16 +168,15 @@ internal sealed partial class TincanLink
         return address is null ? null : new DirectUdpPath(_manager.Mux!, address, KindOf(pair.Remote.Type));
     }
 
-    // Under _gate: the first attempt goes on the chosen pair only (the checks proved it); retries go everywhere.
+    // Under _gate, for a first attempt: it goes on the chosen pair only (the checks proved it); retries go everywhere.
     private bool SendOnChosenPair(byte[] message)
     {
-        if (_attempts != 1 || _iceChosen is null || !ReferenceEquals(_path, _iceChosen))
+        if (_iceChosen is null || !ReferenceEquals(_path, _iceChosen))
         {
             return false;
         }
 
         _iceChosen.Send(message);
-        _relaySprayAt = 0;
         return true;
     }
 
