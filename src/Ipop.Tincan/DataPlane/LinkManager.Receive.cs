@@ -10,21 +10,21 @@ internal sealed partial class LinkManager
 {
     /// <summary>
     /// Handles one Ipop datagram (types 4-7). Receive thread only: sessions' replay windows are not thread-safe.
-    /// A TURN ChannelData handler that unwraps Ipop datagrams calls this from its own handler, which already runs
-    /// on the receive thread.
+    /// <paramref name="relay"/> is the path through our TURN allocation the datagram came over (null: on the socket
+    /// from <paramref name="from"/>), so the link answers over the relay instead of to the TURN server's address.
     /// </summary>
-    internal void OnIpopDatagram(Span<byte> datagram, SocketAddress from)
+    internal void OnIpopDatagram(Span<byte> datagram, SocketAddress from, RelayedPath? relay = null)
     {
         switch ((MessageType)datagram[0])
         {
             case MessageType.TransportData:
-                OnTransport(datagram, from);
+                OnTransport(datagram, from, relay);
                 break;
             case MessageType.HandshakeInitiation:
-                OnInitiation(datagram, from);
+                OnInitiation(datagram, from, relay);
                 break;
             case MessageType.HandshakeResponse:
-                OnResponse(datagram, from);
+                OnResponse(datagram, from, relay);
                 break;
             default:
                 Drops.Add(DropReason.UnknownType);
@@ -33,7 +33,7 @@ internal sealed partial class LinkManager
     }
 
     // The hot path: no allocation, no lock (except the rare promotion of a next session).
-    private void OnTransport(Span<byte> datagram, SocketAddress from)
+    private void OnTransport(Span<byte> datagram, SocketAddress from, RelayedPath? relay)
     {
         if (datagram.Length > MaxTransportDatagram)
         {
@@ -87,7 +87,7 @@ internal sealed partial class LinkManager
             return;
         }
 
-        link.OnAuthenticated(session, from, kind, plaintext.Length, now);
+        link.OnAuthenticated(session, from, kind, plaintext.Length, now, relay);
         switch (kind)
         {
             case ContentKind.Packet:
@@ -101,7 +101,7 @@ internal sealed partial class LinkManager
         }
     }
 
-    private void OnInitiation(Span<byte> datagram, SocketAddress from)
+    private void OnInitiation(Span<byte> datagram, SocketAddress from, RelayedPath? relay)
     {
         if (!HandshakeInitiationMessage.TryRead(datagram, out uint senderIndex, out ReadOnlySpan<byte> noiseMessage))
         {
@@ -150,10 +150,10 @@ internal sealed partial class LinkManager
             return;
         }
 
-        link.OnInitiation(noise, senderIndex, timestamp, from);
+        link.OnInitiation(noise, senderIndex, timestamp, from, relay);
     }
 
-    private void OnResponse(Span<byte> datagram, SocketAddress from)
+    private void OnResponse(Span<byte> datagram, SocketAddress from, RelayedPath? relay)
     {
         if (!HandshakeResponseMessage.TryRead(datagram, out uint senderIndex, out uint receiverIndex, out ReadOnlySpan<byte> noiseMessage))
         {
@@ -173,7 +173,7 @@ internal sealed partial class LinkManager
             return;
         }
 
-        pending.Link.OnResponse(pending, senderIndex, noiseMessage, from);
+        pending.Link.OnResponse(pending, senderIndex, noiseMessage, from, relay);
     }
 
     internal void LogHandshakeReplay(TincanLink link, SocketAddress from)

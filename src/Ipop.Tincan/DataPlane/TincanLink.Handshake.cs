@@ -13,8 +13,8 @@ internal sealed partial class TincanLink
     private readonly byte[] _lastSentTimestamp = new byte[Tai64N.Length];
     private byte[]? _lastAcceptedTimestamp;
 
-    /// <summary>Receive thread: an authenticated initiation from this link's peer.</summary>
-    internal void OnInitiation(NoiseIKHandshake noise, uint senderIndex, ReadOnlySpan<byte> timestamp, SocketAddress from)
+    /// <summary>Receive thread: an authenticated initiation from this link's peer (through our relay on <paramref name="relay"/>).</summary>
+    internal void OnInitiation(NoiseIKHandshake noise, uint senderIndex, ReadOnlySpan<byte> timestamp, SocketAddress from, RelayedPath? relay)
     {
         lock (_gate)
         {
@@ -59,7 +59,7 @@ internal sealed partial class TincanLink
 
             Retire(_next);
             Volatile.Write(ref _next, session);
-            ILinkPath path = ObservePath(from, _manager.RelayIngress, _manager.Time.GetTimestamp(), handshake: true);
+            ILinkPath path = ObservePath(from, relay, _manager.Time.GetTimestamp(), handshake: true);
             session.ResponseSentAt = _manager.Time.GetTimestamp();
             path.Send(message);
             _manager.LogHandshakeAccepted(this, from);
@@ -68,8 +68,8 @@ internal sealed partial class TincanLink
         _manager.RaiseQueuedEvents();
     }
 
-    /// <summary>Receive thread: a response to one of our initiations.</summary>
-    internal void OnResponse(PendingHandshake pending, uint senderIndex, ReadOnlySpan<byte> noiseMessage, SocketAddress from)
+    /// <summary>Receive thread: a response to one of our initiations (through our relay on <paramref name="relay"/>).</summary>
+    internal void OnResponse(PendingHandshake pending, uint senderIndex, ReadOnlySpan<byte> noiseMessage, SocketAddress from, RelayedPath? relay)
     {
         lock (_gate)
         {
@@ -101,7 +101,7 @@ internal sealed partial class TincanLink
             _next = null;
             KeepForReceive(_current);
 
-            _ = ObservePath(from, _manager.RelayIngress, now, handshake: true);
+            _ = ObservePath(from, relay, now, handshake: true);
             Volatile.Write(ref _current, session);
             _activity.OnHandshakeCompleted(now);
             _counters.OnHandshake();

@@ -7,8 +7,11 @@ namespace Ipop.Tincan.DataPlane;
 /// <summary>After a transport packet authenticated: activity, counters, path moves and the promotion of a next session.</summary>
 internal sealed partial class TincanLink
 {
-    /// <summary>Receive thread, after a transport packet on <paramref name="session"/> authenticated.</summary>
-    internal void OnAuthenticated(Session session, SocketAddress from, ContentKind kind, int payloadLength, long now)
+    /// <summary>
+    /// Receive thread, after a transport packet on <paramref name="session"/> authenticated. <paramref name="relay"/>:
+    /// the packet came through our TURN allocation on that path (null: on the socket from <paramref name="from"/>).
+    /// </summary>
+    internal void OnAuthenticated(Session session, SocketAddress from, ContentKind kind, int payloadLength, long now, RelayedPath? relay = null)
     {
         _activity.OnReceived(now, kind);
         if (kind == ContentKind.Packet)
@@ -17,7 +20,6 @@ internal sealed partial class TincanLink
         }
 
         ILinkPath? path = Volatile.Read(ref _path);
-        RelayedPath? relay = _manager.RelayIngress;
         if (relay is null && path is DirectUdpPath direct && direct.IsSameAddress(from))
         {
             if (direct.Kind != LinkPath.Relayed)
