@@ -150,7 +150,14 @@ internal sealed partial class LinkManager
             return;
         }
 
-        link.OnInitiation(noise, senderIndex, timestamp, from, relay);
+        // The control loop answers (bounded: a flood of valid initiations is dropped, counted, not queued without end).
+        byte[] stamp = timestamp.ToArray();
+        SocketAddress source = CopyAddress(from);
+        if (!Control.TryPostHandshake(() => link.OnInitiation(noise, senderIndex, stamp, source, relay)))
+        {
+            noise.Dispose();
+            Drops.Add(DropReason.HandshakeBacklog);
+        }
     }
 
     private void OnResponse(Span<byte> datagram, SocketAddress from, RelayedPath? relay)
@@ -173,7 +180,20 @@ internal sealed partial class LinkManager
             return;
         }
 
-        pending.Link.OnResponse(pending, senderIndex, noiseMessage, from, relay);
+        byte[] message = noiseMessage.ToArray();
+        SocketAddress source = CopyAddress(from);
+        if (!Control.TryPostHandshake(() => pending.Link.OnResponse(pending, senderIndex, message, source, relay)))
+        {
+            Drops.Add(DropReason.HandshakeBacklog);
+        }
+    }
+
+    // The socket reuses its receive address: a step that runs later needs its own copy.
+    private static SocketAddress CopyAddress(SocketAddress address)
+    {
+        var copy = new SocketAddress(address.Family, address.Size);
+        address.Buffer.Span.CopyTo(copy.Buffer.Span);
+        return copy;
     }
 
     internal void LogHandshakeReplay(TincanLink link, SocketAddress from)

@@ -36,6 +36,7 @@ internal sealed partial class LinkManager : ITincan
     private readonly ConcurrentQueue<LinkStatusChangedEventArgs> _statusEvents = new();
     private volatile TincanLink[] _snapshot = [];
     private int _raising;
+    private readonly Action _tickStep;
     private UdpMux? _mux;
     private ITimer? _timer;
     private int _disposed;
@@ -53,6 +54,8 @@ internal sealed partial class LinkManager : ITincan
         CheckKey = Stun.StunCredentialKeys.ShortTerm(_checkPassword);
         TieBreaker = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
         Metrics = new TincanMetrics(this);
+        Control = new ControlLoop(RaiseQueuedEvents, e => LogControlStepThrew(_logger, e));
+        _tickStep = TickLinks;
         OwnMacKey = HandshakeMac.DeriveKey(keys.PublicKeyBytes);
     }
 
@@ -74,6 +77,9 @@ internal sealed partial class LinkManager : ITincan
     internal DropCounters Drops { get; } = new();
 
     internal TincanMetrics Metrics { get; }
+
+    /// <summary>The serialized loop that owns every link's control state (see <see cref="ControlLoop"/>).</summary>
+    internal ControlLoop Control { get; }
 
     internal UdpMux? Mux => Volatile.Read(ref _mux);
 
@@ -228,7 +234,6 @@ internal sealed partial class LinkManager : ITincan
             link.Start(link.CandidatesFromDescriptor);
         }
 
-        RaiseQueuedEvents();
         return Task.CompletedTask;
     }
 
@@ -289,7 +294,6 @@ internal sealed partial class LinkManager : ITincan
         LogLinkCreated(_logger, peer.Value, remote.Candidates.Length);
         Nat?.PreparePeer(link, remote.Candidates);
         link.Start(remote.Candidates);
-        RaiseQueuedEvents();
         return link;
     }
 
@@ -308,7 +312,6 @@ internal sealed partial class LinkManager : ITincan
         }
 
         link.Close(LinkFailureReason.Revoked);
-        RaiseQueuedEvents();
         return true;
     }
 
@@ -342,7 +345,12 @@ internal sealed partial class LinkManager : ITincan
             link.Close(LinkFailureReason.Shutdown);
         }
 
-        RaiseQueuedEvents();
+        // The closes run on the control loop (now, unless a step runs on another thread): let them finish before the
+        // socket goes. Not from a handler, which runs on the loop itself.
+        for (int i = 0; i < 200 && !Control.IsIdle && !Control.IsRunningHere; i++)
+        {
+            await Task.Delay(10).ConfigureAwait(false);
+        }
 
         if (Nat is { } nat)
         {
@@ -374,8 +382,8 @@ internal sealed partial class LinkManager : ITincan
     internal void Unregister(IndexEntry entry) => _indices.TryRemove(new KeyValuePair<uint, IndexEntry>(entry.LocalIndex, entry));
 
     /// <summary>
-    /// Records a status change; <see cref="RaiseQueuedEvents"/> raises it once the caller holds no lock, so a handler
-    /// may call any <see cref="ITincan"/> method synchronously (remove or recreate the link) without a deadlock.
+    /// Records a status change (control loop); <see cref="RaiseQueuedEvents"/> raises it after the step, with nothing
+    /// held, so a handler may call any <see cref="ITincan"/> method synchronously (remove or recreate the link).
     /// </summary>
     internal void QueueStatusChanged(TincanLink link, LinkStatus previous, LinkStatus current)
     {
@@ -384,8 +392,8 @@ internal sealed partial class LinkManager : ITincan
     }
 
     /// <summary>
-    /// Raises the queued status changes in order; call with no lock held. One thread raises at a time: a handler that
-    /// changes a status itself (or another thread meanwhile) only queues, and the raising thread delivers it next.
+    /// Raises the queued status changes in order, after each control step (nothing is held then). One thread raises at a
+    /// time: a change queued meanwhile (a handler's own call) is delivered next by the raising thread.
     /// </summary>
     internal void RaiseQueuedEvents()
     {
@@ -509,15 +517,16 @@ internal sealed partial class LinkManager : ITincan
         _snapshot = i == links.Length ? links : links[..i];
     }
 
-    private void OnTick()
+    // Timer thread: the tick is a step of the control loop.
+    private void OnTick() => Control.Post(_tickStep);
+
+    private void TickLinks()
     {
         long now = Time.GetTimestamp();
         foreach (TincanLink link in _snapshot)
         {
             link.OnTick(now);
         }
-
-        RaiseQueuedEvents();
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Tincan listening on {EndPoint} (dual-stack {DualMode})")]
@@ -531,6 +540,9 @@ internal sealed partial class LinkManager : ITincan
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "An event handler threw")]
     private static partial void LogHandlerThrew(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "A link control step threw")]
+    private static partial void LogControlStepThrew(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Could not list network interfaces for host candidates")]
     private static partial void LogInterfacesFailed(ILogger logger, Exception exception);

@@ -26,38 +26,42 @@ internal sealed partial class TincanLink
     internal ILinkPath? Path => Volatile.Read(ref _path);
 
     /// <summary>
-    /// Switches the link to another path (NAT traversal: a nominated candidate pair, a TURN channel). Sessions are
-    /// unaffected; the next packet goes the new way.
+    /// Switches the link to another path (tests: a path that stands in for a TURN channel). Sessions are unaffected;
+    /// the next packet goes the new way. Waits for the control loop (briefly) unless called from it.
     /// </summary>
     internal void SetPath(ILinkPath path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        lock (_gate)
+        using var done = new ManualResetEventSlim();
+        _manager.Control.Post(() =>
         {
             Volatile.Write(ref _path, path);
+            Publish();
             if (_current is not null)
             {
                 SetStatus(ConnectedStatuses[(int)path.Kind]);
             }
-        }
 
-        _manager.RaiseQueuedEvents();
-    }
+            done.Set();
+        });
 
-    /// <summary>Replaces the candidates and (re)starts a handshake. The caller raises the queued status changes.</summary>
-    internal void Start(ImmutableArray<Candidate> candidates)
-    {
-        lock (_gate)
+        if (!_manager.Control.IsRunningHere)
         {
-            if (!_closed)
-            {
-                StartLocked(candidates);
-            }
+            done.Wait(TimeSpan.FromSeconds(5));
         }
     }
 
-    // Under _gate.
-    private void StartLocked(ImmutableArray<Candidate> candidates)
+    /// <summary>Replaces the candidates and (re)starts a handshake, on the control loop.</summary>
+    internal void Start(ImmutableArray<Candidate> candidates) => _manager.Control.Post(() =>
+    {
+        if (!_closed)
+        {
+            StartOnLoop(candidates);
+        }
+    });
+
+    // Control loop.
+    private void StartOnLoop(ImmutableArray<Candidate> candidates)
     {
         _candidates = candidates;
         UdpMux? mux = _manager.Mux;
@@ -128,7 +132,7 @@ internal sealed partial class TincanLink
         }
     }
 
-    // Under _gate: which path to use after an authenticated datagram from `from` (through our relay when `relay`
+    // Control loop: which path to use after an authenticated datagram from `from` (through our relay when `relay`
     // is set), as the path selector decides.
     private ILinkPath ObservePath(SocketAddress from, RelayedPath? relay, long now, bool handshake)
     {
@@ -166,11 +170,12 @@ internal sealed partial class TincanLink
         return new DirectUdpPath(_manager.Mux!, copy, kind);
     }
 
-    // Under _gate.
+    // Control loop.
     private ILinkPath Adopt(ILinkPath path)
     {
         ILinkPath? previous = _path;
         Volatile.Write(ref _path, path);
+        Publish();
         if (path is RelayedPath relayed)
         {
             relayed.Activate();

@@ -1,5 +1,6 @@
 using System.Buffers;
 using Ipop.Tincan.Crypto;
+using Ipop.Tincan.DataPlane.Link;
 using Ipop.Tincan.Protocol;
 
 namespace Ipop.Tincan.DataPlane;
@@ -10,6 +11,9 @@ namespace Ipop.Tincan.DataPlane;
 /// </summary>
 internal sealed partial class TincanLink
 {
+    // 1 while a handshake or rekey request is posted and has not run.
+    private int _handshakeRequested;
+
     public bool TrySend(ReadOnlySpan<byte> packet) => SendRented(packet, ContentKind.Packet);
 
     public bool TrySendControl(ReadOnlySpan<byte> message) => SendRented(message, ContentKind.Control);
@@ -17,7 +21,8 @@ internal sealed partial class TincanLink
     /// <summary>
     /// Seals <paramref name="payload"/> into <paramref name="buffer"/> (headroom, header, ciphertext, tag) and sends it.
     /// <paramref name="payload"/> may be exactly <c>buffer[PayloadOffset..]</c> (sealed in place) or separate memory.
-    /// Any thread; takes no lock unless a handshake has to be requested.
+    /// Any thread; takes no lock: it reads the <see cref="Snapshot"/> the control loop published, and posts to the
+    /// loop when a handshake is needed.
     /// </summary>
     /// <param name="buffer">Headroom, header slot, payload slot and tag room.</param>
     /// <param name="payload">The plaintext.</param>
@@ -36,12 +41,11 @@ internal sealed partial class TincanLink
             return false;
         }
 
-        Session? session = Volatile.Read(ref _current);
-        ILinkPath? path = via ?? Volatile.Read(ref _path);
+        LinkSnapshot? snapshot = Snapshot;
         long now = _manager.Time.GetTimestamp();
-        if (session is null || path is null || _liveness.IsExpired(now, session.Created))
+        if (snapshot is null || _liveness.IsExpired(now, snapshot.Current.Created))
         {
-            bool staged = stageWithoutSession && kind == ContentKind.Packet && !_closed && !_handshake.GivenUp && Stage(payload);
+            bool staged = stageWithoutSession && kind == ContentKind.Packet && !Volatile.Read(ref _closed) && !_handshake.GivenUp && Stage(payload);
             if (!staged)
             {
                 CountDrop(DropReason.NoSession);
@@ -51,6 +55,8 @@ internal sealed partial class TincanLink
             return staged;
         }
 
+        Session session = snapshot.Current;
+        ILinkPath path = via ?? snapshot.Path;
         ulong counter = session.NextCounter();
         if (counter >= ReplayWindow.RejectAfterMessages)
         {
@@ -112,8 +118,8 @@ internal sealed partial class TincanLink
     // The same test SendPayload makes, so a flush never stages its own packets again (no recursion).
     private bool HasUsableSession()
     {
-        Session? session = Volatile.Read(ref _current);
-        return session is not null && Volatile.Read(ref _path) is not null && !_liveness.IsExpired(_manager.Time.GetTimestamp(), session.Created);
+        LinkSnapshot? snapshot = Snapshot;
+        return snapshot is not null && !_liveness.IsExpired(_manager.Time.GetTimestamp(), snapshot.Current.Created);
     }
 
     private StagedPackets InitializeStaged()
@@ -174,36 +180,40 @@ internal sealed partial class TincanLink
         SendPayload(buffer, ReadOnlySpan<byte>.Empty, ContentKind.Keepalive);
     }
 
-    // Any thread: no usable session. Cheap checks first, so a flood of packets does not contend for the lock.
+    // Any thread: no usable session. Posts one request at a time to the control loop, so a flood of packets does not
+    // flood the loop.
     private void RequestHandshake()
     {
-        if (Volatile.Read(ref _pending) is not null || _closed)
+        if (Volatile.Read(ref _pending) is not null || Volatile.Read(ref _closed) || Interlocked.Exchange(ref _handshakeRequested, 1) != 0)
         {
             return;
         }
 
-        lock (_gate)
+        _manager.Control.Post(() =>
         {
+            Volatile.Write(ref _handshakeRequested, 0);
             if (!_closed && _handshake.CanBegin && !_handshake.Deferred && _manager.Mux is not null && _handshake.Request(_manager.Time.GetTimestamp()))
             {
                 BeginEpisode();
             }
-        }
+        });
     }
 
+    // Any thread: the send counter of `session` ran high.
     private void RequestRekey(Session session)
     {
-        if (Volatile.Read(ref _pending) is not null)
+        if (Volatile.Read(ref _pending) is not null || Interlocked.Exchange(ref _handshakeRequested, 1) != 0)
         {
             return;
         }
 
-        lock (_gate)
+        _manager.Control.Post(() =>
         {
+            Volatile.Write(ref _handshakeRequested, 0);
             if (_pending is null && !_closed && ReferenceEquals(session, _current))
             {
                 BeginEpisode();
             }
-        }
+        });
     }
 }

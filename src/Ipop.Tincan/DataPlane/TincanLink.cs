@@ -16,8 +16,10 @@ namespace Ipop.Tincan.DataPlane;
 /// Files by concern: <c>TincanLink.Send.cs</c> (what happens to an outgoing packet), <c>.Receive.cs</c> (after a
 /// packet authenticated), <c>.Handshake.cs</c> (initiations and responses), <c>.Paths.cs</c> (candidates and the
 /// path in use), <c>.Timer.cs</c> (the 100 ms tick), <c>.Ice.cs</c> (connectivity checks before the first handshake).
-/// The data path reads sessions and the path without locks; handshake, path and timer work takes <see cref="_gate"/>.
-/// No status change is raised under it: <see cref="SetStatus"/> queues, and the caller raises after the lock.
+/// Control state (everything but the counters, activity times and staged packets) belongs to the node's
+/// <see cref="ControlLoop"/>: every entry point that changes it posts a step there, and no lock guards it. Packet
+/// threads read <see cref="Snapshot"/> (published by the loop) and post when they need the loop (a handshake, a
+/// path move, a promotion). Status changes are raised by the loop between steps, with nothing held.
 /// </remarks>
 internal sealed partial class TincanLink : ITincanLink
 {
@@ -26,7 +28,6 @@ internal sealed partial class TincanLink : ITincanLink
     private static readonly LinkStatus[] ConnectedStatuses =
         [.. Enum.GetValues<LinkPath>().Select(p => new LinkStatus(LinkState.Connected, p, LinkFailureReason.None))];
 
-    private readonly Lock _gate = new();
     private readonly LinkManager _manager;
     private readonly LinkTimings _timings;
     private readonly HandshakeSchedule _handshake;
@@ -49,6 +50,7 @@ internal sealed partial class TincanLink : ITincanLink
     private long _rttTicks = -1;
     private long _connectedAfterTicks = -1;
     private StagedPackets? _staged;
+    private LinkSnapshot? _snapshot;
 
     public TincanLink(LinkManager manager, PeerId peer, LinkDescriptor remote)
     {
@@ -90,7 +92,13 @@ internal sealed partial class TincanLink : ITincanLink
 
     public LinkStatus Status => Volatile.Read(ref _status);
 
-    internal bool IsConnected => Volatile.Read(ref _current) is not null && !_closed;
+    internal bool IsConnected => Volatile.Read(ref _snapshot) is not null && !Volatile.Read(ref _closed);
+
+    /// <summary>
+    /// What packets are sent with (session and path), or null while there is no session or no path. Published by the
+    /// control loop with Volatile.Write; packet threads read it once per packet.
+    /// </summary>
+    internal LinkSnapshot? Snapshot => Volatile.Read(ref _snapshot);
 
     /// <summary>Packets waiting for the handshake.</summary>
     internal int StagedCount => Volatile.Read(ref _staged)?.Count ?? 0;
@@ -119,41 +127,64 @@ internal sealed partial class TincanLink : ITincanLink
         _counters.OnDropped(reason);
     }
 
-    internal void Close(LinkFailureReason reason)
+    /// <summary>Closes the link (on the control loop: at once when it is idle, else after the steps before it).</summary>
+    internal void Close(LinkFailureReason reason) => _manager.Control.Post(() => CloseOnLoop(reason));
+
+    private void CloseOnLoop(LinkFailureReason reason)
     {
-        lock (_gate)
+        if (_closed)
         {
-            if (_closed)
-            {
-                return;
-            }
+            return;
+        }
 
-            _closed = true;
-            StopIce();
-            _staged?.Clear();
-            AbandonPending();
-            Retire(_current);
-            foreach (Session older in _older)
-            {
-                Retire(older);
-            }
+        Volatile.Write(ref _closed, true);
+        StopIce();
+        _staged?.Clear();
+        AbandonPending();
+        Retire(_current);
+        foreach (Session older in _older)
+        {
+            Retire(older);
+        }
 
-            _older.Clear();
-            Retire(_next);
-            Volatile.Write(ref _current, null);
-            _next = null;
-            SetStatus(new LinkStatus(LinkState.Closed, LinkPath.None, reason));
+        _older.Clear();
+        Retire(_next);
+        SetCurrent(null);
+        Volatile.Write(ref _next, null);
+        SetStatus(new LinkStatus(LinkState.Closed, LinkPath.None, reason));
+    }
+
+    // Control loop: the session packets are sent with from now on; publishes the snapshot.
+    private void SetCurrent(Session? session)
+    {
+        Volatile.Write(ref _current, session);
+        Publish();
+    }
+
+    // Control loop: after the current session or the path changed.
+    private void Publish()
+    {
+        Session? current = _current;
+        ILinkPath? path = _path;
+        LinkSnapshot? published = _snapshot;
+        if (current is null || path is null || _closed)
+        {
+            Volatile.Write(ref _snapshot, null);
+        }
+        else if (published is null || !ReferenceEquals(published.Current, current) || !ReferenceEquals(published.Path, path))
+        {
+            Volatile.Write(ref _snapshot, new LinkSnapshot(current, path));
         }
     }
 
-    // Under _gate: the pending initiation leaves the index table unanswered.
+    // Control loop: the pending initiation leaves the index table unanswered.
     private void AbandonPending()
     {
         if (_pending is not null)
         {
             _manager.Unregister(_pending);
             _pending.Noise.Dispose();
-            _pending = null;
+            Volatile.Write(ref _pending, null);
             _handshake.OnAbandoned();
         }
     }
@@ -172,7 +203,7 @@ internal sealed partial class TincanLink : ITincanLink
             : new Session(this, remoteIndex, second, first, false, _manager.Time.GetTimestamp());
     }
 
-    // Under _gate. At most three older sessions stay receivable; the oldest leaves first.
+    // Control loop. At most three older sessions stay receivable; the oldest leaves first.
     private void KeepForReceive(Session? session)
     {
         if (session is null)
@@ -188,7 +219,7 @@ internal sealed partial class TincanLink : ITincanLink
         }
     }
 
-    // Under _gate: sessions past RejectAfter leave (the current one is handled by the timer's liveness check).
+    // Control loop: sessions past RejectAfter leave (the current one is handled by the timer's liveness check).
     private void ExpireOldSessions(long now)
     {
         for (int i = _older.Count - 1; i >= 0; i--)
@@ -203,7 +234,7 @@ internal sealed partial class TincanLink : ITincanLink
         if (_next is { } next && _liveness.IsExpired(now, next.Created))
         {
             Retire(next);
-            _next = null;
+            Volatile.Write(ref _next, null);
         }
     }
 
@@ -217,7 +248,7 @@ internal sealed partial class TincanLink : ITincanLink
         }
     }
 
-    // Under _gate. Queues the change: the caller raises it after leaving the lock (LinkManager.RaiseQueuedEvents).
+    // Control loop. Queues the change: the loop raises it after the step, with nothing held (LinkManager.RaiseQueuedEvents).
     private void SetStatus(LinkStatus status)
     {
         LinkStatus previous = _status;
@@ -238,6 +269,6 @@ internal sealed partial class TincanLink : ITincanLink
         _manager.QueueStatusChanged(this, previous, status);
     }
 
-    // Under _gate: connected over the path in use (or direct host before one is known).
+    // Control loop: connected over the path in use (or direct host before one is known).
     private void SetConnected() => SetStatus(ConnectedStatuses[(int)(_path?.Kind ?? LinkPath.DirectHost)]);
 }

@@ -16,6 +16,7 @@ internal sealed class HandshakeSchedule
 {
     private readonly LinkTimings _timings;
     private long _backoff;
+    private bool _givenUp;
 
     public HandshakeSchedule(LinkTimings timings, bool prefersInitiating)
     {
@@ -29,8 +30,15 @@ internal sealed class HandshakeSchedule
     /// <summary>An initiation is out and its response awaited.</summary>
     public bool InFlight { get; private set; }
 
-    /// <summary>The last episode ended without a response; nothing starts until the link is restarted or hears from the peer.</summary>
-    public bool GivenUp { get; private set; }
+    /// <summary>
+    /// The last episode ended without a response; nothing starts until the link is restarted or hears from the peer.
+    /// Packet threads read it (they hold no packets for a link that gave up).
+    /// </summary>
+    public bool GivenUp
+    {
+        get => Volatile.Read(ref _givenUp);
+        private set => Volatile.Write(ref _givenUp, value);
+    }
 
     /// <summary>A handshake is wanted, but not before <see cref="NotBefore"/> (the peer's turn, or the checks' time).</summary>
     public bool Deferred { get; private set; }
