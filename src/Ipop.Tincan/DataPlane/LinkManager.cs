@@ -25,6 +25,12 @@ internal sealed partial class LinkManager : ITincan
 
     private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// How long a controller call (CreateLink, RemoveLink) waits for the control loop to run its link step when
+    /// another thread is running the loop; steps take microseconds, so in practice the call is synchronous.
+    /// </summary>
+    internal static readonly TimeSpan ControllerWait = TimeSpan.FromSeconds(1);
+
     private readonly TincanOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<uint, IndexEntry> _indices = new();
@@ -403,6 +409,7 @@ internal sealed partial class LinkManager : ITincan
             {
                 while (_statusEvents.TryDequeue(out LinkStatusChangedEventArgs? e))
                 {
+                    ((TincanLink)e.Link).ShowStatus(e.Current);
                     RaiseStatusChanged(e);
                 }
             }

@@ -27,13 +27,13 @@ internal sealed partial class TincanLink
 
     /// <summary>
     /// Switches the link to another path (tests: a path that stands in for a TURN channel). Sessions are unaffected;
-    /// the next packet goes the new way. Waits for the control loop (briefly) unless called from it.
+    /// the next packet goes the new way.
     /// </summary>
     internal void SetPath(ILinkPath path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        using var done = new ManualResetEventSlim();
-        _manager.Control.Post(() =>
+        _manager.Control.PostAndWait(
+            () =>
         {
             Volatile.Write(ref _path, path);
             Publish();
@@ -41,24 +41,20 @@ internal sealed partial class TincanLink
             {
                 SetStatus(ConnectedStatuses[(int)path.Kind]);
             }
-
-            done.Set();
-        });
-
-        if (!_manager.Control.IsRunningHere)
-        {
-            done.Wait(TimeSpan.FromSeconds(5));
-        }
+        },
+            LinkManager.ControllerWait);
     }
 
-    /// <summary>Replaces the candidates and (re)starts a handshake, on the control loop.</summary>
-    internal void Start(ImmutableArray<Candidate> candidates) => _manager.Control.Post(() =>
-    {
-        if (!_closed)
+    /// <summary>Replaces the candidates and (re)starts a handshake, on the control loop (see <see cref="ControlLoop.PostAndWait"/>).</summary>
+    internal void Start(ImmutableArray<Candidate> candidates) => _manager.Control.PostAndWait(
+        () =>
         {
-            StartOnLoop(candidates);
-        }
-    });
+            if (!_closed)
+            {
+                StartOnLoop(candidates);
+            }
+        },
+        LinkManager.ControllerWait);
 
     // Control loop.
     private void StartOnLoop(ImmutableArray<Candidate> candidates)

@@ -45,7 +45,10 @@ internal sealed partial class TincanLink : ITincanLink
     private Session? _current;
     private Session? _next;
     private PendingHandshake? _pending;
+    // The loop's own view, changed in steps; _visibleStatus follows it as the loop raises each change, so Status and
+    // LinkStatusChanged agree for a reader that polls one and looks for the other.
     private LinkStatus _status = LinkStatus.Connecting;
+    private LinkStatus _visibleStatus = LinkStatus.Connecting;
     private bool _closed;
     private long _rttTicks = -1;
     private long _connectedAfterTicks = -1;
@@ -90,7 +93,10 @@ internal sealed partial class TincanLink : ITincanLink
 
     public NodePublicKey PeerKey { get; }
 
-    public LinkStatus Status => Volatile.Read(ref _status);
+    public LinkStatus Status => Volatile.Read(ref _visibleStatus);
+
+    /// <summary>Control loop, as it raises a status change: from now on <see cref="Status"/> reports it.</summary>
+    internal void ShowStatus(LinkStatus status) => Volatile.Write(ref _visibleStatus, status);
 
     internal bool IsConnected => Volatile.Read(ref _snapshot) is not null && !Volatile.Read(ref _closed);
 
@@ -127,8 +133,8 @@ internal sealed partial class TincanLink : ITincanLink
         _counters.OnDropped(reason);
     }
 
-    /// <summary>Closes the link (on the control loop: at once when it is idle, else after the steps before it).</summary>
-    internal void Close(LinkFailureReason reason) => _manager.Control.Post(() => CloseOnLoop(reason));
+    /// <summary>Closes the link, on the control loop (see <see cref="ControlLoop.PostAndWait"/>).</summary>
+    internal void Close(LinkFailureReason reason) => _manager.Control.PostAndWait(() => CloseOnLoop(reason), LinkManager.ControllerWait);
 
     private void CloseOnLoop(LinkFailureReason reason)
     {

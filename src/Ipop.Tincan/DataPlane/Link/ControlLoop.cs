@@ -50,6 +50,27 @@ internal sealed class ControlLoop
         Run();
     }
 
+    /// <summary>
+    /// Posts <paramref name="step"/> and waits (at most <paramref name="bound"/>) until it has run and the events it
+    /// queued were raised, so a controller call behaves synchronously. On the loop's own thread (an event handler)
+    /// it only posts: the step runs after the handler returns, and waiting there could never end.
+    /// </summary>
+    public void PostAndWait(Action step, TimeSpan bound)
+    {
+        if (IsRunningHere)
+        {
+            Post(step);
+            return;
+        }
+
+        using var done = new ManualResetEventSlim();
+        Post(step);
+
+        // A step of its own, so the events of `step` are raised (after it) before this one runs.
+        Post(done.Set);
+        done.Wait(bound);
+    }
+
     /// <summary>Posts a handshake message's step unless <see cref="HandshakeCapacity"/> already wait.</summary>
     /// <returns><c>false</c> if dropped (the caller counts it).</returns>
     public bool TryPostHandshake(Action step)
