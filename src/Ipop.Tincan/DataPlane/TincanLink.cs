@@ -205,8 +205,8 @@ internal sealed partial class TincanLink : ITincanLink
 
         // Split's first key protects initiator-to-responder traffic (Noise 5.2).
         return isInitiator
-            ? new Session(this, remoteIndex, first, second, true, _manager.Time.GetTimestamp())
-            : new Session(this, remoteIndex, second, first, false, _manager.Time.GetTimestamp());
+            ? new Session(this, remoteIndex, first, second, _manager.Time.GetTimestamp())
+            : new Session(this, remoteIndex, second, first, _manager.Time.GetTimestamp());
     }
 
     // Control loop. At most three older sessions stay receivable; the oldest leaves first.

@@ -10,7 +10,7 @@ namespace Ipop.Tincan.DataPlane.Link;
 /// <remarks>
 /// No thread of its own: whoever posts when the loop is idle runs it until the queue is empty (so a timer tick on a
 /// fake clock is processed before <c>Advance</c> returns); whoever posts while it runs only enqueues. Nothing is held
-/// while a step runs that another thread could wait for, and after each step <see cref="AfterEachStep"/> raises the
+/// while a step runs that another thread could wait for, and after each step the owner's hook raises the
 /// events the step queued, so an event handler may post (call any <c>ITincan</c> method); its work runs next.
 /// </remarks>
 internal sealed class ControlLoop
@@ -30,9 +30,6 @@ internal sealed class ControlLoop
         _afterEachStep = afterEachStep;
         _onError = onError;
     }
-
-    /// <summary>Raised after each step with nothing held (the owner raises queued events here).</summary>
-    public Action AfterEachStep => _afterEachStep;
 
     /// <summary>True on the thread that runs the loop right now (an event handler, or a step).</summary>
     public bool IsRunningHere => Volatile.Read(ref _runner) == Environment.CurrentManagedThreadId;

@@ -21,9 +21,6 @@ internal sealed class PathSelector
     /// <summary>When an authenticated datagram last arrived over a direct path.</summary>
     public long LastDirectReceived => Volatile.Read(ref _lastDirectReceived);
 
-    /// <summary>When the next round of probes is due while relayed.</summary>
-    public long NextProbeAt => _nextProbeAt;
-
     /// <summary>Receive thread: authenticated traffic arrived over the direct path in use.</summary>
     public void OnDirectReceived(long now) => Volatile.Write(ref _lastDirectReceived, now);
 
