@@ -32,7 +32,7 @@ internal sealed partial class LinkManager
         }
     }
 
-    // The hot path: no allocation, no lock (except the rare promotion of a next session).
+    // The hot path: no allocation, no lock (the rare promotion of a next session is posted to the control loop).
     private void OnTransport(Span<byte> datagram, SocketAddress from, RelayedPath? relay)
     {
         if (datagram.Length > MaxTransportDatagram)

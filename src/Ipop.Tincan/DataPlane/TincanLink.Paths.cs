@@ -12,7 +12,7 @@ internal sealed partial class TincanLink
 {
     private ImmutableArray<Candidate> _candidates;
 
-    // Replaced, never changed once published: the timer's probes read it outside the lock.
+    // One path per candidate the socket can reach; replaced as a whole when the peer's candidates change.
     private List<DirectUdpPath> _candidatePaths = [];
     private ILinkPath? _path;
 
