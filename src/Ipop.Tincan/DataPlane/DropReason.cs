@@ -56,4 +56,7 @@ internal enum DropReason
 
     /// <summary>A handler threw (a bug).</summary>
     HandlerError,
+
+    /// <summary>A handshake message arrived while too many waited for the link control loop (a handshake flood).</summary>
+    HandshakeBacklog,
 }

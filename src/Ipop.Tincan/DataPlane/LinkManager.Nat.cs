@@ -11,38 +11,13 @@ internal sealed partial class LinkManager
     internal NatTraversal? Nat => Volatile.Read(ref _nat);
 
     /// <summary>
-    /// Receive thread only: set while a datagram that came through our TURN allocation is being handled, so the
-    /// link answers over the relay instead of to the TURN server's address.
+    /// Receive thread: a datagram the relay delivered from a peer, into the normal handshake/transport demux with
+    /// <paramref name="path"/> as its way in.
     /// </summary>
-    internal RelayedPath? RelayIngress { get; private set; }
-
-    /// <summary>Receive thread: a datagram the relay delivered from a peer, into the normal handshake/transport demux.</summary>
-    internal void OnRelayedDatagram(Span<byte> datagram, RelayedPath path)
-    {
-        RelayIngress = path;
-        try
-        {
-            OnIpopDatagram(datagram, path.ServerAddress);
-        }
-        finally
-        {
-            RelayIngress = null;
-        }
-    }
+    internal void OnRelayedDatagram(Span<byte> datagram, RelayedPath path) => OnIpopDatagram(datagram, path.ServerAddress, path);
 
     /// <summary>As <see cref="OnRelayedDatagram(Span{byte}, RelayedPath)"/>, for memory valid until the receive batch ends.</summary>
-    internal void OnRelayedDatagram(Memory<byte> datagram, RelayedPath path)
-    {
-        RelayIngress = path;
-        try
-        {
-            OnIpopDatagram(datagram.Span, path.ServerAddress, datagram);
-        }
-        finally
-        {
-            RelayIngress = null;
-        }
-    }
+    internal void OnRelayedDatagram(Memory<byte> datagram, RelayedPath path) => OnIpopDatagram(datagram, path.ServerAddress, path);
 
     private void StartNat(UdpMux mux)
     {

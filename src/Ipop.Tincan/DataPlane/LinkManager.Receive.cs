@@ -10,29 +10,31 @@ internal sealed partial class LinkManager
 {
     /// <summary>
     /// Handles one Ipop datagram (types 4-7). Receive thread only: sessions' replay windows are not thread-safe.
-    /// A TURN ChannelData handler that unwraps Ipop datagrams calls this from its own handler, which already runs
-    /// on the receive thread.
+    /// <paramref name="relay"/> is the path through our TURN allocation the datagram came over (null: on the socket
+    /// from <paramref name="from"/>), so the link answers over the relay instead of to the TURN server's address.
     /// </summary>
-    internal void OnIpopDatagram(Span<byte> datagram, SocketAddress from) => OnIpopDatagram(datagram, from, Memory<byte>.Empty);
+    internal void OnIpopDatagram(Span<byte> datagram, SocketAddress from, RelayedPath? relay = null) =>
+        OnIpopDatagram(datagram, from, relay, Memory<byte>.Empty);
 
     /// <summary>
-    /// As <see cref="OnIpopDatagram(Span{byte}, SocketAddress)"/>, for a datagram whose memory stays valid until the
-    /// receive batch ends: its packet joins the batched write to the interface.
+    /// As <see cref="OnIpopDatagram(Span{byte}, SocketAddress, RelayedPath?)"/>, for a datagram whose memory stays
+    /// valid until the receive batch ends: its packet joins the batched write to the interface.
     /// </summary>
-    internal void OnIpopDatagram(Memory<byte> datagram, SocketAddress from) => OnIpopDatagram(datagram.Span, from, datagram);
+    internal void OnIpopDatagram(Memory<byte> datagram, SocketAddress from, RelayedPath? relay = null) =>
+        OnIpopDatagram(datagram.Span, from, relay, datagram);
 
-    private void OnIpopDatagram(Span<byte> datagram, SocketAddress from, Memory<byte> batchable)
+    private void OnIpopDatagram(Span<byte> datagram, SocketAddress from, RelayedPath? relay, Memory<byte> batchable)
     {
         switch ((MessageType)datagram[0])
         {
             case MessageType.TransportData:
-                OnTransport(datagram, from, batchable);
+                OnTransport(datagram, from, relay, batchable);
                 break;
             case MessageType.HandshakeInitiation:
-                OnInitiation(datagram, from);
+                OnInitiation(datagram, from, relay);
                 break;
             case MessageType.HandshakeResponse:
-                OnResponse(datagram, from);
+                OnResponse(datagram, from, relay);
                 break;
             default:
                 Drops.Add(DropReason.UnknownType);
@@ -40,8 +42,8 @@ internal sealed partial class LinkManager
         }
     }
 
-    // The hot path: no allocation, no lock (except the rare promotion of a next session).
-    private void OnTransport(Span<byte> datagram, SocketAddress from, Memory<byte> batchable)
+    // The hot path: no allocation, no lock (the rare promotion of a next session is posted to the control loop).
+    private void OnTransport(Span<byte> datagram, SocketAddress from, RelayedPath? relay, Memory<byte> batchable)
     {
         if (datagram.Length > MaxTransportDatagram)
         {
@@ -95,7 +97,7 @@ internal sealed partial class LinkManager
             return;
         }
 
-        link.OnAuthenticated(session, from, kind, plaintext.Length, now);
+        link.OnAuthenticated(session, from, kind, plaintext.Length, now, relay);
         switch (kind)
         {
             case ContentKind.Packet:
@@ -109,7 +111,7 @@ internal sealed partial class LinkManager
         }
     }
 
-    private void OnInitiation(Span<byte> datagram, SocketAddress from)
+    private void OnInitiation(Span<byte> datagram, SocketAddress from, RelayedPath? relay)
     {
         if (!HandshakeInitiationMessage.TryRead(datagram, out uint senderIndex, out ReadOnlySpan<byte> noiseMessage))
         {
@@ -158,10 +160,17 @@ internal sealed partial class LinkManager
             return;
         }
 
-        link.OnInitiation(noise, senderIndex, timestamp, from);
+        // The control loop answers (bounded: a flood of valid initiations is dropped, counted, not queued without end).
+        byte[] stamp = timestamp.ToArray();
+        SocketAddress source = CopyAddress(from);
+        if (!Control.TryPostHandshake(() => link.OnInitiation(noise, senderIndex, stamp, source, relay)))
+        {
+            noise.Dispose();
+            Drops.Add(DropReason.HandshakeBacklog);
+        }
     }
 
-    private void OnResponse(Span<byte> datagram, SocketAddress from)
+    private void OnResponse(Span<byte> datagram, SocketAddress from, RelayedPath? relay)
     {
         if (!HandshakeResponseMessage.TryRead(datagram, out uint senderIndex, out uint receiverIndex, out ReadOnlySpan<byte> noiseMessage))
         {
@@ -181,7 +190,20 @@ internal sealed partial class LinkManager
             return;
         }
 
-        pending.Link.OnResponse(pending, senderIndex, noiseMessage, from);
+        byte[] message = noiseMessage.ToArray();
+        SocketAddress source = CopyAddress(from);
+        if (!Control.TryPostHandshake(() => pending.Link.OnResponse(pending, senderIndex, message, source, relay)))
+        {
+            Drops.Add(DropReason.HandshakeBacklog);
+        }
+    }
+
+    // The socket reuses its receive address: a step that runs later needs its own copy.
+    private static SocketAddress CopyAddress(SocketAddress address)
+    {
+        var copy = new SocketAddress(address.Family, address.Size);
+        address.Buffer.Span.CopyTo(copy.Buffer.Span);
+        return copy;
     }
 
     internal void LogHandshakeReplay(TincanLink link, SocketAddress from)

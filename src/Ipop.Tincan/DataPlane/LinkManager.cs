@@ -5,14 +5,17 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Ipop.Tincan.Crypto;
+using Ipop.Tincan.DataPlane.Link;
 using Microsoft.Extensions.Logging;
 
 namespace Ipop.Tincan.DataPlane;
 
 /// <summary>
 /// The <see cref="ITincan"/> implementation: the link table, the index table that maps receiver indexes to
-/// sessions, the socket, the timer and the NIC thread. Split into partial files: receive path
-/// (<c>LinkManager.Receive.cs</c>) and interface path (<c>LinkManager.Interface.cs</c>).
+/// sessions, the socket, the tick and the NIC thread, and the <see cref="Link.ControlLoop"/> that runs every link's
+/// control work. Split into partial files: receive path (<c>LinkManager.Receive.cs</c>), interface path
+/// (<c>LinkManager.Interface.cs</c>), NAT traversal hooks (<c>LinkManager.Nat.cs</c>) and local candidates
+/// (<c>LinkManager.Candidates.cs</c>).
 /// </summary>
 internal sealed partial class LinkManager : ITincan
 {
@@ -24,6 +27,12 @@ internal sealed partial class LinkManager : ITincan
 
     private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// How long a controller call (CreateLink, RemoveLink) waits for the control loop to run its link step when
+    /// another thread is running the loop; steps take microseconds, so in practice the call is synchronous.
+    /// </summary>
+    internal static readonly TimeSpan ControllerWait = TimeSpan.FromSeconds(1);
+
     private readonly TincanOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<uint, IndexEntry> _indices = new();
@@ -32,7 +41,10 @@ internal sealed partial class LinkManager : ITincan
     private readonly Lock _tableLock = new();
     private readonly string _checkUsername;
     private readonly string _checkPassword;
+    private readonly ConcurrentQueue<LinkStatusChangedEventArgs> _statusEvents = new();
     private volatile TincanLink[] _snapshot = [];
+    private int _raising;
+    private readonly Action _tickStep;
     private UdpMux? _mux;
     private ITimer? _timer;
     private int _disposed;
@@ -44,28 +56,14 @@ internal sealed partial class LinkManager : ITincan
         Time = time;
         _logger = loggerFactory.CreateLogger("Ipop.Tincan");
         MaxPayload = options.Mtu + FrameAllowance;
-        long frequency = time.TimestampFrequency;
-        // Sessions are not used past RejectAfter (WireGuard: 180 s for a 120 s rekey); the side that does not own
-        // rekeying rekeys itself halfway between, in case the owner is gone.
-        TimeSpan rejectAfter = options.RekeyAfterTime + TimeSpan.FromTicks(Math.Max(options.RekeyAfterTime.Ticks / 2, options.HandshakeTimeout.Ticks * 4));
-        TimeSpan fallbackRekey = options.RekeyAfterTime + TimeSpan.FromTicks(Math.Min(options.HandshakeTimeout.Ticks * 3, (rejectAfter - options.RekeyAfterTime).Ticks / 2));
-        RejectAfterTicks = Ticks(rejectAfter, frequency);
-        FallbackRekeyAfterTicks = Ticks(fallbackRekey, frequency);
-        RekeyAfterTimeTicks = Ticks(options.RekeyAfterTime, frequency);
-        KeepaliveTicks = Ticks(options.KeepaliveInterval, frequency);
-        HandshakeTimeoutTicks = Ticks(options.HandshakeTimeout, frequency);
-        DeadPeerTicks = Ticks((options.KeepaliveInterval * 3) + options.HandshakeTimeout, frequency);
-        UnansweredTicks = Ticks(options.HandshakeTimeout * 2, frequency);
-        PassiveKeepaliveTicks = Ticks(options.HandshakeTimeout / 2, frequency);
-        DirectSilenceTicks = Ticks(options.KeepaliveInterval + options.HandshakeTimeout, frequency);
-        RekeyAfterMessages = options.RekeyAfterMessages;
-        HandshakeAttempts = options.HandshakeAttempts;
+        Timings = LinkTimings.From(options, time.TimestampFrequency);
         _checkUsername = RandomToken(8);
         _checkPassword = RandomToken(24);
         CheckKey = Stun.StunCredentialKeys.ShortTerm(_checkPassword);
         TieBreaker = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
-        IceWaitTicks = Ticks(options.HandshakeTimeout < TimeSpan.FromSeconds(1) ? options.HandshakeTimeout : TimeSpan.FromSeconds(1), frequency);
         Metrics = new TincanMetrics(this);
+        Control = new ControlLoop(RaiseQueuedEvents, e => LogControlStepThrew(_logger, e));
+        _tickStep = TickLinks;
         OwnMacKey = HandshakeMac.DeriveKey(keys.PublicKeyBytes);
     }
 
@@ -88,39 +86,18 @@ internal sealed partial class LinkManager : ITincan
 
     internal TincanMetrics Metrics { get; }
 
+    /// <summary>The serialized loop that owns every link's control state (see <see cref="ControlLoop"/>).</summary>
+    internal ControlLoop Control { get; }
+
     internal UdpMux? Mux => Volatile.Read(ref _mux);
 
     internal int MaxPayload { get; }
 
-    internal long RejectAfterTicks { get; }
+    /// <summary>The timers every link of this node uses.</summary>
+    internal LinkTimings Timings { get; }
 
-    internal long RekeyAfterTimeTicks { get; }
-
-    internal long FallbackRekeyAfterTicks { get; }
-
-    internal long KeepaliveTicks { get; }
-
-    internal long HandshakeTimeoutTicks { get; }
-
-    internal long DeadPeerTicks { get; }
-
-    /// <summary>
-    /// Data sent and nothing at all heard back for this long (twice the handshake timeout) means the path in use is
-    /// broken: a new handshake goes out over every path, the relay included. WireGuard's rule (keepalive + rekey
-    /// timeout, 15 s) scaled down, because a peer that receives data answers within <see cref="PassiveKeepaliveTicks"/>.
-    /// </summary>
-    internal long UnansweredTicks { get; }
-
-    /// <summary>A peer that received data and sent nothing for this long (half the handshake timeout) sends a keepalive.</summary>
-    internal long PassiveKeepaliveTicks { get; }
-
-    /// <summary>
-    /// A direct path silent for longer than a keepalive interval plus a handshake timeout has failed: data arriving
-    /// through the relay then moves the link there (a handshake through the relay does so after one handshake timeout).
-    /// </summary>
-    internal long DirectSilenceTicks { get; }
-
-    internal long RekeyAfterMessages { get; }
+    /// <summary>Sessions are not used (nor accepted) past this age.</summary>
+    internal long RejectAfterTicks => Timings.RejectAfter;
 
     /// <summary>Our ICE username fragment (the descriptor's check username).</summary>
     internal string CheckUsername => _checkUsername;
@@ -130,104 +107,6 @@ internal sealed partial class LinkManager : ITincan
 
     /// <summary>The ICE-CONTROLLING/ICE-CONTROLLED tie-breaker of this node (RFC 8445 section 7.1.1).</summary>
     internal ulong TieBreaker { get; }
-
-    /// <summary>
-    /// How long the first handshake waits for the connectivity checks to choose a pair (the handshake timeout, at most
-    /// 1 s); after that it goes to every candidate path, so a peer that cannot answer checks still links.
-    /// </summary>
-    internal long IceWaitTicks { get; }
-
-    /// <summary>The link whose peer uses <paramref name="username"/> as its check username, or null.</summary>
-    internal TincanLink? LinkByCheckUsername(string username)
-    {
-        foreach (TincanLink link in _snapshot)
-        {
-            if (string.Equals(link.RemoteCheckUsername, username, StringComparison.Ordinal))
-            {
-                return link;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>Local candidates that checks are sent from: the socket (one base per address family) and our relay.</summary>
-    internal List<Candidate> CheckBases()
-    {
-        var bases = new List<Candidate>(3);
-        if (Mux is { } mux)
-        {
-            if (mux.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || mux.DualMode)
-            {
-                bases.Add(HostBase(ipv4: true));
-            }
-
-            if (mux.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6)
-            {
-                bases.Add(HostBase(ipv4: false));
-            }
-        }
-
-        if (Nat?.RelayedCandidate is { } relayed)
-        {
-            bases.Add(relayed);
-        }
-
-        return bases;
-    }
-
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<System.Net.IPAddress, Candidate> _localToward = new();
-
-    /// <summary>
-    /// The host candidate that traffic to <paramref name="remote"/> leaves from: on a socket bound to the any address
-    /// the kernel picks the source address per route, so stats ask it (a UDP connect on a throwaway socket sends
-    /// nothing) instead of reporting "::". Cached per destination; stats and logs only, never the packet path.
-    /// </summary>
-    internal Candidate? LocalCandidateToward(System.Net.IPEndPoint? remote)
-    {
-        Candidate? host = LocalHostCandidate;
-        if (host is null || remote is null
-            || !(host.EndPoint.Address.Equals(System.Net.IPAddress.Any) || host.EndPoint.Address.Equals(System.Net.IPAddress.IPv6Any)))
-        {
-            return host;
-        }
-
-        System.Net.IPAddress destination = remote.Address.IsIPv4MappedToIPv6 ? remote.Address.MapToIPv4() : remote.Address;
-        if (_localToward.TryGetValue(destination, out Candidate? known))
-        {
-            return known;
-        }
-
-        try
-        {
-            using var probe = new System.Net.Sockets.Socket(destination.AddressFamily, System.Net.Sockets.SocketType.Dgram, System.Net.Sockets.ProtocolType.Udp);
-            probe.Connect(new System.Net.IPEndPoint(destination, remote.Port == 0 ? 9 : remote.Port));
-            var source = ((System.Net.IPEndPoint)probe.LocalEndPoint!).Address;
-            Candidate local = host with { EndPoint = new System.Net.IPEndPoint(source, host.EndPoint.Port) };
-            if (_localToward.Count > 256)
-            {
-                _localToward.Clear();
-            }
-
-            _localToward[destination] = local;
-            return local;
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            // No route (yet): report the socket's own address.
-            return host;
-        }
-    }
-
-    /// <summary>The local candidate a check that arrived on the socket from <paramref name="from"/> was sent to.</summary>
-    internal Candidate HostBaseFor(System.Net.IPEndPoint from) =>
-        HostBase(ipv4: from.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || from.Address.IsIPv4MappedToIPv6);
-
-    // The socket as a check base for one address family: pairs are formed and found per family (Checklist.SameBase).
-    private Candidate HostBase(bool ipv4) =>
-        new(CandidateType.Host, new System.Net.IPEndPoint(ipv4 ? System.Net.IPAddress.Any : System.Net.IPAddress.IPv6Any, Mux?.LocalEndPoint.Port ?? 0), Candidate.ComputePriority(CandidateType.Host, 65535), ipv4 ? "host4" : "host6");
-
-    internal int HandshakeAttempts { get; }
 
     internal Candidate? LocalHostCandidate { get; private set; }
 
@@ -384,6 +263,13 @@ internal sealed partial class LinkManager : ITincan
             link.Close(LinkFailureReason.Shutdown);
         }
 
+        // The closes run on the control loop (now, unless a step runs on another thread): let them finish before the
+        // socket goes. Not from a handler, which runs on the loop itself.
+        for (int i = 0; i < 200 && !Control.IsIdle && !Control.IsRunningHere; i++)
+        {
+            await Task.Delay(10).ConfigureAwait(false);
+        }
+
         if (Nat is { } nat)
         {
             await nat.DisposeAsync().ConfigureAwait(false);
@@ -413,18 +299,50 @@ internal sealed partial class LinkManager : ITincan
 
     internal void Unregister(IndexEntry entry) => _indices.TryRemove(new KeyValuePair<uint, IndexEntry>(entry.LocalIndex, entry));
 
-    internal void RaiseStatusChanged(TincanLink link, LinkStatus previous, LinkStatus current)
+    /// <summary>
+    /// Records a status change (control loop); <see cref="RaiseQueuedEvents"/> raises it after the step, with nothing
+    /// held, so a handler may call any <see cref="ITincan"/> method synchronously (remove or recreate the link).
+    /// </summary>
+    internal void QueueStatusChanged(TincanLink link, LinkStatus previous, LinkStatus current)
     {
         LogStatusChanged(_logger, link.Peer.Value, previous, current);
+        _statusEvents.Enqueue(new LinkStatusChangedEventArgs(link, previous, current));
+    }
+
+    /// <summary>
+    /// Raises the queued status changes in order, after each control step (nothing is held then). One thread raises at a
+    /// time: a change queued meanwhile (a handler's own call) is delivered next by the raising thread.
+    /// </summary>
+    internal void RaiseQueuedEvents()
+    {
+        while (!_statusEvents.IsEmpty && Interlocked.CompareExchange(ref _raising, 1, 0) == 0)
+        {
+            try
+            {
+                while (_statusEvents.TryDequeue(out LinkStatusChangedEventArgs? e))
+                {
+                    ((TincanLink)e.Link).ShowStatus(e.Current);
+                    RaiseStatusChanged(e);
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref _raising, 0);
+            }
+        }
+    }
+
+    private void RaiseStatusChanged(LinkStatusChangedEventArgs e)
+    {
         try
         {
-            LinkStatusChanged?.Invoke(this, new LinkStatusChangedEventArgs(link, previous, current));
+            LinkStatusChanged?.Invoke(this, e);
         }
 #pragma warning disable CA1031 // A subscriber's bug must not break the handshake state machine.
-        catch (Exception e)
+        catch (Exception ex)
 #pragma warning restore CA1031
         {
-            LogHandlerThrew(_logger, e);
+            LogHandlerThrew(_logger, ex);
         }
     }
 
@@ -448,61 +366,10 @@ internal sealed partial class LinkManager : ITincan
         }
     }
 
-    private static long Ticks(TimeSpan span, long frequency) => (long)(span.TotalSeconds * frequency);
-
     private static string RandomToken(int length)
     {
         const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         return RandomNumberGenerator.GetString(alphabet, length);
-    }
-
-    private System.Collections.Immutable.ImmutableArray<Candidate> GatherHostCandidates(UdpMux mux)
-    {
-        var list = System.Collections.Immutable.ImmutableArray.CreateBuilder<Candidate>();
-        IPAddress listen = IPAddress.Parse(_options.ListenAddress);
-        int port = mux.LocalEndPoint.Port;
-        if (!listen.Equals(IPAddress.Any) && !listen.Equals(IPAddress.IPv6Any))
-        {
-            list.Add(new Candidate(CandidateType.Host, new IPEndPoint(listen, port), Candidate.ComputePriority(CandidateType.Host, 65535), "host0"));
-            return list.ToImmutable();
-        }
-
-        int preference = 65535;
-        try
-        {
-            foreach (NetworkInterface nic in NetworkInterface.GetAllNetworkInterfaces())
-            {
-                // Not our own TUN/TAP: an overlay address as a candidate would send handshakes into the tunnel.
-                if (nic.OperationalStatus != OperationalStatus.Up || nic.NetworkInterfaceType is NetworkInterfaceType.Loopback or NetworkInterfaceType.Tunnel
-                    || string.Equals(nic.Name, Volatile.Read(ref _binding)?.Nic.Name, StringComparison.Ordinal))
-                {
-                    continue;
-                }
-
-                foreach (UnicastIPAddressInformation info in nic.GetIPProperties().UnicastAddresses)
-                {
-                    IPAddress a = info.Address;
-                    bool usable = a.AddressFamily == AddressFamily.InterNetwork
-                        || (a.AddressFamily == AddressFamily.InterNetworkV6 && mux.AddressFamily == AddressFamily.InterNetworkV6 && !a.IsIPv6LinkLocal && !a.IsIPv6Multicast);
-                    if (usable && list.Count < LinkDescriptor.MaxCandidates - 1)
-                    {
-                        list.Add(new Candidate(CandidateType.Host, new IPEndPoint(a, port), Candidate.ComputePriority(CandidateType.Host, preference), "host" + list.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)));
-                        preference = Math.Max(0, preference - 1);
-                    }
-                }
-            }
-        }
-        catch (NetworkInformationException e)
-        {
-            LogInterfacesFailed(_logger, e);
-        }
-
-        if (list.Count == 0)
-        {
-            list.Add(new Candidate(CandidateType.Host, new IPEndPoint(IPAddress.Loopback, port), Candidate.ComputePriority(CandidateType.Host, 0), "host0"));
-        }
-
-        return list.ToImmutable();
     }
 
     private void RebuildSnapshot()
@@ -520,7 +387,10 @@ internal sealed partial class LinkManager : ITincan
         _snapshot = i == links.Length ? links : links[..i];
     }
 
-    private void OnTick()
+    // Timer thread: the tick is a step of the control loop.
+    private void OnTick() => Control.Post(_tickStep);
+
+    private void TickLinks()
     {
         long now = Time.GetTimestamp();
         foreach (TincanLink link in _snapshot)
@@ -540,6 +410,9 @@ internal sealed partial class LinkManager : ITincan
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "An event handler threw")]
     private static partial void LogHandlerThrew(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "A link control step threw")]
+    private static partial void LogControlStepThrew(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Could not list network interfaces for host candidates")]
     private static partial void LogInterfacesFailed(ILogger logger, Exception exception);

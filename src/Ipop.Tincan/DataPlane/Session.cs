@@ -36,13 +36,12 @@ internal sealed class Session : IndexEntry
 {
     private long _sendCounter = -1;
 
-    public Session(TincanLink link, uint remoteIndex, Key sendKey, Key receiveKey, bool isInitiator, long created)
+    public Session(TincanLink link, uint remoteIndex, Key sendKey, Key receiveKey, long created)
         : base(link)
     {
         RemoteIndex = remoteIndex;
         SendKey = sendKey;
         ReceiveKey = receiveKey;
-        IsInitiator = isInitiator;
         Created = created;
     }
 
@@ -51,8 +50,6 @@ internal sealed class Session : IndexEntry
     public Key SendKey { get; }
 
     public Key ReceiveKey { get; }
-
-    public bool IsInitiator { get; }
 
     /// <summary>Creation time (<see cref="TimeProvider.GetTimestamp"/>).</summary>
     public long Created { get; }
@@ -65,6 +62,4 @@ internal sealed class Session : IndexEntry
 
     /// <summary>Takes the next send counter (thread-safe).</summary>
     public ulong NextCounter() => (ulong)Interlocked.Increment(ref _sendCounter);
-
-    public ulong SentCount => (ulong)(Volatile.Read(ref _sendCounter) + 1);
 }

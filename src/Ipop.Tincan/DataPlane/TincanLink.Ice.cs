@@ -15,76 +15,55 @@ internal sealed partial class TincanLink
     private IceAgent? _ice;
     private ITimer? _iceTimer;
     private ILinkPath? _iceChosen;
+    private CandidatePair? _selectedPair;
+    private CheckCredentials _remoteCheck = new(string.Empty, string.Empty);
 
-    /// <summary>The peer's check username (its descriptor's ICE ufrag).</summary>
-    internal string RemoteCheckUsername { get; private set; } = string.Empty;
-
-    private string RemoteCheckPassword { get; set; } = string.Empty;
+    /// <summary>The peer's check username (its descriptor's ICE ufrag); read by the receive thread to find the link.</summary>
+    internal string RemoteCheckUsername => Volatile.Read(ref _remoteCheck).Username;
 
     /// <summary>The pair the checks selected last (kept after they stop, for tests and diagnostics); null without checks.</summary>
-    internal CandidatePair? SelectedPair
+    internal CandidatePair? SelectedPair => Volatile.Read(ref _selectedPair);
+
+    /// <summary>Any thread (the controller, before <see cref="Start"/>): the peer's check credentials, replaced as one.</summary>
+    internal void SetCheckCredentials(string username, string password) =>
+        Volatile.Write(ref _remoteCheck, new CheckCredentials(username ?? string.Empty, password ?? string.Empty));
+
+    /// <summary>Receive thread: an authenticated check request from the peer (already answered); handled on the control loop.</summary>
+    internal void OnCheckRequest(Candidate local, IPEndPoint source, uint priority, bool useCandidate) => _manager.Control.Post(() =>
     {
-        get
+        if (_ice is not null && !_closed)
         {
-            lock (_gate)
-            {
-                return _selectedPair;
-            }
-        }
-    }
-
-    private CandidatePair? _selectedPair;
-
-    internal void SetCheckCredentials(string username, string password)
-    {
-        lock (_gate)
-        {
-            RemoteCheckUsername = username ?? string.Empty;
-            RemoteCheckPassword = password ?? string.Empty;
-        }
-    }
-
-    /// <summary>Receive thread: an authenticated check request from the peer (already answered).</summary>
-    internal void OnCheckRequest(Candidate local, IPEndPoint source, uint priority, bool useCandidate)
-    {
-        lock (_gate)
-        {
-            if (_ice is null || _closed)
-            {
-                return;
-            }
-
             _ice.OnRequest(local, source, priority, useCandidate);
             RunIce();
         }
-    }
+    });
 
-    /// <summary>Receive thread: the answer to one of our checks.</summary>
+    /// <summary>Receive thread: the answer to one of our checks, copied and handled on the control loop.</summary>
     internal void OnCheckResponse(in StunMessage response, IPEndPoint from)
     {
-        lock (_gate)
+        byte[] copy = response.Raw.ToArray();
+        _manager.Control.Post(() =>
         {
-            if (_ice is null || _closed)
+            if (_ice is not null && !_closed && StunMessage.TryParse(copy, out StunMessage parsed) == StunParseError.None)
             {
-                return;
+                _ice.OnResponse(parsed, from);
+                RunIce();
             }
-
-            _ice.OnResponse(response, from);
-            RunIce();
-        }
+        });
     }
 
-    // Under _gate: starts checks when there is no session yet and the peer's descriptor has check credentials.
+    // Control loop: starts checks when there is no session yet and the peer's descriptor has check credentials.
     private bool StartIce()
     {
         StopIce();
-        _selectedPair = null;
-        if (_current is not null || _manager.Nat is not { } nat || RemoteCheckUsername.Length == 0 || RemoteCheckPassword.Length == 0)
+        Volatile.Write(ref _selectedPair, null);
+        CheckCredentials remote = Volatile.Read(ref _remoteCheck);
+        if (_current is not null || _manager.Nat is not { } nat || remote.Username.Length == 0 || remote.Password.Length == 0)
         {
             return false;
         }
 
-        var agent = new IceAgent(nat, this, PrefersInitiating, _manager.CheckBases(), _manager.CheckUsername, RemoteCheckUsername, RemoteCheckPassword, _manager.TieBreaker);
+        var agent = new IceAgent(nat, this, PrefersInitiating, _manager.CheckBases(), _manager.CheckUsername, remote.Username, remote.Password, _manager.TieBreaker);
         agent.Checklist.AddRemoteCandidates(_candidates);
         if (agent.Checklist.Entries.Count == 0)
         {
@@ -98,18 +77,16 @@ internal sealed partial class TincanLink
         return true;
     }
 
-    private void OnIceTimer()
+    // Timer thread: the checks' next step is due.
+    private void OnIceTimer() => _manager.Control.Post(() =>
     {
-        lock (_gate)
+        if (_ice is not null && !_closed)
         {
-            if (_ice is not null && !_closed)
-            {
-                RunIce();
-            }
+            RunIce();
         }
-    }
+    });
 
-    // Under _gate: sends the checks that are due, acts on a selection, and re-arms the timer.
+    // Control loop: sends the checks that are due, acts on a selection, and re-arms the timer.
     private void RunIce()
     {
         if (_ice is null)
@@ -132,7 +109,7 @@ internal sealed partial class TincanLink
         _iceTimer?.Change(wait, Timeout.InfiniteTimeSpan);
     }
 
-    // Under _gate: the checks chose a pair. The controlling side sends its first initiation there at once.
+    // Control loop: the checks chose a pair. The controlling side sends its first initiation there at once.
     private void OnPairSelected(CandidatePair pair)
     {
         ILinkPath? path = PathFor(pair);
@@ -141,11 +118,11 @@ internal sealed partial class TincanLink
             return;
         }
 
-        _selectedPair = pair;
+        Volatile.Write(ref _selectedPair, pair);
         _iceChosen = path;
         Adopt(path);
         _manager.LogPairSelected(this, pair, _ice!.Now);
-        if (PrefersInitiating && _current is null && _pending is null && !_givenUp)
+        if (PrefersInitiating && _current is null && _handshake.CanBegin)
         {
             BeginEpisode();
         }
@@ -162,20 +139,19 @@ internal sealed partial class TincanLink
         return address is null ? null : new DirectUdpPath(_manager.Mux!, address, KindOf(pair.Remote.Type));
     }
 
-    // Under _gate: the first attempt goes on the chosen pair only (the checks proved it); retries go everywhere.
+    // Control loop, for a first attempt: it goes on the chosen pair only (the checks proved it); retries go everywhere.
     private bool SendOnChosenPair(byte[] message)
     {
-        if (_attempts != 1 || _iceChosen is null || !ReferenceEquals(_path, _iceChosen))
+        if (_iceChosen is null || !ReferenceEquals(_path, _iceChosen))
         {
             return false;
         }
 
         _iceChosen.Send(message);
-        _relaySprayAt = 0;
         return true;
     }
 
-    // Under _gate. Forgets the chosen pair too: a later handshake (rekey, or a path that broke) must reach every
+    // Control loop. Forgets the chosen pair too: a later handshake (rekey, or a path that broke) must reach every
     // path, not only the one the checks proved before the link existed.
     private void StopIce()
     {
@@ -185,4 +161,7 @@ internal sealed partial class TincanLink
         _ice?.Dispose();
         _ice = null;
     }
+
+    /// <summary>The peer's ICE credentials from its descriptor.</summary>
+    private sealed record CheckCredentials(string Username, string Password);
 }

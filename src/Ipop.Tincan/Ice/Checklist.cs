@@ -8,7 +8,7 @@ namespace Ipop.Tincan.Ice;
 /// retransmissions and outcomes, learns peer-reflexive candidates, and nominates the pair the link uses.
 /// </summary>
 /// <remarks>
-/// Pure and clock-driven: the owner (one serialized agent loop per link) passes the current time in,
+/// Pure and clock-driven: the owner (the link's <see cref="IceAgent"/>, on the node's control loop) passes the current time in,
 /// sends what <see cref="Poll"/> returns and reports answers back. Not thread-safe by design.
 /// Local candidates that send from the node's own socket (host and server-reflexive) share one base,
 /// so server-reflexive locals are pruned in favour of the host base (§6.1.2.4); relayed locals pair

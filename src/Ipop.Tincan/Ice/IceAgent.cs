@@ -12,7 +12,8 @@ namespace Ipop.Tincan.Ice;
 /// checklist selects.
 /// </summary>
 /// <remarks>
-/// Not thread-safe: the owning link calls every member under its lock (its timer and the receive thread).
+/// Not thread-safe: the owning link calls every member on its node's control loop (its timer's and the receive
+/// thread's events are posted there).
 /// Check requests from the peer are answered by <see cref="NatTraversal"/> whether or not an agent runs, so a
 /// peer that is still checking always gets its answers.
 /// </remarks>

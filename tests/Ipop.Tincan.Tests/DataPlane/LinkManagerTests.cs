@@ -37,7 +37,7 @@ public sealed class LinkManagerTests
         ITincanLink fresh = a.Tincan.CreateLink(b2.Id, await b2.DescriptorAsync());
         b2.Tincan.CreateLink(a.Id, await a.DescriptorAsync());
         Assert.NotSame(old, fresh);
-        Assert.Equal(LinkFailureReason.Revoked, old.Status.Reason);
+        await TestNode.WaitUntilAsync(() => old.Status.Reason == LinkFailureReason.Revoked, "old link revoked");
         await TestNode.WaitUntilAsync(() => fresh.Status.State == LinkState.Connected, "link to the new key");
 
         // The old key is no longer authorized.

@@ -1,0 +1,178 @@
+namespace Ipop.Tincan.DataPlane.Link;
+
+/// <summary>
+/// When a link sends handshake initiations (WireGuard section 6.4 ideas): episodes of attempts with a doubling
+/// backoff, the relay's copies after the direct candidates' head start, giving up after the last attempt, and
+/// deferring to the peer when it owns initiating. It does not touch keys or sockets: the link creates and sends
+/// each initiation and reports back.
+/// </summary>
+/// <remarks>
+/// Pure and clock-driven like <see cref="Ice.Checklist"/>: every time is passed in (<see cref="TimeProvider.GetTimestamp"/>
+/// ticks). Not thread-safe: its owner serializes the calls.
+/// Roles come from the keys so both sides do not start handshakes at the same time: the lower key initiates and
+/// rekeys; the other side initiates only as a fallback, one handshake timeout later.
+/// </remarks>
+internal sealed class HandshakeSchedule
+{
+    private readonly LinkTimings _timings;
+    private long _backoff;
+    private bool _givenUp;
+
+    public HandshakeSchedule(LinkTimings timings, bool prefersInitiating)
+    {
+        _timings = timings;
+        PrefersInitiating = prefersInitiating;
+    }
+
+    /// <summary>True when this side owns starting handshakes and rekeying (its key is the lower one).</summary>
+    public bool PrefersInitiating { get; }
+
+    /// <summary>An initiation is out and its response awaited.</summary>
+    public bool InFlight { get; private set; }
+
+    /// <summary>
+    /// The last episode ended without a response; nothing starts until the link is restarted or hears from the peer.
+    /// Packet threads read it (they hold no packets for a link that gave up).
+    /// </summary>
+    public bool GivenUp
+    {
+        get => Volatile.Read(ref _givenUp);
+        private set => Volatile.Write(ref _givenUp, value);
+    }
+
+    /// <summary>A handshake is wanted, but not before <see cref="NotBefore"/> (the peer's turn, or the checks' time).</summary>
+    public bool Deferred { get; private set; }
+
+    /// <summary>When a deferred handshake may begin.</summary>
+    public long NotBefore { get; private set; }
+
+    /// <summary>A session existed at least once (a later give-up means the peer became unreachable).</summary>
+    public bool EverConnected { get; private set; }
+
+    /// <summary>Initiations sent in the current episode.</summary>
+    public int Attempts { get; private set; }
+
+    /// <summary>When the pending initiation is retried (or the episode given up).</summary>
+    public long NextRetryAt { get; private set; }
+
+    /// <summary>When the first attempt's relayed copies go out; 0 when none are due.</summary>
+    public long RelaySprayAt { get; private set; }
+
+    /// <summary>Nothing holds a new episode back: no initiation is out and the link has not given up.</summary>
+    public bool CanBegin => !InFlight && !GivenUp;
+
+    /// <summary>A new episode: the caller sends its first initiation now and reports it with <see cref="OnSent"/>.</summary>
+    public void Begin()
+    {
+        Deferred = false;
+        Attempts = 0;
+        _backoff = _timings.HandshakeTimeout;
+    }
+
+    /// <summary>An initiation left at <paramref name="now"/>; with <paramref name="relayHeadStart"/> its relayed copies are still to come.</summary>
+    public void OnSent(long now, bool relayHeadStart)
+    {
+        InFlight = true;
+        Attempts++;
+        NextRetryAt = now + _backoff;
+        RelaySprayAt = relayHeadStart ? now + _timings.RelayHeadStart : 0;
+    }
+
+    /// <summary>The relayed copies went out already (a TURN permission came through, or the pair was proven).</summary>
+    public void CancelRelaySpray() => RelaySprayAt = 0;
+
+    /// <summary>
+    /// Something needs a session (a packet to send, an expired one). Returns true when this side begins at once;
+    /// otherwise the peer gets one handshake timeout to begin, and <see cref="Tick"/> begins it after that.
+    /// </summary>
+    public bool Request(long now)
+    {
+        if (PrefersInitiating)
+        {
+            return true;
+        }
+
+        if (!Deferred)
+        {
+            Defer(now + _timings.HandshakeTimeout);
+        }
+
+        return false;
+    }
+
+    /// <summary>Wants a handshake at <paramref name="notBefore"/> (after the connectivity checks had their time).</summary>
+    public void Defer(long notBefore)
+    {
+        Deferred = true;
+        NotBefore = notBefore;
+    }
+
+    /// <summary>What is due at <paramref name="now"/>. <paramref name="canSend"/>: the node has a socket to send from.</summary>
+    public HandshakeStep Tick(long now, bool canSend)
+    {
+        if (InFlight)
+        {
+            HandshakeStep step = HandshakeStep.None;
+            if (RelaySprayAt != 0 && now >= RelaySprayAt)
+            {
+                RelaySprayAt = 0;
+                step |= HandshakeStep.SprayRelayed;
+            }
+
+            if (now >= NextRetryAt)
+            {
+                if (Attempts >= _timings.HandshakeAttempts)
+                {
+                    InFlight = false;
+                    GivenUp = true;
+                    RelaySprayAt = 0;
+                    step |= HandshakeStep.GiveUp;
+                }
+                else
+                {
+                    _backoff = Math.Min(_backoff * 2, _timings.MaxBackoff);
+                    step |= HandshakeStep.Retry;
+                }
+            }
+
+            return step;
+        }
+
+        if (Deferred && canSend && now >= NotBefore)
+        {
+            Deferred = false;
+            return HandshakeStep.BeginDeferred;
+        }
+
+        return HandshakeStep.None;
+    }
+
+    /// <summary>Our initiation was answered: a session exists.</summary>
+    public void OnCompleted()
+    {
+        InFlight = false;
+        Attempts = 0;
+        GivenUp = false;
+        EverConnected = true;
+    }
+
+    /// <summary>The pending initiation was dropped without an answer (the peer's won, or the link closed).</summary>
+    public void OnAbandoned()
+    {
+        InFlight = false;
+        RelaySprayAt = 0;
+    }
+
+    /// <summary>The peer's initiation was accepted: it is handshaking, so ours is no longer wanted.</summary>
+    public void OnPeerInitiated() => Deferred = false;
+
+    /// <summary>Authenticated traffic arrived: the peer is reachable again, and with a session the link has connected.</summary>
+    public void OnHeard(bool connected)
+    {
+        GivenUp = false;
+        EverConnected |= connected;
+    }
+
+    /// <summary>The link was (re)started with candidates: a link that gave up may try again.</summary>
+    public void Restart() => GivenUp = false;
+}
