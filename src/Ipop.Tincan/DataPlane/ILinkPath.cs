@@ -9,7 +9,7 @@ namespace Ipop.Tincan.DataPlane;
 internal interface ILinkPath
 {
     /// <summary>Spare bytes at the start of every buffer passed to <see cref="Send"/>; equals <see cref="DatagramLayout.Headroom"/>.</summary>
-    const int Headroom = 4;
+    const int Headroom = DatagramLayout.Headroom;
 
     /// <summary>What kind of path this is (reported in the link status).</summary>
     LinkPath Kind { get; }

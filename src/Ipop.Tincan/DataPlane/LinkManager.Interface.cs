@@ -237,11 +237,12 @@ internal sealed partial class LinkManager
         // reads packets straight into the packet slots (a TSO super-packet arrives split, one segment per slot), each
         // is sealed in place and queued, and the whole batch leaves in one call (sendmmsg, or GSO trains). A flood
         // seals from its slot into a second buffer per link and goes out at once.
-        int slotSize = TincanLink.PayloadOffset + Math.Max(MaxPayload, binding.Nic.Mtu + FrameAllowance) + 1 + TransportCipher.TagLength;
-        slotSize = (slotSize + 63) & ~63;
+        // One byte past the largest payload so an oversize read shows as such instead of fitting exactly; slots
+        // rounded to cache lines.
+        int slotSize = (DatagramLayout.BufferSize(Math.Max(MaxPayload, binding.Nic.Mtu + FrameAllowance) + 1) + 63) & ~63;
         byte[] slab = GC.AllocateUninitializedArray<byte>(slotSize * NicBatchSize, pinned: true);
         byte[] floodBuffer = GC.AllocateUninitializedArray<byte>(slotSize, pinned: true);
-        int readable = slotSize - TincanLink.PayloadOffset - TransportCipher.TagLength;
+        int readable = slotSize - DatagramLayout.PayloadOffset - DatagramLayout.TagLength;
         var reads = new PacketBatch(NicBatchSize);
         var sends = new DatagramBatch(NicBatchSize);
         int consecutiveErrors = 0;

@@ -23,7 +23,7 @@ namespace Ipop.Tincan.DataPlane;
 /// </remarks>
 internal sealed partial class TincanLink : ITincanLink
 {
-    internal const int PayloadOffset = ILinkPath.Headroom + TransportHeader.Length;
+    internal const int PayloadOffset = DatagramLayout.PayloadOffset;
 
     private static readonly LinkStatus[] ConnectedStatuses =
         [.. Enum.GetValues<LinkPath>().Select(p => new LinkStatus(LinkState.Connected, p, LinkFailureReason.None))];
