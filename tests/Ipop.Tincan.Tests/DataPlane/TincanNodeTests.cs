@@ -418,6 +418,63 @@ public sealed class TincanNodeTests
     }
 
     [Fact]
+    public async Task A_lost_handshake_initiation_is_retried_on_a_fake_clock_and_the_link_connects()
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
+        await using TestNode a = await TestNode.StartAsync("A", time);
+        await using TestNode b = await TestNode.StartAsync("B", time);
+        using var lossy = new UdpRelay(b.Manager.Mux!.LocalEndPoint) { InitiationsToLose = 1 };
+
+        // A reaches B only through the relay (B's address for A leads nowhere; B learns A's relayed address from A's
+        // connectivity checks), and the relay loses the first handshake initiation, whichever side sends it.
+        IPEndPoint nowhere;
+        using (var closed = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
+        {
+            closed.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            nowhere = (IPEndPoint)closed.LocalEndPoint!;
+        }
+
+        b.Tincan.CreateLink(a.Id, await a.DescriptorViaAsync(nowhere));
+        ITincanLink link = a.Tincan.CreateLink(b.Id, await b.DescriptorViaAsync(lossy.EndPoint));
+
+        // Time moves only here, in 250 ms steps; the real sockets get at most 50 ms of wall time per step to show an
+        // initiation. After the loss, a later initiation (a retry, or the other side's fallback) connects the link.
+        TimeSpan advanced = TimeSpan.Zero;
+        while (link.Status.State != LinkState.Connected && advanced < TimeSpan.FromSeconds(30))
+        {
+            int seen = Volatile.Read(ref lossy.InitiationsSeen);
+            time.Advance(TimeSpan.FromMilliseconds(250));
+            advanced += TimeSpan.FromMilliseconds(250);
+
+            // Did this step send an initiation (it crosses a real socket to the relay)? If one got through, the rest
+            // of the handshake is real I/O only.
+            await WaitBrieflyAsync(() => Volatile.Read(ref lossy.InitiationsSeen) > seen);
+            if (Volatile.Read(ref lossy.InitiationsSeen) > Volatile.Read(ref lossy.InitiationsLost))
+            {
+                await TestNode.WaitUntilAsync(() => link.Status.State == LinkState.Connected, "connected by the retried handshake");
+            }
+        }
+
+        Assert.Equal(LinkState.Connected, link.Status.State);
+        Assert.Equal(1, lossy.InitiationsLost);
+        Assert.True(lossy.InitiationsSeen >= 2, $"{lossy.InitiationsSeen} initiations");
+        Assert.True(advanced > TimeSpan.Zero);
+        Assert.Equal(1, a.LinkTo(b).GetStats().Handshakes);
+
+        byte[] packet = TestNode.Packet(b, 1);
+        a.Nic.Inject(packet);
+        Assert.Equal(packet, b.Nic.TakeWritten(Wait));
+    }
+
+    private static async Task WaitBrieflyAsync(Func<bool> condition)
+    {
+        for (int i = 0; i < 5 && !condition(); i++)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+    }
+
+    [Fact]
     public async Task Idle_link_sends_keepalives_and_a_vanished_peer_fails_the_link()
     {
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));

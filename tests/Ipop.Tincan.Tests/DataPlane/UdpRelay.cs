@@ -38,6 +38,15 @@ internal sealed class UdpRelay : IDisposable
 
     public void SendToTarget(byte[] datagram) => Volatile.Read(ref _outside).SendTo(datagram, Target);
 
+    /// <summary>How many of the next handshake initiations (either way) to lose: a lossy path.</summary>
+    public int InitiationsToLose;
+
+    /// <summary>Handshake initiations through the relay so far (either way), lost ones included.</summary>
+    public int InitiationsSeen;
+
+    /// <summary>Handshake initiations lost so far.</summary>
+    public int InitiationsLost;
+
     /// <summary>A new outside port from now on, like a NAT that lost its mapping.</summary>
     public void Rebind()
     {
@@ -57,6 +66,25 @@ internal sealed class UdpRelay : IDisposable
 
         _inside.Dispose();
         _outside.Dispose();
+    }
+
+    // Either way through the relay: counts a handshake initiation and says whether to lose it.
+    private bool LoseInitiation(byte[] buffer, int length)
+    {
+        if (length == 0 || buffer[0] != 4)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref InitiationsSeen);
+        if (Interlocked.Decrement(ref InitiationsToLose) >= 0)
+        {
+            Interlocked.Increment(ref InitiationsLost);
+            return true;
+        }
+
+        Interlocked.Increment(ref InitiationsToLose);
+        return false;
     }
 
     private static Socket NewSocket()
@@ -90,6 +118,11 @@ internal sealed class UdpRelay : IDisposable
                 }
 
                 _client = (IPEndPoint)any;
+                if (LoseInitiation(buffer, n))
+                {
+                    continue;
+                }
+
                 byte[] datagram = buffer[..n];
                 ToTarget.Enqueue(datagram);
                 Volatile.Read(ref _outside).SendTo(datagram, Target);
@@ -112,7 +145,7 @@ internal sealed class UdpRelay : IDisposable
             try
             {
                 int n = outside.ReceiveFrom(buffer, ref any);
-                if (_client is not null && ((IPEndPoint)any).Equals(Target))
+                if (_client is not null && ((IPEndPoint)any).Equals(Target) && !LoseInitiation(buffer, n))
                 {
                     _inside.SendTo(buffer.AsSpan(0, n), _client);
                 }
