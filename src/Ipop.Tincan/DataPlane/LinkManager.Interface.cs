@@ -208,10 +208,11 @@ internal sealed partial class LinkManager
         }
 
         // A detach between the adds and now: the interface is no longer ours to write.
-        int written = ReferenceEquals(Volatile.Read(ref _binding), binding) ? binding.Nic.WriteBatch(_deliveries) : 0;
+        bool attached = ReferenceEquals(Volatile.Read(ref _binding), binding);
+        int written = attached ? binding.Nic.WriteBatch(_deliveries) : 0;
         if (written < count)
         {
-            Drops.Add(written == 0 && !ReferenceEquals(Volatile.Read(ref _binding), binding) ? DropReason.NoInterface : DropReason.InterfaceWriteFailed, count - written);
+            Drops.Add(attached ? DropReason.InterfaceWriteFailed : DropReason.NoInterface, count - written);
         }
 
         _deliveries.Clear();

@@ -23,7 +23,6 @@ internal sealed class RelayedPath : ILinkPath
         _nat = nat;
         Allocation = allocation;
         Peer = peer;
-        ServerAddress = nat.Mux.ToSocketAddress(allocation.ServerAddress) ?? allocation.ServerAddress.Serialize();
     }
 
     public LinkPath Kind => LinkPath.Relayed;
@@ -34,7 +33,7 @@ internal sealed class RelayedPath : ILinkPath
     public IPEndPoint Peer { get; }
 
     /// <summary>The TURN server's socket address: the "from" of datagrams that arrive over this path.</summary>
-    public SocketAddress ServerAddress { get; }
+    public SocketAddress ServerAddress => Allocation.ServerSocketAddress;
 
     public IPEndPoint? RemoteEndPoint => Peer;
 
@@ -79,13 +78,16 @@ internal sealed class RelayedPath : ILinkPath
         // Batched only on a bound channel: the ChannelData header goes into the headroom and the datagram to the
         // server joins the others (the kernel may send the run as one GSO train). Until then, Send indications.
         TurnChannel? channel = Volatile.Read(ref _channel);
-        if (channel is null || Allocation.State != TurnAllocationState.Active)
+        if (channel is null)
         {
             return Send(bufferWithHeadroom.Span);
         }
 
-        int payloadLength = bufferWithHeadroom.Length - ILinkPath.Headroom;
-        ChannelData.WriteHeader(bufferWithHeadroom.Span, channel.Number, payloadLength);
+        if (!channel.TryWriteHeader(bufferWithHeadroom.Span))
+        {
+            return false;
+        }
+
         batch.Add(bufferWithHeadroom, ServerAddress);
         return true;
     }

@@ -29,7 +29,14 @@ internal sealed class TurnChannel
     /// and the datagram goes to the allocation's <see cref="TurnAllocation.ServerSocketAddress"/>, so nothing is
     /// copied, looked up or allocated. Returns false if the allocation is not active or the socket refused the datagram.
     /// </summary>
-    public bool Send(Span<byte> bufferWithHeadroom)
+    public bool Send(Span<byte> bufferWithHeadroom) => TryWriteHeader(bufferWithHeadroom) && _allocation.SendRaw(bufferWithHeadroom);
+
+    /// <summary>
+    /// Writes the ChannelData header into the headroom of <paramref name="bufferWithHeadroom"/> (laid out as for
+    /// <see cref="Send"/>), for a caller that sends the datagram to <see cref="TurnAllocation.ServerSocketAddress"/>
+    /// itself, e.g. in a batch. Returns false if the allocation is not active (nothing may be sent).
+    /// </summary>
+    public bool TryWriteHeader(Span<byte> bufferWithHeadroom)
     {
         int payloadLength = bufferWithHeadroom.Length - ChannelData.HeaderLength;
         if ((uint)payloadLength > ushort.MaxValue)
@@ -43,7 +50,7 @@ internal sealed class TurnChannel
         }
 
         ChannelData.WriteHeader(bufferWithHeadroom, Number, payloadLength);
-        return _allocation.SendRaw(bufferWithHeadroom);
+        return true;
     }
 
     public override string ToString() => $"channel 0x{Number:x4} -> {Peer}";
