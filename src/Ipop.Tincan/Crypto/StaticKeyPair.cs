@@ -38,6 +38,28 @@ internal sealed class StaticKeyPair : IDisposable
         }
     }
 
+    /// <summary>
+    /// Computes the static-static X25519 secret with <paramref name="peer"/> into <paramref name="destination"/>
+    /// (32 bytes). Only this node and that peer can compute it, so keys derived from it (with a label that separates
+    /// their use) are per pair of nodes. Returns false for a key X25519 refuses (a low-order point).
+    /// </summary>
+    /// <remarks>Callers zero <paramref name="destination"/> when they are done with it.</remarks>
+    public bool TryDeriveSharedSecret(NodePublicKey peer, Span<byte> destination)
+    {
+        if (destination.Length < 32)
+        {
+            throw new ArgumentException("The destination must hold 32 bytes.", nameof(destination));
+        }
+
+        if (!NSec.Cryptography.PublicKey.TryImport(KeyAgreementAlgorithm.X25519, peer.Bytes, KeyBlobFormat.RawPublicKey, out NSec.Cryptography.PublicKey? publicKey) || publicKey is null)
+        {
+            return false;
+        }
+
+        using SharedSecret? secret = KeyAgreementAlgorithm.X25519.Agree(PrivateKey, publicKey, new SharedSecretCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });
+        return secret is not null && secret.TryExport(SharedSecretBlobFormat.RawSharedSecret, destination, out int written) && written == 32;
+    }
+
     /// <inheritdoc />
     public void Dispose() => PrivateKey.Dispose();
 }
