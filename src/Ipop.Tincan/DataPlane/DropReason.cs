@@ -59,4 +59,13 @@ internal enum DropReason
 
     /// <summary>A handshake message arrived while too many waited for the link control loop (a handshake flood).</summary>
     HandshakeBacklog,
+
+    /// <summary>
+    /// A connectivity check (or the answer to one of ours) whose MESSAGE-INTEGRITY does not verify with the key of the
+    /// link it names: a stranger, or a peer forging checks for another peer's link. Costs no check budget.
+    /// </summary>
+    CheckNotAuthenticated,
+
+    /// <summary>An authenticated connectivity check beyond the per-second budget (a peer checking far too fast).</summary>
+    CheckOverBudget,
 }

@@ -11,12 +11,26 @@ internal sealed partial class LinkManager
 {
     private readonly ConcurrentDictionary<IPAddress, Candidate> _localToward = new();
 
-    /// <summary>The link whose peer uses <paramref name="username"/> as its check username, or null.</summary>
-    internal TincanLink? LinkByCheckUsername(string username)
+    /// <summary>
+    /// The link a check request addressed to us belongs to: one whose peer uses <paramref name="sender"/> as its check
+    /// username and whose inbound key (<see cref="Ice.CheckKeys.Inbound"/>) verifies the request's MESSAGE-INTEGRITY,
+    /// or null. Two peers may present the same username (by chance, or an insider copying another's descriptor), so
+    /// every link with that name is tried: a check reaches the link whose key signed it, never merely the first with
+    /// the name. <paramref name="named"/> says whether any link has that username at all.
+    /// </summary>
+    /// <remarks>Costs one HMAC per link with that username: one in practice, and only authorized peers choose usernames.</remarks>
+    internal TincanLink? LinkForCheck(string sender, in Stun.StunMessage request, out bool named)
     {
+        named = false;
         foreach (TincanLink link in _snapshot)
         {
-            if (string.Equals(link.RemoteCheckUsername, username, StringComparison.Ordinal))
+            if (!string.Equals(link.RemoteCheckUsername, sender, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            named = true;
+            if (link.CheckKeys is { } keys && request.VerifyMessageIntegrity(keys.Inbound))
             {
                 return link;
             }

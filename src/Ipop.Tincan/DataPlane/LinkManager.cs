@@ -59,7 +59,6 @@ internal sealed partial class LinkManager : ITincan
         Timings = LinkTimings.From(options, time.TimestampFrequency);
         _checkUsername = RandomToken(8);
         _checkPassword = RandomToken(24);
-        CheckKey = Stun.StunCredentialKeys.ShortTerm(_checkPassword);
         TieBreaker = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
         Metrics = new TincanMetrics(this);
         Control = new ControlLoop(RaiseQueuedEvents, e => LogControlStepThrew(_logger, e));
@@ -102,8 +101,8 @@ internal sealed partial class LinkManager : ITincan
     /// <summary>Our ICE username fragment (the descriptor's check username).</summary>
     internal string CheckUsername => _checkUsername;
 
-    /// <summary>The short-term key (RFC 8489 section 9.1) that authenticates checks sent to us and our answers.</summary>
-    internal byte[] CheckKey { get; }
+    /// <summary>Our ICE password (the descriptor's): mixed into every link's check keys (<see cref="Ice.CheckKeys"/>), never a key itself.</summary>
+    internal string CheckPassword => _checkPassword;
 
     /// <summary>The ICE-CONTROLLING/ICE-CONTROLLED tie-breaker of this node (RFC 8445 section 7.1.1).</summary>
     internal ulong TieBreaker { get; }

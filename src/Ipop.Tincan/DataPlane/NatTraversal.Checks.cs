@@ -16,14 +16,18 @@ internal sealed partial class NatTraversal
     /// <summary>Binding requests from strangers answered per second at most; the rest are dropped and counted.</summary>
     private const int BindingAnswersPerSecond = 50;
 
-    /// <summary>Authenticated connectivity checks verified per second at most (each costs an HMAC).</summary>
+    /// <summary>
+    /// Authenticated connectivity checks answered per second at most (each costs an answer and a control-loop step).
+    /// Only checks whose MESSAGE-INTEGRITY verified take from it: a flood of forged checks must not use up the budget
+    /// of the genuine ones.
+    /// </summary>
     private const int CheckRequestsPerSecond = 500;
 
     private readonly byte[] _responseBuffer = new byte[128];
     private readonly byte[] _checkResponseBuffer = new byte[DatagramLayout.Headroom + 128];
 
-    // Our connectivity checks in flight: transaction id -> the link whose agent sent it.
-    private readonly ConcurrentDictionary<StunTransactionId, TincanLink> _checks = new();
+    // Our connectivity checks in flight: transaction id -> the link whose agent sent it, and the key its answer must carry.
+    private readonly ConcurrentDictionary<StunTransactionId, (TincanLink Link, byte[] Key)> _checks = new();
     private readonly PerSecondBudget _checkBudget;
     private readonly PerSecondBudget _answerBudget;
     private long _strangerDrops;
@@ -35,15 +39,18 @@ internal sealed partial class NatTraversal
     /// <summary>Binding requests answered.</summary>
     public long BindingAnswers => Interlocked.Read(ref _bindingAnswers);
 
-    /// <summary>An ICE check of <paramref name="link"/> went out with <paramref name="id"/>; its answer goes to that link.</summary>
-    public void ExpectCheckResponse(StunTransactionId id, TincanLink link)
+    /// <summary>
+    /// An ICE check of <paramref name="link"/> went out with <paramref name="id"/>; its answer goes to that link if it
+    /// carries a MESSAGE-INTEGRITY made with <paramref name="key"/> (the link's outbound check key).
+    /// </summary>
+    public void ExpectCheckResponse(StunTransactionId id, TincanLink link, byte[] key)
     {
         if (_checks.Count > 4096)
         {
             _checks.Clear();
         }
 
-        _checks[id] = link;
+        _checks[id] = (link, key);
     }
 
     public void ForgetCheck(StunTransactionId id)
@@ -68,7 +75,8 @@ internal sealed partial class NatTraversal
     }
 
     // Receive thread: a STUN message from a peer, on the socket (relay null) or through our allocation. Check
-    // requests carry USERNAME (RFC 8445 section 7.2.2); answers to our checks are found by transaction id.
+    // requests carry USERNAME (RFC 8445 section 7.2.2); answers to our checks are found by transaction id. Either is
+    // accepted only if it verifies with the key of the link it names (CheckKeys), and only then does it cost budget.
     // `source` is already plain IPv4 for IPv4 peers: UdpMux.ToEndPoint unmaps socket addresses, and TURN gives
     // XOR-PEER-ADDRESS in its own family.
     private bool TryHandleCheck(ReadOnlySpan<byte> datagram, in StunMessage message, IPEndPoint source, RelayedPath? relay)
@@ -80,20 +88,7 @@ internal sealed partial class NatTraversal
 
         if (message.Class is StunMessageClass.SuccessResponse or StunMessageClass.ErrorResponse)
         {
-            if (_checks.TryRemove(message.TransactionId, out TincanLink? owner))
-            {
-                owner.OnCheckResponse(message, source);
-                return true;
-            }
-
-            // A late answer to a check whose agent has finished (the link connected): expected, not worth a log.
-            if (message.HasMessageIntegrity)
-            {
-                _manager.Drops.Add(DropReason.UnknownIndex);
-                return true;
-            }
-
-            return false;
+            return TryHandleCheckResponse(message, source);
         }
 
         if (message.Class != StunMessageClass.Request || !message.TryGetString(StunAttributeType.Username, out string? username, 256) || username is null)
@@ -101,35 +96,46 @@ internal sealed partial class NatTraversal
             return false;
         }
 
-        if (!_checkBudget.TryTake())
-        {
-            Interlocked.Increment(ref _strangerDrops);
-            LogStranger(source);
-            return true;
-        }
-
         string? sender = IceAgent.SenderOf(username, _manager.CheckUsername);
-        TincanLink? link = sender is null ? null : _manager.LinkByCheckUsername(sender);
-        if (link is null)
+        bool named = false;
+        TincanLink? link = sender is null ? null : _manager.LinkForCheck(sender, message, out named);
+        if (!named)
         {
             // Usually a peer whose controller created its link before ours: its retransmission will find the link.
             _manager.Drops.Add(DropReason.UnknownKey);
-            LogCheckFromUnknown(_logger, source, username);
-            return true;
-        }
-
-        if (!message.HasMessageIntegrity || !message.VerifyMessageIntegrity(_manager.CheckKey))
-        {
-            _manager.Drops.Add(DropReason.AuthenticationFailed);
-            if (_strangerLog.ShouldLog())
+            if (_manager.Drops.ShouldLog(DropReason.UnknownKey))
             {
-                LogCheckNotAuthenticated(_logger, link.Peer.Value, source);
+                LogCheckFromUnknown(_logger, source, username);
             }
 
             return true;
         }
 
-        int length = StunBindingResponder.WriteResponse(datagram, source, _checkResponseBuffer.AsSpan(DatagramLayout.Headroom), _manager.CheckKey);
+        if (link is null)
+        {
+            // RFC 8489 section 9.1.3 would answer 401; a forger learns nothing from silence, and silence costs nothing.
+            _manager.Drops.Add(DropReason.CheckNotAuthenticated);
+            if (_manager.Drops.ShouldLog(DropReason.CheckNotAuthenticated))
+            {
+                LogCheckNotAuthenticated(_logger, username, source, _manager.Drops.Get(DropReason.CheckNotAuthenticated));
+            }
+
+            return true;
+        }
+
+        if (!_checkBudget.TryTake())
+        {
+            Interlocked.Increment(ref _strangerDrops);
+            _manager.Drops.Add(DropReason.CheckOverBudget);
+            if (_manager.Drops.ShouldLog(DropReason.CheckOverBudget))
+            {
+                LogCheckOverBudget(_logger, link.Peer.Value, source, CheckRequestsPerSecond);
+            }
+
+            return true;
+        }
+
+        int length = StunBindingResponder.WriteResponse(datagram, source, _checkResponseBuffer.AsSpan(DatagramLayout.Headroom), link.CheckKeys!.Inbound);
         if (length > 0)
         {
             if (relay is not null)
@@ -145,6 +151,42 @@ internal sealed partial class NatTraversal
         _ = message.TryGetUInt32(StunAttributeType.Priority, out uint priority);
         Candidate local = relay?.LocalCandidate ?? _manager.HostBaseFor(source);
         link.OnCheckRequest(local, source, priority, message.HasAttribute(StunAttributeType.UseCandidate));
+        return true;
+    }
+
+    // Receive thread: an answer to a check. RFC 8489 section 9.1.4: one without a valid MESSAGE-INTEGRITY is discarded as
+    // if never received, and the transaction stays open for the genuine answer (a forger who saw the transaction id
+    // must not fail the pair, nor consume the expectation).
+    private bool TryHandleCheckResponse(in StunMessage message, IPEndPoint source)
+    {
+        if (!_checks.TryGetValue(message.TransactionId, out (TincanLink Link, byte[] Key) expected))
+        {
+            // A late answer to a check whose agent has finished (the link connected): expected, not worth a log.
+            if (message.HasMessageIntegrity)
+            {
+                _manager.Drops.Add(DropReason.UnknownIndex);
+                return true;
+            }
+
+            return false;
+        }
+
+        if (!message.VerifyMessageIntegrity(expected.Key))
+        {
+            _manager.Drops.Add(DropReason.CheckNotAuthenticated);
+            if (_manager.Drops.ShouldLog(DropReason.CheckNotAuthenticated))
+            {
+                LogCheckAnswerNotAuthenticated(_logger, expected.Link.Peer.Value, source, _manager.Drops.Get(DropReason.CheckNotAuthenticated));
+            }
+
+            return true;
+        }
+
+        if (_checks.TryRemove(message.TransactionId, out _))
+        {
+            expected.Link.OnCheckResponse(message, source);
+        }
+
         return true;
     }
 
@@ -191,6 +233,12 @@ internal sealed partial class NatTraversal
     [LoggerMessage(EventId = 47, Level = LogLevel.Debug, Message = "Connectivity check from {From} for {Username}: no link to that peer (yet)")]
     private static partial void LogCheckFromUnknown(ILogger logger, IPEndPoint from, string username);
 
-    [LoggerMessage(EventId = 48, Level = LogLevel.Warning, Message = "Connectivity check claiming to be from {Peer} at {From} failed MESSAGE-INTEGRITY; dropped")]
-    private static partial void LogCheckNotAuthenticated(ILogger logger, string peer, IPEndPoint from);
+    [LoggerMessage(EventId = 48, Level = LogLevel.Warning, Message = "Connectivity check for {Username} from {From} failed MESSAGE-INTEGRITY with the key of every link it could name; dropped ({Total} so far)")]
+    private static partial void LogCheckNotAuthenticated(ILogger logger, string username, IPEndPoint from, long total);
+
+    [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Answer to a connectivity check to {Peer}, from {From}, failed MESSAGE-INTEGRITY; dropped, still waiting for the genuine one ({Total} so far)")]
+    private static partial void LogCheckAnswerNotAuthenticated(ILogger logger, string peer, IPEndPoint from, long total);
+
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Connectivity check from {Peer} at {From} over the budget of {PerSecond}/s; dropped")]
+    private static partial void LogCheckOverBudget(ILogger logger, string peer, IPEndPoint from, int perSecond);
 }

@@ -16,17 +16,39 @@ internal sealed partial class TincanLink
     private ITimer? _iceTimer;
     private ILinkPath? _iceChosen;
     private CandidatePair? _selectedPair;
-    private CheckCredentials _remoteCheck = new(string.Empty, string.Empty);
+    private CheckCredentials _remoteCheck = new(string.Empty, string.Empty, null);
 
     /// <summary>The peer's check username (its descriptor's ICE ufrag); read by the receive thread to find the link.</summary>
     internal string RemoteCheckUsername => Volatile.Read(ref _remoteCheck).Username;
 
+    /// <summary>
+    /// The keys of this link's checks (see <see cref="Ice.CheckKeys"/>), derived once when the peer's credentials are set;
+    /// null without credentials (or for a key X25519 refuses): then no check names this link successfully.
+    /// </summary>
+    internal CheckKeys? CheckKeys => Volatile.Read(ref _remoteCheck).Keys;
+
     /// <summary>The pair the checks selected last (kept after they stop, for tests and diagnostics); null without checks.</summary>
     internal CandidatePair? SelectedPair => Volatile.Read(ref _selectedPair);
 
-    /// <summary>Any thread (the controller, before <see cref="Start"/>): the peer's check credentials, replaced as one.</summary>
-    internal void SetCheckCredentials(string username, string password) =>
-        Volatile.Write(ref _remoteCheck, new CheckCredentials(username ?? string.Empty, password ?? string.Empty));
+    /// <summary>
+    /// Any thread (the controller, before <see cref="Start"/>): the peer's check credentials and the keys derived from
+    /// them, replaced as one. Unchanged credentials keep their keys (a descriptor update re-sends the same ones).
+    /// </summary>
+    internal void SetCheckCredentials(string username, string password)
+    {
+        username ??= string.Empty;
+        password ??= string.Empty;
+        CheckCredentials current = Volatile.Read(ref _remoteCheck);
+        if (current.Keys is not null && string.Equals(current.Username, username, StringComparison.Ordinal) && string.Equals(current.Password, password, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        CheckKeys? keys = username.Length == 0 || password.Length == 0
+            ? null
+            : CheckKeys.TryDerive(_manager.Keys, PeerKey, _manager.CheckUsername, _manager.CheckPassword, username, password);
+        Volatile.Write(ref _remoteCheck, new CheckCredentials(username, password, keys));
+    }
 
     /// <summary>Receive thread: an authenticated check request from the peer (already answered); handled on the control loop.</summary>
     internal void OnCheckRequest(Candidate local, IPEndPoint source, uint priority, bool useCandidate) => _manager.Control.Post(() =>
@@ -58,12 +80,12 @@ internal sealed partial class TincanLink
         StopIce();
         Volatile.Write(ref _selectedPair, null);
         CheckCredentials remote = Volatile.Read(ref _remoteCheck);
-        if (_current is not null || _manager.Nat is not { } nat || remote.Username.Length == 0 || remote.Password.Length == 0)
+        if (_current is not null || _manager.Nat is not { } nat || remote.Keys is null)
         {
             return false;
         }
 
-        var agent = new IceAgent(nat, this, PrefersInitiating, _manager.CheckBases(), _manager.CheckUsername, remote.Username, remote.Password, _manager.TieBreaker);
+        var agent = new IceAgent(nat, this, PrefersInitiating, _manager.CheckBases(), _manager.CheckUsername, remote.Username, remote.Keys.Outbound, _manager.TieBreaker);
         agent.Checklist.AddRemoteCandidates(_candidates);
         if (agent.Checklist.Entries.Count == 0)
         {
@@ -162,6 +184,6 @@ internal sealed partial class TincanLink
         _ice = null;
     }
 
-    /// <summary>The peer's ICE credentials from its descriptor.</summary>
-    private sealed record CheckCredentials(string Username, string Password);
+    /// <summary>The peer's ICE credentials from its descriptor, and the link's check keys derived from them.</summary>
+    private sealed record CheckCredentials(string Username, string Password, CheckKeys? Keys);
 }

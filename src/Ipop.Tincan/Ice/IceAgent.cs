@@ -6,8 +6,9 @@ namespace Ipop.Tincan.Ice;
 
 /// <summary>
 /// The connectivity checks of one link before its first handshake (RFC 8445 ideas): STUN Binding requests on
-/// every candidate pair of the <see cref="Checklist"/>, authenticated with the short-term credentials of the two
-/// descriptors (section 7.2.2: USERNAME "remote:local", MESSAGE-INTEGRITY keyed with the peer's password), with
+/// every candidate pair of the <see cref="Checklist"/>, authenticated with short-term credentials (section 7.2.2:
+/// USERNAME "remote:local" from the two descriptors; MESSAGE-INTEGRITY keyed not with the peer's password but with the
+/// link's own <see cref="CheckKeys.Outbound"/>, which no third peer can compute), with
 /// PRIORITY, ICE-CONTROLLING/ICE-CONTROLLED and USE-CANDIDATE. The link sends its Noise handshake on the pair the
 /// checklist selects.
 /// </summary>
@@ -29,14 +30,14 @@ internal sealed class IceAgent : IDisposable
     private readonly byte[] _buffer = new byte[ILinkPath.Headroom + 160];
     private bool _disposed;
 
-    public IceAgent(NatTraversal nat, TincanLink link, bool controlling, IEnumerable<Candidate> locals, string localUsername, string remoteUsername, string remotePassword, ulong tieBreaker)
+    public IceAgent(NatTraversal nat, TincanLink link, bool controlling, IEnumerable<Candidate> locals, string localUsername, string remoteUsername, byte[] outboundKey, ulong tieBreaker)
     {
         _nat = nat;
         _link = link;
         _time = link.Manager.Time;
         _started = _time.GetTimestamp();
         _username = remoteUsername + ":" + localUsername;
-        _remoteKey = StunCredentialKeys.ShortTerm(remotePassword);
+        _remoteKey = outboundKey;
         _tieBreaker = tieBreaker;
         Checklist = new Checklist(controlling, locals);
     }
@@ -64,8 +65,9 @@ internal sealed class IceAgent : IDisposable
         Checklist.OnCheckRequest(local, source, priority, useCandidate, Now);
 
     /// <summary>
-    /// A response to one of our checks (ignored if it is for none of this agent's pairs). Unauthenticated responses
-    /// and answers from another address than the one checked (RFC 8445 section 7.2.5.2.1) fail the pair.
+    /// A response to one of our checks (ignored if it is for none of this agent's pairs). Answers from another address
+    /// than the one checked (RFC 8445 section 7.2.5.2.1) fail the pair. Unauthenticated responses are discarded as if
+    /// never received (RFC 8489 section 9.1.4): a forger must not fail a pair whose genuine answer is still coming.
     /// </summary>
     public void OnResponse(in StunMessage response, IPEndPoint from)
     {
@@ -87,7 +89,12 @@ internal sealed class IceAgent : IDisposable
 
         // A late or forged failure must not fail a pair that has moved on (answered, or re-checked meanwhile).
         bool inFlight = entry.State == CandidatePairState.InProgress;
-        if (!response.VerifyMessageIntegrity(_remoteKey) || !EndPointComparison.Same(from, entry.Pair.Remote.EndPoint))
+        if (!response.VerifyMessageIntegrity(_remoteKey))
+        {
+            return;
+        }
+
+        if (!EndPointComparison.Same(from, entry.Pair.Remote.EndPoint))
         {
             if (inFlight)
             {
@@ -154,7 +161,7 @@ internal sealed class IceAgent : IDisposable
 
         writer.AppendMessageIntegrity(_remoteKey);
         writer.AppendFingerprint();
-        _nat.ExpectCheckResponse(id, _link);
+        _nat.ExpectCheckResponse(id, _link, _remoteKey);
         _nat.SendCheck(_buffer.AsSpan(0, ILinkPath.Headroom + writer.Length), entry.Pair.Local, entry.Pair.Remote.EndPoint);
     }
 
