@@ -13,14 +13,17 @@ public sealed class ConnectivityCheckTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static byte[] Check(string username, string password, StunTransactionId id)
+    private static byte[] Check(string username, string password, StunTransactionId id) =>
+        Check(username, StunCredentialKeys.ShortTerm(password), id);
+
+    private static byte[] Check(string username, byte[] key, StunTransactionId id)
     {
         byte[] buffer = new byte[256];
         var writer = new StunMessageWriter(buffer, StunMethod.Binding, StunMessageClass.Request, id);
         writer.AppendString(StunAttributeType.Username, username);
         writer.AppendUInt32(StunAttributeType.Priority, Candidate.ComputePriority(CandidateType.PeerReflexive, 65535));
         writer.AppendUInt64(StunAttributeType.IceControlled, 42);
-        writer.AppendMessageIntegrity(StunCredentialKeys.ShortTerm(password));
+        writer.AppendMessageIntegrity(key);
         writer.AppendFingerprint();
         return buffer[..writer.Length];
     }
@@ -75,28 +78,29 @@ public sealed class ConnectivityCheckTests
         IPEndPoint bAt = b.Manager.LocalHostCandidate!.EndPoint;
         var to = new IPEndPoint(IPAddress.Loopback, bAt.Port);
 
-        // Right username and password: a success response that B authenticates with its own password, telling us
-        // the address B saw (our peer-reflexive address in a NAT).
+        // Right username and the A-B link's key (which only A and B can derive): a success response that B
+        // authenticates with the same key, telling us the address B saw (our peer-reflexive address in a NAT).
+        CheckKeys keys = CheckKeys.TryDerive(a.Manager.Keys, ofB.Key, ofA.CheckUsername, ofA.CheckPassword, ofB.CheckUsername, ofB.CheckPassword)!;
         var id = StunTransactionId.NewRandom();
-        peer.Send(Check($"{ofB.CheckUsername}:{ofA.CheckUsername}", ofB.CheckPassword, id), to);
+        peer.Send(Check($"{ofB.CheckUsername}:{ofA.CheckUsername}", keys.Outbound, id), to);
         byte[]? answer = ReceiveResponse(peer, 2000);
         Assert.NotNull(answer);
         Assert.Equal(StunParseError.None, StunMessage.TryParse(answer, out StunMessage response));
         Assert.Equal(StunMessageClass.SuccessResponse, response.Class);
         Assert.Equal(id, response.TransactionId);
-        Assert.True(response.VerifyMessageIntegrity(StunCredentialKeys.ShortTerm(ofB.CheckPassword)));
+        Assert.True(response.VerifyMessageIntegrity(keys.Outbound));
         Assert.True(response.TryGetXorAddress(StunAttributeType.XorMappedAddress, out IPEndPoint? mapped));
         Assert.Equal(((IPEndPoint)peer.Client.LocalEndPoint!).Port, mapped!.Port);
 
-        // Wrong password: dropped silently and counted.
-        long authFailures = b.Manager.Drops.Get(DropReason.AuthenticationFailed);
-        peer.Send(Check($"{ofB.CheckUsername}:{ofA.CheckUsername}", "not-the-password-at-all", StunTransactionId.NewRandom()), to);
+        // Wrong key (B's password, the key plain ICE would use): dropped silently and counted.
+        long authFailures = b.Manager.Drops.Get(DropReason.CheckNotAuthenticated);
+        peer.Send(Check($"{ofB.CheckUsername}:{ofA.CheckUsername}", ofB.CheckPassword, StunTransactionId.NewRandom()), to);
         Assert.Null(ReceiveResponse(peer, 300));
-        Assert.Equal(authFailures + 1, b.Manager.Drops.Get(DropReason.AuthenticationFailed));
+        Assert.Equal(authFailures + 1, b.Manager.Drops.Get(DropReason.CheckNotAuthenticated));
 
         // A sender B has no link to: dropped and counted, whatever the integrity.
         long unknown = b.Manager.Drops.Get(DropReason.UnknownKey);
-        peer.Send(Check($"{ofB.CheckUsername}:stranger", ofB.CheckPassword, StunTransactionId.NewRandom()), to);
+        peer.Send(Check($"{ofB.CheckUsername}:stranger", keys.Outbound, StunTransactionId.NewRandom()), to);
         Assert.Null(ReceiveResponse(peer, 300));
         Assert.Equal(unknown + 1, b.Manager.Drops.Get(DropReason.UnknownKey));
         Assert.Equal(LinkState.Connecting, b.LinkTo(a).Status.State);
