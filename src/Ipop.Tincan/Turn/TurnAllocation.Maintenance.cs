@@ -66,23 +66,22 @@ internal sealed partial class TurnAllocation
                 return;
             }
 
+            // A refused refresh is retried until the allocation expires, 401 included: a 401 cannot carry
+            // MESSAGE-INTEGRITY (RFC 8489 section 9.2.5), so anyone can forge one, and failing on it would let them
+            // kill the allocation. Credentials that were really revoked cost at most the rest of the lifetime.
             if (now >= allocationDue)
             {
                 try
                 {
                     await RefreshAsync(_timings.RequestedLifetime, _timings.Retransmission, CancellationToken.None).ConfigureAwait(false);
                 }
-                catch (TurnAuthenticationException ex)
-                {
-                    Fail(ex.Message);
-                    return;
-                }
                 catch (TurnAllocationException ex) when (ex.ErrorCode == StunErrorCodes.AllocationMismatch)
                 {
+                    // Signed (IsAuthentic discards an unsigned 437): the server really has no allocation for us.
                     Fail(ex.Message);
                     return;
                 }
-                catch (Exception ex) when (ex is TurnAllocationException or TimeoutException or ObjectDisposedException)
+                catch (Exception ex) when (ex is TurnAuthenticationException or TurnAllocationException or TimeoutException or ObjectDisposedException)
                 {
                     LogRefreshFailed(_logger, Server, "allocation", ex.Message);
                     lock (_lock)

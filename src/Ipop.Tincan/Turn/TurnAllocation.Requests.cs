@@ -15,7 +15,7 @@ internal sealed partial class TurnAllocation
         {
             byte[]? key = _key;
             int length = BuildRequest(buffer, method, body, key);
-            StunResponseValidator? validator = key is null ? null : m => IsAuthentic(m, key);
+            StunResponseValidator? validator = key is null ? null : m => IsAuthentic(m, key, method);
             StunResponse response = await _transactions.SendRequestAsync(buffer.AsSpan(0, length), ServerAddress, policy, validator, cancellationToken).ConfigureAwait(false);
             if (response.IsSuccess || key is null)
             {
@@ -45,19 +45,27 @@ internal sealed partial class TurnAllocation
     /// <summary>
     /// RFC 8489 section 9.2.5: once a request carried our credentials, only 401 and 438 answers may come without
     /// MESSAGE-INTEGRITY (the server did not accept the credentials or the nonce, so it cannot sign). Any other
-    /// answer without a valid one is discarded as if never received: otherwise an attacker who knows no password
-    /// could hand us a relayed address, or kill the allocation with a forged 437 to a Refresh.
+    /// answer without a valid one, success or error, is discarded as if never received, counted, and the transaction
+    /// keeps waiting for the genuine answer: otherwise an attacker who knows no password could hand us a relayed
+    /// address, or kill the allocation with a forged 437 to a Refresh. The table logs the discard (rate-limited).
     /// </summary>
-    private static bool IsAuthentic(StunMessage response, byte[] key)
+    private bool IsAuthentic(StunMessage response, byte[] key, StunMethod method)
     {
-        if (response.HasMessageIntegrity)
+        bool authentic = response.HasMessageIntegrity
+            ? response.VerifyMessageIntegrity(key)
+            : response.Class == StunMessageClass.ErrorResponse
+                && response.TryGetErrorCode(out int code, out _)
+                && code is StunErrorCodes.Unauthorized or StunErrorCodes.StaleNonce;
+        if (!authentic)
         {
-            return response.VerifyMessageIntegrity(key);
+            long total = Interlocked.Increment(ref _unauthenticated);
+            if (_dropLog.ShouldLog())
+            {
+                LogUnauthenticated(_logger, Server, method, response.Class, total);
+            }
         }
 
-        return response.Class == StunMessageClass.ErrorResponse
-            && response.TryGetErrorCode(out int code, out _)
-            && code is StunErrorCodes.Unauthorized or StunErrorCodes.StaleNonce;
+        return authentic;
     }
 
     private int BuildRequest(byte[] buffer, StunMethod method, BodyWriter body, byte[]? key)
@@ -84,7 +92,9 @@ internal sealed partial class TurnAllocation
             return false;
         }
 
-        if (view.TryGetString(StunAttributeType.Realm, out string? realm, maxBytes: 763) && !string.IsNullOrEmpty(realm) && !string.Equals(realm, _realm, StringComparison.Ordinal))
+        // Once the allocation exists, its realm is settled: a 401 or 438 cannot be signed, so one naming another realm
+        // may be forged, and taking it would change our key and lock us out of our own allocation.
+        if (!_allocated && view.TryGetString(StunAttributeType.Realm, out string? realm, maxBytes: 763) && !string.IsNullOrEmpty(realm) && !string.Equals(realm, _realm, StringComparison.Ordinal))
         {
             _realm = realm;
             if (_key is not null)
@@ -112,6 +122,9 @@ internal sealed partial class TurnAllocation
 
         return new TurnAllocationException($"TURN {what} on {Server} failed: {(code == 0 ? "error response without ERROR-CODE" : $"{code} {reason}")}", code);
     }
+
+    [LoggerMessage(EventId = 1209, Level = LogLevel.Warning, Message = "TURN server {Server}: discarded a {Method} {Class} without a valid MESSAGE-INTEGRITY (forged, or not from the server we authenticated with); {Total} so far")]
+    private static partial void LogUnauthenticated(ILogger logger, TurnServerEndpoint server, StunMethod method, StunMessageClass @class, long total);
 
     [LoggerMessage(EventId = 1203, Level = LogLevel.Debug, Message = "TURN server {Server}: stale nonce on {Method}, retrying with the new one")]
     private static partial void LogStaleNonce(ILogger logger, TurnServerEndpoint server, StunMethod method);

@@ -44,6 +44,8 @@ internal sealed partial class TurnAllocation : IAsyncDisposable
     private long _channelDataReceived;
     private long _indicationsReceived;
     private long _dropped;
+    private long _unauthenticated;
+    private bool _allocated;
     private long _refreshes;
     private long _channelRefreshes;
     private long _permissionRefreshes;
@@ -98,6 +100,12 @@ internal sealed partial class TurnAllocation : IAsyncDisposable
 
     /// <summary>Datagrams from the server we could not use (garbage, unknown channel, unexpected STUN).</summary>
     public long DroppedDatagrams => Interlocked.Read(ref _dropped);
+
+    /// <summary>
+    /// Answers to our authenticated requests discarded for lacking a valid MESSAGE-INTEGRITY (RFC 8489 section 9.2.5):
+    /// forged, or from someone who does not know the password.
+    /// </summary>
+    public long UnauthenticatedResponses => Interlocked.Read(ref _unauthenticated);
 
     /// <summary>Successful allocation refreshes (scheduled or explicit).</summary>
     public long Refreshes => Interlocked.Read(ref _refreshes);
@@ -181,6 +189,7 @@ internal sealed partial class TurnAllocation : IAsyncDisposable
         }
 
         RelayedAddress = relayed!;
+        _allocated = true;
         if (view.TryGetXorAddress(StunAttributeType.XorMappedAddress, out IPEndPoint? mapped))
         {
             MappedAddress = mapped!;

@@ -50,6 +50,12 @@ internal sealed class FakeTurnServer : IDatagramSender
 
     public TurnDemultiplexer? Demultiplexer { get; set; }
 
+    /// <summary>
+    /// An attacker who sees our requests but does not know the password: for each authenticated request (its method
+    /// and transaction id) it may return a datagram, delivered to the client before the server's own answer.
+    /// </summary>
+    public Func<StunMethod, StunTransactionId, byte[]?>? Forger { get; set; }
+
     public List<(StunMethod Method, bool Authenticated, string? Nonce, uint? Lifetime)> Requests { get; } = [];
 
     public List<byte[]> ChannelDataSent { get; } = [];
@@ -92,6 +98,11 @@ internal sealed class FakeTurnServer : IDatagramSender
         {
             Requests.Add((request.Method, authenticated, nonce, lifetime));
             RawRequests.Add(datagram.ToArray());
+        }
+
+        if (authenticated && Forger?.Invoke(request.Method, request.TransactionId) is { } forged)
+        {
+            Demultiplexer?.OnDatagram(forged, Address);
         }
 
         if (Silent)
