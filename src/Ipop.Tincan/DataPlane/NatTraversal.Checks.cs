@@ -30,6 +30,7 @@ internal sealed partial class NatTraversal
     private readonly ConcurrentDictionary<StunTransactionId, (TincanLink Link, byte[] Key)> _checks = new();
     private readonly PerSecondBudget _checkBudget;
     private readonly PerSecondBudget _answerBudget;
+    private LogRateLimiter? _unknownCheckLog;
     private long _strangerDrops;
     private long _bindingAnswers;
 
@@ -102,8 +103,9 @@ internal sealed partial class NatTraversal
         if (!named)
         {
             // Usually a peer whose controller created its link before ours: its retransmission will find the link.
+            // Its own log limit: sharing UnknownKey's would silence the refusal of the same peer's handshakes.
             _manager.Drops.Add(DropReason.UnknownKey);
-            if (_manager.Drops.ShouldLog(DropReason.UnknownKey))
+            if ((_unknownCheckLog ??= new LogRateLimiter(_time, TimeSpan.FromSeconds(10))).ShouldLog())
             {
                 LogCheckFromUnknown(_logger, source, username);
             }
