@@ -17,7 +17,7 @@ namespace Ipop;
 /// ICE-style username fragment for connectivity checks (4..256 characters in the JSON form). Empty in a descriptor
 /// built by hand (a statically configured peer): the link then skips the checks and handshakes on every candidate.
 /// </param>
-/// <param name="CheckPassword">ICE-style password for the checks' MESSAGE-INTEGRITY (22..256 characters in the JSON form; empty with an empty username).</param>
+/// <param name="CheckPassword">ICE-style password, mixed with both nodes' keys into each link's check MESSAGE-INTEGRITY key (22..256 characters in the JSON form; empty with an empty username).</param>
 public sealed record LinkDescriptor(NodePublicKey Key, ImmutableArray<Candidate> Candidates, string CheckUsername, string CheckPassword)
 {
     /// <summary>The descriptor format version written by <see cref="ToJson"/>.</summary>
