@@ -210,7 +210,8 @@ public sealed class CheckIntegrityTests
         byte[] forged = Check(username, StunCredentialKeys.ShortTerm(ofB.CheckPassword), StunTransactionId.NewRandom());
         long rejectedBefore = b.Manager.Drops.Get(DropReason.CheckNotAuthenticated);
 
-        // The flood names A's link (right username, wrong key) at well over the 500/s budget, for 2 s, bounded.
+        // The flood names A's link (right username, wrong key) at well over the 500/s budget: at least 2 s and 3,000
+        // checks, at most 8 s.
         using var flooder = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         long sent = 0;
@@ -218,7 +219,7 @@ public sealed class CheckIntegrityTests
             () =>
             {
                 var clock = Stopwatch.StartNew();
-                while (clock.Elapsed < TimeSpan.FromSeconds(2) && !stop.IsCancellationRequested)
+                while ((clock.Elapsed < TimeSpan.FromSeconds(2) || sent < 3000) && clock.Elapsed < TimeSpan.FromSeconds(8) && !stop.IsCancellationRequested)
                 {
                     for (int i = 0; i < 10; i++)
                     {
@@ -257,5 +258,71 @@ public sealed class CheckIntegrityTests
         // ... and no genuine check was refused for it (one may be lost to a full socket buffer on a loaded machine).
         Assert.True(asked >= 5, $"only {asked} genuine checks during the flood");
         Assert.True(answered >= asked - 1, $"{answered} of {asked} genuine checks answered during the flood");
+    }
+
+    [Fact]
+    public async Task A_forged_answer_to_our_check_neither_fails_the_pair_nor_hides_the_genuine_answer()
+    {
+        await using TestNode first = await TestNode.StartAsync("A");
+        await using TestNode second = await TestNode.StartAsync("B");
+
+        // A controls (lower key): it nominates and selects once a check of the pair succeeded. B itself stays silent;
+        // the test answers A's checks at B's place from a socket of its own, knowing B's private key.
+        (TestNode a, TestNode b) = first.Manager.LocalKey.Bytes.SequenceCompareTo(second.Manager.LocalKey.Bytes) < 0 ? (first, second) : (second, first);
+        LinkDescriptor ofA = await a.DescriptorAsync();
+        LinkDescriptor ofB = await b.DescriptorAsync();
+        using var asB = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        a.Tincan.CreateLink(b.Id, ofB with { Candidates = [Nowhere(asB)] });
+        byte[] genuineKey = CheckKeys.TryDerive(b.Manager.Keys, ofA.Key, ofB.CheckUsername, ofB.CheckPassword, ofA.CheckUsername, ofA.CheckPassword)!.Inbound;
+        byte[] forgedKey = StunCredentialKeys.ShortTerm(ofB.CheckPassword);
+        long forgedBefore = a.Manager.Drops.Get(DropReason.CheckNotAuthenticated);
+
+        // The first check gets a forged failure and a forged success first, then the genuine success; later checks
+        // (the nomination) get genuine answers. Bounded: 5 s.
+        bool forgedSent = false;
+        byte[] answer = new byte[256];
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < TimeSpan.FromSeconds(5) && ((TincanLink)a.LinkTo(b)).SelectedPair is null)
+        {
+            asB.Client.ReceiveTimeout = 200;
+            byte[] datagram;
+            IPEndPoint? from = null;
+            try
+            {
+                datagram = asB.Receive(ref from);
+            }
+            catch (SocketException)
+            {
+                continue;
+            }
+
+            if (StunMessage.TryParse(datagram, out StunMessage check) != StunParseError.None || check.Class != StunMessageClass.Request)
+            {
+                continue;
+            }
+
+            if (!forgedSent)
+            {
+                forgedSent = true;
+                byte[] failure = new byte[256];
+                var writer = new StunMessageWriter(failure, StunMethod.Binding, StunMessageClass.ErrorResponse, check.TransactionId);
+                writer.AppendErrorCode(StunErrorCodes.BadRequest, "Forged");
+                writer.AppendMessageIntegrity(forgedKey);
+                writer.AppendFingerprint();
+                asB.Send(failure.AsSpan(0, writer.Length), from!);
+                int forged = StunBindingResponder.WriteResponse(datagram, from!, answer, forgedKey);
+                asB.Send(answer.AsSpan(0, forged), from!);
+                await Task.Delay(100, TestContext.Current.CancellationToken);
+            }
+
+            int length = StunBindingResponder.WriteResponse(datagram, from!, answer, genuineKey);
+            asB.Send(answer.AsSpan(0, length), from!);
+        }
+
+        Assert.True(forgedSent, "A checked the candidate");
+        CandidatePair? selected = ((TincanLink)a.LinkTo(b)).SelectedPair;
+        Assert.NotNull(selected);
+        Assert.Equal(((IPEndPoint)asB.Client.LocalEndPoint!).Port, selected.Remote.EndPoint.Port);
+        Assert.Equal(forgedBefore + 2, a.Manager.Drops.Get(DropReason.CheckNotAuthenticated));
     }
 }
