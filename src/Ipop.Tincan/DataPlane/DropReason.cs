@@ -59,4 +59,7 @@ internal enum DropReason
 
     /// <summary>A handshake message arrived while too many waited for the link control loop (a handshake flood).</summary>
     HandshakeBacklog,
+
+    /// <summary>An IP packet from the interface was larger than its link's path carries (answered with "fragmentation needed" / "packet too big").</summary>
+    PathMtuExceeded,
 }
