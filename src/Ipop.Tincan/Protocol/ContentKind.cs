@@ -14,7 +14,7 @@ internal enum ContentKind : byte
 
     /// <summary>
     /// A path MTU probe (RFC 8899): a 4-byte round id, the 2-byte size under test, then padding up to that size. Peers
-    /// that predate it ignore it, so their links stay at the base size.
+    /// that predate it drop it as malformed, so their links stay at the base size.
     /// </summary>
     Probe = 3,
 

@@ -53,13 +53,14 @@ internal sealed partial class LinkManager
             MssClamp.Apply(packet[l3..], mtu - l3);
         }
 
-        if (packet.Length <= mtu || l3 != 0 || ((packet[0] >> 4) == 6 && packet.Length <= Ipv6MinimumMtu))
+        int limit = link.SendLimit;
+        if (packet.Length <= limit || l3 != 0 || ((packet[0] >> 4) == 6 && packet.Length <= Ipv6MinimumMtu))
         {
             link.NotePacketSize(packet.Length);
             return true;
         }
 
-        int answer = IcmpUnreachable.WriteTooBig(packet, mtu, scratch);
+        int answer = IcmpUnreachable.WriteTooBig(packet, limit, scratch);
         if (answer == 0)
         {
             link.NotePacketSize(packet.Length);

@@ -38,6 +38,7 @@ internal sealed class PathMtuProber
     private long _nextRaise;
     private long _searchStarted;
     private bool _trafficSeen;
+    private bool _optimistic;
 
     public PathMtuProber(PathMtuSettings settings)
     {
@@ -54,6 +55,14 @@ internal sealed class PathMtuProber
 
     /// <summary>The largest payload known (or, before any answer, assumed) to cross the path.</summary>
     public int Current { get; private set; }
+
+    /// <summary>
+    /// The largest payload to send rather than refuse: <see cref="Current"/>, except during the first round on a new
+    /// path, when nothing was seen lost yet and refusing would make senders cache a smaller MTU for minutes (Linux
+    /// keeps a learned path MTU for 10) on a path that may well carry everything. A TCP SYN is still clamped to
+    /// <see cref="Current"/>.
+    /// </summary>
+    public int Limit => _optimistic ? _max : Current;
 
     /// <summary>The size every path is assumed to carry (from <see cref="Reset"/>).</summary>
     public int Base => _base;
@@ -88,6 +97,7 @@ internal sealed class PathMtuProber
         }
 
         StartSearch(now, PathMtuState.Base);
+        _optimistic = true;
     }
 
     /// <summary>Traffic larger than the base size went out since the last tick (it is what a black hole would eat).</summary>
@@ -170,6 +180,7 @@ internal sealed class PathMtuProber
         }
 
         _inFlight = false;
+        _optimistic = false;
         if (State == PathMtuState.SearchComplete)
         {
             // A confirmation came back.
@@ -187,6 +198,7 @@ internal sealed class PathMtuProber
     private bool RoundTimedOut(long now)
     {
         _inFlight = false;
+        _optimistic = false;
         if (_acked != 0)
         {
             // Something got through, so what is missing above it was too large for the path (not a random loss).

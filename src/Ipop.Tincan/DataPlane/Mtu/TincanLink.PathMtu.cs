@@ -25,6 +25,7 @@ internal sealed partial class TincanLink
 
     // Published for the packet threads: the largest inner packet (0: no path measured yet), and what counts as full size.
     private int _effectiveMtu;
+    private int _sendLimit;
     private int _fullSizeThreshold = int.MaxValue;
 
     // Set by the NIC thread when a packet above the base size went out; the tick clears it.
@@ -40,6 +41,19 @@ internal sealed partial class TincanLink
         {
             int mtu = Volatile.Read(ref _effectiveMtu);
             return mtu != 0 ? mtu : _manager.UnmeasuredMtu;
+        }
+    }
+
+    /// <summary>
+    /// The largest inner packet sent rather than answered with "too big": <see cref="EffectiveMtu"/>, except while the
+    /// first probes on a path are out (see <see cref="PathMtuProber.Limit"/>) and before any path was measured.
+    /// </summary>
+    internal int SendLimit
+    {
+        get
+        {
+            int limit = Volatile.Read(ref _sendLimit);
+            return limit != 0 ? limit : _manager.MaxPayload;
         }
     }
 
@@ -163,6 +177,7 @@ internal sealed partial class TincanLink
     private void PublishPathMtu(PathMtuProber prober)
     {
         Volatile.Write(ref _effectiveMtu, prober.Current);
+        Volatile.Write(ref _sendLimit, prober.Limit);
         if (prober.BlackHoles != _pathMtuLoggedBlackHoles)
         {
             _pathMtuLoggedBlackHoles = prober.BlackHoles;
