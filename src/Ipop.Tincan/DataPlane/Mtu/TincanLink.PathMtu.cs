@@ -31,6 +31,15 @@ internal sealed partial class TincanLink
     // Set by the NIC thread when a packet above the base size went out; the tick clears it.
     private int _fullSizeSent;
 
+    // Acknowledgments from the receive thread (the only writer) to the loop (the only reader), packed as round id and
+    // size, so an acknowledgment costs no allocation; one drain step at a time is posted (a cached delegate).
+    private const int AckRingSize = 16;
+    private readonly long[] _ackRing = new long[AckRingSize];
+    private int _ackWritten;
+    private int _ackRead;
+    private int _ackDrainPosted;
+    private Action? _drainAcks;
+
     /// <summary>
     /// The largest inner packet (IP packet on TUN, Ethernet frame on TAP) the path in use carries. Before a path was
     /// measured, the smallest base of any path, so nothing sent early is too large for the path found later.
@@ -130,28 +139,50 @@ internal sealed partial class TincanLink
             return;
         }
 
-        PostProbeAck(roundId, size);
+        // Single producer: a full ring (the loop fell 16 behind) loses the acknowledgment, which counts as a lost probe.
+        int written = _ackWritten;
+        if (written - Volatile.Read(ref _ackRead) < AckRingSize)
+        {
+            _ackRing[written & (AckRingSize - 1)] = ((long)roundId << 16) | (ushort)size;
+            Volatile.Write(ref _ackWritten, written + 1);
+        }
+
+        if (Interlocked.Exchange(ref _ackDrainPosted, 1) == 0)
+        {
+            _manager.Control.Post(_drainAcks ??= DrainProbeAcks);
+        }
     }
 
-    // Apart from the receive-thread method, so its closure is allocated only for an acknowledgment.
-    private void PostProbeAck(uint roundId, int size) => _manager.Control.Post(() => OnProbeAck(roundId, size));
-
-    private void OnProbeAck(uint roundId, int size)
+    // Control loop: feeds the acknowledgments received so far to the prober.
+    private void DrainProbeAcks()
     {
-        if (_closed || _pathMtu is not { } prober)
+        Volatile.Write(ref _ackDrainPosted, 0);
+        int written = Volatile.Read(ref _ackWritten);
+        bool roundEnded = false;
+        long now = _manager.Time.GetTimestamp();
+        for (int read = _ackRead; read != written; read++)
+        {
+            long packed = _ackRing[read & (AckRingSize - 1)];
+            Volatile.Write(ref _ackRead, read + 1);
+            if (!_closed && _pathMtu is { } prober)
+            {
+                roundEnded |= prober.OnAck(now, (uint)(packed >> 16), (int)(packed & 0xFFFF));
+            }
+        }
+
+        if (_closed || _pathMtu is not { } current)
         {
             return;
         }
 
-        long now = _manager.Time.GetTimestamp();
-        if (prober.OnAck(now, roundId, size))
+        if (roundEnded)
         {
             // The round is complete: the next one goes out now rather than at the next tick.
             TickPathMtu(now);
         }
         else
         {
-            PublishPathMtu(prober);
+            PublishPathMtu(current);
         }
     }
 
