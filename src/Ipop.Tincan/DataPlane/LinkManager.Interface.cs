@@ -156,6 +156,7 @@ internal sealed partial class LinkManager
 
             // The other direction of the MSS clamp: what our side's TCP may send to the peer fits the path.
             ClampInbound(binding.Nic.Mode, link, packet);
+
             if (!batchable.IsEmpty)
             {
                 if (!ReferenceEquals(_deliveryBinding, binding) || _deliveries.IsFull)
