@@ -66,4 +66,23 @@ public sealed class TincanOptions
 
     /// <summary>TURN servers for relayed candidates (used by NAT traversal).</summary>
     public IList<TurnServerOptions> TurnServers { get; } = [];
+
+    /// <summary>
+    /// Discover each link's path MTU with padded probes inside the tunnel (RFC 8899 DPLPMTUD; no reliance on ICMP),
+    /// clamp the MSS of TCP connections through the link to it, and answer larger IP packets with "fragmentation
+    /// needed" / "packet too big". Off: every link assumes the whole <see cref="Mtu"/> crosses its path. Default <c>true</c>.
+    /// </summary>
+    public bool PathMtuDiscovery { get; set; } = true;
+
+    /// <summary>How long a round of path MTU probes waits for its acknowledgments (RFC 8899 PROBE_TIMER). Default 1 s.</summary>
+    public TimeSpan PathMtuProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Rounds of path MTU probes lost in a row before a size is given up (RFC 8899 MAX_PROBES), 1..10. Default 3.</summary>
+    public int PathMtuMaxProbes { get; set; } = 3;
+
+    /// <summary>After a search, how long until a link tries a larger path MTU again (RFC 8899 PMTU_RAISE_TIMER). Default 600 s.</summary>
+    public TimeSpan PathMtuRaiseInterval { get; set; } = TimeSpan.FromSeconds(600);
+
+    /// <summary>While full-size packets flow, how often a link confirms its path MTU still holds (black hole detection). Default 5 s.</summary>
+    public TimeSpan PathMtuConfirmInterval { get; set; } = TimeSpan.FromSeconds(5);
 }

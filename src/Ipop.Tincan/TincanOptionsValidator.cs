@@ -42,6 +42,10 @@ internal sealed class TincanOptionsValidator : IValidateOptions<TincanOptions>
         Duration(errors, "RekeyAfterTime", o.RekeyAfterTime, TimeSpan.FromSeconds(1), TimeSpan.FromDays(1));
         Duration(errors, "KeepaliveInterval", o.KeepaliveInterval, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1));
         Duration(errors, "HandshakeTimeout", o.HandshakeTimeout, TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1));
+        Range(errors, "PathMtuMaxProbes", o.PathMtuMaxProbes, 1, 10);
+        Duration(errors, "PathMtuProbeTimeout", o.PathMtuProbeTimeout, TimeSpan.FromMilliseconds(50), TimeSpan.FromMinutes(1));
+        Duration(errors, "PathMtuRaiseInterval", o.PathMtuRaiseInterval, TimeSpan.FromSeconds(10), TimeSpan.FromDays(1));
+        Duration(errors, "PathMtuConfirmInterval", o.PathMtuConfirmInterval, TimeSpan.FromMilliseconds(500), TimeSpan.FromHours(1));
         if (o.RekeyAfterMessages < 1 || o.RekeyAfterMessages > 1L << 60)
         {
             errors.Add($"{P}RekeyAfterMessages must be between 1 and 2^60, got {o.RekeyAfterMessages.ToString(CultureInfo.InvariantCulture)}");

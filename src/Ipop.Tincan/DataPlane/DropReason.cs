@@ -68,4 +68,7 @@ internal enum DropReason
 
     /// <summary>An authenticated connectivity check beyond the per-second budget (a peer checking far too fast).</summary>
     CheckOverBudget,
+
+    /// <summary>An IP packet from the interface was larger than its link's path carries (answered with "fragmentation needed" / "packet too big").</summary>
+    PathMtuExceeded,
 }

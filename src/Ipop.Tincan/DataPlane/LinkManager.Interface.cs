@@ -154,6 +154,9 @@ internal sealed partial class LinkManager
                 return;
             }
 
+            // The other direction of the MSS clamp: what our side's TCP may send to the peer fits the path.
+            ClampInbound(binding.Nic.Mode, link, packet);
+
             if (!batchable.IsEmpty)
             {
                 if (!ReferenceEquals(_deliveryBinding, binding) || _deliveries.IsFull)
@@ -317,7 +320,12 @@ internal sealed partial class LinkManager
         switch (decision.Action)
         {
             case RouteAction.Unicast when decision.Link is TincanLink link && ReferenceEquals(link.Manager, this):
-                link.QueuePacket(slot, length, sends);
+                // Path MTU (issue 13): clamp a SYN's MSS; a packet too large for this link's path is answered, not sent.
+                if (FitOutbound(binding.Nic.Mode, binding.Nic, link, packet, floodBuffer))
+                {
+                    link.QueuePacket(slot, length, sends);
+                }
+
                 break;
             case RouteAction.Flood:
                 // Rare (broadcast, unknown unicast): keep order with what is queued, then one datagram per link.

@@ -106,6 +106,12 @@ internal sealed partial class LinkManager
             case ContentKind.Control:
                 RaiseControlMessage(link, plaintext);
                 break;
+            case ContentKind.Probe:
+                link.OnPathMtuProbe(plaintext);
+                break;
+            case ContentKind.ProbeAck:
+                link.OnPathMtuProbeAck(plaintext);
+                break;
             default:
                 break;
         }

@@ -86,6 +86,9 @@ internal sealed partial class TincanLink
         {
             SendProbes();
         }
+
+        // Path MTU discovery rides on this tick (issue 13): no timer of its own.
+        TickPathMtu(now);
     }
 
     // Control loop: keepalives to the peer's direct candidates while relayed; the first one that

@@ -11,4 +11,13 @@ internal enum ContentKind : byte
 
     /// <summary>An empty keepalive (keeps NAT mappings and liveness).</summary>
     Keepalive = 2,
+
+    /// <summary>
+    /// A path MTU probe (RFC 8899): a 4-byte round id, the 2-byte size under test, then padding up to that size. Peers
+    /// that predate it drop it as malformed, so their links stay at the base size.
+    /// </summary>
+    Probe = 3,
+
+    /// <summary>The answer to a <see cref="Probe"/>: its round id and size, 6 bytes.</summary>
+    ProbeAck = 4,
 }

@@ -4,7 +4,9 @@ namespace Ipop.Tincan;
 
 /// <summary>
 /// Builds the ICMP (RFC 792) or ICMPv6 (RFC 4443) "destination unreachable" answer for a packet that
-/// has no link, so the sending application fails at once instead of waiting for a timeout.
+/// has no link, so the sending application fails at once instead of waiting for a timeout; and the
+/// "fragmentation needed" (RFC 1191) or "packet too big" (RFC 4443 section 3.2) answer for a packet larger
+/// than its link's path carries, so the sender's path MTU discovery lowers its size (issue 13).
 /// </summary>
 internal static class IcmpUnreachable
 {
@@ -23,13 +25,38 @@ internal static class IcmpUnreachable
 
         return (original[0] >> 4) switch
         {
-            4 => WriteV4(original, output),
-            6 => WriteV6(original, output),
+            4 => WriteV4(original, output, code: 1, mtu: 0), // host unreachable
+            6 => WriteV6(original, output, type: 1, code: 3, mtu: 0), // address unreachable
             _ => 0,
         };
     }
 
-    private static int WriteV4(ReadOnlySpan<byte> original, Span<byte> output)
+    /// <summary>
+    /// Writes the "fragmentation needed and DF set" (IPv4, type 3 code 4, next-hop MTU in bytes 6-7) or "packet too
+    /// big" (IPv6, type 2, MTU in bytes 4-7) answer to <paramref name="original"/>, naming <paramref name="mtu"/>.
+    /// </summary>
+    /// <returns>The answer's length, or 0 when none must be sent (as for <see cref="Write"/>; also an IPv4 packet
+    /// without DF, which may be fragmented instead).</returns>
+    public static int WriteTooBig(ReadOnlySpan<byte> original, int mtu, Span<byte> output)
+    {
+        if (original.Length < 1)
+        {
+            return 0;
+        }
+
+        switch (original[0] >> 4)
+        {
+            case 4 when original.Length >= 20 && (original[6] & 0x40) != 0:
+                return WriteV4(original, output, code: 4, mtu: Math.Clamp(mtu, 68, 0xFFFF));
+            case 6:
+                // Every IPv6 link carries 1280 (RFC 8200 section 5): a smaller MTU is never advertised.
+                return WriteV6(original, output, type: 2, code: 0, mtu: Math.Max(mtu, 1280));
+            default:
+                return 0;
+        }
+    }
+
+    private static int WriteV4(ReadOnlySpan<byte> original, Span<byte> output, byte code, int mtu)
     {
         int ihl = (original[0] & 0x0F) * 4;
         if (ihl < 20 || original.Length < ihl)
@@ -70,13 +97,14 @@ internal static class IcmpUnreachable
         Span<byte> icmp = output.Slice(20, 8 + quote);
         icmp[..8].Clear();
         icmp[0] = 3; // destination unreachable
-        icmp[1] = 1; // host unreachable
+        icmp[1] = code;
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], (ushort)mtu); // RFC 1191 section 4: next-hop MTU (0 otherwise)
         original[..quote].CopyTo(icmp[8..]);
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Checksum(icmp, 0));
         return length;
     }
 
-    private static int WriteV6(ReadOnlySpan<byte> original, Span<byte> output)
+    private static int WriteV6(ReadOnlySpan<byte> original, Span<byte> output, byte type, byte code, int mtu)
     {
         if (original.Length < 40)
         {
@@ -114,8 +142,9 @@ internal static class IcmpUnreachable
 
         Span<byte> icmp = output.Slice(40, payload);
         icmp[..8].Clear();
-        icmp[0] = 1; // destination unreachable
-        icmp[1] = 3; // address unreachable
+        icmp[0] = type;
+        icmp[1] = code;
+        BinaryPrimitives.WriteUInt32BigEndian(icmp[4..], (uint)mtu); // RFC 4443 section 3.2 (unused, 0, otherwise)
         original[..quote].CopyTo(icmp[8..]);
 
         // Pseudo-header: source, destination, upper-layer length, next header (RFC 8200 §8.1).

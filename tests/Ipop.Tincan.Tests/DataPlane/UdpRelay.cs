@@ -47,6 +47,9 @@ internal sealed class UdpRelay : IDisposable
     /// <summary>Handshake initiations lost so far.</summary>
     public int InitiationsLost;
 
+    /// <summary>Datagrams longer than this are lost silently, either way: a path MTU black hole.</summary>
+    public int MaxDatagram = int.MaxValue;
+
     /// <summary>A new outside port from now on, like a NAT that lost its mapping.</summary>
     public void Rebind()
     {
@@ -118,7 +121,7 @@ internal sealed class UdpRelay : IDisposable
                 }
 
                 _client = (IPEndPoint)any;
-                if (LoseInitiation(buffer, n))
+                if (LoseInitiation(buffer, n) || n > MaxDatagram)
                 {
                     continue;
                 }
@@ -145,7 +148,7 @@ internal sealed class UdpRelay : IDisposable
             try
             {
                 int n = outside.ReceiveFrom(buffer, ref any);
-                if (_client is not null && ((IPEndPoint)any).Equals(Target) && !LoseInitiation(buffer, n))
+                if (_client is not null && ((IPEndPoint)any).Equals(Target) && !LoseInitiation(buffer, n) && n <= MaxDatagram)
                 {
                     _inside.SendTo(buffer.AsSpan(0, n), _client);
                 }

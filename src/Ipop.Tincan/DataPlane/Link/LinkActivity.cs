@@ -44,7 +44,8 @@ internal sealed class LinkActivity
             Volatile.Write(ref _firstUnansweredSend, 0);
         }
 
-        if (kind != ContentKind.Keepalive)
+        // Path MTU probes and their answers are no data to answer with a passive keepalive.
+        if (kind is not (ContentKind.Keepalive or ContentKind.Probe or ContentKind.ProbeAck))
         {
             Volatile.Write(ref _lastDataReceived, now);
         }
