@@ -65,6 +65,9 @@ internal sealed partial class LinkManager : ITincan
         Control = new ControlLoop(RaiseQueuedEvents, e => LogControlStepThrew(_logger, e));
         _tickStep = TickLinks;
         OwnMacKey = HandshakeMac.DeriveKey(keys.PublicKeyBytes);
+        StaticSecrets = new PeerStaticSecrets(keys);
+        string? statePath = HandshakeTimestamps.ResolvePath(options);
+        HandshakeTimestamps = statePath is null ? HandshakeTimestamps.InMemory(_logger) : HandshakeTimestamps.Load(statePath, _logger);
     }
 
     public NodePublicKey LocalKey => Keys.PublicKey;
@@ -81,6 +84,12 @@ internal sealed partial class LinkManager : ITincan
     internal byte[] OwnMacKey { get; }
 
     internal TimeProvider Time { get; }
+
+    /// <summary>The last accepted initiation timestamp per peer key: outlives links, and restarts when a state path is set.</summary>
+    internal HandshakeTimestamps HandshakeTimestamps { get; }
+
+    /// <summary>The static-static secret with every authorized peer key (one DH less per initiation read).</summary>
+    internal PeerStaticSecrets StaticSecrets { get; }
 
     internal DropCounters Drops { get; } = new();
 
@@ -198,7 +207,10 @@ internal sealed partial class LinkManager : ITincan
                     // The peer came back with a new key: the old key loses its authorization now.
                     replaced = existing;
                     _byKey.TryRemove(existing.PeerKey, out _);
+                    StaticSecrets.Remove(existing.PeerKey);
                 }
+
+                StaticSecrets.Add(remote.Key);
 
                 link = new TincanLink(this, peer, remote) { CandidatesFromDescriptor = remote.Candidates };
                 link.SetCheckCredentials(remote.CheckUsername, remote.CheckPassword);
@@ -226,6 +238,7 @@ internal sealed partial class LinkManager : ITincan
             }
 
             _byKey.TryRemove(link.PeerKey, out _);
+            StaticSecrets.Remove(link.PeerKey);
             RebuildSnapshot();
         }
 

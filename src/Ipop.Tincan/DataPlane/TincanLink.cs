@@ -244,13 +244,14 @@ internal sealed partial class TincanLink : ITincanLink
         }
     }
 
-    // Sessions leave the index table at once; their keys are not disposed here because another thread may be
-    // using them for a packet right now. NSec frees (and zeroes) the key memory when the handle is finalized.
+    // Sessions leave the index table, then their keys are zeroed and freed: now, or when a packet thread that is
+    // using them this instant is done (Session.Retire); a packet that reaches a retired session is dropped.
     private void Retire(Session? session)
     {
         if (session is not null)
         {
             _manager.Unregister(session);
+            session.Retire();
         }
     }
 
