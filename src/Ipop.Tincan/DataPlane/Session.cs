@@ -144,7 +144,9 @@ internal sealed class Session : IndexEntry
         }
     }
 
-    private bool TryEnter()
+    /// <summary>Starts a use of the keys (<see cref="TrySeal"/> and <see cref="TryOpen"/> do it; tests hold one open).</summary>
+    /// <returns><c>false</c> when the session is retired: the caller must not use the keys, nor call <see cref="Exit"/>.</returns>
+    internal bool TryEnter()
     {
         if (Interlocked.Increment(ref _users) < RetiredFlag)
         {
@@ -155,7 +157,8 @@ internal sealed class Session : IndexEntry
         return false;
     }
 
-    private void Exit()
+    /// <summary>Ends a use started by a successful <see cref="TryEnter"/>.</summary>
+    internal void Exit()
     {
         // The last use after the retirement frees the keys (a refused TryEnter may get here too: the flag makes it once).
         if (Interlocked.Decrement(ref _users) == RetiredFlag)

@@ -54,6 +54,7 @@ internal sealed partial class TincanLink : ITincanLink
     private long _connectedAfterTicks = -1;
     private StagedPackets? _staged;
     private LinkSnapshot? _snapshot;
+    private long _retiredSessions;
 
     public TincanLink(LinkManager manager, PeerId peer, LinkDescriptor remote)
     {
@@ -105,6 +106,9 @@ internal sealed partial class TincanLink : ITincanLink
     /// control loop with Volatile.Write; packet threads read it once per packet.
     /// </summary>
     internal LinkSnapshot? Snapshot => Volatile.Read(ref _snapshot);
+
+    /// <summary>Sessions retired so far (their keys freed, or freed as the last packet using them finishes).</summary>
+    internal long RetiredSessions => Interlocked.Read(ref _retiredSessions);
 
     /// <summary>Packets waiting for the handshake.</summary>
     internal int StagedCount => Volatile.Read(ref _staged)?.Count ?? 0;
@@ -252,6 +256,7 @@ internal sealed partial class TincanLink : ITincanLink
         {
             _manager.Unregister(session);
             session.Retire();
+            Interlocked.Increment(ref _retiredSessions);
         }
     }
 
