@@ -51,6 +51,7 @@ public sealed class HandshakeIntegrityTests
 
         // The forgery reached the Noise read and was refused there, and the genuine response that followed completed
         // the same attempt: one initiation, no retry.
+        TestContext.Current.TestOutputHelper?.WriteLine($"connected {elapsed.TotalMilliseconds:F0} ms after CreateLink, {forged} forged responses refused first");
         Assert.True(Volatile.Read(ref forged) >= 1);
         Assert.True(a.Manager.Drops.Get(DropReason.AuthenticationFailed) >= 1, "the forged response was read and refused");
         Assert.Equal(1, path.InitiationsForwarded);
