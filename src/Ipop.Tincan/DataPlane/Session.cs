@@ -35,29 +35,21 @@ internal sealed class PendingHandshake : IndexEntry
 /// <remarks>
 /// Packet threads (the interface's send thread, the socket's receive thread) use the keys without a lock, through a
 /// session they read from the link's snapshot or the index table, while the control loop may retire the session at
-/// any moment. Each use therefore enters and leaves (two interlocked operations, no allocation), and
-/// <see cref="Retire"/> marks the session: the keys are zeroed and freed (NSec <see cref="Key.Dispose"/>) by whichever
-/// comes last, the retirement or the last use in flight. A use that starts after the retirement is refused instead
-/// of touching a freed key, so no packet thread ever sees <see cref="ObjectDisposedException"/>, and a retired key
-/// does not wait in memory for a finalizer that a data path that does not allocate rarely runs.
+/// any moment: each key is a <see cref="GuardedKey"/>, zeroed and freed at the retirement or by the last use in flight
+/// after it, never under a use, and not left to a finalizer that a data path that does not allocate rarely runs.
 /// </remarks>
 internal sealed class Session : IndexEntry
 {
-    // Added to the user count once by Retire: far above any number of threads using the session at once.
-    private const int RetiredFlag = 1 << 30;
-
-    private readonly Key _sendKey;
-    private readonly Key _receiveKey;
+    private readonly GuardedKey _send;
+    private readonly GuardedKey _receive;
     private long _sendCounter = -1;
-    private int _users;
-    private int _disposed;
 
     public Session(TincanLink link, uint remoteIndex, Key sendKey, Key receiveKey, long created)
         : base(link)
     {
         RemoteIndex = remoteIndex;
-        _sendKey = sendKey;
-        _receiveKey = receiveKey;
+        _send = new GuardedKey(sendKey);
+        _receive = new GuardedKey(receiveKey);
         Created = created;
     }
 
@@ -73,10 +65,13 @@ internal sealed class Session : IndexEntry
     public ReplayWindow Replay { get; } = new();
 
     /// <summary>True once <see cref="Retire"/> ran (the keys are freed, or will be when the last use in flight ends).</summary>
-    public bool IsRetired => Volatile.Read(ref _users) >= RetiredFlag;
+    public bool IsRetired => _send.IsRetired;
 
     /// <summary>True once both keys are zeroed and freed.</summary>
-    public bool KeysDisposed => Volatile.Read(ref _disposed) != 0;
+    public bool KeysDisposed => _send.IsDisposed && _receive.IsDisposed;
+
+    /// <summary>The send key's guard (tests hold a use open through it).</summary>
+    internal GuardedKey SendKey => _send;
 
     /// <summary>Takes the next send counter (thread-safe).</summary>
     public ulong NextCounter() => (ulong)Interlocked.Increment(ref _sendCounter);
@@ -85,19 +80,19 @@ internal sealed class Session : IndexEntry
     /// <returns><c>false</c> when the session was retired meanwhile: nothing was written, the packet has no session.</returns>
     public bool TrySeal(ulong counter, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext)
     {
-        if (!TryEnter())
+        if (!_send.TryEnter())
         {
             return false;
         }
 
         try
         {
-            TransportCipher.Seal(_sendKey, counter, associatedData, plaintext, ciphertext);
+            TransportCipher.Seal(_send.Key, counter, associatedData, plaintext, ciphertext);
             return true;
         }
         finally
         {
-            Exit();
+            _send.Exit();
         }
     }
 
@@ -105,75 +100,28 @@ internal sealed class Session : IndexEntry
     /// <returns>Whether the packet opened, or that the session was retired meanwhile (nothing was read).</returns>
     public SessionOpenResult TryOpen(ulong counter, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext)
     {
-        if (!TryEnter())
+        if (!_receive.TryEnter())
         {
             return SessionOpenResult.Retired;
         }
 
         try
         {
-            return TransportCipher.Open(_receiveKey, counter, associatedData, ciphertext, plaintext) ? SessionOpenResult.Opened : SessionOpenResult.Failed;
+            return TransportCipher.Open(_receive.Key, counter, associatedData, ciphertext, plaintext) ? SessionOpenResult.Opened : SessionOpenResult.Failed;
         }
         finally
         {
-            Exit();
+            _receive.Exit();
         }
     }
 
     /// <summary>
-    /// Control loop, after the session left the index table and the link's views: frees the keys now, or when the
-    /// last packet thread using them is done. Idempotent.
+    /// Control loop, after the session left the index table and the link's views: frees the keys now, or each when
+    /// the last packet thread using it is done. Idempotent.
     /// </summary>
     public void Retire()
     {
-        int users = Volatile.Read(ref _users);
-        while (users < RetiredFlag)
-        {
-            int seen = Interlocked.CompareExchange(ref _users, users + RetiredFlag, users);
-            if (seen == users)
-            {
-                if (users == 0)
-                {
-                    DisposeKeys();
-                }
-
-                return;
-            }
-
-            users = seen;
-        }
-    }
-
-    /// <summary>Starts a use of the keys (<see cref="TrySeal"/> and <see cref="TryOpen"/> do it; tests hold one open).</summary>
-    /// <returns><c>false</c> when the session is retired: the caller must not use the keys, nor call <see cref="Exit"/>.</returns>
-    internal bool TryEnter()
-    {
-        if (Interlocked.Increment(ref _users) < RetiredFlag)
-        {
-            return true;
-        }
-
-        Exit();
-        return false;
-    }
-
-    /// <summary>Ends a use started by a successful <see cref="TryEnter"/>.</summary>
-    internal void Exit()
-    {
-        // The last use after the retirement frees the keys (a refused TryEnter may get here too: the flag makes it once).
-        if (Interlocked.Decrement(ref _users) == RetiredFlag)
-        {
-            DisposeKeys();
-        }
-    }
-
-    private void DisposeKeys()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 0)
-        {
-            // NSec keeps keys in libsodium's guarded memory, which sodium_free zeroes before it unmaps it.
-            _sendKey.Dispose();
-            _receiveKey.Dispose();
-        }
+        _send.Retire();
+        _receive.Retire();
     }
 }
