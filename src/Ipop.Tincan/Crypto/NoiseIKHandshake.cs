@@ -37,6 +37,7 @@ internal sealed class NoiseIKHandshake : IDisposable
     private Key? _ephemeral;
     private byte[]? _remoteStatic;
     private byte[]? _remoteEphemeral;
+    private int _dhCount;
     private bool _hasKey;
     private ulong _n;
     private int _step;
@@ -80,6 +81,9 @@ internal sealed class NoiseIKHandshake : IDisposable
 
     /// <summary>The remote static public key: known up front for an initiator, learned from message 1 for a responder.</summary>
     public ReadOnlySpan<byte> RemoteStatic => _remoteStatic;
+
+    /// <summary>X25519 operations done so far (the cost a peer can make us pay), and whether our ephemeral key exists yet.</summary>
+    internal (int DhCount, bool HasEphemeral) Cost => (_dhCount, _ephemeral is not null);
 
     /// <summary>The handshake hash (channel binding; compared with the test vectors).</summary>
     public ReadOnlySpan<byte> HandshakeHash => _h;
@@ -322,6 +326,7 @@ internal sealed class NoiseIKHandshake : IDisposable
         }
 
         Span<byte> dh = stackalloc byte[DhLength];
+        _dhCount++;
         try
         {
             using SharedSecret? secret = KeyAgreementAlgorithm.X25519.Agree(privateKey, pub, new SharedSecretCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });

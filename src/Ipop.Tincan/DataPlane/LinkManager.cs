@@ -62,7 +62,7 @@ internal sealed partial class LinkManager : ITincan
         CheckKey = Stun.StunCredentialKeys.ShortTerm(_checkPassword);
         TieBreaker = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
         Metrics = new TincanMetrics(this);
-        Control = new ControlLoop(RaiseQueuedEvents, e => LogControlStepThrew(_logger, e));
+        Control = new ControlLoop(RaiseQueuedEvents, OnControlStepThrew);
         _tickStep = TickLinks;
         OwnMacKey = HandshakeMac.DeriveKey(keys.PublicKeyBytes);
         StaticSecrets = new PeerStaticSecrets(keys);
@@ -400,6 +400,17 @@ internal sealed partial class LinkManager : ITincan
         _snapshot = i == links.Length ? links : links[..i];
     }
 
+    // A step that throws is a bug (handshake messages are validated before they change state), but one that a
+    // datagram can trigger over and over: counted, and logged with its stack trace at most once per 10 s.
+    private void OnControlStepThrew(Exception e)
+    {
+        Drops.Add(DropReason.HandlerError);
+        if (Drops.ShouldLog(DropReason.HandlerError))
+        {
+            LogControlStepThrew(_logger, Drops.Get(DropReason.HandlerError), e);
+        }
+    }
+
     // Timer thread: the tick is a step of the control loop.
     private void OnTick() => Control.Post(_tickStep);
 
@@ -424,8 +435,8 @@ internal sealed partial class LinkManager : ITincan
     [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "An event handler threw")]
     private static partial void LogHandlerThrew(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "A link control step threw")]
-    private static partial void LogControlStepThrew(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "A link control step threw (a bug; {Count} handler errors so far, logged at most every 10 s)")]
+    private static partial void LogControlStepThrew(ILogger logger, long count, Exception exception);
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Could not list network interfaces for host candidates")]
     private static partial void LogInterfacesFailed(ILogger logger, Exception exception);

@@ -149,39 +149,6 @@ public sealed class SessionRetirementTests
         await TestNode.WaitUntilAsync(() => { a.Nic.Inject(TestNode.Packet(b, -1)); return b.Nic.TakeWritten(TimeSpan.FromMilliseconds(100)) is not null; }, "traffic after the rekeys", TimeSpan.FromSeconds(10));
     }
 
-    [Fact]
-    public void The_use_guard_costs_little_next_to_sealing_a_packet()
-    {
-        Session session = NewSession(out Key send, out _);
-        byte[] payload = new byte[1400];
-        byte[] packet = new byte[1400 + TransportCipher.TagLength];
-        // Rounds alternate between the two so that a busy moment of the machine hits both alike.
-        double guarded = double.MaxValue;
-        double raw = double.MaxValue;
-        for (int round = 0; round < 9; round++)
-        {
-            guarded = Math.Min(guarded, Mean(() => session.TrySeal(1, default, payload, packet)));
-            raw = Math.Min(raw, Mean(() => TransportCipher.Seal(send, 1, default, payload, packet)));
-        }
-
-        TestContext.Current.TestOutputHelper?.WriteLine($"seal 1400 B: {guarded * 1000:F0} ns guarded, {raw * 1000:F0} ns raw ({guarded / raw:F3})");
-        Assert.True(guarded < raw * 1.3, $"{guarded * 1000:F0} ns guarded, {raw * 1000:F0} ns raw");
-        session.Retire();
-    }
-
-    // The mean time of one call, in microseconds.
-    private static double Mean(Action action)
-    {
-        const int n = 2000;
-        long start = System.Diagnostics.Stopwatch.GetTimestamp();
-        for (int i = 0; i < n; i++)
-        {
-            action();
-        }
-
-        return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds / n;
-    }
-
     private static Session NewSession(out Key send, out Key receive)
     {
         send = TransportCipher.ImportKey(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
