@@ -48,6 +48,15 @@ internal sealed class PeerStaticSecrets
         }
     }
 
+    /// <summary>Forgets (and zeroes) every secret: the node is shutting down.</summary>
+    public void Clear()
+    {
+        foreach (NodePublicKey peer in _secrets.Keys)
+        {
+            Remove(peer);
+        }
+    }
+
     /// <summary>Copies the secret with the peer whose raw key is <paramref name="peer"/>; false when it is not authorized.</summary>
     public bool TryGet(ReadOnlySpan<byte> peer, Span<byte> destination)
     {

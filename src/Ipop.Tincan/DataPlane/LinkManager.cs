@@ -290,6 +290,7 @@ internal sealed partial class LinkManager : ITincan
 
         Mux?.Dispose();
         Metrics.Dispose();
+        StaticSecrets.Clear();
         Keys.Dispose();
     }
 
