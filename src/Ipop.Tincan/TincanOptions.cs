@@ -21,6 +21,15 @@ public sealed class TincanOptions
     /// </summary>
     public string? PrivateKeyPath { get; set; }
 
+    /// <summary>
+    /// Path of the node's small state file: the last accepted handshake timestamp of each peer key, so that a handshake
+    /// initiation captured before a restart cannot be replayed after it. Written atomically (mode 0600) when a
+    /// handshake is accepted, read at start; a malformed file stops the start with an error naming it. When
+    /// <c>null</c> (the default) it is <see cref="PrivateKeyPath"/> with <c>.state</c> appended, or, without a key
+    /// file, nothing: the history is kept in memory only (a fresh key has none to protect).
+    /// </summary>
+    public string? StatePath { get; set; }
+
     /// <summary>Largest inner packet (IP packet or Ethernet frame) a link carries, 576..9000. Default 1420.</summary>
     public int Mtu { get; set; } = 1420;
 

@@ -56,6 +56,15 @@ internal sealed class TincanOptionsValidator : IValidateOptions<TincanOptions>
             errors.Add($"{P}PrivateKeyPath must be a file path or absent, got an empty string");
         }
 
+        if (o.StatePath is not null && (string.IsNullOrWhiteSpace(o.StatePath) || o.StatePath.EndsWith('/')))
+        {
+            errors.Add($"{P}StatePath must be a file path or absent, got '{o.StatePath}'");
+        }
+        else if (o.StatePath is not null && o.StatePath == o.PrivateKeyPath)
+        {
+            errors.Add($"{P}StatePath must not be the key file (Tincan:PrivateKeyPath), got '{o.StatePath}'");
+        }
+
         for (int i = 0; i < o.StunServers.Count; i++)
         {
             StunServerOptions s = o.StunServers[i];

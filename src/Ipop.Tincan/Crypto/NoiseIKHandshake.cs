@@ -9,7 +9,13 @@ namespace Ipop.Tincan.Crypto;
 /// advance; its first message already carries (encrypted) and proves its own static key, so a responder can
 /// authorize the initiator before it answers, as WireGuard does.
 /// </summary>
-/// <remarks>One instance runs one handshake for one role; it is not used on the data path and may allocate.</remarks>
+/// <remarks>
+/// One instance runs one handshake for one role; it is not used on the data path and may allocate. A message is
+/// committed only once it has been read completely: a read that fails leaves the handshake as it was. Costs are kept
+/// off untrusted input: the ephemeral key is made only when a message is written (a responder makes it after the
+/// caller checked message 1's timestamp), and a responder given the precomputed <c>ss</c> of authorized peers
+/// (<see cref="PeerStaticSecrets"/>) reads message 1 with one DH.
+/// </remarks>
 internal sealed class NoiseIKHandshake : IDisposable
 {
     public const int DhLength = 32;
@@ -27,10 +33,11 @@ internal sealed class NoiseIKHandshake : IDisposable
     private readonly byte[] _ck = new byte[HashLength];
     private readonly byte[] _h = new byte[HashLength];
     private readonly byte[] _k = new byte[TransportCipher.KeyLength];
-    private readonly Key _ephemeral;
-    private readonly byte[] _ephemeralPublic;
+    private readonly byte[]? _fixedEphemeral;
+    private Key? _ephemeral;
     private byte[]? _remoteStatic;
     private byte[]? _remoteEphemeral;
+    private int _dhCount;
     private bool _hasKey;
     private ulong _n;
     private int _step;
@@ -47,10 +54,7 @@ internal sealed class NoiseIKHandshake : IDisposable
     {
         _initiator = initiator;
         _static = localStatic;
-        _ephemeral = ephemeralPrivateKey.IsEmpty
-            ? Key.Create(KeyAgreementAlgorithm.X25519)
-            : Key.Import(KeyAgreementAlgorithm.X25519, ephemeralPrivateKey, KeyBlobFormat.RawPrivateKey);
-        _ephemeralPublic = _ephemeral.PublicKey.Export(KeyBlobFormat.RawPublicKey);
+        _fixedEphemeral = ephemeralPrivateKey.IsEmpty ? null : ephemeralPrivateKey.ToArray();
 
         // InitializeSymmetric: the protocol name is exactly HASHLEN bytes, so it is used as h directly (spec 5.2).
         ReadOnlySpan<byte> name = "Noise_IK_25519_ChaChaPoly_SHA256"u8;
@@ -78,6 +82,9 @@ internal sealed class NoiseIKHandshake : IDisposable
     /// <summary>The remote static public key: known up front for an initiator, learned from message 1 for a responder.</summary>
     public ReadOnlySpan<byte> RemoteStatic => _remoteStatic;
 
+    /// <summary>X25519 operations done so far (the cost a peer can make us pay), and whether our ephemeral key exists yet.</summary>
+    internal (int DhCount, bool HasEphemeral) Cost => (_dhCount, _ephemeral is not null);
+
     /// <summary>The handshake hash (channel binding; compared with the test vectors).</summary>
     public ReadOnlySpan<byte> HandshakeHash => _h;
 
@@ -88,10 +95,11 @@ internal sealed class NoiseIKHandshake : IDisposable
         Require(_initiator && _step == 0);
         _step = 1;
         int at = 0;
-        _ephemeralPublic.CopyTo(message);
-        MixHash(_ephemeralPublic);
+        (Key ephemeral, byte[] ephemeralPublic) = CreateEphemeral();
+        ephemeralPublic.CopyTo(message);
+        MixHash(ephemeralPublic);
         at += DhLength;
-        if (!MixKeyDh(_ephemeral, _remoteStatic))
+        if (!MixKeyDh(ephemeral, _remoteStatic))
         {
             throw new CryptographicException("The responder's static key is not a valid X25519 public key.");
         }
@@ -108,14 +116,22 @@ internal sealed class NoiseIKHandshake : IDisposable
 
     /// <summary>Responder: reads message 1, learning and authenticating the initiator's static key.</summary>
     /// <returns><c>false</c> when the message is malformed or does not authenticate; the handshake is then unchanged.</returns>
-    public bool TryReadMessage1(ReadOnlySpan<byte> message, Span<byte> payload, out int payloadLength)
+    public bool TryReadMessage1(ReadOnlySpan<byte> message, Span<byte> payload, out int payloadLength) =>
+        TryReadMessage1(message, null, payload, out payloadLength);
+
+    /// <summary>
+    /// Responder: reads message 1, taking <c>ss</c> from <paramref name="precomputed"/> when it holds the initiator's
+    /// key (one DH in all), and computing it otherwise (an initiator no link authorizes: the caller refuses it after).
+    /// </summary>
+    /// <returns><c>false</c> when the message is malformed or does not authenticate; the handshake is then unchanged.</returns>
+    public bool TryReadMessage1(ReadOnlySpan<byte> message, PeerStaticSecrets? precomputed, Span<byte> payload, out int payloadLength)
     {
         Require(!_initiator && _step == 0);
         SymmetricState before = Save();
-        return Commit(before, ReadMessage1(message, payload, out payloadLength), nextStep: 1);
+        return Commit(before, ReadMessage1(message, precomputed, payload, out payloadLength), nextStep: 1);
     }
 
-    private bool ReadMessage1(ReadOnlySpan<byte> message, Span<byte> payload, out int payloadLength)
+    private bool ReadMessage1(ReadOnlySpan<byte> message, PeerStaticSecrets? precomputed, Span<byte> payload, out int payloadLength)
     {
         payloadLength = 0;
         if (message.Length < Message1Overhead || payload.Length < message.Length - Message1Overhead)
@@ -137,9 +153,20 @@ internal sealed class NoiseIKHandshake : IDisposable
         }
 
         _remoteStatic = rs.ToArray();
-        if (!MixKeyDh(_static.PrivateKey, _remoteStatic))
+        Span<byte> ss = stackalloc byte[DhLength];
+        try
         {
-            return false;
+            bool mixed = precomputed is not null && precomputed.TryGet(_remoteStatic, ss)
+                ? MixKey(ss)
+                : MixKeyDh(_static.PrivateKey, _remoteStatic);
+            if (!mixed)
+            {
+                return false;
+            }
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(ss);
         }
 
         ReadOnlySpan<byte> encryptedPayload = message[(DhLength + DhLength + TagLength)..];
@@ -152,9 +179,10 @@ internal sealed class NoiseIKHandshake : IDisposable
     {
         Require(!_initiator && _step == 1);
         _step = 2;
-        _ephemeralPublic.CopyTo(message);
-        MixHash(_ephemeralPublic);
-        if (!MixKeyDh(_ephemeral, _remoteEphemeral) || !MixKeyDh(_ephemeral, _remoteStatic))
+        (Key ephemeral, byte[] ephemeralPublic) = CreateEphemeral();
+        ephemeralPublic.CopyTo(message);
+        MixHash(ephemeralPublic);
+        if (!MixKeyDh(ephemeral, _remoteEphemeral) || !MixKeyDh(ephemeral, _remoteStatic))
         {
             throw new CryptographicException("The initiator's keys are not valid X25519 public keys.");
         }
@@ -184,7 +212,7 @@ internal sealed class NoiseIKHandshake : IDisposable
 
         _remoteEphemeral = message[..DhLength].ToArray();
         MixHash(_remoteEphemeral);
-        if (!MixKeyDh(_ephemeral, _remoteEphemeral) || !MixKeyDh(_static.PrivateKey, _remoteEphemeral))
+        if (_ephemeral is null || !MixKeyDh(_ephemeral, _remoteEphemeral) || !MixKeyDh(_static.PrivateKey, _remoteEphemeral))
         {
             return false;
         }
@@ -207,7 +235,12 @@ internal sealed class NoiseIKHandshake : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        _ephemeral.Dispose();
+        _ephemeral?.Dispose();
+        if (_fixedEphemeral is not null)
+        {
+            CryptographicOperations.ZeroMemory(_fixedEphemeral);
+        }
+
         CryptographicOperations.ZeroMemory(_k);
         CryptographicOperations.ZeroMemory(_ck);
     }
@@ -238,6 +271,15 @@ internal sealed class NoiseIKHandshake : IDisposable
         CryptographicOperations.ZeroMemory(before.Ck);
         CryptographicOperations.ZeroMemory(before.K);
         return read;
+    }
+
+    // The ephemeral key pair, made when our message is written: a responder makes none for a message 1 it refuses.
+    private (Key Key, byte[] Public) CreateEphemeral()
+    {
+        _ephemeral = _fixedEphemeral is null
+            ? Key.Create(KeyAgreementAlgorithm.X25519)
+            : Key.Import(KeyAgreementAlgorithm.X25519, _fixedEphemeral, KeyBlobFormat.RawPrivateKey);
+        return (_ephemeral, _ephemeral.PublicKey.Export(KeyBlobFormat.RawPublicKey));
     }
 
     private static void Require(bool condition)
@@ -284,22 +326,11 @@ internal sealed class NoiseIKHandshake : IDisposable
         }
 
         Span<byte> dh = stackalloc byte[DhLength];
+        _dhCount++;
         try
         {
             using SharedSecret? secret = KeyAgreementAlgorithm.X25519.Agree(privateKey, pub, new SharedSecretCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });
-            if (secret is null || !secret.TryExport(SharedSecretBlobFormat.RawSharedSecret, dh, out int written) || written != DhLength)
-            {
-                return false;
-            }
-
-            Span<byte> output = stackalloc byte[2 * HashLength];
-            Hkdf(_ck, dh, output);
-            output[..HashLength].CopyTo(_ck);
-            output[HashLength..].CopyTo(_k);
-            CryptographicOperations.ZeroMemory(output);
-            _hasKey = true;
-            _n = 0;
-            return true;
+            return secret is not null && secret.TryExport(SharedSecretBlobFormat.RawSharedSecret, dh, out int written) && written == DhLength && MixKey(dh);
         }
         catch (CryptographicException)
         {
@@ -310,6 +341,19 @@ internal sealed class NoiseIKHandshake : IDisposable
         {
             CryptographicOperations.ZeroMemory(dh);
         }
+    }
+
+    // MixKey (spec 5.2) of a DH output.
+    private bool MixKey(ReadOnlySpan<byte> dh)
+    {
+        Span<byte> output = stackalloc byte[2 * HashLength];
+        Hkdf(_ck, dh, output);
+        output[..HashLength].CopyTo(_ck);
+        output[HashLength..].CopyTo(_k);
+        CryptographicOperations.ZeroMemory(output);
+        _hasKey = true;
+        _n = 0;
+        return true;
     }
 
     private int EncryptAndHash(ReadOnlySpan<byte> plaintext, Span<byte> destination)

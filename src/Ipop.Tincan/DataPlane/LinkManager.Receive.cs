@@ -80,7 +80,14 @@ internal sealed partial class LinkManager
         // Open in place: NSec allows plaintext and ciphertext to start at the same address.
         Span<byte> body = datagram[TransportHeader.Length..];
         Span<byte> plaintext = body[..^TransportCipher.TagLength];
-        if (!TransportCipher.Open(session.ReceiveKey, counter, datagram[..TransportHeader.Length], body, plaintext))
+        SessionOpenResult opened = session.TryOpen(counter, datagram[..TransportHeader.Length], body, plaintext);
+        if (opened == SessionOpenResult.Retired)
+        {
+            link.CountDrop(DropReason.NoSession);
+            return;
+        }
+
+        if (opened == SessionOpenResult.Failed)
         {
             link.CountDrop(DropReason.AuthenticationFailed);
             if (Drops.ShouldLog(DropReason.AuthenticationFailed))
@@ -139,7 +146,7 @@ internal sealed partial class LinkManager
 
         var noise = new NoiseIKHandshake(initiator: false, Keys, ReadOnlySpan<byte>.Empty, Prologue);
         Span<byte> timestamp = stackalloc byte[Tai64N.Length];
-        if (!noise.TryReadMessage1(noiseMessage, timestamp, out int length) || length != Tai64N.Length)
+        if (!noise.TryReadMessage1(noiseMessage, StaticSecrets, timestamp, out int length) || length != Tai64N.Length)
         {
             noise.Dispose();
             Drops.Add(DropReason.AuthenticationFailed);

@@ -61,9 +61,12 @@ internal sealed partial class LinkManager : ITincan
         _checkPassword = RandomToken(24);
         TieBreaker = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
         Metrics = new TincanMetrics(this);
-        Control = new ControlLoop(RaiseQueuedEvents, e => LogControlStepThrew(_logger, e));
+        Control = new ControlLoop(RaiseQueuedEvents, OnControlStepThrew);
         _tickStep = TickLinks;
         OwnMacKey = HandshakeMac.DeriveKey(keys.PublicKeyBytes);
+        StaticSecrets = new PeerStaticSecrets(keys);
+        string? statePath = HandshakeTimestamps.ResolvePath(options);
+        HandshakeTimestamps = statePath is null ? HandshakeTimestamps.InMemory(_logger) : HandshakeTimestamps.Load(statePath, _logger);
     }
 
     public NodePublicKey LocalKey => Keys.PublicKey;
@@ -80,6 +83,12 @@ internal sealed partial class LinkManager : ITincan
     internal byte[] OwnMacKey { get; }
 
     internal TimeProvider Time { get; }
+
+    /// <summary>The last accepted initiation timestamp per peer key: outlives links, and restarts when a state path is set.</summary>
+    internal HandshakeTimestamps HandshakeTimestamps { get; }
+
+    /// <summary>The static-static secret with every authorized peer key (one DH less per initiation read).</summary>
+    internal PeerStaticSecrets StaticSecrets { get; }
 
     internal DropCounters Drops { get; } = new();
 
@@ -197,7 +206,10 @@ internal sealed partial class LinkManager : ITincan
                     // The peer came back with a new key: the old key loses its authorization now.
                     replaced = existing;
                     _byKey.TryRemove(existing.PeerKey, out _);
+                    StaticSecrets.Remove(existing.PeerKey);
                 }
+
+                StaticSecrets.Add(remote.Key);
 
                 link = new TincanLink(this, peer, remote) { CandidatesFromDescriptor = remote.Candidates };
                 link.SetCheckCredentials(remote.CheckUsername, remote.CheckPassword);
@@ -225,6 +237,7 @@ internal sealed partial class LinkManager : ITincan
             }
 
             _byKey.TryRemove(link.PeerKey, out _);
+            StaticSecrets.Remove(link.PeerKey);
             RebuildSnapshot();
         }
 
@@ -276,6 +289,7 @@ internal sealed partial class LinkManager : ITincan
 
         Mux?.Dispose();
         Metrics.Dispose();
+        StaticSecrets.Clear();
         Keys.Dispose();
     }
 
@@ -386,6 +400,17 @@ internal sealed partial class LinkManager : ITincan
         _snapshot = i == links.Length ? links : links[..i];
     }
 
+    // A step that throws is a bug (handshake messages are validated before they change state), but one that a
+    // datagram can trigger over and over: counted, and logged with its stack trace at most once per 10 s.
+    private void OnControlStepThrew(Exception e)
+    {
+        Drops.Add(DropReason.HandlerError);
+        if (Drops.ShouldLog(DropReason.HandlerError))
+        {
+            LogControlStepThrew(_logger, Drops.Get(DropReason.HandlerError), e);
+        }
+    }
+
     // Timer thread: the tick is a step of the control loop.
     private void OnTick() => Control.Post(_tickStep);
 
@@ -410,8 +435,8 @@ internal sealed partial class LinkManager : ITincan
     [LoggerMessage(EventId = 4, Level = LogLevel.Error, Message = "An event handler threw")]
     private static partial void LogHandlerThrew(ILogger logger, Exception exception);
 
-    [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "A link control step threw")]
-    private static partial void LogControlStepThrew(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 6, Level = LogLevel.Error, Message = "A link control step threw (a bug; {Count} handler errors so far, logged at most every 10 s)")]
+    private static partial void LogControlStepThrew(ILogger logger, long count, Exception exception);
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Could not list network interfaces for host candidates")]
     private static partial void LogInterfacesFailed(ILogger logger, Exception exception);

@@ -11,9 +11,12 @@ namespace Ipop.Tincan.DataPlane;
 internal sealed partial class TincanLink
 {
     private readonly byte[] _lastSentTimestamp = new byte[Tai64N.Length];
-    private byte[]? _lastAcceptedTimestamp;
 
-    /// <summary>Control loop: an authenticated initiation from this link's peer (through our relay on <paramref name="relay"/>).</summary>
+    /// <summary>
+    /// Control loop: an authenticated initiation from this link's peer (through our relay on <paramref name="relay"/>).
+    /// Its timestamp is checked against the node's table (which outlives this link, and restarts when persisted)
+    /// before we make an ephemeral key and do the responder's two DHs: a replay costs one DH (es) in all.
+    /// </summary>
     internal void OnInitiation(NoiseIKHandshake noise, uint senderIndex, ReadOnlySpan<byte> timestamp, SocketAddress from, RelayedPath? relay)
     {
         if (_closed)
@@ -22,8 +25,7 @@ internal sealed partial class TincanLink
             return;
         }
 
-        int order = _lastAcceptedTimestamp is null ? 1 : Tai64N.Compare(timestamp, _lastAcceptedTimestamp);
-        if (order <= 0)
+        if (!_manager.HandshakeTimestamps.TryAccept(PeerKey, timestamp, out int order))
         {
             CountDrop(DropReason.HandshakeReplay);
 
@@ -38,7 +40,6 @@ internal sealed partial class TincanLink
             return;
         }
 
-        _lastAcceptedTimestamp = timestamp.ToArray();
         _handshake.OnPeerInitiated();
         if (!PrefersInitiating)
         {

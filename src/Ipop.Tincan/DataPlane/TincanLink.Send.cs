@@ -87,7 +87,13 @@ internal sealed partial class TincanLink
         Span<byte> header = buffer.Slice(ILinkPath.Headroom, TransportHeader.Length);
         TransportHeader.Write(header, kind, session.RemoteIndex, counter);
         int sealedLength = payload.Length + TransportCipher.TagLength;
-        TransportCipher.Seal(session.SendKey, counter, header, payload, buffer.Slice(PayloadOffset, sealedLength));
+        if (!session.TrySeal(counter, header, payload, buffer.Slice(PayloadOffset, sealedLength)))
+        {
+            // Retired since the snapshot was read (its keys are freed): the loop publishes the next one.
+            CountDrop(DropReason.NoSession);
+            return false;
+        }
+
         bool sent = batch is null
             ? path.Send(buffer[..(PayloadOffset + sealedLength)])
             : path.Queue(bufferMemory[..(PayloadOffset + sealedLength)], batch);

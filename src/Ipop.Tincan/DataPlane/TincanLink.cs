@@ -54,6 +54,7 @@ internal sealed partial class TincanLink : ITincanLink
     private long _connectedAfterTicks = -1;
     private StagedPackets? _staged;
     private LinkSnapshot? _snapshot;
+    private long _retiredSessions;
 
     public TincanLink(LinkManager manager, PeerId peer, LinkDescriptor remote)
     {
@@ -105,6 +106,9 @@ internal sealed partial class TincanLink : ITincanLink
     /// control loop with Volatile.Write; packet threads read it once per packet.
     /// </summary>
     internal LinkSnapshot? Snapshot => Volatile.Read(ref _snapshot);
+
+    /// <summary>Sessions retired so far (their keys freed, or freed as the last packet using them finishes).</summary>
+    internal long RetiredSessions => Interlocked.Read(ref _retiredSessions);
 
     /// <summary>Packets waiting for the handshake.</summary>
     internal int StagedCount => Volatile.Read(ref _staged)?.Count ?? 0;
@@ -244,13 +248,15 @@ internal sealed partial class TincanLink : ITincanLink
         }
     }
 
-    // Sessions leave the index table at once; their keys are not disposed here because another thread may be
-    // using them for a packet right now. NSec frees (and zeroes) the key memory when the handle is finalized.
+    // Sessions leave the index table, then their keys are zeroed and freed: now, or when a packet thread that is
+    // using them this instant is done (Session.Retire); a packet that reaches a retired session is dropped.
     private void Retire(Session? session)
     {
         if (session is not null)
         {
             _manager.Unregister(session);
+            session.Retire();
+            Interlocked.Increment(ref _retiredSessions);
         }
     }
 

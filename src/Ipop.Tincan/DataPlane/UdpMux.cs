@@ -338,8 +338,8 @@ internal sealed partial class UdpMux : IDisposable
     [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "Could not set UDP socket buffers to {Bytes} bytes ({Error})")]
     private static partial void LogBufferFailed(ILogger logger, int bytes, SocketError error);
 
-    [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "A datagram handler threw; the datagram was dropped")]
-    private static partial void LogHandlerFailed(ILogger logger, Exception exception);
+    [LoggerMessage(EventId = 103, Level = LogLevel.Error, Message = "A datagram handler threw (a bug); the datagram was dropped ({Count} so far, logged at most every 10 s)")]
+    private static partial void LogHandlerFailed(ILogger logger, long count, Exception exception);
 
     [LoggerMessage(EventId = 104, Level = LogLevel.Information, Message = "UDP socket {EndPoint}: batch {BatchSize}, GSO {Gso}, GRO {Gro}")]
     private static partial void LogOffload(ILogger logger, IPEndPoint endPoint, int batchSize, string gso, string gro);

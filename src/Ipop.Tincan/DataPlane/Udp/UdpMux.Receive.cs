@@ -239,8 +239,7 @@ internal sealed unsafe partial class UdpMux
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            _drops.Add(DropReason.HandlerError);
-            LogHandlerFailed(_logger, e);
+            OnHandlerFailed(e);
         }
     }
 
@@ -272,11 +271,21 @@ internal sealed unsafe partial class UdpMux
             catch (Exception e)
 #pragma warning restore CA1031
             {
-                _drops.Add(DropReason.HandlerError);
-                LogHandlerFailed(_logger, e);
+                OnHandlerFailed(e);
             }
         }
 
         _touchedCount = 0;
+    }
+
+    // A handler that throws is a bug (bad input is validated and dropped, never thrown): logged with its stack trace
+    // so it can be fixed, but at most once per 10 s, so a datagram that triggers it over and over does not flood the log.
+    private void OnHandlerFailed(Exception e)
+    {
+        _drops.Add(DropReason.HandlerError);
+        if (_drops.ShouldLog(DropReason.HandlerError))
+        {
+            LogHandlerFailed(_logger, _drops.Get(DropReason.HandlerError), e);
+        }
     }
 }
