@@ -228,7 +228,7 @@ internal sealed partial class LinkManager
     private static SocketAddress CopyAddress(SocketAddress address)
     {
         var copy = new SocketAddress(address.Family, address.Size);
-        address.Buffer.Span.CopyTo(copy.Buffer.Span);
+        address.Buffer.Span[..address.Size].CopyTo(copy.Buffer.Span);
         return copy;
     }
 
