@@ -115,9 +115,10 @@ internal sealed partial class LinkManager
         }
     }
 
-    // Receive thread: only cheap checks (length, mac1, load, mac2, rate), then a copy into the handshake queue. The
+    // Receive thread: only cheap checks (length, load, mac1, mac2, rate; see HandshakeGate), then a copy into the handshake queue. The
     // Diffie-Hellman work runs on the queue's drain (LinkManager.Handshake.cs), so a flood of initiations with a
-    // valid mac1 costs this thread an HMAC or two per message and never holds up transport packets behind curve work.
+    // valid mac1 costs this thread a hash lookup per message (under load) and never holds up transport packets
+    // behind curve work.
     private void OnInitiation(Span<byte> datagram, SocketAddress from, RelayedPath? relay)
     {
         if (!HandshakeInitiationMessage.TryRead(datagram, out uint senderIndex, out _))
@@ -126,23 +127,23 @@ internal sealed partial class LinkManager
             return;
         }
 
-        if (!HandshakeMac.Verify(datagram, OwnMacKey))
-        {
-            Drops.Add(DropReason.MacMismatch);
-            if (Drops.ShouldLog(DropReason.MacMismatch))
-            {
-                long refused = Drops.Get(DropReason.MacMismatch);
-                LogWrongKeyForUs(_logger, new EndPointText(from), refused);
-            }
-
-            return;
-        }
-
         // Through our relay the source is the TURN server, shared by every relayed peer, and the relay admits only
         // the addresses we installed permissions for: cookies and per-address rates would only hurt there.
         HandshakeGate gate = Handshakes;
-        switch (relay is null ? gate.Admit(datagram, from) : HandshakeAdmission.Queue)
+        HandshakeAdmission admission = relay is not null
+            ? (HandshakeMac.Verify(datagram, OwnMacKey) ? HandshakeAdmission.Queue : HandshakeAdmission.WrongMac1)
+            : gate.Admit(datagram, from);
+        switch (admission)
         {
+            case HandshakeAdmission.WrongMac1:
+                Drops.Add(DropReason.MacMismatch);
+                if (Drops.ShouldLog(DropReason.MacMismatch))
+                {
+                    long refused = Drops.Get(DropReason.MacMismatch);
+                    LogWrongKeyForUs(_logger, new EndPointText(from), refused);
+                }
+
+                break;
             case HandshakeAdmission.Queue:
                 EnqueueHandshake(gate, datagram, from, relay);
                 break;

@@ -12,6 +12,9 @@ internal enum HandshakeAdmission
     /// <summary>Under load without a valid mac2, and the cookie replies to its address (or in all) are over their rate: drop it.</summary>
     CookieLimited,
 
+    /// <summary>Its mac1 is wrong: the sender does not know our public key.</summary>
+    WrongMac1,
+
     /// <summary>Under load with a valid mac2, but its address is over its initiation rate: drop it.</summary>
     RateLimited,
 }

@@ -148,4 +148,28 @@ public sealed class HandshakeGateTests
         // The cookie is bound to the address: from another port it does not pass.
         Assert.NotEqual(HandshakeAdmission.Queue, gate.Admit(message, Address("198.18.0.1", 5001)));
     }
+
+    [Fact]
+    public void Under_load_junk_without_mac2_is_refused_for_its_mac1_only_until_its_address_has_had_its_cookies()
+    {
+        using StaticKeyPair keys = StaticKeyPair.Generate();
+        using StaticKeyPair other = StaticKeyPair.Generate();
+        var gate = new HandshakeGate(keys.PublicKeyBytes, new FakeTimeProvider(), _ => { }, _ => { });
+        gate.Load.Forced = true;
+        byte[] junk = CookieTests.Initiation(other.PublicKeyBytes);
+        SocketAddress from = Address("198.18.0.7");
+        Assert.Equal(HandshakeAdmission.WrongMac1, gate.Admit(junk, from));
+        for (int i = 1; i < HandshakeGate.CookieRepliesPerSecond; i++)
+        {
+            Assert.Equal(HandshakeAdmission.WrongMac1, gate.Admit(junk, from));
+        }
+
+        // Its cookie replies for this second are spent: decided by a table lookup, before any MAC.
+        Assert.Equal(HandshakeAdmission.CookieLimited, gate.Admit(junk, from));
+        Assert.Equal(HandshakeAdmission.WrongMac1, gate.Admit(junk, Address("198.18.0.8")));
+
+        // Not under load, a wrong mac1 is what refuses it.
+        gate.Load.Forced = false;
+        Assert.Equal(HandshakeAdmission.WrongMac1, gate.Admit(junk, from));
+    }
 }
