@@ -17,12 +17,9 @@ internal sealed partial class LinkManager
     /// <summary>The receive thread's checks and the queue of handshake messages (created on first use).</summary>
     internal HandshakeGate Handshakes => Volatile.Read(ref _handshakeGate) ?? CreateHandshakeGate();
 
-    /// <summary>Tests: replaces how the handshake queue's drain is scheduled (before the first handshake message).</summary>
-    internal Action<HandshakeQueue>? HandshakeDrainSchedule { get; set; }
-
     private HandshakeGate CreateHandshakeGate()
     {
-        var gate = new HandshakeGate(Keys.PublicKeyBytes, Time, HandleQueuedHandshake, HandshakeDrainSchedule);
+        var gate = new HandshakeGate(Keys.PublicKeyBytes, Time, HandleQueuedHandshake);
         return Interlocked.CompareExchange(ref _handshakeGate, gate, null) ?? gate;
     }
 

@@ -74,7 +74,7 @@ public sealed class CookieHandshakeTests
             a.Nic.Inject(TestNode.Packet(b, sequence++));
         }
 
-        await TestNode.WaitUntilAsync(() => b.Nic.WrittenCount >= before + 10, $"10 packets after the flood (a: {Dump(a)}; b: {Dump(b)}; {b.Nic.WrittenCount - before} arrived)");
+        await TestNode.WaitUntilAsync(() => b.Nic.WrittenCount >= before + 10, $"10 packets after the flood (a: {Dump(a)}; b: {Dump(b)}; {b.Nic.WrittenCount - before} arrived)", TimeSpan.FromSeconds(15));
         long refused = b.Manager.Drops.Get(DropReason.HandshakeCookieRequired) + b.Manager.Drops.Get(DropReason.CookieReplyLimited);
         long dhFailures = b.Manager.Drops.Get(DropReason.AuthenticationFailed);
         // The rest of the flood the kernel dropped at the full socket buffer, before the node saw it.
