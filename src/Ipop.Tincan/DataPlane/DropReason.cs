@@ -71,4 +71,16 @@ internal enum DropReason
 
     /// <summary>An IP packet from the interface was larger than its link's path carries (answered with "fragmentation needed" / "packet too big").</summary>
     PathMtuExceeded,
+
+    /// <summary>A handshake message arrived while the handshake queue was full (the DH work waits there, off the receive thread).</summary>
+    HandshakeQueueFull,
+
+    /// <summary>Under handshake load, an initiation without a valid mac2 was answered with a cookie reply instead of DH work.</summary>
+    HandshakeCookieRequired,
+
+    /// <summary>Under handshake load, an initiation with a valid cookie over its source address's rate (20/s, burst 5).</summary>
+    HandshakeRateLimited,
+
+    /// <summary>Under handshake load, an initiation without a valid mac2 got no cookie reply either: cookie replies are rate-limited too.</summary>
+    CookieReplyLimited,
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using Ipop.Tincan.Crypto;
+using Ipop.Tincan.DataPlane.Handshake;
 using Ipop.Tincan.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -35,6 +36,9 @@ internal sealed partial class LinkManager
                 break;
             case MessageType.HandshakeResponse:
                 OnResponse(datagram, from, relay);
+                break;
+            case MessageType.CookieReply:
+                OnCookieReply(datagram);
                 break;
             default:
                 Drops.Add(DropReason.UnknownType);
@@ -124,68 +128,56 @@ internal sealed partial class LinkManager
         }
     }
 
+    // Receive thread: only cheap checks (length, load, mac1, mac2, rate; see HandshakeGate), then a copy into the handshake queue. The
+    // Diffie-Hellman work runs on the queue's drain (LinkManager.Handshake.cs), so a flood of initiations with a
+    // valid mac1 costs this thread a hash lookup per message (under load) and never holds up transport packets
+    // behind curve work.
     private void OnInitiation(Span<byte> datagram, SocketAddress from, RelayedPath? relay)
     {
-        if (!HandshakeInitiationMessage.TryRead(datagram, out uint senderIndex, out ReadOnlySpan<byte> noiseMessage))
+        if (!HandshakeInitiationMessage.TryRead(datagram, out uint senderIndex, out _))
         {
             Drops.Add(DropReason.Malformed);
             return;
         }
 
-        if (!HandshakeMac.Verify(datagram, OwnMacKey))
+        // Through our relay the source is the TURN server, shared by every relayed peer, and the relay admits only
+        // the addresses we installed permissions for: cookies and per-address rates would only hurt there.
+        HandshakeGate gate = Handshakes;
+        HandshakeAdmission admission = relay is not null
+            ? (HandshakeMac.Verify(datagram, OwnMacKey) ? HandshakeAdmission.Queue : HandshakeAdmission.WrongMac1)
+            : gate.Admit(datagram, from);
+        switch (admission)
         {
-            Drops.Add(DropReason.MacMismatch);
-            if (Drops.ShouldLog(DropReason.MacMismatch))
-            {
-                long refused = Drops.Get(DropReason.MacMismatch);
-                LogWrongKeyForUs(_logger, new EndPointText(from), refused);
-            }
+            case HandshakeAdmission.WrongMac1:
+                Drops.Add(DropReason.MacMismatch);
+                if (Drops.ShouldLog(DropReason.MacMismatch))
+                {
+                    long refused = Drops.Get(DropReason.MacMismatch);
+                    LogWrongKeyForUs(_logger, new EndPointText(from), refused);
+                }
 
-            return;
-        }
-
-        var noise = new NoiseIKHandshake(initiator: false, Keys, ReadOnlySpan<byte>.Empty, Prologue);
-        Span<byte> timestamp = stackalloc byte[Tai64N.Length];
-        if (!noise.TryReadMessage1(noiseMessage, StaticSecrets, timestamp, out int length) || length != Tai64N.Length)
-        {
-            noise.Dispose();
-            Drops.Add(DropReason.AuthenticationFailed);
-            if (Drops.ShouldLog(DropReason.AuthenticationFailed))
-            {
-                LogBadInitiation(_logger, UdpMux.ToEndPoint(from), Drops.Get(DropReason.AuthenticationFailed));
-            }
-
-            return;
-        }
-
-        // IK: the initiator's static key is authenticated now; only keys a link authorized may go on.
-        var remoteKey = new NodePublicKey(noise.RemoteStatic);
-        if (!_byKey.TryGetValue(remoteKey, out TincanLink? link))
-        {
-            noise.Dispose();
-            Drops.Add(DropReason.UnknownKey);
-            if (Drops.ShouldLog(DropReason.UnknownKey))
-            {
-                long refused = Drops.Get(DropReason.UnknownKey);
-                LogUnknownKey(_logger, new EndPointText(from), remoteKey, refused);
-            }
-
-            return;
-        }
-
-        // The control loop answers (bounded: a flood of valid initiations is dropped, counted, not queued without end).
-        byte[] stamp = timestamp.ToArray();
-        SocketAddress source = CopyAddress(from);
-        if (!Control.TryPostHandshake(() => link.OnInitiation(noise, senderIndex, stamp, source, relay)))
-        {
-            noise.Dispose();
-            Drops.Add(DropReason.HandshakeBacklog);
+                break;
+            case HandshakeAdmission.Queue:
+                EnqueueHandshake(gate, datagram, from, relay);
+                break;
+            case HandshakeAdmission.SendCookie:
+                Span<byte> reply = stackalloc byte[CookieReplyMessage.Length];
+                gate.Cookies.WriteReply(reply, senderIndex, datagram, from);
+                Mux?.SendTo(reply, from);
+                CountHandshakeRefusal(DropReason.HandshakeCookieRequired, from);
+                break;
+            case HandshakeAdmission.CookieLimited:
+                CountHandshakeRefusal(DropReason.CookieReplyLimited, from);
+                break;
+            default:
+                CountHandshakeRefusal(DropReason.HandshakeRateLimited, from);
+                break;
         }
     }
 
     private void OnResponse(Span<byte> datagram, SocketAddress from, RelayedPath? relay)
     {
-        if (!HandshakeResponseMessage.TryRead(datagram, out uint senderIndex, out uint receiverIndex, out ReadOnlySpan<byte> noiseMessage))
+        if (!HandshakeResponseMessage.TryRead(datagram, out _, out uint receiverIndex, out _))
         {
             Drops.Add(DropReason.Malformed);
             return;
@@ -194,6 +186,25 @@ internal sealed partial class LinkManager
         if (!HandshakeMac.Verify(datagram, OwnMacKey))
         {
             Drops.Add(DropReason.MacMismatch);
+            return;
+        }
+
+        // Only a response to an initiation of ours that is still pending goes on: a flood of responses ends here.
+        if (!_indices.TryGetValue(receiverIndex, out IndexEntry? entry) || entry is not PendingHandshake)
+        {
+            Drops.Add(DropReason.UnknownIndex);
+            return;
+        }
+
+        EnqueueHandshake(Handshakes, datagram, from, relay);
+    }
+
+    // A responder under load answered our initiation with a cookie: the link keeps it for its next attempt's mac2.
+    private void OnCookieReply(Span<byte> datagram)
+    {
+        if (!CookieReplyMessage.TryRead(datagram, out uint receiverIndex))
+        {
+            Drops.Add(DropReason.Malformed);
             return;
         }
 
@@ -203,11 +214,27 @@ internal sealed partial class LinkManager
             return;
         }
 
-        byte[] message = noiseMessage.ToArray();
-        SocketAddress source = CopyAddress(from);
-        if (!Control.TryPostHandshake(() => pending.Link.OnResponse(pending, senderIndex, message, source, relay)))
+        byte[] reply = datagram.ToArray();
+        if (!Control.TryPostHandshake(() => pending.Link.OnCookieReply(pending, reply)))
         {
             Drops.Add(DropReason.HandshakeBacklog);
+        }
+    }
+
+    private void EnqueueHandshake(HandshakeGate gate, Span<byte> datagram, SocketAddress from, RelayedPath? relay)
+    {
+        if (!gate.Queue.TryEnqueue(datagram, from, relay))
+        {
+            CountHandshakeRefusal(DropReason.HandshakeQueueFull, from);
+        }
+    }
+
+    private void CountHandshakeRefusal(DropReason reason, SocketAddress from)
+    {
+        Drops.Add(reason);
+        if (Drops.ShouldLog(reason))
+        {
+            LogHandshakeRefused(_logger, reason, new EndPointText(from), Drops.Get(reason));
         }
     }
 
@@ -215,7 +242,7 @@ internal sealed partial class LinkManager
     private static SocketAddress CopyAddress(SocketAddress address)
     {
         var copy = new SocketAddress(address.Family, address.Size);
-        address.Buffer.Span.CopyTo(copy.Buffer.Span);
+        address.Buffer.Span[..address.Size].CopyTo(copy.Buffer.Span);
         return copy;
     }
 
@@ -264,6 +291,10 @@ internal sealed partial class LinkManager
 
     [LoggerMessage(EventId = 16, Level = LogLevel.Debug, Message = "Sent handshake initiation to {Peer} (attempt {Attempt})")]
     private static partial void LogInitiationSent(ILogger logger, string peer, int attempt);
+
+    // One line per reason per 10 s however hard the flood (DropCounters.ShouldLog); the count says how hard.
+    [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Under handshake load: refused a handshake from {From} ({Reason}; {Count} so far)")]
+    private static partial void LogHandshakeRefused(ILogger logger, DropReason reason, EndPointText from, long count);
 
     /// <summary>Formats a socket address only when a log line is actually written.</summary>
     private readonly struct EndPointText(SocketAddress address)

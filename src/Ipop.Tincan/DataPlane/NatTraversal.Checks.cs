@@ -238,9 +238,9 @@ internal sealed partial class NatTraversal
     [LoggerMessage(EventId = 48, Level = LogLevel.Warning, Message = "Connectivity check for {Username} from {From} failed MESSAGE-INTEGRITY with the key of every link it could name; dropped ({Total} so far)")]
     private static partial void LogCheckNotAuthenticated(ILogger logger, string username, IPEndPoint from, long total);
 
-    [LoggerMessage(EventId = 1300, Level = LogLevel.Warning, Message = "Answer to a connectivity check to {Peer}, from {From}, failed MESSAGE-INTEGRITY; dropped, still waiting for the genuine one ({Total} so far)")]
+    [LoggerMessage(EventId = 1310, Level = LogLevel.Warning, Message = "Answer to a connectivity check to {Peer}, from {From}, failed MESSAGE-INTEGRITY; dropped, still waiting for the genuine one ({Total} so far)")]
     private static partial void LogCheckAnswerNotAuthenticated(ILogger logger, string peer, IPEndPoint from, long total);
 
-    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Connectivity check from {Peer} at {From} over the budget of {PerSecond}/s; dropped")]
+    [LoggerMessage(EventId = 1311, Level = LogLevel.Warning, Message = "Connectivity check from {Peer} at {From} over the budget of {PerSecond}/s; dropped")]
     private static partial void LogCheckOverBudget(ILogger logger, string peer, IPEndPoint from, int perSecond);
 }

@@ -54,7 +54,7 @@ internal sealed partial class TincanLink
         noise.Dispose();
         uint localIndex = _manager.Register(session);
         HandshakeResponseMessage.WriteHeader(datagram, localIndex, senderIndex);
-        HandshakeMac.Write(datagram, _peerMacKey);
+        WriteMacs(datagram);
 
         Retire(_next);
         Volatile.Write(ref _next, session);
@@ -151,7 +151,7 @@ internal sealed partial class TincanLink
         Span<byte> timestamp = stackalloc byte[Tai64N.Length];
         NextTimestamp(timestamp);
         noise.WriteMessage1(timestamp, HandshakeInitiationMessage.NoiseMessage(datagram));
-        HandshakeMac.Write(datagram, _peerMacKey);
+        WriteMacs(datagram);
         pending.SentAt = now;
         pending.Message = message;
         Volatile.Write(ref _pending, pending);

@@ -5,13 +5,13 @@ namespace Ipop.Tincan.Protocol;
 
 /// <summary>
 /// Handshake initiation: type (0x04), 3 reserved zero bytes, sender index (4 bytes, little-endian), then Noise IK
-/// message 1 (ephemeral key 32, encrypted static key 48, encrypted TAI64N timestamp 28), then mac1 (16, see
-/// <see cref="HandshakeMac"/>) = 132 bytes.
+/// message 1 (ephemeral key 32, encrypted static key 48, encrypted TAI64N timestamp 28), then mac1 and mac2
+/// (16 each, see <see cref="HandshakeMac"/>) = 148 bytes.
 /// </summary>
 internal static class HandshakeInitiationMessage
 {
     public const int NoiseLength = NoiseIKHandshake.Message1Overhead + Tai64N.Length;
-    public const int Length = 8 + NoiseLength + HandshakeMac.Length;
+    public const int Length = 8 + NoiseLength + HandshakeMac.TrailerLength;
 
     /// <summary>Writes the header; the caller writes the Noise message at offset 8.</summary>
     public static void WriteHeader(Span<byte> destination, uint senderIndex)

@@ -6,12 +6,12 @@ namespace Ipop.Tincan.Protocol;
 /// <summary>
 /// Handshake response: type (0x05), 3 reserved zero bytes, sender index, receiver index (the initiator's sender
 /// index; both 4 bytes little-endian), then Noise IK message 2 (ephemeral key 32, tag of the empty payload 16),
-/// then mac1 (16, see <see cref="HandshakeMac"/>) = 76 bytes.
+/// then mac1 and mac2 (16 each, see <see cref="HandshakeMac"/>) = 92 bytes.
 /// </summary>
 internal static class HandshakeResponseMessage
 {
     public const int NoiseLength = NoiseIKHandshake.Message2Overhead;
-    public const int Length = 12 + NoiseLength + HandshakeMac.Length;
+    public const int Length = 12 + NoiseLength + HandshakeMac.TrailerLength;
 
     public static void WriteHeader(Span<byte> destination, uint senderIndex, uint receiverIndex)
     {

@@ -121,8 +121,8 @@ public sealed class WireFormatTests
         HandshakeInitiationMessage.WriteHeader(init, 7);
         Assert.False(HandshakeInitiationMessage.TryRead(init.AsSpan(0, init.Length - 1), out _, out _));
         Assert.False(HandshakeInitiationMessage.TryRead([.. init, 0], out _, out _));
-        Assert.Equal(132, HandshakeInitiationMessage.Length);
-        Assert.Equal(76, HandshakeResponseMessage.Length);
+        Assert.Equal(148, HandshakeInitiationMessage.Length);
+        Assert.Equal(92, HandshakeResponseMessage.Length);
     }
 
     [Fact]
