@@ -7,7 +7,7 @@ public sealed class HandshakeScheduleTests
     private static readonly LinkTimings T = Timings.Default;
 
     [Fact]
-    public void Lost_initiations_are_retried_with_a_doubling_backoff_and_then_given_up()
+    public void Lost_initiations_are_retried_early_then_with_a_doubling_backoff_and_then_given_up()
     {
         var s = new HandshakeSchedule(T, prefersInitiating: true);
         s.Begin();
@@ -27,13 +27,15 @@ public sealed class HandshakeScheduleTests
             }
         }
 
-        // Six attempts (3, 6, 12, 24 then capped at 24 s apart), then the episode gives up after the last one's wait.
-        Assert.Equal([0, 3_000, 9_000, 21_000, 45_000, 69_000], sentAt);
+        // Early retries from 250 ms, growing by half up to the handshake timeout (on the 100 ms tick): five initiations
+        // in the first 2.2 s. Then the six counted attempts (3, 6, 12, 24 then capped at 24 s apart), and the episode
+        // gives up after the last one's wait: 8 s later than without the early retries, 13 initiations in all.
+        Assert.Equal([0, 300, 700, 1_300, 2_200, 3_500, 5_400, 8_300, 11_300, 17_300, 29_300, 53_300, 77_300], sentAt);
         Assert.Equal(HandshakeStep.GiveUp, last);
-        Assert.Equal(93_000, now - 100);
+        Assert.Equal(101_300, now - 100);
         Assert.True(s.GivenUp);
         Assert.False(s.InFlight);
-        Assert.Equal(6, s.Attempts);
+        Assert.Equal(13, s.Attempts);
         Assert.False(s.EverConnected);
         Assert.False(s.CanBegin);
         Assert.Equal(HandshakeStep.None, s.Tick(now + 100_000, canSend: true));
@@ -45,9 +47,9 @@ public sealed class HandshakeScheduleTests
         var s = new HandshakeSchedule(T, prefersInitiating: true);
         s.Begin();
         s.OnSent(0, relayHeadStart: false);
-        Assert.Equal(HandshakeStep.None, s.Tick(2_900, canSend: true));
-        Assert.Equal(HandshakeStep.Retry, s.Tick(3_000, canSend: true));
-        s.OnSent(3_000, relayHeadStart: false);
+        Assert.Equal(HandshakeStep.None, s.Tick(200, canSend: true));
+        Assert.Equal(HandshakeStep.Retry, s.Tick(250, canSend: true));
+        s.OnSent(250, relayHeadStart: false);
         s.OnCompleted();
         Assert.True(s.CanBegin);
         Assert.True(s.EverConnected);
@@ -56,19 +58,20 @@ public sealed class HandshakeScheduleTests
     }
 
     [Fact]
-    public void Relayed_copies_follow_the_direct_head_start()
+    public void Relayed_copies_follow_the_direct_head_start_and_the_first_retry_carries_them()
     {
         var s = new HandshakeSchedule(T, prefersInitiating: true);
         s.Begin();
         s.OnSent(1_000, relayHeadStart: true);
         Assert.Equal(HandshakeStep.None, s.Tick(1_200, canSend: true));
-        Assert.Equal(HandshakeStep.SprayRelayed, s.Tick(1_250, canSend: true));
-        Assert.Equal(HandshakeStep.None, s.Tick(1_300, canSend: true));
 
-        // A retry uses every path at once: no head start, nothing to spray later.
-        Assert.Equal(HandshakeStep.Retry, s.Tick(4_000, canSend: true));
-        s.OnSent(4_000, relayHeadStart: false);
+        // With the defaults the head start ends when the first retry is due: the retry goes to every path, the relay
+        // included, so the first attempt's relayed copies are not sent as well.
+        Assert.Equal(T.RelayHeadStart, T.FirstRetry);
+        Assert.Equal(HandshakeStep.Retry, s.Tick(1_250, canSend: true));
+        s.OnSent(1_250, relayHeadStart: false);
         Assert.Equal(0, s.RelaySprayAt);
+        Assert.Equal(HandshakeStep.None, s.Tick(1_300, canSend: true));
     }
 
     [Fact]
