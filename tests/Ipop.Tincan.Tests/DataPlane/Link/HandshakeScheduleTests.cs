@@ -27,15 +27,15 @@ public sealed class HandshakeScheduleTests
             }
         }
 
-        // Early retries from 250 ms, growing by half up to the handshake timeout (on the 100 ms tick): five initiations
-        // in the first 2.2 s. Then the six counted attempts (3, 6, 12, 24 then capped at 24 s apart), and the episode
-        // gives up after the last one's wait: 8 s later than without the early retries, 13 initiations in all.
-        Assert.Equal([0, 300, 700, 1_300, 2_200, 3_500, 5_400, 8_300, 11_300, 17_300, 29_300, 53_300, 77_300], sentAt);
+        // Within the first attempt's wait, early retries from 250 ms, each wait half again as long (on the 100 ms
+        // tick): five initiations in the first 2.2 s. Then the six counted attempts (3, 6, 12, 24 then capped at 24 s
+        // apart) as without them, and the episode gives up after the last one's wait, at the same time as before.
+        Assert.Equal([0, 300, 700, 1_300, 2_200, 3_000, 9_000, 21_000, 45_000, 69_000], sentAt);
         Assert.Equal(HandshakeStep.GiveUp, last);
-        Assert.Equal(101_300, now - 100);
+        Assert.Equal(93_000, now - 100);
         Assert.True(s.GivenUp);
         Assert.False(s.InFlight);
-        Assert.Equal(13, s.Attempts);
+        Assert.Equal(10, s.Attempts);
         Assert.False(s.EverConnected);
         Assert.False(s.CanBegin);
         Assert.Equal(HandshakeStep.None, s.Tick(now + 100_000, canSend: true));
