@@ -12,6 +12,9 @@ internal sealed partial class LinkNegotiator
 {
     private static readonly TimeSpan ReannounceWindow = TimeSpan.FromMinutes(2);
 
+    // A request this soon after our offer crossed it; later, the offer is taken as lost (LinkNegotiator.Exchange).
+    private static readonly TimeSpan CrossingWindow = TimeSpan.FromSeconds(2);
+
     private void OnLocalCandidatesChanged(object? sender, EventArgs e) => _events.Writer.TryWrite(CandidatesChangedEvent.Instance);
 
     // When our candidates last changed: a move often breaks the signaling connection too (its TCP connection left

@@ -14,7 +14,8 @@ namespace Ipop.IntegrationTests.Reliability;
 /// </summary>
 public sealed partial class RoamingSignalingTests(OverlayLabFixture lab, ITestOutputHelper output) : IClassFixture<OverlayLabFixture>, IDisposable
 {
-    private readonly GroupLab _group = new(lab, "roam");
+    // One group name stem per test: xunit makes a new instance per test, and a room name must not repeat.
+    private readonly GroupLab _group = new(lab, "roam" + Guid.NewGuid().ToString("N")[..6]);
 
     public void Dispose() => _group.Dispose();
 
