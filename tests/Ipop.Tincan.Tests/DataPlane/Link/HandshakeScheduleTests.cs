@@ -75,6 +75,32 @@ public sealed class HandshakeScheduleTests
     }
 
     [Fact]
+    public void After_giving_way_to_the_peers_initiation_the_link_begins_again_unless_the_peers_session_is_confirmed()
+    {
+        // Our response to the peer's initiation may be lost, and the peer's own retry may be a long backoff away.
+        var s = new HandshakeSchedule(T, prefersInitiating: false);
+        s.Begin();
+        s.OnSent(0, relayHeadStart: false);
+        s.OnPeerInitiated();
+        s.OnAbandoned();
+        Assert.Equal(HandshakeStep.None, s.Tick(100, canSend: true));
+        Assert.True(s.Deferred);
+        Assert.Equal(HandshakeStep.None, s.Tick(500, canSend: true));
+        Assert.Equal(HandshakeStep.BeginDeferred, s.Tick(600, canSend: true));
+
+        // The peer's session confirmed (its data arrived): nothing to begin.
+        var t = new HandshakeSchedule(T, prefersInitiating: false);
+        t.Begin();
+        t.OnSent(0, relayHeadStart: false);
+        t.OnPeerInitiated();
+        t.OnAbandoned();
+        Assert.Equal(HandshakeStep.None, t.Tick(100, canSend: true));
+        t.OnHeard(connected: true);
+        Assert.False(t.Deferred);
+        Assert.Equal(HandshakeStep.None, t.Tick(10_000, canSend: true));
+    }
+
+    [Fact]
     public void The_higher_key_waits_one_handshake_timeout_for_the_peer_to_begin()
     {
         var s = new HandshakeSchedule(T, prefersInitiating: false);
