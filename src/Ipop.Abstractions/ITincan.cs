@@ -27,6 +27,18 @@ public interface ITincan : IAsyncDisposable
     /// <summary>Raised (on a Tincan thread; do not block) when a peer controller's message arrives over a link.</summary>
     event EventHandler<ControlMessageEventArgs>? ControlMessageReceived;
 
+    /// <summary>
+    /// Raised (on a Tincan thread; do not block) when this node's candidates may have changed: its underlay addresses
+    /// changed (a new network, a new lease, wake from sleep) or its TURN allocation was replaced. A controller sends
+    /// <see cref="GetLocalDescriptorAsync"/>'s new descriptor to its peers, which pass it to <see cref="CreateLink"/>;
+    /// a link that still works keeps its session meanwhile. Implementations that never move may leave it unraised.
+    /// </summary>
+    event EventHandler? LocalCandidatesChanged
+    {
+        add { }
+        remove { }
+    }
+
     /// <summary>Starts the socket and gathers candidates from every configured STUN and TURN server.</summary>
     Task StartAsync(CancellationToken cancellationToken);
 

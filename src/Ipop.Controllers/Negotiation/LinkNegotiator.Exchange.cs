@@ -127,9 +127,11 @@ internal sealed partial class LinkNegotiator
         }
 
         DateTimeOffset now = _time.GetUtcNow();
-        if (p.PendingNonce is not null && now - p.PendingSince < _settings.AnswerTimeout)
+        if (p.PendingNonce is not null && now - p.PendingSince < CrossingWindow)
         {
-            // An offer is already on its way: crossing or duplicated requests must not start a second exchange.
+            // An offer is already on its way: crossing or duplicated requests must not start a second exchange. A
+            // request well after our offer means the offer was lost (often into a signaling connection that died
+            // under a node that moved): a fresh offer then, rather than the rest of the answer timeout.
             LogDuplicate(_logger, LinkNegotiationMessage.RequestKind, p.Id.Value);
             return;
         }

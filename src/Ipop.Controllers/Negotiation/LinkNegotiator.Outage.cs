@@ -51,6 +51,8 @@ internal sealed partial class LinkNegotiator
         {
             await EvaluateAsync(p, ct);
         }
+
+        await ReannounceAfterReconnectAsync(now, ct);
     }
 
     /// <summary>Ends every link once signaling has been down for <see cref="NegotiationSettings.OutageLinkLifetime"/> (once per outage).</summary>

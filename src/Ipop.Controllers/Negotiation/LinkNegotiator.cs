@@ -93,6 +93,7 @@ internal sealed partial class LinkNegotiator
         _signaling.MessageReceived += OnEvent;
         _signaling.ConnectionChanged += OnEvent;
         _tincan.LinkStatusChanged += OnEvent;
+        _tincan.LocalCandidatesChanged += OnLocalCandidatesChanged;
         using ITimer ticker = _time.CreateTimer(_ => _events.Writer.TryWrite(TickEvent.Instance), null, Tick, Tick);
         try
         {
@@ -137,6 +138,7 @@ internal sealed partial class LinkNegotiator
             _signaling.MessageReceived -= OnEvent;
             _signaling.ConnectionChanged -= OnEvent;
             _tincan.LinkStatusChanged -= OnEvent;
+            _tincan.LocalCandidatesChanged -= OnLocalCandidatesChanged;
             foreach (PeerId peer in _peers.Keys.ToList())
             {
                 _tincan.RemoveLink(peer);
@@ -202,6 +204,7 @@ internal sealed partial class LinkNegotiator
         SignalingConnectionEventArgs c => HandleConnectionAsync(c, ct),
         Func<CancellationToken, Task> work => work(ct),
         TickEvent => HandleTickAsync(ct),
+        CandidatesChangedEvent => HandleCandidatesChangedAsync(ct),
         _ => Task.CompletedTask,
     };
 

@@ -150,6 +150,7 @@ internal sealed partial class LinkManager : ITincan
             StartNat(mux);
             Volatile.Write(ref _mux, mux);
             mux.Start();
+            StartRoaming();
             _timer = Time.CreateTimer(static state => ((LinkManager)state!).OnTick(), this, TickInterval, TickInterval);
             LogStarted(_logger, mux.LocalEndPoint, mux.DualMode);
         }
@@ -269,6 +270,7 @@ internal sealed partial class LinkManager : ITincan
             await _timer.DisposeAsync().ConfigureAwait(false);
         }
 
+        StopRoaming();
         await StopInterfaceAsync().ConfigureAwait(false);
         foreach (TincanLink link in _snapshot)
         {

@@ -113,6 +113,7 @@ internal sealed partial class NatTraversal
             allocation.Failed += OnAllocationFailed;
             IPEndPoint relayed = allocation.RelayedAddress;
             Volatile.Write(ref _relayedCandidate, new Candidate(CandidateType.Relayed, relayed, Candidate.ComputePriority(CandidateType.Relayed, 65535), "relay0", allocation.Server.ToString()));
+            _allocationSource = SourceToward(allocation.ServerAddress);
             Volatile.Write(ref _allocation, allocation);
             TurnAuthenticationFailure = null;
             LogRelayReady(_logger, relayed, allocation.Server);
@@ -167,7 +168,7 @@ internal sealed partial class NatTraversal
     }
 
     // A lost allocation (server restart, refresh refused) is replaced after a pause; the links' peers get
-    // permissions on the new one. The new relayed address reaches peers with the next descriptor exchange.
+    // permissions on the new one. The new relayed address reaches peers through the controller (LocalCandidatesChanged).
     private async Task<TurnAllocation?> ReallocateAsync()
     {
         try
@@ -186,6 +187,9 @@ internal sealed partial class NatTraversal
             {
                 PreparePeer(link, link.CandidatesFromDescriptor);
             }
+
+            // The peers need the new relayed address: the controller sends them our descriptor again.
+            _manager.RaiseLocalCandidatesChanged();
         }
 
         return allocation;

@@ -128,6 +128,39 @@ internal sealed partial class TincanLink
         }
     }
 
+    /// <summary>
+    /// Control loop: our underlay address changed. The peer learns the new address from the next authenticated packet
+    /// it gets from it (it follows the source, WireGuard section 2.1), so that packet goes now, not at the next keepalive:
+    /// a keepalive over the path in use, and a handshake over every path (the relay after the direct head start), whose
+    /// answer confirms a path or finds another. A link without a session restarts its checks from the new bases.
+    /// </summary>
+    internal void OnUnderlayMoved()
+    {
+        if (_closed)
+        {
+            return;
+        }
+
+        _manager.LogLinkRoaming(this);
+        if (_current is null)
+        {
+            if (_pending is null && !_handshake.Deferred)
+            {
+                StartOnLoop(_candidates);
+            }
+
+            return;
+        }
+
+        SendKeepalive();
+        _paths.ProbeSoon();
+        _handshake.Restart();
+        if (_handshake.CanBegin)
+        {
+            BeginEpisode();
+        }
+    }
+
     // Control loop: which path to use after an authenticated datagram from `from` (through our relay when `relay`
     // is set), as the path selector decides.
     private ILinkPath ObservePath(SocketAddress from, RelayedPath? relay, long now, bool handshake)

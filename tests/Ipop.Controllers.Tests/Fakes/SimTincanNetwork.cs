@@ -84,6 +84,7 @@ internal sealed class SimTincanNetwork
 internal sealed class SimTincan(PeerId id, NodePublicKey key, string endpoint) : ITincan
 {
     private readonly Dictionary<PeerId, SimLink> _links = [];
+    private string _endpoint = endpoint;
 
     public PeerId Id { get; } = id;
 
@@ -101,6 +102,18 @@ internal sealed class SimTincan(PeerId id, NodePublicKey key, string endpoint) :
 
     public event EventHandler<LinkStatusChangedEventArgs>? LinkStatusChanged;
 
+    public event EventHandler? LocalCandidatesChanged;
+
+    /// <summary>The candidate endpoint each peer's descriptor carried when its link was last created or updated.</summary>
+    public Dictionary<PeerId, string> RemoteEndpoints { get; } = [];
+
+    /// <summary>The node's underlay moved: a new candidate, announced like Tincan does.</summary>
+    public void Move(string newEndpoint)
+    {
+        _endpoint = newEndpoint;
+        LocalCandidatesChanged?.Invoke(this, EventArgs.Empty);
+    }
+
     public event EventHandler<ControlMessageEventArgs>? ControlMessageReceived
     {
         add { }
@@ -111,7 +124,7 @@ internal sealed class SimTincan(PeerId id, NodePublicKey key, string endpoint) :
 
     public ValueTask<LinkDescriptor> GetLocalDescriptorAsync(CancellationToken cancellationToken) => ValueTask.FromResult(new LinkDescriptor(
         LocalKey,
-        [new Candidate(CandidateType.Host, IPEndPoint.Parse(endpoint), Candidate.ComputePriority(CandidateType.Host, 65535), "h")],
+        [new Candidate(CandidateType.Host, IPEndPoint.Parse(_endpoint), Candidate.ComputePriority(CandidateType.Host, 65535), "h")],
         "ufrag" + LocalKey.ToString()[..4],
         "passwordpasswordpassword"));
 
@@ -122,6 +135,7 @@ internal sealed class SimTincan(PeerId id, NodePublicKey key, string endpoint) :
             throw new InvalidOperationException($"Key {remote.Key} is already authorized for peer '{other.Peer}'; remove that link first.");
         }
 
+        RemoteEndpoints[peer] = remote.Candidates[0].EndPoint.ToString();
         if (_links.TryGetValue(peer, out SimLink? existing) && existing.PeerKey == remote.Key)
         {
             return existing; // like Tincan: same key, same link object, state kept

@@ -55,6 +55,13 @@ internal sealed record LinkTimings
     /// </summary>
     public required long IceWait { get; init; }
 
+    /// <summary>
+    /// The wait before the first retry of an initiation (a quarter of the handshake timeout, at most 250 ms, at least a
+    /// tick): a lost initiation or response is retried within a round trip or two instead of a whole handshake timeout.
+    /// See <see cref="HandshakeSchedule"/> for the early retries this starts.
+    /// </summary>
+    public long FirstRetry => Math.Max(1, Math.Min(HandshakeTimeout / 4, Frequency / 4));
+
     /// <summary>Longest wait between retries (and between probes of direct candidates while relayed).</summary>
     public long MaxBackoff => HandshakeTimeout * 8;
 

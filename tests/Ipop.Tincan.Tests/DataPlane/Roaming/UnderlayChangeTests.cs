@@ -1,0 +1,31 @@
+using Ipop.Tincan.Tests.DataPlane;
+
+namespace Ipop.Tincan.Tests.DataPlane.Roaming;
+
+/// <summary>What a node does when its underlay moved (the address monitor's debounced report, called directly here).</summary>
+public sealed class UnderlayChangeTests
+{
+    [Fact]
+    public async Task A_moved_node_handshakes_again_at_once_keeps_its_link_and_tells_the_controller()
+    {
+        await using TestNode a = await TestNode.StartAsync("A");
+        await using TestNode b = await TestNode.StartAsync("B");
+        await TestNode.ConnectAsync(a, b);
+        long handshakes = a.LinkTo(b).GetStats().Handshakes;
+        int raised = 0;
+        a.Tincan.LocalCandidatesChanged += (_, _) => Interlocked.Increment(ref raised);
+
+        a.Manager.OnUnderlayChanged();
+
+        // A new handshake now, not at the next rekey (two minutes away): it confirms a path from the new address.
+        await TestNode.WaitUntilAsync(() => a.LinkTo(b).GetStats().Handshakes > handshakes, "a handshake after the move");
+        await TestNode.WaitUntilAsync(() => Volatile.Read(ref raised) == 1, "LocalCandidatesChanged raised");
+        Assert.Equal(LinkState.Connected, a.LinkTo(b).Status.State);
+        Assert.Equal(LinkState.Connected, b.LinkTo(a).Status.State);
+        Assert.Equal(1, a.Manager.UnderlayChanges);
+
+        // The session still carries traffic.
+        Assert.True(a.LinkTo(b).TrySend(TestNode.Packet(b, 1)));
+        await TestNode.WaitUntilAsync(() => b.Nic.WrittenCount > 0, "a packet through the link after the move");
+    }
+}
