@@ -20,6 +20,10 @@ internal sealed partial class LinkManager
     private AddressMonitor? _addressMonitor;
     private long _underlayChanges;
 
+    // Interfaces whose addresses changed in the pending burst (0: unknown, the kernel dropped notifications). Checked
+    // again when the burst settles: our own TUN/TAP usually gets its overlay address just before it is attached.
+    private readonly HashSet<int> _changedInterfaces = [];
+
     /// <inheritdoc />
     public event EventHandler? LocalCandidatesChanged;
 
@@ -104,6 +108,14 @@ internal sealed partial class LinkManager
 
         lock (_underlayLock)
         {
+            foreach (AddressChange c in changes)
+            {
+                if ((c.InterfaceIndex == 0 || c.IsUsable) && _changedInterfaces.Count < 64)
+                {
+                    _changedInterfaces.Add(c.InterfaceIndex);
+                }
+            }
+
             long now = Time.GetTimestamp();
             long due = _underlayDebounce.OnChange(now);
             _underlayTimer?.Change(TimeSpan.FromSeconds((double)Math.Max(0, due - now) / Time.TimestampFrequency), Timeout.InfiniteTimeSpan);
@@ -113,12 +125,22 @@ internal sealed partial class LinkManager
     // Timer thread: the burst settled.
     private void OnUnderlayTimer()
     {
+        int[] changed;
         lock (_underlayLock)
         {
             if (_underlayDebounce is null || !_underlayDebounce.TryFire(Time.GetTimestamp()))
             {
                 return;
             }
+
+            changed = [.. _changedInterfaces];
+            _changedInterfaces.Clear();
+        }
+
+        string? own = Volatile.Read(ref _binding)?.Nic.Name;
+        if (own is not null && changed.All(i => i != 0 && string.Equals(AddressMonitor.InterfaceName(i), own, StringComparison.Ordinal)))
+        {
+            return; // only the overlay interface (attached meanwhile) changed: the underlay did not move
         }
 
         OnUnderlayChanged();
