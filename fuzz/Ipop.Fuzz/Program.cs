@@ -45,12 +45,20 @@ if (args is ["--replay", string replayName, string directory])
 
 if (args is [string harnessName])
 {
-    IHarness harness = HarnessCatalog.TryCreate(harnessName) ?? throw Unknown(harnessName);
+    if (!HarnessCatalog.Names.Contains(harnessName))
+    {
+        throw Unknown(harnessName);
+    }
+
+    // Instrumented code may run only inside Fuzzer.Run (its coverage map exists from there on), so the harness,
+    // which calls into the instrumented assemblies when it is built, is created with the first input.
+    IHarness? harness = null;
 
     // One buffer for every input: the stream SharpFuzz hands over is read into it, and the harness sees a span.
     byte[] buffer = new byte[1 << 20];
     Fuzzer.Run(stream =>
     {
+        harness ??= HarnessCatalog.TryCreate(harnessName)!;
         int length = 0;
         int read;
         while (length < buffer.Length && (read = stream.Read(buffer, length, buffer.Length - length)) > 0)

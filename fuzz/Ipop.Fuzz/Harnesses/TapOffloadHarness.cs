@@ -52,7 +52,8 @@ internal sealed class TapOffloadHarness : IHarness
             }
 
             int length = SuperPacketSplitter.WriteSegment(frame, plan, i, _segment);
-            if (length <= 0 || length > _segment.Length)
+            // An empty frame is one empty segment; anything outside the caller's buffer is a finding.
+            if (length < 0 || length > _segment.Length)
             {
                 throw new InvalidOperationException($"Segment {i} of {plan.SegmentCount} has length {length}.");
             }
