@@ -7,7 +7,8 @@
 # fuzz/corpus/<harness>. Prints per harness: execs, inputs/s, crashes and hangs. Crashing and hanging inputs are saved
 # under artifacts/fuzz/findings/<harness>/; the exit code is 1 when any harness crashed.
 # Environment: IPOP_FUZZ_NO_BUILD=1 uses the existing Release build (CI builds the solution first);
-#              IPOP_FUZZ_TIMEOUT_MS (default 5000) is afl-fuzz's per-input timeout.
+#              IPOP_FUZZ_TIMEOUT_MS (default 5000) is afl-fuzz's per-input timeout;
+#              IPOP_FUZZ_RUNS (default artifacts/fuzz/runs) holds afl-fuzz's output directories and logs.
 # Installs nothing: scripts/setup.sh installs afl++; `dotnet tool restore` restores the sharpfuzz tool pinned in
 # .config/dotnet-tools.json.
 set -euo pipefail
@@ -18,6 +19,7 @@ project=fuzz/Ipop.Fuzz
 build_out="$project/bin/Release/net10.0"
 work="$root/artifacts/fuzz"
 bin="$work/bin"
+runs=${IPOP_FUZZ_RUNS:-$work/runs}
 
 if [ "${1:-}" = "--list" ]; then
   exec dotnet "$build_out/Ipop.Fuzz.dll" --list
@@ -53,7 +55,8 @@ if [ "$(cat "$bin/.stamp" 2>/dev/null)" != "$stamp" ]; then
   done
   echo "$stamp" >"$bin/.stamp"
 fi
-flock -u 9
+# Runs hold the lock shared, so another invocation never re-instruments the copy under a running fuzzer.
+flock -s 9
 
 if [ "$target" = all ]; then
   mapfile -t harnesses < <(dotnet "$bin/Ipop.Fuzz.dll" --list)
@@ -69,10 +72,10 @@ status=0
 for h in "${harnesses[@]}"; do
   corpus="$root/fuzz/corpus/$h"
   [ -d "$corpus" ] || { echo "fuzz: no corpus at fuzz/corpus/$h (unknown harness?)" >&2; exit 2; }
-  out="$work/runs/$h"
+  out="$runs/$h"
   rm -rf "$out"
   mkdir -p "$out"
-  log="$work/runs/$h.log"
+  log="$runs/$h.log"
   # -V: stop after <seconds>; the harness runs persistently inside one dotnet process (SharpFuzz's Fuzzer.Run).
   afl-fuzz -i "$corpus" -o "$out" -V "$seconds" -t "$timeout_ms" -m none -- \
     dotnet "$bin/Ipop.Fuzz.dll" "$h" >"$log" 2>&1 || {
