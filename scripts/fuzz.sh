@@ -76,14 +76,19 @@ for h in "${harnesses[@]}"; do
   rm -rf "$out"
   mkdir -p "$out"
   log="$runs/$h.log"
+  # The harnesses that read files or listen on a socket work in here (tmpfs when there is one).
+  scratch=$(mktemp -d "$([ -d /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/ipop-fuzz.XXXXXX")
   # -V: stop after <seconds>; the harness runs persistently inside one dotnet process (SharpFuzz's Fuzzer.Run).
-  afl-fuzz -i "$corpus" -o "$out" -V "$seconds" -t "$timeout_ms" -m none -- \
-    dotnet "$bin/Ipop.Fuzz.dll" "$h" >"$log" 2>&1 || {
-      echo "fuzz: $h: afl-fuzz failed; the last lines of $log:" >&2
-      tail -n 20 "$log" >&2
-      status=1
-      continue
-    }
+  started=0
+  IPOP_FUZZ_SCRATCH="$scratch" afl-fuzz -i "$corpus" -o "$out" -V "$seconds" -t "$timeout_ms" -m none -- \
+    dotnet "$bin/Ipop.Fuzz.dll" "$h" >"$log" 2>&1 && started=1
+  rm -rf "$scratch"
+  if [ "$started" != 1 ]; then
+    echo "fuzz: $h: afl-fuzz failed; the last lines of $log:" >&2
+    tail -n 20 "$log" >&2
+    status=1
+    continue
+  fi
   stats="$out/default/fuzzer_stats"
   value() { sed -n "s/^$1 *: *//p" "$stats" | head -n 1; }
   execs=$(value execs_done)

@@ -1,6 +1,6 @@
 namespace Ipop.Fuzz;
 
-/// <summary>A per-process directory for the harnesses that read files; on tmpfs when there is one.</summary>
+/// <summary>A per-process directory for the harnesses that read files or listen on a socket; on tmpfs when there is one.</summary>
 internal static class ScratchDirectory
 {
     private static readonly Lazy<string> Directory = new(Create);
@@ -21,6 +21,13 @@ internal static class ScratchDirectory
 
     private static string Create()
     {
+        // scripts/fuzz.sh gives each run a directory and removes it afterwards: afl-fuzz ends the target with SIGKILL,
+        // so the ProcessExit clean-up below never runs under it.
+        if (Environment.GetEnvironmentVariable("IPOP_FUZZ_SCRATCH") is { Length: > 0 } given)
+        {
+            return given;
+        }
+
         string root = System.IO.Directory.Exists("/dev/shm") ? "/dev/shm" : System.IO.Path.GetTempPath();
         string path = System.IO.Path.Combine(root, $"ipop-fuzz-{Environment.ProcessId}");
         System.IO.Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
