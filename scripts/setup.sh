@@ -9,9 +9,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# Debian packages: the real servers (prosody, ejabberd, coturn), the lab's tools, and the benchmark anchors.
+# Debian packages: the real servers (prosody, ejabberd, coturn), the lab's tools, the benchmark anchors, and afl++
+# (afl-fuzz drives the SharpFuzz harnesses of fuzz/Ipop.Fuzz; see docs/fuzzing.md).
 packages=(prosody lua-event ejabberd coturn iptables iproute2 iperf3 conntrack iputils-ping procps python3 openssl
-          wireguard-go wireguard-tools nebula)
+          wireguard-go wireguard-tools nebula afl++)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

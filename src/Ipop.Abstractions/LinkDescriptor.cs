@@ -166,7 +166,7 @@ public sealed record LinkDescriptor(NodePublicKey Key, ImmutableArray<Candidate>
             throw new FormatException($"Link descriptor field '{where}.port': expected 1..65535, got {port}.");
         }
 
-        if (!item.TryGetProperty("prio", out JsonElement prioElement) || !prioElement.TryGetUInt32(out uint priority))
+        if (!item.TryGetProperty("prio", out JsonElement prioElement) || prioElement.ValueKind != JsonValueKind.Number || !prioElement.TryGetUInt32(out uint priority))
         {
             throw new FormatException($"Link descriptor field '{where}.prio': expected an unsigned 32-bit number.");
         }
@@ -188,7 +188,7 @@ public sealed record LinkDescriptor(NodePublicKey Key, ImmutableArray<Candidate>
 
     private static int RequiredInt(JsonElement obj, string name, string? where)
     {
-        if (!obj.TryGetProperty(name, out JsonElement e) || !e.TryGetInt32(out int value))
+        if (!obj.TryGetProperty(name, out JsonElement e) || e.ValueKind != JsonValueKind.Number || !e.TryGetInt32(out int value))
         {
             throw new FormatException($"Link descriptor field '{Field(where, name)}': expected an integer.");
         }

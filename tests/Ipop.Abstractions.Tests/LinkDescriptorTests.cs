@@ -38,6 +38,11 @@ public sealed class LinkDescriptorTests
     [InlineData("{\"v\":2}", "field 'v': expected 1, got 2")]
     [InlineData("{\"v\":1,\"key\":\"abc\"}", "field 'key'")]
     [InlineData("{\"v\":1,\"key\":\"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\",\"ufrag\":\"ab\"}", "field 'ufrag': expected 4..256")]
+    // Found by fuzzing (fuzz/corpus/link-descriptor/crash-number-type-*): a string where a number belongs threw
+    // InvalidOperationException instead of FormatException.
+    [InlineData("{\"v\":\"1\"}", "field 'v': expected an integer")]
+    [InlineData("{\"v\":1,\"key\":\"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdefghijkl\",\"candidates\":[{\"type\":\"host\",\"addr\":\"198.18.0.1\",\"port\":\"5800\",\"prio\":1}]}", "port': expected an integer")]
+    [InlineData("{\"v\":1,\"key\":\"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\",\"ufrag\":\"abcd\",\"pwd\":\"0123456789abcdefghijkl\",\"candidates\":[{\"type\":\"host\",\"addr\":\"198.18.0.1\",\"port\":5800,\"prio\":\"h1\"}]}", "prio': expected an unsigned 32-bit number")]
     public void Rejects_bad_descriptors_naming_the_field(string json, string expected)
     {
         FormatException e = Assert.Throws<FormatException>(() => LinkDescriptor.Parse(json));

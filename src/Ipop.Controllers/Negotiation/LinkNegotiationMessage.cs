@@ -107,7 +107,7 @@ internal sealed record LinkNegotiationMessage(LinkDescriptor? Descriptor, Immuta
         using (doc)
         {
             JsonElement root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("v", out JsonElement v) || !v.TryGetInt32(out int version) || version != 1)
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("v", out JsonElement v) || v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int version) || version != 1)
             {
                 throw new FormatException("negotiation message field 'v': expected 1.");
             }

@@ -29,6 +29,9 @@ public sealed class LinkNegotiationMessageTests
     [InlineData("{\"v\":1,\"addresses\":[\"198.19.0\"]}", "field 'addresses'")]
     [InlineData("{\"v\":1,\"mac\":\"ff\"}", "field 'mac'")]
     [InlineData("{\"v\":1,\"descriptor\":{\"v\":1}}", "Link descriptor field 'key'")]
+    // Found by fuzzing (fuzz/corpus/link-negotiation/crash-number-type-*): a non-number 'v' threw InvalidOperationException.
+    [InlineData("{\"v\":[]}", "field 'v'")]
+    [InlineData("{\"v\":\"1\"}", "field 'v'")]
     public void Rejects_bad_messages_naming_the_field(string body, string expected)
     {
         FormatException e = Assert.Throws<FormatException>(() => LinkNegotiationMessage.Parse(body));
