@@ -44,7 +44,10 @@ public sealed partial class RoamingTests(ITestOutputHelper output) : IDisposable
         TimeSpan? recovered = await RenumberAndMeasureAsync(mover, oldAddress, newAddress, pinger, target);
         output.WriteLine($"{moves} renumbered: first ping reply through the tunnel after {Describe(recovered)}");
         Assert.True(recovered is { } t && t < DirectRecoveryBound, $"no reply within {DirectRecoveryBound.TotalSeconds} s ({Describe(recovered)})\n{Diagnose(pa, pb)}");
-        Assert.Contains("Local addresses changed", (moves == "a" ? pa : pb).Process!.Output, StringComparison.Ordinal);
+
+        // The moved side saw the change itself (its log line may trail a reply that came first).
+        LabProcess moved = (moves == "a" ? pa : pb).Process!;
+        Assert.True(await moved.WaitForOutputAsync("Local addresses changed", TimeSpan.FromSeconds(5)), moved.Output);
     }
 
     [Fact]

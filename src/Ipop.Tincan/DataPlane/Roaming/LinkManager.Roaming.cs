@@ -128,8 +128,15 @@ internal sealed partial class LinkManager
         int[] changed;
         lock (_underlayLock)
         {
-            if (_underlayDebounce is null || !_underlayDebounce.TryFire(Time.GetTimestamp()))
+            long now = Time.GetTimestamp();
+            if (_underlayDebounce is null || !_underlayDebounce.TryFire(now))
             {
+                // A timer may fire a little before the clock says the burst is due: wait for the rest, or it is lost.
+                if (_underlayDebounce is { DueAt: > 0 } pending)
+                {
+                    _underlayTimer?.Change(TimeSpan.FromSeconds((double)Math.Max(1, pending.DueAt - now) / Time.TimestampFrequency) + TimeSpan.FromMilliseconds(1), Timeout.InfiniteTimeSpan);
+                }
+
                 return;
             }
 
