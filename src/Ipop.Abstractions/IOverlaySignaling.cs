@@ -53,6 +53,17 @@ public interface IOverlaySignaling : IAsyncDisposable
     event EventHandler<SignalingConnectionEventArgs>? ConnectionChanged;
 
     /// <summary>
+    /// The host's network changed (an underlay address came or went, see <see cref="ITincan.LocalCandidatesChanged"/>):
+    /// check the session to the server now instead of at the next keepalive, and while disconnected, retry now instead
+    /// of at the end of the backoff. A session whose connection left from a vanished address is dead but would only
+    /// be noticed by its keepalive; until it is replaced no new candidates reach the peers.
+    /// </summary>
+    /// <remarks>The default does nothing (an implementation without a connection to lose).</remarks>
+    void VerifyConnectionNow()
+    {
+    }
+
+    /// <summary>
     /// Connects, authenticates, announces presence; reconnects by itself afterwards until disposed.
     /// Failures that may pass (timeouts, network errors) are retried with backoff until the token is
     /// cancelled; only failures retrying cannot fix (bad credentials, bad configuration) are thrown.

@@ -49,4 +49,7 @@ public sealed partial class XmppSignaling
 
     [LoggerMessage(EventId = 214, Level = LogLevel.Warning, Message = "XMPP login attempt {Attempt} failed: {Reason}; retrying in {Delay}")]
     private static partial void LogLoginRetry(ILogger logger, int attempt, string reason, TimeSpan delay);
+
+    [LoggerMessage(EventId = 215, Level = LogLevel.Information, Message = "The network changed: checking the XMPP session now")]
+    private static partial void LogVerifyingConnection(ILogger logger);
 }

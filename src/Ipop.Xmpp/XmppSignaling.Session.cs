@@ -12,8 +12,15 @@ namespace Ipop.Xmpp;
 /// <summary>Session lifecycle: connect, rebuild state, keepalive, reconnect with backoff, IQ requests.</summary>
 public sealed partial class XmppSignaling
 {
+    // After a network change the check must be quick (the peers wait for our new candidates) but not so quick that a
+    // slow server is taken for a dead one: a false alarm costs one reconnect.
+    private static readonly TimeSpan UrgentPingTimeout = TimeSpan.FromSeconds(2);
+
     private string? _keepaliveFailure;
     private SkippedStanzaLog? _skipLog;
+
+    // Completed by VerifyConnectionNow; the waiter that sees it completed replaces it.
+    private TaskCompletionSource _wake = NewWake();
 
     /// <summary>Inbound stanzas dropped by the stream reader (nested too deep, too large, malformed) while the session went on.</summary>
     public long SkippedStanzas => Volatile.Read(ref _skipLog)?.Count ?? 0;
@@ -83,7 +90,7 @@ public sealed partial class XmppSignaling
             {
                 try
                 {
-                    await Task.Delay(Backoff(attempt), _time, stop);
+                    await DelayOrWakeAsync(Backoff(attempt), until: null, stop);
                     session = await StartSessionAsync(stop);
                     LogReconnected(_logger, LocalId.Value, attempt + 1);
                     break;
@@ -98,6 +105,37 @@ public sealed partial class XmppSignaling
                 }
             }
         }
+    }
+
+    /// <inheritdoc />
+    public void VerifyConnectionNow()
+    {
+        LogVerifyingConnection(_logger);
+        Volatile.Read(ref _wake).TrySetResult();
+    }
+
+    private static TaskCompletionSource NewWake() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Waits <paramref name="delay"/>, less if <see cref="VerifyConnectionNow"/> is called or <paramref name="until"/>
+    /// completes; true when woken by <see cref="VerifyConnectionNow"/>. Throws when <paramref name="stop"/> is cancelled.
+    /// </summary>
+    private async Task<bool> DelayOrWakeAsync(TimeSpan delay, Task? until, CancellationToken stop)
+    {
+        TaskCompletionSource wake = Volatile.Read(ref _wake);
+        using var timerStop = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        Task timer = Task.Delay(delay, _time, timerStop.Token);
+        Task first = until is null ? await Task.WhenAny(timer, wake.Task) : await Task.WhenAny(timer, wake.Task, until);
+        await timerStop.CancelAsync();
+        stop.ThrowIfCancellationRequested();
+        if (first != wake.Task)
+        {
+            return false;
+        }
+
+        // One wake serves one waiter; a later call completes the new one.
+        Interlocked.CompareExchange(ref _wake, NewWake(), wake);
+        return true;
     }
 
     /// <summary>Exponential backoff with full jitter between half and all of the step, capped (avoids reconnect storms after a server restart).</summary>
@@ -191,14 +229,15 @@ public sealed partial class XmppSignaling
         {
             try
             {
-                await Task.WhenAny(loop, Task.Delay(_options.KeepaliveInterval, _time, stop));
+                bool urgent = await DelayOrWakeAsync(_options.KeepaliveInterval, loop, stop);
                 if (loop.IsCompleted || stop.IsCancellationRequested)
                 {
                     return;
                 }
 
                 // XEP-0199 §4.2: client-to-server ping; an error reply still proves the server is alive.
-                await RequestAsync(connection, StanzaBuilder.Ping(NextId(), _account.Domain), _options.KeepaliveInterval, stop, acceptError: true);
+                TimeSpan timeout = urgent && UrgentPingTimeout < _options.KeepaliveInterval ? UrgentPingTimeout : _options.KeepaliveInterval;
+                await RequestAsync(connection, StanzaBuilder.Ping(NextId(), _account.Domain), timeout, stop, acceptError: true);
             }
             catch (OperationCanceledException)
             {

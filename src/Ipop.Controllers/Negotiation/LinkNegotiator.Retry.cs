@@ -82,7 +82,16 @@ internal sealed partial class LinkNegotiator
     {
         if (p.PendingNonce is not null)
         {
-            return now - p.PendingSince >= _settings.AnswerTimeout ? "no answer to our offer" : null;
+            TimeSpan waited = now - p.PendingSince;
+            if (waited >= _settings.AnswerTimeout)
+            {
+                return "no answer to our offer";
+            }
+
+            // Two nodes that moved at once both announce right after their signaling sessions come back; an offer sent
+            // a moment before the peer's session was up is lost, and its request then looks like a crossing one. An
+            // offer that had crossed would have been answered by now: send it again instead of waiting out the timeout.
+            return p.RequestCrossedOffer && waited >= 2 * CrossingWindow ? "no answer to our offer, though the peer asked for one" : null;
         }
 
         if (p.Link is null)

@@ -23,6 +23,10 @@ internal sealed partial class LinkNegotiator
 
     private async Task HandleCandidatesChangedAsync(CancellationToken ct)
     {
+        // The signaling connection may have left from the address that just vanished: have it checked now rather
+        // than at its next keepalive (up to Xmpp:KeepaliveInterval, 30 s by default), so the announcement below or
+        // the one after the reconnect reaches the peers in seconds.
+        _signaling.VerifyConnectionNow();
         _candidatesChangedAt = _time.GetUtcNow();
         await AnnounceCandidatesAsync(ct);
     }

@@ -41,7 +41,9 @@ public sealed partial class RoamingSignalingTests(OverlayLabFixture lab, ITestOu
         TimeSpan? recovered = await RoamingTests.FirstReplyAsync(a.Namespace, "198.19.0.2", clock, TimeSpan.FromSeconds(40));
         output.WriteLine($"both renumbered ({oldA} -> {newA}, {oldB} -> {newB}): first ping reply after {(recovered is { } t ? $"{t.TotalMilliseconds:F0} ms" : "none")}");
         output.WriteLine(Timeline(a) + "\n" + Timeline(b));
-        Assert.True(recovered is not null, _group.Diagnose());
+        // Target 5 s (measured 3.4 s on a quiet machine: the XMPP sessions are checked at once, 2 s ping timeout,
+        // then both descriptors cross the server again); 8 s leaves room for a loaded CI machine.
+        Assert.True(recovered is { } r && r < TimeSpan.FromSeconds(8), _group.Diagnose());
     }
 
     [Fact]
