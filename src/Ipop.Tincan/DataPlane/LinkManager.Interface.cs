@@ -48,6 +48,7 @@ internal sealed partial class LinkManager
             }
 
             var binding = new InterfaceBinding(nic, router);
+            RememberOverlayInterface(nic.Name);
             new Thread(() => NicLoop(binding)) { IsBackground = true, Name = "ipop-tincan-nic" }.Start();
             Volatile.Write(ref _binding, binding);
         }

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.NetworkInformation;
 using Ipop.Tincan.DataPlane.Roaming;
 using Microsoft.Extensions.Logging;
 
@@ -19,6 +21,11 @@ internal sealed partial class LinkManager
     private ITimer? _underlayTimer;
     private AddressMonitor? _addressMonitor;
     private long _underlayChanges;
+    private HashSet<(string Interface, IPAddress Address)>? _underlayAddresses;
+
+    // Names of every TUN/TAP this node has attached: a recreated device keeps its name (not its index), and its
+    // addresses come and go around attach and detach, while no binding names it.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _overlayInterfaces = new(StringComparer.Ordinal);
 
     // Interfaces whose addresses changed in the pending burst (0: unknown, the kernel dropped notifications). Checked
     // again when the burst settles: our own TUN/TAP usually gets its overlay address just before it is attached.
@@ -78,6 +85,7 @@ internal sealed partial class LinkManager
             (long)(UnderlayQuiet.TotalSeconds * Time.TimestampFrequency),
             (long)(UnderlayMaxDelay.TotalSeconds * Time.TimestampFrequency));
         _underlayTimer = Time.CreateTimer(static state => ((LinkManager)state!).OnUnderlayTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _underlayAddresses = ReadUnderlayAddresses();
         _addressMonitor = AddressMonitor.TryStart(OnAddressChanges, _logger);
     }
 
@@ -94,7 +102,7 @@ internal sealed partial class LinkManager
         bool relevant = false;
         foreach (AddressChange c in changes)
         {
-            if (c.InterfaceIndex == 0 || (c.IsUsable && (own is null || !string.Equals(AddressMonitor.InterfaceName(c.InterfaceIndex), own, StringComparison.Ordinal))))
+            if (c.InterfaceIndex == 0 || (c.IsUsable && !IsOverlayInterface(AddressMonitor.InterfaceName(c.InterfaceIndex), own)))
             {
                 relevant = true;
                 break;
@@ -145,13 +153,76 @@ internal sealed partial class LinkManager
         }
 
         string? own = Volatile.Read(ref _binding)?.Nic.Name;
-        if (own is not null && changed.All(i => i != 0 && string.Equals(AddressMonitor.InterfaceName(i), own, StringComparison.Ordinal)))
+        bool onlyOwn = changed.All(i => i != 0 && IsOverlayInterface(AddressMonitor.InterfaceName(i), own));
+
+        // What decides is whether the underlay's addresses differ from the last burst's: events alone also come from
+        // our own TUN/TAP before it is attached, from a previous run's device going away after we started (its index
+        // no longer names anything), and from an address removed and added back.
+        bool differ = UnderlayAddressesChanged(own);
+        if (onlyOwn || !differ)
         {
-            return; // only the overlay interface (attached meanwhile) changed: the underlay did not move
+            return;
         }
 
         OnUnderlayChanged();
     }
+
+    // Timer thread (and StartRoaming): this machine's addresses, by interface name, outside loopback and IPv6 link-local.
+    private static HashSet<(string Interface, IPAddress Address)>? ReadUnderlayAddresses()
+    {
+        var set = new HashSet<(string Interface, IPAddress Address)>();
+        try
+        {
+            foreach (NetworkInterface nic in NetworkInterface.GetAllNetworkInterfaces())
+            {
+                if (nic.NetworkInterfaceType == NetworkInterfaceType.Loopback)
+                {
+                    continue;
+                }
+
+                foreach (UnicastIPAddressInformation info in nic.GetIPProperties().UnicastAddresses)
+                {
+                    if (!info.Address.IsIPv6LinkLocal)
+                    {
+                        set.Add((nic.Name, info.Address));
+                    }
+                }
+            }
+        }
+        catch (NetworkInformationException)
+        {
+            return null; // unknown: the caller takes it as a change
+        }
+
+        return set;
+    }
+
+    // Compares with the set read at the last burst (or at start), leaving out the overlay interface by its name, which a
+    // recreated device keeps while its index changes.
+    private bool UnderlayAddressesChanged(string? own)
+    {
+        HashSet<(string Interface, IPAddress Address)>? now = ReadUnderlayAddresses();
+        HashSet<(string Interface, IPAddress Address)>? before = Interlocked.Exchange(ref _underlayAddresses, now);
+        if (now is null || before is null)
+        {
+            return true;
+        }
+
+        bool Underlay((string Interface, IPAddress Address) entry) => !IsOverlayInterface(entry.Interface, own);
+        return !now.Where(Underlay).ToHashSet().SetEquals(before.Where(Underlay));
+    }
+
+    /// <summary>Notes the name of a TUN/TAP being attached, so its address changes never count as the underlay's.</summary>
+    internal void RememberOverlayInterface(string name)
+    {
+        if (_overlayInterfaces.Count < 16)
+        {
+            _overlayInterfaces.TryAdd(name, 0);
+        }
+    }
+
+    private bool IsOverlayInterface(string? name, string? attached) =>
+        name is not null && (string.Equals(name, attached, StringComparison.Ordinal) || _overlayInterfaces.ContainsKey(name));
 
     // Gathers again (host addresses, STUN; the TURN allocation is replaced by NatTraversal when its 5-tuple is gone)
     // and then tells the controller, which sends the new descriptor to each peer.
