@@ -233,7 +233,8 @@ public sealed class UdpMuxBatchTests
     [Fact]
     public void Sending_batches_allocates_nothing()
     {
-        using var mux = new UdpMux(IPAddress.Loopback, 0, 4 << 20, new DropCounters(), NullLogger.Instance);
+        var drops = new DropCounters();
+        using var mux = new UdpMux(IPAddress.Loopback, 0, 4 << 20, drops, NullLogger.Instance);
         using Socket sink = PlainSocket(IPAddress.Loopback);
         SocketAddress to = mux.ToSocketAddress((IPEndPoint)sink.LocalEndPoint!)!;
 
@@ -243,6 +244,7 @@ public sealed class UdpMuxBatchTests
         var batch = new DatagramBatch(64);
         int sent = 0;
         long allocated = 0;
+        var allocatingRounds = new List<string>();
         for (int round = 0; round < 300; round++)
         {
             long before = GC.GetAllocatedBytesForCurrentThread();
@@ -257,13 +259,19 @@ public sealed class UdpMuxBatchTests
             sent += mux.Send(batch);
             if (round >= 20)
             {
-                allocated += GC.GetAllocatedBytesForCurrentThread() - before;
+                long bytes = GC.GetAllocatedBytesForCurrentThread() - before;
+                allocated += bytes;
+                if (bytes != 0 && allocatingRounds.Count < 10)
+                {
+                    // Which rounds, and what the socket saw then: one CI rehearsal saw 7,920 B once, never reproduced.
+                    allocatingRounds.Add($"round {round}: {bytes} B, sent so far {sent}, send drops {drops.Get(DropReason.SendFailed)}");
+                }
             }
         }
 
         Assert.Equal(300 * 64, sent);
         Assert.Equal(300 * 4, mux.MessagesSent);
-        Assert.Equal(0, allocated);
+        Assert.True(allocated == 0, $"{allocated} B allocated: {string.Join("; ", allocatingRounds)}");
     }
 
     [Theory]
