@@ -19,8 +19,11 @@ internal static class CookieReplyMessage
 
     private static AeadAlgorithm Aead => AeadAlgorithm.XChaCha20Poly1305;
 
+    /// <summary>Imports the raw reply key (from <see cref="Crypto.HandshakeMac.DeriveCookieKey"/>) once, for <see cref="Write"/>.</summary>
+    public static Key ImportKey(ReadOnlySpan<byte> key) => Key.Import(Aead, key, KeyBlobFormat.RawSymmetricKey);
+
     /// <summary>Writes a reply carrying <paramref name="cookie"/> sealed under <paramref name="key"/> (a fresh random nonce).</summary>
-    public static void Write(Span<byte> destination, uint receiverIndex, ReadOnlySpan<byte> cookie, ReadOnlySpan<byte> key, ReadOnlySpan<byte> answeredMac1)
+    public static void Write(Span<byte> destination, uint receiverIndex, ReadOnlySpan<byte> cookie, Key key, ReadOnlySpan<byte> answeredMac1)
     {
         destination[0] = (byte)MessageType.CookieReply;
         destination[1] = 0;
@@ -29,8 +32,7 @@ internal static class CookieReplyMessage
         BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], receiverIndex);
         Span<byte> nonce = destination.Slice(8, NonceLength);
         RandomNumberGenerator.Fill(nonce);
-        using Key sealKey = Key.Import(Aead, key, KeyBlobFormat.RawSymmetricKey);
-        Aead.Encrypt(sealKey, nonce, answeredMac1, cookie, destination.Slice(8 + NonceLength, CookieLength + Aead.TagSize));
+        Aead.Encrypt(key, nonce, answeredMac1, cookie, destination.Slice(8 + NonceLength, CookieLength + Aead.TagSize));
     }
 
     /// <summary>Parses the header of a cookie reply; <c>false</c> when it is not a well-formed one.</summary>

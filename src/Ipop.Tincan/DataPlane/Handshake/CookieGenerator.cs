@@ -17,7 +17,9 @@ internal sealed class CookieGenerator
     public static readonly TimeSpan SecretLifetime = TimeSpan.FromMinutes(2);
 
     private readonly TimeProvider _time;
-    private readonly byte[] _replyKey;
+    // Imported once: NSec keeps a key in libsodium's guarded memory (an allocation with page protection), too costly
+    // for every reply on the receive thread under a flood. Derived from our public key, so nothing secret to free early.
+    private readonly NSec.Cryptography.Key _replyKey;
     private Secret _secret;
 
     /// <param name="responderPublicKey">This node's static public key (the cookie replies' key derives from it).</param>
@@ -25,7 +27,7 @@ internal sealed class CookieGenerator
     public CookieGenerator(ReadOnlySpan<byte> responderPublicKey, TimeProvider time)
     {
         _time = time;
-        _replyKey = HandshakeMac.DeriveCookieKey(responderPublicKey);
+        _replyKey = CookieReplyMessage.ImportKey(HandshakeMac.DeriveCookieKey(responderPublicKey));
         _secret = new Secret(time.GetTimestamp());
     }
 
