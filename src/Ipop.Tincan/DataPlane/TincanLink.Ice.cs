@@ -46,7 +46,7 @@ internal sealed partial class TincanLink
 
         CheckKeys? keys = username.Length == 0 || password.Length == 0
             ? null
-            : CheckKeys.TryDerive(_manager.Keys, PeerKey, _manager.CheckUsername, _manager.CheckPassword, username, password);
+            : CheckKeys.TryDerive(_manager.Keys, PeerKey, _manager.CheckUsername, _manager.CheckPassword, username, password, _manager.StaticSecrets);
         Volatile.Write(ref _remoteCheck, new CheckCredentials(username, password, keys));
     }
 

@@ -40,14 +40,16 @@ internal sealed class CheckKeys
 
     /// <summary>
     /// Derives the keys of the link between <paramref name="local"/> and <paramref name="remote"/>; null when X25519
-    /// refuses the peer's key (a low-order point), in which case the link runs no checks.
+    /// refuses the peer's key (a low-order point), in which case the link runs no checks. The static-static secret comes
+    /// from <paramref name="precomputed"/> when the link manager already holds it for the handshake (one X25519 per
+    /// link, not two).
     /// </summary>
-    public static CheckKeys? TryDerive(StaticKeyPair local, NodePublicKey remote, string localUsername, string localPassword, string remoteUsername, string remotePassword)
+    public static CheckKeys? TryDerive(StaticKeyPair local, NodePublicKey remote, string localUsername, string localPassword, string remoteUsername, string remotePassword, PeerStaticSecrets? precomputed = null)
     {
         Span<byte> shared = stackalloc byte[32];
         try
         {
-            if (remote.IsEmpty || !local.TryDeriveSharedSecret(remote, shared))
+            if (remote.IsEmpty || !((precomputed?.TryGet(remote.Bytes, shared) ?? false) || local.TryDeriveSharedSecret(remote, shared)))
             {
                 return null;
             }
