@@ -29,6 +29,12 @@ public sealed record LinkDescriptor(NodePublicKey Key, ImmutableArray<Candidate>
     /// <summary>Most candidates accepted in one descriptor.</summary>
     public const int MaxCandidates = 32;
 
+    /// <summary>
+    /// True for the static form: no check credentials (a peer configured by hand). The link skips connectivity checks
+    /// and handshakes on every candidate; signaling-based controllers refuse such descriptors from the network.
+    /// </summary>
+    public bool IsStatic => CheckUsername.Length == 0 && CheckPassword.Length == 0;
+
     /// <summary>Encodes the descriptor as compact JSON.</summary>
     public string ToJson()
     {
@@ -104,16 +110,25 @@ public sealed record LinkDescriptor(NodePublicKey Key, ImmutableArray<Candidate>
                 throw new FormatException("Link descriptor field 'key': expected base64 of a 32-byte X25519 public key.");
             }
 
+            // Both empty is the static form (a peer configured by hand: no connectivity checks), which must round-trip
+            // like any other; one empty and one not is a mistake worth naming.
             string ufrag = RequiredString(root, "ufrag", null);
-            if (ufrag.Length is < 4 or > 256)
+            if (ufrag.Length != 0 && ufrag.Length is < 4 or > 256)
             {
-                throw new FormatException($"Link descriptor field 'ufrag': expected 4..256 characters, got {ufrag.Length}.");
+                throw new FormatException($"Link descriptor field 'ufrag': expected 4..256 characters (or empty together with 'pwd' for a static peer), got {ufrag.Length}.");
             }
 
             string pwd = RequiredString(root, "pwd", null);
-            if (pwd.Length is < 22 or > 256)
+            if ((ufrag.Length == 0) != (pwd.Length == 0))
             {
-                throw new FormatException($"Link descriptor field 'pwd': expected 22..256 characters, got {pwd.Length}.");
+                string empty = ufrag.Length == 0 ? "ufrag" : "pwd";
+                string other = ufrag.Length == 0 ? "pwd" : "ufrag";
+                throw new FormatException($"Link descriptor field '{empty}': empty, but '{other}' is not; both are empty only for a static peer.");
+            }
+
+            if (pwd.Length != 0 && pwd.Length is < 22 or > 256)
+            {
+                throw new FormatException($"Link descriptor field 'pwd': expected 22..256 characters (or empty together with 'ufrag' for a static peer), got {pwd.Length}.");
             }
 
             if (!root.TryGetProperty("candidates", out JsonElement list) || list.ValueKind != JsonValueKind.Array)

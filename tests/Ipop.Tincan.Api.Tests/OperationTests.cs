@@ -55,6 +55,21 @@ public sealed class OperationTests
     }
 
     [Fact]
+    public async Task Link_create_accepts_a_static_descriptor_as_the_in_process_api_does()
+    {
+        await using ApiHarness h = await ApiHarness.StartAsync();
+        TestClient c = await h.ConnectAsync();
+        LinkDescriptor remote = new FakeTincan(2).Descriptor with { CheckUsername = string.Empty, CheckPassword = string.Empty };
+
+        await c.OkAsync("link.create", $$"""{"peer":"bob","descriptor":{{remote.ToJson()}}}""");
+
+        (PeerId peer, LinkDescriptor created) = Assert.Single(h.Tincan.CreateLinkCalls);
+        Assert.Equal("bob", peer.Value);
+        Assert.True(created.IsStatic);
+        Assert.Equal(remote.Candidates.AsEnumerable(), created.Candidates.AsEnumerable());
+    }
+
+    [Fact]
     public async Task Interface_remove_detaches_before_disposing_and_keeps_links_so_a_new_interface_can_route_to_them()
     {
         await using ApiHarness h = await ApiHarness.StartAsync();

@@ -113,6 +113,13 @@ internal sealed record LinkNegotiationMessage(LinkDescriptor? Descriptor, Immuta
             }
 
             LinkDescriptor? descriptor = root.TryGetProperty("descriptor", out JsonElement d) ? LinkDescriptor.Parse(d.GetRawText()) : null;
+            if (descriptor is { IsStatic: true })
+            {
+                // Without check credentials a link handshakes on every candidate unchecked: fine for a peer the user
+                // configured, not for addresses a remote peer chose (that would make this node send to any target).
+                throw new FormatException("negotiation message field 'descriptor': no check credentials ('ufrag'/'pwd' empty); static descriptors are only for configured peers.");
+            }
+
             var addresses = ImmutableArray.CreateBuilder<InterfaceAddress>();
             if (root.TryGetProperty("addresses", out JsonElement list))
             {
