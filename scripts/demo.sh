@@ -12,7 +12,15 @@ bash scripts/setup.sh
 
 echo "== building (Release)"
 dotnet build Ipop.sln -c Release -v q -nologo -clp:ErrorsOnly
-HOST="dotnet $(pwd)/tools/Ipop.TincanHost/bin/Release/net10.0/ipop-tincan.dll"
+# The hosts as they ship: Native AOT binaries (artifacts/publish/<name>/<name>); IPOP_HOSTS=jit uses the JIT build.
+if [ "${IPOP_HOSTS:-}" = jit ]; then
+  HOST="dotnet $(pwd)/tools/Ipop.TincanHost/bin/Release/net10.0/ipop-tincan.dll"
+else
+  echo "== publishing the hosts (Native AOT)"
+  bash scripts/publish.sh
+  HOST="$(pwd)/artifacts/publish/ipop-tincan/ipop-tincan"
+fi
+echo "   ipop-tincan: $HOST"
 
 A="ipd$$-a"; B="ipd$$-b"; DIR=$(mktemp -d); PIDS=()
 cleanup() {

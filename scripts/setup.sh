@@ -10,9 +10,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Debian packages: the real servers (prosody, ejabberd, coturn), the lab's tools, the benchmark anchors, and afl++
-# (afl-fuzz drives the SharpFuzz harnesses of fuzz/Ipop.Fuzz; see docs/fuzzing.md).
+# (afl-fuzz drives the SharpFuzz harnesses of fuzz/Ipop.Fuzz; see docs/fuzzing.md). clang and zlib1g-dev are what
+# Native AOT needs to link the hosts (scripts/publish.sh); the ILCompiler itself comes from NuGet.
 packages=(prosody lua-event ejabberd coturn iptables iproute2 iperf3 conntrack iputils-ping procps python3 openssl
-          wireguard-go wireguard-tools nebula afl++)
+          wireguard-go wireguard-tools nebula afl++ clang zlib1g-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

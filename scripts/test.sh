@@ -16,6 +16,19 @@ if ! dotnet build Ipop.sln -c Release -v q -nologo -clp:ErrorsOnly; then
   exit 1
 fi
 
+# The hosts as they ship: Native AOT binaries in artifacts/publish/<name>/<name>. The lab tests (and the demo) run
+# these when they exist (IPOP_HOSTS=jit runs the JIT dlls instead); a publish failure (an AOT or trim warning) fails
+# the run.
+echo "== publish (Native AOT: ipop-tincan, groupvpn, socialvpn)"
+publish_start=$SECONDS
+if ! bash scripts/publish.sh; then
+  echo "publish failed"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+echo "   published in $((SECONDS - publish_start)) s"
+if [ "${IPOP_HOSTS:-}" = jit ]; then echo "   lab hosts: JIT builds (IPOP_HOSTS=jit)"; else echo "   lab hosts: Native AOT binaries"; fi
+
 # NuGet packages of every src/ project (with README, XML docs, symbols, SourceLink) into a local feed;
 # samples/CustomController consumes them like an outside user, and a test builds and runs it.
 echo "== pack"

@@ -2,6 +2,7 @@ using Ipop;
 using Ipop.Controllers;
 using Ipop.GroupVpnHost;
 using Ipop.Samples.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 // groupvpn run --config groupvpn.json | groupvpn status --config groupvpn.json
@@ -13,7 +14,7 @@ return await SampleHost.RunAsync(
     static (services, config) =>
     {
         services.AddIpopNode(config);
-        services.AddGroupVpn(o => NodeServices.BindStrict(config.GetSection("GroupVpn"), o));
+        services.AddGroupVpn(o => NodeServices.BindStrict(config.GetSection("GroupVpn"), o, static (s, x) => s.Bind(x, b => b.ErrorOnUnknownConfiguration = true)));
     },
     static sp =>
     {

@@ -54,8 +54,8 @@ public static partial class SampleHost
         }
 
         var shapeErrors = new List<string>();
-        StrictConfiguration.Check(config.GetSection("Status"), typeof(StatusSection), shapeErrors);
-        StrictConfiguration.Check(config.GetSection("Metrics"), typeof(MetricsSection), shapeErrors);
+        StrictConfiguration.Check(config.GetSection("Status"), ConfigSchema.Of<StatusSection>(), shapeErrors);
+        StrictConfiguration.Check(config.GetSection("Metrics"), ConfigSchema.Of<MetricsSection>(), shapeErrors);
         foreach (string error in shapeErrors)
         {
             await Console.Error.WriteLineAsync($"{product}: {file.Name}: {error}");

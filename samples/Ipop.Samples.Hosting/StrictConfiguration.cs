@@ -1,5 +1,3 @@
-using System.Collections;
-using System.ComponentModel;
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
@@ -67,48 +65,48 @@ internal static class StrictConfiguration
     }
 
     /// <summary>
-    /// Checks every key under <paramref name="section"/> against <paramref name="type"/>'s public properties (names
-    /// match case-insensitively, as the binder does) and every value against the property's type.
+    /// Checks every key under <paramref name="section"/> against the public properties of <paramref name="schema"/>'s
+    /// root type (names match case-insensitively, as the binder does) and every value against the property's type.
     /// </summary>
-    public static void Check(IConfigurationSection section, Type type, List<string> errors)
+    public static void Check(IConfigurationSection section, ConfigSchema schema, List<string> errors)
     {
         ArgumentNullException.ThrowIfNull(section);
-        ArgumentNullException.ThrowIfNull(type);
+        ArgumentNullException.ThrowIfNull(schema);
         ArgumentNullException.ThrowIfNull(errors);
         if (section.Value is { } value && !section.GetChildren().Any())
         {
-            errors.Add($"{section.Path} must be an object with keys {KnownKeys(type)}, got '{value}'.");
+            errors.Add($"{section.Path} must be an object with keys {KnownKeys(schema, schema.Root)}, got '{value}'.");
             return;
         }
 
-        CheckObject(section, section.Path, type, errors);
+        CheckObject(schema, section, section.Path, schema.Root, errors);
     }
 
-    /// <summary>Checks a whole file against <paramref name="type"/>, the type its top level binds to.</summary>
-    public static void CheckRoot(IConfiguration root, Type type, List<string> errors)
+    /// <summary>Checks a whole file against <paramref name="schema"/>, whose root type its top level binds to.</summary>
+    public static void CheckRoot(IConfiguration root, ConfigSchema schema, List<string> errors)
     {
         ArgumentNullException.ThrowIfNull(root);
-        ArgumentNullException.ThrowIfNull(type);
+        ArgumentNullException.ThrowIfNull(schema);
         ArgumentNullException.ThrowIfNull(errors);
-        CheckObject(root, "the file", type, errors);
+        CheckObject(schema, root, "the file", schema.Root, errors);
     }
 
-    private static void CheckObject(IConfiguration section, string owner, Type type, List<string> errors)
+    private static void CheckObject(ConfigSchema schema, IConfiguration section, string owner, Type type, List<string> errors)
     {
-        Dictionary<string, PropertyInfo> properties = Properties(type);
+        Dictionary<string, PropertyInfo> properties = schema.Properties(type);
         foreach (IConfigurationSection child in section.GetChildren())
         {
             if (!properties.TryGetValue(child.Key, out PropertyInfo? property))
             {
-                errors.Add($"{child.Path} is not a known key; {owner} takes {KnownKeys(type)}.");
+                errors.Add($"{child.Path} is not a known key; {owner} takes {KnownKeys(schema, type)}.");
                 continue;
             }
 
-            CheckValue(child, property.PropertyType, errors);
+            CheckValue(schema, child, property.PropertyType, errors);
         }
     }
 
-    private static void CheckValue(IConfigurationSection section, Type type, List<string> errors)
+    private static void CheckValue(ConfigSchema schema, IConfigurationSection section, Type type, List<string> errors)
     {
         type = Nullable.GetUnderlyingType(type) ?? type;
         bool hasChildren = section.GetChildren().Any();
@@ -116,25 +114,25 @@ internal static class StrictConfiguration
         {
             if (hasChildren)
             {
-                errors.Add($"{section.Path} must be {Describe(type)}, got an object or a list.");
+                errors.Add($"{section.Path} must be {Describe(schema, type)}, got an object or a list.");
                 return;
             }
 
             if (section.Value is { Length: > 0 } text && !TryConvert(text, type))
             {
-                errors.Add($"{section.Path} must be {Describe(type)}, got '{text}'.");
+                errors.Add($"{section.Path} must be {Describe(schema, type)}, got '{text}'.");
             }
 
             return;
         }
 
-        if (ElementType(type) is { } element)
+        if (ConfigSchema.ElementType(type) is { } element)
         {
             if (!hasChildren)
             {
                 if (section.Value is { Length: > 0 } text)
                 {
-                    errors.Add($"{section.Path} must be a JSON list [ ... ] (items: {Describe(element)}), got the single value '{text}'.");
+                    errors.Add($"{section.Path} must be a JSON list [ ... ] (items: {Describe(schema, element)}), got the single value '{text}'.");
                 }
 
                 return;
@@ -144,21 +142,21 @@ internal static class StrictConfiguration
             {
                 if (!int.TryParse(item.Key, NumberStyles.None, CultureInfo.InvariantCulture, out _))
                 {
-                    errors.Add($"{section.Path} must be a JSON list [ ... ] (items: {Describe(element)}), got an object with key '{item.Key}'.");
+                    errors.Add($"{section.Path} must be a JSON list [ ... ] (items: {Describe(schema, element)}), got an object with key '{item.Key}'.");
                     return;
                 }
 
-                CheckValue(item, element, errors);
+                CheckValue(schema, item, element, errors);
             }
 
             return;
         }
 
-        if (DictionaryValueType(type) is { } valueType)
+        if (ConfigSchema.DictionaryValueType(type) is { } valueType)
         {
             foreach (IConfigurationSection item in section.GetChildren())
             {
-                CheckValue(item, valueType, errors);
+                CheckValue(schema, item, valueType, errors);
             }
 
             return;
@@ -168,44 +166,52 @@ internal static class StrictConfiguration
         {
             if (section.Value is { Length: > 0 } text)
             {
-                errors.Add($"{section.Path} must be an object with keys {KnownKeys(type)}, got '{text}'.");
+                errors.Add($"{section.Path} must be an object with keys {KnownKeys(schema, type)}, got '{text}'.");
             }
 
             return;
         }
 
-        CheckObject(section, section.Path, type, errors);
+        CheckObject(schema, section, section.Path, type, errors);
     }
 
+    // The scalar types the options use, parsed as the configuration binder's source generator parses them (invariant
+    // culture). Explicit instead of TypeDescriptor.GetConverter, which needs the trimmer to keep every converter.
     private static bool IsScalar(Type type) =>
         type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(decimal) || type == typeof(TimeSpan) ||
-        type == typeof(DateTimeOffset) || type == typeof(DateTime) || type == typeof(Guid) || type == typeof(Uri) ||
-        (!typeof(IEnumerable).IsAssignableFrom(type) && TypeDescriptor.GetConverter(type).CanConvertFrom(typeof(string)));
+        type == typeof(DateTimeOffset) || type == typeof(DateTime) || type == typeof(Guid) || type == typeof(Uri) || type == typeof(Version);
 
     private static bool TryConvert(string text, Type type)
     {
-        if (type == typeof(string))
+        CultureInfo c = CultureInfo.InvariantCulture;
+        return type switch
         {
-            return true;
-        }
-
-        if (type.IsEnum)
-        {
-            return Enum.TryParse(type, text, ignoreCase: true, out _);
-        }
-
-        try
-        {
-            _ = TypeDescriptor.GetConverter(type).ConvertFromInvariantString(text);
-            return true;
-        }
-        catch (Exception e) when (e is FormatException or NotSupportedException or ArgumentException or OverflowException || e.InnerException is FormatException or OverflowException)
-        {
-            return false;
-        }
+            _ when type == typeof(string) => true,
+            _ when type.IsEnum => Enum.TryParse(type, text, ignoreCase: true, out _),
+            _ when type == typeof(bool) => bool.TryParse(text, out _),
+            _ when type == typeof(int) => int.TryParse(text, NumberStyles.Integer, c, out _),
+            _ when type == typeof(long) => long.TryParse(text, NumberStyles.Integer, c, out _),
+            _ when type == typeof(short) => short.TryParse(text, NumberStyles.Integer, c, out _),
+            _ when type == typeof(byte) => byte.TryParse(text, NumberStyles.Integer, c, out _),
+            _ when type == typeof(sbyte) => sbyte.TryParse(text, NumberStyles.Integer, c, out _),
+            _ when type == typeof(uint) => uint.TryParse(text, NumberStyles.Integer, c, out _),
+            _ when type == typeof(ulong) => ulong.TryParse(text, NumberStyles.Integer, c, out _),
+            _ when type == typeof(ushort) => ushort.TryParse(text, NumberStyles.Integer, c, out _),
+            _ when type == typeof(char) => text.Length == 1,
+            _ when type == typeof(double) => double.TryParse(text, NumberStyles.Float | NumberStyles.AllowThousands, c, out _),
+            _ when type == typeof(float) => float.TryParse(text, NumberStyles.Float | NumberStyles.AllowThousands, c, out _),
+            _ when type == typeof(decimal) => decimal.TryParse(text, NumberStyles.Number, c, out _),
+            _ when type == typeof(TimeSpan) => TimeSpan.TryParse(text, c, out _),
+            _ when type == typeof(DateTimeOffset) => DateTimeOffset.TryParse(text, c, DateTimeStyles.None, out _),
+            _ when type == typeof(DateTime) => DateTime.TryParse(text, c, DateTimeStyles.None, out _),
+            _ when type == typeof(Guid) => Guid.TryParse(text, out _),
+            _ when type == typeof(Uri) => Uri.TryCreate(text, UriKind.RelativeOrAbsolute, out _),
+            _ when type == typeof(Version) => Version.TryParse(text, out _),
+            _ => false,
+        };
     }
 
-    private static string Describe(Type type)
+    private static string Describe(ConfigSchema schema, Type type)
     {
         type = Nullable.GetUnderlyingType(type) ?? type;
         if (type == typeof(string))
@@ -238,50 +244,10 @@ internal static class StrictConfiguration
             return "one of " + string.Join(", ", Enum.GetNames(type));
         }
 
-        return IsScalar(type) ? $"a {type.Name} value" : $"an object with keys {KnownKeys(type)}";
+        return IsScalar(type) ? $"a {type.Name} value" : $"an object with keys {KnownKeys(schema, type)}";
     }
 
-    private static Type? ElementType(Type type)
-    {
-        if (type == typeof(string))
-        {
-            return null;
-        }
-
-        if (type.IsArray)
-        {
-            return type.GetElementType();
-        }
-
-        if (type.IsGenericType && type.GetGenericArguments().Length == 1 && typeof(IEnumerable).IsAssignableFrom(type))
-        {
-            return type.GetGenericArguments()[0];
-        }
-
-        return null;
-    }
-
-    private static Type? DictionaryValueType(Type type) =>
-        type.IsGenericType && type.GetGenericArguments().Length == 2 && typeof(IEnumerable).IsAssignableFrom(type) && type.GetGenericArguments()[0] == typeof(string)
-            ? type.GetGenericArguments()[1]
-            : null;
-
-    private static Dictionary<string, PropertyInfo> Properties(Type type)
-    {
-        var map = new Dictionary<string, PropertyInfo>(StringComparer.OrdinalIgnoreCase);
-        foreach (PropertyInfo p in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
-        {
-            if (p.GetIndexParameters().Length == 0 && (p.CanWrite || ElementType(p.PropertyType) is not null || DictionaryValueType(p.PropertyType) is not null))
-            {
-                string name = p.GetCustomAttribute<ConfigurationKeyNameAttribute>()?.Name ?? p.Name;
-                map.TryAdd(name, p);
-            }
-        }
-
-        return map;
-    }
-
-    private static string KnownKeys(Type type) => string.Join(", ", Properties(type).Keys);
+    private static string KnownKeys(ConfigSchema schema, Type type) => string.Join(", ", schema.Properties(type).Keys);
 
     private static string WithoutPosition(string message)
     {

@@ -1,6 +1,7 @@
 using Ipop;
 using Ipop.Controllers;
 using Ipop.Samples.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 // socialvpn run --config socialvpn.json | socialvpn status --config socialvpn.json
@@ -11,7 +12,7 @@ return await SampleHost.RunAsync(
     static (services, config) =>
     {
         services.AddIpopNode(config);
-        services.AddSocialVpn(o => NodeServices.BindStrict(config.GetSection("SocialVpn"), o));
+        services.AddSocialVpn(o => NodeServices.BindStrict(config.GetSection("SocialVpn"), o, static (s, x) => s.Bind(x, b => b.ErrorOnUnknownConfiguration = true)));
     },
     static sp =>
     {

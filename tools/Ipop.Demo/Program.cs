@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Ipop.Samples.Hosting;
 using Ipop.Testing.Lab;
 using Ipop.Testing.Servers;
@@ -15,8 +16,17 @@ while (!File.Exists(Path.Combine(root, "Ipop.sln")))
 }
 
 string config = AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
-string groupvpn = Path.Combine(root, "samples/GroupVpnHost/bin", config, "net10.0/groupvpn.dll");
-string socialvpn = Path.Combine(root, "samples/SocialVpnHost/bin", config, "net10.0/socialvpn.dll");
+// The hosts as they ship: the Native AOT binaries of scripts/publish.sh when published (IPOP_HOSTS=jit: the JIT build).
+bool jit = string.Equals(Environment.GetEnvironmentVariable("IPOP_HOSTS"), "jit", StringComparison.OrdinalIgnoreCase);
+string[] HostCommand(string name, string project)
+{
+    string native = Path.Combine(root, "artifacts/publish", name, name);
+    return !jit && File.Exists(native) ? [native] : ["dotnet", Path.Combine(root, project, "bin", config, "net10.0", name + ".dll")];
+}
+
+string[] groupvpn = HostCommand("groupvpn", "samples/GroupVpnHost");
+string[] socialvpn = HostCommand("socialvpn", "samples/SocialVpnHost");
+Console.WriteLine($"demo hosts: {string.Join(' ', groupvpn)}, {string.Join(' ', socialvpn)}");
 string dir = Directory.CreateTempSubdirectory("ipop-demo-").FullName;
 AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 150); // logs and CI are not 80-column terminals
 using var lab = new NetworkLab();
@@ -93,37 +103,38 @@ async Task RunAsync()
         return ns;
     }
 
-    object Xmpp(string user) => new { Jid = $"{user}@{xmpp.Domain}", Password = "pw-" + user, Server = xmpp.Address, Port = xmpp.Port, TrustedCaFile = xmpp.CertificatePath, FriendRequestPolicy = "AcceptNone" };
-    object Tincan(string user) => new
+    // Config files as JSON nodes: written without reflection (JsonNode needs no serializer metadata).
+    JsonObject Xmpp(string user) => new() { ["Jid"] = $"{user}@{xmpp.Domain}", ["Password"] = "pw-" + user, ["Server"] = xmpp.Address, ["Port"] = xmpp.Port, ["TrustedCaFile"] = xmpp.CertificatePath, ["FriendRequestPolicy"] = "AcceptNone" };
+    JsonObject Tincan(string user) => new()
     {
-        PrivateKeyPath = Path.Combine(dir, user + ".key"),
-        StunServers = new[] { new { Host = "198.18.0.3", Port = 3478 } },
-        TurnServers = new[] { new { Host = "198.18.0.3", Port = 3478, Username = "u", Password = "p" } },
+        ["PrivateKeyPath"] = Path.Combine(dir, user + ".key"),
+        ["StunServers"] = new JsonArray(new JsonObject { ["Host"] = "198.18.0.3", ["Port"] = 3478 }),
+        ["TurnServers"] = new JsonArray(new JsonObject { ["Host"] = "198.18.0.3", ["Port"] = 3478, ["Username"] = "u", ["Password"] = "p" }),
     };
 
-    async Task<(LabNamespace Ns, LabProcess Process, string Config)> StartAsync(string program, string user, string where, object productSection, string sectionName, Action<LabNamespace>? prepare = null)
+    async Task<(LabNamespace Ns, LabProcess Process, string Config)> StartAsync(string[] program, string user, string where, JsonObject productSection, string sectionName, Action<LabNamespace>? prepare = null)
     {
         await xmpp.RegisterAsync(user, "pw-" + user);
         LabNamespace ns = Host(user, where);
         prepare?.Invoke(ns);
         string path = Path.Combine(dir, user + ".json");
-        var document = new Dictionary<string, object>
+        var document = new JsonObject
         {
             ["Xmpp"] = Xmpp(user),
             ["Tincan"] = Tincan(user),
             [sectionName] = productSection,
-            ["Status"] = new { SocketPath = Path.Combine(dir, user + ".sock") },
-            ["Logging"] = new { LogLevel = new { Default = "Warning" } },
+            ["Status"] = new JsonObject { ["SocketPath"] = Path.Combine(dir, user + ".sock") },
+            ["Logging"] = new JsonObject { ["LogLevel"] = new JsonObject { ["Default"] = "Warning" } },
         };
-        await File.WriteAllTextAsync(path, JsonSerializer.Serialize(document));
-        LabProcess p = lab.Start(ns, "dotnet", [program, "run", "--config", path]);
+        await File.WriteAllTextAsync(path, document.ToJsonString());
+        LabProcess p = lab.Start(ns, program[0], [.. program[1..], "run", "--config", path]);
         processes.Add(p);
         return (ns, p, path);
     }
 
     void GroupAdd(LabNamespace ownerNs, string ownerConfig, string owner, params string[] users)
     {
-        CommandResult added = ownerNs.TryExec(TimeSpan.FromSeconds(60), "dotnet", [groupvpn, "members", "add", .. users.Select(u => $"{u}@{xmpp.Domain}"), "--config", ownerConfig]);
+        CommandResult added = ownerNs.TryExec(TimeSpan.FromSeconds(60), groupvpn[0], [.. groupvpn[1..], "members", "add", .. users.Select(u => $"{u}@{xmpp.Domain}"), "--config", ownerConfig]);
         string said = (added.StandardOutput + added.StandardError).Trim().Replace("\n", "; ", StringComparison.Ordinal);
         AnsiConsole.MarkupLine($"owner {owner}: groupvpn members add {string.Join(' ', users)} -> {Markup.Escape(said)}");
     }
@@ -133,7 +144,7 @@ async Task RunAsync()
     var members = new List<(string Name, string Address, LabNamespace Ns, string Config)>();
     foreach ((string name, string where, string address) in new[] { ("pub", "public", "198.19.0.1"), ("cone", "cone", "198.19.0.2"), ("sym", "symmetric", "198.19.0.3") })
     {
-        (LabNamespace ns, _, string cfg) = await StartAsync(groupvpn, "g" + name, where, new { Group = group, Subnet = "198.19.0.0/24", Address = address, Mode = "tun" }, "GroupVpn");
+        (LabNamespace ns, _, string cfg) = await StartAsync(groupvpn, "g" + name, where, new JsonObject { ["Group"] = group, ["Subnet"] = "198.19.0.0/24", ["Address"] = address, ["Mode"] = "tun" }, "GroupVpn");
         members.Add(("g" + name + $" ({where})", address, ns, cfg));
     }
 
@@ -168,8 +179,8 @@ async Task RunAsync()
     AnsiConsole.Write(new Rule("[bold]GroupVPN switch mode: containers behind bridges[/]"));
     string l2group = $"demo-l2@{xmpp.MucDomain}";
     LabNamespace c1 = null!, c2 = null!;
-    (LabNamespace n1, _, string sw1Config) = await StartAsync(groupvpn, "sw1", "public", new { Group = l2group, Subnet = "198.19.1.0/24", Address = "198.19.1.1", Mode = "tap", BridgeName = "br0", InterfaceName = "ipoptap0" }, "GroupVpn", ns => c1 = Container(ns, "ctr1", "198.19.1.10/24"));
-    (LabNamespace n2, _, _) = await StartAsync(groupvpn, "sw2", "cone", new { Group = l2group, Subnet = "198.19.1.0/24", Address = "198.19.1.2", Mode = "tap", BridgeName = "br0", InterfaceName = "ipoptap0" }, "GroupVpn", ns => c2 = Container(ns, "ctr2", "198.19.1.20/24"));
+    (LabNamespace n1, _, string sw1Config) = await StartAsync(groupvpn, "sw1", "public", new JsonObject { ["Group"] = l2group, ["Subnet"] = "198.19.1.0/24", ["Address"] = "198.19.1.1", ["Mode"] = "tap", ["BridgeName"] = "br0", ["InterfaceName"] = "ipoptap0" }, "GroupVpn", ns => c1 = Container(ns, "ctr1", "198.19.1.10/24"));
+    (LabNamespace n2, _, _) = await StartAsync(groupvpn, "sw2", "cone", new JsonObject { ["Group"] = l2group, ["Subnet"] = "198.19.1.0/24", ["Address"] = "198.19.1.2", ["Mode"] = "tap", ["BridgeName"] = "br0", ["InterfaceName"] = "ipoptap0" }, "GroupVpn", ns => c2 = Container(ns, "ctr2", "198.19.1.20/24"));
     GroupAdd(n1, sw1Config, "sw1", "sw2");
     bool l2 = await EventuallyPingsAsync(c1, "198.19.1.20", TimeSpan.FromSeconds(40));
     AnsiConsole.MarkupLine($"container 198.19.1.10 (on sw1) -> container 198.19.1.20 (on sw2, behind a cone NAT): {(l2 ? "[green]ping ok[/]" : "[red]no reply[/]")}; ARP: {Markup.Escape(c1.Exec("ip", "neigh", "show", "198.19.1.20").Trim())}");
@@ -183,7 +194,7 @@ async Task RunAsync()
     var users = new List<(string Name, LabNamespace Ns, string Socket)>();
     foreach ((string name, string where) in new[] { ("alice", "public"), ("bob", "cone"), ("carol", "symmetric") })
     {
-        (LabNamespace ns, _, _) = await StartAsync(socialvpn, name, where, new { Pool = string.Empty }, "SocialVpn");
+        (LabNamespace ns, _, _) = await StartAsync(socialvpn, name, where, new JsonObject { ["Pool"] = string.Empty }, "SocialVpn");
         users.Add((name, ns, Path.Combine(dir, name + ".sock")));
     }
 

@@ -32,7 +32,7 @@ internal static class HostRunner
         }
 
         var errors = new List<string>();
-        StrictConfiguration.CheckRoot(json, typeof(HostConfig), errors);
+        StrictConfiguration.CheckRoot(json, HostConfigSchema.Value, errors);
         HostConfig config = new();
         if (errors.Count == 0)
         {

@@ -31,7 +31,7 @@ internal sealed class HostConfigHarness : IHarness
         }
 
         var errors = new List<string>();
-        StrictConfiguration.CheckRoot(json, typeof(HostConfig), errors);
+        StrictConfiguration.CheckRoot(json, HostConfigSchema.Value, errors);
         if (errors.Count > 0)
         {
             return;

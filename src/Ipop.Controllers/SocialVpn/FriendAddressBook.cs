@@ -113,7 +113,7 @@ internal sealed class FriendAddressBook
         Dictionary<string, StoredEntry>? stored;
         try
         {
-            stored = JsonSerializer.Deserialize<Dictionary<string, StoredEntry>>(File.ReadAllText(_path));
+            stored = JsonSerializer.Deserialize(File.ReadAllText(_path), AddressBookJsonContext.Default.DictionaryStringStoredEntry);
         }
         catch (JsonException e)
         {
@@ -138,7 +138,7 @@ internal sealed class FriendAddressBook
 
         var stored = _byPeer.ToDictionary(kv => kv.Key, kv => new StoredEntry(kv.Value.Address.ToString(), kv.Value.LastSeen), StringComparer.Ordinal);
         string tmp = _path + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(stored));
+        File.WriteAllText(tmp, JsonSerializer.Serialize(stored, AddressBookJsonContext.Default.DictionaryStringStoredEntry));
         File.Move(tmp, _path, overwrite: true); // atomic replace: a crash never leaves half a file
     }
 
@@ -149,5 +149,6 @@ internal sealed class FriendAddressBook
         public DateTimeOffset LastSeen { get; set; } = lastSeen;
     }
 
-    private sealed record StoredEntry(string Address, DateTimeOffset LastSeen);
+    /// <summary>One entry of the file (visible to its source-generated <see cref="AddressBookJsonContext"/>).</summary>
+    internal sealed record StoredEntry(string Address, DateTimeOffset LastSeen);
 }

@@ -30,7 +30,7 @@ public sealed class PythonControllerTests : IDisposable
             Api = new { SocketPath = socket },
             StatusIntervalSeconds = 0,
         }));
-        LabProcess node = _lab.Start(ns, "dotnet", [Artifacts.TincanHost, "run", "--config", config]);
+        LabProcess node = _lab.Start(ns, Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("run", "--config", config));
         Assert.True(await node.WaitForOutputAsync("ipop-tincan ready", TimeSpan.FromSeconds(30)), node.Output);
         for (int i = 0; i < 50 && !File.Exists(socket); i++)
         {

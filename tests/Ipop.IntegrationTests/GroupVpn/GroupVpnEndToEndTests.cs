@@ -329,14 +329,14 @@ public sealed class GroupVpnEndToEndTests(OverlayLabFixture lab, ITestOutputHelp
     public async Task A_bad_config_stops_the_host_with_a_message_naming_the_key()
     {
         ProductNode bad = await NodeAsync("gbad", "public", Group, "198.19.0.9", mode: "bridge");
-        var p = lab.Lab.Start(bad.Namespace, "dotnet", [Artifacts.GroupVpnHost, "run", "--config", bad.ConfigPath]);
+        var p = lab.Lab.Start(bad.Namespace, Artifacts.GroupVpnHost.FileName, Artifacts.GroupVpnHost.Args("run", "--config", bad.ConfigPath));
         Assert.True(p.WaitForExit(TimeSpan.FromSeconds(30)), p.Output);
         Assert.Equal(2, p.ExitCode);
         Assert.Contains("GroupVpn:Mode must be 'tun' or 'tap', got 'bridge'", p.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", p.Output, StringComparison.Ordinal);
 
         ProductNode badMetrics = await NodeAsync("gbad2", "public", Group, "198.19.0.9", metrics: "localhost:http");
-        p = lab.Lab.Start(badMetrics.Namespace, "dotnet", [Artifacts.GroupVpnHost, "run", "--config", badMetrics.ConfigPath]);
+        p = lab.Lab.Start(badMetrics.Namespace, Artifacts.GroupVpnHost.FileName, Artifacts.GroupVpnHost.Args("run", "--config", badMetrics.ConfigPath));
         Assert.True(p.WaitForExit(TimeSpan.FromSeconds(30)), p.Output);
         Assert.Equal(2, p.ExitCode);
         Assert.Contains("Metrics:PrometheusListen must be an address and port such as 127.0.0.1:9464, got 'localhost:http'", p.Output, StringComparison.Ordinal);

@@ -29,8 +29,8 @@ public sealed class GroupVpnSigtermTests(OverlayLabFixture lab, ITestOutputHelpe
         {
             for (int round = 0; round < Rounds; round++)
             {
-                using LabProcess pa = lab.Lab.Start(nsA, "dotnet", [Artifacts.GroupVpnHost, "run", "--config", a.ConfigPath]);
-                using LabProcess pb = lab.Lab.Start(nsB, "dotnet", [Artifacts.GroupVpnHost, "run", "--config", b.ConfigPath]);
+                using LabProcess pa = lab.Lab.Start(nsA, Artifacts.GroupVpnHost.FileName, Artifacts.GroupVpnHost.Args("run", "--config", a.ConfigPath));
+                using LabProcess pb = lab.Lab.Start(nsB, Artifacts.GroupVpnHost.FileName, Artifacts.GroupVpnHost.Args("run", "--config", b.ConfigPath));
 
                 // 0.3 s to 4 s covers a cold start, the XMPP login, the room join and the first handshakes.
                 await Task.Delay(random.Next(300, 4000), TestContext.Current.CancellationToken);

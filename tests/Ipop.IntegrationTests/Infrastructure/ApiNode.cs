@@ -41,7 +41,7 @@ internal sealed class ApiNode : IAsyncDisposable
             environment["Logging__LogLevel__Default"] = level;
         }
 
-        LabProcess process = lab.Start(ns, "dotnet", [Artifacts.TincanHost, "run", "--config", config], environment);
+        LabProcess process = lab.Start(ns, Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("run", "--config", config), environment);
         if (!await process.WaitForOutputAsync("ipop-tincan ready", TimeSpan.FromSeconds(30)))
         {
             throw new InvalidOperationException($"{ns.Role} did not start:\n{process.Output}");

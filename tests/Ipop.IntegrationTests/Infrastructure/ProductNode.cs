@@ -7,7 +7,7 @@ namespace Ipop.IntegrationTests.Infrastructure;
 internal sealed class ProductNode : IDisposable
 {
     private readonly NetworkLab _lab;
-    private readonly string _program;
+    private readonly HostProgram _program;
     private readonly string _product;
 
     public ProductNode(NetworkLab lab, LabNamespace ns, string product, string directory, object config)
@@ -40,19 +40,19 @@ internal sealed class ProductNode : IDisposable
     public void StartInBackground()
     {
         Process?.Dispose();
-        Process = _lab.Start(Namespace, "dotnet", [_program, "run", "--config", ConfigPath]);
+        Process = _lab.Start(Namespace, _program.FileName, _program.Args("run", "--config", ConfigPath));
     }
 
     /// <summary>The <c>status</c> command's table, through the real CLI.</summary>
     public string Status()
     {
-        CommandResult r = Namespace.TryExec(TimeSpan.FromSeconds(20), "env", "COLUMNS=200", "dotnet", _program, "status", "--config", ConfigPath);
+        CommandResult r = Namespace.TryExec(TimeSpan.FromSeconds(20), "env", ["COLUMNS=200", _program.FileName, .. _program.Args("status", "--config", ConfigPath)]);
         return r.StandardOutput + r.StandardError;
     }
 
     /// <summary><c>groupvpn members ...</c> with this node's config, in its namespace, as the group's owner runs it.</summary>
     public CommandResult Members(params string[] args) =>
-        Namespace.TryExec(TimeSpan.FromSeconds(60), "dotnet", [_program, "members", .. args, "--config", ConfigPath]);
+        Namespace.TryExec(TimeSpan.FromSeconds(60), _program.FileName, _program.Args(["members", .. args, "--config", ConfigPath]));
 
     /// <summary>Graceful stop (SIGTERM), as systemd would.</summary>
     public bool Stop() => Process?.Terminate(TimeSpan.FromSeconds(10)) ?? true;

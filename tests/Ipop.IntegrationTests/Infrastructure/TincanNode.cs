@@ -30,7 +30,7 @@ internal sealed class TincanNodeProcess
     {
         System.IO.Directory.CreateDirectory(directory);
         string key = Path.Combine(directory, ns.Role + ".key");
-        string publicKey = Cmd.Run("dotnet", Artifacts.TincanHost, "genkey", "--key", key).Trim();
+        string publicKey = Cmd.Run(Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("genkey", "--key", key)).Trim();
         return new TincanNodeProcess(ns, key, publicKey, directory);
     }
 
@@ -46,7 +46,7 @@ internal sealed class TincanNodeProcess
         };
         string path = Path.Combine(Directory, Namespace.Role + ".json");
         await File.WriteAllTextAsync(path, JsonSerializer.Serialize(config));
-        Process = lab.Start(Namespace, "dotnet", [Artifacts.TincanHost, "run", "--config", path]);
+        Process = lab.Start(Namespace, Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("run", "--config", path));
         if (!await Process.WaitForOutputAsync("ipop-tincan ready", TimeSpan.FromSeconds(30)))
         {
             throw new InvalidOperationException($"{Namespace.Role} did not become ready:\n{Process.Output}");

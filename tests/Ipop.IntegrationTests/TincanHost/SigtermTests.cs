@@ -71,8 +71,8 @@ public sealed class SigtermTests : IDisposable
         {
             Moment moment = moments[round % moments.Length];
             counts[moment] = counts.GetValueOrDefault(moment) + 2;
-            using LabProcess pa = _lab.Start(_a, "dotnet", [Artifacts.TincanHost, "run", "--config", configA]);
-            using LabProcess pb = _lab.Start(_b, "dotnet", [Artifacts.TincanHost, "run", "--config", configB]);
+            using LabProcess pa = _lab.Start(_a, Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("run", "--config", configA));
+            using LabProcess pb = _lab.Start(_b, Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("run", "--config", configB));
             LabProcess? iperfServer = null;
             try
             {

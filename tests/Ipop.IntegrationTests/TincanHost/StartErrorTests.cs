@@ -98,7 +98,7 @@ public sealed partial class StartErrorTests : IDisposable
         int port = ((System.Net.IPEndPoint)taken.Client.LocalEndPoint!).Port;
         string path = Path.Combine(_dir, "port.json");
         File.WriteAllText(path, $$"""{ "Tincan": { "PrivateKeyPath": "{{GoodKey("port.key")}}", "ListenAddress": "127.0.0.1", "ListenPort": {{port}} }, "Interface": { "Name": "ipt0", "Addresses": [ "198.19.0.1/24" ] } }""");
-        CommandResult r = Cmd.TryRun(TimeSpan.FromSeconds(30), "dotnet", Artifacts.TincanHost, "run", "--config", path);
+        CommandResult r = Cmd.TryRun(TimeSpan.FromSeconds(30), Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("run", "--config", path));
         string all = r.StandardOutput + r.StandardError;
         Assert.Equal(3, r.ExitCode);
         Assert.DoesNotContain("   at ", all, StringComparison.Ordinal);
@@ -109,7 +109,7 @@ public sealed partial class StartErrorTests : IDisposable
     }
 
     /// <summary>Runs the program on each file; the result lists, per case, the exit code and what it printed on stderr.</summary>
-    private string RunTable(string program, (string Name, string Json)[] cases)
+    private string RunTable(HostProgram program, (string Name, string Json)[] cases)
     {
         var text = new StringBuilder();
         int n = 0;
@@ -117,7 +117,7 @@ public sealed partial class StartErrorTests : IDisposable
         {
             string path = Path.Combine(_dir, $"case{n++}.json");
             File.WriteAllText(path, json);
-            CommandResult r = Cmd.TryRun(TimeSpan.FromSeconds(30), "dotnet", program, "run", "--config", path);
+            CommandResult r = Cmd.TryRun(TimeSpan.FromSeconds(30), program.FileName, program.Args("run", "--config", path));
             Assert.False(r.TimedOut, $"{name}: the program did not exit\n{r.StandardOutput}\n{r.StandardError}");
             string all = r.StandardOutput + r.StandardError;
             Assert.DoesNotContain("   at ", all, StringComparison.Ordinal);
@@ -144,7 +144,7 @@ public sealed partial class StartErrorTests : IDisposable
     private string GoodKey(string name)
     {
         string path = Path.Combine(_dir, name);
-        Cmd.Run("dotnet", Artifacts.TincanHost, "genkey", "--key", path);
+        Cmd.Run(Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("genkey", "--key", path));
         return path;
     }
 
