@@ -1,3 +1,5 @@
+using Ipop.Tap.Interop;
+
 namespace Ipop.Tap;
 
 /// <summary>
