@@ -63,10 +63,10 @@ public sealed class IdleWakeupTests
             await AdvanceAsync(time, TimeSpan.FromMinutes(1));
 
             // Four links with their own keepalive each would wake the hub 24 times a minute; sent together when one is
-            // due (within an eighth of the interval), they line up.
+            // due (within an eighth of the interval, 1.25 s), links created 1 s apart line up in pairs: 12 measured.
             long perMinute = hub.Manager.Deadlines.Wakeups - wakeups;
             TestContext.Current.TestOutputHelper?.WriteLine($"hub wakeups in an idle minute with {spokes.Count} links: {perMinute}");
-            Assert.True(perMinute <= 12, $"the hub woke {perMinute} times in an idle minute with {spokes.Count} links");
+            Assert.True(perMinute <= 16, $"the hub woke {perMinute} times in an idle minute with {spokes.Count} links");
             Assert.All(spokes, s => Assert.Equal(LinkState.Connected, hub.LinkTo(s).Status.State));
         }
         finally
