@@ -14,14 +14,11 @@ namespace Ipop.Tap;
 /// socket for configuration. Closing the fd removes the (non-persistent) interface.
 /// </summary>
 /// <remarks>
-/// Reads poll the TUN fd together with an eventfd that <see cref="Dispose"/> signals, so a blocked reader
-/// wakes at once on dispose; the poll timeout bounds how late a cancelled token is noticed.
+/// Reads poll the TUN fd together with an eventfd that <see cref="Dispose"/> and a cancelled read token signal, so a
+/// blocked reader wakes at once on either, and waits without a timeout otherwise (TunTapDevice.Wake.cs).
 /// </remarks>
 internal sealed partial class TunTapDevice : IVirtualInterface
 {
-    /// <summary>How often a blocked <see cref="Read"/> re-checks its cancellation token.</summary>
-    internal const int PollIntervalMilliseconds = 100;
-
     /// <summary>Destination and source MAC plus EtherType; a TAP frame is this much larger than the MTU (no FCS, no VLAN tag).</summary>
     internal const int EthernetHeaderLength = 14;
 
@@ -178,6 +175,11 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         Libc.PollFd* fds = stackalloc Libc.PollFd[2];
         fds[0] = new Libc.PollFd { Fd = tunFd, Events = Libc.POLLIN };
         fds[1] = new Libc.PollFd { Fd = _wake.Fd, Events = Libc.POLLIN };
+        if (block)
+        {
+            WakeOnCancel(cancellationToken);
+        }
+
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -212,13 +214,17 @@ internal sealed partial class TunTapDevice : IVirtualInterface
 
             fds[0].Revents = 0;
             fds[1].Revents = 0;
-            if (Libc.Poll(fds, 2, PollIntervalMilliseconds) < 0)
+            if (Libc.Poll(fds, 2, -1) < 0)
             {
                 errno = Marshal.GetLastPInvokeError();
                 if (errno != Errno.EINTR)
                 {
                     throw new VirtualInterfaceException($"Waiting for packets on {Name} failed: {Errno.Describe(errno)}") { ErrorNumber = errno };
                 }
+            }
+            else if ((fds[1].Revents & Libc.POLLIN) != 0)
+            {
+                DrainWake();
             }
         }
     }

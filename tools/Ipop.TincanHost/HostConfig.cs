@@ -14,8 +14,11 @@ internal sealed class HostConfig
 
     public List<PeerSection> Peers { get; set; } = [];
 
-    /// <summary>Seconds between status lines in the log; 0 disables them.</summary>
-    public int StatusIntervalSeconds { get; set; } = 10;
+    /// <summary>
+    /// Seconds between status lines in the log; 0 (the default) disables them: an idle node must not wake up just to
+    /// log (issue 14), and the controller API's <c>status</c> answers on demand.
+    /// </summary>
+    public int StatusIntervalSeconds { get; set; }
 }
 
 internal sealed class InterfaceSection

@@ -12,7 +12,7 @@ namespace Ipop.Tincan.DataPlane;
 
 /// <summary>
 /// The <see cref="ITincan"/> implementation: the link table, the index table that maps receiver indexes to
-/// sessions, the socket, the tick and the NIC thread, and the <see cref="Link.ControlLoop"/> that runs every link's
+/// sessions, the socket, the deadline timer and the NIC thread, and the <see cref="Link.ControlLoop"/> that runs every link's
 /// control work. Split into partial files: receive path (<c>LinkManager.Receive.cs</c>), interface path
 /// (<c>LinkManager.Interface.cs</c>), NAT traversal hooks (<c>LinkManager.Nat.cs</c>) and local candidates
 /// (<c>LinkManager.Candidates.cs</c>).
@@ -24,8 +24,6 @@ internal sealed partial class LinkManager : ITincan
 
     /// <summary>Allowance over the MTU for an Ethernet header and one VLAN tag (TAP mode carries frames).</summary>
     internal const int FrameAllowance = 18;
-
-    private static readonly TimeSpan TickInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>
     /// How long a controller call (CreateLink, RemoveLink) waits for the control loop to run its link step when
@@ -46,7 +44,6 @@ internal sealed partial class LinkManager : ITincan
     private int _raising;
     private readonly Action _tickStep;
     private UdpMux? _mux;
-    private ITimer? _timer;
     private int _disposed;
 
     public LinkManager(TincanOptions options, StaticKeyPair keys, ILoggerFactory loggerFactory, TimeProvider time)
@@ -61,8 +58,9 @@ internal sealed partial class LinkManager : ITincan
         _checkPassword = RandomToken(24);
         TieBreaker = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
         Metrics = new TincanMetrics(this);
-        Control = new ControlLoop(RaiseQueuedEvents, OnControlStepThrew);
+        Control = new ControlLoop(RaiseQueuedEvents, OnControlStepThrew, ArmForNextDeadline);
         _tickStep = TickLinks;
+        Deadlines = new DeadlineTimer(time, OnTick);
         OwnMacKey = HandshakeMac.DeriveKey(keys.PublicKeyBytes);
         StaticSecrets = new PeerStaticSecrets(keys);
         string? statePath = HandshakeTimestamps.ResolvePath(options);
@@ -151,7 +149,8 @@ internal sealed partial class LinkManager : ITincan
             Volatile.Write(ref _mux, mux);
             mux.Start();
             StartRoaming();
-            _timer = Time.CreateTimer(static state => ((LinkManager)state!).OnTick(), this, TickInterval, TickInterval);
+            // The first wakeup at once: links created before the start begin their handshakes then.
+            Deadlines.WakeBy(long.MinValue);
             LogStarted(_logger, mux.LocalEndPoint, mux.DualMode);
         }
 
@@ -265,10 +264,7 @@ internal sealed partial class LinkManager : ITincan
             return;
         }
 
-        if (_timer is not null)
-        {
-            await _timer.DisposeAsync().ConfigureAwait(false);
-        }
+        await Deadlines.DisposeAsync().ConfigureAwait(false);
 
         StopRoaming();
         await StopInterfaceAsync().ConfigureAwait(false);
@@ -419,6 +415,7 @@ internal sealed partial class LinkManager : ITincan
     private void TickLinks()
     {
         long now = Time.GetTimestamp();
+        _lastTickAt = now;
         foreach (TincanLink link in _snapshot)
         {
             link.OnTick(now);

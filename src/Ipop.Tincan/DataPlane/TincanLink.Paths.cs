@@ -63,7 +63,7 @@ internal sealed partial class TincanLink
         UdpMux? mux = _manager.Mux;
         if (mux is null)
         {
-            // Not started: the first tick after StartAsync begins.
+            // Not started: the first wakeup of the deadline timer, at StartAsync, begins.
             _candidatePaths = [];
             _handshake.Defer(0);
             return;
@@ -212,7 +212,7 @@ internal sealed partial class TincanLink
 
         if (path.Kind == LinkPath.Relayed)
         {
-            // Probe the direct candidates at the next tick: the relay answered first, a direct path may still work.
+            // Probe the direct candidates at the next wakeup: the relay answered first, a direct path may still work.
             _paths.ProbeSoon();
         }
 

@@ -17,7 +17,12 @@ internal sealed partial class TincanLink
     /// </summary>
     internal void OnAuthenticated(Session session, SocketAddress from, ContentKind kind, int payloadLength, long now, RelayedPath? relay = null)
     {
-        _activity.OnReceived(now, kind);
+        if (_activity.OnReceived(now, kind))
+        {
+            // Data to answer: a passive keepalive is due after a while unless this side sends something first.
+            _manager.Deadlines.WakeBy(_activity.LastSent + _timings.PassiveKeepalive);
+        }
+
         if (kind == ContentKind.Packet)
         {
             _counters.OnPacketReceived(payloadLength);

@@ -110,7 +110,12 @@ internal sealed partial class TincanLink
             return true;
         }
 
-        _activity.OnSent(now, kind);
+        if (_activity.OnSent(now, kind))
+        {
+            // The first data after the last thing heard: the broken-path check may now come before the armed wakeup.
+            _manager.Deadlines.WakeBy(_liveness.UnansweredDue(now));
+        }
+
         if (kind == ContentKind.Packet)
         {
             _counters.OnPacketSent(payload.Length);

@@ -4,10 +4,17 @@ using Ipop.Tincan.Protocol;
 
 namespace Ipop.Tincan.DataPlane;
 
-/// <summary>The manager's 100 ms tick: handshake retries, rekeys, keepalives, expiry, dead-peer detection and probes.</summary>
+/// <summary>
+/// What the node's <see cref="DeadlineTimer"/> does for a link when it fires: handshake retries, rekeys, keepalives,
+/// expiry, dead-peer detection and probes (<c>TincanLink.Deadlines.cs</c> says when the next one is due).
+/// </summary>
 internal sealed partial class TincanLink
 {
-    /// <summary>Control loop, every tick: retries, rekeys, keepalives, expiry, dead-peer detection.</summary>
+    // When the last keepalive was tried (control loop): one that could not go out is tried again a keepalive interval
+    // later, not at every wakeup.
+    private long _keepaliveTriedAt;
+
+    /// <summary>Control loop, when the node's timer fires: retries, rekeys, keepalives, expiry, dead-peer detection.</summary>
     internal void OnTick(long now)
     {
         bool keepalive = false;
@@ -63,7 +70,9 @@ internal sealed partial class TincanLink
                     BeginEpisode();
                 }
 
-                keepalive = due.Keepalive;
+                // A persistent keepalive due within an eighth of its interval goes now, while the node is awake anyway:
+                // the idle links of a node then keep their NAT bindings on one wakeup instead of one each.
+                keepalive = due.Keepalive || _liveness.KeepaliveDueWithin(now, _activity.LastSent, _timings.Keepalive / 8);
                 probe = _paths.ProbesDue(_path?.Kind, now);
                 if (due.Broken && _handshake.CanBegin)
                 {
@@ -79,6 +88,7 @@ internal sealed partial class TincanLink
 
         if (keepalive)
         {
+            _keepaliveTriedAt = now;
             SendKeepalive();
         }
 
@@ -87,7 +97,7 @@ internal sealed partial class TincanLink
             SendProbes();
         }
 
-        // Path MTU discovery rides on this tick (issue 13): no timer of its own.
+        // Path MTU discovery rides on this timer (issue 13): no timer of its own.
         TickPathMtu(now);
     }
 

@@ -15,7 +15,7 @@ namespace Ipop.Tincan.DataPlane;
 /// <remarks>
 /// Files by concern: <c>TincanLink.Send.cs</c> (what happens to an outgoing packet), <c>.Receive.cs</c> (after a
 /// packet authenticated), <c>.Handshake.cs</c> (initiations and responses), <c>.Paths.cs</c> (candidates and the
-/// path in use), <c>.Timer.cs</c> (the 100 ms tick), <c>.Ice.cs</c> (connectivity checks before the first handshake).
+/// path in use), <c>.Timer.cs</c> (what the node's deadline timer does), <c>Link/TincanLink.Deadlines.cs</c> (when it is due), <c>.Ice.cs</c> (connectivity checks before the first handshake).
 /// Control state (everything but the counters, activity times and staged packets) belongs to the node's
 /// <see cref="ControlLoop"/>: every entry point that changes it posts a step there, and no lock guards it. Packet
 /// threads read <see cref="Snapshot"/> (published by the loop) and post when they need the loop (a handshake, a

@@ -66,8 +66,9 @@ internal sealed partial class UdpMux : IDisposable
             SetBuffers(socketBufferBytes);
 
             // A bounded blocking receive lets the loop notice shutdown even where closing the socket does not
-            // interrupt a blocked recvfrom (on Linux this sets SO_RCVTIMEO, which recvmmsg honours too).
-            _socket.ReceiveTimeout = ReceiveTimeoutMs;
+            // interrupt a blocked recvfrom. Not on Linux, where Dispose's shutdown() wakes it (WakeReceiver): an idle
+            // node must not wake twice a second for nothing (issue 14).
+            _socket.ReceiveTimeout = OperatingSystem.IsLinux() ? 0 : ReceiveTimeoutMs;
             LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
             UdpOffload offload = UdpOffloadProbe.Probe(_socket, batchSize, segmentationOffload, receiveOffload);
             BatchSize = offload.BatchSize;

@@ -21,14 +21,22 @@ internal sealed class ControlLoop
     private readonly ConcurrentQueue<Action> _steps = new();
     private readonly Action _afterEachStep;
     private readonly Action<Exception> _onError;
+    private readonly Action? _onDrained;
     private int _running;
     private int _runner;
     private int _handshakes;
 
-    public ControlLoop(Action afterEachStep, Action<Exception> onError)
+    /// <param name="afterEachStep">Runs after every step (raises the events it queued).</param>
+    /// <param name="onError">A step threw.</param>
+    /// <param name="onDrained">
+    /// Runs on the loop when every step posted so far has run: the node arms its timer for the earliest deadline then,
+    /// once per burst of steps rather than once per step.
+    /// </param>
+    public ControlLoop(Action afterEachStep, Action<Exception> onError, Action? onDrained = null)
     {
         _afterEachStep = afterEachStep;
         _onError = onError;
+        _onDrained = onDrained;
     }
 
     /// <summary>True on the thread that runs the loop right now (an event handler, or a step).</summary>
@@ -86,6 +94,25 @@ internal sealed class ControlLoop
         return true;
     }
 
+    private void Drained()
+    {
+        if (_onDrained is null)
+        {
+            return;
+        }
+
+        try
+        {
+            _onDrained();
+        }
+#pragma warning disable CA1031 // Like a step: a bug there must not stop the loop.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            _onError(e);
+        }
+    }
+
     private void Run()
     {
         // Re-checks after letting go: a step posted between the last dequeue and the release is run by this thread.
@@ -109,6 +136,8 @@ internal sealed class ControlLoop
 
                     _afterEachStep();
                 }
+
+                Drained();
             }
             finally
             {

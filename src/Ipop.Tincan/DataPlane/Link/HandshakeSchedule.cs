@@ -202,6 +202,37 @@ internal sealed class HandshakeSchedule
         return HandshakeStep.None;
     }
 
+    /// <summary>
+    /// The earliest time <see cref="Tick"/> has something to do (<see cref="long.MinValue"/>: at once, e.g. to resume
+    /// after an abandoned initiation; <see cref="long.MaxValue"/>: nothing until an event). Issue 14: the node's timer
+    /// sleeps until the earliest deadline of all links instead of ticking.
+    /// </summary>
+    public long NextDue(bool canSend)
+    {
+        if (_resumeAfterAbandon)
+        {
+            return long.MinValue;
+        }
+
+        if (InFlight)
+        {
+            long due = NextRetryAt;
+            if (RelaySprayAt != 0)
+            {
+                due = Math.Min(due, RelaySprayAt);
+            }
+
+            if (_earlyAt != 0)
+            {
+                due = Math.Min(due, _earlyAt);
+            }
+
+            return due;
+        }
+
+        return Deferred && canSend ? NotBefore : long.MaxValue;
+    }
+
     /// <summary>Our initiation was answered: a session exists.</summary>
     public void OnCompleted()
     {

@@ -26,17 +26,29 @@ internal sealed class LinkActivity
     public long FirstUnansweredSend => Volatile.Read(ref _firstUnansweredSend);
 
     /// <summary>A datagram of <paramref name="kind"/> went out on the path in use.</summary>
-    public void OnSent(long now, ContentKind kind)
+    /// <returns>
+    /// True when it started the unanswered-send deadline (the first data after the last thing heard): the caller wakes
+    /// the timer for it. The write is then a full fence, so the caller's read of the timer's armed time cannot move
+    /// before it (a timer that is evaluating right now either sees the new time or is seen armed too late).
+    /// </returns>
+    public bool OnSent(long now, ContentKind kind)
     {
         Volatile.Write(ref _lastSent, now);
         if (kind != ContentKind.Keepalive && Volatile.Read(ref _firstUnansweredSend) == 0)
         {
-            Volatile.Write(ref _firstUnansweredSend, now);
+            Interlocked.Exchange(ref _firstUnansweredSend, now);
+            return true;
         }
+
+        return false;
     }
 
     /// <summary>An authenticated datagram of <paramref name="kind"/> arrived.</summary>
-    public void OnReceived(long now, ContentKind kind)
+    /// <returns>
+    /// True when it started the passive-keepalive deadline (the first data since this side last sent): the caller
+    /// wakes the timer for it (with a full fence, as for <see cref="OnSent"/>).
+    /// </returns>
+    public bool OnReceived(long now, ContentKind kind)
     {
         Volatile.Write(ref _lastReceived, now);
         if (Volatile.Read(ref _firstUnansweredSend) != 0)
@@ -47,8 +59,18 @@ internal sealed class LinkActivity
         // Path MTU probes and their answers are no data to answer with a passive keepalive.
         if (kind is not (ContentKind.Keepalive or ContentKind.Probe or ContentKind.ProbeAck))
         {
-            Volatile.Write(ref _lastDataReceived, now);
+            if (Volatile.Read(ref _lastDataReceived) > Volatile.Read(ref _lastSent))
+            {
+                // A passive keepalive is already pending: its deadline (from the last send) does not move.
+                Volatile.Write(ref _lastDataReceived, now);
+                return false;
+            }
+
+            Interlocked.Exchange(ref _lastDataReceived, now);
+            return true;
         }
+
+        return false;
     }
 
     /// <summary>A handshake completed: the peer answered.</summary>

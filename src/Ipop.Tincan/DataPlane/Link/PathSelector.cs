@@ -59,6 +59,9 @@ internal sealed class PathSelector
         _probeInterval = _timings.HandshakeTimeout;
     }
 
+    /// <summary>When <see cref="ProbesDue"/> next returns true for a link on <paramref name="current"/> (never unless relayed).</summary>
+    public long NextProbeAt(LinkPath? current) => current == LinkPath.Relayed ? _nextProbeAt : long.MaxValue;
+
     /// <summary>
     /// True when the link is relayed and a round of keepalives to the peer's direct candidates is due: the first one
     /// that authenticates at the peer moves it (and then us) to the direct path. Backs off to eight handshake

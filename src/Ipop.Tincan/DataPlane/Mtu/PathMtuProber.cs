@@ -150,6 +150,40 @@ internal sealed class PathMtuProber
         }
     }
 
+    /// <summary>
+    /// The earliest time <see cref="Tick"/> may send something (<see cref="long.MinValue"/>: at once; <see
+    /// cref="long.MaxValue"/>: not before an event). <paramref name="trafficSeen"/>: full-size traffic went out that
+    /// <see cref="OnFullSizeTraffic"/> was not told of yet. An idle link's prober is never due: confirmations and
+    /// raises only run while full-size traffic flows (issue 14).
+    /// </summary>
+    public long NextDue(bool trafficSeen)
+    {
+        if (State == PathMtuState.Disabled || _max == 0)
+        {
+            return long.MaxValue;
+        }
+
+        if (_inFlight)
+        {
+            return _roundSentAt + _settings.ProbeTimeout;
+        }
+
+        trafficSeen |= _trafficSeen;
+        return State switch
+        {
+            PathMtuState.Base or PathMtuState.Searching => long.MinValue,
+            PathMtuState.SearchComplete when trafficSeen => Math.Min(_low < _max ? _nextRaise : long.MaxValue, _low > _base ? _nextConfirm : long.MaxValue),
+            PathMtuState.Error when trafficSeen => _nextRaise,
+            _ => long.MaxValue,
+        };
+    }
+
+    /// <summary>
+    /// When the prober is next due if full-size traffic goes out from now on: the packet thread that sees the first such
+    /// packet wakes the node's timer for it.
+    /// </summary>
+    public long NextDueWithTraffic() => NextDue(trafficSeen: true);
+
     /// <summary>An acknowledgment of a probe of <paramref name="size"/> in round <paramref name="roundId"/> arrived.</summary>
     /// <returns><c>true</c> if it ended the round (the caller may <see cref="Tick"/> at once for the next).</returns>
     public bool OnAck(long now, uint roundId, int size)

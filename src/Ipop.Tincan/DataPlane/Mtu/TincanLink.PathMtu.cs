@@ -31,6 +31,9 @@ internal sealed partial class TincanLink
     // Set by the NIC thread when a packet above the base size went out; the tick clears it.
     private int _fullSizeSent;
 
+    // When the prober is due if full-size traffic flows (published by the loop for NotePacketSize).
+    private long _pathMtuDueWithTraffic = long.MaxValue;
+
     // Acknowledgments from the receive thread (the only writer) to the loop (the only reader), packed as round id and
     // size, so an acknowledgment costs no allocation; one drain step at a time is posted (a cached delegate).
     private const int AckRingSize = 16;
@@ -74,7 +77,10 @@ internal sealed partial class TincanLink
     {
         if (length > _fullSizeThreshold && _fullSizeSent == 0)
         {
-            Volatile.Write(ref _fullSizeSent, 1);
+            // The first full-size packet since the last wakeup: a confirmation or raise may now be due before the armed
+            // time (an idle link's prober is never due). A full fence, as for the activity times (DeadlineTimer).
+            Interlocked.Exchange(ref _fullSizeSent, 1);
+            _manager.Deadlines.WakeBy(Volatile.Read(ref _pathMtuDueWithTraffic));
         }
     }
 

@@ -171,7 +171,8 @@ internal sealed unsafe partial class UdpMux
         {
             _socket.SafeHandle.DangerousAddRef(ref added);
             var pfd = new UdpInterop.PollFd { Fd = (int)_socket.SafeHandle.DangerousGetHandle(), Events = UdpInterop.POLLIN };
-            _ = UdpInterop.poll(&pfd, 1, ReceiveTimeoutMs / 2);
+            // Without a timeout on Linux: shutdown() (WakeReceiver) ends the wait.
+            _ = UdpInterop.poll(&pfd, 1, OperatingSystem.IsLinux() ? -1 : ReceiveTimeoutMs / 2);
         }
         catch (ObjectDisposedException)
         {
