@@ -18,7 +18,7 @@
 #                        threads (/proc/PID/task/*/status); a thread that ends within the window takes its count along;
 #            RSS         VmRSS (/proc/PID/status) at the end of the window, in MiB;
 #            threads     Threads (/proc/PID/status) at the end of the window.
-#   size     the binary: the AOT executable; for the JIT build the Release output directory (assemblies only: the shared
+#   size     the binary: the AOT executable with the native library it loads (libsodium.so); for the JIT build the Release output directory (assemblies only: the shared
 #            .NET runtime it needs comes on top); wireguard-go and nebula as installed.
 # For Ipop the processes' /proc/PID/smaps_rollup at the end of the window is kept in OUT (where the memory is).
 #
@@ -84,12 +84,14 @@ link_ns() { # ns-a addr-a ns-b addr-b dev-a dev-b
 }
 now_ns() { date +%s%N; }
 
-# ping_until ns addr seconds: 0 once one ping through the link is answered; retries while the interface is missing.
+# ping_until ns addr seconds [pid]: 0 once one ping through the link is answered; retries while the interface is
+# missing; gives up at the deadline or as soon as process pid (the node being started) has exited.
 ping_until() {
   local deadline=$(($(now_ns) + $3 * 1000000000))
   for _ in $(seq 1 2000); do
     ip netns exec "$1" ping -n -q -c 1 -i 0.01 -w 1 "$2" >/dev/null 2>&1 && return 0
     [ "$(now_ns)" -lt "$deadline" ] || return 1
+    [ -z "${4:-}" ] || kill -0 "$4" 2>/dev/null || return 1
     sleep 0.01
   done
   return 1
@@ -182,8 +184,12 @@ pair() { # tunnel
       nebula) nebula_start "$A" a ;;
     esac
     APID=$LAST
-    if ping_until "$A" 198.19.0.2 20; then ms+=($((($(now_ns) - t0) / 1000000)))
-    else echo "footprint: $t: run $i: no ping through the link within 20 s" >&2; fi
+    if ping_until "$A" 198.19.0.2 20 "$APID"; then ms+=($((($(now_ns) - t0) / 1000000)))
+    else
+      echo "footprint: $t: run $i: no ping through the link within 20 s" >&2
+      case $t in aot|jit) head -3 "$WORK/a.log" | sed 's/^/  a.log: /' >&2 ;; esac
+      kill -0 "$APID" 2>/dev/null || break
+    fi
   done
   R[start_ms,$t]=$(median "${ms[@]:-}"); R[start_all,$t]="${ms[*]:-}"
 }
@@ -217,7 +223,7 @@ star() { # tunnel
   HUB=$LAST
   R[star_up,$t]=0
   for i in $(seq 1 "$PEERS"); do
-    if ping_until "$H" "198.19.0.$((10 + i))" 30; then R[star_up,$t]=$((${R[star_up,$t]} + 1))
+    if ping_until "$H" "198.19.0.$((10 + i))" 30 "$HUB"; then R[star_up,$t]=$((${R[star_up,$t]} + 1))
     else echo "footprint: $t: hub: no ping through the link to peer $i within 30 s" >&2; fi
   done
 }
@@ -240,7 +246,7 @@ idle() { # tunnel: both APID (1 link) and HUB (PEERS links) idle over the same w
 
 size_of() { # tunnel -> MB
   case $1 in
-    aot) [ -f "$AOT_BIN" ] && stat -c %s "$AOT_BIN" ;;
+    aot) du -cb "$AOT_BIN" "$(dirname "$AOT_BIN")"/*.so 2>/dev/null | tail -1 | cut -f1 ;; # with libsodium.so
     jit) du -sb --exclude='*.pdb' --exclude='*.xml' "$JIT_DIR" | cut -f1 ;;
     wg) stat -c %s "$(command -v wireguard-go)" ;;
     nebula) stat -c %s "$(command -v nebula)" ;;
