@@ -9,6 +9,8 @@
 #            before A's interface exists fails at once and is retried after 10 ms, so the resolution is ~10-20 ms).
 #            For wireguard-go the clock includes what wg-quick does (wg set, ip addr, ip link up); for Ipop and nebula
 #            the config file holds everything. All but the last A are stopped again: the last one is the 1-link node.
+#            Also the CPU the node's process used until that first ping (utime+stime; for wireguard-go without the
+#            wg/ip commands): on a loaded machine the wall-clock time is mostly waiting for a core, this is not.
 #   20 links a hub namespace joined by one veth to each of PEERS peer namespaces (underlay 198.18.i.1 <-> 198.18.i.2),
 #            overlay hub 198.19.0.1, peers 198.19.0.(10+i); the hub has every peer as a static peer and pings each once
 #            through its link. The peers of the Ipop rows run the same build as the hub.
@@ -160,7 +162,7 @@ nebula_start() { ip netns exec "$1" nebula -config "$WORK/neb/$2.yml" >/dev/null
 
 # --- the two topologies, for tunnel T (aot jit wg nebula); they leave APID and HUB set ---
 pair() { # tunnel
-  local t=$1 A="fp$$${t}a" B="fp$$${t}b" ka kb t0 ms=() i
+  local t=$1 A="fp$$${t}a" B="fp$$${t}b" ka kb t0 ms=() cpu=() i
   newns "$A"; newns "$B"; link_ns "$A" 198.18.0.1 "$B" 198.18.0.2 ve0 ve1
   case $t in
     aot|jit)
@@ -184,14 +186,14 @@ pair() { # tunnel
       nebula) nebula_start "$A" a ;;
     esac
     APID=$LAST
-    if ping_until "$A" 198.19.0.2 20 "$APID"; then ms+=($((($(now_ns) - t0) / 1000000)))
+    if ping_until "$A" 198.19.0.2 20 "$APID"; then ms+=($((($(now_ns) - t0) / 1000000))); cpu+=("$(ticks_of "$APID")")
     else
       echo "footprint: $t: run $i: no ping through the link within 20 s" >&2
       case $t in aot|jit) head -3 "$WORK/a.log" | sed 's/^/  a.log: /' >&2 ;; esac
       kill -0 "$APID" 2>/dev/null || break
     fi
   done
-  R[start_ms,$t]=$(median "${ms[@]:-}"); R[start_all,$t]="${ms[*]:-}"
+  R[start_ms,$t]=$(median "${ms[@]:-}"); R[start_all,$t]="${ms[*]:-}"; R[start_ticks,$t]=$(median "${cpu[@]:-}")
 }
 
 star() { # tunnel
@@ -291,6 +293,7 @@ cell() { if [ -n "${R[missing,$2]:-}" ]; then echo "n/a"; else echo "${R[$1,$2]:
   row "wakeups (context switches, all threads) over ${IDLE_SECONDS} s, 1 link" wake1
   row "wakeups over ${IDLE_SECONDS} s, $PEERS links" wakeN
   row "start to first ping (ms, median of $START_RUNS)" start_ms
+  row "CPU used by the node until its first ping (ticks, median)" start_ticks
   row "links up at the hub (of $PEERS)" star_up
   row "binary (MiB)" size
   echo
