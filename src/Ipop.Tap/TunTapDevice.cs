@@ -14,13 +14,16 @@ namespace Ipop.Tap;
 /// socket for configuration. Closing the fd removes the (non-persistent) interface.
 /// </summary>
 /// <remarks>
-/// Reads poll the TUN fd together with an eventfd that <see cref="Dispose"/> signals, so a blocked reader
-/// wakes at once on dispose; the poll timeout bounds how late a cancelled token is noticed.
+/// Reads poll the TUN fd together with an eventfd that <see cref="Dispose"/> and a cancelled read token signal, so
+/// a blocked reader sleeps without a timeout (an idle interface costs no wakeups) and still wakes at once.
 /// </remarks>
 internal sealed partial class TunTapDevice : IVirtualInterface
 {
-    /// <summary>How often a blocked <see cref="Read"/> re-checks its cancellation token.</summary>
-    internal const int PollIntervalMilliseconds = 100;
+    /// <summary>
+    /// How long a blocked <see cref="Read"/> sleeps in poll(2) before it looks at its token and the dispose flag again:
+    /// a backstop only (cancellation and dispose signal the eventfd), long so an idle interface costs no wakeups.
+    /// </summary>
+    internal const int PollIntervalMilliseconds = 60_000;
 
     /// <summary>Destination and source MAC plus EtherType; a TAP frame is this much larger than the MTU (no FCS, no VLAN tag).</summary>
     internal const int EthernetHeaderLength = 14;
@@ -212,7 +215,16 @@ internal sealed partial class TunTapDevice : IVirtualInterface
 
             fds[0].Revents = 0;
             fds[1].Revents = 0;
-            if (Libc.Poll(fds, 2, PollIntervalMilliseconds) < 0)
+
+            // Only a read that is about to sleep registers (the token's callback nodes are reused: no allocation in
+            // steady state); a read that finds packets queued never gets here.
+            int polled;
+            using (cancellationToken.UnsafeRegister(static state => ((TunTapDevice)state!).SignalWake(), this))
+            {
+                polled = Libc.Poll(fds, 2, PollIntervalMilliseconds);
+            }
+
+            if (polled < 0)
             {
                 errno = Marshal.GetLastPInvokeError();
                 if (errno != Errno.EINTR)
@@ -220,7 +232,44 @@ internal sealed partial class TunTapDevice : IVirtualInterface
                     throw new VirtualInterfaceException($"Waiting for packets on {Name} failed: {Errno.Describe(errno)}") { ErrorNumber = errno };
                 }
             }
+            else if ((fds[1].Revents & Libc.POLLIN) != 0 && Volatile.Read(ref _disposed) == 0)
+            {
+                // Woken by a cancelled token, not by Dispose (whose signal must stay so every later poll returns at
+                // once): reset the counter, or the next read with a fresh token would spin. Dispose sets the flag
+                // before it signals, so a signal drained here is seen as the flag at the top of the loop.
+                DrainWake();
+            }
         }
+    }
+
+    /// <summary>Makes the eventfd readable: a reader sleeping in poll(2) returns. Never throws.</summary>
+    private unsafe void SignalWake()
+    {
+        bool added = false;
+        try
+        {
+            _wake.DangerousAddRef(ref added);
+            ulong one = 1;
+            _ = Libc.Write(_wake.Fd, (byte*)&one, sizeof(ulong));
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed: there is no reader left to wake.
+        }
+        finally
+        {
+            if (added)
+            {
+                _wake.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Reads the eventfd's counter back to zero (the fd is non-blocking: nothing to read is fine).</summary>
+    private unsafe void DrainWake()
+    {
+        ulong value;
+        _ = Libc.Read(_wake.Fd, (byte*)&value, sizeof(ulong));
     }
 
     public bool Write(ReadOnlySpan<byte> packet)
@@ -355,23 +404,7 @@ internal sealed partial class TunTapDevice : IVirtualInterface
 
         // Wake a reader blocked in poll(2); it sees _disposed and releases its fd references, and only then
         // does the SafeHandle really close the TUN fd (which unregisters the interface).
-        bool added = false;
-        try
-        {
-            _wake.DangerousAddRef(ref added);
-            ulong one = 1;
-            _ = Libc.Write(_wake.Fd, (byte*)&one, sizeof(ulong));
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-        finally
-        {
-            if (added)
-            {
-                _wake.DangerousRelease();
-            }
-        }
+        SignalWake();
 
         _tun.Dispose();
         _netlink.Dispose();
