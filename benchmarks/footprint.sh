@@ -29,7 +29,8 @@
 #   IDLE_SECONDS=20 PEERS=5 TUNNELS="aot wg" bash benchmarks/footprint.sh
 #   SKIP_BUILD=1 OUT=/tmp/fp bash benchmarks/footprint.sh         # use the binaries as they are
 # Knobs: IDLE_SECONDS (60), PEERS (20, at most 200), TUNNELS (a subset of "aot jit wg nebula"), START_RUNS (5),
-# SETTLE (5 s after the last link came up), MTU (1420), OUT (results directory, default a new temp directory).
+# SETTLE (5 s after the last link came up), MTU (1420), OUT (results directory, default a new temp directory),
+# AOT_BIN (another AOT executable to measure; with SKIP_BUILD=1).
 # Output: the table on stdout and in $OUT/footprint.md; raw numbers in $OUT/footprint.tsv.
 # Rules kept: namespaces are named with this shell's PID, addresses are in 198.18.0.0/15 only, every loop is bounded,
 # every process this script starts is killed by its PID (and whatever is left in its namespaces) on every exit path.
@@ -40,7 +41,7 @@ IDLE_SECONDS=${IDLE_SECONDS:-60}; PEERS=${PEERS:-20}; START_RUNS=${START_RUNS:-5
 TUNNELS=${TUNNELS-aot jit wg nebula}
 OUT=${OUT:-$(mktemp -d /tmp/ipop-footprint-XXXXXX)}; mkdir -p "$OUT"
 [ "$PEERS" -ge 1 ] && [ "$PEERS" -le 200 ] || { echo "footprint: PEERS must be 1..200" >&2; exit 2; }
-AOT_BIN="$ROOT/artifacts/publish/ipop-tincan/ipop-tincan"
+AOT_BIN=${AOT_BIN:-$ROOT/artifacts/publish/ipop-tincan/ipop-tincan}
 JIT_DIR="$ROOT/tools/Ipop.TincanHost/bin/Release/net10.0"
 HZ=$(getconf CLK_TCK)
 
