@@ -24,7 +24,10 @@ internal sealed partial class UdpMux : IDisposable
     private const int SoSndBufForce = 32;
     private const int SoRcvBufForce = 33;
 
-    /// <summary>How long a blocked receive waits before it looks at the stop flag again.</summary>
+    /// <summary>
+    /// How long a blocked receive waits before it looks at the stop flag again where nothing else wakes it. On Linux
+    /// <see cref="Dispose"/> wakes it with shutdown(2), so it sleeps without a timeout: an idle node costs no wakeups.
+    /// </summary>
     private const int ReceiveTimeoutMs = 500;
 
     private readonly Socket _socket;
@@ -65,9 +68,9 @@ internal sealed partial class UdpMux : IDisposable
         {
             SetBuffers(socketBufferBytes);
 
-            // A bounded blocking receive lets the loop notice shutdown even where closing the socket does not
-            // interrupt a blocked recvfrom (on Linux this sets SO_RCVTIMEO, which recvmmsg honours too).
-            _socket.ReceiveTimeout = ReceiveTimeoutMs;
+            // A bounded blocking receive lets the loop notice shutdown where closing the socket does not interrupt a
+            // blocked recvfrom (SO_RCVTIMEO, which recvmmsg honours too). Linux needs none: shutdown(2) wakes it.
+            _socket.ReceiveTimeout = OperatingSystem.IsLinux() ? 0 : ReceiveTimeoutMs;
             LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
             UdpOffload offload = UdpOffloadProbe.Probe(_socket, batchSize, segmentationOffload, receiveOffload);
             BatchSize = offload.BatchSize;
