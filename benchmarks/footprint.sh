@@ -20,7 +20,7 @@
 #                        threads (/proc/PID/task/*/status); a thread that ends within the window takes its count along;
 #            RSS         VmRSS (/proc/PID/status) at the end of the window, in MiB;
 #            threads     Threads (/proc/PID/status) at the end of the window.
-#   size     the binary: the AOT executable with the native library it loads (libsodium.so); for the JIT build the Release output directory (assemblies only: the shared
+#   size     the binary: the AOT executable with the native library it loads (libsodium.so); for the JIT build the assemblies (*.dll) of the Release output (the shared
 #            .NET runtime it needs comes on top); wireguard-go and nebula as installed.
 # For Ipop the processes' /proc/PID/smaps_rollup at the end of the window is kept in OUT (where the memory is).
 #
@@ -250,7 +250,7 @@ idle() { # tunnel: both APID (1 link) and HUB (PEERS links) idle over the same w
 size_of() { # tunnel -> MB
   case $1 in
     aot) du -cb "$AOT_BIN" "$(dirname "$AOT_BIN")"/*.so 2>/dev/null | tail -1 | cut -f1 ;; # with libsodium.so
-    jit) du -sb --exclude='*.pdb' --exclude='*.xml' "$JIT_DIR" | cut -f1 ;;
+    jit) du -cb "$JIT_DIR"/*.dll | tail -1 | cut -f1 ;; # the assemblies it loads (not runtimes/ of other platforms)
     wg) stat -c %s "$(command -v wireguard-go)" ;;
     nebula) stat -c %s "$(command -v nebula)" ;;
   esac | awk '{ printf "%.1f", $1 / 1048576 }'
