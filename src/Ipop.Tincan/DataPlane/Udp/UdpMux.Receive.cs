@@ -11,6 +11,13 @@ internal sealed unsafe partial class UdpMux
     /// <summary>Room for the UDP_GRO control message (an int) and anything else the kernel may add.</summary>
     private const int ReceiveControlBytes = 64;
 
+    /// <summary>
+    /// Receive slots when UDP_GRO is on. Each slot must hold a whole 64 KiB super-datagram (a shorter one truncates it),
+    /// so 64 of them pin 4 MiB that the kernel and the GC touch even on an idle node; 16 hold up to ~700 full-size
+    /// datagrams per recvmmsg, more than one call ever brings at the rates measured (docs/performance.md).
+    /// </summary>
+    internal const int GroReceiveSlots = 16;
+
     /// <summary>sizeof(struct sockaddr_in), the smallest source address the socket can report.</summary>
     private const int MinSockAddrLength = 16;
 
@@ -23,7 +30,7 @@ internal sealed unsafe partial class UdpMux
 
     private void ReceiveLoopBatched()
     {
-        int slots = BatchSize;
+        int slots = GroEnabled ? Math.Min(BatchSize, GroReceiveSlots) : BatchSize;
         int slotBytes = _receiveSlotBytes;
 
         // Everything the kernel writes into lives on the pinned object heap, allocated once for the thread's life.
