@@ -2,16 +2,19 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 
 namespace Ipop.Samples.Hosting;
 
 /// <summary>
 /// The sd_notify(3) protocol: one datagram such as <c>READY=1</c> to the AF_UNIX socket named by
-/// <c>NOTIFY_SOCKET</c>. Microsoft.Extensions.Hosting.Systemd notifies only when its parent process is named
-/// <c>systemd</c> (or it is PID 1), so a test harness, a container runtime (podman <c>--sdnotify</c>) or any supervisor
-/// that sets <c>NOTIFY_SOCKET</c> would otherwise never hear that the node is ready; this follows libsystemd instead
-/// and trusts the variable alone. Shared by <c>ipop-tincan</c> (linked source) and the sample hosts.
+/// <c>NOTIFY_SOCKET</c>. Used instead of Microsoft.Extensions.Hosting.Systemd's lifetime for two reasons the lab
+/// tests showed: it says <c>READY=1</c> when the generic host has started, before ipop-tincan's interface exists;
+/// and it says nothing unless its parent process is named systemd, so a test, a container runtime (podman
+/// <c>--sdnotify</c>) or another supervisor that sets <c>NOTIFY_SOCKET</c> never hears it. This trusts the variable
+/// alone, as libsystemd does. Shared by <c>ipop-tincan</c> (linked source) and the sample hosts.
 /// </summary>
 internal static class SdNotify
 {
@@ -19,16 +22,28 @@ internal static class SdNotify
     public const string SocketVariable = "NOTIFY_SOCKET";
 
     /// <summary>
-    /// Registers the notifier: <c>READY=1</c> once the host has started, <c>STOPPING=1</c> when it begins to stop.
-    /// Nothing is registered without <c>NOTIFY_SOCKET</c>, and nothing when the systemd lifetime of
-    /// <c>AddSystemd()</c> already notifies (a parent named systemd), so the manager never hears a state twice.
+    /// Registers <see cref="ServiceReadiness"/> and, when <c>NOTIFY_SOCKET</c> is set, the notifier: <c>READY=1</c>
+    /// when the host is ready, <c>STOPPING=1</c> when it begins to stop. With <paramref name="hostMarksReady"/> the
+    /// host calls <see cref="ServiceReadiness.MarkReady"/> itself; otherwise the generic host's start marks it.
+    /// Under systemd the console log also takes the journal's format (<c>&lt;6&gt;</c> priority prefixes, no timestamp).
     /// </summary>
-    public static IServiceCollection AddSdNotify(this IServiceCollection services)
+    public static IServiceCollection AddSdNotify(this IServiceCollection services, bool hostMarksReady = false)
     {
-        string? socket = Environment.GetEnvironmentVariable(SocketVariable);
-        if (!string.IsNullOrEmpty(socket) && !Microsoft.Extensions.Hosting.Systemd.SystemdHelpers.IsSystemdService())
+        services.AddSingleton<ServiceReadiness>();
+        if (SystemdHelpers.IsSystemdService())
         {
-            services.AddHostedService(sp => new SdNotifyHostedService(socket, sp.GetRequiredService<IHostApplicationLifetime>(), sp.GetRequiredService<ILogger<SdNotifyHostedService>>()));
+            services.Configure<ConsoleLoggerOptions>(o => o.FormatterName = ConsoleFormatterNames.Systemd);
+        }
+
+        string? socket = Environment.GetEnvironmentVariable(SocketVariable);
+        if (!string.IsNullOrEmpty(socket))
+        {
+            services.AddHostedService(sp => new SdNotifyHostedService(
+                socket,
+                hostMarksReady,
+                sp.GetRequiredService<ServiceReadiness>(),
+                sp.GetRequiredService<IHostApplicationLifetime>(),
+                sp.GetRequiredService<ILogger<SdNotifyHostedService>>()));
         }
 
         return services;

@@ -5,19 +5,34 @@ using Microsoft.Extensions.Logging;
 namespace Ipop.Samples.Hosting;
 
 /// <summary>
-/// Tells the service manager (<see cref="SdNotify"/>) that the host is ready once every hosted service has started,
-/// and that it is stopping as soon as the stop begins (so <c>systemctl stop</c> shows "deactivating" at once). A
-/// notify socket that refuses is logged, never fatal: the node keeps serving, and a <c>Type=notify</c> unit then
-/// fails on its start timeout, which names the cause better than a crash would.
+/// Tells the service manager (<see cref="SdNotify"/>) <c>READY=1</c> once the host is ready (<see cref="ServiceReadiness"/>)
+/// and <c>STOPPING=1</c> as soon as a stop begins, so <c>systemctl stop</c> shows "deactivating" at once. A stop that
+/// comes first means READY=1 is never sent. A notify socket that refuses is logged, never fatal: the node keeps
+/// serving, and a <c>Type=notify</c> unit then fails on its start timeout, which names the cause better than a crash.
 /// </summary>
-internal sealed partial class SdNotifyHostedService(string notifySocket, IHostApplicationLifetime lifetime, ILogger<SdNotifyHostedService> logger) : IHostedService
+internal sealed partial class SdNotifyHostedService(string notifySocket, bool hostMarksReady, ServiceReadiness readiness, IHostApplicationLifetime lifetime, ILogger<SdNotifyHostedService> logger) : IHostedService
 {
     private CancellationTokenRegistration _started;
     private CancellationTokenRegistration _stopping;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _started = lifetime.ApplicationStarted.Register(() => Notify("READY=1"));
+        if (!hostMarksReady)
+        {
+            _started = lifetime.ApplicationStarted.Register(readiness.MarkReady);
+        }
+
+        _ = readiness.WhenReady.ContinueWith(
+            _ =>
+            {
+                if (!lifetime.ApplicationStopping.IsCancellationRequested)
+                {
+                    Notify("READY=1");
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
         _stopping = lifetime.ApplicationStopping.Register(() => Notify("STOPPING=1"));
         return Task.CompletedTask;
     }

@@ -67,9 +67,16 @@ internal sealed class NotifySocket : IDisposable
             }
 
             seen.Add(message);
-            if (message.Split('\n').Contains(state))
+            string[] lines = message.Split('\n');
+            if (lines.Contains(state))
             {
                 return (true, seen);
+            }
+
+            if (lines.Contains("STOPPING=1"))
+            {
+                // The host gave up (a failed start says STOPPING=1 and never READY=1): no point waiting on.
+                break;
             }
         }
 

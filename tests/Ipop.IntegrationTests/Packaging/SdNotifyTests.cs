@@ -46,13 +46,14 @@ public sealed class SdNotifyTests : IDisposable
         using var lab = new NetworkLab();
         LabNamespace ns = lab.AddNamespace("n");
         string key = Path.Combine(_dir, "node.key");
-        string publicKey = Cmd.Run("dotnet", Artifacts.TincanHost, "genkey", "--key", key).Trim();
+        Cmd.Run("dotnet", Artifacts.TincanHost, "genkey", "--key", key);
+        string peerKey = Cmd.Run("dotnet", Artifacts.TincanHost, "genkey", "--key", Path.Combine(_dir, "peer.key")).Trim();
         string config = Path.Combine(_dir, "tun.json");
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
         {
             Tincan = new { ListenAddress = "127.0.0.1", ListenPort = 0, PrivateKeyPath = key },
             Interface = new { Name = "ipop0", Mode = "tun", Mtu = 1420, Addresses = new[] { "198.19.0.1/24" } },
-            Peers = new[] { TincanNodeProcess.Peer("peer", publicKey, "127.0.0.2:51820", "198.19.0.2/32") },
+            Peers = new[] { TincanNodeProcess.Peer("peer", peerKey, "127.0.0.2:51820", "198.19.0.2/32") },
             StatusIntervalSeconds = 0,
         }), TestContext.Current.CancellationToken);
 
