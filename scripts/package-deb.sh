@@ -3,8 +3,8 @@
 # example configs and the docs. The binaries come from artifacts/publish/<name>/<name> (scripts/publish.sh); missing
 # ones are published first when scripts/publish.sh exists.
 #
-# Layout: /usr/lib/ipop/<name>/ holds each published directory (the binary and any native library it loads, such as
-# NSec's libsodium.so, found next to the executable), /usr/bin/<name> links to it; /lib/systemd/system/<name>@.service;
+# Layout: /usr/lib/ipop/<name>/ holds each binary and the native libraries it loads from beside itself (NSec's
+# libsodium.so), /usr/bin/<name> links to it; /lib/systemd/system/<name>@.service;
 # /etc/ipop/*.example.json (conffiles) and /etc/ipop/{tincan,groupvpn,socialvpn}/ for the instances' configs;
 # /usr/share/doc/ipop/. Depends: computed from the binaries (the shared libraries they link, the newest glibc symbol
 # version they use) plus libssl3, which .NET loads at run time for TLS and hashes.
@@ -12,6 +12,7 @@
 # Usage: bash scripts/package-deb.sh            all three hosts
 #        IPOP_DEB_PROGRAMS="ipop-tincan" bash scripts/package-deb.sh   a package of only some (for tests)
 #        IPOP_DEB_VERSION=0.1.0-2 ...            another version (default: <Version> of Directory.Build.props)
+#        IPOP_DEB_OUTDIR=/tmp/x ...              another output directory (default: artifacts/deb)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -21,7 +22,7 @@ command -v dpkg-deb >/dev/null || die "dpkg-deb is missing (apt-get install dpkg
 command -v objdump >/dev/null || die "objdump is missing (apt-get install binutils): it reads the binaries' library needs"
 
 read -r -a programs <<<"${IPOP_DEB_PROGRAMS:-ipop-tincan groupvpn socialvpn}"
-version=${IPOP_DEB_VERSION:-$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props | head -n 1)}
+version=${IPOP_DEB_VERSION:-$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props | awk 'NR == 1')}
 [ -n "$version" ] || die "no <Version> in Directory.Build.props and IPOP_DEB_VERSION is not set"
 arch=amd64
 
@@ -37,8 +38,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   for p in "${missing[@]}"; do [ -x "artifacts/publish/$p/$p" ] || die "scripts/publish.sh did not produce artifacts/publish/$p/$p"; done
 fi
 for p in "${programs[@]}"; do
-  file -b "artifacts/publish/$p/$p" 2>/dev/null | grep -q 'ELF 64-bit.*x86-64' ||
-    objdump -f "artifacts/publish/$p/$p" 2>/dev/null | grep -q 'elf64-x86-64' ||
+  objdump -f "artifacts/publish/$p/$p" 2>/dev/null | grep 'elf64-x86-64' >/dev/null ||
     die "artifacts/publish/$p/$p is not an x86-64 ELF executable (a JIT apphost or another architecture?)"
 done
 
@@ -50,13 +50,10 @@ install -d -m 0755 "$pkg/DEBIAN" "$pkg/usr/bin" "$pkg/usr/lib/ipop" "$pkg/lib/sy
 elves=()
 for p in "${programs[@]}"; do
   install -d -m 0755 "$pkg/usr/lib/ipop/$p"
-  # Debug symbols (.dbg) and PDBs stay out of the package; everything else the publish produced goes in.
-  find "artifacts/publish/$p" -maxdepth 1 -type f ! -name '*.dbg' ! -name '*.pdb' -print0 |
-    while IFS= read -r -d '' f; do
-      mode=0644; [ -x "$f" ] && mode=0755
-      case "$f" in *.so | *.so.*) mode=0644 ;; esac
-      install -m "$mode" "$f" "$pkg/usr/lib/ipop/$p/"
-    done
+  # The executable and the native libraries it loads from its own directory (NSec's libsodium.so); the publish's
+  # debug symbols (.dbg), PDBs and XML docs of the libraries stay out.
+  install -m 0755 "artifacts/publish/$p/$p" "$pkg/usr/lib/ipop/$p/"
+  find "artifacts/publish/$p" -maxdepth 1 -type f \( -name '*.so' -o -name '*.so.*' \) -exec install -m 0644 {} "$pkg/usr/lib/ipop/$p/" \;
   ln -s "../lib/ipop/$p/$p" "$pkg/usr/bin/$p"
   while IFS= read -r -d '' f; do elves+=("$f"); done < <(find "$pkg/usr/lib/ipop/$p" -type f \( -name "$p" -o -name '*.so' -o -name '*.so.*' \) -print0)
 
@@ -86,10 +83,12 @@ for f in "${elves[@]}"; do
     [ -n "$lib" ] || continue
     # A library shipped in the package itself (libsodium.so next to the binary) needs no dependency.
     [ -e "$(dirname "$f")/$lib" ] && continue
-    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ { print $NF; exit }')
+    # No early exit in these pipelines: a reader that quits first kills the writer with SIGPIPE, which pipefail and
+    # set -e would turn into a silent failure of the whole script.
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ && !found { print $NF; found = 1 }')
     [ -n "$path" ] || die "$f needs $lib, which this machine does not have: cannot name its package"
-    owner=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n 1 | cut -d: -f1) ||
-      owner=$(dpkg -S "$path" 2>/dev/null | head -n 1 | cut -d: -f1) || true
+    owner=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | awk -F: 'NR == 1 { print $1 }') || true
+    [ -n "$owner" ] || owner=$(dpkg -S "$path" 2>/dev/null | awk -F: 'NR == 1 { print $1 }') || true
     [ -n "$owner" ] || die "no Debian package owns $path (needed by $f)"
     deps[$owner]=1
   done < <(objdump -p "$f" | awk '$1 == "NEEDED" { print $2 }')
@@ -124,8 +123,9 @@ CONTROL
 find "$pkg/etc" -type f | sed "s:^$pkg::" | sort >"$pkg/DEBIAN/conffiles"
 for s in postinst prerm postrm; do install -m 0755 "packaging/debian/$s" "$pkg/DEBIAN/$s"; done
 
-mkdir -p artifacts/deb
-out="$root/artifacts/deb/ipop_${version}_${arch}.deb"
+outdir=${IPOP_DEB_OUTDIR:-$root/artifacts/deb}
+mkdir -p "$outdir"
+out="$outdir/ipop_${version}_${arch}.deb"
 dpkg-deb --root-owner-group -Zxz --build "$pkg" "$out" >/dev/null
 echo "package-deb: $out ($(( $(stat -c %s "$out") / 1024 )) KiB; programs: ${programs[*]}; Depends: $depends)"
 if command -v lintian >/dev/null; then

@@ -64,7 +64,11 @@ public sealed class SystemdUnitTests : IDisposable
 
         // The example configs keep keys and state in /var/lib/ipop (StateDirectory=, the only writable place under
         // ProtectSystem=strict) and sockets in /run/ipop.
-        foreach (string example in Directory.GetFiles(Path.Combine(Artifacts.RepositoryRoot, "samples"), "*.example.json", SearchOption.AllDirectories))
+        string[] examples = [
+            .. Directory.GetFiles(Path.Combine(Artifacts.RepositoryRoot, "samples"), "*.example.json", SearchOption.AllDirectories),
+            .. Directory.GetFiles(Path.Combine(Artifacts.RepositoryRoot, "packaging", "examples"), "*.example.json")];
+        Assert.Equal(3, examples.Length);
+        foreach (string example in examples)
         {
             using JsonDocument json = JsonDocument.Parse(File.ReadAllText(example));
             string key = json.RootElement.GetProperty("Tincan").GetProperty("PrivateKeyPath").GetString()!;
