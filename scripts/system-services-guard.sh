@@ -90,6 +90,8 @@ cmd_check() {
   else
     [ "$(start_time "$pid")" = "$IPOP_SYSTEM_PROSODY_START" ] || failures+=("PID $pid is a different process now (start time changed): prosody was restarted or killed")
     is_prosody "$pid" || failures+=("PID $pid is no longer prosody")
+    # A killed process whose parent has not reaped it yet still has /proc/PID, in state Z.
+    [ "$(sed 's/^.*) //' "/proc/$pid/stat" | cut -d' ' -f1)" != Z ] || failures+=("prosody PID $pid has exited (a zombie)")
   fi
   accepts || failures+=("127.0.0.1:$port refuses TCP connections")
   if [ ${#failures[@]} -gt 0 ]; then

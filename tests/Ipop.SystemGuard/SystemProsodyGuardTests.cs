@@ -25,7 +25,9 @@ public sealed class SystemProsodyGuardTests
         int pid = int.Parse(pidText!, CultureInfo.InvariantCulture);
 
         Assert.True(Directory.Exists($"/proc/{pid}"), $"the system-wide prosody (PID {pid}) is gone: something in the run stopped or killed it");
-        Assert.Equal(startText, StartTime(pid));
+        string[] stat = StatFields(pid);
+        Assert.True(stat[0] != "Z", $"the system-wide prosody (PID {pid}) has exited and awaits reaping (state Z)");
+        Assert.Equal(startText, stat[19]);
         string commandLine = File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ');
         Assert.Contains("prosody", commandLine, StringComparison.Ordinal);
         (int exit, string output) = RunGuardCheck();
@@ -62,12 +64,14 @@ public sealed class SystemProsodyGuardTests
         Assert.Contains("stream:features", reply.ToString(), StringComparison.Ordinal);
     }
 
-    /// <summary>Field 22 of /proc/PID/stat: the start time in clock ticks after boot (a recycled PID has another).</summary>
-    private static string StartTime(int pid)
+    /// <summary>
+    /// /proc/PID/stat from field 3 on (after the command name, which may hold spaces): [0] is the state, [19] the start
+    /// time in clock ticks after boot (a recycled PID has another).
+    /// </summary>
+    private static string[] StatFields(int pid)
     {
         string stat = File.ReadAllText($"/proc/{pid}/stat");
-        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return fields[19];
+        return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
     }
 
     private static (int Exit, string Output) RunGuardCheck()
