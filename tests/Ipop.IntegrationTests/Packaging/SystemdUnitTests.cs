@@ -65,7 +65,7 @@ public sealed class SystemdUnitTests : IDisposable
         // The example configs keep keys and state in /var/lib/ipop (StateDirectory=, the only writable place under
         // ProtectSystem=strict) and sockets in /run/ipop.
         string[] examples = [
-            .. Directory.GetFiles(Path.Combine(Artifacts.RepositoryRoot, "samples"), "*.example.json", SearchOption.AllDirectories),
+            .. Directory.GetDirectories(Path.Combine(Artifacts.RepositoryRoot, "samples")).SelectMany(d => Directory.GetFiles(d, "*.example.json")),
             .. Directory.GetFiles(Path.Combine(Artifacts.RepositoryRoot, "packaging", "examples"), "*.example.json")];
         Assert.Equal(3, examples.Length);
         foreach (string example in examples)
