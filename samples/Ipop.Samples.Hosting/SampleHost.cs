@@ -85,7 +85,7 @@ public static partial class SampleHost
 
         // The host logs a failed start with the whole stack trace; the one line printed below says what matters.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
-        builder.Services.AddSystemd();
+        builder.Services.AddSdNotify();
         // Under the 2 s a service manager is promised; the kernel removes the device when the process exits.
         builder.Services.Configure<HostOptions>(o =>
         {

@@ -64,7 +64,7 @@ internal static class HostRunner
 
         // The host logs a failed start with the whole stack trace; the one line printed below says what matters.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
-        builder.Services.AddSystemd();
+        builder.Services.AddSdNotify(hostMarksReady: true);
         builder.Services.AddSingleton(config);
         builder.Services.AddLinuxTunTap();
         builder.Services.AddTincan(o =>

@@ -14,6 +14,7 @@ internal sealed partial class TincanHostService(
     IVirtualInterfaceFactory interfaces,
     ITincan tincan,
     IHostApplicationLifetime lifetime,
+    ServiceReadiness readiness,
     ILogger<TincanHostService> logger) : BackgroundService
 {
     /// <summary>How long stopping waits for the link manager to let go of the NIC before the NIC is closed anyway.</summary>
@@ -33,6 +34,7 @@ internal sealed partial class TincanHostService(
             }
 
             LogReady(logger, nic?.Name ?? "(none: external controller)", config.Interface?.Mode ?? "-", string.Join(' ', config.Interface?.Addresses ?? []), tincan.LocalKey.ToString(), config.Peers.Count);
+            readiness.MarkReady();
             await ReportUntilStoppedAsync(stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
