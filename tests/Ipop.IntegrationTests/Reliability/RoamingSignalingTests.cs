@@ -105,8 +105,9 @@ public sealed partial class RoamingSignalingTests(OverlayLabFixture lab, ITestOu
         Assert.Contains("went offline (its session ended", pub.Process!.Output, StringComparison.Ordinal); // the flap happened and the link was kept
 
         // Target 5 s; bounded by the natted member's persistent keepalive (10 s) when its XMPP connection notices late.
-        // 12 s leaves room for a loaded CI machine; before the presence grace it was never (none within 20 s).
-        Assert.True(inwardMs.Max() < 12_000, $"public -> natted recoveries: {string.Join(", ", inwardMs.Select(m => m.ToString("F0", CultureInfo.InvariantCulture)))} ms\n{_group.Diagnose([pub, natted])}");
+        // The lab checks XMPP every 5 s, so the reset is seen within about 6 s; 10 s leaves room for a loaded CI machine.
+        // Before the presence grace there was no reply within 20 s.
+        Assert.True(inwardMs.Max() < 10_000, $"public -> natted recoveries: {string.Join(", ", inwardMs.Select(m => m.ToString("F0", CultureInfo.InvariantCulture)))} ms\n{_group.Diagnose([pub, natted])}");
     }
 
     private static string Address(LabNamespace ns)
