@@ -39,6 +39,16 @@ public interface ITincan : IAsyncDisposable
         remove { }
     }
 
+    /// <summary>
+    /// The network may have moved without a local address changing (signaling's connection was reset: a NAT's public
+    /// address or mapping may have changed). Links announce themselves over their paths at once (so a peer follows the
+    /// new public address), candidates are gathered again, and <see cref="LocalCandidatesChanged"/> is raised if the
+    /// server-reflexive or relayed ones changed. The default does nothing (an implementation that never moves).
+    /// </summary>
+    void CheckNetworkNow()
+    {
+    }
+
     /// <summary>Starts the socket and gathers candidates from every configured STUN and TURN server.</summary>
     Task StartAsync(CancellationToken cancellationToken);
 

@@ -11,6 +11,10 @@ namespace Ipop.Xmpp;
 /// <summary>Inbound stanzas: IQ replies and pushes, presence (contacts, subscriptions, rooms), messages.</summary>
 public sealed partial class XmppSignaling
 {
+    // XEP-0045 §15.6: banned, kicked, affiliation changed (membership revoked), removed as the room became members-only,
+    // the service shut down. (333, removed for a technical problem, is a session ending like any reset.)
+    private static readonly HashSet<string> RemovalCodes = new(["301", "307", "321", "322", "332"], StringComparer.Ordinal);
+
     private async Task DispatchAsync(XmppConnection connection, XElement stanza)
     {
         List<XElement> replies = [];
@@ -186,7 +190,8 @@ public sealed partial class XmppSignaling
             bool changed = online ? _rosterOnline.Add(from.Full) : _rosterOnline.Remove(from.Full);
             if (changed)
             {
-                RecomputeLocked(from.Full);
+                // A resource's unavailable presence ends its session; an unfriending arrives as a roster push instead.
+                RecomputeLocked(from.Full, sessionEnded: !online);
             }
         }
     }
@@ -239,6 +244,12 @@ public sealed partial class XmppSignaling
         GroupAffiliation affiliation = MucAffiliations.Parse((string?)item?.Attribute("affiliation"));
         string nick = from.Resource ?? string.Empty;
 
+        // A plain leave (the occupant's session ended, its affiliation still a member's) may be a connection reset by a
+        // moving network, back in moments; a kick, ban, revocation or the room's end is a removal (XEP-0045 §15.6), and
+        // so is anything we cannot read (no item): links to a removed member must end at once.
+        bool sessionEnded = type == "unavailable" && MucAffiliations.IsMember(affiliation)
+            && !codes.Overlaps(RemovalCodes) && x?.Element(XName.Get("destroy", XmppNamespaces.MucUser)) is null;
+
         // Role none means the occupant is not (or no longer) in the room (§5.1): ejabberd announces a revoked
         // membership with such a presence before the 321 removal, and it must neither count as being in the room
         // nor answer a join that follows.
@@ -277,7 +288,7 @@ public sealed partial class XmppSignaling
             if (previous is { } gone)
             {
                 room.Occupants.Remove(nick);
-                RecomputeLocked(gone.RealJid);
+                RecomputeLocked(gone.RealJid, sessionEnded);
             }
 
             return;
@@ -421,7 +432,9 @@ public sealed partial class XmppSignaling
     }
 
     /// <summary>Derives a peer's state from roster presence and room membership (occupant with member affiliation or higher) and raises <see cref="PeerChanged"/> on a difference.</summary>
-    private void RecomputeLocked(string full)
+    /// <param name="full">The peer's full JID.</param>
+    /// <param name="sessionEnded">The change is the end of the peer's session alone (see <see cref="OverlayPeerEventArgs.SessionEnded"/>).</param>
+    private void RecomputeLocked(string full, bool sessionEnded = false)
     {
         Jid jid = Jid.Parse(full);
         ImmutableArray<string> groups = [.. _rooms.Values.Where(r => r.HasMember(full)).Select(r => r.Jid).Order(StringComparer.Ordinal)];
@@ -460,7 +473,8 @@ public sealed partial class XmppSignaling
         }
 
         PruneOfflineLocked();
-        _events.Post(() => PeerChanged?.Invoke(this, new OverlayPeerEventArgs(previous, current)));
+        var args = new OverlayPeerEventArgs(previous, current) { SessionEnded = sessionEnded && current.Presence == PeerPresence.Offline };
+        _events.Post(() => PeerChanged?.Invoke(this, args));
     }
 
     // Under _gate, on every presence change (the only way the table grows): forgets peers offline for too long.

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace Ipop.Controllers.Negotiation;
 
 /// <summary>
-/// The negotiator's source-generated log messages (event ids 101-118).
+/// The negotiator's source-generated log messages (event ids 101-118; 119-120 in LinkNegotiator.Presence).
 /// </summary>
 internal sealed partial class LinkNegotiator
 {

@@ -53,6 +53,11 @@ internal sealed partial class LinkNegotiator
         }
 
         await ReannounceAfterReconnectAsync(now, ct);
+
+        // A reset connection can mean the network moved without any local address changing (a NAT's public address
+        // changed under an idle node): links announce themselves from wherever we are now, so the peers follow, and
+        // candidates are gathered again (a changed one comes back as LocalCandidatesChanged and is announced).
+        _tincan.CheckNetworkNow();
     }
 
     /// <summary>Ends every link once signaling has been down for <see cref="NegotiationSettings.OutageLinkLifetime"/> (once per outage).</summary>

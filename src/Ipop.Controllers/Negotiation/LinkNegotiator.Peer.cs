@@ -41,5 +41,8 @@ internal sealed partial class LinkNegotiator
 
         /// <summary>Absent after an outage, link kept until the reconnect grace ends.</summary>
         public bool Unverified { get; set; }
+
+        /// <summary>Went offline with a Connected link (its session ended): the link is kept until then (presence grace).</summary>
+        public DateTimeOffset? AwayUntil { get; set; }
     }
 }

@@ -32,6 +32,7 @@ internal sealed partial class LinkNegotiator
         DateTimeOffset now = _time.GetUtcNow();
         EndOutageLinksIfTooLong(now);
         EndGraceIfOver(now);
+        EndPresenceGraceIfOver(now);
 
         foreach (Peer p in _peers.Values.ToList())
         {

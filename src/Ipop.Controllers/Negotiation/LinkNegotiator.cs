@@ -198,7 +198,7 @@ internal sealed partial class LinkNegotiator
 
     private Task HandleAsync(object e, CancellationToken ct) => e switch
     {
-        OverlayPeerEventArgs p => HandlePeerAsync(p.Current, ct),
+        OverlayPeerEventArgs p => HandlePeerChangedAsync(p, ct),
         OverlayMessageEventArgs m => HandleMessageAsync(m.From, m.Message, ct),
         LinkStatusChangedEventArgs l => HandleLinkStatusAsync(l, ct),
         SignalingConnectionEventArgs c => HandleConnectionAsync(c, ct),
@@ -246,6 +246,7 @@ internal sealed partial class LinkNegotiator
         if (_peers.TryGetValue(peer.Id, out Peer? back))
         {
             back.Unverified = false;
+            ReturnedFromAbsence(back);
             return;
         }
 

@@ -21,6 +21,12 @@ internal sealed record NegotiationSettings(TimeSpan RetryMin, TimeSpan RetryMax,
     /// </summary>
     public TimeSpan ReconnectGrace { get; init; } = TimeSpan.FromSeconds(120);
 
+    /// <summary>
+    /// How long a peer whose signaling session merely ended (not a removal) keeps a Connected link: a moving network
+    /// resets its connection and it logs in again within seconds (default 15 s; zero ends the link at once).
+    /// </summary>
+    public TimeSpan PresenceGrace { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Source of backoff jitter.</summary>
     public Random Random { get; init; } = Random.Shared;
 }

@@ -64,13 +64,17 @@ internal sealed class FakeSignaling(string localId, string localUser) : IOverlay
         ConnectionChanged?.Invoke(this, new SignalingConnectionEventArgs(connected, connected ? null : "simulated loss"));
     }
 
-    public void SetPeer(string id, PeerPresence presence, PeerRelationship relationship, params string[] groups)
+    public void SetPeer(string id, PeerPresence presence, PeerRelationship relationship, params string[] groups) =>
+        SetPeer(id, sessionEnded: false, presence, relationship, groups);
+
+    /// <summary>As <see cref="SetPeer(string, PeerPresence, PeerRelationship, string[])"/>, saying whether the change is only the end of the peer's session.</summary>
+    public void SetPeer(string id, bool sessionEnded, PeerPresence presence, PeerRelationship relationship, params string[] groups)
     {
         var peerId = new PeerId(id);
         var peer = new OverlayPeer(peerId, id.Split('/')[0], presence, relationship, [.. groups]);
         _peers.TryGetValue(peerId, out OverlayPeer? previous);
         _peers[peerId] = peer;
-        PeerChanged?.Invoke(this, new OverlayPeerEventArgs(previous, peer));
+        PeerChanged?.Invoke(this, new OverlayPeerEventArgs(previous, peer) { SessionEnded = sessionEnded });
     }
 
     public void Deliver(string from, string kind, string body) =>

@@ -71,6 +71,11 @@ internal sealed class FakeTincan : ITincan
         return ValueTask.FromResult(attached);
     }
 
+    /// <summary>How often the controller asked for <see cref="CheckNetworkNow"/> (after a signaling reset).</summary>
+    public int NetworkChecks { get; private set; }
+
+    public void CheckNetworkNow() => NetworkChecks++;
+
     public void SetStatus(PeerId peer, LinkStatus status)
     {
         FakeLink link = _links[peer];

@@ -78,15 +78,36 @@ public sealed partial class RoamingSignalingTests(OverlayLabFixture lab, ITestOu
         output.WriteLine($"NAT public address 198.18.0.15 -> 198.18.0.16: first ping reply (natted -> public) after {(outward is { } o ? $"{o.TotalMilliseconds:F0} ms" : "none")}");
         Assert.True(outward is { } w && w < TimeSpan.FromSeconds(4), _group.Diagnose([pub, natted]));
 
-        // Measured, not asserted (a known limit, see docs/reliability.md): the other way round, with the natted member
-        // idle, the public member's packets go to the old public address until the natted member sends anything.
-        await Task.Delay(TimeSpan.FromSeconds(2), TestContext.Current.CancellationToken);
-        clock.Restart();
-        router.Exec("ip", "addr", "del", "198.18.0.16/24", "dev", "wan");
-        router.Exec("ip", "addr", "add", "198.18.0.17/24", "dev", "wan");
-        TimeSpan? inward = await RoamingTests.FirstReplyAsync(pub.Namespace, "198.19.0.2", clock, TimeSpan.FromSeconds(20));
-        output.WriteLine($"NAT public address 198.18.0.16 -> 198.18.0.17: first ping reply (public -> natted, natted idle) after {(inward is { } t ? $"{t.TotalMilliseconds:F0} ms" : "none within 20 s")}");
+        // The other way round, with the natted member idle: the public member's packets go to the old public address
+        // until the natted member sends anything. The change also resets the natted member's XMPP connection (its next
+        // segment leaves from the new address and the server answers with a reset), so its presence flaps. The link
+        // must be kept across the flap (no stale server-reflexive candidate bound again) and follow the natted
+        // member's first packet from the new address: its announcement after the XMPP reconnect, at the latest its
+        // persistent keepalive (10 s). Three changes, the natted member idle for 3 s before each; conntrack is flushed
+        // too, as a rebooted NAT or a carrier-grade one rebalancing would.
+        List<double> inwardMs = [];
+        for (int i = 0; i < 3; i++)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+            string from = $"198.18.0.{16 + i}";
+            string to = $"198.18.0.{17 + i}";
+            clock.Restart();
+            router.Exec("ip", "addr", "del", from + "/24", "dev", "wan");
+            router.Exec("ip", "addr", "add", to + "/24", "dev", "wan");
+            router.TryExec(TimeSpan.FromSeconds(5), "conntrack", "-F");
+            TimeSpan? inward = await RoamingTests.FirstReplyAsync(pub.Namespace, "198.19.0.2", clock, TimeSpan.FromSeconds(25));
+            output.WriteLine($"NAT public address {from} -> {to}: first ping reply (public -> natted, natted idle) after {(inward is { } t ? $"{t.TotalMilliseconds:F0} ms" : "none within 25 s")}");
+            Assert.True(inward is not null, Timeline(pub) + "\n" + Timeline(natted) + "\n" + _group.Diagnose([pub, natted]));
+            inwardMs.Add(inward.Value.TotalMilliseconds);
+        }
+
         output.WriteLine(Timeline(pub) + "\n" + Timeline(natted));
+        Assert.Contains("went offline (its session ended", pub.Process!.Output, StringComparison.Ordinal); // the flap happened and the link was kept
+
+        // Target 5 s; bounded by the natted member's persistent keepalive (10 s) when its XMPP connection notices late.
+        // The lab checks XMPP every 5 s, so the reset is seen within about 6 s; 10 s leaves room for a loaded CI machine.
+        // Before the presence grace there was no reply within 20 s.
+        Assert.True(inwardMs.Max() < 10_000, $"public -> natted recoveries: {string.Join(", ", inwardMs.Select(m => m.ToString("F0", CultureInfo.InvariantCulture)))} ms\n{_group.Diagnose([pub, natted])}");
     }
 
     private static string Address(LabNamespace ns)
@@ -112,7 +133,9 @@ public sealed partial class RoamingSignalingTests(OverlayLabFixture lab, ITestOu
     }
 
     private static string Timeline(ProductNode n) =>
-        n.Namespace.Role + ": " + string.Join(" | ", (n.Process?.Output ?? string.Empty).Split('\n').Where(l => l.Contains("addresses changed", StringComparison.Ordinal) || l.Contains("XMPP", StringComparison.Ordinal) || l.Contains("candidates changed", StringComparison.Ordinal) || l.Contains("switched path", StringComparison.Ordinal) || l.Contains("gone", StringComparison.Ordinal) || l.Contains("connected over", StringComparison.Ordinal)).TakeLast(12));
+        n.Namespace.Role + ": " + string.Join(" | ", (n.Process?.Output ?? string.Empty).Split('\n').Where(l => l.Contains("addresses changed", StringComparison.Ordinal) || l.Contains("XMPP", StringComparison.Ordinal) || l.Contains("candidates changed", StringComparison.Ordinal) || l.Contains("switched path", StringComparison.Ordinal) || l.Contains("gone", StringComparison.Ordinal) || l.Contains("connected over", StringComparison.Ordinal)
+            || l.Contains("went offline", StringComparison.Ordinal) || l.Contains("is back after", StringComparison.Ordinal) || l.Contains("Signaling was reset", StringComparison.Ordinal)
+            || l.Contains("public address changed", StringComparison.Ordinal)).TakeLast(24));
 
     [GeneratedRegex(@"inet (\d+\.\d+\.\d+\.\d+/\d+)")]
     private static partial Regex Inet();

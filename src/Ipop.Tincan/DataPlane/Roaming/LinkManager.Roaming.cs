@@ -64,6 +64,63 @@ internal sealed partial class LinkManager
         _ = AnnounceCandidatesAsync();
     }
 
+    /// <inheritdoc />
+    /// <remarks>
+    /// The controller calls it after its signaling connection was reset. A NAT whose outside address changed under an
+    /// idle node changes no local address (the address monitor sees nothing), and the peers keep sending to the old
+    /// public address until we send: every link announces itself now (a keepalive over its path and a handshake over
+    /// every path, as after a move), which moves the peers' paths to our new public address; STUN is asked again,
+    /// and only a changed public address replaces the TURN allocation and raises <see cref="LocalCandidatesChanged"/>.
+    /// </remarks>
+    public void CheckNetworkNow()
+    {
+        if (Volatile.Read(ref _disposed) != 0 || Mux is null)
+        {
+            return;
+        }
+
+        LogCheckingNetwork(_logger);
+        Control.Post(() =>
+        {
+            foreach (TincanLink link in _snapshot)
+            {
+                link.OnUnderlayMoved();
+            }
+        });
+        _ = RegatherAfterResetAsync();
+    }
+
+    // After a signaling reset: STUN again; announce only if the public address changed.
+    private async Task RegatherAfterResetAsync()
+    {
+        if (Nat is not { } nat || Mux is not { } mux)
+        {
+            return;
+        }
+
+        string before = nat.ServerReflexiveSignature;
+        nat.RestartServerReflexive();
+        try
+        {
+            using var bound = new CancellationTokenSource(RegatherBound, Time);
+            _ = await GatherAsync(mux, bound.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // nothing learnt; the next reset or move tries again
+        }
+
+        string after = nat.ServerReflexiveSignature;
+        if (string.Equals(before, after, StringComparison.Ordinal) || after.Length == 0)
+        {
+            return;
+        }
+
+        LogPublicAddressChanged(_logger, before, after);
+        nat.OnPublicAddressChanged();
+        RaiseLocalCandidatesChanged();
+    }
+
     /// <summary>Raises <see cref="LocalCandidatesChanged"/> (after a re-gather, or a replaced TURN allocation).</summary>
     internal void RaiseLocalCandidatesChanged()
     {
@@ -248,6 +305,12 @@ internal sealed partial class LinkManager
 
     [LoggerMessage(EventId = 145, Level = LogLevel.Debug, Message = "Link to {Peer} ({Path}): announcing the new address to the peer")]
     private static partial void LogRoaming(ILogger logger, string peer, LinkPath path);
+
+    [LoggerMessage(EventId = 147, Level = LogLevel.Information, Message = "Signaling was reset: links announce themselves from wherever we are now; asking STUN for our public address again")]
+    private static partial void LogCheckingNetwork(ILogger logger);
+
+    [LoggerMessage(EventId = 148, Level = LogLevel.Information, Message = "Our public address changed ({Before} -> {After}) with no local address changing: announcing the new candidates")]
+    private static partial void LogPublicAddressChanged(ILogger logger, string before, string after);
 
     [LoggerMessage(EventId = 143, Level = LogLevel.Information, Message = "Local addresses changed: links announce themselves from the new address; gathering candidates again")]
     private static partial void LogUnderlayChanged(ILogger logger);

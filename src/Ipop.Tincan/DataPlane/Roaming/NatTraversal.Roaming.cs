@@ -34,15 +34,60 @@ internal sealed partial class NatTraversal
         }
 
         IPAddress? source = SourceToward(allocation.ServerAddress);
-        if (source is null || source.Equals(_allocationSource)
-            || !ReferenceEquals(Interlocked.CompareExchange(ref _allocation, null, allocation), allocation))
+        if (source is null || source.Equals(_allocationSource))
         {
             return;
         }
 
+        LogRelayMoved(_logger, allocation.Server, _allocationSource, source);
+        ReplaceAllocation(allocation);
+    }
+
+    /// <summary>Any thread: asks every STUN server for our public address again (a gather then waits for the answers).</summary>
+    public void RestartServerReflexive()
+    {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        lock (_gatherLock)
+        {
+            StartSrflx();
+        }
+    }
+
+    /// <summary>
+    /// The server-reflexive candidates as a comparable text (endpoints in order), to tell whether a re-gather found
+    /// a new public address.
+    /// </summary>
+    internal string ServerReflexiveSignature => string.Join(',', _srflx.Select(c => c.EndPoint.ToString()));
+
+    /// <summary>
+    /// Any thread, after a re-gather found a new public address with no local address changed (a NAT's outside address
+    /// or mapping changed): the TURN allocation was made through the old mapping, and the server would answer our
+    /// refreshes from the new one with 437 Allocation Mismatch, so it is replaced now.
+    /// </summary>
+    public void OnPublicAddressChanged()
+    {
+        if (_stopping.IsCancellationRequested || Allocation is not { } allocation)
+        {
+            return;
+        }
+
+        LogRelayRemapped(_logger, allocation.Server);
+        ReplaceAllocation(allocation);
+    }
+
+    private void ReplaceAllocation(TurnAllocation allocation)
+    {
+        if (!ReferenceEquals(Interlocked.CompareExchange(ref _allocation, null, allocation), allocation))
+        {
+            return; // replaced already
+        }
+
         Volatile.Write(ref _relayedCandidate, null);
         _demux.Unregister(allocation);
-        LogRelayMoved(_logger, allocation.Server, _allocationSource, source);
         _ = ReleaseAsync(allocation);
         _allocationTask = ReplaceMovedAllocationAsync();
     }
@@ -82,6 +127,9 @@ internal sealed partial class NatTraversal
     {
         await WaitBoundedAsync(allocation.DisposeAsync().AsTask(), TimeSpan.FromSeconds(1), CancellationToken.None).ConfigureAwait(false);
     }
+
+    [LoggerMessage(EventId = 146, Level = LogLevel.Information, Message = "Our public address changed with no local address changing (a NAT's mapping changed): allocating again on {Server}")]
+    private static partial void LogRelayRemapped(ILogger logger, TurnServerEndpoint server);
 
     [LoggerMessage(EventId = 144, Level = LogLevel.Information, Message = "TURN allocation on {Server} was made from {Old}, the route there now leaves from {New}: allocating again")]
     private static partial void LogRelayMoved(ILogger logger, TurnServerEndpoint server, IPAddress? old, IPAddress? @new);

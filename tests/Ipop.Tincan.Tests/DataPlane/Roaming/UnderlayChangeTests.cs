@@ -28,4 +28,28 @@ public sealed class UnderlayChangeTests
         Assert.True(a.LinkTo(b).TrySend(TestNode.Packet(b, 1)));
         await TestNode.WaitUntilAsync(() => b.Nic.WrittenCount > 0, "a packet through the link after the move");
     }
+
+    [Fact]
+    public async Task A_network_check_after_a_signaling_reset_handshakes_at_once_and_stays_quiet_if_nothing_changed()
+    {
+        // After a signaling reset (a NAT's public address may have changed under an idle node): links announce
+        // themselves at once, so a peer follows the new public address; with no STUN server configured the public
+        // address cannot have changed, so the controller is not asked to send a new descriptor.
+        await using TestNode a = await TestNode.StartAsync("A");
+        await using TestNode b = await TestNode.StartAsync("B");
+        await TestNode.ConnectAsync(a, b);
+        long handshakes = a.LinkTo(b).GetStats().Handshakes;
+        int raised = 0;
+        a.Tincan.LocalCandidatesChanged += (_, _) => Interlocked.Increment(ref raised);
+
+        a.Tincan.CheckNetworkNow();
+
+        await TestNode.WaitUntilAsync(() => a.LinkTo(b).GetStats().Handshakes > handshakes, "a handshake after the network check");
+        Assert.Equal(LinkState.Connected, a.LinkTo(b).Status.State);
+        Assert.Equal(LinkState.Connected, b.LinkTo(a).Status.State);
+        Assert.Equal(0, Volatile.Read(ref raised));
+        Assert.Equal(0, a.Manager.UnderlayChanges);
+        Assert.True(a.LinkTo(b).TrySend(TestNode.Packet(b, 1)));
+        await TestNode.WaitUntilAsync(() => b.Nic.WrittenCount > 0, "a packet through the link after the check");
+    }
 }

@@ -1,0 +1,93 @@
+using Microsoft.Extensions.Logging;
+
+namespace Ipop.Controllers.Negotiation;
+
+/// <summary>
+/// A short absence is not a departure: a peer whose signaling session merely ended (signaling says so with
+/// <see cref="OverlayPeerEventArgs.SessionEnded"/>; a moving network resets its connection, and it logs in again
+/// moments later) keeps a Connected link for <see cref="NegotiationSettings.PresenceGrace"/>. Removing and re-creating
+/// the link would throw away a session that still works and bind the peer's stale candidates (after a NAT changed
+/// its public address, the old server-reflexive one), while the kept link follows the peer's packets from its new
+/// address. A removal (kick, ban, revoked membership, unfriending) still ends the link at once.
+/// </summary>
+internal sealed partial class LinkNegotiator
+{
+    private Task HandlePeerChangedAsync(OverlayPeerEventArgs e, CancellationToken ct)
+    {
+        OverlayPeer peer = e.Current;
+        if (e.SessionEnded && peer.Presence != PeerPresence.Online && _signaling.IsConnected
+            && _peers.TryGetValue(peer.Id, out Peer? known) && known.Link is { Status.State: LinkState.Connected }
+            && _settings.PresenceGrace > TimeSpan.Zero)
+        {
+            if (known.AwayUntil is null)
+            {
+                // Unverified: no attempts, no announcements to it while it is away (EvaluateAsync, AnnounceCandidatesAsync).
+                known.AwayUntil = _time.GetUtcNow() + _settings.PresenceGrace;
+                known.Unverified = true;
+                LogAway(_logger, peer.Id.Value, _settings.PresenceGrace.TotalSeconds);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        return HandlePeerAsync(peer, ct);
+    }
+
+    // HandlePeerAsync: an away peer is trusted (online, still a member or friend) again.
+    private void ReturnedFromAbsence(Peer p)
+    {
+        if (p.AwayUntil is { } until)
+        {
+            p.AwayUntil = null;
+            LogBack(_logger, p.Id.Value, (_settings.PresenceGrace - (until - _time.GetUtcNow())).TotalSeconds);
+        }
+    }
+
+    /// <summary>
+    /// Each tick: an away peer whose grace is over, or whose link stopped being Connected meanwhile, is decided against
+    /// signaling's current view: kept if trusted again, forgotten otherwise.
+    /// </summary>
+    private void EndPresenceGraceIfOver(DateTimeOffset now)
+    {
+        if (!_signaling.IsConnected)
+        {
+            return; // our own outage: its rules (outage lifetime, reconnect grace) decide
+        }
+
+        List<Peer>? due = null;
+        foreach (Peer p in _peers.Values)
+        {
+            if (p.AwayUntil is { } until && (now >= until || p.Link is not { Status.State: LinkState.Connected }))
+            {
+                (due ??= []).Add(p);
+            }
+        }
+
+        if (due is null)
+        {
+            return;
+        }
+
+        var current = _signaling.Peers.ToDictionary(x => x.Id);
+        foreach (Peer p in due)
+        {
+            p.AwayUntil = null;
+            OverlayPeer? peer = current.GetValueOrDefault(p.Id);
+            if (peer is not null && _policy.IsTrusted(peer))
+            {
+                p.Unverified = false;
+            }
+            else if (_graceUntil is null)
+            {
+                // (During the grace after our own reconnect it stays Unverified, and EndGraceIfOver decides.)
+                Forget(p.Id, peer?.Presence.ToString() ?? "absent", "not back within the presence grace");
+            }
+        }
+    }
+
+    [LoggerMessage(119, LogLevel.Information, "peer {Peer} went offline (its session ended, membership unchanged): its connected link stays for up to {GraceSeconds:0} s while it reconnects")]
+    private static partial void LogAway(ILogger logger, string peer, double graceSeconds);
+
+    [LoggerMessage(120, LogLevel.Information, "peer {Peer} is back after {Seconds:0.0} s: its link was kept")]
+    private static partial void LogBack(ILogger logger, string peer, double seconds);
+}

@@ -1,0 +1,141 @@
+using Ipop.Controllers.Negotiation;
+using Ipop.Controllers.Tests.Fakes;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Ipop.Controllers.Tests.Negotiation;
+
+/// <summary>
+/// A short presence flap (the peer's signaling session ended, as a moving network resets it, and it logs in again)
+/// keeps a Connected link; a removal (kick, ban, revoked membership: signaling does not say "session ended") and a
+/// flap over a link that is not Connected end it at once, and so does an absence longer than the grace.
+/// </summary>
+public sealed class PresenceGraceTests : IAsyncDisposable
+{
+    private const string Group = "lab@conference.lab.test";
+    private const string Alice = "alice@lab.test/ipop-1"; // "alice" < "bob": she offers
+    private readonly FakeSignaling _signaling = new("bob@lab.test/ipop-1", "bob@lab.test");
+    private readonly FakeTincan _tincan = new();
+    private readonly FakeTimeProvider _time = new();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly ListLogger<GroupVpnController> _log = new();
+    private Task? _run;
+    private GroupVpnController? _controller;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        if (_run is not null)
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _run);
+        }
+
+        _stop.Dispose();
+    }
+
+    [Fact]
+    public async Task A_connected_member_whose_session_ends_and_returns_keeps_its_link()
+    {
+        await LinkedAsync(LinkState.Connected);
+        _signaling.SetPeer(Alice, sessionEnded: true, PeerPresence.Offline, PeerRelationship.None);
+        await SecondsAsync(5);
+        Assert.Single(_tincan.Links);
+        Assert.Empty(_tincan.Removed);
+
+        _signaling.SetPeer(Alice, PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        await SecondsAsync(30); // well past the grace: the peer is back, nothing ends
+        Assert.Single(_tincan.Links);
+        Assert.Empty(_tincan.Removed);
+        Assert.Contains(_log.Lines, l => l.Message.Contains("is back after", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_member_not_back_within_the_grace_loses_its_link()
+    {
+        await LinkedAsync(LinkState.Connected);
+        _signaling.SetPeer(Alice, sessionEnded: true, PeerPresence.Offline, PeerRelationship.None);
+        await SecondsAsync(14);
+        Assert.Single(_tincan.Links);
+        await SecondsAsync(2);
+        Assert.Empty(_tincan.Links);
+        Assert.Contains(new PeerId(Alice), _tincan.Removed);
+    }
+
+    [Fact]
+    public async Task A_removed_member_loses_its_connected_link_at_once()
+    {
+        await LinkedAsync(LinkState.Connected);
+        _signaling.SetPeer(Alice, sessionEnded: false, PeerPresence.Offline, PeerRelationship.None); // kicked, banned, revoked
+        await _controller!.Negotiator.WhenIdleAsync();
+        Assert.Empty(_tincan.Links);
+        Assert.Contains(new PeerId(Alice), _tincan.Removed);
+    }
+
+    [Fact]
+    public async Task A_session_ending_over_a_link_that_is_not_connected_ends_it_at_once()
+    {
+        await LinkedAsync(LinkState.Connecting);
+        _signaling.SetPeer(Alice, sessionEnded: true, PeerPresence.Offline, PeerRelationship.None);
+        await _controller!.Negotiator.WhenIdleAsync();
+        Assert.Empty(_tincan.Links);
+    }
+
+    [Fact]
+    public async Task A_kept_link_that_fails_during_the_grace_ends_then()
+    {
+        await LinkedAsync(LinkState.Connected);
+        _signaling.SetPeer(Alice, sessionEnded: true, PeerPresence.Offline, PeerRelationship.None);
+        await SecondsAsync(2);
+        _tincan.SetStatus(new PeerId(Alice), new LinkStatus(LinkState.Failed, LinkPath.None, LinkFailureReason.PeerUnreachable));
+        await SecondsAsync(2);
+        Assert.Empty(_tincan.Links);
+    }
+
+    [Fact]
+    public async Task A_signaling_reconnect_asks_tincan_to_check_the_network()
+    {
+        await LinkedAsync(LinkState.Connected);
+        Assert.Equal(0, _tincan.NetworkChecks);
+        _signaling.SetConnected(false);
+        _signaling.SetConnected(true);
+        await _controller!.Negotiator.WhenIdleAsync();
+        Assert.Equal(1, _tincan.NetworkChecks);
+        Assert.Single(_tincan.Links);
+    }
+
+    private async Task LinkedAsync(LinkState state)
+    {
+        var options = new GroupVpnOptions { Group = Group, Subnet = "198.19.0.0/16", Address = "198.19.0.2", Mode = "tun" };
+        _controller = new GroupVpnController(_signaling, _tincan, new FakeInterfaceFactory(), Options.Create(options), _log, _time);
+        _run = _controller.RunAsync(_stop.Token);
+        for (int i = 0; i < 200 && _tincan.Router is null; i++)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        _signaling.SetPeer(Alice, PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        var offer = new LinkNegotiationMessage(FakeTincan.Descriptor(new NodePublicKey(Enumerable.Repeat((byte)9, 32).ToArray()), "198.18.0.9:5000"), [InterfaceAddress.Parse("198.19.0.1/16")], null) { Nonce = "0ffe4" };
+        _signaling.Deliver(Alice, LinkNegotiationMessage.OfferKind, offer.ToJson());
+        for (int i = 0; i < 200 && _tincan.Links.Count == 0; i++)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Single(_tincan.Links);
+        if (state != LinkState.Connecting)
+        {
+            _tincan.SetStatus(new PeerId(Alice), new LinkStatus(state, LinkPath.DirectHost, LinkFailureReason.None));
+        }
+
+        await _controller.Negotiator.WhenIdleAsync();
+    }
+
+    private async Task SecondsAsync(int seconds)
+    {
+        for (int s = 0; s < seconds; s++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(1));
+            await _controller!.Negotiator.WhenIdleAsync();
+        }
+    }
+}
