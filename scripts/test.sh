@@ -40,7 +40,12 @@ if ! dotnet pack Ipop.sln -c Release --no-build -v q -nologo -o artifacts/packag
 fi
 
 status=0
-for proj in tests/*.Tests/*.csproj tests/Ipop.IntegrationTests/*.csproj; do
+# A system-wide prosody (the user's, or one started here as a stand-in) must survive the whole run: the scripts and
+# the lab never stop, disable or kill what they did not start. tests/Ipop.SystemGuard checks it after everything else.
+if guard=$(bash scripts/system-services-guard.sh start); then eval "$guard"; else echo "system-services-guard start failed"; status=1; fi
+trap 'bash scripts/system-services-guard.sh stop >/dev/null 2>&1' EXIT
+
+for proj in tests/*.Tests/*.csproj tests/Ipop.IntegrationTests/*.csproj tests/Ipop.SystemGuard/*.csproj; do
   [ -f "$proj" ] || continue
   name=$(basename "$proj" .csproj)
   echo "== $name"
@@ -57,6 +62,7 @@ for proj in tests/*.Tests/*.csproj tests/Ipop.IntegrationTests/*.csproj; do
 done
 
 bash scripts/lab-cleanup.sh
+bash scripts/system-services-guard.sh stop; trap - EXIT
 summary=$(python3 scripts/trx-summary.py "$results") || { summary="0 passed, 1 failed"; status=1; }
 echo "$summary"
 case "$summary" in *", 0 failed"*) ;; *) status=1 ;; esac

@@ -26,7 +26,7 @@ public sealed class SdNotifyTests : IDisposable
         // Abstract names belong to a network namespace: this node runs in the test's own (API only: no device, and
         // its UDP socket on 127.0.0.1).
         string key = Path.Combine(_dir, "node.key");
-        Cmd.Run("dotnet", Artifacts.TincanHost, "genkey", "--key", key);
+        Cmd.Run(Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("genkey", "--key", key));
         string config = Path.Combine(_dir, "api.json");
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
         {
@@ -36,7 +36,7 @@ public sealed class SdNotifyTests : IDisposable
         }), TestContext.Current.CancellationToken);
 
         using var notify = NotifySocket.Abstract(string.Create(CultureInfo.InvariantCulture, $"ipop-sdnotify-{Environment.ProcessId}-{Guid.NewGuid():N}"));
-        using var host = new HostProcess("dotnet", [Artifacts.TincanHost, "run", "--config", config], notify.Address);
+        using var host = new HostProcess(Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("run", "--config", config), notify.Address);
         await RequireReadyThenStoppingAsync(notify, host);
     }
 
@@ -46,8 +46,8 @@ public sealed class SdNotifyTests : IDisposable
         using var lab = new NetworkLab();
         LabNamespace ns = lab.AddNamespace("n");
         string key = Path.Combine(_dir, "node.key");
-        Cmd.Run("dotnet", Artifacts.TincanHost, "genkey", "--key", key);
-        string peerKey = Cmd.Run("dotnet", Artifacts.TincanHost, "genkey", "--key", Path.Combine(_dir, "peer.key")).Trim();
+        Cmd.Run(Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("genkey", "--key", key));
+        string peerKey = Cmd.Run(Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("genkey", "--key", Path.Combine(_dir, "peer.key"))).Trim();
         string config = Path.Combine(_dir, "tun.json");
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
         {
@@ -60,7 +60,7 @@ public sealed class SdNotifyTests : IDisposable
         // A path, as systemd uses (/run/systemd/notify): it reaches into the lab namespace, an abstract name would not.
         using var notify = NotifySocket.AtPath(Path.Combine(_dir, "notify"));
         var sw = Stopwatch.StartNew();
-        using LabProcess p = lab.Start(ns, "dotnet", [Artifacts.TincanHost, "run", "--config", config], new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Address });
+        using LabProcess p = lab.Start(ns, Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("run", "--config", config), new Dictionary<string, string> { ["NOTIFY_SOCKET"] = notify.Address });
         (bool ready, List<string> messages) = await notify.WaitForAsync("READY=1", StartDeadline);
         double readyMs = sw.Elapsed.TotalMilliseconds;
         Assert.True(ready, $"no READY=1 within {StartDeadline.TotalSeconds} s (got: {string.Join(" | ", messages)})\n{p}");
