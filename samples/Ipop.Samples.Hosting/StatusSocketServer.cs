@@ -116,6 +116,7 @@ public sealed partial class StatusSocketServer : BackgroundService
                 catch (InvalidDataException e)
                 {
                     await WriteAsync(stream, CliResponse.Failure($"bad request: {e.Message}"), stoppingToken);
+                    await CloseAfterErrorAsync(client, stream, stoppingToken);
                     return;
                 }
 
@@ -128,6 +129,7 @@ public sealed partial class StatusSocketServer : BackgroundService
                 if (request is null)
                 {
                     await WriteAsync(stream, CliResponse.Failure(error!), stoppingToken);
+                    await CloseAfterErrorAsync(client, stream, stoppingToken);
                     return;
                 }
 
@@ -144,6 +146,27 @@ public sealed partial class StatusSocketServer : BackgroundService
         finally
         {
             _slots.Release();
+        }
+    }
+
+    /// <summary>
+    /// Ends the answer, then reads (and drops) what the client still sends, a bounded amount for a bounded time: a
+    /// close with unread input resets the connection, and the client would lose the error line it has not read yet.
+    /// </summary>
+    private static async Task CloseAfterErrorAsync(Socket client, NetworkStream stream, CancellationToken stoppingToken)
+    {
+        client.Shutdown(SocketShutdown.Send);
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        bound.CancelAfter(TimeSpan.FromSeconds(1));
+        byte[] sink = new byte[4096];
+        try
+        {
+            for (int i = 0; i < 16 && await stream.ReadAsync(sink, bound.Token) > 0; i++)
+            {
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 

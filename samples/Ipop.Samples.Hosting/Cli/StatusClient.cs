@@ -56,13 +56,16 @@ internal sealed class StatusClient : IAsyncDisposable
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(timeout);
-        string? line;
+        string? answer;
         try
         {
+            // One write: a listener that answers and closes at once must not fail a second write with EPIPE.
             byte[] json = JsonSerializer.SerializeToUtf8Bytes(request, CliJson.Default.CliRequest);
-            await _stream.WriteAsync(json, deadline.Token);
-            await _stream.WriteAsync("\n"u8.ToArray(), deadline.Token);
-            line = await _reader.ReadLineAsync(deadline.Token);
+            byte[] line = new byte[json.Length + 1];
+            json.CopyTo(line, 0);
+            line[^1] = (byte)'\n';
+            await _stream.WriteAsync(line, deadline.Token);
+            answer = await _reader.ReadLineAsync(deadline.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -77,7 +80,7 @@ internal sealed class StatusClient : IAsyncDisposable
             throw new StatusClientException($"{Path} closed the connection: {e.InnerException?.Message ?? e.Message}");
         }
 
-        if (line is null)
+        if (answer is null)
         {
             throw new StatusClientException($"{Path} closed the connection without answering (not an Ipop node, or one of another version)");
         }
@@ -85,7 +88,7 @@ internal sealed class StatusClient : IAsyncDisposable
         CliResponse? response = null;
         try
         {
-            response = JsonSerializer.Deserialize(line, CliJson.Default.CliResponse);
+            response = JsonSerializer.Deserialize(answer, CliJson.Default.CliResponse);
         }
         catch (JsonException)
         {
@@ -93,7 +96,7 @@ internal sealed class StatusClient : IAsyncDisposable
 
         if (response is null || response.Protocol != CliResponse.Name)
         {
-            throw new StatusClientException($"{Path} does not speak the Ipop status protocol ({CliResponse.Name}); it answered '{LineReader.Excerpt(line)}'");
+            throw new StatusClientException($"{Path} does not speak the Ipop status protocol ({CliResponse.Name}); it answered '{LineReader.Excerpt(answer)}'");
         }
 
         if (response.Error is { } error)
