@@ -45,24 +45,42 @@ public sealed partial class StatusSocketServer : BackgroundService
     /// <inheritdoc />
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(_path));
-        if (dir is not null)
-        {
-            Directory.CreateDirectory(dir);
-        }
-
-        if (File.Exists(_path))
-        {
-            File.Delete(_path);
-        }
-
         using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(_path));
+        try
+        {
+            string? dir = Path.GetDirectoryName(Path.GetFullPath(_path));
+            if (dir is not null)
+            {
+                Directory.CreateDirectory(dir);
+            }
+
+            if (File.Exists(_path))
+            {
+                if (await IsServedAsync(_path, stoppingToken))
+                {
+                    // Another running node owns it: taking it would leave that node unreachable by its CLI.
+                    LogSocketUnavailable(_logger, _path, "another process is serving it; set Status:SocketPath");
+                    return;
+                }
+
+                File.Delete(_path);
+            }
+
+            listener.Bind(new UnixDomainSocketEndPoint(_path));
+        }
+        catch (Exception e) when (e is SocketException or IOException or UnauthorizedAccessException)
+        {
+            // The node runs without its CLI rather than not at all.
+            LogSocketUnavailable(_logger, _path, e.Message);
+            return;
+        }
+
         // The guard is for the analyzer: ipop-tincan links this file and its assembly does not say "linux only".
         if (!OperatingSystem.IsWindows())
         {
             File.SetUnixFileMode(_path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
+
         listener.Listen(8);
         LogListening(_logger, _path);
         try
@@ -170,6 +188,21 @@ public sealed partial class StatusSocketServer : BackgroundService
         }
     }
 
+    /// <summary>True when a process accepts connections on the socket at <paramref name="path"/> (false: a stale file).</summary>
+    private static async Task<bool> IsServedAsync(string path, CancellationToken cancellationToken)
+    {
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await probe.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>A request line, or null and the one-line reason.</summary>
     internal static CliRequest? Parse(string line, out string? error)
     {
@@ -203,6 +236,9 @@ public sealed partial class StatusSocketServer : BackgroundService
 
     [LoggerMessage(1, LogLevel.Information, "status socket listening on {Path}")]
     private static partial void LogListening(ILogger logger, string path);
+
+    [LoggerMessage(3, LogLevel.Warning, "status socket {Path} unavailable, the CLI cannot reach this node: {Reason}")]
+    private static partial void LogSocketUnavailable(ILogger logger, string path, string reason);
 
     [LoggerMessage(2, LogLevel.Warning, "status client failed: {Reason}")]
     private static partial void LogClientFailed(ILogger logger, string reason);

@@ -118,7 +118,7 @@ internal static class CliText
         var table = new TextTable("local", "remote", "result", "sent", "answered", "peer's", "meaning");
         foreach (PairCheckView c in y.Checks)
         {
-            table.Add(c.Local.ToString(), c.Remote.ToString(), c.Selected ? c.Outcome + "*" : c.Outcome, Int(c.Sent), Int(c.Answered), Int(c.PeerChecks), Meaning(c));
+            table.Add(c.Local.ToString(), c.Remote.ToString(), c.Selected ? c.Outcome + "*" : c.Outcome, Int(c.Sent), Int(c.Answered), Int(c.PeerChecks), Meaning(c, y.ChecksRunning));
         }
 
         table.WriteTo(w);
@@ -141,21 +141,30 @@ internal static class CliText
 
         if (y.State == "Connected" && y.Path == "relayed")
         {
-            if (allDirectFailed)
+            var unanswered = direct.Where(c => c.Outcome != "succeeded" && c.Answered == 0).ToList();
+            if (direct.Count > 0 && unanswered.Count == direct.Count)
             {
-                yield return $"every direct candidate pair failed its connectivity checks ({direct.Count} pair{(direct.Count == 1 ? string.Empty : "s")}), so the link goes through the TURN relay.";
-                if (direct.All(c => c.Answered == 0 && c.PeerChecks == 0))
+                int failed = unanswered.Count(c => c.Outcome == "failed");
+                string counts = failed == direct.Count ? $"{direct.Count} failed" : $"{failed} failed, {direct.Count - failed} unanswered when the relay was chosen";
+                yield return $"no direct candidate pair was answered ({direct.Count} pair{(direct.Count == 1 ? string.Empty : "s")}: {counts}), so the link goes through the TURN relay.";
+                if (direct.All(c => c.PeerChecks == 0))
                 {
                     yield return "no check got through in either direction: a NAT on one side maps each destination to another port (symmetric), or a firewall drops the traffic.";
+                }
+                else
+                {
+                    yield return "the peer's checks reached this node but no answer to ours came back: this side's NAT or firewall drops the way out, or the peer's drops the way in.";
                 }
             }
             else if (direct.Count == 0)
             {
-                yield return "no direct candidate pair could be formed (the two sides share no reachable address family), so the link uses the TURN relay.";
+                yield return y.Checks.Count == 0
+                    ? "no connectivity checks ran, so nothing chose a direct pair (see the candidates below)."
+                    : "no direct candidate pair could be formed (the two sides share no reachable address family), so the link uses the TURN relay.";
             }
             else
             {
-                yield return "the relay was ready first; direct candidates are still probed while relayed and the link upgrades when one answers.";
+                yield return "a direct pair answered but the relay was chosen first; direct candidates are still probed while relayed and the link upgrades when one answers.";
             }
 
             yield break;
@@ -171,12 +180,12 @@ internal static class CliText
     }
 
     /// <summary>What a pair's numbers mean, in words.</summary>
-    internal static string Meaning(PairCheckView c) => c.Outcome switch
+    internal static string Meaning(PairCheckView c, bool running) => c.Outcome switch
     {
         "succeeded" => c.Selected ? "works both ways; in use" : "works both ways",
-        "waiting" => "not checked yet",
-        "inprogress" => "checking",
-        _ when c.Sent == 0 => "never sent (the checks stopped first)",
+        _ when c.Sent == 0 => running ? "not checked yet" : "never sent (the checks stopped first)",
+        "waiting" or "inprogress" when c.Answered == 0 && c.PeerChecks == 0 => "no answer yet, none of the peer's checks arrived",
+        "waiting" or "inprogress" => "checking",
         _ when c.Answered == 0 && c.PeerChecks == 0 => "nothing got through either way",
         _ when c.Answered == 0 => "the peer's checks arrive, ours are not answered: dropped on the way out",
         _ => "answered from another address, or refused",
