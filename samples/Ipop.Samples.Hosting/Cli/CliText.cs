@@ -184,7 +184,7 @@ internal static class CliText
     {
         "succeeded" => c.Selected ? "works both ways; in use" : "works both ways",
         _ when c.Sent == 0 => running ? "not checked yet" : "never sent (the checks stopped first)",
-        "waiting" or "inprogress" when c.Answered == 0 && c.PeerChecks == 0 => "no answer yet, none of the peer's checks arrived",
+        "waiting" or "inprogress" when c.Answered == 0 && c.PeerChecks == 0 => running ? "no answer yet, none of the peer's checks arrived" : "no answer before the checks stopped; none of the peer's checks arrived",
         "waiting" or "inprogress" => "checking",
         _ when c.Answered == 0 && c.PeerChecks == 0 => "nothing got through either way",
         _ when c.Answered == 0 => "the peer's checks arrive, ours are not answered: dropped on the way out",

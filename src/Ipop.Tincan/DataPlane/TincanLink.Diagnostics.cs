@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Net;
 using Ipop.Tincan.Diagnostics;
 using Ipop.Tincan.Ice;
 
@@ -51,13 +52,29 @@ internal sealed partial class TincanLink
         TimeSpan? sinceReceived = stats.LastReceived is { } at ? _manager.Time.GetUtcNow() - at : null;
         bool running = _ice is not null;
         ImmutableArray<PairCheckReport> checks = _ice is { } agent ? ChecksOf(agent.Checklist, _selectedPair) : _lastChecks;
-        var locals = new List<Candidate>(_manager.CheckBases());
+        var locals = new List<Candidate>();
+        foreach (Candidate b in _manager.CheckBases())
+        {
+            if (!IsAnyAddress(b))
+            {
+                locals.Add(b);
+                continue;
+            }
+
+            // A socket on the any address: show the source address the kernel uses toward each of the peer's candidates.
+            foreach (Candidate remote in _candidates)
+            {
+                if (IsIPv4(remote.EndPoint.Address) == IsIPv4(b.EndPoint.Address) && Shown(b, remote.EndPoint) is { } shown && !locals.Contains(shown))
+                {
+                    locals.Add(shown);
+                }
+            }
+        }
+
         if (_manager.Nat is { } nat)
         {
-            foreach (Candidate srflx in nat.ServerReflexiveCandidates)
-            {
-                locals.Insert(Math.Min(1, locals.Count), srflx);
-            }
+            int afterHosts = locals.FindLastIndex(c => c.Type == CandidateType.Host) + 1;
+            locals.InsertRange(afterHosts, nat.ServerReflexiveCandidates);
         }
 
         LinkStatus status = Status;
@@ -67,7 +84,7 @@ internal sealed partial class TincanLink
             status.State == LinkState.Connected ? status.Path : LinkPath.None,
             stats.LocalCandidate,
             stats.RemoteCandidate,
-            path is RelayedPath relayed ? relayed.Allocation.ServerAddress.ToString() : null,
+            TurnServerOf(path, stats.RemoteCandidate),
             stats.RoundTripTime,
             new LinkTraffic(stats.BytesSent, stats.BytesReceived, stats.PacketsSent, stats.PacketsReceived),
             sinceHandshake,
@@ -79,12 +96,27 @@ internal sealed partial class TincanLink
             running);
     }
 
-    private static ImmutableArray<PairCheckReport> ChecksOf(Checklist checklist, CandidatePair? selected)
+    /// <summary>The TURN server a relayed path goes through: ours (we send through our allocation), or the peer's (we send to its relayed address).</summary>
+    internal static string? TurnServerOf(ILinkPath? path, Candidate? remote) =>
+        path is RelayedPath relayed ? relayed.Allocation.ServerAddress.ToString()
+        : remote is { Type: CandidateType.Relayed } ? remote.Server ?? remote.EndPoint.ToString()
+        : null;
+
+    private static bool IsAnyAddress(Candidate c) =>
+        c.Type == CandidateType.Host && (c.EndPoint.Address.Equals(IPAddress.Any) || c.EndPoint.Address.Equals(IPAddress.IPv6Any));
+
+    private static bool IsIPv4(IPAddress a) => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork || a.IsIPv4MappedToIPv6;
+
+    // "host 0.0.0.0:port" says nothing: the source address toward the peer does (a connected throwaway socket, cached).
+    private Candidate Shown(Candidate local, IPEndPoint toward) =>
+        IsAnyAddress(local) && _manager.LocalCandidateToward(toward) is { } source && !IsAnyAddress(source) ? source : local;
+
+    private ImmutableArray<PairCheckReport> ChecksOf(Checklist checklist, CandidatePair? selected)
     {
         ImmutableArray<PairCheckReport>.Builder list = ImmutableArray.CreateBuilder<PairCheckReport>(checklist.Entries.Count);
         foreach (CheckEntry e in checklist.Entries)
         {
-            list.Add(new PairCheckReport(e.Pair.Local, e.Pair.Remote, StateOf(e.State), e.Sent, e.Answered, e.PeerChecks, ReferenceEquals(e.Pair, selected)));
+            list.Add(new PairCheckReport(Shown(e.Pair.Local, e.Pair.Remote.EndPoint), e.Pair.Remote, StateOf(e.State), e.Sent, e.Answered, e.PeerChecks, ReferenceEquals(e.Pair, selected)));
         }
 
         return list.MoveToImmutable();

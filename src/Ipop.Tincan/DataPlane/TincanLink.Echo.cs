@@ -56,12 +56,13 @@ internal sealed partial class TincanLink
             TimeSpan rtt = _manager.Time.GetElapsedTime(pending.SentAt, repliedAt);
             Candidate? local = LocalCandidateOf(path);
             Candidate? remote = RemoteCandidateOf(path);
-            string? turn = path is RelayedPath r ? r.Allocation.ServerAddress.ToString() : null;
+            string? turn = TurnServerOf(path, remote);
             return new EchoResult(true, rtt, path.Kind, local, remote ?? (from is null ? null : new Candidate(CandidateType.PeerReflexive, from, 0, "prflx")), turn, relayed, null);
         }
         catch (TimeoutException)
         {
-            return new EchoResult(false, null, path.Kind, LocalCandidateOf(path), RemoteCandidateOf(path), path is RelayedPath r ? r.Allocation.ServerAddress.ToString() : null, path is RelayedPath, $"no reply within {timeout.TotalSeconds:0.###} s");
+            Candidate? remote = RemoteCandidateOf(path);
+            return new EchoResult(false, null, path.Kind, LocalCandidateOf(path), remote, TurnServerOf(path, remote), path is RelayedPath, $"no reply within {timeout.TotalSeconds:0.###} s");
         }
         finally
         {
