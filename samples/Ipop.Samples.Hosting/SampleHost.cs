@@ -6,13 +6,12 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
-using Spectre.Console;
 
 namespace Ipop.Samples.Hosting;
 
 /// <summary>
-/// The command line and start-up of a sample host: <c>run --config file.json</c> and
-/// <c>status --config file.json</c>. Configuration errors are printed one per line, each naming its
+/// The command line and start-up of a sample host: <c>run --config file.json</c> and the
+/// CLI commands of docs/cli.md (<c>status</c>, <c>peers</c>, <c>ping</c>, <c>why</c>, <c>netcheck</c>). Configuration errors are printed one per line, each naming its
 /// key, and the process exits 2; a node that cannot run (no TUN, XMPP refused) exits 3.
 /// </summary>
 public static partial class SampleHost
@@ -31,20 +30,22 @@ public static partial class SampleHost
         var configOption = new Option<FileInfo>("--config") { Description = "Path of the JSON configuration.", Required = true };
         var run = new Command("run", "Run the node until SIGTERM/SIGINT (creates and removes its virtual interface).") { configOption };
         run.SetAction((parse, _) => RunNodeAsync(parse.GetValue(configOption)!, product, sections, configure, status, shutdown.Token));
-        var statusCommand = new Command("status", "Show the running node's peers, addresses and links.") { configOption };
-        statusCommand.SetAction((parse, _) => ShowStatusAsync(parse.GetValue(configOption)!, product, shutdown.Token));
-        var root = new RootCommand($"Ipop {product} node.") { run, statusCommand };
+        var root = new RootCommand($"Ipop {product} node.") { run };
+        foreach (Command command in Cli.CliCommands.Create(product, shutdown.Token))
+        {
+            root.Add(command);
+        }
+
         foreach (Command command in commands ?? [])
         {
             root.Add(command);
         }
 
-        // Without a timeout System.CommandLine leaves termination to us instead of forcing an exit code after 2 s.
-        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+        return await Cli.CliCommands.InvokeAsync(root, args, product);
     }
 
     /// <summary>Default status socket path of a product.</summary>
-    public static string DefaultStatusSocket(string product) => $"/run/ipop/{product}.sock";
+    public static string DefaultStatusSocket(string product) => Cli.CliCommands.DefaultSocket(product);
 
     private static async Task<int> RunNodeAsync(FileInfo file, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status, CancellationToken ct)
     {
@@ -112,7 +113,12 @@ public static partial class SampleHost
         }
 
         string socket = config["Status:SocketPath"] ?? DefaultStatusSocket(product);
-        builder.Services.AddHostedService(sp => new StatusSocketServer(socket, () => status(sp), sp.GetRequiredService<ILogger<StatusSocketServer>>()));
+        builder.Services.AddHostedService(sp => new StatusSocketServer(
+            socket,
+            () => status(sp),
+            sp.GetService<ITincan>(),
+            sp.GetService<IOptions<Ipop.Tincan.TincanOptions>>()?.Value,
+            sp.GetRequiredService<ILogger<StatusSocketServer>>()));
 
         try
         {
@@ -163,26 +169,6 @@ public static partial class SampleHost
         }
 
         return unknown.Count == 0;
-    }
-
-    private static async Task<int> ShowStatusAsync(FileInfo file, string product, CancellationToken ct)
-    {
-        string socket = DefaultStatusSocket(product);
-        if (file.Exists)
-        {
-            socket = new ConfigurationBuilder().AddJsonFile(file.FullName, optional: true).Build()["Status:SocketPath"] ?? socket;
-        }
-
-        try
-        {
-            StatusTable.Write(AnsiConsole.Console, await StatusSocketServer.QueryAsync(socket, ct));
-            return 0;
-        }
-        catch (System.Net.Sockets.SocketException e)
-        {
-            await Console.Error.WriteLineAsync($"{product}: no running node answers on {socket}: {e.Message}");
-            return 1;
-        }
     }
 
     /// <summary>The keys of the <c>Status</c> section (checked, read by key).</summary>

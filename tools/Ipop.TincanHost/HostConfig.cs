@@ -14,6 +14,9 @@ internal sealed class HostConfig
 
     public List<PeerSection> Peers { get; set; } = [];
 
+    /// <summary>The status socket the CLI commands (status, peers, ping, why, netcheck) talk to.</summary>
+    public StatusSocketSection Status { get; set; } = new();
+
     /// <summary>
     /// Seconds between status lines in the log; 0 (the default) disables them: an idle node must not wake up just to
     /// log (issue 14), and the controller API's <c>status</c> answers on demand.
@@ -46,6 +49,11 @@ internal sealed class PeerSection
     public string Endpoint { get; set; } = string.Empty;
 
     public List<string> AllowedIps { get; set; } = [];
+}
+
+internal sealed class StatusSocketSection
+{
+    public string SocketPath { get; set; } = Ipop.Samples.Hosting.Cli.CliCommands.DefaultSocket("ipop-tincan");
 }
 
 internal sealed class ApiSection

@@ -73,6 +73,16 @@ internal static class HostRunner
             o.Mtu = config.Interface?.Mtu ?? o.Mtu;
         });
         builder.Services.AddHostedService<TincanHostService>();
+        builder.Services.AddHostedService(sp =>
+        {
+            ITincan tincan = sp.GetRequiredService<ITincan>();
+            return new StatusSocketServer(
+                config.Status.SocketPath,
+                () => TincanStatus.Build(config, tincan),
+                tincan,
+                sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<Ipop.Tincan.TincanOptions>>().Value,
+                sp.GetRequiredService<ILogger<StatusSocketServer>>());
+        });
         if (config.Api is { } api)
         {
             // An external controller (another process, any language) drives this Tincan over the socket.

@@ -123,6 +123,12 @@ internal sealed partial class LinkManager
             case ContentKind.ProbeAck:
                 link.OnPathMtuProbeAck(plaintext);
                 break;
+            case ContentKind.EchoRequest:
+                link.OnEchoRequest(plaintext, relay);
+                break;
+            case ContentKind.EchoReply:
+                link.OnEchoReply(plaintext, from, relay, now);
+                break;
             default:
                 break;
         }

@@ -178,6 +178,7 @@ internal sealed partial class TincanLink
     private void StopIce()
     {
         _iceChosen = null;
+        KeepCheckOutcomes(_ice);
         _iceTimer?.Dispose();
         _iceTimer = null;
         _ice?.Dispose();

@@ -270,6 +270,7 @@ internal sealed partial class TincanLink : ITincanLink
         }
 
         Volatile.Write(ref _status, status);
+        RememberFailure(status);
         if (status.State == LinkState.Connected && previous.State != LinkState.Connected)
         {
             long elapsed = _manager.Time.GetTimestamp() - _createdAt;

@@ -448,6 +448,15 @@ internal sealed class CheckEntry(CandidatePair pair)
     /// </summary>
     public UInt128 PreviousTransactionId { get; set; }
 
+    /// <summary>Checks sent on this pair, retransmissions included (diagnostics: <c>why PEER</c>).</summary>
+    public int Sent { get; set; }
+
+    /// <summary>Authenticated answers to them from the checked address (success or error).</summary>
+    public int Answered { get; set; }
+
+    /// <summary>Checks from the peer that arrived on this pair.</summary>
+    public int PeerChecks { get; set; }
+
     public override string ToString() => $"{Pair} {State}";
 }
 

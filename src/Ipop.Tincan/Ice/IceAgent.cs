@@ -61,8 +61,13 @@ internal sealed class IceAgent : IDisposable
     }
 
     /// <summary>A check request from the peer (already authenticated by <see cref="NatTraversal"/>).</summary>
-    public void OnRequest(Candidate local, IPEndPoint source, uint priority, bool useCandidate) =>
-        Checklist.OnCheckRequest(local, source, priority, useCandidate, Now);
+    public void OnRequest(Candidate local, IPEndPoint source, uint priority, bool useCandidate)
+    {
+        if (Checklist.OnCheckRequest(local, source, priority, useCandidate, Now) is { } entry)
+        {
+            entry.PeerChecks++;
+        }
+    }
 
     /// <summary>
     /// A response to one of our checks (ignored if it is for none of this agent's pairs). Answers from another address
@@ -104,6 +109,7 @@ internal sealed class IceAgent : IDisposable
             return;
         }
 
+        entry.Answered++;
         if (response.Class == StunMessageClass.SuccessResponse)
         {
             Checklist.OnSuccess(entry, Now);
@@ -161,6 +167,7 @@ internal sealed class IceAgent : IDisposable
 
         writer.AppendMessageIntegrity(_remoteKey);
         writer.AppendFingerprint();
+        entry.Sent++;
         _nat.ExpectCheckResponse(id, _link, _remoteKey);
         _nat.SendCheck(_buffer.AsSpan(0, ILinkPath.Headroom + writer.Length), entry.Pair.Local, entry.Pair.Remote.EndPoint);
     }

@@ -20,4 +20,13 @@ internal enum ContentKind : byte
 
     /// <summary>The answer to a <see cref="Probe"/>: its round id and size, 6 bytes.</summary>
     ProbeAck = 4,
+
+    /// <summary>
+    /// An echo request (<c>ping</c> over the link, <see cref="DataPlane.EchoMessage"/>): an 8-byte id. Inside the tunnel, so it
+    /// needs no IP configuration and works the same on TUN and TAP links. Peers that predate it drop it as malformed.
+    /// </summary>
+    EchoRequest = 5,
+
+    /// <summary>The answer to an <see cref="EchoRequest"/>: the same 8-byte id.</summary>
+    EchoReply = 6,
 }

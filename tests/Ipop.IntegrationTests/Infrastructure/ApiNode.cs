@@ -19,6 +19,9 @@ internal sealed class ApiNode : IAsyncDisposable
 
     public LabProcess Process { get; }
 
+    /// <summary>The node's status socket, for the CLI commands (<c>peers</c>, <c>ping</c>, <c>why</c>).</summary>
+    public string StatusSocket { get; private init; } = string.Empty;
+
     public ControllerApiClient Client { get; }
 
     public string Id { get; }
@@ -28,10 +31,12 @@ internal sealed class ApiNode : IAsyncDisposable
     {
         string socket = Path.Combine(directory, ns.Role + ".sock");
         string config = Path.Combine(directory, ns.Role + ".json");
+        string statusSocket = Path.Combine(directory, ns.Role + ".status.sock");
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
         {
             Tincan = new { ListenPort = 0, PrivateKeyPath = Path.Combine(directory, ns.Role + ".key"), StunServers = stunServers, TurnServers = turnServers },
             Api = new { SocketPath = socket },
+            Status = new { SocketPath = statusSocket },
             StatusIntervalSeconds = 0,
         }), ct);
         // IPOP_LAB_LOG_LEVEL=Debug shows every handshake and path decision in a failing test's output.
@@ -54,7 +59,7 @@ internal sealed class ApiNode : IAsyncDisposable
 
         ControllerApiClient client = await ControllerApiClient.ConnectAsync(socket, ct);
         await client.RequestAsync("session.claim", null, ct);
-        return new ApiNode(ns, process, client, ns.Role);
+        return new ApiNode(ns, process, client, ns.Role) { StatusSocket = statusSocket };
     }
 
     public async Task<JsonNode> DescriptorAsync(CancellationToken ct) => (await Client.RequestAsync("descriptor.get", null, ct))["descriptor"]!;

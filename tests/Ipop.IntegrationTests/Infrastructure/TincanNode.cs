@@ -42,6 +42,7 @@ internal sealed class TincanNodeProcess
             Tincan = new { ListenPort = port, PrivateKeyPath = KeyPath },
             Interface = new { Name = "ipop0", Mode = mode, Mtu = 1420, Addresses = addresses, MacAddress = mac },
             Peers = peers,
+            Status = new { SocketPath = Path.Combine(Directory, Namespace.Role + ".status.sock") },
             StatusIntervalSeconds = 1,
         };
         string path = Path.Combine(Directory, Namespace.Role + ".json");
