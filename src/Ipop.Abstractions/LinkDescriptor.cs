@@ -186,8 +186,8 @@ public sealed record LinkDescriptor(NodePublicKey Key, ImmutableArray<Candidate>
             throw new FormatException($"Link descriptor field '{where}.prio': expected an unsigned 32-bit number.");
         }
 
-        string foundation = item.TryGetProperty("foundation", out JsonElement f) && f.ValueKind == JsonValueKind.String ? f.GetString()! : string.Empty;
-        string? server = item.TryGetProperty("server", out JsonElement s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
+        string foundation = item.TryGetProperty("foundation", out JsonElement f) && f.ValueKind == JsonValueKind.String ? Text(f, Field(where, "foundation")) : string.Empty;
+        string? server = item.TryGetProperty("server", out JsonElement s) && s.ValueKind == JsonValueKind.String ? Text(s, Field(where, "server")) : null;
         return new Candidate(type, new IPEndPoint(address, port), priority, foundation, server);
     }
 
@@ -198,7 +198,21 @@ public sealed record LinkDescriptor(NodePublicKey Key, ImmutableArray<Candidate>
             throw new FormatException($"Link descriptor field '{Field(where, name)}': expected a string.");
         }
 
-        return e.GetString()!;
+        return Text(e, Field(where, name));
+    }
+
+    // GetString throws InvalidOperationException for an escaped lone surrogate ("\ud800"), which is valid JSON but not
+    // text (found by fuzzing: fuzz/corpus/link-negotiation/crash-lone-surrogate).
+    private static string Text(JsonElement e, string field)
+    {
+        try
+        {
+            return e.GetString()!;
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new FormatException($"Link descriptor field '{field}': not valid text (an escaped lone UTF-16 surrogate).", ex);
+        }
     }
 
     private static int RequiredInt(JsonElement obj, string name, string? where)

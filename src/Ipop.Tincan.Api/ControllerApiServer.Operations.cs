@@ -277,7 +277,7 @@ public sealed partial class ControllerApiServer
         LinkDescriptor remote;
         try
         {
-            remote = LinkDescriptor.Parse(element.ValueKind == JsonValueKind.String ? element.GetString()! : element.GetRawText());
+            remote = LinkDescriptor.Parse(element.ValueKind == JsonValueKind.String ? ArgReader.Text(element, "args.descriptor") : element.GetRawText());
         }
         catch (FormatException e)
         {

@@ -340,9 +340,9 @@ public sealed partial class ControllerApiServer : IHostedService, IAsyncDisposab
         {
             id = new RequestId(number, null);
         }
-        else if (idElement.ValueKind == JsonValueKind.String && idElement.GetString()!.Length <= 256)
+        else if (idElement.ValueKind == JsonValueKind.String && ArgReader.TryText(idElement, out string? idText) && idText.Length <= 256)
         {
-            id = new RequestId(null, idElement.GetString());
+            id = new RequestId(null, idText);
         }
         else
         {
@@ -376,7 +376,7 @@ public sealed partial class ControllerApiServer : IHostedService, IAsyncDisposab
                 args = argsElement;
             }
 
-            op = opElement.GetString()!;
+            op = ArgReader.Text(opElement, "Field 'op'", ApiErrorCodes.InvalidRequest);
             return args;
         }
     }

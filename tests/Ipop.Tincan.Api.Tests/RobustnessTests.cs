@@ -68,6 +68,23 @@ public sealed class RobustnessTests
         await other.OkAsync("version");
     }
 
+    [Theory]
+    [InlineData("{\"v\":1,\"id\":1,\"op\":\"\\ud800\"}", "invalid_request", "Field 'op': expected text")]
+    [InlineData("{\"v\":1,\"id\":\"\\udead\",\"op\":\"version\"}", "invalid_request", "Field 'id'")]
+    [InlineData("{\"v\":1,\"id\":1,\"op\":\"interface.create\",\"args\":{\"name\":\"\\udead\"}}", "invalid_args", "args.name: expected text")]
+    [InlineData("{\"v\":1,\"id\":1,\"op\":\"link.create\",\"args\":{\"peer\":\"b\",\"descriptor\":\"\\udead\"}}", "invalid_args", "args.descriptor: expected text")]
+    public async Task An_escaped_lone_surrogate_is_refused_naming_the_field(string line, string code, string message)
+    {
+        // Valid JSON, not text: JsonElement.GetString throws InvalidOperationException for it (as the link negotiation fuzzer found).
+        await using ApiHarness h = await ApiHarness.StartAsync();
+        TestClient c = await h.ConnectAsync();
+        using JsonDocument doc = JsonDocument.Parse(await c.CallLineAsync(line));
+        JsonElement error = doc.RootElement.GetProperty("error");
+        Assert.Equal(code, error.GetProperty("code").GetString());
+        Assert.Contains(message, error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        await c.OkAsync("version");
+    }
+
     [Fact]
     public async Task Invalid_utf8_is_malformed_json()
     {

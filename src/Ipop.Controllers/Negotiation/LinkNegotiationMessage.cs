@@ -89,6 +89,20 @@ internal sealed record LinkNegotiationMessage(LinkDescriptor? Descriptor, Immuta
     /// <exception cref="FormatException">The body is not a valid negotiation message; the message names the field.</exception>
     public static LinkNegotiationMessage Parse(string body)
     {
+        try
+        {
+            return ParseText(body);
+        }
+        catch (InvalidOperationException e)
+        {
+            // JsonElement.GetString throws this for an escaped lone surrogate ("\ud800"): valid JSON, not text. Found by
+            // fuzzing (fuzz/corpus/link-negotiation/crash-lone-surrogate); every caller expects FormatException.
+            throw new FormatException("negotiation message: a string is not valid text (an escaped lone UTF-16 surrogate).", e);
+        }
+    }
+
+    private static LinkNegotiationMessage ParseText(string body)
+    {
         if (body.Length > OverlayMessage.MaxBodyLength)
         {
             throw new FormatException($"negotiation message is {body.Length} characters; at most {OverlayMessage.MaxBodyLength}.");

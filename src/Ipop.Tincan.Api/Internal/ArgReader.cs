@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text.Json;
 
@@ -21,7 +22,7 @@ internal readonly struct ArgReader(JsonElement args)
             throw Invalid(name, expected, "nothing");
         }
 
-        return e.ValueKind == JsonValueKind.String ? e.GetString()! : throw Invalid(name, expected, Describe(e));
+        return e.ValueKind == JsonValueKind.String ? Text(e, "args." + name) : throw Invalid(name, expected, Describe(e));
     }
 
     public string? OptionalString(string name, string expected)
@@ -31,7 +32,7 @@ internal readonly struct ArgReader(JsonElement args)
             return null;
         }
 
-        return e.ValueKind == JsonValueKind.String ? e.GetString()! : throw Invalid(name, expected, Describe(e));
+        return e.ValueKind == JsonValueKind.String ? Text(e, "args." + name) : throw Invalid(name, expected, Describe(e));
     }
 
     public int OptionalInt(string name, int defaultValue, int min, int max)
@@ -84,7 +85,7 @@ internal readonly struct ArgReader(JsonElement args)
                 throw Invalid(string.Create(CultureInfo.InvariantCulture, $"{name}[{index}]"), expectedItem, Describe(item));
             }
 
-            items.Add(item.GetString()!);
+            items.Add(Text(item, string.Create(CultureInfo.InvariantCulture, $"args.{name}[{index}]")));
             index++;
         }
 
@@ -102,6 +103,27 @@ internal readonly struct ArgReader(JsonElement args)
         return false;
     }
 
+    /// <summary>
+    /// A JSON string's text. An escaped lone UTF-16 surrogate (<c>"\ud800"</c>) is valid JSON but not text, and
+    /// <see cref="JsonElement.GetString"/> throws InvalidOperationException for it; this names the field instead.
+    /// </summary>
+    public static string Text(JsonElement e, string field, string code = ApiErrorCodes.InvalidArgs) =>
+        TryText(e, out string? text) ? text : throw new ApiException(code, $"{field}: expected text, got a string with an escaped lone UTF-16 surrogate.");
+
+    public static bool TryText(JsonElement e, [NotNullWhen(true)] out string? text)
+    {
+        try
+        {
+            text = e.GetString()!;
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            text = null;
+            return false;
+        }
+    }
+
     public static ApiException Invalid(string field, string expected, string got) =>
         new(ApiErrorCodes.InvalidArgs, $"args.{field}: expected {expected}, got {got}.");
 
@@ -110,7 +132,7 @@ internal readonly struct ArgReader(JsonElement args)
     /// <summary>Describes a JSON value for an error message, shortened so a hostile value cannot flood logs or replies.</summary>
     public static string Describe(JsonElement e) => e.ValueKind switch
     {
-        JsonValueKind.String => "the string " + Quote(e.GetString()!),
+        JsonValueKind.String => TryText(e, out string? text) ? "the string " + Quote(text) : "a string that is not valid text",
         JsonValueKind.Number => "the number " + Shorten(e.GetRawText()),
         JsonValueKind.True or JsonValueKind.False => e.GetRawText(),
         JsonValueKind.Null => "null",

@@ -32,6 +32,10 @@ public sealed class LinkNegotiationMessageTests
     // Found by fuzzing (fuzz/corpus/link-negotiation/crash-number-type-*): a non-number 'v' threw InvalidOperationException.
     [InlineData("{\"v\":[]}", "field 'v'")]
     [InlineData("{\"v\":\"1\"}", "field 'v'")]
+    // Found by fuzzing (fuzz/corpus/link-negotiation/crash-lone-surrogate): an escaped lone surrogate is valid JSON but
+    // not text, and JsonElement.GetString threw InvalidOperationException.
+    [InlineData("{\"v\":1,\"descriptor\":{\"v\":1,\"key\":\"zo060cy2M\\ude2Bx7c\"}}", "Link descriptor field 'key': not valid text")]
+    [InlineData("{\"v\":1,\"addresses\":[\"\\udead\"]}", "not valid text")]
     // A static descriptor (no check credentials) is valid in process and through the controller API, never from a peer.
     [InlineData("{\"v\":1,\"descriptor\":{\"v\":1,\"key\":\"AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=\",\"ufrag\":\"\",\"pwd\":\"\",\"candidates\":[]}}", "no check credentials")]
     public void Rejects_bad_messages_naming_the_field(string body, string expected)

@@ -18,16 +18,16 @@ internal static class CliFixtures
         "node-a",
         "ipop0",
         "tun",
-        ["10.77.0.1/24"],
+        ["198.19.0.1/24"],
         [
-            new PeerStatusRow("bob", string.Empty, ["10.77.0.2/32"], "Connected", "DirectServerReflexive", 1.234, 2048, 1_572_864, null),
-            new PeerStatusRow("carol", string.Empty, ["10.77.0.3/32"], "Failed", "None", null, 0, 0, "Failed: ChecksTimedOut (3 pairs checked, all timed out)", DroppedReplayed: 3),
+            new PeerStatusRow("bob", string.Empty, ["198.19.0.2/32"], "Connected", "DirectServerReflexive", 1.234, 2048, 1_572_864, null),
+            new PeerStatusRow("carol", string.Empty, ["198.19.0.3/32"], "Failed", "None", null, 0, 0, "Failed: ChecksTimedOut (3 pairs checked, all timed out)", DroppedReplayed: 3),
         ]);
 
     public static IReadOnlyList<PeerView> Peers() =>
     [
-        new("bob", ["10.77.0.2/32"], "Connected", "direct", "DirectServerReflexive", AliceHost, BobSrflx, null, 1.234, 2048, 1_572_864, 20, 1100, 12.7, 0.4),
-        new("carol", ["10.77.0.3/32"], "Connected", "relayed", "Relayed", AliceRelay, BobSrflx, "198.18.0.3:3478", 3.5, 512, 900, 5, 9, 185, 1),
+        new("bob", ["198.19.0.2/32"], "Connected", "direct", "DirectServerReflexive", AliceHost, BobSrflx, null, 1.234, 2048, 1_572_864, 20, 1100, 12.7, 0.4),
+        new("carol", ["198.19.0.3/32"], "Connected", "relayed", "Relayed", AliceRelay, BobSrflx, "198.18.0.3:3478", 3.5, 512, 900, 5, 9, 185, 1),
         new("dave", [], "Failed", "none", "None", null, null, null, null, 0, 0, 0, 0, null, null),
     ];
 
