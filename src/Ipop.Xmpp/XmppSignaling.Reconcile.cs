@@ -80,7 +80,7 @@ public sealed partial class XmppSignaling
     /// initial presence sent), then reports offline the roster contacts still unconfirmed. A session lost before
     /// that keeps holding them for the next one. Rooms are settled from our own rejoin (<see cref="SettleRoomAsync"/>).
     /// </summary>
-    private async Task SettleAsync(XmppConnection connection, Task<string> loop)
+    private async Task SettleAsync(XmppConnection connection, Task<string> loop, long connectedAt)
     {
         lock (_gate)
         {
@@ -92,7 +92,7 @@ public sealed partial class XmppSignaling
 
         try
         {
-            await Task.WhenAny(loop, Task.Delay(_options.PresenceSettleTime, _time, _lifetime.Token));
+            await Task.WhenAny(loop, Task.Delay(Remaining(connectedAt), _time, _lifetime.Token));
         }
         catch (ObjectDisposedException)
         {
@@ -122,6 +122,13 @@ public sealed partial class XmppSignaling
         LogSettled(_logger, ended, _options.PresenceSettleTime.TotalSeconds);
     }
 
+    // What is left of the settle time that began at the timestamp `since`.
+    private TimeSpan Remaining(long since)
+    {
+        TimeSpan left = _options.PresenceSettleTime - _time.GetElapsedTime(since);
+        return left > TimeSpan.Zero ? left : TimeSpan.Zero;
+    }
+
     /// <summary>
     /// A room that refused our rejoin (not a member any more, banned, room gone) is a positive signal that we are
     /// out of that group, so its held occupants end now; a join that got no answer says nothing and keeps them.
@@ -146,7 +153,7 @@ public sealed partial class XmppSignaling
     /// A room rejoined after an outage whose held occupants the session's settle could not judge (we were not back
     /// in the room yet): they get the same settle time from our join, since they reconnect on their own schedule.
     /// </summary>
-    private async Task SettleRoomAsync(XmppConnection connection, Task loop, MucRoom room)
+    private async Task SettleRoomAsync(XmppConnection connection, Task loop, MucRoom room, long joinedAt)
     {
         lock (_gate)
         {
@@ -158,7 +165,7 @@ public sealed partial class XmppSignaling
 
         try
         {
-            await Task.WhenAny(loop, Task.Delay(_options.PresenceSettleTime, _time, _lifetime.Token));
+            await Task.WhenAny(loop, Task.Delay(Remaining(joinedAt), _time, _lifetime.Token));
         }
         catch (ObjectDisposedException)
         {

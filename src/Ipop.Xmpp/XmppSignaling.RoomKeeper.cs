@@ -110,7 +110,8 @@ public sealed partial class XmppSignaling
                     attempt = 0;
                     if (!inside)
                     {
-                        _ = Task.Run(() => SettleRoomAsync(session.Connection, session.Loop, room), CancellationToken.None);
+                        long joinedAt = _time.GetTimestamp();
+                        _ = Task.Run(() => SettleRoomAsync(session.Connection, session.Loop, room, joinedAt), CancellationToken.None);
                     }
 
                     if (result.Affiliation < GroupAffiliation.Member)

@@ -51,9 +51,12 @@ public sealed partial class XmppSignaling
 
             // Rooms are joined in the background (XmppSignaling.Groups.cs): a room that is missing, locked or does
             // not list us yet is asked again with backoff, and must not hold up the session.
+            // The settle time counts from now, not from when a pool thread gets to it: a room's settle counts from its
+            // (later) rejoin, so the roster's always ends first and a peer gone for good is reported in one event.
+            long connectedAt = _time.GetTimestamp();
             StartRoomKeepers(connection, loop);
             _ = Task.Run(() => KeepaliveAsync(connection, loop), CancellationToken.None);
-            _ = Task.Run(() => SettleAsync(connection, loop), CancellationToken.None);
+            _ = Task.Run(() => SettleAsync(connection, loop, connectedAt), CancellationToken.None);
             return loop;
         }
         catch
