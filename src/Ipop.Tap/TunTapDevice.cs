@@ -350,7 +350,7 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         }
     }
 
-    public unsafe void Dispose()
+    public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
@@ -361,23 +361,8 @@ internal sealed partial class TunTapDevice : IVirtualInterface
 
         // Wake a reader blocked in poll(2); it sees _disposed and releases its fd references, and only then
         // does the SafeHandle really close the TUN fd (which unregisters the interface).
-        bool added = false;
-        try
-        {
-            _wake.DangerousAddRef(ref added);
-            ulong one = 1;
-            _ = Libc.Write(_wake.Fd, (byte*)&one, sizeof(ulong));
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-        finally
-        {
-            if (added)
-            {
-                _wake.DangerousRelease();
-            }
-        }
+        SignalWake();
+        _wakeRegistration.Dispose();
 
         _tun.Dispose();
         _netlink.Dispose();
