@@ -11,5 +11,5 @@ internal static class HostConfigSchema
 {
     public static ConfigSchema Value { get; } = ConfigSchema.Of<HostConfig>()
         .With<TincanOptions>().With<StunServerOptions>().With<TurnServerOptions>()
-        .With<InterfaceSection>().With<ApiSection>().With<PeerSection>();
+        .With<InterfaceSection>().With<ApiSection>().With<PeerSection>().With<StatusSocketSection>();
 }

@@ -94,7 +94,15 @@ internal sealed class GroupLab(OverlayLabFixture lab, string groupStem) : IDispo
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         await s.ConnectAsync(new UnixDomainSocketEndPoint(socket), cts.Token);
         await using var stream = new NetworkStream(s, ownsSocket: false);
-        return await JsonDocument.ParseAsync(stream, cancellationToken: cts.Token);
+
+        // The status protocol (docs/cli.md): one JSON request line, one JSON answer line carrying the report.
+        await stream.WriteAsync("{\"command\":\"status\"}\n"u8.ToArray(), cts.Token);
+        using var reader = new StreamReader(stream);
+        string line = await reader.ReadLineAsync(cts.Token) ?? throw new InvalidDataException($"{socket} closed without answering status");
+        using JsonDocument answer = JsonDocument.Parse(line);
+        return answer.RootElement.TryGetProperty("status", out JsonElement report)
+            ? JsonDocument.Parse(report.GetRawText())
+            : throw new InvalidDataException($"{socket} answered status without a report: {line}");
     }
 
     /// <summary>Waits until every node has a Connected link to each of the others; returns the time it took, or null.</summary>
