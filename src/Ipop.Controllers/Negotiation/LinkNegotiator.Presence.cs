@@ -33,13 +33,19 @@ internal sealed partial class LinkNegotiator
         return HandlePeerAsync(peer, ct);
     }
 
-    // HandlePeerAsync: an away peer is trusted (online, still a member or friend) again.
-    private void ReturnedFromAbsence(Peer p)
+    // HandlePeerAsync: an away peer is trusted (online, still a member or friend) again. Whatever we sent it while it
+    // was away is lost (a descriptor after our own move, say: both sides renumbered at once), so it gets our current
+    // descriptor again; one message per flap.
+    private async Task ReturnedFromAbsenceAsync(Peer p, CancellationToken ct)
     {
         if (p.AwayUntil is { } until)
         {
             p.AwayUntil = null;
             LogBack(_logger, p.Id.Value, (_settings.PresenceGrace - (until - _time.GetUtcNow())).TotalSeconds);
+            if (p.Link is not null && _signaling.IsConnected)
+            {
+                await AnnounceToAsync(p, ct);
+            }
         }
     }
 

@@ -56,14 +56,20 @@ internal sealed partial class LinkNegotiator
             }
 
             LogReannounce(_logger, p.Id.Value);
-            if (p.IsInitiator)
-            {
-                await OfferAsync(p, ct);
-            }
-            else
-            {
-                await SendAsync(p, LinkNegotiationMessage.RequestKind, null, ct);
-            }
+            await AnnounceToAsync(p, ct);
+        }
+    }
+
+    // The initiator offers its current descriptor; the other side asks for an offer (the answer carries its own).
+    private async Task AnnounceToAsync(Peer p, CancellationToken ct)
+    {
+        if (p.IsInitiator)
+        {
+            await OfferAsync(p, ct);
+        }
+        else
+        {
+            await SendAsync(p, LinkNegotiationMessage.RequestKind, null, ct);
         }
     }
 

@@ -246,7 +246,7 @@ internal sealed partial class LinkNegotiator
         if (_peers.TryGetValue(peer.Id, out Peer? back))
         {
             back.Unverified = false;
-            ReturnedFromAbsence(back);
+            await ReturnedFromAbsenceAsync(back, ct);
             return;
         }
 
