@@ -17,7 +17,7 @@ internal sealed partial class LinkNegotiator
         OverlayPeer peer = e.Current;
         if (e.SessionEnded && peer.Presence != PeerPresence.Online && _signaling.IsConnected
             && _peers.TryGetValue(peer.Id, out Peer? known) && known.Link is { Status.State: LinkState.Connected }
-            && _settings.PresenceGrace > TimeSpan.Zero)
+            && _settings.PresenceGrace > TimeSpan.Zero && !MovedWithin(_settings.PresenceGrace))
         {
             if (known.AwayUntil is null)
             {
@@ -32,6 +32,11 @@ internal sealed partial class LinkNegotiator
 
         return HandlePeerAsync(peer, ct);
     }
+
+    // When we moved too (both sides renumbered at once), the kept link knows neither side's new candidates and waits
+    // for descriptors that cross while both sessions come back: re-creating it with fresh ones is faster (3.4 s
+    // against 9-21 s measured), so the grace is only for a peer that moved alone.
+    private bool MovedWithin(TimeSpan window) => _candidatesChangedAt is { } at && _time.GetUtcNow() - at < window;
 
     // HandlePeerAsync: an away peer is trusted (online, still a member or friend) again. Whatever we sent it while it
     // was away is lost (a descriptor after our own move, say: both sides renumbered at once), so it gets our current
