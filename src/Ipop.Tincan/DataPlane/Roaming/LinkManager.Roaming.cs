@@ -53,13 +53,7 @@ internal sealed partial class LinkManager
 
         // The source address toward a destination may be another one now.
         _localToward.Clear();
-        Control.Post(() =>
-        {
-            foreach (TincanLink link in _snapshot)
-            {
-                link.OnUnderlayMoved();
-            }
-        });
+        AnnounceEveryLink();
         Nat?.OnUnderlayChanged();
         _ = AnnounceCandidatesAsync();
     }
@@ -80,15 +74,18 @@ internal sealed partial class LinkManager
         }
 
         LogCheckingNetwork(_logger);
-        Control.Post(() =>
-        {
-            foreach (TincanLink link in _snapshot)
-            {
-                link.OnUnderlayMoved();
-            }
-        });
+        AnnounceEveryLink();
         _ = RegatherAfterResetAsync();
     }
+
+    // Every link announces itself as after a move (a keepalive and a handshake over every path), on the control loop.
+    private void AnnounceEveryLink() => Control.Post(() =>
+    {
+        foreach (TincanLink link in _snapshot)
+        {
+            link.OnUnderlayMoved();
+        }
+    });
 
     // After a signaling reset: STUN again; announce only if the public address changed.
     private async Task RegatherAfterResetAsync()
