@@ -12,6 +12,9 @@ internal sealed partial class TincanLink
 {
     private ImmutableArray<Candidate> _candidates;
 
+    // The candidates of the last StartOnLoop (control loop).
+    private ImmutableArray<Candidate> _startedWith;
+
     // One path per candidate the socket can reach; replaced as a whole when the peer's candidates change.
     private List<DirectUdpPath> _candidatePaths = [];
     private ILinkPath? _path;
@@ -59,6 +62,9 @@ internal sealed partial class TincanLink
     // Control loop.
     private void StartOnLoop(ImmutableArray<Candidate> candidates)
     {
+        // CreateLink sets CandidatesFromDescriptor before this runs: what the link last started with tells a change.
+        bool replaced = !_startedWith.IsDefault && !_startedWith.SequenceEqual(candidates);
+        _startedWith = candidates;
         _candidates = candidates;
         UdpMux? mux = _manager.Mux;
         if (mux is null)
@@ -125,6 +131,15 @@ internal sealed partial class TincanLink
             {
                 BeginEpisode();
             }
+        }
+        else if (replaced)
+        {
+            // An initiation is out, but to the candidates just replaced: both sides moved at once, each one's first
+            // initiation went to the other's old address, and the new candidates came through signaling seconds later,
+            // when the retries are already backed off by seconds (the lab measured 4 to 5 s of that wait). A fresh
+            // episode goes to the new candidates now; the peer's crossing one resolves as any glare does.
+            StopIce();
+            BeginEpisode();
         }
     }
 
