@@ -133,7 +133,7 @@ internal sealed partial class LinkNegotiator
             // request well after our offer means the offer was lost (often into a signaling connection that died
             // under a node that moved): a fresh offer then, rather than the rest of the answer timeout.
             LogDuplicate(_logger, LinkNegotiationMessage.RequestKind, p.Id.Value);
-            p.RequestCrossedOffer = true;
+            p.RequestCrossedAt ??= now;
             return;
         }
 
@@ -256,7 +256,7 @@ internal sealed partial class LinkNegotiator
         }
 
         p.PendingSince = _time.GetUtcNow();
-        p.RequestCrossedOffer = false;
+        p.RequestCrossedAt = null;
         if (!await SendAsync(p, LinkNegotiationMessage.OfferKind, nonce, ct))
         {
             p.PendingNonce = null; // nothing in flight: the next attempt (after the backoff or reconnect) offers again

@@ -27,10 +27,10 @@ internal sealed partial class LinkNegotiator
         public DateTimeOffset PendingSince { get; set; }
 
         /// <summary>
-        /// The peer asked for an offer while ours was pending (taken as crossing). If ours had reached it, its answer
+        /// When the peer asked for an offer while ours was pending (taken as crossing). If ours had reached it, its answer
         /// comes within moments; when it does not, ours was lost (sent while the peer's signaling session was down).
         /// </summary>
-        public bool RequestCrossedOffer { get; set; }
+        public DateTimeOffset? RequestCrossedAt { get; set; }
 
         /// <summary>The nonce of the last exchange completed (answer taken or offer answered): its copies are duplicates.</summary>
         public string? AnsweredNonce { get; set; }

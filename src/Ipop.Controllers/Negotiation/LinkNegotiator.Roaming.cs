@@ -15,6 +15,9 @@ internal sealed partial class LinkNegotiator
     // A request this soon after our offer crossed it; later, the offer is taken as lost (LinkNegotiator.Exchange).
     private static readonly TimeSpan CrossingWindow = TimeSpan.FromSeconds(2);
 
+    // How long after a request that crossed our offer its answer may take before the offer counts as lost.
+    private static readonly TimeSpan CrossedRequestWait = TimeSpan.FromSeconds(1);
+
     private void OnLocalCandidatesChanged(object? sender, EventArgs e) => _events.Writer.TryWrite(CandidatesChangedEvent.Instance);
 
     // When our candidates last changed: a move often breaks the signaling connection too (its TCP connection left

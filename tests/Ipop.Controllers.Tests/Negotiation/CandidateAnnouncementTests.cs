@@ -1,4 +1,5 @@
 using Ipop.Controllers.Tests.Fakes;
+using Ipop.Xmpp;
 
 namespace Ipop.Controllers.Tests.Negotiation;
 
@@ -71,6 +72,40 @@ public sealed class CandidateAnnouncementTests
         }
 
         Assert.Equal("198.18.9.1:6000", b.Tincan.RemoteEndpoints[a.Id]);
+    }
+
+    [Fact]
+    public async Task An_offer_lost_just_before_the_peer_asks_for_one_is_sent_again_a_second_later()
+    {
+        // Both nodes moved at once (the lab's RoamingSignalingTests): the initiator's offer went into the peer's dead
+        // signaling session, then the peer's request came and looked like one crossing that offer.
+        await using GroupCluster cluster = await GroupCluster.StartAsync(2, seed: 3);
+        await ConvergeAsync(cluster);
+        GroupCluster.Member initiator = cluster.Members.MinBy(m => m.Id.Value, StringComparer.Ordinal)!;
+        GroupCluster.Member other = cluster.Members.Single(m => m != initiator);
+
+        cluster.Signaling.Faults = new InMemorySignalingFaults(new Random(1)) { DropProbability = 1 };
+        initiator.Tincan.Move("198.18.9.1:6000");
+        await initiator.Controller.Negotiator.DrainAsync(CancellationToken.None);
+        cluster.Signaling.Faults = null;
+        other.Tincan.Move("198.18.9.2:6000");
+        await cluster.SettleAsync();
+        Assert.NotEqual("198.18.9.1:6000", other.Tincan.RemoteEndpoints[initiator.Id]);
+
+        int seconds = 0;
+        while (other.Tincan.RemoteEndpoints[initiator.Id] != "198.18.9.1:6000" && seconds < 15)
+        {
+            await cluster.StepAsync(chaos: false);
+            seconds++;
+        }
+
+        // A crossing offer is answered one server round trip after the request: a second without one means it was lost
+        // (it waited four seconds before, the answer timeout is ten).
+        Assert.Equal("198.18.9.1:6000", other.Tincan.RemoteEndpoints[initiator.Id]);
+        Assert.Equal("198.18.9.2:6000", initiator.Tincan.RemoteEndpoints[other.Id]);
+        Assert.True(seconds <= 1, $"the new offer went after {seconds} s");
+        Assert.Equal(1, initiator.Tincan.Created);
+        Assert.Equal(1, other.Tincan.Created);
     }
 
     private static async Task ConvergeAsync(GroupCluster cluster)
