@@ -684,7 +684,7 @@ public sealed class TincanNodeTests
         }
 
         // RekeyAfterTime is 120 s and the test takes about a second: the rekeys can only come from the message count.
-        Assert.True(a.LinkTo(b).GetStats().Handshakes >= 3, $"after {sent} packets: {a.LinkTo(b).GetStats()}");
+        Assert.True(a.LinkTo(b).GetStats().Handshakes >= 3, $"after {sent} packets: {Diagnose(a, b)}; A prefers initiating: {((Ipop.Tincan.DataPlane.TincanLink)a.LinkTo(b)).PrefersInitiating}");
     }
 
     [Fact]
