@@ -11,7 +11,7 @@
 #
 # Usage: bash scripts/package-deb.sh            all three hosts
 #        IPOP_DEB_PROGRAMS="ipop-tincan" bash scripts/package-deb.sh   a package of only some (for tests)
-#        IPOP_DEB_VERSION=0.1.0-2 ...            another version (default: <Version> of Directory.Build.props)
+#        IPOP_DEB_VERSION=0.1.0-2 ...            another version (default: <Version> of Directory.Build.props, "-" as "~" so 1.0.0~rc.1 sorts before 1.0.0)
 #        IPOP_DEB_OUTDIR=/tmp/x ...              another output directory (default: artifacts/deb)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ command -v dpkg-deb >/dev/null || die "dpkg-deb is missing (apt-get install dpkg
 command -v objdump >/dev/null || die "objdump is missing (apt-get install binutils): it reads the binaries' library needs"
 
 read -r -a programs <<<"${IPOP_DEB_PROGRAMS:-ipop-tincan groupvpn socialvpn}"
-version=${IPOP_DEB_VERSION:-$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props | awk 'NR == 1')}
+version=${IPOP_DEB_VERSION:-$(sed -n 's:.*<Version>\(.*\)</Version>.*:\1:p' Directory.Build.props | awk 'NR == 1' | sed 's/-/~/')}
 [ -n "$version" ] || die "no <Version> in Directory.Build.props and IPOP_DEB_VERSION is not set"
 arch=amd64
 

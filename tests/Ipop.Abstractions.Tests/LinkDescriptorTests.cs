@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 using System.Net;
-using Ipop.Testing;
+using Ipop.Lab;
 
 namespace Ipop.Tests;
 

@@ -15,7 +15,7 @@ public sealed class OperationTests
         TestClient c = await h.ConnectAsync();
         JsonElement r = await c.OkAsync("version");
         Assert.Equal(1, r.GetProperty("protocol").GetInt32());
-        Assert.Equal("0.1.0", r.GetProperty("package").GetString());
+        Assert.Equal("1.0.0-rc.1", r.GetProperty("package").GetString());
         Assert.Equal(ControllerApiServer.OperationNamesForTests, r.GetProperty("ops").EnumerateArray().Select(e => e.GetString()!).ToArray());
     }
 

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using Ipop.Testing;
+using Ipop.Lab;
 using Ipop.Tincan.Api.Internal;
 
 namespace Ipop.Tincan.Api.Tests;

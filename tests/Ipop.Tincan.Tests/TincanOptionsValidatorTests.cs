@@ -1,4 +1,4 @@
-using Ipop.Testing;
+using Ipop.Lab;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

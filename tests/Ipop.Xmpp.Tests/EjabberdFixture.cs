@@ -1,4 +1,4 @@
-using Ipop.Testing.Servers;
+using Ipop.Lab.Servers;
 
 namespace Ipop.Xmpp.Tests;
 

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Ipop.Testing.Servers;
+using Ipop.Lab.Servers;
 using Microsoft.Extensions.Logging;
 
 namespace Ipop.Xmpp.Tests;

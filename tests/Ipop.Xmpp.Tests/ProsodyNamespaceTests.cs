@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Ipop.Testing.Servers;
+using Ipop.Lab.Servers;
 
 namespace Ipop.Xmpp.Tests;
 

@@ -3,8 +3,8 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ipop.Samples.Hosting;
-using Ipop.Testing.Lab;
-using Ipop.Testing.Servers;
+using Ipop.Lab.Namespaces;
+using Ipop.Lab.Servers;
 using Spectre.Console;
 
 // The README demo, parts 2 and 3: GroupVPN and SocialVPN across NATs with real prosody and coturn.

@@ -1,7 +1,7 @@
 using System.Net.NetworkInformation;
 using Ipop.Controllers.Negotiation;
 using Ipop.Controllers.Tests.Fakes;
-using Ipop.Testing;
+using Ipop.Lab;
 
 namespace Ipop.Controllers.Tests.Negotiation;
 

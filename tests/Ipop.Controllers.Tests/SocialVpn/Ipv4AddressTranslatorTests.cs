@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using Ipop.Controllers.SocialVpn;
-using Ipop.Testing;
+using Ipop.Lab;
 using static Ipop.Controllers.Tests.SocialVpn.Ipv4Packets;
 
 namespace Ipop.Controllers.Tests.SocialVpn;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Ipop.IntegrationTests.Infrastructure;
-using Ipop.Testing.Lab;
+using Ipop.Lab.Namespaces;
 
 namespace Ipop.IntegrationTests.ControllerApi;
 

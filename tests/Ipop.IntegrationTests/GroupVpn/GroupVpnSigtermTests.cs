@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Ipop.IntegrationTests.Infrastructure;
-using Ipop.Testing.Lab;
+using Ipop.Lab.Namespaces;
 
 namespace Ipop.IntegrationTests.GroupVpn;
 

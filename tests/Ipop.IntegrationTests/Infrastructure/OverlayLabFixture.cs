@@ -1,6 +1,6 @@
 using System.Net;
-using Ipop.Testing.Lab;
-using Ipop.Testing.Servers;
+using Ipop.Lab.Namespaces;
+using Ipop.Lab.Servers;
 
 namespace Ipop.IntegrationTests.Infrastructure;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Ipop.Testing.Lab;
+using Ipop.Lab.Namespaces;
 
 namespace Ipop.IntegrationTests.Infrastructure;
 

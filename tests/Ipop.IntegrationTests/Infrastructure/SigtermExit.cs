@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Ipop.Testing.Lab;
+using Ipop.Lab.Namespaces;
 
 namespace Ipop.IntegrationTests.Infrastructure;
 

@@ -1,5 +1,5 @@
 using Ipop.IntegrationTests.Infrastructure;
-using Ipop.Testing.Lab;
+using Ipop.Lab.Namespaces;
 
 namespace Ipop.IntegrationTests.Packaging;
 

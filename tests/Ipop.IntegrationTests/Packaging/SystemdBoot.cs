@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
-using Ipop.Testing.Lab;
+using Ipop.Lab.Namespaces;
 
 namespace Ipop.IntegrationTests.Packaging;
 

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Ipop.IntegrationTests.Infrastructure;
 using Ipop.Samples.Hosting;
-using Ipop.Testing.Lab;
+using Ipop.Lab.Namespaces;
 
 namespace Ipop.IntegrationTests.Packaging;
 

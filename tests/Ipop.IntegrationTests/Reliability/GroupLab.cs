@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text.Json;
 using Ipop.IntegrationTests.Infrastructure;
-using Ipop.Testing.Lab;
+using Ipop.Lab.Namespaces;
 
 namespace Ipop.IntegrationTests.Reliability;
 

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
-using Ipop.Testing.Lab;
+using Ipop.Lab.Namespaces;
 using Ipop.Tincan.Crypto;
 using Ipop.Tincan.DataPlane.Udp;
 using Ipop.Tincan.Protocol;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 using Ipop.IntegrationTests.Infrastructure;
-using Ipop.Testing.Lab;
+using Ipop.Lab.Namespaces;
 using Ipop.Xmpp;
 using Ipop.Xmpp.Connection;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Ipop.IntegrationTests.Infrastructure;
-using Ipop.Testing.Lab;
+using Ipop.Lab.Namespaces;
 
 namespace Ipop.IntegrationTests.Reliability;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Ipop.IntegrationTests.Infrastructure;
 using Ipop.Samples.Hosting;
-using Ipop.Testing.Lab;
+using Ipop.Lab.Namespaces;
 using Ipop.Xmpp;
 
 namespace Ipop.IntegrationTests.SocialVpn;

@@ -1,8 +1,8 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using Ipop.IntegrationTests.Infrastructure;
-using Ipop.Testing;
-using Ipop.Testing.Lab;
+using Ipop.Lab;
+using Ipop.Lab.Namespaces;
 
 namespace Ipop.IntegrationTests.TincanHost;
 

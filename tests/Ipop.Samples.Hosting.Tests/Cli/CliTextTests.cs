@@ -1,5 +1,5 @@
 using Ipop.Samples.Hosting.Cli;
-using Ipop.Testing;
+using Ipop.Lab;
 
 namespace Ipop.Samples.Hosting.Tests.Cli;
 

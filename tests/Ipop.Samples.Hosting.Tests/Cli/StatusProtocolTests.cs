@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Net.Sockets;
 using System.Text;
 using Ipop.Samples.Hosting.Cli;
-using Ipop.Testing;
+using Ipop.Lab;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Ipop.Samples.Hosting.Tests.Cli;

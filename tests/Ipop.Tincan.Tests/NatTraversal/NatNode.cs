@@ -1,5 +1,5 @@
 using System.Net;
-using Ipop.Testing.Servers;
+using Ipop.Lab.Servers;
 using Ipop.Tincan.DataPlane;
 using Ipop.Tincan.Tests.DataPlane;
 using Ipop.Tincan.Tests.Stun;

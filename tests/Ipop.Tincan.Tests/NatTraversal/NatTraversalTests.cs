@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Ipop.Testing.Servers;
+using Ipop.Lab.Servers;
 using Ipop.Tincan.DataPlane;
 using Ipop.Tincan.Protocol;
 using Ipop.Tincan.Stun;

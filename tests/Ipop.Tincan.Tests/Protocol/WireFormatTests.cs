@@ -2,7 +2,7 @@ using System.Text;
 using CsCheck;
 using Ipop.Tincan.Crypto;
 using Ipop.Tincan.Protocol;
-using Ipop.Testing;
+using Ipop.Lab;
 using NSec.Cryptography;
 
 namespace Ipop.Tincan.Tests.Protocol;

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Ipop.Testing.Servers;
+using Ipop.Lab.Servers;
 using Ipop.Tincan.Stun;
 using Ipop.Tincan.Turn;
 

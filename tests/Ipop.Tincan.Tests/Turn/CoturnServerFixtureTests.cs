@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Net;
-using Ipop.Testing.Servers;
+using Ipop.Lab.Servers;
 
 namespace Ipop.Tincan.Tests.Turn;
 

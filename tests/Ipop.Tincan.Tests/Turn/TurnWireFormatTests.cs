@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Text;
-using Ipop.Testing;
+using Ipop.Lab;
 using Ipop.Tincan.Stun;
 using Ipop.Tincan.Tests.Stun;
 using Ipop.Tincan.Turn;

@@ -1,5 +1,5 @@
 using System.Text;
-using Ipop.Testing;
+using Ipop.Lab;
 using Ipop.Xmpp.Stanzas;
 
 namespace Ipop.Xmpp.Tests.Stanzas;

@@ -1,4 +1,4 @@
-using Ipop.Testing.Servers;
+using Ipop.Lab.Servers;
 using Ipop.Tincan.DataPlane;
 using Ipop.Tincan.Tests.NatTraversal;
 

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace Ipop.Testing.Lab;
+namespace Ipop.Lab.Namespaces;
 
 /// <summary>A long-running process in a lab namespace, with its output kept for assertions and failure reports.</summary>
 public sealed partial class LabProcess : IDisposable

@@ -1,4 +1,4 @@
-namespace Ipop.Testing.Lab;
+namespace Ipop.Lab.Namespaces;
 
 /// <summary>A layer-2 segment: a Linux bridge living in its own namespace, to which hosts attach with veth pairs.</summary>
 public sealed class LabSegment

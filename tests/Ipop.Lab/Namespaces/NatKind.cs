@@ -1,4 +1,4 @@
-namespace Ipop.Testing.Lab;
+namespace Ipop.Lab.Namespaces;
 
 /// <summary>The NAT behaviours the lab builds with iptables (see TESTING.md).</summary>
 public enum NatKind

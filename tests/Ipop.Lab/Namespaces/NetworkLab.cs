@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 
-namespace Ipop.Testing.Lab;
+namespace Ipop.Lab.Namespaces;
 
 /// <summary>
 /// A small internet in network namespaces: switches (bridges), hosts, NAT boxes and processes in them.

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Ipop.Testing.Servers;
+namespace Ipop.Lab.Servers;
 
 /// <summary>
 /// A real coturn <c>turnserver</c> as a child process in the foreground, for interop tests: UDP only, no

@@ -1,4 +1,4 @@
-namespace Ipop.Testing.Servers;
+namespace Ipop.Lab.Servers;
 
 /// <summary>Where and how a private prosody listens.</summary>
 public sealed class ProsodyServerOptions

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Ipop.Testing;
+namespace Ipop.Lab;
 
 /// <summary>
 /// Snapshot assertions with Verify's file conventions: the expected text lives next to the test in

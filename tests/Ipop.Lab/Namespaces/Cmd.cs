@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Ipop.Testing.Lab;
+namespace Ipop.Lab.Namespaces;
 
 /// <summary>Runs short lab commands (ip, iptables, sysctl, ping) with a bound on time and a useful error.</summary>
 public static class Cmd

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace Ipop.Testing.Servers;
+namespace Ipop.Lab.Servers;
 
 /// <summary>A self-signed TLS server certificate made per test run; clients trust it as their CA file or pin it.</summary>
 internal static class ServerCertificate

@@ -1,4 +1,4 @@
-namespace Ipop.Testing.Lab;
+namespace Ipop.Lab.Namespaces;
 
 /// <summary>A network namespace of the lab (a host, a NAT box, a switch or a server).</summary>
 public sealed class LabNamespace

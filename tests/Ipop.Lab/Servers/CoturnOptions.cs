@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Ipop.Testing.Servers;
+namespace Ipop.Lab.Servers;
 
 /// <summary>How to start a <see cref="CoturnServer"/>. Defaults: 127.0.0.1, free ports, user u:p in realm lab.test.</summary>
 public sealed record CoturnOptions
