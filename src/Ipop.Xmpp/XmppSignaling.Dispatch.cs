@@ -408,9 +408,14 @@ public sealed partial class XmppSignaling
 
         lock (_gate)
         {
+            ExpireHeldLocked();
             if (!_peers.TryGetValue(from.Full, out OverlayPeer? peer) || peer.Presence != PeerPresence.Online || peer.Relationship == PeerRelationship.None)
             {
-                Drop("sender is neither an online friend nor a group member", from.Full);
+                if (!TryHoldLocked(from.Full, kind!, body))
+                {
+                    Drop("sender is neither an online friend nor a group member", from.Full);
+                }
+
                 return;
             }
 
@@ -475,6 +480,10 @@ public sealed partial class XmppSignaling
         PruneOfflineLocked();
         var args = new OverlayPeerEventArgs(previous, current) { SessionEnded = sessionEnded && current.Presence == PeerPresence.Offline };
         _events.Post(() => PeerChanged?.Invoke(this, args));
+        if (current.Presence == PeerPresence.Online && current.Relationship != PeerRelationship.None)
+        {
+            ReleaseHeldLocked(current, full);
+        }
     }
 
     // Under _gate, on every presence change (the only way the table grows): forgets peers offline for too long.

@@ -48,6 +48,47 @@ public sealed class XmppStanzaHandlingTests
     }
 
     [Fact]
+    public async Task A_message_that_overtakes_its_known_senders_presence_is_held_until_the_presence_comes()
+    {
+        // A member whose session just came back sends at once; the server delivers that message before the presence
+        // that makes the sender online again. A sender we never knew gets nothing held; a held message whose
+        // presence never follows is dropped after the hold (counted when the next message comes).
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        using var next = new SemaphoreSlim(0);
+        await using var server = new FakeXmppServer(async s =>
+        {
+            await s.NegotiateAsync(rosterItems: "<item jid='bob@lab.test' subscription='both'/><item jid='dan@lab.test' subscription='both'/>");
+            await s.SendAsync($"<presence from='bob@lab.test/ipop-9'>{Marker}</presence>");
+            await s.SendAsync($"<presence from='dan@lab.test/ipop-4'>{Marker}</presence>");
+            await s.SendAsync("<presence from='bob@lab.test/ipop-9' type='unavailable'/>");
+            await s.SendAsync("<presence from='dan@lab.test/ipop-4' type='unavailable'/>");
+            await s.SendAsync("<message from='bob@lab.test/ipop-9'><ipop xmlns='urn:ipop:signaling:1' kind='link-request'>early</ipop></message>");
+            await s.SendAsync("<message from='bob@lab.test/ipop-7'><ipop xmlns='urn:ipop:signaling:1' kind='link-request'>unknown resource</ipop></message>");
+            await s.SendAsync($"<presence from='bob@lab.test/ipop-9'>{Marker}</presence>");
+            await s.SendAsync("<message from='dan@lab.test/ipop-4'><ipop xmlns='urn:ipop:signaling:1' kind='link-request'>never followed</ipop></message>");
+            await next.WaitAsync(TimeSpan.FromSeconds(10));
+            await s.SendAsync("<message from='bob@lab.test/ipop-9'><ipop xmlns='urn:ipop:signaling:1' kind='link-answer'>later</ipop></message>");
+            await s.ServeAsync();
+        });
+        await using var node = new XmppSignaling(server.Options(), null, time);
+        var probe = new SignalingProbe(node);
+        await node.ConnectAsync(TestContext.Current.CancellationToken);
+
+        var bob = new PeerId("bob@lab.test/ipop-9");
+        await SignalingProbe.WaitUntilAsync(() => !probe.Messages.IsEmpty, "bob's early message delivered after his presence");
+        Assert.Equal(["early"], probe.Messages.Select(m => m.Message.Body));
+        Assert.Equal(1, node.DroppedMessages); // the unknown resource, at once
+        int onlineAgain = probe.PeerEvents.ToList().FindLastIndex(e => e.Current.Id == bob && e.Current.Presence == PeerPresence.Online);
+        Assert.True(onlineAgain > 0, "bob came back online");
+
+        time.Advance(TimeSpan.FromSeconds(4));
+        next.Release();
+        await SignalingProbe.WaitUntilAsync(() => probe.Messages.Count >= 2, "bob's later message");
+        Assert.Equal(["early", "later"], probe.Messages.Select(m => m.Message.Body));
+        Assert.Equal(2, node.DroppedMessages); // dan's, once the hold was over
+    }
+
+    [Fact]
     public async Task Offline_peers_stay_listed_for_a_while_and_are_then_forgotten()
     {
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
