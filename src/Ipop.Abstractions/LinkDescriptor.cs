@@ -21,7 +21,7 @@ namespace Ipop;
 public sealed record LinkDescriptor(NodePublicKey Key, ImmutableArray<Candidate> Candidates, string CheckUsername, string CheckPassword)
 {
     /// <summary>The descriptor format version written by <see cref="ToJson"/>.</summary>
-    public const int FormatVersion = 1;
+    internal const int FormatVersion = 1;
 
     /// <summary>Largest accepted encoded descriptor; a bound against hostile peers.</summary>
     public const int MaxEncodedLength = 16 * 1024;

@@ -62,7 +62,7 @@ public sealed class LearningSwitch : IPacketRouter
     public TimeSpan AgingTime { get; }
 
     /// <summary>How long a learned MAC must be silent on its link before another link may take it over.</summary>
-    public TimeSpan MoveHoldTime { get; }
+    internal TimeSpan MoveHoldTime { get; }
 
     /// <summary>Most learned stations kept.</summary>
     public int MaxStations { get; }
