@@ -12,6 +12,15 @@ namespace Ipop;
 /// <see cref="CreateLink"/> for that peer; handshakes from any other key are dropped and counted.
 /// Both sides call <see cref="CreateLink"/> with the other's descriptor (exchanged over signaling);
 /// roles are derived from the keys, so there is no glare.
+/// <para>
+/// Lifetime: <see cref="StartAsync"/>, then <see cref="AttachInterface"/>; <see cref="CreateLink"/> may come before
+/// the start. Disposing is idempotent and safe in any order with the interface (which the caller owns and Tincan never
+/// disposes): before or after it, before <see cref="StartAsync"/>, twice or concurrently; every call returns once the
+/// node has let go of everything. Afterwards the operations that start work throw <see cref="ObjectDisposedException"/>
+/// naming <c>ITincan</c>; <see cref="RemoveLink"/>, <see cref="TryGetLink"/> and <see cref="DetachInterfaceAsync"/>
+/// still answer. Ipop.Tincan's implementation is also <see cref="IDisposable"/>, so a dependency injection container
+/// disposed synchronously disposes it too.
+/// </para>
 /// </remarks>
 public interface ITincan : IAsyncDisposable
 {
@@ -78,7 +87,8 @@ public interface ITincan : IAsyncDisposable
     /// where <paramref name="router"/> says; packets from links are offered to the router, then written
     /// to the NIC. One interface at a time: <see cref="DetachInterfaceAsync"/> before attaching another.
     /// </summary>
-    /// <exception cref="InvalidOperationException">An interface is attached already.</exception>
+    /// <exception cref="InvalidOperationException"><see cref="StartAsync"/> has not been called yet, or an interface is attached already.</exception>
+    /// <exception cref="ObjectDisposedException">The node was disposed.</exception>
     void AttachInterface(IVirtualInterface nic, IPacketRouter router);
 
     /// <summary>

@@ -38,10 +38,18 @@ internal sealed partial class LinkManager
     {
         ArgumentNullException.ThrowIfNull(nic);
         ArgumentNullException.ThrowIfNull(router);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ThrowIfDisposed();
         lock (_tableLock)
         {
-            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            ThrowIfDisposed();
+            if (_mux is null)
+            {
+                // Refused here rather than accepted half-way: the NIC thread would read and route into a node with no
+                // socket, and the mistake would show only later, on the data path or at dispose.
+                throw new InvalidOperationException(
+                    $"Call ITincan.StartAsync before AttachInterface (interface '{nic.Name}'): the node has no socket yet to send the interface's packets on.");
+            }
+
             if (_binding is { } attached)
             {
                 throw new InvalidOperationException($"Interface '{attached.Nic.Name}' is already attached; one interface at a time (DetachInterfaceAsync first).");
