@@ -30,10 +30,26 @@ public interface ITincan : IAsyncDisposable
     /// <summary>All links, in any state.</summary>
     IReadOnlyCollection<ITincanLink> Links { get; }
 
-    /// <summary>Raised (on a Tincan thread; do not block) when a link's status changes.</summary>
+    /// <summary>Raised when a link's status changes, one change at a time and in order; do not block.</summary>
+    /// <remarks>
+    /// <para>
+    /// Status changes are made by the node's serialized control loop, which has no thread of its own: it runs on the
+    /// thread that gave it work. That is a Tincan thread (its timer, its receive thread) for changes the network
+    /// causes, and the caller's thread for the changes a call makes: <see cref="RemoveLink"/> raises the link's change to
+    /// <see cref="LinkState.Closed"/> (<see cref="LinkFailureReason.Revoked"/>) before it returns, and disposal the changes
+    /// to Closed (<see cref="LinkFailureReason.Shutdown"/>), on the calling thread (or on the Tincan thread that is running
+    /// the loop at that moment, which the call waits for).
+    /// </para>
+    /// <para>
+    /// Nothing is held while a handler runs, so a handler may call any <see cref="ITincan"/> method; a call from a
+    /// handler is queued and runs, with its own events, right after the handler returns. A handler must not block:
+    /// it holds up the control work of every link. Do not call <see cref="RemoveLink"/> while holding a non-reentrant
+    /// lock (such as a <see cref="SemaphoreSlim"/>) that the handler also takes: the handler may run inside that call.
+    /// </para>
+    /// </remarks>
     event EventHandler<LinkStatusChangedEventArgs>? LinkStatusChanged;
 
-    /// <summary>Raised (on a Tincan thread; do not block) when a peer controller's message arrives over a link.</summary>
+    /// <summary>Raised (on a Tincan thread: the receive thread; do not block) when a peer controller's message arrives over a link.</summary>
     event EventHandler<ControlMessageEventArgs>? ControlMessageReceived;
 
     /// <summary>
@@ -76,6 +92,10 @@ public interface ITincan : IAsyncDisposable
     ITincanLink CreateLink(PeerId peer, LinkDescriptor remote);
 
     /// <summary>Closes the link to <paramref name="peer"/> and revokes its key at once.</summary>
+    /// <remarks>
+    /// <see cref="LinkStatusChanged"/> (Closed, <see cref="LinkFailureReason.Revoked"/>) is raised before this returns,
+    /// normally on the calling thread; called from a handler of that event, right after the handler returns.
+    /// </remarks>
     /// <returns><c>false</c> if there was no such link.</returns>
     bool RemoveLink(PeerId peer);
 
