@@ -16,7 +16,8 @@ public sealed class TincanOptions
     public int ListenPort { get; set; }
 
     /// <summary>
-    /// Path of the node's private key file (created with mode 0600 when missing, see <see cref="NodeKeyFile"/>).
+    /// Path of the node's private key file (created with mode 0600 when missing, see <see cref="NodeKeyFile"/>; its
+    /// directory must exist, it is not created: a missing one stops the start with a <see cref="NodeKeyFileException"/> naming it).
     /// When <c>null</c> the node uses a fresh key for its lifetime (tests, throwaway nodes).
     /// </summary>
     public string? PrivateKeyPath { get; set; }
