@@ -107,7 +107,10 @@ public interface ITincan : IAsyncDisposable
     /// where <paramref name="router"/> says; packets from links are offered to the router, then written
     /// to the NIC. One interface at a time: <see cref="DetachInterfaceAsync"/> before attaching another.
     /// </summary>
-    /// <exception cref="InvalidOperationException"><see cref="StartAsync"/> has not been called yet, or an interface is attached already.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// <see cref="StartAsync"/> has not been called yet, an interface is attached already, or the interface's MTU is
+    /// larger than the links carry (Ipop.Tincan: <c>TincanOptions.Mtu</c>; both default to <see cref="VirtualInterfaceOptions.DefaultMtu"/>).
+    /// </exception>
     /// <exception cref="ObjectDisposedException">The node was disposed.</exception>
     void AttachInterface(IVirtualInterface nic, IPacketRouter router);
 

@@ -31,8 +31,13 @@ public sealed class TincanOptions
     /// </summary>
     public string? StatePath { get; set; }
 
-    /// <summary>Largest inner packet (IP packet or Ethernet frame) a link carries, 576..9000. Default 1420.</summary>
-    public int Mtu { get; set; } = 1420;
+    /// <summary>
+    /// The links' MTU, 576..9000: the largest IP packet a link carries (an Ethernet frame from a TAP interface may be
+    /// 18 bytes larger: header and one VLAN tag). An attached interface's MTU must not exceed it. Default
+    /// <see cref="VirtualInterfaceOptions.DefaultMtu"/> (1400), the same as the interface's default; it is chosen so
+    /// that a link's largest datagram fits a 1500-byte IPv6 or IPv4 underlay.
+    /// </summary>
+    public int Mtu { get; set; } = VirtualInterfaceOptions.DefaultMtu;
 
     /// <summary>A session's initiator starts a new handshake when the session is this old. Default 120 s.</summary>
     public TimeSpan RekeyAfterTime { get; set; } = TimeSpan.FromSeconds(120);
