@@ -69,7 +69,7 @@ internal static class LoopbackThroughput
 
         public VirtualInterfaceMode Mode => VirtualInterfaceMode.Tun;
 
-        public int Mtu => 1420;
+        public int Mtu => VirtualInterfaceOptions.DefaultMtu; // at most the links' MTU (Tincan refuses more at attach)
 
         public int Index => 0;
 

@@ -12,6 +12,15 @@ namespace Ipop;
 /// <see cref="CreateLink"/> for that peer; handshakes from any other key are dropped and counted.
 /// Both sides call <see cref="CreateLink"/> with the other's descriptor (exchanged over signaling);
 /// roles are derived from the keys, so there is no glare.
+/// <para>
+/// Lifetime: <see cref="StartAsync"/>, then <see cref="AttachInterface"/>; <see cref="CreateLink"/> may come before
+/// the start. Disposing is idempotent and safe in any order with the interface (which the caller owns and Tincan never
+/// disposes): before or after it, before <see cref="StartAsync"/>, twice or concurrently; every call returns once the
+/// node has let go of everything. Afterwards the operations that start work throw <see cref="ObjectDisposedException"/>
+/// naming <c>ITincan</c>; <see cref="RemoveLink"/>, <see cref="TryGetLink"/> and <see cref="DetachInterfaceAsync"/>
+/// still answer. Ipop.Tincan's implementation is also <see cref="IDisposable"/>, so a dependency injection container
+/// disposed synchronously disposes it too.
+/// </para>
 /// </remarks>
 public interface ITincan : IAsyncDisposable
 {
@@ -21,10 +30,26 @@ public interface ITincan : IAsyncDisposable
     /// <summary>All links, in any state.</summary>
     IReadOnlyCollection<ITincanLink> Links { get; }
 
-    /// <summary>Raised (on a Tincan thread; do not block) when a link's status changes.</summary>
+    /// <summary>Raised when a link's status changes, one change at a time and in order; do not block.</summary>
+    /// <remarks>
+    /// <para>
+    /// Status changes are made by the node's serialized control loop, which has no thread of its own: it runs on the
+    /// thread that gave it work. That is a Tincan thread (its timer, its receive thread) for changes the network
+    /// causes, and the caller's thread for the changes a call makes: <see cref="RemoveLink"/> raises the link's change to
+    /// <see cref="LinkState.Closed"/> (<see cref="LinkFailureReason.Revoked"/>) before it returns, and disposal the changes
+    /// to Closed (<see cref="LinkFailureReason.Shutdown"/>), on the calling thread (or on the Tincan thread that is running
+    /// the loop at that moment, which the call waits for).
+    /// </para>
+    /// <para>
+    /// Nothing is held while a handler runs, so a handler may call any <see cref="ITincan"/> method; a call from a
+    /// handler is queued and runs, with its own events, right after the handler returns. A handler must not block:
+    /// it holds up the control work of every link. Do not call <see cref="RemoveLink"/> while holding a non-reentrant
+    /// lock (such as a <see cref="SemaphoreSlim"/>) that the handler also takes: the handler may run inside that call.
+    /// </para>
+    /// </remarks>
     event EventHandler<LinkStatusChangedEventArgs>? LinkStatusChanged;
 
-    /// <summary>Raised (on a Tincan thread; do not block) when a peer controller's message arrives over a link.</summary>
+    /// <summary>Raised (on a Tincan thread: the receive thread; do not block) when a peer controller's message arrives over a link.</summary>
     event EventHandler<ControlMessageEventArgs>? ControlMessageReceived;
 
     /// <summary>
@@ -67,6 +92,10 @@ public interface ITincan : IAsyncDisposable
     ITincanLink CreateLink(PeerId peer, LinkDescriptor remote);
 
     /// <summary>Closes the link to <paramref name="peer"/> and revokes its key at once.</summary>
+    /// <remarks>
+    /// <see cref="LinkStatusChanged"/> (Closed, <see cref="LinkFailureReason.Revoked"/>) is raised before this returns,
+    /// normally on the calling thread; called from a handler of that event, right after the handler returns.
+    /// </remarks>
     /// <returns><c>false</c> if there was no such link.</returns>
     bool RemoveLink(PeerId peer);
 
@@ -78,7 +107,11 @@ public interface ITincan : IAsyncDisposable
     /// where <paramref name="router"/> says; packets from links are offered to the router, then written
     /// to the NIC. One interface at a time: <see cref="DetachInterfaceAsync"/> before attaching another.
     /// </summary>
-    /// <exception cref="InvalidOperationException">An interface is attached already.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// <see cref="StartAsync"/> has not been called yet, an interface is attached already, or the interface's MTU is
+    /// larger than the links carry (Ipop.Tincan: <c>TincanOptions.Mtu</c>; both default to <see cref="VirtualInterfaceOptions.DefaultMtu"/>).
+    /// </exception>
+    /// <exception cref="ObjectDisposedException">The node was disposed.</exception>
     void AttachInterface(IVirtualInterface nic, IPacketRouter router);
 
     /// <summary>

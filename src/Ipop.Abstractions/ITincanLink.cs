@@ -12,7 +12,10 @@ public interface ITincanLink
     /// <summary>The peer's static public key; only this key can complete the handshake.</summary>
     NodePublicKey PeerKey { get; }
 
-    /// <summary>Current state, path and failure reason.</summary>
+    /// <summary>
+    /// Current state, path and failure reason. Changes are announced by <see cref="ITincan.LinkStatusChanged"/>, which
+    /// says on which thread; this property already shows a change when its event is raised.
+    /// </summary>
     LinkStatus Status { get; }
 
     /// <summary>A snapshot of counters and the candidate pair in use.</summary>

@@ -130,7 +130,7 @@ internal sealed partial class TunTapDevice : IVirtualInterface
 
     public int Read(Span<byte> buffer, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ThrowIfDisposed();
         EnsureBufferFits(buffer.Length, nameof(buffer));
         bool tunAdded = false;
         bool wakeAdded = false;
@@ -183,7 +183,7 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            ThrowIfDisposed();
 
             nint n;
             fixed (byte* p = buffer)
@@ -301,7 +301,7 @@ internal sealed partial class TunTapDevice : IVirtualInterface
 
     public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ThrowIfDisposed();
         return new ValueTask<int>(Task.Run(() => Read(buffer.Span, cancellationToken), cancellationToken));
     }
 
@@ -310,7 +310,7 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         ValidateAddress(address);
         lock (_configLock)
         {
-            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            ThrowIfDisposed();
             if (address.Address.AddressFamily == AddressFamily.InterNetworkV6 && Mtu < VirtualInterfaceOptionsValidator.MinIpv6Mtu)
             {
                 throw new VirtualInterfaceException($"Adding address {address} to {Name} failed: the MTU {Mtu} is below {VirtualInterfaceOptionsValidator.MinIpv6Mtu}, the minimum for IPv6 (RFC 8200).");
@@ -325,7 +325,7 @@ internal sealed partial class TunTapDevice : IVirtualInterface
         ValidateAddress(address);
         lock (_configLock)
         {
-            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            ThrowIfDisposed();
             _netlink.RemoveAddress(Index, address, Name);
         }
     }
@@ -334,7 +334,7 @@ internal sealed partial class TunTapDevice : IVirtualInterface
     {
         lock (_configLock)
         {
-            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            ThrowIfDisposed();
             VirtualInterfaceOptionsValidator.ValidateMtu(Mode, mtu, hasIpv6: false, "mtu");
             _netlink.SetMtu(Index, mtu, Name);
             Mtu = mtu;
@@ -345,30 +345,54 @@ internal sealed partial class TunTapDevice : IVirtualInterface
     {
         lock (_configLock)
         {
-            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            ThrowIfDisposed();
             _netlink.SetUp(Index, up, Name);
         }
     }
 
     public void Dispose()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        // Under the configuration lock: a configuration call in progress finishes on a live netlink socket first, and
+        // a second (or concurrent) dispose returns only once the first has closed everything.
+        lock (_configLock)
         {
-            return;
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            {
+                return;
+            }
+
+            AppDomain.CurrentDomain.ProcessExit -= _onProcessExit;
+
+            // Wake a reader blocked in poll(2); it sees _disposed and releases its fd references, and only then
+            // does the SafeHandle really close the TUN fd (which unregisters the interface).
+            SignalWake();
+            lock (_wakeLock)
+            {
+                _wakeRegistration.Dispose();
+            }
+
+            _tun.Dispose();
+            _netlink.Dispose();
+            _wake.Dispose();
         }
 
-        AppDomain.CurrentDomain.ProcessExit -= _onProcessExit;
-
-        // Wake a reader blocked in poll(2); it sees _disposed and releases its fd references, and only then
-        // does the SafeHandle really close the TUN fd (which unregisters the interface).
-        SignalWake();
-        _wakeRegistration.Dispose();
-
-        _tun.Dispose();
-        _netlink.Dispose();
-        _wake.Dispose();
         Log.Removed(_logger, Name);
     }
+
+    /// <summary>What every call on a removed device gets: names the public type and the device, not this class.</summary>
+    private void ThrowIfDisposed()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            ThrowDisposed();
+        }
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void ThrowDisposed() =>
+        throw new ObjectDisposedException(
+            nameof(IVirtualInterface),
+            $"Interface '{Name}' was disposed, which removed the device; create a new one with IVirtualInterfaceFactory.Create.");
 
     private string BufferTooSmallMessage(int length, int largest) =>
         Mode == VirtualInterfaceMode.Tap

@@ -164,7 +164,7 @@ public sealed partial class ControllerApiServer
             "tap" => VirtualInterfaceMode.Tap,
             _ => throw ArgReader.Invalid("mode", "\"tun\" or \"tap\"", ArgReader.Quote(modeText)),
         };
-        int mtu = args.OptionalInt("mtu", 1400, 576, 65535);
+        int mtu = args.OptionalInt("mtu", VirtualInterfaceOptions.DefaultMtu, 576, 65535);
         var addresses = new List<InterfaceAddress>();
         IReadOnlyList<string> addressTexts = args.OptionalStringArray("addresses", 16, "an address with prefix length such as 198.19.0.1/16");
         for (int i = 0; i < addressTexts.Count; i++)

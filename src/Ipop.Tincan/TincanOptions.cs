@@ -16,7 +16,8 @@ public sealed class TincanOptions
     public int ListenPort { get; set; }
 
     /// <summary>
-    /// Path of the node's private key file (created with mode 0600 when missing, see <see cref="NodeKeyFile"/>).
+    /// Path of the node's private key file (created with mode 0600 when missing, see <see cref="NodeKeyFile"/>; its
+    /// directory must exist, it is not created: a missing one stops the start with a <see cref="NodeKeyFileException"/> naming it).
     /// When <c>null</c> the node uses a fresh key for its lifetime (tests, throwaway nodes).
     /// </summary>
     public string? PrivateKeyPath { get; set; }
@@ -30,8 +31,13 @@ public sealed class TincanOptions
     /// </summary>
     public string? StatePath { get; set; }
 
-    /// <summary>Largest inner packet (IP packet or Ethernet frame) a link carries, 576..9000. Default 1420.</summary>
-    public int Mtu { get; set; } = 1420;
+    /// <summary>
+    /// The links' MTU, 576..9000: the largest IP packet a link carries (an Ethernet frame from a TAP interface may be
+    /// 18 bytes larger: header and one VLAN tag). An attached interface's MTU must not exceed it. Default
+    /// <see cref="VirtualInterfaceOptions.DefaultMtu"/> (1400), the same as the interface's default; it is chosen so
+    /// that a link's largest datagram fits a 1500-byte IPv6 or IPv4 underlay.
+    /// </summary>
+    public int Mtu { get; set; } = VirtualInterfaceOptions.DefaultMtu;
 
     /// <summary>A session's initiator starts a new handshake when the session is this old. Default 120 s.</summary>
     public TimeSpan RekeyAfterTime { get; set; } = TimeSpan.FromSeconds(120);

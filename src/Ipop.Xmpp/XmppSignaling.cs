@@ -287,47 +287,6 @@ public sealed partial class XmppSignaling : IOverlaySignaling
         await RequestAsync(StanzaBuilder.RosterSet(NextId(), jid.Bare, remove: true), cancellationToken);
     }
 
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        await _lifetime.CancelAsync();
-        XmppConnection? connection;
-        Task? supervisor;
-        lock (_gate)
-        {
-            connection = _connection;
-            supervisor = _supervisor;
-        }
-
-        if (connection is not null)
-        {
-            // RFC 6120 §4.4: close our stream, then let the server close its own (the read loop ends
-            // on its closing tag) before the TCP connection goes; dropping TCP right after our tag
-            // makes the server see a reset instead of an orderly close (ejabberd logs
-            // "Stream reset by peer"). A server that does not answer gets StreamCloseWait.
-            await connection.EndStreamAsync();
-            if (supervisor is not null)
-            {
-                await supervisor.WaitAsync(StreamCloseWait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            }
-
-            await connection.DisposeAsync();
-        }
-
-        if (supervisor is not null)
-        {
-            await supervisor.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-
-        await _events.DisposeAsync();
-        _lifetime.Dispose();
-    }
-
     internal static void ValidateMessage(OverlayMessage message)
     {
         if (!IsValidKind(message.Kind))

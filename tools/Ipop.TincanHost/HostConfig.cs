@@ -30,7 +30,7 @@ internal sealed class InterfaceSection
 
     public string Mode { get; set; } = "tun";
 
-    public int Mtu { get; set; } = 1420;
+    public int Mtu { get; set; } = VirtualInterfaceOptions.DefaultMtu;
 
     public List<string> Addresses { get; set; } = [];
 

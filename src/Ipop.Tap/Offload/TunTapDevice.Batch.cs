@@ -54,7 +54,7 @@ internal sealed partial class TunTapDevice
     public int ReadBatch(PacketBatch batch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ThrowIfDisposed();
         if (batch.Count == 0)
         {
             throw new ArgumentException("The batch holds no buffer to read into; Add at least one.", nameof(batch));

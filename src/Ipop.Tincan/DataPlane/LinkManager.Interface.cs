@@ -38,10 +38,27 @@ internal sealed partial class LinkManager
     {
         ArgumentNullException.ThrowIfNull(nic);
         ArgumentNullException.ThrowIfNull(router);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ThrowIfDisposed();
         lock (_tableLock)
         {
-            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            ThrowIfDisposed();
+            if (_mux is null)
+            {
+                // Refused here rather than accepted half-way: the NIC thread would read and route into a node with no
+                // socket, and the mistake would show only later, on the data path or at dispose.
+                throw new InvalidOperationException(
+                    $"Call ITincan.StartAsync before AttachInterface (interface '{nic.Name}'): the node has no socket yet to send the interface's packets on.");
+            }
+
+            if (nic.Mtu > _options.Mtu)
+            {
+                // Larger packets would be dropped as oversize without a word to the sender (no ICMP for them), and TCP
+                // picks its segment size from the interface's MTU: connections would stall on their first full segment.
+                throw new InvalidOperationException(
+                    $"Interface '{nic.Name}' has MTU {nic.Mtu}, more than the {_options.Mtu} its links carry (Tincan:Mtu): larger packets would be dropped. " +
+                    $"Give the interface an MTU of at most {_options.Mtu} (VirtualInterfaceOptions.Mtu) or raise Tincan:Mtu; both default to {VirtualInterfaceOptions.DefaultMtu}.");
+            }
+
             if (_binding is { } attached)
             {
                 throw new InvalidOperationException($"Interface '{attached.Nic.Name}' is already attached; one interface at a time (DetachInterfaceAsync first).");

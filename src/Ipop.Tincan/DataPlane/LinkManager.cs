@@ -44,7 +44,6 @@ internal sealed partial class LinkManager : ITincan
     private int _raising;
     private readonly Action _tickStep;
     private UdpMux? _mux;
-    private int _disposed;
 
     public LinkManager(TincanOptions options, StaticKeyPair keys, ILoggerFactory loggerFactory, TimeProvider time)
     {
@@ -123,10 +122,13 @@ internal sealed partial class LinkManager : ITincan
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ThrowIfDisposed();
         cancellationToken.ThrowIfCancellationRequested();
         lock (_tableLock)
         {
+            // Again under the lock that dispose passes through: a start racing dispose either finishes first (and
+            // dispose closes what it opened) or sees the flag.
+            ThrowIfDisposed();
             if (_mux is not null)
             {
                 return Task.CompletedTask;
@@ -165,7 +167,8 @@ internal sealed partial class LinkManager : ITincan
 
     public ValueTask<LinkDescriptor> GetLocalDescriptorAsync(CancellationToken cancellationToken)
     {
-        UdpMux mux = Mux ?? throw new InvalidOperationException("Call StartAsync before asking for the local descriptor: the socket's port is not known yet.");
+        ThrowIfDisposed();
+        UdpMux mux = Mux ?? throw new InvalidOperationException("Call ITincan.StartAsync before GetLocalDescriptorAsync: the socket's port is not known yet.");
         cancellationToken.ThrowIfCancellationRequested();
         return GatherAsync(mux, cancellationToken);
     }
@@ -173,7 +176,7 @@ internal sealed partial class LinkManager : ITincan
     public ITincanLink CreateLink(PeerId peer, LinkDescriptor remote)
     {
         ArgumentNullException.ThrowIfNull(remote);
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ThrowIfDisposed();
         if (remote.Key.IsEmpty)
         {
             throw new ArgumentException("The descriptor has no key.", nameof(remote));
@@ -188,6 +191,8 @@ internal sealed partial class LinkManager : ITincan
         TincanLink? replaced = null;
         lock (_tableLock)
         {
+            // Under the lock too: dispose closes the links it finds in the table after passing through this lock.
+            ThrowIfDisposed();
             if (_byPeer.TryGetValue(peer, out TincanLink? existing) && existing.PeerKey == remote.Key)
             {
                 link = existing;
@@ -255,40 +260,6 @@ internal sealed partial class LinkManager : ITincan
 
         link = null;
         return false;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        await Deadlines.DisposeAsync().ConfigureAwait(false);
-
-        StopRoaming();
-        await StopInterfaceAsync().ConfigureAwait(false);
-        foreach (TincanLink link in _snapshot)
-        {
-            link.Close(LinkFailureReason.Shutdown);
-        }
-
-        // The closes run on the control loop (now, unless a step runs on another thread): let them finish before the
-        // socket goes. Not from a handler, which runs on the loop itself.
-        for (int i = 0; i < 200 && !Control.IsIdle && !Control.IsRunningHere; i++)
-        {
-            await Task.Delay(10).ConfigureAwait(false);
-        }
-
-        if (Nat is { } nat)
-        {
-            await nat.DisposeAsync().ConfigureAwait(false);
-        }
-
-        Mux?.Dispose();
-        Metrics.Dispose();
-        StaticSecrets.Clear();
-        Keys.Dispose();
     }
 
     internal uint Register(IndexEntry entry)

@@ -57,7 +57,7 @@ internal sealed partial class UdpMux : IDisposable
         int batchSize = 64,
         bool segmentationOffload = true,
         bool receiveOffload = true,
-        int mtu = 1420)
+        int mtu = VirtualInterfaceOptions.DefaultMtu)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(batchSize, 1024);

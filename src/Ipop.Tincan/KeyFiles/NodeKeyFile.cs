@@ -12,7 +12,7 @@ namespace Ipop.Tincan;
 /// checks run on the opened descriptor itself (no window between check and read): it must be a regular file owned by
 /// the running user with mode 0600 or 0400. A new file is created atomically: written and flushed under a temporary
 /// name in the same directory (mode 0600 from the start), then linked to its name, so a crash leaves either no key
-/// file or a whole one.
+/// file or a whole one. The directory must exist already: a missing one is an error naming it, never created.
 /// </summary>
 public static class NodeKeyFile
 {
@@ -20,8 +20,8 @@ public static class NodeKeyFile
     private const int OwnerRead = 0x100; // 0400
 
     /// <summary>Creates the key file if it does not exist, then returns the node's public key.</summary>
-    /// <param name="path">Path of the private key file.</param>
-    /// <exception cref="NodeKeyFileException">The file is not safe to use (link, owner, mode) or does not hold a key.</exception>
+    /// <param name="path">Path of the private key file. Its directory must exist: it is not created.</param>
+    /// <exception cref="NodeKeyFileException">The file is not safe to use (link, owner, mode), does not hold a key, or is missing and its directory does not exist.</exception>
     public static NodePublicKey EnsureCreated(string path)
     {
         using StaticKeyPair keys = LoadOrCreate(path);
@@ -158,14 +158,11 @@ public static class NodeKeyFile
         string directory = Path.GetDirectoryName(full) ?? ".";
         if (!Directory.Exists(directory))
         {
-            if (OperatingSystem.IsWindows())
-            {
-                Directory.CreateDirectory(directory);
-            }
-            else
-            {
-                Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
+            // Not created for the caller (issue 15): a mistyped path would silently give the node a new identity that
+            // no peer has authorized, in a directory whose owner and mode nobody chose.
+            throw new NodeKeyFileException(
+                $"Private key file '{path}' cannot be created: its directory '{directory}' does not exist. " +
+                $"Create it, owned by the user running the node and readable only by it (e.g. 'install -d -m 700 {directory}'), or correct the path.");
         }
 
         StaticKeyPair keys = StaticKeyPair.Generate();

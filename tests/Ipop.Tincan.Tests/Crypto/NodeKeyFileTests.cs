@@ -3,12 +3,13 @@ namespace Ipop.Tincan.Tests.Crypto;
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class NodeKeyFileTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"ipop-key-{Environment.ProcessId}-{Guid.NewGuid():N}");
+    // Created here: key files are created only in a directory that exists (see the missing-directory tests).
+    private readonly string _dir = Directory.CreateTempSubdirectory("ipop-key-").FullName;
 
     [Fact]
     public void Created_key_file_has_mode_0600_and_reloads_to_the_same_key()
     {
-        string path = Path.Combine(_dir, "sub", "node.key");
+        string path = Path.Combine(_dir, "node.key");
         NodePublicKey created = NodeKeyFile.EnsureCreated(path);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(path));
         Assert.Equal(created, NodeKeyFile.EnsureCreated(path));

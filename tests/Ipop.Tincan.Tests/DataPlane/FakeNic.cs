@@ -19,9 +19,9 @@ internal sealed class FakeNic(string name) : IVirtualInterface
 
     public string Name { get; } = name;
 
-    public VirtualInterfaceMode Mode => VirtualInterfaceMode.Tun;
+    public VirtualInterfaceMode Mode { get; init; } = VirtualInterfaceMode.Tun;
 
-    public int Mtu => 1420;
+    public int Mtu { get; init; } = VirtualInterfaceOptions.DefaultMtu;
 
     public int Index => 1;
 

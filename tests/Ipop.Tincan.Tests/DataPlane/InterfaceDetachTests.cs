@@ -250,7 +250,7 @@ public sealed class InterfaceDetachTests
 
         public VirtualInterfaceMode Mode => VirtualInterfaceMode.Tun;
 
-        public int Mtu => 1420;
+        public int Mtu => VirtualInterfaceOptions.DefaultMtu;
 
         public int Index => 1;
 
