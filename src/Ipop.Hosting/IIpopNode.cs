@@ -13,7 +13,8 @@ public interface IIpopNode
     /// Completes when <see cref="ITincan.StartAsync"/> has completed and the controller's
     /// <see cref="IController.RunAsync"/> has started without failing. What the controller does from there (join a
     /// group, create its interface, link to peers) it reports itself, through <see cref="ITincan.Links"/> and
-    /// <see cref="ITincan.LinkStatusChanged"/>.
+    /// <see cref="ITincan.LinkStatusChanged"/>; if it fails later, the host stops with exit code 3 as it would
+    /// before.
     /// </summary>
     /// <param name="cancellationToken">Stops the wait (not the node).</param>
     /// <returns>A task that completes when ready; faults with the start failure if the node cannot start (the

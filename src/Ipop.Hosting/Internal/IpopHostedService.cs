@@ -8,16 +8,18 @@ namespace Ipop.Hosting.Internal;
 /// Starts Tincan, runs the controller until the host stops, then stops them in order: the controller's token is
 /// cancelled and its <see cref="IController.RunAsync"/> awaited first (it removes its links and detaches and disposes
 /// its interface while Tincan still runs), then Tincan is disposed. A fatal error stops the host with one clear log line
-/// and <see cref="Environment.ExitCode"/> 2 (configuration) or 3 (the machine or the network refused).
+/// and <see cref="Environment.ExitCode"/> 2 (configuration) or 3 (the machine or the network refused). Without a
+/// registered controller it only runs Tincan (an external controller drives it through the controller API).
 /// </summary>
-internal sealed partial class IpopHostedService(ITincan tincan, IController controller, IpopNode node, IHostApplicationLifetime lifetime, ILogger<IpopHostedService> logger) : BackgroundService
+internal sealed partial class IpopHostedService(ITincan tincan, IpopNode node, IHostApplicationLifetime lifetime, ILogger<IpopHostedService> logger, IController? controller = null) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
             await tincan.StartAsync(stoppingToken);
-            Task run = controller.RunAsync(stoppingToken);
+            // No controller in this process: one drives Tincan from outside (AddControllerApi), Tincan runs until stop.
+            Task run = controller?.RunAsync(stoppingToken) ?? Task.Delay(Timeout.Infinite, stoppingToken);
             if (!run.IsFaulted)
             {
                 node.MarkReady();
