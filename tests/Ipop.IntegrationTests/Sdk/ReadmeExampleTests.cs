@@ -13,22 +13,21 @@ namespace Ipop.IntegrationTests.Sdk;
 /// </summary>
 public sealed class ReadmeExampleTests(OverlayLabFixture lab, ITestOutputHelper output) : IClassFixture<OverlayLabFixture>
 {
-    private readonly Dictionary<string, LabNamespace> _namespaces = [];
-
     [Fact]
     public async Task The_READMEs_program_built_from_the_packages_links_two_members_that_ping_each_other()
     {
         string program = BuildFromPackages(Path.Combine(lab.Directory, "readme-example"));
         string group = $"readme{Environment.ProcessId}@{lab.Xmpp.MucDomain}";
-        LabProcess a = await StartAsync("rda", group, "198.19.0.1", program);
-        LabProcess b = await StartAsync("rdb", group, "198.19.0.2", program);
-        LabNamespace nsA = _namespaces["rda"];
-        LabNamespace nsB = _namespaces["rdb"];
+        LabNamespace nsA = await PrepareAsync("rda");
+        LabNamespace nsB = await PrepareAsync("rdb");
+        CreateGroup(nsA, "rda", group, "rdb");
+        LabProcess a = Start(nsA, "rda", group, "198.19.0.1", program);
+        LabProcess b = Start(nsB, "rdb", group, "198.19.0.2", program);
 
         var clock = Stopwatch.StartNew();
         bool aToB = await EventuallyPingsAsync(nsA, "198.19.0.2", TimeSpan.FromSeconds(60));
         bool bToA = aToB && await EventuallyPingsAsync(nsB, "198.19.0.1", TimeSpan.FromSeconds(30));
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"both ping after {clock.Elapsed.TotalSeconds:F1} s"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"a->b {aToB}, b->a {bToA} after {clock.Elapsed.TotalSeconds:F1} s"));
         Assert.True(aToB && bToA, $"a->b {aToB}, b->a {bToA}\n{a}\n{b}");
 
         // The packaged hosted service stops the controller (links, interface), then Tincan: a clean exit 0, no device.
@@ -63,13 +62,33 @@ public sealed class ReadmeExampleTests(OverlayLabFixture lab, ITestOutputHelper 
         return Path.Combine(output, "ReadmeExample.dll");
     }
 
-    private async Task<LabProcess> StartAsync(string user, string group, string address, string program)
+    private async Task<LabNamespace> PrepareAsync(string user)
     {
         await lab.RegisterAsync(user);
-        LabNamespace ns = lab.Host(user, "public");
-        _namespaces[user] = ns;
+        Directory.CreateDirectory(Path.Combine(lab.Directory, user));
+        return lab.Host(user, "public");
+    }
+
+    /// <summary>
+    /// The group is a members-only room that its owner creates once with <c>groupvpn members add</c> (docs/groupvpn.md),
+    /// as a README user does; the owner's config is only read for its XMPP account.
+    /// </summary>
+    private void CreateGroup(LabNamespace ns, string owner, string group, string member)
+    {
+        string dir = Path.Combine(lab.Directory, owner);
+        var node = new ProductNode(lab.Lab, ns, "groupvpn", dir, new
+        {
+            Xmpp = lab.XmppSection(owner),
+            Tincan = OverlayLabFixture.TincanSection(Path.Combine(dir, "owner.key")),
+            GroupVpn = new { Group = group, Subnet = "198.19.0.0/24" },
+        });
+        CommandResult r = node.Members("add", $"{member}@{lab.Xmpp.Domain}");
+        Assert.True(r.ExitCode == 0, $"members add exited {r.ExitCode}: {r.StandardOutput}{r.StandardError}");
+    }
+
+    private LabProcess Start(LabNamespace ns, string user, string group, string address, string program)
+    {
         string dir = Path.Combine(lab.Directory, user);
-        Directory.CreateDirectory(dir);
 
         // The README's way: every setting on the command line, as configuration keys.
         string[] args =
