@@ -112,8 +112,16 @@ public sealed class IpopHostedServiceTests : IDisposable
     {
         using IHost host = Build();
         using var giveUp = new CancellationTokenSource();
-        _tincan.OnStart = static ct => Task.Delay(Timeout.Infinite, ct);
+        var starting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _tincan.OnStart = ct =>
+        {
+            starting.SetResult();
+            return Task.Delay(Timeout.Infinite, ct);
+        };
+
+        // ExecuteAsync runs on the thread pool (.NET 10): the start is under way only once Tincan says so.
         await host.StartAsync(TestContext.Current.CancellationToken);
+        await starting.Task.WaitAsync(Patience, TestContext.Current.CancellationToken);
         Task wait = host.Services.GetRequiredService<IIpopNode>().WaitUntilReadyAsync(giveUp.Token);
 
         await giveUp.CancelAsync();
