@@ -11,11 +11,9 @@ return await SampleHost.RunAsync(
     args,
     "groupvpn",
     ["Xmpp", "Tincan", "GroupVpn", "Status", "Logging"],
-    static (services, config) =>
-    {
-        services.AddIpopNode(config);
-        services.AddGroupVpn(o => NodeServices.BindStrict(config.GetSection("GroupVpn"), o, static (s, x) => s.Bind(x, b => b.ErrorOnUnknownConfiguration = true)));
-    },
+    static (ipop, config) => ipop
+        .AddIpopNode(config)
+        .AddGroupVpn(o => NodeServices.BindStrict(config.GetSection("GroupVpn"), o, static (s, x) => s.Bind(x, b => b.ErrorOnUnknownConfiguration = true))),
     static sp =>
     {
         GroupVpnController controller = sp.GetRequiredService<GroupVpnController>();

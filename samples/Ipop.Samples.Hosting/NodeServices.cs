@@ -16,13 +16,11 @@ public static class NodeServices
     private static readonly ConfigSchema XmppSchema = ConfigSchema.Of<XmppSignalingOptions>();
 
     /// <summary>Adds the TUN/TAP factory, Tincan (section <c>Tincan</c>) and XMPP signaling (section <c>Xmpp</c>).</summary>
-    public static IServiceCollection AddIpopNode(this IServiceCollection services, IConfiguration config)
-    {
-        services.AddLinuxTunTap();
-        services.AddTincan(o => BindStrict(config.GetSection("Tincan"), o));
-        services.AddXmppSignaling(o => BindStrict(config.GetSection("Xmpp"), o));
-        return services;
-    }
+    public static IIpopBuilder AddIpopNode(this IIpopBuilder builder, IConfiguration config) =>
+        builder
+            .AddLinuxTunTap()
+            .AddTincan(o => BindStrict(config.GetSection("Tincan"), o))
+            .AddXmppSignaling(o => BindStrict(config.GetSection("Xmpp"), o));
 
     /// <summary>Binds the <c>Tincan</c> section strictly (see <see cref="BindStrict{T}"/>).</summary>
     public static void BindStrict(IConfiguration section, TincanOptions options) =>

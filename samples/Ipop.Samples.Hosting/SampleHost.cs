@@ -20,10 +20,11 @@ public static partial class SampleHost
     /// <param name="args">Command-line arguments.</param>
     /// <param name="product">Program name for messages (e.g. <c>groupvpn</c>).</param>
     /// <param name="sections">Top-level config sections the product understands (others are errors).</param>
-    /// <param name="configure">Registers the product's services from the configuration.</param>
+    /// <param name="configure">Registers the product's services from the configuration on the builder of <c>AddIpop()</c>, whose
+    /// hosted service starts Tincan, runs the controller and stops them in order.</param>
     /// <param name="status">Builds the status report from the running services.</param>
     /// <param name="commands">Further commands of the product (e.g. <c>groupvpn members</c>).</param>
-    public static async Task<int> RunAsync(string[] args, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status, IEnumerable<Command>? commands = null)
+    public static async Task<int> RunAsync(string[] args, string product, IReadOnlyCollection<string> sections, Action<IIpopBuilder, IConfiguration> configure, Func<IServiceProvider, StatusReport> status, IEnumerable<Command>? commands = null)
     {
         // Signals are ours from here on: a SIGTERM while the config is read or the host is built is a clean stop too.
         using var shutdown = new ShutdownSignal();
@@ -47,7 +48,7 @@ public static partial class SampleHost
     /// <summary>Default status socket path of a product.</summary>
     public static string DefaultStatusSocket(string product) => Cli.CliCommands.DefaultSocket(product);
 
-    private static async Task<int> RunNodeAsync(FileInfo file, string product, IReadOnlyCollection<string> sections, Action<IServiceCollection, IConfiguration> configure, Func<IServiceProvider, StatusReport> status, CancellationToken ct)
+    private static async Task<int> RunNodeAsync(FileInfo file, string product, IReadOnlyCollection<string> sections, Action<IIpopBuilder, IConfiguration> configure, Func<IServiceProvider, StatusReport> status, CancellationToken ct)
     {
         if (!TryLoad(file, product, [.. sections, "Metrics"], out IConfigurationRoot? config))
         {
@@ -96,8 +97,7 @@ public static partial class SampleHost
             // cancel a service's task before it runs, which the default (StopHost) reports as a crash with a stack trace.
             o.BackgroundServiceExceptionBehavior = BackgroundServiceExceptionBehavior.Ignore;
         });
-        configure(builder.Services, config);
-        builder.Services.AddHostedService<ControllerHostedService>();
+        configure(builder.Services.AddIpop(), config);
         if (metricsAt is not null)
         {
             // Counters of the Ipop.Tincan meter (links, bytes, packets, handshakes, drops by reason) as a Prometheus

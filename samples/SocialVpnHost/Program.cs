@@ -9,11 +9,9 @@ return await SampleHost.RunAsync(
     args,
     "socialvpn",
     ["Xmpp", "Tincan", "SocialVpn", "Status", "Logging"],
-    static (services, config) =>
-    {
-        services.AddIpopNode(config);
-        services.AddSocialVpn(o => NodeServices.BindStrict(config.GetSection("SocialVpn"), o, static (s, x) => s.Bind(x, b => b.ErrorOnUnknownConfiguration = true)));
-    },
+    static (ipop, config) => ipop
+        .AddIpopNode(config)
+        .AddSocialVpn(o => NodeServices.BindStrict(config.GetSection("SocialVpn"), o, static (s, x) => s.Bind(x, b => b.ErrorOnUnknownConfiguration = true))),
     static sp =>
     {
         SocialVpnController controller = sp.GetRequiredService<SocialVpnController>();

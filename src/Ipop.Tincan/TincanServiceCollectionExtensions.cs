@@ -1,9 +1,10 @@
-using Microsoft.Extensions.DependencyInjection;
+using Ipop;
+using Ipop.Tincan;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Ipop.Tincan;
+namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>Registers a Tincan node with Microsoft.Extensions.DependencyInjection.</summary>
 public static class TincanServiceCollectionExtensions
