@@ -160,7 +160,7 @@ public sealed partial class LinkNegotiator
     /// <param name="cancellationToken">Stops the negotiator.</param>
     /// <returns>A task that ends (cancelled) once the links are removed.</returns>
     /// <exception cref="InvalidOperationException">The negotiator runs already (or ran: it runs once).</exception>
-    public async Task RunAsync(Func<CancellationToken, Task> afterConnect, CancellationToken cancellationToken)
+    public Task RunAsync(Func<CancellationToken, Task> afterConnect, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(afterConnect);
         if (Interlocked.Exchange(ref _running, 1) != 0)
@@ -168,6 +168,11 @@ public sealed partial class LinkNegotiator
             throw new InvalidOperationException("This LinkNegotiator runs already (or ran): create one per run.");
         }
 
+        return RunCoreAsync(afterConnect, cancellationToken);
+    }
+
+    private async Task RunCoreAsync(Func<CancellationToken, Task> afterConnect, CancellationToken cancellationToken)
+    {
         _signaling.PeerChanged += OnEvent;
         _signaling.MessageReceived += OnEvent;
         _signaling.ConnectionChanged += OnEvent;
@@ -176,6 +181,7 @@ public sealed partial class LinkNegotiator
         using ITimer ticker = _time.CreateTimer(_ => _events.Writer.TryWrite(TickEvent.Instance), null, Tick, Tick);
         try
         {
+            cancellationToken.ThrowIfCancellationRequested();
             await _signaling.ConnectAsync(cancellationToken);
             await afterConnect(cancellationToken);
             foreach (OverlayPeer peer in _signaling.Peers)
