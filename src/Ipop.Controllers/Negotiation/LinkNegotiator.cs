@@ -90,7 +90,7 @@ public sealed partial class LinkNegotiator
     /// <exception cref="ArgumentNullException"><paramref name="signaling"/>, <paramref name="tincan"/> or <paramref name="policy"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A value of <paramref name="settings"/> is out of range.</exception>
     public LinkNegotiator(IOverlaySignaling signaling, ITincan tincan, ILinkPolicy policy, NegotiationSettings? settings = null, TimeProvider? timeProvider = null, ILogger? logger = null)
-        : this(signaling, tincan, new LinkPolicyAdapter(policy ?? throw new ArgumentNullException(nameof(policy))), settings ?? new NegotiationSettings(), timeProvider ?? TimeProvider.System, logger ?? NullLogger.Instance)
+        : this(signaling, tincan, new LinkPolicyAdapter(policy ?? throw new ArgumentNullException(nameof(policy))), Validated(settings ?? new NegotiationSettings()), timeProvider ?? TimeProvider.System, logger ?? NullLogger.Instance)
     {
     }
 
@@ -98,7 +98,8 @@ public sealed partial class LinkNegotiator
     {
         ArgumentNullException.ThrowIfNull(signaling);
         ArgumentNullException.ThrowIfNull(tincan);
-        settings.Validate();
+
+        // Settings of the built-in controllers come from their options, validated with messages naming the option keys.
         _signaling = signaling;
         _tincan = tincan;
         _policy = policy;
@@ -107,6 +108,12 @@ public sealed partial class LinkNegotiator
         _settings = settings;
         _refusals = new LogBudget(time, TimeSpan.FromSeconds(10));
         Jitter = settings.Random;
+    }
+
+    private static NegotiationSettings Validated(NegotiationSettings settings)
+    {
+        settings.Validate();
+        return settings;
     }
 
     /// <summary>

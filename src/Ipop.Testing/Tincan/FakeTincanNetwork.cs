@@ -7,13 +7,12 @@ namespace Ipop.Testing;
 /// The link managers (<see cref="ITincan"/>) of many in-process nodes that see each other, without sockets or
 /// crypto: a link connects once both ends hold a link to each other with each other's key (as Tincan does after
 /// its handshake), and <see cref="ConnectDelay"/> later on <see cref="Time"/>. A link whose other end is removed
-/// fails after <see cref="DeadPeerDelay"/>. Drive the rest by hand with <see cref="FakeTincan.SetStatus"/>.
+/// (and not created again) fails after <see cref="DeadPeerDelay"/>. Drive the rest by hand with <see cref="FakeTincan.SetStatus"/>.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Time is <see cref="TimeProvider"/>: pass a fake one (e.g. <c>FakeTimeProvider</c>) and advance it to make the
-/// delays pass; with the default delays of zero, links change state inside the call that caused it and no clock is
-/// needed. Events are raised on the calling thread after the network's lock is released, never while it is held.
+/// delays pass. With the default <see cref="ConnectDelay"/> of zero, links connect inside the call that paired them. Events are raised on the calling thread after the network's lock is released, never while it is held.
 /// </para>
 /// <para>
 /// Instead of polling, tests await <see cref="WaitUntilAsync"/>, which re-checks its condition after every change
@@ -35,8 +34,13 @@ public sealed class FakeTincanNetwork
     /// <summary>How long after both ends authorized each other a link becomes Connected (default zero: at once).</summary>
     public TimeSpan ConnectDelay { get; init; }
 
-    /// <summary>How long after its other end is removed a Connected link fails with <see cref="LinkFailureReason.PeerUnreachable"/> (default zero: at once).</summary>
-    public TimeSpan DeadPeerDelay { get; init; }
+    /// <summary>
+    /// How long after its other end is removed a Connected link fails with <see cref="LinkFailureReason.PeerUnreachable"/>,
+    /// unless that end is created again meanwhile (Tincan's dead-peer detection). Default 5 s. Zero fails it at once,
+    /// which also fails it when the other side merely replaces its link (remove, then create): two negotiators that
+    /// replace failed links then keep failing each other's, so keep it above zero for them.
+    /// </summary>
+    public TimeSpan DeadPeerDelay { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Every node created on this network.</summary>
     public IReadOnlyCollection<FakeTincan> Nodes

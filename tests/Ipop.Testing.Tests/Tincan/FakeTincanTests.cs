@@ -84,6 +84,24 @@ public sealed class FakeTincanTests
     }
 
     [Fact]
+    public async Task A_link_replaced_within_the_dead_peer_delay_keeps_the_other_end_up()
+    {
+        var time = new FakeTimeProvider();
+        var net = new FakeTincanNetwork(time);
+        FakeTincan a = net.CreateNode(A);
+        FakeTincan b = net.CreateNode(B);
+        a.CreateLink(B, await DescriptorAsync(b));
+        ITincanLink ba = b.CreateLink(A, await DescriptorAsync(a));
+
+        a.RemoveLink(B);
+        ITincanLink fresh = a.CreateLink(B, await DescriptorAsync(b));
+        time.Advance(net.DeadPeerDelay);
+        Assert.Equal(LinkState.Connected, ba.Status.State);
+        Assert.Equal(LinkState.Connected, fresh.Status.State);
+        Assert.True(net.AreLinked(A, B));
+    }
+
+    [Fact]
     public async Task The_same_key_keeps_the_link_object_and_a_key_held_for_another_peer_is_refused()
     {
         var net = new FakeTincanNetwork();
@@ -115,7 +133,7 @@ public sealed class FakeTincanTests
     [Fact]
     public async Task Dispose_removes_every_link_and_is_idempotent()
     {
-        var net = new FakeTincanNetwork();
+        var net = new FakeTincanNetwork { DeadPeerDelay = TimeSpan.Zero };
         FakeTincan a = net.CreateNode(A);
         FakeTincan b = net.CreateNode(B);
         a.CreateLink(B, await DescriptorAsync(b));
