@@ -1,46 +1,39 @@
 using Ipop;
+using Ipop.Controllers;
+using Microsoft.Extensions.Logging;
 
 /// <summary>
-/// A complete Ipop controller in a few dozen lines: link to every online contact whose user is in a list.
-/// Each side sends its link descriptor to allowed peers over signaling and links when the other's arrives;
-/// a peer that goes offline or leaves the list loses its link (and its key is revoked).
+/// A complete controller: links to every online contact on an allow-list. <see cref="LinkNegotiator"/> does the
+/// negotiation (no glare, retries with backoff and jitter, outages) and removes every link when the run is cancelled;
+/// the policy says who. Tincan and signaling belong to the caller, who starts and disposes them.
 /// </summary>
-public sealed class AllowListController(IOverlaySignaling signaling, ITincan tincan, IReadOnlySet<string> allowedUsers) : IController
+public sealed class AllowListController : IController
 {
-    private const string DescriptorKind = "custom-descriptor";
+    private readonly AllowListPolicy _policy;
+    private readonly LinkNegotiator _negotiator;
 
-    public async Task RunAsync(CancellationToken cancellationToken)
+    public AllowListController(IOverlaySignaling signaling, ITincan tincan, IEnumerable<string> allowedUsers, ILogger? logger = null)
     {
-        signaling.PeerChanged += (_, e) => _ = OnPeerAsync(e.Current, cancellationToken);
-        signaling.MessageReceived += (_, e) =>
-        {
-            OverlayPeer? peer = signaling.Peers.FirstOrDefault(p => p.Id == e.From);
-            if (e.Message.Kind == DescriptorKind && peer is not null && allowedUsers.Contains(peer.User))
-            {
-                tincan.CreateLink(e.From, LinkDescriptor.Parse(e.Message.Body));
-            }
-        };
-
-        await tincan.StartAsync(cancellationToken);
-        await signaling.ConnectAsync(cancellationToken);
-        foreach (OverlayPeer peer in signaling.Peers)
-        {
-            await OnPeerAsync(peer, cancellationToken);
-        }
-
-        await Task.Delay(Timeout.Infinite, cancellationToken);
+        _policy = new AllowListPolicy(allowedUsers);
+        _negotiator = new LinkNegotiator(signaling, tincan, _policy, logger: logger);
     }
 
-    private async Task OnPeerAsync(OverlayPeer peer, CancellationToken cancellationToken)
+    /// <summary>Completes once the controller listens and signaling is connected.</summary>
+    public Task Ready => _negotiator.Ready;
+
+    public Task RunAsync(CancellationToken cancellationToken) => _negotiator.RunAsync(cancellationToken);
+
+    /// <summary>Completes when the controller has handled everything that happened so far.</summary>
+    public Task WhenIdleAsync() => _negotiator.WhenIdleAsync();
+
+    /// <summary>Takes <paramref name="user"/> off the list: its link goes at once.</summary>
+    public void Disallow(string user)
     {
-        if (peer.Presence == PeerPresence.Online && allowedUsers.Contains(peer.User))
+        _negotiator.Post(_ =>
         {
-            LinkDescriptor mine = await tincan.GetLocalDescriptorAsync(cancellationToken);
-            await signaling.SendAsync(peer.Id, new OverlayMessage(DescriptorKind, mine.ToJson()), cancellationToken);
-        }
-        else
-        {
-            tincan.RemoveLink(peer.Id);
-        }
+            _policy.Remove(user);
+            return Task.CompletedTask;
+        });
+        _negotiator.RecheckTrust();
     }
 }

@@ -1,3 +1,5 @@
+using Ipop.Testing;
+
 namespace Ipop.Xmpp.Tests;
 
 /// <summary>

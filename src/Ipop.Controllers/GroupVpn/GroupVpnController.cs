@@ -22,7 +22,7 @@ namespace Ipop.Controllers;
 /// belongs to the member that held it first (<see cref="AddressOwnership"/>): a later claim for it is refused
 /// and logged, and only held addresses are routed, so a member's packets are accepted only from its own.
 /// </remarks>
-public sealed partial class GroupVpnController : IController, ILinkPolicy
+public sealed partial class GroupVpnController : IController, INegotiationPolicy
 {
     private readonly IOverlaySignaling _signaling;
     private readonly ITincan _tincan;
@@ -59,10 +59,12 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
         _switch = new LearningSwitch(timeProvider: _time, maxStations: Math.Max(1, _options.MaxLearnedMacs));
-        _negotiator = new LinkNegotiator(signaling, tincan, this, _time, logger, new NegotiationSettings(
-            TimeSpan.FromSeconds(_options.LinkRetryMinSeconds),
-            TimeSpan.FromSeconds(_options.LinkRetryMaxSeconds),
-            TimeSpan.FromSeconds(_options.SignalingOutageLinkLifetimeSeconds)));
+        _negotiator = new LinkNegotiator(signaling, tincan, this, new NegotiationSettings
+        {
+            RetryMin = TimeSpan.FromSeconds(_options.LinkRetryMinSeconds),
+            RetryMax = TimeSpan.FromSeconds(_options.LinkRetryMaxSeconds),
+            OutageLinkLifetime = TimeSpan.FromSeconds(_options.SignalingOutageLinkLifetimeSeconds),
+        }, _time, logger);
     }
 
     /// <summary>This node's addresses in the group (empty until running).</summary>
@@ -126,7 +128,7 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
         LogStarted(_logger, _options.Group, _signaling.LocalId.Value, string.Join(' ', _addresses), _nic.Name, _options.Mode);
     }
 
-    bool ILinkPolicy.IsTrusted(OverlayPeer peer)
+    bool INegotiationPolicy.IsTrusted(OverlayPeer peer)
     {
         bool member = peer.Presence == PeerPresence.Online
             && peer.Relationship.HasFlag(PeerRelationship.GroupMember)
@@ -139,13 +141,13 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
         return member;
     }
 
-    LinkNegotiationMessage ILinkPolicy.Describe(PeerId peer, LinkDescriptor? descriptor) =>
+    LinkNegotiationMessage INegotiationPolicy.Describe(PeerId peer, LinkDescriptor? descriptor) =>
         new(descriptor, _addresses, _nic?.MacAddress) { Bridge = !string.IsNullOrEmpty(_options.BridgeName) };
 
     /// <summary>The negotiation loop (tests wait on it going idle).</summary>
     internal LinkNegotiator Negotiator => _negotiator;
 
-    async Task ILinkPolicy.OnClaimsAsync(PeerId peer, LinkNegotiationMessage message, ITincanLink? link, CancellationToken ct)
+    async Task INegotiationPolicy.OnClaimsAsync(PeerId peer, LinkNegotiationMessage message, ITincanLink? link, CancellationToken ct)
     {
         var valid = message.Addresses.Where(a => _subnet.Contains(a.Address) || (_subnetV6 is { } v6 && v6.Contains(a.Address))).ToImmutableArray();
         if (valid.Length != message.Addresses.Length)
@@ -238,7 +240,7 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
 
     private static IPNetwork HostPrefix(IPAddress a) => new(a, a.AddressFamily == AddressFamily.InterNetwork ? 32 : 128);
 
-    void ILinkPolicy.OnLinkReplaced(PeerId peer, ITincanLink old)
+    void INegotiationPolicy.OnLinkReplaced(PeerId peer, ITincanLink old)
     {
         if (_linkOf.TryGetValue(peer, out ITincanLink? current) && ReferenceEquals(current, old))
         {
@@ -249,7 +251,7 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
         _switch.Forget(old);
     }
 
-    void ILinkPolicy.OnForgotten(PeerId peer, ITincanLink? link)
+    void INegotiationPolicy.OnForgotten(PeerId peer, ITincanLink? link)
     {
         _members.TryRemove(peer, out _);
         _linkOf.Remove(peer);
@@ -263,7 +265,7 @@ public sealed partial class GroupVpnController : IController, ILinkPolicy
         ApplyOwnership(); // an address it held may go to a member that waited for it
     }
 
-    void ILinkPolicy.OnTick() => _switch.Purge();
+    void INegotiationPolicy.OnTick() => _switch.Purge();
 
     private ImmutableArray<InterfaceAddress> WithIpv6(InterfaceAddress v4)
     {

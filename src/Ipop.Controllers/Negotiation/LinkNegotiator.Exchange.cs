@@ -1,16 +1,22 @@
 using System.Security.Cryptography;
+using Ipop.Controllers.Negotiation;
 
-namespace Ipop.Controllers.Negotiation;
+namespace Ipop.Controllers;
 
 /// <summary>
 /// The exchange itself: offers, answers and requests, the nonces that tie an answer to our offer, and the
 /// binding of a peer's key and candidates to its link (which also decides who keeps a key two peers claim).
 /// </summary>
-internal sealed partial class LinkNegotiator
+public sealed partial class LinkNegotiator
 {
     private async Task HandleMessageAsync(PeerId from, OverlayMessage message, CancellationToken ct)
     {
         OverlayPeer? peer = _signaling.Peers.FirstOrDefault(p => p.Id == from);
+        if (!message.Kind.StartsWith("ipop-", StringComparison.Ordinal) && await _policy.OnOtherMessageAsync(peer, message, ct))
+        {
+            return; // a controller's own protocol: the policy took it
+        }
+
         if (peer is null || !_policy.IsTrusted(peer))
         {
             Refuse(from, message.Kind, "not a trusted online peer");
@@ -188,6 +194,7 @@ internal sealed partial class LinkNegotiator
                 if (!ReferenceEquals(old, p.Link))
                 {
                     _policy.OnLinkReplaced(p.Id, old);
+                    _policy.OnLinkCreated(p.Id, p.Link!);
                     p.LinkSince = now;
                     p.EverConnected = false;
                 }
@@ -215,6 +222,7 @@ internal sealed partial class LinkNegotiator
             return false;
         }
 
+        _policy.OnLinkCreated(p.Id, p.Link!);
         p.LinkSince = now;
         p.EverConnected = false;
         return true;

@@ -1,11 +1,12 @@
+using Ipop.Controllers.Negotiation;
 using Microsoft.Extensions.Logging;
 
-namespace Ipop.Controllers.Negotiation;
+namespace Ipop.Controllers;
 
 /// <summary>
 /// The negotiator's source-generated log messages (event ids 101-118; 119-120 in LinkNegotiator.Presence).
 /// </summary>
-internal sealed partial class LinkNegotiator
+public sealed partial class LinkNegotiator
 {
     [LoggerMessage(101, LogLevel.Information, "peer {Peer} is trusted and online")]
     private static partial void LogPeerTrusted(ILogger logger, string peer);

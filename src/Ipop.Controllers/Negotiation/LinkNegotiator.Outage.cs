@@ -1,11 +1,13 @@
-namespace Ipop.Controllers.Negotiation;
+using Ipop.Controllers.Negotiation;
+
+namespace Ipop.Controllers;
 
 /// <summary>
 /// Signaling outages: links are kept while signaling is down (for the outage link lifetime at most), and on its
 /// return every peer is re-checked against signaling's current view and retried at once; peers not back yet keep
 /// their working link until the reconnect grace ends.
 /// </summary>
-internal sealed partial class LinkNegotiator
+public sealed partial class LinkNegotiator
 {
     private async Task HandleConnectionAsync(SignalingConnectionEventArgs e, CancellationToken ct)
     {

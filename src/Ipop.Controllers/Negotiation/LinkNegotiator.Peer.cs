@@ -1,9 +1,11 @@
-namespace Ipop.Controllers.Negotiation;
+using Ipop.Controllers.Negotiation;
+
+namespace Ipop.Controllers;
 
 /// <summary>
 /// What the negotiator knows about one peer.
 /// </summary>
-internal sealed partial class LinkNegotiator
+public sealed partial class LinkNegotiator
 {
     private sealed class Peer(PeerId id, bool initiator)
     {

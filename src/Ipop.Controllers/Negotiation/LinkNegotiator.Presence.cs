@@ -1,6 +1,7 @@
+using Ipop.Controllers.Negotiation;
 using Microsoft.Extensions.Logging;
 
-namespace Ipop.Controllers.Negotiation;
+namespace Ipop.Controllers;
 
 /// <summary>
 /// A short absence is not a departure: a peer whose signaling session merely ended (signaling says so with
@@ -10,7 +11,7 @@ namespace Ipop.Controllers.Negotiation;
 /// its public address, the old server-reflexive one), while the kept link follows the peer's packets from its new
 /// address. A removal (kick, ban, revoked membership, unfriending) still ends the link at once.
 /// </summary>
-internal sealed partial class LinkNegotiator
+public sealed partial class LinkNegotiator
 {
     private Task HandlePeerChangedAsync(OverlayPeerEventArgs e, CancellationToken ct)
     {

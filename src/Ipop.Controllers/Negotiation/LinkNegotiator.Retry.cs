@@ -1,10 +1,12 @@
-namespace Ipop.Controllers.Negotiation;
+using Ipop.Controllers.Negotiation;
+
+namespace Ipop.Controllers;
 
 /// <summary>
 /// Liveness: link status changes and the 1 s tick decide, per peer, whether its link is stuck and start a new
 /// attempt once its backoff (exponential, capped, with jitter) has passed.
 /// </summary>
-internal sealed partial class LinkNegotiator
+public sealed partial class LinkNegotiator
 {
     private async Task HandleLinkStatusAsync(LinkStatusChangedEventArgs e, CancellationToken ct)
     {

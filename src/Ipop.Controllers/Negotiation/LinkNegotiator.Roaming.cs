@@ -1,6 +1,7 @@
+using Ipop.Controllers.Negotiation;
 using Microsoft.Extensions.Logging;
 
-namespace Ipop.Controllers.Negotiation;
+namespace Ipop.Controllers;
 
 /// <summary>
 /// Our candidates changed (Tincan's <see cref="ITincan.LocalCandidatesChanged"/>: a new underlay address, a replaced
@@ -8,7 +9,7 @@ namespace Ipop.Controllers.Negotiation;
 /// other's current candidates. Offers go from the initiator; the other side asks for one, and its answer carries its
 /// own descriptor. A link that still works is updated in place (<see cref="Bind"/>), so its session carries on.
 /// </summary>
-internal sealed partial class LinkNegotiator
+public sealed partial class LinkNegotiator
 {
     private static readonly TimeSpan ReannounceWindow = TimeSpan.FromMinutes(2);
 

@@ -13,7 +13,7 @@ namespace Ipop.Controllers;
 /// device an address in it (stable across restarts). Packets arrive addressed in the sender's view and
 /// the receiving node translates them into its own (IPv4 header and TCP/UDP/ICMP checksums updated incrementally, RFC 1624).
 /// </summary>
-public sealed partial class SocialVpnController : IController, ILinkPolicy
+public sealed partial class SocialVpnController : IController, INegotiationPolicy
 {
     private readonly IOverlaySignaling _signaling;
     private readonly ITincan _tincan;
@@ -45,10 +45,12 @@ public sealed partial class SocialVpnController : IController, ILinkPolicy
         _options = options.Value;
         _logger = logger;
         _time = timeProvider ?? TimeProvider.System;
-        _negotiator = new LinkNegotiator(signaling, tincan, this, _time, logger, new NegotiationSettings(
-            TimeSpan.FromSeconds(_options.LinkRetryMinSeconds),
-            TimeSpan.FromSeconds(_options.LinkRetryMaxSeconds),
-            TimeSpan.FromSeconds(_options.SignalingOutageLinkLifetimeSeconds)));
+        _negotiator = new LinkNegotiator(signaling, tincan, this, new NegotiationSettings
+        {
+            RetryMin = TimeSpan.FromSeconds(_options.LinkRetryMinSeconds),
+            RetryMax = TimeSpan.FromSeconds(_options.LinkRetryMaxSeconds),
+            OutageLinkLifetime = TimeSpan.FromSeconds(_options.SignalingOutageLinkLifetimeSeconds),
+        }, _time, logger);
     }
 
     /// <summary>This node's address in its own view (once running).</summary>
@@ -134,7 +136,7 @@ public sealed partial class SocialVpnController : IController, ILinkPolicy
         LogFriendRequest(_logger, e.User);
     }
 
-    bool ILinkPolicy.IsTrusted(OverlayPeer peer)
+    bool INegotiationPolicy.IsTrusted(OverlayPeer peer)
     {
         // Friends of friends are never linked: only our own mutual subscriptions count.
         bool friend = peer.Presence == PeerPresence.Online && peer.Relationship.HasFlag(PeerRelationship.Friend);
@@ -148,10 +150,10 @@ public sealed partial class SocialVpnController : IController, ILinkPolicy
         return friend;
     }
 
-    LinkNegotiationMessage ILinkPolicy.Describe(PeerId peer, LinkDescriptor? descriptor) =>
+    LinkNegotiationMessage INegotiationPolicy.Describe(PeerId peer, LinkDescriptor? descriptor) =>
         new(descriptor, [_book!.Self], null) { Assigned = new InterfaceAddress(_book.AddressOf(peer), _book.Pool.PrefixLength) };
 
-    Task ILinkPolicy.OnClaimsAsync(PeerId peer, LinkNegotiationMessage message, ITincanLink? link, CancellationToken cancellationToken)
+    Task INegotiationPolicy.OnClaimsAsync(PeerId peer, LinkNegotiationMessage message, ITincanLink? link, CancellationToken cancellationToken)
     {
         InterfaceAddress? peerSelf = message.Addresses.FirstOrDefault(a => a.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork);
         if (link is null || peerSelf is not { } self || message.Assigned is not { } assigned)
@@ -171,12 +173,12 @@ public sealed partial class SocialVpnController : IController, ILinkPolicy
         return Task.CompletedTask;
     }
 
-    void ILinkPolicy.OnLinkReplaced(PeerId peer, ITincanLink old) => _router!.RemoveFriend(old);
+    void INegotiationPolicy.OnLinkReplaced(PeerId peer, ITincanLink old) => _router!.RemoveFriend(old);
 
     /// <summary>The negotiation loop (tests wait on it going idle).</summary>
     internal LinkNegotiator Negotiator => _negotiator;
 
-    void ILinkPolicy.OnForgotten(PeerId peer, ITincanLink? link)
+    void INegotiationPolicy.OnForgotten(PeerId peer, ITincanLink? link)
     {
         _friends.TryRemove(peer, out _);
         if (link is not null)
@@ -185,7 +187,7 @@ public sealed partial class SocialVpnController : IController, ILinkPolicy
         }
     }
 
-    void ILinkPolicy.OnTick()
+    void INegotiationPolicy.OnTick()
     {
     }
 

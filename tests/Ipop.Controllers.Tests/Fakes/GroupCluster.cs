@@ -1,5 +1,5 @@
 using System.Text;
-using Ipop.Xmpp;
+using Ipop.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;

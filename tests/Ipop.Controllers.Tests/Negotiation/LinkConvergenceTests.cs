@@ -1,5 +1,5 @@
 using Ipop.Controllers.Tests.Fakes;
-using Ipop.Xmpp;
+using Ipop.Testing;
 
 namespace Ipop.Controllers.Tests.Negotiation;
 

@@ -4,9 +4,10 @@ using Ipop.Lab.Namespaces;
 namespace Ipop.IntegrationTests.ControllerApi;
 
 /// <summary>
-/// Issue 8's "write your own controller" path: samples/CustomController references Ipop only as NuGet packages
-/// from the local feed (as an outside user would), is built from scratch and run; its self-test links the
-/// allowed contacts over real Tincan nodes and never the others.
+/// The "write your own controller" path: samples/CustomController (an allow-list policy on the public
+/// <c>LinkNegotiator</c>) references Ipop only as NuGet packages from the local feed (as an outside user would), is
+/// built from scratch and run; its self-test links the allowed contacts over real Tincan nodes and never the others,
+/// drops a link when a user is taken off the list, and leaves no link behind once stopped.
 /// </summary>
 public sealed class CustomControllerSampleTests
 {
@@ -15,7 +16,7 @@ public sealed class CustomControllerSampleTests
     {
         string root = Artifacts.RepositoryRoot;
         string feed = Path.Combine(root, "artifacts", "packages");
-        if (!Directory.Exists(feed) || !Directory.EnumerateFiles(feed, "Ipop.Tincan.*.nupkg").Any())
+        if (!Directory.Exists(feed) || !Directory.EnumerateFiles(feed, "Ipop.Testing.*.nupkg").Any())
         {
             // Outside scripts/test.sh (which packs first), make the feed here.
             Cmd.Run(TimeSpan.FromMinutes(5), "dotnet", "pack", Path.Combine(root, "Ipop.sln"), "-c", "Release", "-o", feed, "-v", "q");
@@ -27,10 +28,13 @@ public sealed class CustomControllerSampleTests
         {
             Directory.Delete(obj, recursive: true); // a fresh restore from the feed every time
         }
+
         CommandResult run = Cmd.TryRun(TimeSpan.FromMinutes(5), "dotnet", "run", "--project", project);
         Assert.True(run.ExitCode == 0, run.StandardOutput + run.StandardError);
         Assert.Contains("custom controller: OK", run.StandardOutput, StringComparison.Ordinal);
         Assert.Contains("alice: bob@example.org", run.StandardOutput, StringComparison.Ordinal);
         Assert.DoesNotContain("carol@example.org", run.StandardOutput.Split('\n').First(l => l.StartsWith("alice:", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Contains("bob took carol off his list: link removed", run.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("links left after stop: 0", run.StandardOutput, StringComparison.Ordinal);
     }
 }

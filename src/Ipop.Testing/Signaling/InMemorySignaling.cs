@@ -1,12 +1,11 @@
 using System.Collections.Immutable;
-using Ipop.Xmpp.Connection;
-using Ipop.Xmpp.Xml;
+using Ipop.Xmpp;
 
-namespace Ipop.Xmpp;
+namespace Ipop.Testing;
 
 /// <summary>
 /// One node on an <see cref="InMemorySignalingNetwork"/>: the <see cref="IOverlaySignaling"/> contract
-/// without a server. Same rules as <see cref="XmppSignaling"/>: friends are mutual, group members are
+/// without a server, for tests and simulations. Same rules as <see cref="XmppSignaling"/>: friends are mutual, group members are
 /// peers that share a joined group, messages are delivered only from online friends or group members
 /// (others are dropped and counted). A node whose session is lost keeps its last view of its peers (no
 /// events) while its messages fail; the others see it go offline. On reconnect its view is recomputed from
@@ -16,7 +15,8 @@ public sealed class InMemorySignaling : IOverlaySignaling
 {
     private readonly InMemorySignalingNetwork _network;
     private readonly Dictionary<PeerId, OverlayPeer> _peers = [];
-    private readonly SerialEventQueue _events = new(_ => { });
+    private readonly SerialEventQueue _events = new();
+    private readonly List<TaskCompletionSource> _connectWaiters = [];
     private long _dropped;
     private bool _started;
     private bool _disposed;
@@ -63,7 +63,55 @@ public sealed class InMemorySignaling : IOverlaySignaling
     /// <summary>Messages dropped because the sender was not trusted.</summary>
     public long DroppedMessages => Interlocked.Read(ref _dropped);
 
-    internal bool Connected { get; set; }
+    /// <summary>
+    /// Completes once this node's session is up (at once if it is): after <see cref="ConnectAsync"/>, or after
+    /// <see cref="SimulateReconnect"/> or <see cref="InMemorySignalingNetwork.EndServerOutage"/>. The
+    /// <see cref="ConnectionChanged"/> event may still be on its way: <see cref="WhenDeliveredAsync"/> waits for it.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>A task that completes when connected.</returns>
+    public Task WaitUntilConnectedAsync(CancellationToken cancellationToken)
+    {
+        lock (_network.Gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (Connected)
+            {
+                return Task.CompletedTask;
+            }
+
+            var waiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _connectWaiters.Add(waiter);
+            return waiter.Task.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Completes once every event this node raised so far (peers, messages, connection, friend requests) has reached its
+    /// handlers and they returned. Handlers that only queue work (as <c>LinkNegotiator</c> does) may still be busy with
+    /// it. With <see cref="InMemorySignalingNetwork.ManualDelivery"/>, events wait for
+    /// <see cref="InMemorySignalingNetwork.DeliverPending"/> instead, and this completes at once.
+    /// </summary>
+    /// <returns>A task that completes when the queue is drained up to now.</returns>
+    public Task WhenDeliveredAsync() => _network.ManualDelivery ? Task.CompletedTask : _events.FlushAsync();
+
+    internal bool Connected
+    {
+        get;
+        set
+        {
+            field = value;
+            if (value)
+            {
+                foreach (TaskCompletionSource waiter in _connectWaiters)
+                {
+                    waiter.TrySetResult();
+                }
+
+                _connectWaiters.Clear();
+            }
+        }
+    }
 
     internal bool Started => _started && !_disposed;
 
@@ -139,7 +187,7 @@ public sealed class InMemorySignaling : IOverlaySignaling
     public Task SendAsync(PeerId to, OverlayMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        XmppSignaling.ValidateMessage(message);
+        UserIds.ValidateMessage(message);
         lock (_network.Gate)
         {
             RequireConnected();
@@ -295,6 +343,5 @@ public sealed class InMemorySignaling : IOverlaySignaling
         }
     }
 
-    private static string User(string user)
-        => Jid.TryParse(user, out Jid jid) && jid.Local is not null ? jid.Bare : throw new ArgumentException($"'{user}' is not a user JID (user@domain).", nameof(user));
+    private static string User(string user) => UserIds.Bare(user, nameof(user));
 }

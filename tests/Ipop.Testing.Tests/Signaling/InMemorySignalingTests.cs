@@ -1,9 +1,18 @@
-namespace Ipop.Xmpp.Tests;
+using Ipop.Xmpp;
 
-/// <summary>In-memory specifics: outages and restarts.</summary>
+namespace Ipop.Testing.Tests.Signaling;
+
+/// <summary>In-memory specifics: outages and restarts, faults, and the awaitable connection and delivery.</summary>
 public sealed class InMemorySignalingTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>Every event raised so far has reached its handlers (no polling, no sleep): then the condition must hold.</summary>
+    private static async Task UntilAsync(InMemorySignalingNetwork network, Func<bool> condition, string what)
+    {
+        await network.WhenDeliveredAsync();
+        Assert.True(condition(), $"not so: {what}");
+    }
 
     [Fact]
     public async Task Server_restart_reports_peers_offline_then_online_again()
@@ -17,17 +26,17 @@ public sealed class InMemorySignalingTests
         await a.JoinGroupAsync("lab", Ct);
         await b.JoinGroupAsync("lab", Ct);
         await a.RequestFriendshipAsync("b@lab.test", Ct);
-        await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, PeerRelationship.Friend | PeerRelationship.GroupMember), "A sees B");
+        await UntilAsync(network, () => pa.SeesOnline(b.LocalId, PeerRelationship.Friend | PeerRelationship.GroupMember), "A sees B");
 
         b.SimulateDisconnect();
-        await SignalingProbe.WaitUntilAsync(() => pa.LastSeen(b.LocalId) is { Presence: PeerPresence.Offline, Relationship: PeerRelationship.Friend }, "A sees B offline, still a friend");
+        await UntilAsync(network, () => pa.LastSeen(b.LocalId) is { Presence: PeerPresence.Offline, Relationship: PeerRelationship.Friend }, "A sees B offline, still a friend");
         await Assert.ThrowsAsync<InvalidOperationException>(() => b.SendAsync(a.LocalId, new OverlayMessage("k", "x"), Ct));
         b.SimulateReconnect();
-        await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, PeerRelationship.Friend | PeerRelationship.GroupMember), "A sees B back in the group");
+        await UntilAsync(network, () => pa.SeesOnline(b.LocalId, PeerRelationship.Friend | PeerRelationship.GroupMember), "A sees B back in the group");
 
         network.SimulateServerRestart();
-        await SignalingProbe.WaitUntilAsync(() => pa.ConnectionEvents.Count(e => !e.IsConnected) == 1 && pa.ConnectionEvents.Last().IsConnected, "A went down and up");
-        await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, PeerRelationship.Friend | PeerRelationship.GroupMember), "A sees B after the restart");
+        await UntilAsync(network, () => pa.ConnectionEvents.Count(e => !e.IsConnected) == 1 && pa.ConnectionEvents.Last().IsConnected, "A went down and up");
+        await UntilAsync(network, () => pa.SeesOnline(b.LocalId, PeerRelationship.Friend | PeerRelationship.GroupMember), "A sees B after the restart");
         Assert.True(network.AreFriends("a@lab.test", "b@lab.test"));
     }
 
@@ -41,7 +50,7 @@ public sealed class InMemorySignalingTests
         await a.ConnectAsync(Ct);
         await a.RequestFriendshipAsync("b@lab.test", Ct);
         await b.ConnectAsync(Ct);
-        await SignalingProbe.WaitUntilAsync(() => pb.FriendRequests.Contains("a@lab.test"), "B is asked on connect");
+        await UntilAsync(network, () => pb.FriendRequests.Contains("a@lab.test"), "B is asked on connect");
     }
 
     [Fact]
@@ -123,5 +132,36 @@ public sealed class InMemorySignalingTests
         List<string> again = await SendAsync(new InMemorySignalingFaults(new Random(1)) { ReorderProbability = 0.3 });
         Assert.Equal(reordered, again); // same seed, same order
         Assert.Throws<ArgumentOutOfRangeException>(() => network.Faults = new InMemorySignalingFaults(new Random(1)) { DropProbability = 1.5 });
+    }
+
+    [Fact]
+    public async Task Connection_and_delivery_are_awaitable_so_tests_need_no_sleeps()
+    {
+        var network = new InMemorySignalingNetwork();
+        await using InMemorySignaling a = network.CreateNode("a@lab.test");
+        await using InMemorySignaling b = network.CreateNode("b@lab.test", FriendRequestPolicy.AcceptListed, ["a@lab.test"]);
+        Task connected = a.WaitUntilConnectedAsync(TestContext.Current.CancellationToken);
+        Assert.False(connected.IsCompleted);
+        var seen = new List<OverlayPeer>();
+        b.PeerChanged += (_, e) => seen.Add(e.Current);
+
+        await a.ConnectAsync(TestContext.Current.CancellationToken);
+        await b.ConnectAsync(TestContext.Current.CancellationToken);
+        await connected;
+        await a.RequestFriendshipAsync("b@lab.test", TestContext.Current.CancellationToken);
+        await network.WhenDeliveredAsync();
+
+        // No sleep: every event raised so far has reached its handler.
+        OverlayPeer last = Assert.Single(seen, p => p.Id == a.LocalId && p.Presence == PeerPresence.Online);
+        Assert.Equal(PeerRelationship.Friend, last.Relationship);
+    }
+
+    [Fact]
+    public void Users_must_be_bare_jids()
+    {
+        var network = new InMemorySignalingNetwork();
+        Assert.Contains("not a bare user JID", Assert.Throws<ArgumentException>(() => network.CreateNode("alice")).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => network.CreateNode("alice@lab.test/res"));
+        Assert.Equal("alice@lab.test", network.CreateNode("Alice@Lab.Test").LocalUser);
     }
 }

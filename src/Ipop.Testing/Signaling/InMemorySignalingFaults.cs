@@ -1,4 +1,4 @@
-namespace Ipop.Xmpp;
+namespace Ipop.Testing;
 
 /// <summary>
 /// Bad luck for <see cref="InMemorySignalingNetwork"/> messages (set <see cref="InMemorySignalingNetwork.Faults"/>):

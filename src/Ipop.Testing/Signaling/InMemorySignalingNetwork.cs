@@ -1,10 +1,10 @@
 using System.Collections.Immutable;
-using Ipop.Xmpp.Xml;
+using Ipop.Xmpp;
 
-namespace Ipop.Xmpp;
+namespace Ipop.Testing;
 
 /// <summary>
-/// An in-process stand-in for an XMPP server, for tests and simulations: users, friendships (mutual
+/// An in-process stand-in for a signaling server (XMPP), for tests and simulations: users, friendships (mutual
 /// subscriptions), groups (rooms) and presence, with the same semantics as <see cref="XmppSignaling"/>.
 /// Create nodes with <see cref="CreateNode"/>; simulate outages with <see cref="InMemorySignaling.SimulateDisconnect"/>,
 /// <see cref="SimulateServerOutage"/> and <see cref="SimulateServerRestart"/>, lost, duplicated and reordered
@@ -83,7 +83,7 @@ public sealed class InMemorySignalingNetwork
     /// <returns>The new node.</returns>
     public InMemorySignaling CreateNode(string user, FriendRequestPolicy policy = FriendRequestPolicy.Ask, IEnumerable<string>? acceptedFriends = null)
     {
-        if (!Jid.TryParse(user, out Jid jid) || jid.Local is null || !jid.IsBare)
+        if (!UserIds.TryBare(user, allowResource: false, out string bare))
         {
             throw new ArgumentException($"'{user}' is not a bare user JID (user@domain).", nameof(user));
         }
@@ -91,7 +91,7 @@ public sealed class InMemorySignalingNetwork
         lock (_gate)
         {
             int n = ++_nextResource;
-            var node = new InMemorySignaling(this, jid.Bare, new PeerId($"{jid.Bare}/ipop-{n:x8}"), policy, [.. (acceptedFriends ?? []).Select(f => Jid.Parse(f).Bare)]);
+            var node = new InMemorySignaling(this, bare, new PeerId($"{bare}/ipop-{n:x8}"), policy, [.. (acceptedFriends ?? []).Select(f => UserIds.Bare(f, nameof(acceptedFriends)))]);
             _nodes.Add(node);
             return node;
         }
@@ -177,6 +177,13 @@ public sealed class InMemorySignalingNetwork
 
         return delivered;
     }
+
+    /// <summary>
+    /// Completes once every node has raised every event queued so far and its handlers returned (see
+    /// <see cref="InMemorySignaling.WhenDeliveredAsync"/>).
+    /// </summary>
+    /// <returns>A task that completes when every node's queue is drained up to now.</returns>
+    public Task WhenDeliveredAsync() => Task.WhenAll(Nodes.Select(n => n.WhenDeliveredAsync()));
 
     /// <summary>True if the two users are friends.</summary>
     public bool AreFriends(string a, string b)

@@ -1,0 +1,43 @@
+namespace Ipop.Controllers.Negotiation;
+
+/// <summary>
+/// What the built-in controllers tell <see cref="LinkNegotiator"/> beyond the public <see cref="ILinkPolicy"/>: the
+/// addresses they claim in each message, and what to forget when links go. A public policy is adapted to it by
+/// <see cref="LinkPolicyAdapter"/>.
+/// </summary>
+internal interface INegotiationPolicy
+{
+    /// <summary>Whether this peer may have a link now (online group member, mutual friend, ...).</summary>
+    bool IsTrusted(OverlayPeer peer);
+
+    /// <summary>The negotiation body to send to <paramref name="peer"/> (the negotiator fills in the descriptor and nonce).</summary>
+    LinkNegotiationMessage Describe(PeerId peer, LinkDescriptor? descriptor);
+
+    /// <summary>The peer told us its addresses (in an offer, answer or address update).</summary>
+    Task OnClaimsAsync(PeerId peer, LinkNegotiationMessage message, ITincanLink? link, CancellationToken cancellationToken);
+
+    /// <summary>A new link object was created for <paramref name="peer"/> (its first, or one replacing an older one).</summary>
+    void OnLinkCreated(PeerId peer, ITincanLink link)
+    {
+    }
+
+    /// <summary>A link object of a peer that is still wanted was removed to be created afresh: forget what pointed to it.</summary>
+    void OnLinkReplaced(PeerId peer, ITincanLink old);
+
+    /// <summary>The peer is no longer trusted or went offline: its link is already removed.</summary>
+    void OnForgotten(PeerId peer, ITincanLink? link);
+
+    /// <summary>The negotiator is stopping and has removed <paramref name="link"/>.</summary>
+    void OnStopped(PeerId peer, ITincanLink link)
+    {
+    }
+
+    /// <summary>
+    /// A message whose kind is not one of the negotiator's arrived: <c>true</c> if the policy took it (then it is not
+    /// refused as an unknown kind).
+    /// </summary>
+    Task<bool> OnOtherMessageAsync(OverlayPeer? from, OverlayMessage message, CancellationToken cancellationToken) => Task.FromResult(false);
+
+    /// <summary>Once a second, on the controller loop.</summary>
+    void OnTick();
+}

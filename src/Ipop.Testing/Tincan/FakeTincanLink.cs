@@ -1,0 +1,54 @@
+namespace Ipop.Testing;
+
+/// <summary>A link of a <see cref="FakeTincan"/>: it records what is sent on it instead of sending.</summary>
+public sealed class FakeTincanLink : ITincanLink
+{
+    private long _sentPackets;
+    private long _sentControl;
+
+    internal FakeTincanLink(PeerId peer, NodePublicKey key)
+    {
+        Peer = peer;
+        PeerKey = key;
+    }
+
+    /// <inheritdoc />
+    public PeerId Peer { get; }
+
+    /// <inheritdoc />
+    public NodePublicKey PeerKey { get; }
+
+    /// <inheritdoc />
+    public LinkStatus Status { get => Volatile.Read(ref field); internal set => Volatile.Write(ref field, value); } = LinkStatus.Connecting;
+
+    /// <summary>The descriptor the link was (last) created with.</summary>
+    public LinkDescriptor? Remote { get; internal set; }
+
+    /// <summary>Packets accepted by <see cref="TrySend"/>.</summary>
+    public long SentPackets => Interlocked.Read(ref _sentPackets);
+
+    /// <summary>Messages accepted by <see cref="TrySendControl"/>.</summary>
+    public long SentControlMessages => Interlocked.Read(ref _sentControl);
+
+    /// <inheritdoc />
+    public LinkStats GetStats() => new();
+
+    /// <inheritdoc />
+    /// <remarks>Counts the packet when the link is Connected; nothing is delivered.</remarks>
+    public bool TrySend(ReadOnlySpan<byte> packet) => Count(ref _sentPackets);
+
+    /// <inheritdoc />
+    /// <remarks>Counts the message when the link is Connected; nothing is delivered.</remarks>
+    public bool TrySendControl(ReadOnlySpan<byte> message) => Count(ref _sentControl);
+
+    private bool Count(ref long counter)
+    {
+        if (Status.State != LinkState.Connected)
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref counter);
+        return true;
+    }
+}
