@@ -25,7 +25,7 @@ public sealed class GroupVpnOptions
     public string InterfaceName { get; set; } = "ipop0";
 
     /// <summary>MTU of the virtual interface.</summary>
-    public int Mtu { get; set; } = 1400;
+    public int Mtu { get; set; } = VirtualInterfaceOptions.DefaultMtu;
 
     /// <summary>Switch mode: a Linux bridge to attach the TAP device to (containers on the bridge join the group's L2 segment).</summary>
     public string? BridgeName { get; set; }

@@ -12,7 +12,7 @@ public sealed class SocialVpnOptions
     public string InterfaceName { get; set; } = "ipop0";
 
     /// <summary>MTU of the virtual interface.</summary>
-    public int Mtu { get; set; } = 1400;
+    public int Mtu { get; set; } = VirtualInterfaceOptions.DefaultMtu;
 
     /// <summary>Where the friend-device-to-address mapping is kept across restarts; empty keeps it in memory only.</summary>
     public string? AddressBookPath { get; set; }
