@@ -33,6 +33,7 @@ internal static class HostRunner
 
         var errors = new List<string>();
         StrictConfiguration.CheckRoot(json, HostConfigSchema.Value, errors);
+        HostConfigValidator.ExplainRenamedKeys(json, errors);
         HostConfig config = new();
         if (errors.Count == 0)
         {
@@ -83,10 +84,11 @@ internal static class HostRunner
                 sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<Ipop.Tincan.TincanOptions>>().Value,
                 sp.GetRequiredService<ILogger<StatusSocketServer>>());
         });
-        if (config.Api is { } api)
+        if (config.ControllerApi is not null)
         {
-            // An external controller (another process, any language) drives this Tincan over the socket.
-            builder.Services.AddTincanControllerApi(o => o.SocketPath = api.SocketPath);
+            // An external controller (another process, any language) drives this Tincan over the socket. The server
+            // starts after TincanHostService, which says "ready" only once it has (docs/tincan-host.md).
+            builder.Services.AddTincanControllerApi(o => json.GetSection("ControllerApi").Bind(o));
         }
 
         builder.Services.Configure<HostOptions>(o =>
