@@ -30,7 +30,7 @@ public sealed partial class PublicSurfaceTests
         // stands for the user's own type.
         Assembly[] shipped = [typeof(ITincan).Assembly, typeof(TincanOptions).Assembly, typeof(Ipop.Tap.LinuxTunTapFactory).Assembly, typeof(ControllerApiOptions).Assembly];
         var names = new HashSet<string>(shipped.SelectMany(a => a.GetExportedTypes()).Select(t => t.Name.Split('`')[0]), StringComparer.Ordinal);
-        string code = Strings().Replace(Comments().Replace(snippet, string.Empty), "\"\"");
+        string code = Strings().Replace(Comments().Replace(Usings().Replace(snippet, string.Empty), string.Empty), "\"\"");
         string[] unknown = [.. TypeNames().Matches(code).Select(m => m.Value)
             .Where(n => !n.StartsWith("My", StringComparison.Ordinal) && !names.Contains(n) && Type.GetType("System." + n) is null)
             .Distinct()];
@@ -62,6 +62,9 @@ public sealed partial class PublicSurfaceTests
     // A capitalized identifier that is not a member access (".SocketPath"), once comments and strings are gone.
     [GeneratedRegex(@"(?<![.\w])[A-Z][A-Za-z0-9]*\b")]
     private static partial Regex TypeNames();
+
+    [GeneratedRegex(@"^using [^\n]*", RegexOptions.Multiline)]
+    private static partial Regex Usings();
 
     [GeneratedRegex(@"//[^\n]*")]
     private static partial Regex Comments();
