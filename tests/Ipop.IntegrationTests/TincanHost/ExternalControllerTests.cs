@@ -100,6 +100,27 @@ public sealed partial class ExternalControllerTests : IDisposable
     }
 
     [Fact]
+    public void With_its_own_interface_too_a_controller_api_that_cannot_start_stops_the_node_cleanly_and_removes_the_device()
+    {
+        // The device is up and attached when the API server (started after it) fails: the node must detach and remove
+        // it before Tincan is disposed. Disposing first raced the attach ("Cannot access a disposed object ... LinkManager").
+        using var lab = new NetworkLab();
+        LabNamespace ns = lab.AddNamespace("extnic");
+        string config = WriteConfig($$"""
+            { "Interface": { "Name": "ipx0", "Addresses": [ "198.19.0.1/24" ] },
+              "ControllerApi": { "SocketPath": "{{_dir}}/missing/tincan.sock" } }
+            """);
+        using LabProcess node = lab.Start(ns, Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("run", "--config", config));
+        Assert.True(node.WaitForExit(TimeSpan.FromSeconds(30)), node.Output);
+        Assert.Equal(3, node.ExitCode);
+        Assert.DoesNotContain("ipop-tincan ready", node.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("disposed", node.Output, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("   at ", node.Output, StringComparison.Ordinal);
+        Assert.Single(node.Output.Split('\n'), l => l.Contains("cannot start: Controller API socket directory", StringComparison.Ordinal));
+        Assert.DoesNotContain("ipx0", ns.Exec("ip", "-o", "link", "show"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Every_documented_controller_api_option_is_accepted_and_takes_effect()
     {
         using var lab = new NetworkLab();
