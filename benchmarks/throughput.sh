@@ -319,7 +319,7 @@ bench_ipop_relayed() { # round
 { "Tincan": { "ListenPort": 0, "PrivateKeyPath": "$WORK/r$n.key",
               "StunServers": [ { "Host": "198.18.3.1", "Port": 3478 } ],
               "TurnServers": [ { "Host": "198.18.3.1", "Port": 3478, "Username": "u", "Password": "p" } ] },
-  "Api": { "SocketPath": "$WORK/r$n.sock" }, "StatusIntervalSeconds": 0 }
+  "ControllerApi": { "SocketPath": "$WORK/r$n.sock" }, "StatusIntervalSeconds": 0 }
 J
   done
   rm -f "$WORK"/r[ab].sock

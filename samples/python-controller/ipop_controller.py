@@ -16,6 +16,12 @@ holds both sockets, which is what the namespace lab does.)
     ipop_controller.py status --socket /run/ipop/a.sock
 
 prints the links of one node.
+
+The nodes are ipop-tincan processes with a ControllerApi section and no interface of their own, such as
+tools/Ipop.TincanHost/examples/external-controller.json (its socket: /run/ipop/tincan.sock); see
+docs/tincan-host.md, "Running with an external controller":
+
+    sudo ipop-tincan run --config tools/Ipop.TincanHost/examples/external-controller.json
 """
 
 import argparse

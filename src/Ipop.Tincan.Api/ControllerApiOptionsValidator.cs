@@ -3,10 +3,12 @@ using Microsoft.Extensions.Options;
 
 namespace Ipop.Tincan.Api;
 
-/// <summary>Checks <see cref="ControllerApiOptions"/> at startup; every failure names the setting and the accepted range.</summary>
-public sealed class ControllerApiOptionsValidator : IValidateOptions<ControllerApiOptions>
+/// <summary>
+/// Checks <see cref="ControllerApiOptions"/> at startup; every failure names the setting and the accepted range.
+/// Internal like every other validator: <c>AddTincanControllerApi</c> registers it and the server runs it.
+/// </summary>
+internal sealed class ControllerApiOptionsValidator : IValidateOptions<ControllerApiOptions>
 {
-    /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, ControllerApiOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);

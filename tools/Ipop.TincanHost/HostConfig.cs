@@ -6,11 +6,15 @@ internal sealed class HostConfig
     /// <summary>Bound straight onto the library's options, so every Tincan setting (STUN/TURN servers, rekey, ...) is available here.</summary>
     public Ipop.Tincan.TincanOptions Tincan { get; set; } = new();
 
-    /// <summary>A virtual interface with static peers; <c>null</c> when an external controller creates interfaces through <see cref="Api"/>.</summary>
+    /// <summary>A virtual interface with static peers; <c>null</c> when an external controller creates interfaces through <see cref="ControllerApi"/>.</summary>
     public InterfaceSection? Interface { get; set; }
 
-    /// <summary>The controller API socket; <c>null</c> for a static-peers node only.</summary>
-    public ApiSection? Api { get; set; }
+    /// <summary>
+    /// The controller API (an external controller, any language, drives this Tincan over a Unix socket); <c>null</c>
+    /// for a static-peers node only. Bound straight onto the library's options, under the name docs/controller-api.md
+    /// uses, so every documented setting is available here and is checked by the library's own validator.
+    /// </summary>
+    public Ipop.Tincan.Api.ControllerApiOptions? ControllerApi { get; set; }
 
     public List<PeerSection> Peers { get; set; } = [];
 
@@ -54,9 +58,4 @@ internal sealed class PeerSection
 internal sealed class StatusSocketSection
 {
     public string SocketPath { get; set; } = Ipop.Samples.Hosting.Cli.CliCommands.DefaultSocket("ipop-tincan");
-}
-
-internal sealed class ApiSection
-{
-    public string SocketPath { get; set; } = string.Empty;
 }

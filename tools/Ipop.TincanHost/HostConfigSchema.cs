@@ -1,5 +1,6 @@
 using Ipop.Samples.Hosting;
 using Ipop.Tincan;
+using Ipop.Tincan.Api;
 
 namespace Ipop.TincanHost;
 
@@ -11,5 +12,5 @@ internal static class HostConfigSchema
 {
     public static ConfigSchema Value { get; } = ConfigSchema.Of<HostConfig>()
         .With<TincanOptions>().With<StunServerOptions>().With<TurnServerOptions>()
-        .With<InterfaceSection>().With<ApiSection>().With<PeerSection>().With<StatusSocketSection>();
+        .With<InterfaceSection>().With<ControllerApiOptions>().With<PeerSection>().With<StatusSocketSection>();
 }

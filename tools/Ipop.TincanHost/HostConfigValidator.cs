@@ -1,11 +1,45 @@
 using System.Net;
 using System.Net.NetworkInformation;
+using Microsoft.Extensions.Configuration;
 
 namespace Ipop.TincanHost;
 
 /// <summary>Checks a <see cref="HostConfig"/> up front and names the key at fault, so a typo never becomes a silent misconfiguration.</summary>
 internal static class HostConfigValidator
 {
+    /// <summary>
+    /// Top-level keys of earlier versions and what they became. The generic "not a known key" would leave the user to
+    /// guess that <c>Api</c> and <c>ControllerApi</c> are the same section; the section's settings did not change.
+    /// </summary>
+    private static readonly (string Old, string New)[] Renamed = [("Api", "ControllerApi")];
+
+    /// <summary>
+    /// Replaces the strict check's "not a known key" for a renamed section with one line that names the new key.
+    /// </summary>
+    public static void ExplainRenamedKeys(IConfiguration json, List<string> errors)
+    {
+        foreach ((string old, string now) in Renamed)
+        {
+            // As the file spells it (keys match case-insensitively).
+            string? key = json.GetChildren().FirstOrDefault(c => string.Equals(c.Key, old, StringComparison.OrdinalIgnoreCase))?.Key;
+            if (key is null)
+            {
+                continue;
+            }
+
+            string message = $"{key} is now called {now} (the same settings: SocketPath, MaxClients, ...; see docs/controller-api.md); rename the section to \"{now}\".";
+            int at = errors.FindIndex(e => e.StartsWith($"{key} is not a known key;", StringComparison.Ordinal));
+            if (at >= 0)
+            {
+                errors[at] = message;
+            }
+            else
+            {
+                errors.Add(message);
+            }
+        }
+    }
+
     public static IReadOnlyList<string> Validate(HostConfig config)
     {
         var errors = new List<string>();
@@ -14,15 +48,11 @@ internal static class HostConfigValidator
             errors.Add("Tincan:PrivateKeyPath is required (the node's key file; created with mode 0600 if missing).");
         }
 
-        // The rest of the Tincan section is checked by the library's own validator when the node starts.
-        if (config.Interface is null && config.Api is null)
+        // The rest of the Tincan and ControllerApi sections is checked by the library's own validators when the host
+        // starts, before any service runs (ValidateOnStart): one list of lines, exit 2, nothing created yet.
+        if (config.Interface is null && config.ControllerApi is null)
         {
-            errors.Add("Either Interface (a virtual interface with static Peers) or Api:SocketPath (an external controller) is required.");
-        }
-
-        if (config.Api is { } api && string.IsNullOrWhiteSpace(api.SocketPath))
-        {
-            errors.Add("Api:SocketPath is required when the Api section is present (e.g. /run/ipop/tincan.sock).");
+            errors.Add("Either Interface (a virtual interface with static Peers) or ControllerApi:SocketPath (an external controller) is required.");
         }
 
         if (config.Interface is null)

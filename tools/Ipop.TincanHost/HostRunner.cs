@@ -22,6 +22,34 @@ internal static class HostRunner
     /// </summary>
     private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(1.5);
 
+    /// <summary>
+    /// Starts the host; when a service fails to start (the controller API socket, say), stops the ones that had
+    /// started before rethrowing. The generic host would only dispose them, and disposing Tincan while
+    /// <see cref="TincanHostService"/> still attaches its NIC races it; stopping first lets it detach and close the NIC.
+    /// </summary>
+    private static async Task StartOrStopStartedAsync(IHost host, CancellationToken stop)
+    {
+        try
+        {
+            await host.StartAsync(stop);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            using var bound = new CancellationTokenSource(ShutdownTimeout);
+            try
+            {
+                await host.StopAsync(bound.Token);
+            }
+            catch (Exception stopFailure) when (stopFailure is not OutOfMemoryException)
+            {
+                // Nothing had started (options are validated before any service starts, and the host then has no
+                // services to stop: it throws). The start failure is what the user must see.
+            }
+
+            throw;
+        }
+    }
+
     public static async Task<int> RunAsync(FileInfo configFile, CancellationToken stop)
     {
         IConfigurationRoot? json = StrictConfiguration.TryLoad(configFile, out string? loadError);
@@ -33,6 +61,7 @@ internal static class HostRunner
 
         var errors = new List<string>();
         StrictConfiguration.CheckRoot(json, HostConfigSchema.Value, errors);
+        HostConfigValidator.ExplainRenamedKeys(json, errors);
         HostConfig config = new();
         if (errors.Count == 0)
         {
@@ -83,10 +112,11 @@ internal static class HostRunner
                 sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<Ipop.Tincan.TincanOptions>>().Value,
                 sp.GetRequiredService<ILogger<StatusSocketServer>>());
         });
-        if (config.Api is { } api)
+        if (config.ControllerApi is not null)
         {
-            // An external controller (another process, any language) drives this Tincan over the socket.
-            builder.Services.AddTincanControllerApi(o => o.SocketPath = api.SocketPath);
+            // An external controller (another process, any language) drives this Tincan over the socket. The server
+            // starts after TincanHostService, which says "ready" only once it has (docs/tincan-host.md).
+            builder.Services.AddTincanControllerApi(o => json.GetSection("ControllerApi").Bind(o));
         }
 
         builder.Services.Configure<HostOptions>(o =>
@@ -99,8 +129,25 @@ internal static class HostRunner
         });
         try
         {
-            using IHost host = builder.Build();
-            await host.RunAsync(stop);
+            IHost host = builder.Build();
+            try
+            {
+                await StartOrStopStartedAsync(host, stop);
+                await host.WaitForShutdownAsync(stop);
+            }
+            finally
+            {
+                // As IHost.RunAsync does: asynchronously, since Tincan's services dispose asynchronously.
+                if (host is IAsyncDisposable asyncHost)
+                {
+                    await asyncHost.DisposeAsync();
+                }
+                else
+                {
+                    host.Dispose();
+                }
+            }
+
             return Environment.ExitCode;
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)

@@ -33,7 +33,19 @@ internal sealed partial class TincanHostService(
                 AttachStaticPeers(nic, section);
             }
 
-            LogReady(logger, nic?.Name ?? "(none: external controller)", config.Interface?.Mode ?? "-", string.Join(' ', config.Interface?.Addresses ?? []), tincan.LocalKey.ToString(), config.Peers.Count);
+            // "Ready" (the log line and sd_notify READY=1) promises that every part of the node works, the controller
+            // API socket included; the host starts that service after this one, and if it cannot start, the one-line
+            // error and exit 3 must not follow a ready line (issue 15).
+            await WhenHostStartedAsync(stoppingToken);
+            if (nic is null && config.ControllerApi is { } api)
+            {
+                LogReadyForController(logger, api.SocketPath, tincan.LocalKey.ToString());
+            }
+            else
+            {
+                LogReady(logger, nic?.Name ?? "-", config.Interface?.Mode ?? "-", string.Join(' ', config.Interface?.Addresses ?? []), tincan.LocalKey.ToString(), config.Peers.Count);
+            }
+
             readiness.MarkReady();
             await ReportUntilStoppedAsync(stoppingToken);
         }
@@ -58,6 +70,16 @@ internal sealed partial class TincanHostService(
             {
                 await ReleaseInterfaceAsync(nic);
             }
+        }
+    }
+
+    /// <summary>Completes once the host has started every hosted service; never if one of them failed (the stop cancels it).</summary>
+    private async Task WhenHostStartedAsync(CancellationToken stoppingToken)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(static s => ((TaskCompletionSource)s!).TrySetResult(), started))
+        {
+            await started.Task.WaitAsync(stoppingToken);
         }
     }
 
@@ -136,6 +158,9 @@ internal sealed partial class TincanHostService(
 
     [LoggerMessage(1, LogLevel.Information, "ipop-tincan ready: interface {Interface} ({Mode}) {Addresses}, public key {PublicKey}, {PeerCount} peer(s)")]
     private static partial void LogReady(ILogger logger, string @interface, string mode, string addresses, string publicKey, int peerCount);
+
+    [LoggerMessage(7, LogLevel.Information, "ipop-tincan ready: no interface of its own, an external controller drives it on {Socket}, public key {PublicKey}")]
+    private static partial void LogReadyForController(ILogger logger, string socket, string publicKey);
 
     [LoggerMessage(2, LogLevel.Information, "link {Peer}: {Status}")]
     private static partial void LogLinkStatus(ILogger logger, string peer, string status);

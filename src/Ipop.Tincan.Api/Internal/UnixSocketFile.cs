@@ -42,13 +42,14 @@ internal static partial class UnixSocketFile
         Status dir = Stat(directory, followSymlinks: true);
         if (!dir.Exists || !dir.IsDirectory)
         {
-            throw new InvalidOperationException($"Controller API socket directory '{directory}' does not exist or is not a directory.");
+            // Not created here: the server would have to guess its owner and mode, which decide who may reach the socket.
+            throw new InvalidOperationException($"Controller API socket directory '{directory}' (ControllerApi:SocketPath) does not exist or is not a directory; create it first, owned by the user running Tincan, mode 0700 or 0755.");
         }
 
         if ((dir.Mode & OtherWrite) != 0 && (dir.Mode & Sticky) == 0)
         {
             throw new InvalidOperationException(
-                $"Controller API socket directory '{directory}' is world-writable without the sticky bit (mode {Convert.ToString(dir.Mode & 0xFFF, 8)}); any local user could replace the socket. Use a private directory such as /run/ipop.");
+                $"Controller API socket directory '{directory}' (ControllerApi:SocketPath) is world-writable without the sticky bit (mode {Convert.ToString(dir.Mode & 0xFFF, 8)}); any local user could replace the socket. Use a private directory such as /run/ipop.");
         }
     }
 
@@ -67,7 +68,7 @@ internal static partial class UnixSocketFile
 
         if (!existing.IsSocket)
         {
-            throw new InvalidOperationException($"Controller API socket path '{socketPath}' exists and is not a socket; refusing to replace it.");
+            throw new InvalidOperationException($"Controller API socket path '{socketPath}' (ControllerApi:SocketPath) exists and is not a socket; refusing to replace it.");
         }
 
         using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
@@ -75,7 +76,7 @@ internal static partial class UnixSocketFile
             try
             {
                 probe.Connect(new UnixDomainSocketEndPoint(socketPath));
-                throw new InvalidOperationException($"Controller API socket '{socketPath}' is in use by another running server.");
+                throw new InvalidOperationException($"Controller API socket '{socketPath}' (ControllerApi:SocketPath) is in use by another running server.");
             }
             catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
             {

@@ -35,7 +35,7 @@ internal sealed class ApiNode : IAsyncDisposable
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
         {
             Tincan = new { ListenPort = 0, PrivateKeyPath = Path.Combine(directory, ns.Role + ".key"), StunServers = stunServers, TurnServers = turnServers },
-            Api = new { SocketPath = socket },
+            ControllerApi = new { SocketPath = socket },
             Status = new { SocketPath = statusSocket },
             StatusIntervalSeconds = 0,
         }), ct);

@@ -31,7 +31,7 @@ public sealed class SdNotifyTests : IDisposable
         await File.WriteAllTextAsync(config, JsonSerializer.Serialize(new
         {
             Tincan = new { ListenAddress = "127.0.0.1", ListenPort = 0, PrivateKeyPath = key },
-            Api = new { SocketPath = Path.Combine(_dir, "api.sock") },
+            ControllerApi = new { SocketPath = Path.Combine(_dir, "api.sock") },
             StatusIntervalSeconds = 0,
         }), TestContext.Current.CancellationToken);
 

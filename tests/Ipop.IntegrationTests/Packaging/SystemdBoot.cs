@@ -31,7 +31,7 @@ internal static class SystemdBoot
             File.WriteAllText(config, JsonSerializer.Serialize(new
             {
                 Tincan = new { ListenAddress = "127.0.0.1", ListenPort = 0, PrivateKeyPath = $"/var/lib/ipop/{tag}.key" },
-                Api = new { SocketPath = socket },
+                ControllerApi = new { SocketPath = socket },
                 StatusIntervalSeconds = 0,
             }));
             File.SetUnixFileMode(config, (UnixFileMode)0b110_100_100);

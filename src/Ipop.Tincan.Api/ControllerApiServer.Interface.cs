@@ -1,0 +1,231 @@
+using System.Collections.Immutable;
+using System.Net;
+using System.Net.NetworkInformation;
+using Ipop.Tincan.Api.Internal;
+
+namespace Ipop.Tincan.Api;
+
+// The data plane the API gives a controller: the one virtual interface (interface.*) and its routing table
+// (route.*), each route naming a link. The rest of the operations only read or change links; these own the NIC,
+// its router and the table, and run under _mutationGate like every mutating operation.
+public sealed partial class ControllerApiServer
+{
+    private IVirtualInterface? _nic;
+    private InterfaceInfo? _nicInfo;
+    private IControllerRouter? _router;
+    private ImmutableSortedDictionary<string, RouteEntry> _routes = ImmutableSortedDictionary.Create<string, RouteEntry>(StringComparer.Ordinal);
+
+    private Result CreateInterface(ArgReader args)
+    {
+        string name = args.OptionalString("name", "an interface name of 1..15 characters from [A-Za-z0-9._-]") ?? string.Empty;
+        if (name.Length > 15 || name is "." or ".." || name.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-')))
+        {
+            throw ArgReader.Invalid("name", "an interface name of 1..15 characters from [A-Za-z0-9._-] (Linux IFNAMSIZ)", ArgReader.Quote(name));
+        }
+
+        string modeText = args.OptionalString("mode", "\"tun\" or \"tap\"") ?? "tun";
+        VirtualInterfaceMode mode = modeText switch
+        {
+            "tun" => VirtualInterfaceMode.Tun,
+            "tap" => VirtualInterfaceMode.Tap,
+            _ => throw ArgReader.Invalid("mode", "\"tun\" or \"tap\"", ArgReader.Quote(modeText)),
+        };
+        int mtu = args.OptionalInt("mtu", VirtualInterfaceOptions.DefaultMtu, 576, 65535);
+        var addresses = new List<InterfaceAddress>();
+        IReadOnlyList<string> addressTexts = args.OptionalStringArray("addresses", 16, "an address with prefix length such as 198.19.0.1/16");
+        for (int i = 0; i < addressTexts.Count; i++)
+        {
+            if (!InterfaceAddress.TryParse(addressTexts[i], out InterfaceAddress address))
+            {
+                throw ArgReader.Invalid($"addresses[{i}]", "an address with prefix length such as 198.19.0.1/16 or 2001:2::1/64", ArgReader.Quote(addressTexts[i]));
+            }
+
+            addresses.Add(address);
+        }
+
+        PhysicalAddress? mac = null;
+        if (args.OptionalString("mac", "a MAC address such as 02:00:5e:00:53:01") is { } macText)
+        {
+            if (mode != VirtualInterfaceMode.Tap)
+            {
+                throw ArgReader.Invalid("mac", "only a tap interface has a MAC address; remove 'mac' or set \"mode\":\"tap\".");
+            }
+
+            if (!Names.TryParseMac(macText, out PhysicalAddress parsed) || (parsed.GetAddressBytes()[0] & 1) != 0 || parsed.GetAddressBytes().All(b => b == 0))
+            {
+                throw ArgReader.Invalid("mac", "a unicast MAC address such as 02:00:5e:00:53:01", ArgReader.Quote(macText));
+            }
+
+            mac = parsed;
+        }
+
+        bool up = args.OptionalBool("up", true);
+        if (_interfaces is null)
+        {
+            throw new ApiException(ApiErrorCodes.Unsupported, "This Tincan host manages its interface itself (no IVirtualInterfaceFactory is registered); interface.create is not available.");
+        }
+
+        if (_nicInfo is { } existing)
+        {
+            throw new ApiException(ApiErrorCodes.Conflict, $"Interface {existing.Name} exists already; a Tincan serves one interface. Call interface.remove first.");
+        }
+
+        IVirtualInterface nic;
+        try
+        {
+            nic = _interfaces.Create(new VirtualInterfaceOptions { Name = name, Mode = mode, Mtu = mtu, Addresses = addresses, MacAddress = mac, Up = up });
+        }
+        catch (VirtualInterfaceException e)
+        {
+            throw new ApiException(ApiErrorCodes.InterfaceError, $"The interface could not be created: {e.Message}");
+        }
+
+        IControllerRouter router = _routers.Create(mode);
+        try
+        {
+            _tincan.AttachInterface(nic, router);
+        }
+        catch (InvalidOperationException e)
+        {
+            nic.Dispose();
+            throw new ApiException(ApiErrorCodes.InvalidState, $"Tincan refused the interface: {e.Message}");
+        }
+
+        var info = new InterfaceInfo(nic.Name, Names.Mode(nic.Mode), nic.Mtu, nic.Index, nic.MacAddress is { } m ? Names.Mac(m) : null, [.. addresses.Select(a => a.ToString())]);
+        _nic = nic;
+        _router = router;
+        Volatile.Write(ref _nicInfo, info);
+        return Of(new InterfaceResult(info), ApiJsonContext.Wire.InterfaceResult);
+    }
+
+    private async ValueTask<Result> RemoveInterfaceOpAsync()
+    {
+        if (_nic is null)
+        {
+            throw new ApiException(ApiErrorCodes.NotFound, "There is no interface to remove; interface.create makes one.");
+        }
+
+        await RemoveInterfaceAsync(CancellationToken.None);
+        return Of(new RemovedResult(true), ApiJsonContext.Wire.RemovedResult);
+    }
+
+    /// <summary>
+    /// Detaches the NIC from Tincan, then disposes it (removing the device) and forgets its routes; called under
+    /// the gate. Links stay. Not cancelled by the client going away: a half-removed interface (detached but still
+    /// present) would block the next interface.create; the wait is bounded by the NIC's read cancellation.
+    /// </summary>
+    private async ValueTask RemoveInterfaceAsync(CancellationToken cancellationToken)
+    {
+        IVirtualInterface? nic = _nic;
+        if (nic is null)
+        {
+            return;
+        }
+
+        // Detach first: once it completes Tincan no longer reads, writes or routes through this NIC, so disposing
+        // it cannot race a write into a closed device.
+        await _tincan.DetachInterfaceAsync(cancellationToken);
+        _nic = null;
+        _router = null;
+        Volatile.Write(ref _nicInfo, null);
+        Volatile.Write(ref _routes, _routes.Clear());
+        nic.Dispose();
+    }
+
+    private Result SetRoute(ArgReader args)
+    {
+        PeerId peer = ReadPeer(args);
+        (string key, IPNetwork? prefix, PhysicalAddress? mac) = ReadDestination(args);
+        if (!_tincan.TryGetLink(peer, out ITincanLink? link))
+        {
+            throw NoLink(peer);
+        }
+
+        var info = new RouteInfo(prefix is null ? null : key, mac is null ? null : key, peer.Value);
+        var entry = new RouteEntry(info, peer, prefix, mac);
+        Program(entry, link);
+        Volatile.Write(ref _routes, _routes.SetItem(key, entry));
+        return Of(new RouteResult(info), ApiJsonContext.Wire.RouteResult);
+    }
+
+    private Result RemoveRouteOp(ArgReader args)
+    {
+        (string key, IPNetwork? prefix, PhysicalAddress? mac) = ReadDestination(args);
+        if (!_routes.ContainsKey(key))
+        {
+            throw new ApiException(ApiErrorCodes.NotFound, $"There is no route for {key}; route.list shows the routes.");
+        }
+
+        if (prefix is { } network)
+        {
+            _router!.RemoveRoute(network);
+        }
+        else
+        {
+            _router!.RemoveMacRoute(mac!);
+        }
+
+        Volatile.Write(ref _routes, _routes.Remove(key));
+        return Of(new RemovedResult(true), ApiJsonContext.Wire.RemovedResult);
+    }
+
+    /// <summary>Reads exactly one of <c>prefix</c> (TUN) or <c>mac</c> (TAP) and checks it fits the interface.</summary>
+    private (string Key, IPNetwork? Prefix, PhysicalAddress? Mac) ReadDestination(ArgReader args)
+    {
+        bool hasPrefix = args.Has("prefix");
+        bool hasMac = args.Has("mac");
+        if (hasPrefix == hasMac)
+        {
+            throw new ApiException(ApiErrorCodes.InvalidArgs, hasPrefix
+                ? "args: give either 'prefix' (tun) or 'mac' (tap), not both."
+                : "args.prefix: expected a prefix such as 198.19.0.2/32 (tun interface), or give args.mac such as 02:00:5e:00:53:01 (tap interface); got neither.");
+        }
+
+        InterfaceInfo nic = Volatile.Read(ref _nicInfo)
+            ?? throw new ApiException(ApiErrorCodes.InvalidState, "There is no interface yet; routes belong to an interface, so call interface.create first.");
+        if (hasPrefix)
+        {
+            string text = args.RequiredString("prefix", "a prefix such as 198.19.0.2/32 or 2001:2::/64");
+            // IPNetwork.TryParse silently clears host bits; a route for 198.19.0.1/16 is almost always a typo for /32.
+            if (text.IndexOf('/', StringComparison.Ordinal) < 0 || !InterfaceAddress.TryParse(text, out InterfaceAddress parsed) || !parsed.Address.Equals(parsed.Network.BaseAddress))
+            {
+                throw ArgReader.Invalid("prefix", "a prefix with zero host bits such as 198.19.0.2/32, 198.19.0.0/16 or 2001:2::/64", ArgReader.Quote(text));
+            }
+
+            if (nic.Mode != "tun")
+            {
+                throw ArgReader.Invalid("prefix", $"interface {nic.Name} is a tap interface, which routes by MAC address; use args.mac.");
+            }
+
+            IPNetwork network = parsed.Network;
+            return (network.ToString(), network, null);
+        }
+
+        string macText = args.RequiredString("mac", "a MAC address such as 02:00:5e:00:53:01");
+        if (!Names.TryParseMac(macText, out PhysicalAddress mac) || (mac.GetAddressBytes()[0] & 1) != 0)
+        {
+            throw ArgReader.Invalid("mac", "a unicast MAC address such as 02:00:5e:00:53:01", ArgReader.Quote(macText));
+        }
+
+        if (nic.Mode != "tap")
+        {
+            throw ArgReader.Invalid("mac", $"interface {nic.Name} is a tun interface, which routes by IP prefix; use args.prefix.");
+        }
+
+        return (Names.Mac(mac), null, mac);
+    }
+
+    private void Program(RouteEntry route, ITincanLink link)
+    {
+        if (route.Prefix is { } network)
+        {
+            _router!.SetRoute(network, link);
+        }
+        else
+        {
+            _router!.SetMacRoute(route.Mac!, link);
+        }
+    }
+
+    private sealed record RouteEntry(RouteInfo Info, PeerId Peer, IPNetwork? Prefix, PhysicalAddress? Mac);
+}
