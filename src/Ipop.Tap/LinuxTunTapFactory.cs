@@ -12,6 +12,10 @@ namespace Ipop.Tap;
 /// namespace of the thread that calls <see cref="Create"/>; run the host under <c>ip netns exec</c> to place it
 /// in another namespace. Disposing the interface (or the process exiting) removes it.
 /// </remarks>
+// Linux only (/dev/net/tun ioctls, rtnetlink, virtio_net_hdr offloads): constructing it elsewhere is CA1416 at build
+// time. AddLinuxTunTap is not marked, so a host's Program.cs needs no platform guard; resolving the factory on another
+// OS throws a PlatformNotSupportedException that says why.
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class LinuxTunTapFactory : IVirtualInterfaceFactory
 {
     private readonly ILoggerFactory _loggerFactory;

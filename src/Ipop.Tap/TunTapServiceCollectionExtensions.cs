@@ -19,7 +19,9 @@ public static class TunTapServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IVirtualInterfaceFactory>(sp => new LinuxTunTapFactory(sp.GetService<ILoggerFactory>(), sp.GetService<TimeProvider>()));
+        services.TryAddSingleton<IVirtualInterfaceFactory>(sp => OperatingSystem.IsLinux()
+            ? new LinuxTunTapFactory(sp.GetService<ILoggerFactory>(), sp.GetService<TimeProvider>())
+            : throw new PlatformNotSupportedException($"AddLinuxTunTap: TUN/TAP devices through /dev/net/tun exist on Linux only, not on {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; register another {nameof(IVirtualInterfaceFactory)} on this OS."));
         return services;
     }
 }
