@@ -14,21 +14,7 @@ public sealed class CustomControllerSampleTests
     [Fact]
     public void The_sample_controller_builds_from_the_packages_and_links_only_allowed_contacts()
     {
-        string root = Artifacts.RepositoryRoot;
-        string feed = Path.Combine(root, "artifacts", "packages");
-        if (!Directory.Exists(feed) || !Directory.EnumerateFiles(feed, "Ipop.Testing.*.nupkg").Any())
-        {
-            // Outside scripts/test.sh (which packs first), make the feed here.
-            Cmd.Run(TimeSpan.FromMinutes(5), "dotnet", "pack", Path.Combine(root, "Ipop.sln"), "-c", "Release", "-o", feed, "-v", "q");
-        }
-
-        string project = Path.Combine(root, "samples", "CustomController");
-        string obj = Path.Combine(project, "obj");
-        if (Directory.Exists(obj))
-        {
-            Directory.Delete(obj, recursive: true); // a fresh restore from the feed every time
-        }
-
+        string project = PackedSample.Prepare(Path.Combine("samples", "CustomController"));
         CommandResult run = Cmd.TryRun(TimeSpan.FromMinutes(5), "dotnet", "run", "--project", project);
         Assert.True(run.ExitCode == 0, run.StandardOutput + run.StandardError);
         Assert.Contains("custom controller: OK", run.StandardOutput, StringComparison.Ordinal);

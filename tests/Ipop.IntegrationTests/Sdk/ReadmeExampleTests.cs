@@ -42,21 +42,7 @@ public sealed class ReadmeExampleTests(OverlayLabFixture lab, ITestOutputHelper 
     /// <summary>Builds the sample once, from a fresh restore of the local feed, into <paramref name="output"/>; returns its dll.</summary>
     private static string BuildFromPackages(string output)
     {
-        string root = Artifacts.RepositoryRoot;
-        string feed = Path.Combine(root, "artifacts", "packages");
-        if (!Directory.Exists(feed) || !Directory.EnumerateFiles(feed, "Ipop.Hosting.*.nupkg").Any())
-        {
-            // Outside scripts/test.sh (which packs first), make the feed here.
-            Cmd.Run(TimeSpan.FromMinutes(10), "dotnet", "pack", Path.Combine(root, "Ipop.sln"), "-c", "Release", "-o", feed, "-v", "q");
-        }
-
-        string project = DocSnippets.SampleDirectory;
-        string obj = Path.Combine(project, "obj");
-        if (Directory.Exists(obj))
-        {
-            Directory.Delete(obj, recursive: true); // a fresh restore from the feed every time
-        }
-
+        string project = PackedSample.Prepare(Path.Combine("samples", "ReadmeExample"));
         CommandResult build = Cmd.TryRun(TimeSpan.FromMinutes(10), "dotnet", "build", project, "-c", "Release", "-o", output, "-nologo", "-v", "q");
         Assert.True(build.ExitCode == 0, "samples/ReadmeExample does not build from the packages:\n" + build.StandardOutput + build.StandardError);
         return Path.Combine(output, "ReadmeExample.dll");
