@@ -26,7 +26,8 @@ internal sealed class XmppSignalingOptionsValidator : IValidateOptions<XmppSigna
     {
         ArgumentNullException.ThrowIfNull(o);
         var errors = new List<string>();
-        const string P = "XmppSignaling:";
+        // The section every host binds (the sample hosts, the README program, docs): a failure names the key as written.
+        const string P = "Xmpp:";
         if (!Jid.TryParse(o.Jid, out Jid jid) || jid.Local is null || !jid.IsBare)
         {
             errors.Add($"{P}Jid must be a bare JID 'user@domain'; got '{o.Jid}'.");

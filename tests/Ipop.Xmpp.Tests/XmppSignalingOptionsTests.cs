@@ -11,20 +11,20 @@ public sealed class XmppSignalingOptionsTests
     public void Valid_options_pass() => Assert.Empty(XmppSignalingOptionsValidator.Check(Valid()));
 
     [Theory]
-    [InlineData("Jid", "XmppSignaling:Jid")]
-    [InlineData("Password", "XmppSignaling:Password")]
-    [InlineData("Port", "XmppSignaling:Port")]
-    [InlineData("Plain", "XmppSignaling:AllowPlainAuth")]
-    [InlineData("Pin", "XmppSignaling:PinnedCertificateSha256")]
-    [InlineData("Ca", "XmppSignaling:TrustedCaFile")]
-    [InlineData("Keepalive", "XmppSignaling:KeepaliveInterval")]
-    [InlineData("Reconnect", "XmppSignaling:ReconnectMinDelay")]
-    [InlineData("Group", "XmppSignaling:Groups")]
-    [InlineData("Friend", "XmppSignaling:AcceptedFriends")]
-    [InlineData("Muc", "XmppSignaling:MucService")]
-    [InlineData("Priority", "XmppSignaling:PresencePriority")]
-    [InlineData("Settle", "XmppSignaling:PresenceSettleTime")]
-    [InlineData("SettleLong", "XmppSignaling:PresenceSettleTime")]
+    [InlineData("Jid", "Xmpp:Jid")]
+    [InlineData("Password", "Xmpp:Password")]
+    [InlineData("Port", "Xmpp:Port")]
+    [InlineData("Plain", "Xmpp:AllowPlainAuth")]
+    [InlineData("Pin", "Xmpp:PinnedCertificateSha256")]
+    [InlineData("Ca", "Xmpp:TrustedCaFile")]
+    [InlineData("Keepalive", "Xmpp:KeepaliveInterval")]
+    [InlineData("Reconnect", "Xmpp:ReconnectMinDelay")]
+    [InlineData("Group", "Xmpp:Groups")]
+    [InlineData("Friend", "Xmpp:AcceptedFriends")]
+    [InlineData("Muc", "Xmpp:MucService")]
+    [InlineData("Priority", "Xmpp:PresencePriority")]
+    [InlineData("Settle", "Xmpp:PresenceSettleTime")]
+    [InlineData("SettleLong", "Xmpp:PresenceSettleTime")]
     public void Each_invalid_key_is_named_in_the_message(string what, string key)
     {
         XmppSignalingOptions o = Valid();
@@ -67,7 +67,7 @@ public sealed class XmppSignalingOptionsTests
         bad.AddXmppSignaling(o => o.Jid = "nope");
         using ServiceProvider badProvider = bad.BuildServiceProvider();
         OptionsValidationException ex = Assert.Throws<OptionsValidationException>(() => badProvider.GetRequiredService<IOptions<XmppSignalingOptions>>().Value);
-        Assert.Contains("XmppSignaling:Jid", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("Xmpp:Jid", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
