@@ -57,19 +57,7 @@ public sealed partial class ExternalControllerTests : IDisposable
             // The tool's own types are no business of the user's (issue 15: "names the internal type Ipop.TincanHost.HostConfig").
             Assert.DoesNotContain("Ipop.TincanHost.", all, StringComparison.Ordinal);
             Assert.DoesNotContain("ipop-tincan ready", all, StringComparison.Ordinal);
-            text.Append("## ").Append(name).Append(" -> exit ").Append(r.ExitCode).Append('\n');
-            foreach (string line in r.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                text.Append(line.Replace(_dir, "{dir}", StringComparison.Ordinal)).Append('\n');
-            }
-
-            foreach (string line in r.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                if (line.Contains("crit:", StringComparison.Ordinal) || line.Contains("fail:", StringComparison.Ordinal))
-                {
-                    text.Append(Clock().Replace(line, string.Empty).Replace(_dir, "{dir}", StringComparison.Ordinal)).Append('\n');
-                }
-            }
+            StartErrorTranscript.Append(text, name, r, _dir);
         }
 
         Snapshot.Verify(text.ToString());
@@ -192,6 +180,4 @@ public sealed partial class ExternalControllerTests : IDisposable
     private CommandResult RunUntilExit(string api) =>
         Cmd.TryRun(TimeSpan.FromSeconds(30), Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("run", "--config", WriteConfig(api)));
 
-    [GeneratedRegex(@"^\d\d:\d\d:\d\d\.\d\d\d ")]
-    private static partial Regex Clock();
 }

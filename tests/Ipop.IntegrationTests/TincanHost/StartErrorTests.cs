@@ -122,20 +122,7 @@ public sealed partial class StartErrorTests : IDisposable
             string all = r.StandardOutput + r.StandardError;
             Assert.DoesNotContain("   at ", all, StringComparison.Ordinal);
             Assert.DoesNotContain("Unhandled exception", all, StringComparison.Ordinal);
-            text.Append("## ").Append(name).Append(" -> exit ").Append(r.ExitCode).Append('\n');
-            foreach (string line in r.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                text.Append(line.Replace(_dir, "{dir}", StringComparison.Ordinal)).Append('\n');
-            }
-
-            // A failure the running controller reports is a log line on stdout: keep those, without the clock.
-            foreach (string line in r.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                if (line.Contains("crit:", StringComparison.Ordinal) || line.Contains("fail:", StringComparison.Ordinal))
-                {
-                    text.Append(Clock().Replace(line, string.Empty).Replace(_dir, "{dir}", StringComparison.Ordinal)).Append('\n');
-                }
-            }
+            StartErrorTranscript.Append(text, name, r, _dir);
         }
 
         return text.ToString();
@@ -189,6 +176,4 @@ public sealed partial class StartErrorTests : IDisposable
         return path;
     }
 
-    [GeneratedRegex(@"^\d\d:\d\d:\d\d\.\d\d\d ")]
-    private static partial Regex Clock();
 }
