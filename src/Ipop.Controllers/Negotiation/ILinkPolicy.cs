@@ -30,6 +30,18 @@ public interface ILinkPolicy
     bool IsTrusted(OverlayPeer peer);
 
     /// <summary>
+    /// Whether this node should start a link to the trusted <paramref name="peer"/> itself (the default: every trusted
+    /// peer, a full mesh). A trusted peer that is not wanted gets no offer from this node, but its offers are still
+    /// answered, and a link it started stays while it is up; when that link fails or closes it is not retried from
+    /// this side. Asked for trusted peers only, at the same moments as <see cref="IsTrusted"/>; a structured topology
+    /// or an on-demand policy answers from its own state and calls <see cref="LinkNegotiator.RecheckTrust"/> when that
+    /// state changes.
+    /// </summary>
+    /// <param name="peer">The trusted peer as signaling sees it now.</param>
+    /// <returns><c>true</c> to start (and keep retrying) a link to it from this side.</returns>
+    bool WantsLink(OverlayPeer peer) => true;
+
+    /// <summary>
     /// The negotiator created a new link object for <paramref name="peer"/> (its first one, or one replacing a failed or
     /// stuck one, which got <see cref="OnLinkRemoved"/> first). The link is usually still connecting: watch
     /// <see cref="ITincan.LinkStatusChanged"/> for it to come up. A place to route addresses to the link.

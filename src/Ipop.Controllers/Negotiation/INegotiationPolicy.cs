@@ -10,6 +10,9 @@ internal interface INegotiationPolicy
     /// <summary>Whether this peer may have a link now (online group member, mutual friend, ...).</summary>
     bool IsTrusted(OverlayPeer peer);
 
+    /// <summary>Whether this node starts (and retries) a link to the trusted <paramref name="peer"/> (see <see cref="ILinkPolicy.WantsLink"/>).</summary>
+    bool WantsLink(OverlayPeer peer) => true;
+
     /// <summary>The negotiation body to send to <paramref name="peer"/> (the negotiator fills in the descriptor and nonce).</summary>
     LinkNegotiationMessage Describe(PeerId peer, LinkDescriptor? descriptor);
 

@@ -8,6 +8,8 @@ internal sealed class LinkPolicyAdapter(ILinkPolicy policy) : INegotiationPolicy
 {
     public bool IsTrusted(OverlayPeer peer) => policy.IsTrusted(peer);
 
+    public bool WantsLink(OverlayPeer peer) => policy.WantsLink(peer);
+
     public LinkNegotiationMessage Describe(PeerId peer, LinkDescriptor? descriptor) => new(descriptor, [], null);
 
     public Task OnClaimsAsync(PeerId peer, LinkNegotiationMessage message, ITincanLink? link, CancellationToken cancellationToken) => Task.CompletedTask;
