@@ -34,6 +34,25 @@ internal sealed partial class TincanLink
         }
     }
 
+    /// <summary>
+    /// Tests and debugging: the sessions' local indices (current, next, the receivable older ones), the pending
+    /// initiation and how many sessions were retired. Read without the loop, so it may mix two moments.
+    /// </summary>
+    internal string SessionSummary
+    {
+        get
+        {
+            var older = new System.Text.StringBuilder();
+            foreach (Session? s in _older.ToArray())
+            {
+                older.Append(s?.LocalIndex).Append(' ');
+            }
+
+            return $"current={Volatile.Read(ref _current)?.LocalIndex} next={Volatile.Read(ref _next)?.LocalIndex} older=[{older.ToString().TrimEnd()}] " +
+                $"pending={Volatile.Read(ref _pending)?.LocalIndex} retired={Volatile.Read(ref _retiredSessions)} prefersInitiating={PrefersInitiating}";
+        }
+    }
+
     /// <summary>A report of the link, read on the control loop so it is one consistent moment.</summary>
     internal Task<LinkReport> DescribeAsync(CancellationToken cancellationToken)
     {
