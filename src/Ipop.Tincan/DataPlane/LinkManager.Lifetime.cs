@@ -78,6 +78,7 @@ internal sealed partial class LinkManager : IDisposable
             }
 
             Mux?.Dispose();
+            _handshakeWorker.Dispose();
             Metrics.Dispose();
             StaticSecrets.Clear();
             Keys.Dispose();

@@ -6,8 +6,8 @@ namespace Ipop.Tincan.DataPlane.Handshake;
 
 /// <summary>
 /// Takes handshake messages off the receive thread: the receive thread copies an accepted message into one of a
-/// fixed number of preallocated slots (no allocation), and a drain on the thread pool hands them one by one to the
-/// handler, which does the Diffie-Hellman work. A full queue refuses the message (the caller counts the drop), so a
+/// fixed number of preallocated slots (no allocation), and a drain (on the node's <see cref="HandshakeWorker"/>
+/// thread; the thread pool by default) hands them one by one to the handler, which does the Diffie-Hellman work. A full queue refuses the message (the caller counts the drop), so a
 /// flood costs a bounded amount of memory and never holds up transport packets behind curve operations.
 /// </summary>
 /// <remarks>

@@ -7,11 +7,12 @@ using Microsoft.Extensions.Logging;
 namespace Ipop.Tincan.DataPlane;
 
 /// <summary>
-/// The handshake work off the receive thread: the drain of <see cref="HandshakeGate.Queue"/> does the Noise DH of
-/// each queued message and then posts to the link's control loop as the receive thread used to.
+/// The handshake work off the receive thread: the drain of <see cref="HandshakeGate.Queue"/> (on the node's
+/// <see cref="HandshakeWorker"/> thread) does the Noise DH of each queued message and then posts to the link's control loop as the receive thread used to.
 /// </summary>
 internal sealed partial class LinkManager
 {
+    private readonly HandshakeWorker _handshakeWorker = new();
     private HandshakeGate? _handshakeGate;
 
     /// <summary>The receive thread's checks and the queue of handshake messages (created on first use).</summary>
@@ -19,7 +20,7 @@ internal sealed partial class LinkManager
 
     private HandshakeGate CreateHandshakeGate()
     {
-        var gate = new HandshakeGate(Keys.PublicKeyBytes, Time, HandleQueuedHandshake);
+        var gate = new HandshakeGate(Keys.PublicKeyBytes, Time, HandleQueuedHandshake, _handshakeWorker.Schedule);
         return Interlocked.CompareExchange(ref _handshakeGate, gate, null) ?? gate;
     }
 
