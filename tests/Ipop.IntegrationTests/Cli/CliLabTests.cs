@@ -93,18 +93,35 @@ public sealed class CliLabTests(NatLabFixture lab, ITestOutputHelper output) : I
         CommandResult usage = Cli("ping", "--socket", a.StatusSocket);
         Assert.Equal(2, usage.ExitCode);
 
-        // netcheck runs inside the node: a report, or (while NetCheck is a contract only) one line saying why not.
+        // One STUN server cannot tell the NAT's mapping behaviour, and netcheck says so rather than guess.
         CommandResult netcheck = Cli("netcheck", "--timeout", "2", "--socket", a.StatusSocket);
         output.WriteLine(netcheck.StandardOutput + netcheck.StandardError);
-        if (netcheck.ExitCode == 0)
-        {
-            Assert.StartsWith("NAT mapping: ", netcheck.StandardOutput, StringComparison.Ordinal);
-        }
-        else
-        {
-            Assert.Equal(1, netcheck.ExitCode);
-            Assert.Matches(@"^ipop-tincan: netcheck [^\n]+\n$", netcheck.StandardError);
-        }
+        Assert.Equal(0, netcheck.ExitCode);
+        Assert.StartsWith("NAT mapping: unknown\n", netcheck.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("but only one STUN server answered; comparing mappings needs two", netcheck.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("cone", "Cone NAT (endpoint-independent mapping): every server saw 198.18.0.12:")]
+    [InlineData("symmetric", "Symmetric NAT (endpoint-dependent mapping): 198.18.0.3:3478 saw 198.18.0.13:")]
+    public async Task Netcheck_with_two_stun_servers_tells_a_cone_nat_from_a_symmetric_one(string nat, string expected)
+    {
+        // Real iptables NATs (MASQUERADE, and MASQUERADE --random-fully for symmetric) and two real coturn STUN servers.
+        string dir = Path.Combine(lab.Directory, "netcheck-" + nat);
+        Directory.CreateDirectory(dir);
+        LabNamespace ns = nat == "cone" ? lab.Cone2 : lab.Symmetric1;
+        ApiNode node = await ApiNode.StartAsync(lab.Lab, ns, dir, NatLabFixture.TwoStun, NatLabFixture.TurnList, Ct);
+        _nodes.Add(node);
+
+        CommandResult netcheck = Cli("netcheck", "--timeout", "3", "--socket", node.StatusSocket);
+        output.WriteLine(netcheck.StandardOutput + netcheck.StandardError);
+        Assert.Equal(0, netcheck.ExitCode);
+        Assert.StartsWith($"NAT mapping: {(nat == "cone" ? "cone (endpoint-independent)" : "symmetric (endpoint-dependent)")}\n", netcheck.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains(expected, netcheck.StandardOutput, StringComparison.Ordinal);
+
+        // Both STUN servers are listed with their latency.
+        Assert.Matches(@"(?m)^stun\s+198\.18\.0\.3:3478\s+\S+\s+\d+\.\d ms\s", netcheck.StandardOutput);
+        Assert.Matches($@"(?m)^stun\s+198\.18\.0\.3:{NatLabFixture.SecondStunPort}\s+\S+\s+\d+\.\d ms\s", netcheck.StandardOutput);
     }
 
     private static CommandResult Cli(params string[] args) =>

@@ -6,7 +6,8 @@ namespace Ipop.IntegrationTests.Nat;
 
 /// <summary>
 /// A small internet built once for the NAT tests (TESTING.md): an "internet" switch on 198.18.0.0/24 with two
-/// STUN/TURN servers (real coturn; the second one's address exists but no server runs there, for fail-over),
+/// STUN/TURN servers (real coturn; the second one's address exists but no server runs there, for fail-over), a second
+/// STUN server on the first one's address at another port (two destinations, so netcheck can compare mappings),
 /// a public host, two cone NATs (MASQUERADE) and two symmetric NATs (MASQUERADE --random-fully), each with a
 /// LAN 198.18.N.0/24 and a node on it (cone1's LAN has two, for the same-LAN case).
 /// </summary>
@@ -17,6 +18,11 @@ public sealed class NatLabFixture : IAsyncLifetime
     public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("ipop-nat-").FullName;
 
     public CoturnServer? Turn { get; private set; }
+
+    /// <summary>A second coturn on 198.18.0.3, port <see cref="SecondStunPort"/>: a second destination for netcheck.</summary>
+    public CoturnServer? SecondStun { get; private set; }
+
+    public const int SecondStunPort = 3490;
 
     public LabNamespace Public { get; private set; } = null!;
 
@@ -33,6 +39,9 @@ public sealed class NatLabFixture : IAsyncLifetime
     public LabNamespace Cone1Router { get; private set; } = null!;
 
     public static object[] Stun => [new { Host = "198.18.0.3", Port = 3478 }];
+
+    /// <summary>Two STUN servers (one address, two ports): a symmetric NAT maps them to two public ports, a cone NAT to one.</summary>
+    public static object[] TwoStun => [new { Host = "198.18.0.3", Port = 3478 }, new { Host = "198.18.0.3", Port = SecondStunPort }];
 
     public static object[] TurnList => [new { Host = "198.18.0.3", Port = 3478, Username = "u", Password = "p" }];
 
@@ -69,6 +78,15 @@ public sealed class NatLabFixture : IAsyncLifetime
             RelayPorts = (49152, 49400),
             AllowLoopbackPeers = false,
         });
+        SecondStun = await CoturnServer.StartAsync(new CoturnOptions
+        {
+            NetworkNamespace = turn1.Name,
+            ListenAddress = IPAddress.Parse("198.18.0.3"),
+            RelayAddress = IPAddress.Parse("198.18.0.3"),
+            Port = SecondStunPort,
+            RelayPorts = (49401, 49450),
+            AllowLoopbackPeers = false,
+        });
     }
 
     private LabNamespace Node(string role, LabSegment lan, string address, string gateway)
@@ -81,6 +99,7 @@ public sealed class NatLabFixture : IAsyncLifetime
 
     public ValueTask DisposeAsync()
     {
+        SecondStun?.Dispose();
         Turn?.Dispose();
         Lab.Dispose();
         System.IO.Directory.Delete(Directory, recursive: true);
