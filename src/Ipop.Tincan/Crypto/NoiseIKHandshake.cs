@@ -290,33 +290,13 @@ internal sealed class NoiseIKHandshake : IDisposable
         }
     }
 
-    // HKDF(ck, ikm) of Noise (spec 4.3): RFC 5869 HKDF-SHA256 with salt = ck and empty info, written out with
-    // HMAC because Split() needs an empty input key material, which NSec's HkdfSha256 refuses.
-    internal static void Hkdf(ReadOnlySpan<byte> chainingKey, ReadOnlySpan<byte> inputKeyMaterial, Span<byte> output)
-    {
-        Span<byte> temp = stackalloc byte[HashLength];
-        Span<byte> block = stackalloc byte[HashLength + 1];
-        HMACSHA256.HashData(chainingKey, inputKeyMaterial, temp);
-        block[0] = 1;
-        HMACSHA256.HashData(temp, block[..1], output[..HashLength]);
-        if (output.Length > HashLength)
-        {
-            output[..HashLength].CopyTo(block);
-            block[HashLength] = 2;
-            HMACSHA256.HashData(temp, block, output.Slice(HashLength, HashLength));
-        }
+    // HKDF(ck, ikm) of Noise (spec 4.3): RFC 5869 HKDF-SHA256 with salt = ck and empty info (Hkdf takes the empty
+    // input key material of Split(), which NSec's HkdfSha256 refuses).
+    internal static void Hkdf(ReadOnlySpan<byte> chainingKey, ReadOnlySpan<byte> inputKeyMaterial, Span<byte> output) =>
+        Crypto.Hkdf.DeriveKey(inputKeyMaterial, chainingKey, ReadOnlySpan<byte>.Empty, output);
 
-        CryptographicOperations.ZeroMemory(temp);
-        CryptographicOperations.ZeroMemory(block);
-    }
-
-    private void MixHash(ReadOnlySpan<byte> data)
-    {
-        byte[] input = new byte[HashLength + data.Length];
-        _h.CopyTo(input, 0);
-        data.CopyTo(input.AsSpan(HashLength));
-        NSec.Cryptography.HashAlgorithm.Sha256.Hash(input, _h);
-    }
+    // h = HASH(h || data), without concatenating them.
+    private void MixHash(ReadOnlySpan<byte> data) => Sha256.Hash(_h, data, _h);
 
     private bool MixKeyDh(Key privateKey, ReadOnlySpan<byte> publicKey)
     {
