@@ -274,11 +274,29 @@ internal sealed class NoiseIKHandshake : IDisposable
     }
 
     // The ephemeral key pair, made when our message is written: a responder makes none for a message 1 it refuses.
+    // Imported from our own random bytes: NSec's Key.Create draws its seed from RandomNumberGenerator, which loads
+    // OpenSSL (see Sodium); an X25519 private key is just 32 random bytes, so the two are the same key.
     private (Key Key, byte[] Public) CreateEphemeral()
     {
-        _ephemeral = _fixedEphemeral is null
-            ? Key.Create(KeyAgreementAlgorithm.X25519)
-            : Key.Import(KeyAgreementAlgorithm.X25519, _fixedEphemeral, KeyBlobFormat.RawPrivateKey);
+        Span<byte> seed = stackalloc byte[DhLength];
+        try
+        {
+            if (_fixedEphemeral is null)
+            {
+                SecureRandom.Fill(seed);
+            }
+            else
+            {
+                _fixedEphemeral.CopyTo(seed);
+            }
+
+            _ephemeral = Key.Import(KeyAgreementAlgorithm.X25519, seed, KeyBlobFormat.RawPrivateKey);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(seed);
+        }
+
         return (_ephemeral, _ephemeral.PublicKey.Export(KeyBlobFormat.RawPublicKey));
     }
 
