@@ -33,7 +33,7 @@ internal static class HandshakeMac
     public static void Write(Span<byte> message, ReadOnlySpan<byte> key)
     {
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(key, message[..^TrailerLength], mac);
+        HmacSha256.Compute(key, message[..^TrailerLength], mac);
         mac[..Length].CopyTo(Mac1(message));
     }
 
@@ -41,7 +41,7 @@ internal static class HandshakeMac
     public static bool Verify(ReadOnlySpan<byte> message, ReadOnlySpan<byte> key)
     {
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(key, message[..^TrailerLength], mac);
+        HmacSha256.Compute(key, message[..^TrailerLength], mac);
         return CryptographicOperations.FixedTimeEquals(mac[..Length], Mac1(message));
     }
 
@@ -49,7 +49,7 @@ internal static class HandshakeMac
     public static void WriteMac2(Span<byte> message, ReadOnlySpan<byte> cookie)
     {
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(cookie, message[..^Length], mac);
+        HmacSha256.Compute(cookie, message[..^Length], mac);
         mac[..Length].CopyTo(message[^Length..]);
     }
 
@@ -57,7 +57,7 @@ internal static class HandshakeMac
     public static bool VerifyMac2(ReadOnlySpan<byte> message, ReadOnlySpan<byte> cookie)
     {
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(cookie, message[..^Length], mac);
+        HmacSha256.Compute(cookie, message[..^Length], mac);
         return CryptographicOperations.FixedTimeEquals(mac[..Length], message[^Length..]);
     }
 
@@ -77,6 +77,8 @@ internal static class HandshakeMac
         Span<byte> input = stackalloc byte[8 + 32];
         label.CopyTo(input);
         publicKey.CopyTo(input[8..]);
-        return SHA256.HashData(input);
+        byte[] key = new byte[Sha256.HashLength];
+        Sha256.Hash(input, key);
+        return key;
     }
 }

@@ -274,11 +274,29 @@ internal sealed class NoiseIKHandshake : IDisposable
     }
 
     // The ephemeral key pair, made when our message is written: a responder makes none for a message 1 it refuses.
+    // Imported from our own random bytes: NSec's Key.Create draws its seed from RandomNumberGenerator, which loads
+    // OpenSSL (see Sodium); an X25519 private key is just 32 random bytes, so the two are the same key.
     private (Key Key, byte[] Public) CreateEphemeral()
     {
-        _ephemeral = _fixedEphemeral is null
-            ? Key.Create(KeyAgreementAlgorithm.X25519)
-            : Key.Import(KeyAgreementAlgorithm.X25519, _fixedEphemeral, KeyBlobFormat.RawPrivateKey);
+        Span<byte> seed = stackalloc byte[DhLength];
+        try
+        {
+            if (_fixedEphemeral is null)
+            {
+                SecureRandom.Fill(seed);
+            }
+            else
+            {
+                _fixedEphemeral.CopyTo(seed);
+            }
+
+            _ephemeral = Key.Import(KeyAgreementAlgorithm.X25519, seed, KeyBlobFormat.RawPrivateKey);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(seed);
+        }
+
         return (_ephemeral, _ephemeral.PublicKey.Export(KeyBlobFormat.RawPublicKey));
     }
 
@@ -290,33 +308,13 @@ internal sealed class NoiseIKHandshake : IDisposable
         }
     }
 
-    // HKDF(ck, ikm) of Noise (spec 4.3): RFC 5869 HKDF-SHA256 with salt = ck and empty info, written out with
-    // HMAC because Split() needs an empty input key material, which NSec's HkdfSha256 refuses.
-    internal static void Hkdf(ReadOnlySpan<byte> chainingKey, ReadOnlySpan<byte> inputKeyMaterial, Span<byte> output)
-    {
-        Span<byte> temp = stackalloc byte[HashLength];
-        Span<byte> block = stackalloc byte[HashLength + 1];
-        HMACSHA256.HashData(chainingKey, inputKeyMaterial, temp);
-        block[0] = 1;
-        HMACSHA256.HashData(temp, block[..1], output[..HashLength]);
-        if (output.Length > HashLength)
-        {
-            output[..HashLength].CopyTo(block);
-            block[HashLength] = 2;
-            HMACSHA256.HashData(temp, block, output.Slice(HashLength, HashLength));
-        }
+    // HKDF(ck, ikm) of Noise (spec 4.3): RFC 5869 HKDF-SHA256 with salt = ck and empty info (Hkdf takes the empty
+    // input key material of Split(), which NSec's HkdfSha256 refuses).
+    internal static void Hkdf(ReadOnlySpan<byte> chainingKey, ReadOnlySpan<byte> inputKeyMaterial, Span<byte> output) =>
+        Crypto.Hkdf.DeriveKey(inputKeyMaterial, chainingKey, ReadOnlySpan<byte>.Empty, output);
 
-        CryptographicOperations.ZeroMemory(temp);
-        CryptographicOperations.ZeroMemory(block);
-    }
-
-    private void MixHash(ReadOnlySpan<byte> data)
-    {
-        byte[] input = new byte[HashLength + data.Length];
-        _h.CopyTo(input, 0);
-        data.CopyTo(input.AsSpan(HashLength));
-        NSec.Cryptography.HashAlgorithm.Sha256.Hash(input, _h);
-    }
+    // h = HASH(h || data), without concatenating them.
+    private void MixHash(ReadOnlySpan<byte> data) => Sha256.Hash(_h, data, _h);
 
     private bool MixKeyDh(Key privateKey, ReadOnlySpan<byte> publicKey)
     {

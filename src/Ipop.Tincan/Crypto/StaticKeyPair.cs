@@ -22,8 +22,20 @@ internal sealed class StaticKeyPair : IDisposable
     public NodePublicKey PublicKey { get; }
 
     /// <summary>Creates a fresh random key pair.</summary>
-    public static StaticKeyPair Generate() =>
-        new(Key.Create(KeyAgreementAlgorithm.X25519, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport }));
+    /// <remarks>From <see cref="SecureRandom"/>, not NSec's Key.Create, whose seed comes from OpenSSL (see <see cref="Sodium"/>).</remarks>
+    public static StaticKeyPair Generate()
+    {
+        Span<byte> privateKey = stackalloc byte[32];
+        SecureRandom.Fill(privateKey);
+        try
+        {
+            return FromPrivateKey(privateKey);
+        }
+        finally
+        {
+            System.Security.Cryptography.CryptographicOperations.ZeroMemory(privateKey);
+        }
+    }
 
     /// <summary>Imports a raw 32-byte X25519 private key.</summary>
     public static StaticKeyPair FromPrivateKey(ReadOnlySpan<byte> privateKey) =>

@@ -3,7 +3,6 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using Ipop.Tincan.Crypto;
 using Ipop.Tincan.DataPlane.Link;
 using Microsoft.Extensions.Logging;
@@ -55,7 +54,7 @@ internal sealed partial class LinkManager : ITincan
         Timings = LinkTimings.From(options, time.TimestampFrequency);
         _checkUsername = RandomToken(8);
         _checkPassword = RandomToken(24);
-        TieBreaker = BitConverter.ToUInt64(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+        TieBreaker = SecureRandom.NextUInt64();
         Metrics = new TincanMetrics(this);
         Control = new ControlLoop(RaiseQueuedEvents, OnControlStepThrew, ArmForNextDeadline);
         _tickStep = TickLinks;
@@ -264,11 +263,9 @@ internal sealed partial class LinkManager : ITincan
 
     internal uint Register(IndexEntry entry)
     {
-        Span<byte> random = stackalloc byte[4];
         while (true)
         {
-            RandomNumberGenerator.Fill(random);
-            uint index = BitConverter.ToUInt32(random);
+            uint index = SecureRandom.NextUInt32();
             if (index != 0 && _indices.TryAdd(index, entry))
             {
                 entry.LocalIndex = index;
@@ -351,7 +348,7 @@ internal sealed partial class LinkManager : ITincan
     private static string RandomToken(int length)
     {
         const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        return RandomNumberGenerator.GetString(alphabet, length);
+        return SecureRandom.GetString(alphabet, length);
     }
 
     private void RebuildSnapshot()

@@ -97,7 +97,7 @@ internal sealed class CheckKeys
             Append(rest, requesterPassword);
 
             byte[] key = new byte[KeyLength];
-            HKDF.DeriveKey(HashAlgorithmName.SHA256, shared, key, ReadOnlySpan<byte>.Empty, info);
+            Hkdf.DeriveKey(shared, ReadOnlySpan<byte>.Empty, info, key);
             return key;
         }
         finally

@@ -168,7 +168,7 @@ public static class NodeKeyFile
         StaticKeyPair keys = StaticKeyPair.Generate();
         byte[] raw = new byte[32];
         byte[] line = [];
-        string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.{RandomNumberGenerator.GetHexString(8, lowercase: true)}.tmp");
+        string temporary = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}.{SecureRandom.NextUInt32().ToString("x8", CultureInfo.InvariantCulture)}.tmp");
         bool linked = false;
         try
         {

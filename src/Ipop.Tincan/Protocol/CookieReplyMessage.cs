@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
+using Ipop.Tincan.Crypto;
 using NSec.Cryptography;
 
 namespace Ipop.Tincan.Protocol;
@@ -31,7 +31,7 @@ internal static class CookieReplyMessage
         destination[3] = 0;
         BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], receiverIndex);
         Span<byte> nonce = destination.Slice(8, NonceLength);
-        RandomNumberGenerator.Fill(nonce);
+        SecureRandom.Fill(nonce);
         Aead.Encrypt(key, nonce, answeredMac1, cookie, destination.Slice(8 + NonceLength, CookieLength + Aead.TagSize));
     }
 

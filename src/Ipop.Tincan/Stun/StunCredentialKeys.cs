@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using Ipop.Tincan.Crypto;
 
 namespace Ipop.Tincan.Stun;
 
@@ -14,7 +15,6 @@ internal static class StunCredentialKeys
     /// MD5 password algorithm every TURN server supports). The caller is expected to pass strings that
     /// are already OpaqueString-prepared; we do not apply SASLprep/PRECIS here.
     /// </summary>
-#pragma warning disable CA5351 // MD5 is what the STUN long-term mechanism is defined with; it is not our choice.
     public static byte[] LongTerm(string username, string realm, string password)
     {
         int length = Encoding.UTF8.GetByteCount(username) + Encoding.UTF8.GetByteCount(realm) + Encoding.UTF8.GetByteCount(password) + 2;
@@ -24,11 +24,11 @@ internal static class StunCredentialKeys
         n += Encoding.UTF8.GetBytes(realm, input.AsSpan(n));
         input[n++] = (byte)':';
         Encoding.UTF8.GetBytes(password, input.AsSpan(n));
-        byte[] key = MD5.HashData(input);
+        byte[] key = new byte[LongTermKeyLength];
+        Md5.Hash(input, key);
         CryptographicOperations.ZeroMemory(input);
         return key;
     }
-#pragma warning restore CA5351
 
     /// <summary>Short-term credential key: the password itself (RFC 8489 section 9.1.1).</summary>
     public static byte[] ShortTerm(string password) => Encoding.UTF8.GetBytes(password);

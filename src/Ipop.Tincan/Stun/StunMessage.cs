@@ -1,8 +1,8 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text;
+using Ipop.Tincan.Crypto;
 
 namespace Ipop.Tincan.Stun;
 
@@ -282,32 +282,24 @@ internal readonly ref struct StunMessage
     private bool VerifyHmac(ReadOnlySpan<byte> key, int attributeOffset, int valueLength, bool sha256)
     {
         // The HMAC covers the message up to the attribute, with the header length rewritten as if the
-        // attribute were the last one (RFC 8489 section 14.5). Copy the prefix to a pooled buffer to patch it.
-        byte[] scratch = ArrayPool<byte>.Shared.Rent(attributeOffset);
-        try
+        // attribute were the last one (RFC 8489 section 14.5): the type, the patched length, then the rest as received.
+        Span<byte> length = stackalloc byte[2];
+        BinaryPrimitives.WriteUInt16BigEndian(length, (ushort)(attributeOffset + 4 + valueLength - HeaderLength));
+        ReadOnlySpan<byte> type = _data[..2];
+        ReadOnlySpan<byte> rest = _data[4..attributeOffset];
+        Span<byte> mac = stackalloc byte[32];
+        ReadOnlySpan<byte> received = _data.Slice(attributeOffset + 4, valueLength);
+        if (sha256)
         {
-            Span<byte> prefix = scratch.AsSpan(0, attributeOffset);
-            _data[..attributeOffset].CopyTo(prefix);
-            BinaryPrimitives.WriteUInt16BigEndian(prefix[2..], (ushort)(attributeOffset + 4 + valueLength - HeaderLength));
-            Span<byte> mac = stackalloc byte[32];
-            ReadOnlySpan<byte> received = _data.Slice(attributeOffset + 4, valueLength);
-            if (sha256)
-            {
-                HMACSHA256.HashData(key, prefix, mac);
-            }
-            else
-            {
-#pragma warning disable CA5350 // HMAC-SHA1 is mandated by RFC 8489 MESSAGE-INTEGRITY.
-                HMACSHA1.HashData(key, prefix, mac);
-#pragma warning restore CA5350
-            }
+            HmacSha256.Compute(key, type, length, rest, mac);
+        }
+        else
+        {
+            // HMAC-SHA1 is mandated by RFC 8489 MESSAGE-INTEGRITY.
+            HmacSha1.Compute(key, type, length, rest, mac);
+        }
 
-            return CryptographicOperations.FixedTimeEquals(mac[..valueLength], received);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(scratch);
-        }
+        return CryptographicOperations.FixedTimeEquals(mac[..valueLength], received);
     }
 
     /// <summary>Walks type-length-value attributes; the span has been validated by <see cref="TryParse"/>.</summary>

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
-using System.Security.Cryptography;
 using System.Text;
+using Ipop.Tincan.Crypto;
 
 namespace Ipop.Tincan.Stun;
 
@@ -140,9 +140,7 @@ internal ref struct StunMessageWriter
 
         int covered = _length;
         Span<byte> slot = AppendSlot(StunAttributeType.MessageIntegrity, StunMessage.MessageIntegrityLength);
-#pragma warning disable CA5350 // HMAC-SHA1 is mandated by RFC 8489 MESSAGE-INTEGRITY.
-        HMACSHA1.HashData(key, _buffer[..covered], slot);
-#pragma warning restore CA5350
+        HmacSha1.Compute(key, _buffer[..covered], slot);
         _integrityWritten = true;
     }
 
@@ -151,7 +149,7 @@ internal ref struct StunMessageWriter
     {
         int covered = _length;
         Span<byte> slot = AppendSlot(StunAttributeType.MessageIntegritySha256, StunMessage.MessageIntegritySha256Length);
-        HMACSHA256.HashData(key, _buffer[..covered], slot);
+        HmacSha256.Compute(key, _buffer[..covered], slot);
         _integrityWritten = true;
     }
 

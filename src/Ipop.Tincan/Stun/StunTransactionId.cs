@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
+using Ipop.Tincan.Crypto;
 
 namespace Ipop.Tincan.Stun;
 
@@ -12,7 +12,7 @@ internal readonly record struct StunTransactionId(ulong High, uint Low)
     public static StunTransactionId NewRandom()
     {
         Span<byte> bytes = stackalloc byte[Length];
-        RandomNumberGenerator.Fill(bytes);
+        SecureRandom.Fill(bytes);
         return Read(bytes);
     }
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Ipop.Tincan.Crypto;
 
 namespace Ipop.Tincan.Turn;
 
@@ -28,9 +29,11 @@ internal sealed class TurnCredentials
         ArgumentException.ThrowIfNullOrEmpty(secret);
         string stamp = expiry.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         string username = string.IsNullOrEmpty(name) ? stamp : $"{stamp}:{name}";
-#pragma warning disable CA5350 // HMAC-SHA1 is what the TURN REST API scheme (and coturn) specify.
-        byte[] mac = HMACSHA1.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(username));
-#pragma warning restore CA5350
+        // HMAC-SHA1 is what the TURN REST API scheme (and coturn) specify.
+        byte[] key = Encoding.UTF8.GetBytes(secret);
+        Span<byte> mac = stackalloc byte[HmacSha1.MacLength];
+        HmacSha1.Compute(key, Encoding.UTF8.GetBytes(username), mac);
+        CryptographicOperations.ZeroMemory(key);
         return new TurnCredentials(username, Convert.ToBase64String(mac));
     }
 

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using Ipop.Tincan.Crypto;
 using Ipop.Tincan.Protocol;
 
@@ -35,7 +34,7 @@ internal sealed class CookieGenerator
     public void ComputeCookie(SocketAddress source, Span<byte> cookie)
     {
         Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(Current().Bytes, source.Buffer.Span[..source.Size], mac);
+        HmacSha256.Compute(Current().Bytes, source.Buffer.Span[..source.Size], mac);
         mac[..CookieReplyMessage.CookieLength].CopyTo(cookie);
     }
 
@@ -79,6 +78,13 @@ internal sealed class CookieGenerator
     {
         public long Created { get; } = created;
 
-        public byte[] Bytes { get; } = RandomNumberGenerator.GetBytes(32);
+        public byte[] Bytes { get; } = NewSecret();
+
+        private static byte[] NewSecret()
+        {
+            byte[] bytes = new byte[32];
+            SecureRandom.Fill(bytes);
+            return bytes;
+        }
     }
 }
