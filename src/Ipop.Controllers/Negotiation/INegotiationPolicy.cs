@@ -41,6 +41,11 @@ internal interface INegotiationPolicy
     /// </summary>
     Task<bool> OnOtherMessageAsync(OverlayPeer? from, OverlayMessage message, CancellationToken cancellationToken) => Task.FromResult(false);
 
-    /// <summary>Once a second, on the controller loop.</summary>
-    void OnTick();
+    /// <summary>
+    /// Housekeeping on the controller loop (purging a learning switch, say): called once soon after the start, then
+    /// when the time it returns has passed. The negotiator has no periodic tick (issue 14: an idle node must not wake
+    /// up), so a policy with nothing that can expire returns <c>null</c> and is not called again.
+    /// </summary>
+    /// <returns>How long until the policy needs the next call, or <c>null</c> for never.</returns>
+    TimeSpan? OnTick();
 }

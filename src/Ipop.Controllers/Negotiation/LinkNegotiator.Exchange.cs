@@ -285,7 +285,7 @@ public sealed partial class LinkNegotiator
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException)
         {
-            // Signaling is down or the peer left; the tick retries after the backoff, a reconnect at once.
+            // Signaling is down or the peer left; the deadline timer retries after the backoff, a reconnect at once.
             LogSendFailed(_logger, kind, p.Id.Value, e.Message);
             return false;
         }

@@ -3,8 +3,8 @@ using Ipop.Controllers.Negotiation;
 namespace Ipop.Controllers;
 
 /// <summary>
-/// Liveness: link status changes and the 1 s tick decide, per peer, whether its link is stuck and start a new
-/// attempt once its backoff (exponential, capped, with jitter) has passed.
+/// Liveness: link status changes and the deadline timer (LinkNegotiator.Deadlines) decide, per peer, whether its link
+/// is stuck and start a new attempt once its backoff (exponential, capped, with jitter) has passed.
 /// </summary>
 public sealed partial class LinkNegotiator
 {
@@ -32,6 +32,8 @@ public sealed partial class LinkNegotiator
     private async Task HandleTickAsync(CancellationToken ct)
     {
         DateTimeOffset now = _time.GetUtcNow();
+        _armedFor = DateTimeOffset.MaxValue; // fired (or about to be re-armed from what is due next)
+        _lastTickAt = now;
         EndOutageLinksIfTooLong(now);
         EndGraceIfOver(now);
         EndPresenceGraceIfOver(now);
@@ -41,7 +43,7 @@ public sealed partial class LinkNegotiator
             await EvaluateAsync(p, ct);
         }
 
-        _policy.OnTick();
+        TickPolicyIfDue(now);
     }
 
     /// <summary>Starts a new attempt for <paramref name="p"/> if its link is not up or on its way up and its backoff has passed.</summary>
