@@ -24,7 +24,10 @@ internal interface INegotiationPolicy
     {
     }
 
-    /// <summary>A link object of a peer that is still wanted was removed to be created afresh: forget what pointed to it.</summary>
+    /// <summary>
+    /// A link object of a peer that is still trusted was removed (to be created afresh, or released because one side
+    /// stopped wanting it, or ended while this side does not want it): forget what pointed to it. The peer's claims stay.
+    /// </summary>
     void OnLinkReplaced(PeerId peer, ITincanLink old);
 
     /// <summary>The peer is no longer trusted or went offline: its link is already removed.</summary>

@@ -125,6 +125,11 @@ public sealed partial class LinkNegotiator
     /// <summary>When <see cref="EvaluateAsync"/> would start a new attempt for <paramref name="p"/>, or <c>null</c> while its link is up (or it is not ours to retry).</summary>
     private DateTimeOffset? AttemptDue(Peer p)
     {
+        if (!p.Wanted)
+        {
+            return null; // never retried from this side (EvaluateAsync)
+        }
+
         DateTimeOffset? stuckFrom;
         if (p.PendingNonce is not null)
         {

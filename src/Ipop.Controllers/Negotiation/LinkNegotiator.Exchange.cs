@@ -54,6 +54,9 @@ public sealed partial class LinkNegotiator
             case LinkNegotiationMessage.RequestKind:
                 await HandleRequestAsync(p, ct);
                 break;
+            case LinkNegotiationMessage.ReleaseKind:
+                await HandleReleaseAsync(p, parsed, ct);
+                break;
             case LinkNegotiationMessage.AddressKind:
                 await _policy.OnClaimsAsync(from, parsed, p.Link, ct);
                 break;

@@ -25,6 +25,13 @@ public sealed partial class LinkNegotiator
         else if (s.State is LinkState.Failed or LinkState.Closed)
         {
             LogLinkFailed(_logger, p.Id.Value, s.ToString());
+            if (!p.Wanted)
+            {
+                // The peer started it and retries it if it still wants it; this side only answers.
+                DropLink(p, "it ended, and this side does not want it: the peer retries if it does");
+                return;
+            }
+
             await EvaluateAsync(p, ct);
         }
     }
@@ -52,6 +59,11 @@ public sealed partial class LinkNegotiator
         if (!_signaling.IsConnected || p.Unverified || !_peers.ContainsKey(p.Id))
         {
             return; // nothing can be sent; the reconnect resumes at once
+        }
+
+        if (!p.Wanted)
+        {
+            return; // the peer makes the attempts for a link only it wants
         }
 
         DateTimeOffset now = _time.GetUtcNow();

@@ -27,6 +27,14 @@ namespace Ipop.Controllers;
 /// through an exchange this node started or accepted. An offer whose descriptor matches a healthy link keeps it.
 /// </para>
 /// <para>
+/// <b>Wanted links.</b> A trusted peer gets a link from this side only if <see cref="ILinkPolicy.WantsLink"/> says so
+/// (a full mesh by default). A trusted peer that is not wanted gets no offer or request and no retries from this node,
+/// but its offers and requests are answered, and the link it started stays while it is up; when that link fails or
+/// closes, it is removed here and not retried (the peer retries if it still wants it). When the answer turns true, a
+/// link starts at once; when it turns false for a link this side has, this side sends <c>ipop-link-release</c> and
+/// removes its end, and the peer removes its end too (and starts its own link if it wants one).
+/// </para>
+/// <para>
 /// <b>Retries with backoff and jitter.</b> Liveness does not hang on events: when a deadline comes, the negotiator looks
 /// at each trusted peer and, whatever state its link is in (none, failed, still connecting after
 /// <see cref="NegotiationSettings.ConnectTimeout"/>, removed underneath, offer unanswered after
@@ -51,7 +59,7 @@ namespace Ipop.Controllers;
 /// </para>
 /// <para>
 /// Messages of kinds starting with <c>ipop-</c> are the negotiator's (<c>ipop-link-offer</c>, <c>ipop-link-answer</c>,
-/// <c>ipop-link-request</c>, <c>ipop-address</c>; JSON bodies); any other kind goes to
+/// <c>ipop-link-request</c>, <c>ipop-link-release</c>, <c>ipop-address</c>; JSON bodies); any other kind goes to
 /// <see cref="ILinkPolicy.OnMessageAsync"/>. Messages from untrusted peers and messages that do not fit an exchange
 /// are refused, counted and logged at most once per peer per 10 s.
 /// </para>
@@ -406,6 +414,7 @@ public sealed partial class LinkNegotiator
         {
             back.Unverified = false;
             await ReturnedFromAbsenceAsync(back, ct);
+            await RefreshWantAsync(back, peer, ct);
             return;
         }
 
@@ -413,9 +422,14 @@ public sealed partial class LinkNegotiator
         bool initiator = IsInitiator(peer.Id);
 
         // The answering side gives the initiator one answer timeout to offer before it asks for an offer.
-        var p = new Peer(peer.Id, initiator) { NextAttemptAt = initiator ? now : now + _settings.AnswerTimeout };
+        var p = new Peer(peer.Id, initiator) { NextAttemptAt = initiator ? now : now + _settings.AnswerTimeout, Wanted = _policy.WantsLink(peer) };
         _peers[peer.Id] = p;
         LogPeerTrusted(_logger, peer.Id.Value);
+        if (!p.Wanted)
+        {
+            LogNotWanted(_logger, peer.Id.Value);
+        }
+
         await EvaluateAsync(p, ct);
     }
 
