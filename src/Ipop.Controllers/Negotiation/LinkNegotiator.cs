@@ -338,11 +338,16 @@ public sealed partial class LinkNegotiator
     /// </summary>
     public void RecheckTrust() => _events.Writer.TryWrite(RecheckEvent.Instance);
 
-    /// <summary>Sends our current addresses to every linked peer (after they changed).</summary>
+    /// <summary>Sends our current addresses to every linked or wanted peer (after they changed).</summary>
     internal async Task AnnounceAsync(CancellationToken cancellationToken)
     {
         foreach (Peer p in _peers.Values)
         {
+            if (p.Link is null && !p.Wanted)
+            {
+                continue; // a trusted peer nobody links to gets no messages; a link that forms later carries the addresses
+            }
+
             await SendAsync(p, LinkNegotiationMessage.AddressKind, null, cancellationToken);
         }
     }
