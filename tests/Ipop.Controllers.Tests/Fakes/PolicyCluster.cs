@@ -14,9 +14,15 @@ internal sealed class PolicyCluster : IAsyncDisposable
 {
     public const string Group = "ring@conference.lab.test";
     private readonly CancellationTokenSource _stop = new();
-    private readonly Random _random = new(5);
+    private readonly Random _random;
 
-    public InMemorySignalingNetwork Signaling { get; } = new() { ManualDelivery = true };
+    private PolicyCluster(int seed, InMemorySignalingFaults? faults)
+    {
+        _random = new Random(seed);
+        Signaling = new InMemorySignalingNetwork { ManualDelivery = true, Faults = faults };
+    }
+
+    public InMemorySignalingNetwork Signaling { get; }
 
     public SimTincanNetwork Links { get; } = new();
 
@@ -32,22 +38,22 @@ internal sealed class PolicyCluster : IAsyncDisposable
     /// <paramref name="trusts"/> names for it (everyone if it is <c>null</c>) and wants those <paramref name="wants"/>
     /// names (nobody if it is <c>null</c>) from the start.
     /// </summary>
-    public static async Task<PolicyCluster> StartAsync(string[] users, Func<string, IEnumerable<string>>? wants = null, Func<string, IEnumerable<string>>? trusts = null)
+    public static async Task<PolicyCluster> StartAsync(string[] users, Func<string, IEnumerable<string>>? wants = null, Func<string, IEnumerable<string>>? trusts = null, int seed = 5, InMemorySignalingFaults? faults = null)
     {
-        var cluster = new PolicyCluster();
-        byte seed = 1;
+        var cluster = new PolicyCluster(seed, faults);
+        byte keySeed = 1;
         foreach (string user in users)
         {
             InMemorySignaling inner = cluster.Signaling.CreateNode($"{user}@lab.test");
             var signaling = new RecordingSignaling(inner, cluster.Sent);
-            SimTincan tincan = cluster.Links.Add(inner.LocalId, seed++);
+            SimTincan tincan = cluster.Links.Add(inner.LocalId, keySeed++);
             tincan.Time = cluster.Time;
             var policy = new EditablePolicy([.. (trusts?.Invoke(user) ?? users).Select(u => $"{u}@lab.test")]);
             policy.Wanted.UnionWith((wants?.Invoke(user) ?? []).Select(w => $"{w}@lab.test"));
             var negotiator = new LinkNegotiator(signaling, tincan, policy, new NegotiationSettings(), cluster.Time, NullLogger.Instance)
             {
                 ManualPump = true,
-                Jitter = new Random(seed),
+                Jitter = new Random((seed * 1000) + keySeed),
             };
             Task run = negotiator.RunAsync(ct => inner.JoinGroupAsync(Group, ct), cluster._stop.Token);
             cluster.Nodes.Add(new Node(user, inner, tincan, policy, negotiator, run));
@@ -79,16 +85,44 @@ internal sealed class PolicyCluster : IAsyncDisposable
         throw new InvalidOperationException("The cluster did not settle in 10 000 rounds: a message loop?");
     }
 
-    /// <summary>Advances the clock by one second at a time, moving links and settling after each.</summary>
-    public async Task SecondsAsync(int seconds)
+    /// <summary>Advances the clock by one second at a time, moving links (failing some at random in chaos) and settling after each.</summary>
+    public async Task SecondsAsync(int seconds, bool chaos = false)
     {
         for (int t = 0; t < seconds; t++)
         {
             Time.Advance(TimeSpan.FromSeconds(1));
-            Links.Step(Time.GetUtcNow(), _random, chaos: false);
+            Links.Step(Time.GetUtcNow(), _random, chaos);
             await SettleAsync();
         }
     }
+
+    /// <summary>Every pair that either side wants is linked both ways, and no other pair holds a link on either end.</summary>
+    public bool Converged()
+    {
+        foreach (Node a in Nodes)
+        {
+            foreach (Node b in Nodes)
+            {
+                if (string.CompareOrdinal(a.User, b.User) >= 0)
+                {
+                    continue;
+                }
+
+                bool wanted = a.Policy.Wanted.Contains(b.Signaling.LocalUser) || b.Policy.Wanted.Contains(a.Signaling.LocalUser);
+                bool linked = Links.Linked(a.Id, b.Id);
+                bool any = a.Tincan.Find(b.Id) is not null || b.Tincan.Find(a.Id) is not null;
+                if (wanted ? !linked : any)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    public string Describe() => string.Join('\n', Nodes.Select(n =>
+        $"{n.User} wants [{string.Join(',', n.Policy.Wanted.Select(w => w.Split('@')[0]))}]: {string.Join(", ", n.Tincan.Links.Select(l => $"{Nodes.Single(m => m.Id == l.Peer).User}={l.Status.State}"))}"));
 
     /// <summary>The unordered pairs that hold a link on at least one end.</summary>
     public IReadOnlyCollection<(string, string)> LinkPairs() =>

@@ -1,4 +1,5 @@
 using Ipop.Controllers.Tests.Fakes;
+using Ipop.Testing;
 
 namespace Ipop.Controllers.Tests.Negotiation;
 
@@ -161,6 +162,46 @@ public sealed class WantsLinkTests
         Assert.Empty(cluster.KindsSent("a", "s"));
         Assert.NotEmpty(cluster.KindsSent("s", "a")); // it asked, and kept asking
         Assert.True(a.Negotiator.Refused > 0);
+    }
+
+    public static TheoryData<int> Seeds => [.. Enumerable.Range(1, 20)];
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public async Task Wanted_links_converge_despite_lossy_signaling_failing_links_and_wishes_that_change(int seed)
+    {
+        string[] users = ["a", "b", "c", "d", "e", "f"];
+        var random = new Random(seed);
+        var faults = new InMemorySignalingFaults(new Random(seed)) { DropProbability = 0.2, DuplicateProbability = 0.2, ReorderProbability = 0.2 };
+        await using PolicyCluster cluster = await PolicyCluster.StartAsync(users, u => [users[(Array.IndexOf(users, u) + 1) % users.Length]], seed: seed, faults: faults);
+
+        // Chaos: handshakes fail and links die at random while nodes change which peers they want (a topology moving).
+        for (int t = 0; t < 180; t++)
+        {
+            if (random.NextDouble() < 0.05)
+            {
+                string user = users[random.Next(users.Length)];
+                await cluster.SetWantsAsync(user, [.. users.Where(u => u != user && random.NextDouble() < 0.3)]);
+            }
+
+            await cluster.SecondsAsync(1, chaos: true);
+        }
+
+        int seconds = 0;
+        while (!cluster.Converged() && seconds < 300)
+        {
+            await cluster.SecondsAsync(1);
+            seconds++;
+        }
+
+        Assert.True(cluster.Converged(), $"seed {seed}: not converged {seconds} s after the chaos ended:\n{cluster.Describe()}");
+        TestContext.Current.TestOutputHelper?.WriteLine($"seed {seed}: converged {seconds} s after the chaos; messages {cluster.Sent.Count}; refused {cluster.Nodes.Sum(n => n.Negotiator.Refused)}");
+
+        // And it stays so, quietly.
+        int sent = cluster.Sent.Count;
+        await cluster.SecondsAsync(120);
+        Assert.True(cluster.Converged(), $"seed {seed}: fell apart after converging:\n{cluster.Describe()}");
+        Assert.Equal(sent, cluster.Sent.Count);
     }
 
     private static (string, string) Pair(string a, string b) => string.CompareOrdinal(a, b) < 0 ? (a, b) : (b, a);
