@@ -35,6 +35,10 @@ public sealed partial class LinkNegotiator
     /// <summary>When the timer fires next, or <c>null</c> when nothing is due (read on the loop only).</summary>
     internal DateTimeOffset? ArmedFor => _armedFor == DateTimeOffset.MaxValue ? null : _armedFor;
 
+    // The system timer counts coarse milliseconds and can fire a little before the deadline, which would cost a second
+    // wakeup to re-arm for the rest (as in Ipop.Tincan's DeadlineTimer). A fake clock is exact.
+    private TimeSpan Slack => ReferenceEquals(_time, TimeProvider.System) ? TimeSpan.FromMilliseconds(5) : TimeSpan.Zero;
+
     private ITimer CreateDeadlineTimer()
     {
         _timer = _time.CreateTimer(static state => ((LinkNegotiator)state!).OnDeadline(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -85,7 +89,7 @@ public sealed partial class LinkNegotiator
         if (at != _armedFor)
         {
             _armedFor = at;
-            TimeSpan wait = at - now;
+            TimeSpan wait = at - now + Slack;
             _timer.Change(wait < LongestWait ? wait : LongestWait, Timeout.InfiniteTimeSpan);
         }
     }
