@@ -6,9 +6,10 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Ipop.Controllers;
 
 /// <summary>
-/// The base for controllers: keeps a link to every peer that an <see cref="ILinkPolicy"/> trusts, negotiating each one
-/// over signaling (<see cref="IOverlaySignaling"/>) and creating it in Tincan (<see cref="ITincan"/>). GroupVPN and
-/// SocialVPN are built on it; a custom controller supplies its policy and calls <see cref="RunAsync(CancellationToken)"/>.
+/// The base for controllers: keeps a link to every peer that an <see cref="ILinkPolicy"/> trusts and one side at least
+/// wants (<see cref="ILinkPolicy.WantsLink"/>), negotiating each one over signaling (<see cref="IOverlaySignaling"/>)
+/// and creating it in Tincan (<see cref="ITincan"/>). GroupVPN and SocialVPN are built on it; a custom controller
+/// supplies its policy and calls <see cref="RunAsync(CancellationToken)"/>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -36,7 +37,7 @@ namespace Ipop.Controllers;
 /// </para>
 /// <para>
 /// <b>Retries with backoff and jitter.</b> Liveness does not hang on events: when a deadline comes, the negotiator looks
-/// at each trusted peer and, whatever state its link is in (none, failed, still connecting after
+/// at each wanted peer and, whatever state its link is in (none, failed, still connecting after
 /// <see cref="NegotiationSettings.ConnectTimeout"/>, removed underneath, offer unanswered after
 /// <see cref="NegotiationSettings.AnswerTimeout"/>, send failed), starts a new attempt once its backoff has passed:
 /// <see cref="NegotiationSettings.RetryMin"/> doubling per failed attempt up to <see cref="NegotiationSettings.RetryMax"/>,
