@@ -265,7 +265,18 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         ApplyOwnership(); // an address it held may go to a member that waited for it
     }
 
-    void INegotiationPolicy.OnTick() => _switch.Purge();
+    // Only learned MACs expire, and only in switch mode (a TUN node never learns any): purging once per aging time keeps
+    // an expired entry at most two aging times (routing already ignores it after one), at one wakeup per 300 s.
+    TimeSpan? INegotiationPolicy.OnTick()
+    {
+        if (_options.Mode != "tap")
+        {
+            return null;
+        }
+
+        _switch.Purge();
+        return _switch.AgingTime;
+    }
 
     private ImmutableArray<InterfaceAddress> WithIpv6(InterfaceAddress v4)
     {

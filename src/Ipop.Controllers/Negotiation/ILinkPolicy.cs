@@ -31,12 +31,19 @@ public interface ILinkPolicy
 
     /// <summary>
     /// Whether this node should start a link to the trusted <paramref name="peer"/> itself (the default: every trusted
-    /// peer, a full mesh). A trusted peer that is not wanted gets no offer from this node, but its offers are still
-    /// answered, and a link it started stays while it is up; when that link fails or closes it is not retried from
-    /// this side. Asked for trusted peers only, at the same moments as <see cref="IsTrusted"/>; a structured topology
-    /// or an on-demand policy answers from its own state and calls <see cref="LinkNegotiator.RecheckTrust"/> when that
-    /// state changes.
+    /// peer, a full mesh). A trusted peer that is not wanted gets no offer or request from this node and no retries,
+    /// but its offers are still answered, and a link it started stays while it is up; when that link fails or closes
+    /// it is removed (<see cref="OnLinkRemoved"/>) and not retried from this side: the peer retries if it still wants
+    /// it. Asked for trusted peers only, when signaling reports them (at start, on every change, after an outage) and
+    /// on <see cref="LinkNegotiator.RecheckTrust"/>; a structured topology or an on-demand policy answers from its own
+    /// state and calls <see cref="LinkNegotiator.RecheckTrust"/> when that state changes.
     /// </summary>
+    /// <remarks>
+    /// When the answer turns <c>true</c>, a link starts at once (no backoff). When it turns <c>false</c> for a peer that
+    /// has a link, this node sends the peer an <c>ipop-link-release</c> message and removes its end; the peer removes
+    /// its end too and, if it wants the link itself, starts a new one at once (which this node then answers). So a link
+    /// lives while at least one side wants it, and neither side needs to know the other's wish.
+    /// </remarks>
     /// <param name="peer">The trusted peer as signaling sees it now.</param>
     /// <returns><c>true</c> to start (and keep retrying) a link to it from this side.</returns>
     bool WantsLink(OverlayPeer peer) => true;
@@ -54,7 +61,7 @@ public interface ILinkPolicy
 
     /// <summary>
     /// The negotiator removed <paramref name="link"/>: the peer is no longer trusted, the link is being replaced by a
-    /// fresh one, or the negotiator is stopping. Called once for each link passed to <see cref="OnLinkCreated"/>
+    /// fresh one, neither side wants it any more (<see cref="WantsLink"/>), or the negotiator is stopping. Called once for each link passed to <see cref="OnLinkCreated"/>
     /// (except links removed by someone else, which the negotiator only notices when it creates the next one). A place
     /// to drop routes that point at the link.
     /// </summary>

@@ -24,7 +24,10 @@ internal interface INegotiationPolicy
     {
     }
 
-    /// <summary>A link object of a peer that is still wanted was removed to be created afresh: forget what pointed to it.</summary>
+    /// <summary>
+    /// A link object of a peer that is still trusted was removed (to be created afresh, or released because one side
+    /// stopped wanting it, or ended while this side does not want it): forget what pointed to it. The peer's claims stay.
+    /// </summary>
     void OnLinkReplaced(PeerId peer, ITincanLink old);
 
     /// <summary>The peer is no longer trusted or went offline: its link is already removed.</summary>
@@ -41,6 +44,11 @@ internal interface INegotiationPolicy
     /// </summary>
     Task<bool> OnOtherMessageAsync(OverlayPeer? from, OverlayMessage message, CancellationToken cancellationToken) => Task.FromResult(false);
 
-    /// <summary>Once a second, on the controller loop.</summary>
-    void OnTick();
+    /// <summary>
+    /// Housekeeping on the controller loop (purging a learning switch, say): called once soon after the start, then
+    /// when the time it returns has passed. The negotiator has no periodic tick (issue 14: an idle node must not wake
+    /// up), so a policy with nothing that can expire returns <c>null</c> and is not called again.
+    /// </summary>
+    /// <returns>How long until the policy needs the next call, or <c>null</c> for never.</returns>
+    TimeSpan? OnTick();
 }

@@ -36,6 +36,13 @@ internal sealed record LinkNegotiationMessage(LinkDescriptor? Descriptor, Immuta
     /// <summary>The non-initiator asks the initiator for a fresh offer (after a failure or restart).</summary>
     public const string RequestKind = "ipop-link-request";
 
+    /// <summary>
+    /// The sender no longer wants the link it started (<see cref="ILinkPolicy.WantsLink"/> turned false) and has removed
+    /// its end; the receiver removes its end too and starts a link of its own if it wants one. Carries the nonce of the
+    /// exchange that made the link, so a stale copy does not end a newer link.
+    /// </summary>
+    public const string ReleaseKind = "ipop-link-release";
+
     /// <summary>The sender's virtual addresses changed (conflict resolution).</summary>
     public const string AddressKind = "ipop-address";
 

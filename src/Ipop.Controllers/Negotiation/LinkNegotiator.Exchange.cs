@@ -54,6 +54,9 @@ public sealed partial class LinkNegotiator
             case LinkNegotiationMessage.RequestKind:
                 await HandleRequestAsync(p, ct);
                 break;
+            case LinkNegotiationMessage.ReleaseKind:
+                await HandleReleaseAsync(p, parsed, ct);
+                break;
             case LinkNegotiationMessage.AddressKind:
                 await _policy.OnClaimsAsync(from, parsed, p.Link, ct);
                 break;
@@ -285,7 +288,7 @@ public sealed partial class LinkNegotiator
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or TimeoutException)
         {
-            // Signaling is down or the peer left; the tick retries after the backoff, a reconnect at once.
+            // Signaling is down or the peer left; the deadline timer retries after the backoff, a reconnect at once.
             LogSendFailed(_logger, kind, p.Id.Value, e.Message);
             return false;
         }

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Ipop.Controllers;
 
 /// <summary>
-/// The negotiator's source-generated log messages (event ids 101-118; 119-120 in LinkNegotiator.Presence).
+/// The negotiator's source-generated log messages (event ids 101-118; 119-120 in LinkNegotiator.Presence, 121-124 in LinkNegotiator.Wants).
 /// </summary>
 public sealed partial class LinkNegotiator
 {

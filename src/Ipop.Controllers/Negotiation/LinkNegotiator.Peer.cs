@@ -37,6 +37,12 @@ public sealed partial class LinkNegotiator
         /// <summary>The nonce of the last exchange completed (answer taken or offer answered): its copies are duplicates.</summary>
         public string? AnsweredNonce { get; set; }
 
+        /// <summary>
+        /// The policy wants this link (<see cref="ILinkPolicy.WantsLink"/>): this side makes attempts and retries. When
+        /// false, a link the peer started is kept while it is up and removed, not retried, when it fails.
+        /// </summary>
+        public bool Wanted { get; set; } = true;
+
         public int Failures { get; set; }
 
         public DateTimeOffset NextAttemptAt { get; set; }

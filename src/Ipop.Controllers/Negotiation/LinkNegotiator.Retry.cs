@@ -3,8 +3,8 @@ using Ipop.Controllers.Negotiation;
 namespace Ipop.Controllers;
 
 /// <summary>
-/// Liveness: link status changes and the 1 s tick decide, per peer, whether its link is stuck and start a new
-/// attempt once its backoff (exponential, capped, with jitter) has passed.
+/// Liveness: link status changes and the deadline timer (LinkNegotiator.Deadlines) decide, per peer, whether its link
+/// is stuck and start a new attempt once its backoff (exponential, capped, with jitter) has passed.
 /// </summary>
 public sealed partial class LinkNegotiator
 {
@@ -25,6 +25,13 @@ public sealed partial class LinkNegotiator
         else if (s.State is LinkState.Failed or LinkState.Closed)
         {
             LogLinkFailed(_logger, p.Id.Value, s.ToString());
+            if (!p.Wanted)
+            {
+                // The peer started it and retries it if it still wants it; this side only answers.
+                DropLink(p, "it ended, and this side does not want it: the peer retries if it does");
+                return;
+            }
+
             await EvaluateAsync(p, ct);
         }
     }
@@ -32,6 +39,8 @@ public sealed partial class LinkNegotiator
     private async Task HandleTickAsync(CancellationToken ct)
     {
         DateTimeOffset now = _time.GetUtcNow();
+        _armedFor = DateTimeOffset.MaxValue; // fired (or about to be re-armed from what is due next)
+        _lastTickAt = now;
         EndOutageLinksIfTooLong(now);
         EndGraceIfOver(now);
         EndPresenceGraceIfOver(now);
@@ -41,7 +50,7 @@ public sealed partial class LinkNegotiator
             await EvaluateAsync(p, ct);
         }
 
-        _policy.OnTick();
+        TickPolicyIfDue(now);
     }
 
     /// <summary>Starts a new attempt for <paramref name="p"/> if its link is not up or on its way up and its backoff has passed.</summary>
@@ -50,6 +59,11 @@ public sealed partial class LinkNegotiator
         if (!_signaling.IsConnected || p.Unverified || !_peers.ContainsKey(p.Id))
         {
             return; // nothing can be sent; the reconnect resumes at once
+        }
+
+        if (!p.Wanted)
+        {
+            return; // the peer makes the attempts for a link only it wants
         }
 
         DateTimeOffset now = _time.GetUtcNow();

@@ -6,15 +6,18 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Ipop.Controllers;
 
 /// <summary>
-/// The base for controllers: keeps a link to every peer that an <see cref="ILinkPolicy"/> trusts, negotiating each one
-/// over signaling (<see cref="IOverlaySignaling"/>) and creating it in Tincan (<see cref="ITincan"/>). GroupVPN and
-/// SocialVPN are built on it; a custom controller supplies its policy and calls <see cref="RunAsync(CancellationToken)"/>.
+/// The base for controllers: keeps a link to every peer that an <see cref="ILinkPolicy"/> trusts and one side at least
+/// wants (<see cref="ILinkPolicy.WantsLink"/>), negotiating each one over signaling (<see cref="IOverlaySignaling"/>)
+/// and creating it in Tincan (<see cref="ITincan"/>). GroupVPN and SocialVPN are built on it; a custom controller
+/// supplies its policy and calls <see cref="RunAsync(CancellationToken)"/>.
 /// </summary>
 /// <remarks>
 /// <para>
 /// <b>One serialized loop.</b> Signaling events (peers, messages, connection), link events (status, our candidates
-/// changed), a 1 s tick and work queued with <see cref="Post"/> all go through one channel and are handled one at a
-/// time, in order, so neither the negotiator nor its policy needs locks. Event handlers only enqueue; nothing runs on
+/// changed), a deadline timer and work queued with <see cref="Post"/> all go through one channel and are handled one
+/// at a time, in order, so neither the negotiator nor its policy needs locks. There is no periodic tick: the timer is
+/// armed for the earliest real deadline (a retry, a timeout, a grace ending) and not at all while nothing is due, so
+/// an idle node with connected links does not wake up. Event handlers only enqueue; nothing runs on
 /// signaling's or Tincan's threads. An event that throws is logged and dropped; the loop carries on.
 /// </para>
 /// <para>
@@ -25,8 +28,16 @@ namespace Ipop.Controllers;
 /// through an exchange this node started or accepted. An offer whose descriptor matches a healthy link keeps it.
 /// </para>
 /// <para>
-/// <b>Retries with backoff and jitter.</b> Liveness does not hang on events: every tick looks at each trusted peer
-/// and, whatever state its link is in (none, failed, still connecting after
+/// <b>Wanted links.</b> A trusted peer gets a link from this side only if <see cref="ILinkPolicy.WantsLink"/> says so
+/// (a full mesh by default). A trusted peer that is not wanted gets no offer or request and no retries from this node,
+/// but its offers and requests are answered, and the link it started stays while it is up; when that link fails or
+/// closes, it is removed here and not retried (the peer retries if it still wants it). When the answer turns true, a
+/// link starts at once; when it turns false for a link this side has, this side sends <c>ipop-link-release</c> and
+/// removes its end, and the peer removes its end too (and starts its own link if it wants one).
+/// </para>
+/// <para>
+/// <b>Retries with backoff and jitter.</b> Liveness does not hang on events: when a deadline comes, the negotiator looks
+/// at each wanted peer and, whatever state its link is in (none, failed, still connecting after
 /// <see cref="NegotiationSettings.ConnectTimeout"/>, removed underneath, offer unanswered after
 /// <see cref="NegotiationSettings.AnswerTimeout"/>, send failed), starts a new attempt once its backoff has passed:
 /// <see cref="NegotiationSettings.RetryMin"/> doubling per failed attempt up to <see cref="NegotiationSettings.RetryMax"/>,
@@ -49,14 +60,13 @@ namespace Ipop.Controllers;
 /// </para>
 /// <para>
 /// Messages of kinds starting with <c>ipop-</c> are the negotiator's (<c>ipop-link-offer</c>, <c>ipop-link-answer</c>,
-/// <c>ipop-link-request</c>, <c>ipop-address</c>; JSON bodies); any other kind goes to
+/// <c>ipop-link-request</c>, <c>ipop-link-release</c>, <c>ipop-address</c>; JSON bodies); any other kind goes to
 /// <see cref="ILinkPolicy.OnMessageAsync"/>. Messages from untrusted peers and messages that do not fit an exchange
 /// are refused, counted and logged at most once per peer per 10 s.
 /// </para>
 /// </remarks>
 public sealed partial class LinkNegotiator
 {
-    private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
     private const int MaxRememberedOffers = 4096;
     private readonly IOverlaySignaling _signaling;
     private readonly ITincan _tincan;
@@ -85,7 +95,7 @@ public sealed partial class LinkNegotiator
     /// <param name="tincan">The link manager, already started (<see cref="ITincan.StartAsync"/>) by its owner.</param>
     /// <param name="policy">Which peers may have a link.</param>
     /// <param name="settings">Timing; <c>null</c> for the defaults. Checked with <see cref="NegotiationSettings.Validate"/>.</param>
-    /// <param name="timeProvider">The clock for the tick, backoff and timeouts; <c>null</c> for <see cref="TimeProvider.System"/> (tests pass a fake one).</param>
+    /// <param name="timeProvider">The clock for the deadline timer, backoff and timeouts; <c>null</c> for <see cref="TimeProvider.System"/> (tests pass a fake one).</param>
     /// <param name="logger">Where the negotiation is logged (event ids 101-120); <c>null</c> for none.</param>
     /// <exception cref="ArgumentNullException"><paramref name="signaling"/>, <paramref name="tincan"/> or <paramref name="policy"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A value of <paramref name="settings"/> is out of range.</exception>
@@ -185,7 +195,7 @@ public sealed partial class LinkNegotiator
         _signaling.ConnectionChanged += OnEvent;
         _tincan.LinkStatusChanged += OnEvent;
         _tincan.LocalCandidatesChanged += OnLocalCandidatesChanged;
-        using ITimer ticker = _time.CreateTimer(_ => _events.Writer.TryWrite(TickEvent.Instance), null, Tick, Tick);
+        using ITimer deadlines = CreateDeadlineTimer();
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -196,23 +206,38 @@ public sealed partial class LinkNegotiator
                 await HandlePeerAsync(peer, cancellationToken);
             }
 
+            // The policy's first call comes at the first tick; it then says when it needs the next one.
+            _policyDueAt = _time.GetUtcNow();
             _ready.TrySetResult();
             if (ManualPump)
             {
                 // The test drains the queue itself (DrainAsync), so it decides the order across nodes.
+                ArmForNextDeadline();
                 await Task.Delay(Timeout.Infinite, cancellationToken);
             }
 
             while (true)
             {
                 object? e;
+                bool got;
                 lock (_idleGate)
                 {
-                    _parked = !_events.Reader.TryRead(out e);
-                    if (_parked)
+                    got = _events.Reader.TryRead(out e);
+                    _parked = false;
+                }
+
+                if (!got)
+                {
+                    // Out of work: arm the timer for what is due next (or queue the tick if it is due already).
+                    ArmForNextDeadline();
+                    lock (_idleGate)
                     {
-                        _idle?.TrySetResult();
-                        _idle = null;
+                        _parked = !_events.Reader.TryRead(out e);
+                        if (_parked)
+                        {
+                            _idle?.TrySetResult();
+                            _idle = null;
+                        }
                     }
                 }
 
@@ -276,8 +301,17 @@ public sealed partial class LinkNegotiator
     internal async Task<int> DrainAsync(CancellationToken cancellationToken)
     {
         int handled = 0;
-        while (handled < 100_000 && _events.Reader.TryRead(out object? e))
+        while (handled < 100_000)
         {
+            if (!_events.Reader.TryRead(out object? e))
+            {
+                ArmForNextDeadline();
+                if (!_events.Reader.TryRead(out e))
+                {
+                    break;
+                }
+            }
+
             handled++;
             await HandleGuardedAsync(e, cancellationToken);
         }
@@ -305,11 +339,16 @@ public sealed partial class LinkNegotiator
     /// </summary>
     public void RecheckTrust() => _events.Writer.TryWrite(RecheckEvent.Instance);
 
-    /// <summary>Sends our current addresses to every linked peer (after they changed).</summary>
+    /// <summary>Sends our current addresses to every linked or wanted peer (after they changed).</summary>
     internal async Task AnnounceAsync(CancellationToken cancellationToken)
     {
         foreach (Peer p in _peers.Values)
         {
+            if (p.Link is null && !p.Wanted)
+            {
+                continue; // a trusted peer nobody links to gets no messages; a link that forms later carries the addresses
+            }
+
             await SendAsync(p, LinkNegotiationMessage.AddressKind, null, cancellationToken);
         }
     }
@@ -381,6 +420,7 @@ public sealed partial class LinkNegotiator
         {
             back.Unverified = false;
             await ReturnedFromAbsenceAsync(back, ct);
+            await RefreshWantAsync(back, peer, ct);
             return;
         }
 
@@ -388,9 +428,14 @@ public sealed partial class LinkNegotiator
         bool initiator = IsInitiator(peer.Id);
 
         // The answering side gives the initiator one answer timeout to offer before it asks for an offer.
-        var p = new Peer(peer.Id, initiator) { NextAttemptAt = initiator ? now : now + _settings.AnswerTimeout };
+        var p = new Peer(peer.Id, initiator) { NextAttemptAt = initiator ? now : now + _settings.AnswerTimeout, Wanted = _policy.WantsLink(peer) };
         _peers[peer.Id] = p;
         LogPeerTrusted(_logger, peer.Id.Value);
+        if (!p.Wanted)
+        {
+            LogNotWanted(_logger, peer.Id.Value);
+        }
+
         await EvaluateAsync(p, ct);
     }
 

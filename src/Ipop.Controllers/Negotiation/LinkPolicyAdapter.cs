@@ -34,7 +34,5 @@ internal sealed class LinkPolicyAdapter(ILinkPolicy policy) : INegotiationPolicy
         return true;
     }
 
-    public void OnTick()
-    {
-    }
+    public TimeSpan? OnTick() => null; // a public policy has no housekeeping of the negotiator's to do
 }

@@ -187,9 +187,7 @@ public sealed partial class SocialVpnController : IController, INegotiationPolic
         }
     }
 
-    void INegotiationPolicy.OnTick()
-    {
-    }
+    TimeSpan? INegotiationPolicy.OnTick() => null; // nothing here expires: no wakeups for SocialVPN
 
     [LoggerMessage(1, LogLevel.Information, "SocialVPN node {Node} at {Address} on {Interface}")]
     private static partial void LogStarted(ILogger logger, string node, string address, string @interface);
