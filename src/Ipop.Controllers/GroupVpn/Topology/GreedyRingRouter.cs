@@ -13,8 +13,7 @@ internal static class GreedyRingRouter
     /// <summary>
     /// The hop limit of a forwarded packet. Greedy routing over a Symphony ring takes O(log² N / links) hops: about
     /// 6 on average (18 at worst) for 1,000 members and 8 for 5,000 (see docs/scale.md), so 32 leaves room for a ring
-    /// still repairing itself
-    /// and still stops a packet that a faulty member keeps bouncing.
+    /// still repairing itself and still stops a packet that a faulty member keeps bouncing.
     /// </summary>
     public const int MaxHops = 32;
 
