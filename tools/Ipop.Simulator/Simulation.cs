@@ -33,6 +33,7 @@ internal sealed partial class Simulation
     private int _phase; // 0 converging, 1 probes after convergence, 2 churn, 3 done
     private double _churnEnd;
     private long _messagesAtPhaseStart;
+    private long _presenceAtPhaseStart;
     private double _phaseStart;
     private long _linkSamples;
     private double _linkSum;
@@ -286,6 +287,7 @@ internal sealed partial class Simulation
     {
         _phase = phase;
         _messagesAtPhaseStart = Messages;
+        _presenceAtPhaseStart = _presenceMessages;
         _phaseStart = _queue.Seconds;
         _linkSamples = 0;
         _linkSum = 0;
@@ -296,6 +298,7 @@ internal sealed partial class Simulation
         PhaseStats stats = _phase == 1 ? _result.Steady : _result.Churned;
         double minutes = (_queue.Seconds - _phaseStart) / 60;
         stats.MessagesPerNodeMinute = (Messages - _messagesAtPhaseStart) / (double)_settings.Nodes / minutes;
+        stats.PresencePerNodeMinute = (_presenceMessages - _presenceAtPhaseStart) / (double)_settings.Nodes / minutes;
         if (_phase == 2 || _settings.ChurnPercentPerMinute <= 0)
         {
             _phase = 3;

@@ -16,6 +16,7 @@ internal sealed class PhaseStats
     public int MaxLinks { get; set; }
     public double MeanLinks { get; set; }
     public double MessagesPerNodeMinute { get; set; }
+    public double PresencePerNodeMinute { get; set; }
     public long Leaves { get; set; }
 
     public double DeliveryPercent => Sent == 0 ? double.NaN : 100.0 * Delivered / Sent;
@@ -65,5 +66,5 @@ internal sealed class SimulationResult
 
     private static string Line(string name, PhaseStats p) => string.Create(
         CultureInfo.InvariantCulture,
-        $"{name}: probes {p.Sent} delivered {p.Delivered} ({p.DeliveryPercent:F2}%) dropped no_route={p.DroppedNoRoute} hop_limit={p.DroppedHopLimit} dead_link={p.DroppedDeadLink}; hops mean {p.MeanHops:F2} max {p.MaxHops}; latency stretch {p.MeanStretch:F2}; links max {p.MaxLinks} mean {p.MeanLinks:F2}; control msgs/node/min {p.MessagesPerNodeMinute:F1}");
+        $"{name}: probes {p.Sent} delivered {p.Delivered} ({p.DeliveryPercent:F2}%) dropped no_route={p.DroppedNoRoute} hop_limit={p.DroppedHopLimit} dead_link={p.DroppedDeadLink}; hops mean {p.MeanHops:F2} max {p.MaxHops}; latency stretch {p.MeanStretch:F2}; links max {p.MaxLinks} mean {p.MeanLinks:F2}; control msgs/node/min {p.MessagesPerNodeMinute:F1} (presence {p.PresencePerNodeMinute:F1}, negotiation {p.MessagesPerNodeMinute - p.PresencePerNodeMinute:F1})");
 }

@@ -9,24 +9,31 @@ internal static class SimulatorCli
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         var nodes = new Option<int>("--nodes") { Description = "Members online at the start (kept under churn).", DefaultValueFactory = _ => 1000 };
-        nodes.Validators.Add(r => Range(r, r.GetValueOrDefault<int>(), 2, 100_000, "--nodes must be between 2 and 100000"));
+        nodes.Validators.Add(r => Range(r, Value<int>(r), 2, 100_000, "--nodes must be between 2 and 100000"));
         var topology = new Option<string>("--topology") { Description = "mesh or structured.", DefaultValueFactory = _ => "structured" };
-        topology.AcceptOnlyFromAmong("mesh", "structured");
+        topology.Validators.Add(r =>
+        {
+            string? value = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
+            if (value is not null and not "mesh" and not "structured")
+            {
+                r.AddError($"--topology must be mesh or structured, not '{value}'");
+            }
+        });
         var churn = new Option<double>("--churn") { Description = "Members replaced per simulated minute, in percent (0: no churn phase).", DefaultValueFactory = _ => 10 };
-        churn.Validators.Add(r => Range(r, r.GetValueOrDefault<double>(), 0, 100, "--churn must be between 0 and 100 (percent per minute)"));
+        churn.Validators.Add(r => Range(r, Value<double>(r), 0, 100, "--churn must be between 0 and 100 (percent per minute)"));
         var seed = new Option<int>("--seed") { Description = "Seeds every random choice.", DefaultValueFactory = _ => 1 };
         var duration = new Option<double>("--duration") { Description = "Simulated seconds of the churn phase.", DefaultValueFactory = _ => 60 };
-        duration.Validators.Add(r => Range(r, r.GetValueOrDefault<double>(), 1, 3600, "--duration must be between 1 and 3600 seconds"));
+        duration.Validators.Add(r => Range(r, Value<double>(r), 1, 3600, "--duration must be between 1 and 3600 seconds"));
         var k = new Option<int>("--ring-neighbours") { Description = "k: ring successors and predecessors.", DefaultValueFactory = _ => 2 };
-        k.Validators.Add(r => Range(r, r.GetValueOrDefault<int>(), 1, 16, "--ring-neighbours must be between 1 and 16"));
+        k.Validators.Add(r => Range(r, Value<int>(r), 1, 16, "--ring-neighbours must be between 1 and 16"));
         var probes = new Option<int>("--probes") { Description = "Sampled pairs per phase (5x that under churn).", DefaultValueFactory = _ => 2000 };
-        probes.Validators.Add(r => Range(r, r.GetValueOrDefault<int>(), 1, 1_000_000, "--probes must be between 1 and 1000000"));
+        probes.Validators.Add(r => Range(r, Value<int>(r), 1, 1_000_000, "--probes must be between 1 and 1000000"));
         var loss = new Option<double>("--loss") { Description = "Loss of handshake datagrams, percent.", DefaultValueFactory = _ => 1 };
-        loss.Validators.Add(r => Range(r, r.GetValueOrDefault<double>(), 0, 50, "--loss must be between 0 and 50 (percent)"));
+        loss.Validators.Add(r => Range(r, Value<double>(r), 0, 50, "--loss must be between 0 and 50 (percent)"));
         var symmetric = new Option<double>("--symmetric") { Description = "Members behind symmetric NATs, percent.", DefaultValueFactory = _ => 20 };
-        symmetric.Validators.Add(r => Range(r, r.GetValueOrDefault<double>(), 0, 100, "--symmetric must be between 0 and 100 (percent)"));
+        symmetric.Validators.Add(r => Range(r, Value<double>(r), 0, 100, "--symmetric must be between 0 and 100 (percent)"));
         var crash = new Option<double>("--crash") { Description = "Leaves that are crashes instead of clean stops, percent.", DefaultValueFactory = _ => 0 };
-        crash.Validators.Add(r => Range(r, r.GetValueOrDefault<double>(), 0, 100, "--crash must be between 0 and 100 (percent)"));
+        crash.Validators.Add(r => Range(r, Value<double>(r), 0, 100, "--crash must be between 0 and 100 (percent)"));
 
         var root = new RootCommand("Simulates a GroupVPN of many members on a virtual clock (docs/scale.md).")
         {
@@ -61,16 +68,30 @@ internal static class SimulatorCli
         if (result.Errors.Count > 0)
         {
             // One line: the first error names the option and the rule; the rest are usually its echoes.
-            error.WriteLine($"ipop-simulator: {result.Errors[0].Message}");
+            error.WriteLine($"ipop-simulator: {result.Errors[0].Message.ReplaceLineEndings(" ").Replace('\t', ' ')}");
             return 2;
         }
 
         return result.Invoke(new InvocationConfiguration { Output = output, Error = error });
     }
 
-    private static void Range(System.CommandLine.Parsing.OptionResult r, double value, double min, double max, string message)
+    // A value that does not even parse has its conversion error already; the range check has nothing to say then.
+    private static T? Value<T>(System.CommandLine.Parsing.OptionResult r)
+        where T : struct
     {
-        if (value < min || value > max)
+        try
+        {
+            return r.GetValueOrDefault<T>();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static void Range(System.CommandLine.Parsing.OptionResult r, double? value, double min, double max, string message)
+    {
+        if (value is { } v && (v < min || v > max))
         {
             r.AddError(message);
         }
