@@ -51,7 +51,7 @@ internal sealed class SimulationResult
     {
         var c = CultureInfo.InvariantCulture;
         SimulationSettings s = Settings;
-        yield return string.Create(c, $"settings: k={s.RingNeighbours} seed={s.Seed} loss={s.Loss * 100:F1}% symmetric_nat={s.SymmetricFraction * 100:F0}% join_spread={s.JoinSpreadSeconds}s churn={s.ChurnPercentPerMinute}%/min for {s.DurationSeconds}s crash={s.CrashFraction * 100:F0}% probes={s.Probes}");
+        yield return string.Create(c, $"settings: k={s.RingNeighbours} seed={s.Seed} loss={s.Loss * 100:F1}% symmetric_nat={s.SymmetricFraction * 100:F0}% join_spread={s.JoinSpreadSeconds}s churn={s.ChurnPercentPerMinute}%/min for {s.DurationSeconds}s crash={s.CrashFraction * 100:F0}% dead_after={s.DeadAfterSeconds}s probes={s.Probes}");
         yield return string.Create(c, $"join: converged_s={ConvergedSeconds:F1} control messages per node {JoinMessagesPerNode:F1} (presence {JoinPresencePerNode:F1}, negotiation {JoinMessagesPerNode - JoinPresencePerNode:F1}), links made {LinksMade}");
         yield return Line("steady", Steady);
         if (s.ChurnPercentPerMinute > 0)

@@ -46,8 +46,11 @@ internal sealed record SimulationSettings
     /// <summary>Fraction of leaves that are crashes (links found dead after <see cref="DeadAfterSeconds"/>) instead of a clean stop.</summary>
     public double CrashFraction { get; init; }
 
-    /// <summary>How long a crashed member's links and presence linger (missed keepalives, the server's session timeout).</summary>
-    public double DeadAfterSeconds { get; init; } = 30;
+    /// <summary>
+    /// How long a crashed member's links and presence linger: Tincan's dead-peer detection (LinkTimings.DeadPeer, three
+    /// keepalive intervals plus a handshake timeout, 33 s by default); the server's session timeout is taken as equal.
+    /// </summary>
+    public double DeadAfterSeconds { get; init; } = 33;
 
     /// <summary>Probes under churn go between members online at least this long (a member that joined a moment ago
     /// is not yet reachable in any VPN).</summary>

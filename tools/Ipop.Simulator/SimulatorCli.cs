@@ -34,10 +34,12 @@ internal static class SimulatorCli
         symmetric.Validators.Add(r => Range(r, Value<double>(r), 0, 100, "--symmetric must be between 0 and 100 (percent)"));
         var crash = new Option<double>("--crash") { Description = "Leaves that are crashes instead of clean stops, percent.", DefaultValueFactory = _ => 0 };
         crash.Validators.Add(r => Range(r, Value<double>(r), 0, 100, "--crash must be between 0 and 100 (percent)"));
+        var deadAfter = new Option<double>("--dead-after") { Description = "Seconds until a crashed member's links are found dead (Tincan: 3 keepalives + a handshake timeout).", DefaultValueFactory = _ => 33 };
+        deadAfter.Validators.Add(r => Range(r, Value<double>(r), 0.1, 600, "--dead-after must be between 0.1 and 600 seconds"));
 
         var root = new RootCommand("Simulates a GroupVPN of many members on a virtual clock (docs/scale.md).")
         {
-            nodes, topology, churn, seed, duration, k, probes, loss, symmetric, crash,
+            nodes, topology, churn, seed, duration, k, probes, loss, symmetric, crash, deadAfter,
         };
         root.SetAction(parsed =>
         {
@@ -53,6 +55,7 @@ internal static class SimulatorCli
                 Loss = parsed.GetValue(loss) / 100,
                 SymmetricFraction = parsed.GetValue(symmetric) / 100,
                 CrashFraction = parsed.GetValue(crash) / 100,
+                DeadAfterSeconds = parsed.GetValue(deadAfter),
             };
             output.WriteLine($"simulating {settings.Nodes} members, topology {parsed.GetValue(topology)}");
             SimulationResult result = new Simulation(settings, output).Run();
