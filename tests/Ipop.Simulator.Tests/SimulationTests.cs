@@ -61,4 +61,17 @@ public sealed class SimulationTests
         double ringNegotiation = ring.JoinMessagesPerNode - ring.JoinPresencePerNode;
         Assert.True(ringNegotiation < meshNegotiation / 2, $"structured {ringNegotiation:F1} vs mesh {meshNegotiation:F1} negotiation messages per member");
     }
+
+    [Fact]
+    public void Members_that_talk_get_a_direct_link_and_the_cap_holds()
+    {
+        SimulationResult r = new Simulation(Small(TopologyKind.Structured) with { ActivePercent = 25 }).Run();
+
+        Assert.Equal(16, r.Steady.Flows);
+        Assert.Equal(r.Steady.Flows, r.Steady.FlowsDirect);
+        Assert.True(r.Churned.FlowsDirect >= r.Churned.Flows - 2, $"{r.Churned.FlowsDirect} of {r.Churned.Flows} flows direct under churn");
+        Assert.Equal(14, r.LinkBound); // 2k + ceil(log2 64) + cap 4
+        Assert.InRange(r.MaxLinks, 5, r.LinkBound);
+        Assert.Equal(100.0, r.Steady.DeliveryPercent);
+    }
 }

@@ -36,6 +36,9 @@ internal sealed class SimNode(int id, ulong position, double accessSeconds, bool
     /// <summary>Mesh: the members this node knows of.</summary>
     public HashSet<int>? Known { get; set; }
 
+    /// <summary>Structured with traffic: the real on-demand set of this node (null until it carries a flow).</summary>
+    public Ipop.Controllers.GroupVpn.Topology.OnDemandLinks? OnDemand { get; set; }
+
     /// <summary>Peers with a link that is up at this node.</summary>
     public List<int> Up { get; } = [];
 }

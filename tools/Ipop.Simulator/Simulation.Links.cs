@@ -34,7 +34,7 @@ internal sealed partial class Simulation
     private bool Wants(int node, int peer) =>
         _settings.Topology == TopologyKind.Mesh
             ? _nodes[node].Known?.Contains(peer) == true
-            : Array.BinarySearch(_nodes[node].Planned, peer) >= 0;
+            : Array.BinarySearch(_nodes[node].Planned, peer) >= 0 || _nodes[node].OnDemand?.Contains(_nodes[peer].Position) == true;
 
     private void Join(int id)
     {
@@ -98,7 +98,7 @@ internal sealed partial class Simulation
             node.Planned = e.Set!;
             foreach (int peer in old)
             {
-                if (Array.BinarySearch(node.Planned, peer) < 0 && _pairs.ContainsKey(Key(e.A, peer)))
+                if (!Wants(e.A, peer) && _pairs.ContainsKey(Key(e.A, peer)))
                 {
                     Close(e.A, peer, retry: true);
                 }

@@ -70,7 +70,7 @@ internal sealed partial class Simulation
         _result.Events = _queue.Processed;
         _result.LinksMade = _linksMade;
         _result.WallSeconds = wall.Elapsed.TotalSeconds;
-        _result.LinkBound = StructuredPlan.MaxLinks(_settings.Nodes, _settings.RingNeighbours);
+        _result.LinkBound = StructuredPlan.MaxLinks(_settings.Nodes, _settings.RingNeighbours) + (_settings.ActivePercent > 0 ? _settings.OnDemandMaxLinks : 0);
         return _result;
     }
 
@@ -143,6 +143,7 @@ internal sealed partial class Simulation
     {
         if (_phase is 1 or 2)
         {
+            FlowTick();
             SampleLinks();
         }
 
@@ -271,6 +272,7 @@ internal sealed partial class Simulation
                 ? $"converged after {_queue.Seconds:F1} s simulated: all {_sample.Count} sampled pairs route over links that are up"
                 : $"NOT converged after {_queue.Seconds:F1} s simulated");
             StartPhase(1);
+            StartFlows();
             for (int i = 0; i < _sample.Count; i++)
             {
                 SendProbe(_sample[i].Source, _sample[i].Destination, 2.0 * i / _sample.Count);
@@ -299,6 +301,7 @@ internal sealed partial class Simulation
         double minutes = (_queue.Seconds - _phaseStart) / 60;
         stats.MessagesPerNodeMinute = (Messages - _messagesAtPhaseStart) / (double)_settings.Nodes / minutes;
         stats.PresencePerNodeMinute = (_presenceMessages - _presenceAtPhaseStart) / (double)_settings.Nodes / minutes;
+        SampleFlows(stats);
         if (_phase == 2 || _settings.ChurnPercentPerMinute <= 0)
         {
             _phase = 3;

@@ -18,6 +18,9 @@ internal sealed class PhaseStats
     public double MessagesPerNodeMinute { get; set; }
     public double PresencePerNodeMinute { get; set; }
     public long Leaves { get; set; }
+    public int Flows { get; set; }
+    public int FlowsDirect { get; set; }
+    public long RefusedAtCap { get; set; }
 
     public double DeliveryPercent => Sent == 0 ? double.NaN : 100.0 * Delivered / Sent;
 
@@ -51,7 +54,7 @@ internal sealed class SimulationResult
     {
         var c = CultureInfo.InvariantCulture;
         SimulationSettings s = Settings;
-        yield return string.Create(c, $"settings: k={s.RingNeighbours} seed={s.Seed} loss={s.Loss * 100:F1}% symmetric_nat={s.SymmetricFraction * 100:F0}% join_spread={s.JoinSpreadSeconds}s churn={s.ChurnPercentPerMinute}%/min for {s.DurationSeconds}s crash={s.CrashFraction * 100:F0}% dead_after={s.DeadAfterSeconds}s probes={s.Probes}");
+        yield return string.Create(c, $"settings: k={s.RingNeighbours} seed={s.Seed} loss={s.Loss * 100:F1}% symmetric_nat={s.SymmetricFraction * 100:F0}% join_spread={s.JoinSpreadSeconds}s churn={s.ChurnPercentPerMinute}%/min for {s.DurationSeconds}s crash={s.CrashFraction * 100:F0}% active={s.ActivePercent}% dead_after={s.DeadAfterSeconds}s probes={s.Probes}");
         yield return string.Create(c, $"join: converged_s={ConvergedSeconds:F1} control messages per node {JoinMessagesPerNode:F1} (presence {JoinPresencePerNode:F1}, negotiation {JoinMessagesPerNode - JoinPresencePerNode:F1}), links made {LinksMade}");
         yield return Line("steady", Steady);
         if (s.ChurnPercentPerMinute > 0)
@@ -59,7 +62,13 @@ internal sealed class SimulationResult
             yield return Line("churn", Churned) + string.Create(c, $" leaves={Churned.Leaves}");
         }
 
-        yield return string.Create(c, $"links per node bound 2k+ceil(log2 N) = {LinkBound}; events {Events}");
+        if (s.ActivePercent > 0)
+        {
+            yield return string.Create(c, $"on-demand: flows {Steady.Flows} at {s.FlowPacketsPerSecond} pkt/s, threshold {s.OnDemandPacketsPerSecond} pkt/s, idle {s.OnDemandIdleSeconds}s, cap {s.OnDemandMaxLinks}; flows with a direct link: steady {Steady.FlowsDirect}/{Steady.Flows}, churn {Churned.FlowsDirect}/{Churned.Flows}; refused at cap {Math.Max(Steady.RefusedAtCap, Churned.RefusedAtCap)}");
+        }
+
+        string cap = s.ActivePercent > 0 ? "+cap" : "";
+        yield return string.Create(c, $"links per node bound 2k+ceil(log2 N){cap} = {LinkBound}; events {Events}");
         string churn = s.ChurnPercentPerMinute > 0 ? Churned.DeliveryPercent.ToString("F2", c) : "n/a";
         yield return string.Create(c, $"nodes={s.Nodes} topology={s.Topology.ToString().ToLowerInvariant()} converged_s={ConvergedSeconds:F1} delivery={Steady.DeliveryPercent:F2}% churn_delivery={churn}% max_links={MaxLinks} mean_links={Steady.MeanLinks:F2} msgs_per_node_min={MessagesPerNodeMinute:F1} wall_s={WallSeconds:F1}");
     }

@@ -56,6 +56,24 @@ internal sealed record SimulationSettings
     /// is not yet reachable in any VPN).</summary>
     public double SettleSeconds { get; init; } = 5;
 
+    /// <summary>
+    /// Structured: members with an active flow to one random other member (percent of N), at
+    /// <see cref="FlowPacketsPerSecond"/>; both ends count the flow's packets in their real <c>OnDemandLinks</c>.
+    /// </summary>
+    public double ActivePercent { get; init; }
+
+    /// <summary>Packets per second of each active flow.</summary>
+    public int FlowPacketsPerSecond { get; init; } = 50;
+
+    /// <summary>On-demand threshold: packets per second towards a member that make a direct link worth it.</summary>
+    public int OnDemandPacketsPerSecond { get; init; } = 20;
+
+    /// <summary>On-demand links are reaped after this many idle seconds.</summary>
+    public double OnDemandIdleSeconds { get; init; } = 60;
+
+    /// <summary>On-demand cap per member.</summary>
+    public int OnDemandMaxLinks { get; init; } = 4;
+
     /// <summary>Give up waiting for convergence after this many simulated seconds.</summary>
     public double ConvergeLimitSeconds { get; init; } = 300;
 }

@@ -36,10 +36,12 @@ internal static class SimulatorCli
         crash.Validators.Add(r => Range(r, Value<double>(r), 0, 100, "--crash must be between 0 and 100 (percent)"));
         var deadAfter = new Option<double>("--dead-after") { Description = "Seconds until a crashed member's links are found dead (Tincan: 3 keepalives + a handshake timeout).", DefaultValueFactory = _ => 33 };
         deadAfter.Validators.Add(r => Range(r, Value<double>(r), 0.1, 600, "--dead-after must be between 0.1 and 600 seconds"));
+        var active = new Option<double>("--active") { Description = "Structured: members with a steady flow to another member, percent (on-demand links).", DefaultValueFactory = _ => 0 };
+        active.Validators.Add(r => Range(r, Value<double>(r), 0, 100, "--active must be between 0 and 100 (percent)"));
 
         var root = new RootCommand("Simulates a GroupVPN of many members on a virtual clock (docs/scale.md).")
         {
-            nodes, topology, churn, seed, duration, k, probes, loss, symmetric, crash, deadAfter,
+            nodes, topology, churn, seed, duration, k, probes, loss, symmetric, crash, deadAfter, active,
         };
         root.SetAction(parsed =>
         {
@@ -56,6 +58,7 @@ internal static class SimulatorCli
                 SymmetricFraction = parsed.GetValue(symmetric) / 100,
                 CrashFraction = parsed.GetValue(crash) / 100,
                 DeadAfterSeconds = parsed.GetValue(deadAfter),
+                ActivePercent = parsed.GetValue(active),
             };
             output.WriteLine($"simulating {settings.Nodes} members, topology {parsed.GetValue(topology)}");
             SimulationResult result = new Simulation(settings, output).Run();
