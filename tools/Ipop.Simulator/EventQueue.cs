@@ -1,26 +1,5 @@
 namespace Ipop.Simulator;
 
-/// <summary>What happens at one instant of simulated time.</summary>
-internal enum EventKind : byte
-{
-    Join,
-    Leave,
-    PlanTick,
-    View,
-    Offer,
-    Answer,
-    LinkUp,
-    Retry,
-    DeadDetected,
-    Probe,
-    Check,
-    Churn,
-    PhaseEnd,
-}
-
-/// <summary>One event: its kind, up to three integers and an optional set of members (a planner view).</summary>
-internal readonly record struct SimEvent(EventKind Kind, int A, int B = 0, int C = 0, int[]? Set = null, int[]? Removed = null);
-
 /// <summary>
 /// The virtual clock: a discrete-event queue ordered by time, then by insertion, so equal times run in the order
 /// they were scheduled and a run is reproducible. Time is in microseconds.
