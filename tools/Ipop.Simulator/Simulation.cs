@@ -179,7 +179,10 @@ internal sealed partial class Simulation
 
         // Every member computes this same plan from the same room (it is deterministic); computing it once here
         // instead of once per member changes nothing but the simulator's running time.
+        long started = Stopwatch.GetTimestamp();
         StructuredPlan plan = StructuredPlan.Build(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(positions), _settings.RingNeighbours);
+        _result.PlanSeconds += Stopwatch.GetElapsedTime(started).TotalSeconds;
+        _result.Plans++;
         for (int i = 0; i < plan.Count; i++)
         {
             int id = _byPosition[plan.PositionAt(i)];

@@ -41,6 +41,8 @@ internal sealed class SimulationResult
     public int LinkBound { get; set; }
     public long LinksMade { get; set; }
     public long Events { get; set; }
+    public long Plans { get; set; }
+    public double PlanSeconds { get; set; }
     public double WallSeconds { get; set; }
 
     /// <summary>The messages per node per minute of the last line: under churn when there was churn, else steady.</summary>
@@ -68,7 +70,7 @@ internal sealed class SimulationResult
         }
 
         string cap = s.ActivePercent > 0 ? "+cap" : "";
-        yield return string.Create(c, $"links per node bound 2k+ceil(log2 N){cap} = {LinkBound}; events {Events}");
+        yield return string.Create(c, $"links per node bound 2k+ceil(log2 N){cap} = {LinkBound}; events {Events}; plans built {Plans}, {(Plans == 0 ? 0 : PlanSeconds * 1000 / Plans):F1} ms each (wall)");
         string churn = s.ChurnPercentPerMinute > 0 ? Churned.DeliveryPercent.ToString("F2", c) : "n/a";
         yield return string.Create(c, $"nodes={s.Nodes} topology={s.Topology.ToString().ToLowerInvariant()} converged_s={ConvergedSeconds:F1} delivery={Steady.DeliveryPercent:F2}% churn_delivery={churn}% max_links={MaxLinks} mean_links={Steady.MeanLinks:F2} msgs_per_node_min={MessagesPerNodeMinute:F1} wall_s={WallSeconds:F1}");
     }
