@@ -140,7 +140,10 @@ internal sealed class StructuredPlan
         int draws = (longLinks + 1) / 2;
         int inCap = longLinks - draws;
         double lnM = longLinks * Math.Log(2); // the draws use M = 2^L, see the remarks
-        var requests = new List<(int To, ulong Miss, int From)>(n * draws);
+        // One 128-bit key per request: target, then how far its point fell from the target, then the requester. Keys
+        // are unique, so the order (and the plan) does not depend on the sort algorithm of the runtime.
+        var requests = new UInt128[n * draws];
+        int count = 0;
         Span<int> chosen = stackalloc int[draws];
         for (int from = 0; from < n; from++)
         {
@@ -148,6 +151,8 @@ internal sealed class StructuredPlan
             int made = 0;
             for (int d = 0; d < draws; d++)
             {
+                // Math.Exp may differ in the last bit between platforms: that moves a point by about 2^-52 of its distance,
+                // which changes the chosen member only for a point that close to the midpoint between two members.
                 double x = Math.Exp(lnM * (random.NextDouble() - 1));
                 ulong point = unchecked(ring[from] + (ulong)(x * 18446744073709551616.0));
                 int to = Closest(ring, point);
@@ -157,15 +162,18 @@ internal sealed class StructuredPlan
                 }
 
                 chosen[made++] = to;
-                requests.Add((to, RingPosition.Distance(point, ring[to]), from));
+                ulong miss = RingPosition.Distance(point, ring[to]);
+                requests[count++] = new UInt128(((ulong)(uint)to << 32) | (miss >> 32), (miss << 32) | (uint)from);
             }
         }
 
-        requests.Sort();
+        Array.Sort(requests, 0, count);
         int current = -1;
         int accepted = 0;
-        foreach ((int to, _, int from) in requests)
+        foreach (UInt128 request in requests.AsSpan(0, count))
         {
+            int to = (int)(uint)(request >> 96);
+            int from = (int)(uint)request;
             accepted = to == current ? accepted + 1 : 1;
             current = to;
             if (accepted <= inCap)
