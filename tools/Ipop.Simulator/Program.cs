@@ -1,0 +1,3 @@
+using Ipop.Simulator;
+
+return SimulatorCli.Run(args, Console.Out, Console.Error);
