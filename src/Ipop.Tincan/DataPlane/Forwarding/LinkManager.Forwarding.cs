@@ -1,3 +1,4 @@
+using Ipop.Tincan.DataPlane.Mtu;
 using Ipop.Tincan.Protocol;
 using Microsoft.Extensions.Logging;
 
@@ -83,6 +84,8 @@ internal sealed partial class LinkManager
             }
         }
 
+        // A SYN crossing this hop learns the next link's path too (the ends clamp to their own links only).
+        MssClamp.Apply(packet, next.EffectiveMtu);
         HopLimit.Decrement(packet);
         next.NotePacketSize(packet.Length);
         if (next.SendPayload(buffer, packet, ContentKind.Packet, stageWithoutSession: true))
