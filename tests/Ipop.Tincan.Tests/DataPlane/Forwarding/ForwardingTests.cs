@@ -240,6 +240,51 @@ public sealed class ForwardingTests
         Assert.Equal(sent, b.LinkTo(c).GetStats().PacketsForwarded);
     }
 
+    [Fact]
+    public async Task What_a_custom_router_forwards_that_cannot_be_forwarded_is_dropped_and_counted()
+    {
+        var router = new ForwardEverything();
+        await using OverlayMember a = await OverlayMember.StartAsync("A", 1);
+        await using OverlayMember b = await OverlayMember.StartAsync("B", 2, _ => router);
+        await using OverlayMember c = await OverlayMember.StartAsync("C", 3);
+        await OverlayMember.LinkAsync(a, b);
+        await OverlayMember.LinkAsync(b, c);
+        c.RouteVia(a, b);
+        ITincanLink ab = a.LinkTo(b);
+
+        // A link of another node cannot seal for B; bytes that are no IP packet have no hop limit.
+        router.Target = ab;
+        Assert.True(ab.TrySend(OverlayMember.Udp4(a.Address4, c.Address4)));
+        await TestNode.WaitUntilAsync(() => b.Dropped(DropReason.NotForwardable) == 1, "a foreign next hop refused", Wait);
+        router.Target = b.LinkTo(c);
+        Assert.True(ab.TrySend(new byte[64]));
+        await TestNode.WaitUntilAsync(() => b.Dropped(DropReason.NotForwardable) == 2, "a non-IP packet refused", Wait);
+
+        // The same router with a real next hop and a real packet forwards: the refusals above were about the packets.
+        byte[] packet = OverlayMember.Udp4(a.Address4, c.Address4);
+        Assert.True(ab.TrySend(packet));
+        Assert.Equal(OneHopOlder(packet), c.Nic.TakeWritten(Wait));
+        Assert.Equal(2, b.LinkTo(a).GetStats().PacketsDropped);
+    }
+
+    [Fact]
+    public async Task A_frame_is_never_forwarded_in_tap_mode()
+    {
+        var router = new ForwardEverything();
+        await using OverlayMember a = await OverlayMember.StartAsync("A", 1);
+        await using OverlayMember b = await OverlayMember.StartAsync("B", 2, _ => router, VirtualInterfaceMode.Tap);
+        await using OverlayMember c = await OverlayMember.StartAsync("C", 3);
+        await OverlayMember.LinkAsync(a, b);
+        await OverlayMember.LinkAsync(b, c);
+        router.Target = b.LinkTo(c);
+
+        // A frame has no hop limit: without the shim header of docs/routing.md a loop could never end.
+        Assert.True(a.LinkTo(b).TrySend(OverlayMember.Udp4(a.Address4, c.Address4)));
+        await TestNode.WaitUntilAsync(() => b.Dropped(DropReason.NotForwardable) == 1, "the frame refused", Wait);
+        Assert.Null(c.Nic.TakeWritten(Absent));
+        Assert.Equal(0, b.LinkTo(c).GetStats().PacketsForwarded);
+    }
+
     private static async Task ChainAsync(OverlayMember a, OverlayMember b, OverlayMember c)
     {
         await OverlayMember.LinkAsync(a, b);
@@ -265,6 +310,19 @@ public sealed class ForwardingTests
         p[11] = 0;
         System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(10), IcmpUnreachable.Checksum(p.AsSpan(0, 20), 0));
         return p;
+    }
+
+    /// <summary>A faulty or custom router: every inbound packet goes to <see cref="Target"/>.</summary>
+    private sealed class ForwardEverything : IPacketRouter
+    {
+        public ITincanLink? Target { get; set; }
+
+        public RouteDecision RouteOutbound(Span<byte> packet) => RouteDecision.Drop;
+
+        public bool AcceptInbound(ITincanLink from, Span<byte> packet) => true;
+
+        public InboundDecision RouteInbound(ITincanLink from, Span<byte> packet) =>
+            Target is { } target ? InboundDecision.Forward(target) : InboundDecision.Deliver;
     }
 
     /// <summary>The member's own table, recording what the receive thread had allocated at each inbound packet.</summary>

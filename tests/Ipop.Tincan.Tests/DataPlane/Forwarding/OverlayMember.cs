@@ -40,11 +40,11 @@ internal sealed class OverlayMember : IAsyncDisposable
     public RouteTable Routes { get; }
 
     /// <summary>Starts a member; <paramref name="router"/> wraps its table when a test needs to watch the router.</summary>
-    public static async Task<OverlayMember> StartAsync(string name, int host, Func<RouteTable, IPacketRouter>? router = null)
+    public static async Task<OverlayMember> StartAsync(string name, int host, Func<RouteTable, IPacketRouter>? router = null, VirtualInterfaceMode mode = VirtualInterfaceMode.Tun)
     {
         ITincan tincan = TincanNode.Create(new TincanOptions { ListenAddress = "127.0.0.1", SocketBufferBytes = 256 * 1024 }, null, null);
         await tincan.StartAsync(TestContext.Current.CancellationToken);
-        var nic = new FakeNic(name);
+        var nic = new FakeNic(name) { Mode = mode };
         var routes = new RouteTable();
         var member = new OverlayMember(name, host, tincan, nic, routes);
         routes.SetLocal(new IPNetwork(member.Address4, 32));
