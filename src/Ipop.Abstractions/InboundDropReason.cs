@@ -3,7 +3,7 @@ namespace Ipop;
 /// <summary>Why a router refused a packet that arrived on a link (<see cref="InboundDecision.Drop"/>).</summary>
 public enum InboundDropReason
 {
-    /// <summary>The destination is none of this node's addresses and no route covers it: dropped silently.</summary>
+    /// <summary>The destination is none of this node's addresses and no route covers it: dropped silently (a router's choice; <c>RouteTable</c> delivers such packets and lets the kernel decide).</summary>
     NoRoute,
 
     /// <summary>

@@ -14,8 +14,8 @@ namespace Ipop.Tincan;
 /// <para>
 /// Overlay forwarding (docs/routing.md): a <see cref="SetForwardingRoute">forwarding route</see> names a member reached
 /// through another member (the next hop); packets from such a member may arrive over any link, because the path back
-/// need not be the path there. Packets that arrive for a destination routed to a link are forwarded to it; once the
-/// node's own addresses are <see cref="SetLocal">known</see>, packets for none of them and no route are dropped.
+/// need not be the path there. Once the node's own addresses are <see cref="SetLocal">known</see>, packets that arrive
+/// for a destination routed to another link are forwarded to it.
 /// </para>
 /// Reads are lock-free: the data path reads an immutable snapshot that writers replace atomically.
 /// Route counts in a VPN are small (one or a few per peer), so a linear scan over entries sorted by
@@ -60,9 +60,9 @@ public sealed class RouteTable : IPacketRouter
 
     /// <summary>
     /// Marks <paramref name="prefix"/> (this node's own address, a /32 or /128) as local: packets for it that arrive on a
-    /// link are delivered to the interface, and packets that claim it as their source are refused. Once any local
-    /// prefix is set, packets for addresses that are neither local nor routed are no longer delivered but dropped (or
-    /// answered with ICMP unreachable inside an <see cref="SetUnreachable">unreachable</see> prefix).
+    /// link are delivered to the interface, and packets that claim it as their source are refused. Setting one turns
+    /// forwarding on: packets that arrive for a member routed to another link are sent on to it, and packets for an
+    /// address in an <see cref="SetUnreachable">unreachable</see> prefix are answered with ICMP unreachable.
     /// </summary>
     public void SetLocal(IPNetwork prefix) => Set(prefix, null, EntryKind.Local);
 
@@ -134,10 +134,10 @@ public sealed class RouteTable : IPacketRouter
     /// <inheritdoc />
     /// <remarks>
     /// The source is checked first (<see cref="AcceptInbound"/>), so a spoofed packet is neither forwarded nor answered.
-    /// Then the destination: routed to a link (direct or forwarding) → forward to it (the data plane refuses a forward
-    /// back to <paramref name="from"/>); local → deliver; otherwise, while no local prefix is set, deliver (the behaviour
-    /// before forwarding existed); else multicast and broadcast are delivered, an unreachable prefix is answered and the
-    /// rest is dropped.
+    /// Then, while no local prefix is set, the packet is delivered (the behaviour before forwarding existed). Once one is:
+    /// routed to a link (direct or forwarding) → forward to it (the data plane refuses a forward back to
+    /// <paramref name="from"/>); in an unreachable prefix → dropped and answered; local, multicast, or outside every
+    /// prefix → delivered (the kernel's own policy decides, as for an exit node).
     /// </remarks>
     public InboundDecision RouteInbound(ITincanLink from, Span<byte> packet)
     {
@@ -147,23 +147,22 @@ public sealed class RouteTable : IPacketRouter
             return InboundDecision.Drop(InboundDropReason.Spoofed);
         }
 
-        Entry? destination = LookupAddress(s, packet, source: false);
-        switch (destination?.Kind)
+        if (s.LocalCount == 0)
         {
-            case EntryKind.Direct or EntryKind.Forwarding:
-                return InboundDecision.Forward(destination.Link!);
-            case EntryKind.Local:
-                return InboundDecision.Deliver;
-            default:
-                break;
-        }
-
-        if (s.LocalCount == 0 || IsMulticast(packet))
-        {
+            // Without its own addresses the table cannot tell a member's packet for us from one to pass on: a route
+            // that covers our address too (a hub's whole subnet, a default route) would forward our own traffic.
             return InboundDecision.Deliver;
         }
 
-        return InboundDecision.Drop(destination is null ? InboundDropReason.NoRoute : InboundDropReason.Unreachable);
+        Entry? destination = LookupAddress(s, packet, source: false);
+        return destination?.Kind switch
+        {
+            EntryKind.Direct or EntryKind.Forwarding => InboundDecision.Forward(destination.Link!),
+            EntryKind.Unreachable when !IsMulticast(packet) => InboundDecision.Drop(InboundDropReason.Unreachable),
+
+            // Local, or outside every route (the kernel decides, as it did before forwarding: an exit node forwards).
+            _ => InboundDecision.Deliver,
+        };
     }
 
     /// <summary>

@@ -5,8 +5,9 @@ namespace Ipop.IntegrationTests.TincanHost;
 
 /// <summary>
 /// Overlay forwarding with real TUN devices (issue 16): three namespaces in a line, a–b and b–c wired, an
-/// <c>ipop-tincan</c> in each; a and c have no link and no wire, and b's kernel does not forward. b's allowed IPs
-/// route a's and c's addresses to their links, so b's Tincan forwards between them, one hop older.
+/// <c>ipop-tincan</c> in each; a and c have no link and no wire, and b's kernel does not forward. b runs with
+/// <c>Interface:Forward</c> and its allowed IPs route a's and c's addresses to their links, so b's Tincan forwards
+/// between them, one hop older.
 /// </summary>
 public sealed class ForwardingTunnelTests : IDisposable
 {
@@ -45,7 +46,7 @@ public sealed class ForwardingTunnelTests : IDisposable
         [
             TincanNodeProcess.Peer("a", a.PublicKey, "198.18.0.1:51820", "198.19.0.1/32", "2001:2:0:1::1/128"),
             TincanNodeProcess.Peer("c", c.PublicKey, "198.18.1.3:51820", "198.19.0.3/32", "2001:2:0:1::3/128"),
-        ]);
+        ], forward: true);
         await c.StartAsync(_lab, "tun", 51820, ["198.19.0.3/24", "2001:2:0:1::3/64"],
             [TincanNodeProcess.Peer("b", b.PublicKey, "198.18.1.2:51820", "198.19.0.2/32", "198.19.0.1/32", "2001:2:0:1::2/128", "2001:2:0:1::1/128")]);
 
@@ -67,9 +68,8 @@ public sealed class ForwardingTunnelTests : IDisposable
         Assert.True(v6.ExitCode == 0, $"a->c over b (IPv6) failed: {v6.StandardOutput}{summary}");
         Assert.Contains("ttl=63", v6.StandardOutput, StringComparison.Ordinal); // iputils prints the hop limit as ttl
 
-        // A TTL that runs out at b is answered by b with time exceeded (ipop-tincan sets no local address, so the answer
-        // comes from the address the packet was for).
+        // A TTL that runs out at b is answered by b, from b's own address (a traceroute's first hop).
         CommandResult dying = _a.TryExec(TimeSpan.FromSeconds(10), "ping", "-n", "-c", "1", "-t", "1", "-w", "5", "198.19.0.3");
-        Assert.Contains("Time to live exceeded", dying.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("From 198.19.0.2 icmp_seq=1 Time to live exceeded", dying.StandardOutput, StringComparison.Ordinal);
     }
 }

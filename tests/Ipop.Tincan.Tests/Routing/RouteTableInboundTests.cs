@@ -86,12 +86,14 @@ public sealed class RouteTableInboundTests
     }
 
     [Fact]
-    public void Destinations_that_are_neither_local_nor_routed_are_answered_inside_the_overlay_and_dropped_outside()
+    public void Destinations_that_are_neither_local_nor_routed_are_answered_inside_the_overlay_and_left_to_the_kernel_outside()
     {
         RouteTable table = MiddleOfChain();
         Assert.Equal(InboundDecision.Drop(InboundDropReason.Unreachable), table.RouteInbound(_a, Ipv4("198.19.0.1", "198.19.0.9")));
         Assert.Equal(InboundDecision.Drop(InboundDropReason.Unreachable), table.RouteInbound(_a, Ipv6("2001:2::1", "2001:2::9")));
-        Assert.Equal(InboundDecision.Drop(InboundDropReason.NoRoute), table.RouteInbound(_a, Ipv4("198.19.0.1", "198.18.9.9")));
+
+        // Outside the overlay (an exit node's traffic): the kernel's routing and forwarding policy decides, as before.
+        Assert.Equal(InboundDecision.Deliver, table.RouteInbound(_a, Ipv4("198.19.0.1", "198.18.9.9")));
 
         // Multicast and broadcast are never forwarded; they stay this node's business as before forwarding existed.
         Assert.Equal(InboundDecision.Deliver, table.RouteInbound(_a, Ipv4("198.19.0.1", "224.0.0.251")));
@@ -100,14 +102,20 @@ public sealed class RouteTableInboundTests
     }
 
     [Fact]
-    public void Without_local_prefixes_every_accepted_packet_not_routed_to_a_link_is_delivered_as_before()
+    public void Without_local_prefixes_nothing_is_forwarded_and_every_accepted_packet_is_delivered_as_before()
     {
         RouteTable table = MiddleOfChain(local: false);
         Assert.Equal(InboundDecision.Deliver, table.RouteInbound(_a, Ipv4("198.19.0.1", "198.19.0.2")));
         Assert.Equal(InboundDecision.Deliver, table.RouteInbound(_a, Ipv4("198.19.0.1", "198.19.0.9")));
         Assert.Equal(InboundDecision.Deliver, table.RouteInbound(_a, Ipv4("198.19.0.1", "198.18.9.9")));
-        Assert.Equal(InboundDecision.Forward(_c), table.RouteInbound(_a, Ipv4("198.19.0.1", "198.19.0.3")));
+        Assert.Equal(InboundDecision.Deliver, table.RouteInbound(_a, Ipv4("198.19.0.1", "198.19.0.3")));
         Assert.Equal(InboundDecision.Drop(InboundDropReason.Spoofed), table.RouteInbound(_a, Ipv4("198.19.0.3", "198.19.0.2")));
+
+        // A spoke whose hub's route covers the whole subnet, its own address included (WireGuard's hub-and-spoke): the
+        // hub's packets to the spoke are the spoke's, not a loop back to the hub.
+        var spoke = new RouteTable();
+        spoke.SetRoute(IPNetwork.Parse("198.19.0.0/24"), _a);
+        Assert.Equal(InboundDecision.Deliver, spoke.RouteInbound(_a, Ipv4("198.19.0.3", "198.19.0.5")));
     }
 
     [Fact]
