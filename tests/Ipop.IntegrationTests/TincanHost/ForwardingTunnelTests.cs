@@ -35,26 +35,7 @@ public sealed class ForwardingTunnelTests : IDisposable
     [Fact]
     public async Task A_pings_c_through_b_with_no_link_between_a_and_c_and_the_replies_are_one_hop_older()
     {
-        TincanNodeProcess a = TincanNodeProcess.Create(_a, _dir);
-        TincanNodeProcess b = TincanNodeProcess.Create(_b, _dir);
-        TincanNodeProcess c = TincanNodeProcess.Create(_c, _dir);
-
-        // WireGuard-style allowed IPs: a and c reach each other's address through b, b routes each to its own link.
-        await a.StartAsync(_lab, "tun", 51820, ["198.19.0.1/24", "2001:2:0:1::1/64"],
-            [TincanNodeProcess.Peer("b", b.PublicKey, "198.18.0.2:51820", "198.19.0.2/32", "198.19.0.3/32", "2001:2:0:1::2/128", "2001:2:0:1::3/128")]);
-        await b.StartAsync(_lab, "tun", 51820, ["198.19.0.2/24", "2001:2:0:1::2/64"],
-        [
-            TincanNodeProcess.Peer("a", a.PublicKey, "198.18.0.1:51820", "198.19.0.1/32", "2001:2:0:1::1/128"),
-            TincanNodeProcess.Peer("c", c.PublicKey, "198.18.1.3:51820", "198.19.0.3/32", "2001:2:0:1::3/128"),
-        ], forward: true);
-        await c.StartAsync(_lab, "tun", 51820, ["198.19.0.3/24", "2001:2:0:1::3/64"],
-            [TincanNodeProcess.Peer("b", b.PublicKey, "198.18.1.2:51820", "198.19.0.2/32", "198.19.0.1/32", "2001:2:0:1::2/128", "2001:2:0:1::1/128")]);
-
-        // b's kernel would drop what its TUN hands it for another host: only the overlay can carry a's pings to c.
-        Assert.Equal("0", _b.Exec("sysctl", "-n", "net.ipv4.ip_forward").Trim());
-        Assert.True(_a.Ping("198.19.0.2", count: 2, deadlineSeconds: 10), $"a->b failed\n{a.Process}\n{b.Process}");
-        Assert.True(_c.Ping("198.19.0.2", count: 2, deadlineSeconds: 10), $"c->b failed\n{b.Process}\n{c.Process}");
-
+        (TincanNodeProcess a, TincanNodeProcess b, TincanNodeProcess c) = await StartLineAsync(forward: true);
         string summary = $"\n{a.Process}\n{b.Process}\n{c.Process}";
         CommandResult v4 = _a.TryExec(TimeSpan.FromSeconds(20), "ping", "-n", "-c", "3", "-i", "0.2", "-w", "10", "198.19.0.3");
         Assert.True(v4.ExitCode == 0, $"a->c over b failed: {v4.StandardOutput}{summary}");
@@ -71,5 +52,36 @@ public sealed class ForwardingTunnelTests : IDisposable
         // A TTL that runs out at b is answered by b, from b's own address (a traceroute's first hop).
         CommandResult dying = _a.TryExec(TimeSpan.FromSeconds(10), "ping", "-n", "-c", "1", "-t", "1", "-w", "5", "198.19.0.3");
         Assert.Contains("From 198.19.0.2 icmp_seq=1 Time to live exceeded", dying.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Without_interface_forward_b_relays_nothing_between_its_peers()
+    {
+        (TincanNodeProcess a, TincanNodeProcess b, TincanNodeProcess c) = await StartLineAsync(forward: false);
+        Assert.False(_a.Ping("198.19.0.3", count: 2, deadlineSeconds: 4), $"b relayed without Interface:Forward\n{a.Process}\n{b.Process}\n{c.Process}");
+    }
+
+    private async Task<(TincanNodeProcess A, TincanNodeProcess B, TincanNodeProcess C)> StartLineAsync(bool forward)
+    {
+        TincanNodeProcess a = TincanNodeProcess.Create(_a, _dir);
+        TincanNodeProcess b = TincanNodeProcess.Create(_b, _dir);
+        TincanNodeProcess c = TincanNodeProcess.Create(_c, _dir);
+
+        // WireGuard-style allowed IPs: a and c reach each other's address through b, b routes each to its own link.
+        await a.StartAsync(_lab, "tun", 51820, ["198.19.0.1/24", "2001:2:0:1::1/64"],
+            [TincanNodeProcess.Peer("b", b.PublicKey, "198.18.0.2:51820", "198.19.0.2/32", "198.19.0.3/32", "2001:2:0:1::2/128", "2001:2:0:1::3/128")]);
+        await b.StartAsync(_lab, "tun", 51820, ["198.19.0.2/24", "2001:2:0:1::2/64"],
+        [
+            TincanNodeProcess.Peer("a", a.PublicKey, "198.18.0.1:51820", "198.19.0.1/32", "2001:2:0:1::1/128"),
+            TincanNodeProcess.Peer("c", c.PublicKey, "198.18.1.3:51820", "198.19.0.3/32", "2001:2:0:1::3/128"),
+        ], forward: forward);
+        await c.StartAsync(_lab, "tun", 51820, ["198.19.0.3/24", "2001:2:0:1::3/64"],
+            [TincanNodeProcess.Peer("b", b.PublicKey, "198.18.1.2:51820", "198.19.0.2/32", "198.19.0.1/32", "2001:2:0:1::2/128", "2001:2:0:1::1/128")]);
+
+        // b's kernel would drop what its TUN hands it for another host: only the overlay can carry a's pings to c.
+        Assert.Equal("0", _b.Exec("sysctl", "-n", "net.ipv4.ip_forward").Trim());
+        Assert.True(_a.Ping("198.19.0.2", count: 2, deadlineSeconds: 10), $"a->b failed\n{a.Process}\n{b.Process}");
+        Assert.True(_c.Ping("198.19.0.2", count: 2, deadlineSeconds: 10), $"c->b failed\n{b.Process}\n{c.Process}");
+        return (a, b, c);
     }
 }
