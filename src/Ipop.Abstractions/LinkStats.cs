@@ -30,6 +30,15 @@ public sealed record LinkStats
     /// <summary>Datagrams that named this link's session but failed authentication (tampered, or forged).</summary>
     public long DroppedUnauthenticated { get; init; }
 
+    /// <summary>
+    /// Packets that arrived on another link and that this node forwarded over this one (overlay forwarding: this link
+    /// is the next hop toward their destination). Included in <see cref="PacketsSent"/>.
+    /// </summary>
+    public long PacketsForwarded { get; init; }
+
+    /// <summary>Payload bytes of <see cref="PacketsForwarded"/>. Included in <see cref="BytesSent"/>.</summary>
+    public long BytesForwarded { get; init; }
+
     /// <summary>Completed handshakes (the first plus every rekey).</summary>
     public long Handshakes { get; init; }
 

@@ -42,6 +42,12 @@ internal sealed class InterfaceSection
 
     /// <summary>Segmentation and receive offloads on the device (see <see cref="VirtualInterfaceOptions.Offload"/>).</summary>
     public bool Offload { get; set; } = true;
+
+    /// <summary>
+    /// Forward packets between peers in Tincan (overlay forwarding, docs/routing.md): a packet from one peer for an address
+    /// another peer's allowed IPs cover is sent on to it, one hop older, whatever the kernel's ip_forward says. TUN only.
+    /// </summary>
+    public bool Forward { get; set; }
 }
 
 internal sealed class PeerSection

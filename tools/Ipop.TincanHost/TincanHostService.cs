@@ -141,6 +141,16 @@ internal sealed partial class TincanHostService(
             }
         }
 
+        if (section.Forward)
+        {
+            // The table forwards once it knows which addresses are the node's own (RouteTable.SetLocal).
+            foreach (string address in section.Addresses)
+            {
+                IPAddress own = InterfaceAddress.Parse(address).Address;
+                routes.SetLocal(new IPNetwork(own, own.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128));
+            }
+        }
+
         tincan.AttachInterface(nic, router);
     }
 

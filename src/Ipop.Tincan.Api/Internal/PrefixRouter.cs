@@ -15,6 +15,9 @@ internal sealed class PrefixRouter : IControllerRouter
 
     public bool AcceptInbound(ITincanLink from, Span<byte> packet) => _table.AcceptInbound(from, packet);
 
+    // The table's own decision, so a host driven through the API forwards between its links like any RouteTable.
+    public InboundDecision RouteInbound(ITincanLink from, Span<byte> packet) => _table.RouteInbound(from, packet);
+
     public void SetRoute(IPNetwork prefix, ITincanLink link) => _table.SetRoute(prefix, link);
 
     public bool RemoveRoute(IPNetwork prefix) => _table.RemoveRoute(prefix);

@@ -83,4 +83,13 @@ internal enum DropReason
 
     /// <summary>Under handshake load, an initiation without a valid mac2 got no cookie reply either: cookie replies are rate-limited too.</summary>
     CookieReplyLimited,
+
+    /// <summary>A packet to forward to another link whose IPv4 TTL or IPv6 hop limit ran out here (answered with ICMP time exceeded).</summary>
+    HopLimitExceeded,
+
+    /// <summary>A packet the router would forward back out of the link it came on (a routing loop between two members).</summary>
+    ForwardLoop,
+
+    /// <summary>A packet the router would forward that cannot be: a frame (TAP mode has no hop limit yet), or a next hop that is not a link of this node.</summary>
+    NotForwardable,
 }

@@ -160,13 +160,17 @@ internal sealed partial class LinkManager
                 return;
             }
 
-            if (!binding.Router.AcceptInbound(link, packet))
+            InboundDecision decision = binding.Router.RouteInbound(link, packet);
+            if (decision.Action != InboundAction.Deliver)
             {
-                // The packet authenticated as this peer's, so the router refused what it claims to come from.
-                link.CountDrop(binding.Nic.Mode == VirtualInterfaceMode.Tap ? DropReason.SpoofedMac : DropReason.SpoofedSource);
-                if (Drops.ShouldLog(DropReason.SpoofedSource))
+                // Overlay forwarding and refusals: Forwarding/LinkManager.Forwarding.cs.
+                if (decision.Action == InboundAction.Forward)
                 {
-                    LogSpoofed(_logger, link.Peer.Value, binding.Nic.Mode == VirtualInterfaceMode.Tap ? "MAC" : "address", link.DroppedSpoofedCount);
+                    ForwardPacket(binding, link, decision.Link, packet);
+                }
+                else
+                {
+                    RefuseInbound(binding, link, decision.Reason, packet);
                 }
 
                 return;

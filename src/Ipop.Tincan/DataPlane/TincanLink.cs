@@ -137,6 +137,9 @@ internal sealed partial class TincanLink : ITincanLink
         _counters.OnDropped(reason);
     }
 
+    /// <summary>Counts a packet from another link that this node forwarded over this one (overlay forwarding).</summary>
+    internal void CountForwarded(int payloadLength) => _counters.OnForwarded(payloadLength);
+
     /// <summary>Closes the link, on the control loop (see <see cref="ControlLoop.PostAndWait"/>).</summary>
     internal void Close(LinkFailureReason reason) => _manager.Control.PostAndWait(() => CloseOnLoop(reason), LinkManager.ControllerWait);
 

@@ -17,6 +17,8 @@ internal sealed class TincanMetrics : IDisposable
         _meter = new Meter(MeterName);
         _meter.CreateObservableCounter("ipop.tincan.packets", () => Measure(manager, static s => s.PacketsSent, static s => s.PacketsReceived), "{packet}", "Data packets sent and received over links");
         _meter.CreateObservableCounter("ipop.tincan.bytes", () => Measure(manager, static s => s.BytesSent, static s => s.BytesReceived), "By", "Payload bytes sent and received over links");
+        _meter.CreateObservableCounter("ipop.tincan.forwarded", () => Forwarded(manager), "{packet}", "Packets that arrived on one link and were forwarded over another (overlay forwarding), per next-hop peer");
+        _meter.CreateObservableCounter("ipop.tincan.forwarded.bytes", () => Sum(manager, static s => s.BytesForwarded), "By", "Payload bytes forwarded between links");
         _meter.CreateObservableCounter("ipop.tincan.handshakes", () => Sum(manager, static s => s.Handshakes), "{handshake}", "Completed handshakes");
         _meter.CreateObservableCounter("ipop.tincan.drops", () => Drops(manager), "{datagram}", "Dropped datagrams and packets by reason");
         _meter.CreateObservableCounter("ipop.tincan.link.drops", () => LinkDrops(manager), "{packet}", "Packets dropped per link by reason: spoofed (source address or MAC the peer does not own), replayed, unauthenticated");
@@ -63,6 +65,14 @@ internal sealed class TincanMetrics : IDisposable
             yield return new Measurement<long>(stats.DroppedSpoofed, peer, new KeyValuePair<string, object?>("reason", "spoofed"));
             yield return new Measurement<long>(stats.DroppedReplayed, peer, new KeyValuePair<string, object?>("reason", "replayed"));
             yield return new Measurement<long>(stats.DroppedUnauthenticated, peer, new KeyValuePair<string, object?>("reason", "unauthenticated"));
+        }
+    }
+
+    private static IEnumerable<Measurement<long>> Forwarded(LinkManager manager)
+    {
+        foreach (TincanLink link in manager.LinkSnapshot)
+        {
+            yield return new Measurement<long>(link.GetStats().PacketsForwarded, new KeyValuePair<string, object?>("peer", link.Peer.Value));
         }
     }
 

@@ -6,8 +6,15 @@ namespace Ipop.Tincan;
 /// Builds the ICMP (RFC 792) or ICMPv6 (RFC 4443) "destination unreachable" answer for a packet that
 /// has no link, so the sending application fails at once instead of waiting for a timeout; and the
 /// "fragmentation needed" (RFC 1191) or "packet too big" (RFC 4443 section 3.2) answer for a packet larger
-/// than its link's path carries, so the sender's path MTU discovery lowers its size (issue 13).
+/// than its link's path carries, so the sender's path MTU discovery lowers its size (issue 13); and the "time
+/// exceeded" answer (RFC 792 type 11, RFC 4443 section 3.3) for a packet whose hop limit ran out while the node
+/// forwarded it between links (issue 16).
 /// </summary>
+/// <remarks>
+/// Answers written to the local interface come from the address the packet was for; answers a forwarding node sends
+/// back over a link may come from the node's own address instead (<c>from</c>), as a router's do (RFC 1812 section
+/// 4.3.2.4), so a traceroute names each hop.
+/// </remarks>
 internal static class IcmpUnreachable
 {
     private const int MaxIpv4Quote = 548; // RFC 1812 §4.3.2.3: the error must fit in 576 bytes.
@@ -16,7 +23,10 @@ internal static class IcmpUnreachable
     /// <summary>Writes the answer to <paramref name="original"/> into <paramref name="output"/>.</summary>
     /// <returns>The answer's length, or 0 when none must be sent (an ICMP error itself, a multicast or
     /// unspecified source, a truncated packet, or too little room).</returns>
-    public static int Write(ReadOnlySpan<byte> original, Span<byte> output)
+    public static int Write(ReadOnlySpan<byte> original, Span<byte> output) => Write(original, output, from: default);
+
+    /// <summary>As <see cref="Write(ReadOnlySpan{byte}, Span{byte})"/>, from <paramref name="from"/> (4 or 16 bytes; empty: the unreachable destination).</summary>
+    public static int Write(ReadOnlySpan<byte> original, Span<byte> output, ReadOnlySpan<byte> from)
     {
         if (original.Length < 1)
         {
@@ -25,8 +35,28 @@ internal static class IcmpUnreachable
 
         return (original[0] >> 4) switch
         {
-            4 => WriteV4(original, output, code: 1, mtu: 0), // host unreachable
-            6 => WriteV6(original, output, type: 1, code: 3, mtu: 0), // address unreachable
+            4 => WriteV4(original, output, type: 3, code: 1, mtu: 0, from), // host unreachable
+            6 => WriteV6(original, output, type: 1, code: 3, mtu: 0, from), // address unreachable
+            _ => 0,
+        };
+    }
+
+    /// <summary>
+    /// Writes the "time exceeded in transit" answer (IPv4 type 11 code 0, IPv6 type 3 code 0) to <paramref name="original"/>,
+    /// whose TTL or hop limit ran out here, from <paramref name="from"/> (4 or 16 bytes; empty: the packet's destination).
+    /// </summary>
+    /// <returns>The answer's length, or 0 when none must be sent (as for <see cref="Write(ReadOnlySpan{byte}, Span{byte})"/>).</returns>
+    public static int WriteTimeExceeded(ReadOnlySpan<byte> original, Span<byte> output, ReadOnlySpan<byte> from)
+    {
+        if (original.Length < 1)
+        {
+            return 0;
+        }
+
+        return (original[0] >> 4) switch
+        {
+            4 => WriteV4(original, output, type: 11, code: 0, mtu: 0, from),
+            6 => WriteV6(original, output, type: 3, code: 0, mtu: 0, from),
             _ => 0,
         };
     }
@@ -35,9 +65,12 @@ internal static class IcmpUnreachable
     /// Writes the "fragmentation needed and DF set" (IPv4, type 3 code 4, next-hop MTU in bytes 6-7) or "packet too
     /// big" (IPv6, type 2, MTU in bytes 4-7) answer to <paramref name="original"/>, naming <paramref name="mtu"/>.
     /// </summary>
-    /// <returns>The answer's length, or 0 when none must be sent (as for <see cref="Write"/>; also an IPv4 packet
+    /// <returns>The answer's length, or 0 when none must be sent (as for <see cref="Write(ReadOnlySpan{byte}, Span{byte})"/>; also an IPv4 packet
     /// without DF, which may be fragmented instead).</returns>
-    public static int WriteTooBig(ReadOnlySpan<byte> original, int mtu, Span<byte> output)
+    public static int WriteTooBig(ReadOnlySpan<byte> original, int mtu, Span<byte> output) => WriteTooBig(original, mtu, output, from: default);
+
+    /// <summary>As <see cref="WriteTooBig(ReadOnlySpan{byte}, int, Span{byte})"/>, from <paramref name="from"/> (4 or 16 bytes; empty: the packet's destination).</summary>
+    public static int WriteTooBig(ReadOnlySpan<byte> original, int mtu, Span<byte> output, ReadOnlySpan<byte> from)
     {
         if (original.Length < 1)
         {
@@ -47,16 +80,16 @@ internal static class IcmpUnreachable
         switch (original[0] >> 4)
         {
             case 4 when original.Length >= 20 && (original[6] & 0x40) != 0:
-                return WriteV4(original, output, code: 4, mtu: Math.Clamp(mtu, 68, 0xFFFF));
+                return WriteV4(original, output, type: 3, code: 4, mtu: Math.Clamp(mtu, 68, 0xFFFF), from);
             case 6:
                 // Every IPv6 link carries 1280 (RFC 8200 section 5): a smaller MTU is never advertised.
-                return WriteV6(original, output, type: 2, code: 0, mtu: Math.Max(mtu, 1280));
+                return WriteV6(original, output, type: 2, code: 0, mtu: Math.Max(mtu, 1280), from);
             default:
                 return 0;
         }
     }
 
-    private static int WriteV4(ReadOnlySpan<byte> original, Span<byte> output, byte code, int mtu)
+    private static int WriteV4(ReadOnlySpan<byte> original, Span<byte> output, byte type, byte code, int mtu, ReadOnlySpan<byte> from)
     {
         int ihl = (original[0] & 0x0F) * 4;
         if (ihl < 20 || original.Length < ihl)
@@ -90,13 +123,13 @@ internal static class IcmpUnreachable
         BinaryPrimitives.WriteUInt16BigEndian(ip[2..], (ushort)length);
         ip[8] = 64;
         ip[9] = 1;
-        original.Slice(16, 4).CopyTo(ip[12..]); // from the unreachable destination...
+        (from.Length == 4 ? from : original.Slice(16, 4)).CopyTo(ip[12..]); // from this hop or the unreachable destination...
         original.Slice(12, 4).CopyTo(ip[16..]); // ...back to the sender
         BinaryPrimitives.WriteUInt16BigEndian(ip[10..], Checksum(ip, 0));
 
         Span<byte> icmp = output.Slice(20, 8 + quote);
         icmp[..8].Clear();
-        icmp[0] = 3; // destination unreachable
+        icmp[0] = type;
         icmp[1] = code;
         BinaryPrimitives.WriteUInt16BigEndian(icmp[6..], (ushort)mtu); // RFC 1191 section 4: next-hop MTU (0 otherwise)
         original[..quote].CopyTo(icmp[8..]);
@@ -104,7 +137,7 @@ internal static class IcmpUnreachable
         return length;
     }
 
-    private static int WriteV6(ReadOnlySpan<byte> original, Span<byte> output, byte type, byte code, int mtu)
+    private static int WriteV6(ReadOnlySpan<byte> original, Span<byte> output, byte type, byte code, int mtu, ReadOnlySpan<byte> from)
     {
         if (original.Length < 40)
         {
@@ -137,7 +170,7 @@ internal static class IcmpUnreachable
         BinaryPrimitives.WriteUInt16BigEndian(ip[4..], (ushort)payload);
         ip[6] = 58;
         ip[7] = 64;
-        original.Slice(24, 16).CopyTo(ip[8..]);
+        (from.Length == 16 ? from : original.Slice(24, 16)).CopyTo(ip[8..]);
         source.CopyTo(ip[24..]);
 
         Span<byte> icmp = output.Slice(40, payload);

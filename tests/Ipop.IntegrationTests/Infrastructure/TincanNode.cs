@@ -35,12 +35,12 @@ internal sealed class TincanNodeProcess
     }
 
     /// <summary>Writes the config and starts the node; waits until it says it is ready.</summary>
-    public async Task StartAsync(NetworkLab lab, string mode, int port, string[] addresses, IEnumerable<object> peers, string? mac = null)
+    public async Task StartAsync(NetworkLab lab, string mode, int port, string[] addresses, IEnumerable<object> peers, string? mac = null, bool forward = false)
     {
         var config = new
         {
             Tincan = new { ListenPort = port, PrivateKeyPath = KeyPath },
-            Interface = new { Name = "ipop0", Mode = mode, Mtu = 1420, Addresses = addresses, MacAddress = mac },
+            Interface = new { Name = "ipop0", Mode = mode, Mtu = 1420, Addresses = addresses, MacAddress = mac, Forward = forward },
             Peers = peers,
             Status = new { SocketPath = Path.Combine(Directory, Namespace.Role + ".status.sock") },
             StatusIntervalSeconds = 1,

@@ -12,6 +12,8 @@ internal sealed class LinkCounters
     private long _droppedReplayed;
     private long _droppedUnauthenticated;
     private long _handshakes;
+    private long _packetsForwarded;
+    private long _bytesForwarded;
 
     /// <summary>Packets from this peer that the router refused for their source.</summary>
     public long DroppedSpoofed => Volatile.Read(ref _droppedSpoofed);
@@ -29,6 +31,13 @@ internal sealed class LinkCounters
     {
         Interlocked.Increment(ref _packetsReceived);
         Interlocked.Add(ref _bytesReceived, payloadLength);
+    }
+
+    /// <summary>A packet from another link sent on over this one (also counted as sent by the send path).</summary>
+    public void OnForwarded(int payloadLength)
+    {
+        Interlocked.Increment(ref _packetsForwarded);
+        Interlocked.Add(ref _bytesForwarded, payloadLength);
     }
 
     public void OnHandshake() => Interlocked.Increment(ref _handshakes);
@@ -68,5 +77,7 @@ internal sealed class LinkCounters
         DroppedReplayed = Volatile.Read(ref _droppedReplayed),
         DroppedUnauthenticated = Volatile.Read(ref _droppedUnauthenticated),
         Handshakes = Volatile.Read(ref _handshakes),
+        PacketsForwarded = Volatile.Read(ref _packetsForwarded),
+        BytesForwarded = Volatile.Read(ref _bytesForwarded),
     };
 }
