@@ -150,28 +150,6 @@ public sealed class CliLabTests(NatLabFixture lab, ITestOutputHelper output) : I
         return peers;
     }
 
-    private async Task<(ApiNode A, ApiNode B)> LinkAsync(LabNamespace a, LabNamespace b)
-    {
-        string dir = Path.Combine(lab.Directory, "cli-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(dir);
-        ApiNode nodeA = await ApiNode.StartAsync(lab.Lab, a, dir, NatLabFixture.Stun, NatLabFixture.TurnList, Ct);
-        _nodes.Add(nodeA);
-        ApiNode nodeB = await ApiNode.StartAsync(lab.Lab, b, dir, NatLabFixture.Stun, NatLabFixture.TurnList, Ct);
-        _nodes.Add(nodeB);
-        await nodeA.CreateInterfaceAsync("198.19.0.1/24", Ct);
-        await nodeB.CreateInterfaceAsync("198.19.0.2/24", Ct);
-        JsonNode descriptorA = await nodeA.DescriptorAsync(Ct);
-        JsonNode descriptorB = await nodeB.DescriptorAsync(Ct);
-        await nodeA.LinkAsync(nodeB, descriptorB, "198.19.0.2/32", Ct);
-        await nodeB.LinkAsync(nodeA, descriptorA, "198.19.0.1/32", Ct);
-        bool replied = false;
-        var clock = Stopwatch.StartNew();
-        while (!replied && clock.Elapsed < TimeSpan.FromSeconds(20))
-        {
-            replied = a.Ping("198.19.0.2", count: 1, intervalSeconds: 0.2, deadlineSeconds: 1);
-        }
-
-        Assert.True(replied, $"no ping reply within 20 s\n{nodeA.Process.Output}\n{nodeB.Process.Output}");
-        return (nodeA, nodeB);
-    }
+    private Task<(ApiNode A, ApiNode B)> LinkAsync(LabNamespace a, LabNamespace b) =>
+        ApiNodePair.LinkAsync(lab, a, b, "cli", _nodes, TimeSpan.FromSeconds(20), Ct);
 }

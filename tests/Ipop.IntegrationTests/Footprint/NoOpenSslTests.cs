@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Ipop.IntegrationTests.Infrastructure;
 using Ipop.IntegrationTests.Nat;
 using Ipop.Lab.Namespaces;
@@ -58,28 +56,8 @@ public sealed class NoOpenSslTests(NatLabFixture lab, ITestOutputHelper output) 
     [Fact]
     public async Task Relayed_pair_through_turn_maps_no_openssl_after_stun_turn_ice_and_netcheck()
     {
-        string dir = Path.Combine(lab.Directory, "nossl-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(dir);
-        ApiNode a = await ApiNode.StartAsync(lab.Lab, lab.Symmetric1, dir, NatLabFixture.Stun, NatLabFixture.TurnList, Ct);
-        _nodes.Add(a);
-        ApiNode b = await ApiNode.StartAsync(lab.Lab, lab.Symmetric2, dir, NatLabFixture.Stun, NatLabFixture.TurnList, Ct);
-        _nodes.Add(b);
-        await a.CreateInterfaceAsync("198.19.0.1/24", Ct);
-        await b.CreateInterfaceAsync("198.19.0.2/24", Ct);
-        JsonNode descriptorA = await a.DescriptorAsync(Ct);
-        JsonNode descriptorB = await b.DescriptorAsync(Ct);
-        await a.LinkAsync(b, descriptorB, "198.19.0.2/32", Ct);
-        await b.LinkAsync(a, descriptorA, "198.19.0.1/32", Ct);
-
         // Two symmetric NATs: only the TURN relay carries the link (allocation, permissions, checks over it).
-        bool replied = false;
-        var clock = Stopwatch.StartNew();
-        while (!replied && clock.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            replied = lab.Symmetric1.Ping("198.19.0.2", count: 1, intervalSeconds: 0.2, deadlineSeconds: 1);
-        }
-
-        Assert.True(replied, $"no ping reply within 30 s\n{a.Process.Output}\n{b.Process.Output}");
+        (ApiNode a, ApiNode b) = await ApiNodePair.LinkAsync(lab, lab.Symmetric1, lab.Symmetric2, "nossl", _nodes, TimeSpan.FromSeconds(30), Ct);
         CommandResult netcheck = Cmd.TryRun(TimeSpan.FromSeconds(60), Artifacts.TincanHost.FileName, Artifacts.TincanHost.Args("netcheck", "--timeout", "2", "--socket", a.StatusSocket));
         output.WriteLine(netcheck.StandardOutput + netcheck.StandardError);
 
