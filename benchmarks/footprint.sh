@@ -17,7 +17,8 @@
 #   idle     after SETTLE seconds, IDLE_SECONDS of no traffic: for the 1-link node A and for the hub,
 #            CPU ticks   utime+stime (/proc/PID/stat) over the window, in clock ticks (1/CLK_TCK s);
 #            wakeups     voluntary + involuntary context switches over the window, summed over all the process's
-#                        threads (/proc/PID/task/*/status); a thread that ends within the window takes its count along;
+#                        threads alive at its end (/proc/PID/task/*/status), each from its count at the start (0 if
+#                        born within the window); a thread that ends within the window takes its count along;
 #            RSS         VmRSS (/proc/PID/status) at the end of the window, in MiB;
 #            threads     Threads (/proc/PID/status) at the end of the window.
 #   size     the binary: the AOT executable with the native library it loads (libsodium.so); for the JIT build the assemblies (*.dll) of the Release output (the shared
@@ -104,8 +105,16 @@ ticks_of() { # pid -> utime+stime (fields 14, 15, counted after the ')' of the n
   local f; f=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || { echo -1; return; }
   set -- $f; echo $((${12} + ${13}))
 }
-wakeups_of() { # pid -> voluntary + involuntary context switches of all its threads
-  cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(voluntary|nonvoluntary)_ctxt_switches:/ { s += $2 } END { print s + 0 }'
+wakeups_of() { # pid -> "tid switches" per live thread (voluntary + involuntary context switches)
+  local t
+  for t in /proc/"$1"/task/*; do
+    awk -v tid="${t##*/}" '/^(voluntary|nonvoluntary)_ctxt_switches:/ { s += $2 } END { if (NR) print tid, s + 0 }' "$t/status" 2>/dev/null
+  done
+}
+# pid, the wakeups_of output at the start -> switches since then of the threads alive now (a thread born meanwhile
+# counts from 0). Per thread, so a thread that ends within the window cannot make the sum negative.
+wakeups_since() {
+  wakeups_of "$1" | awk 'NR == FNR { if (NF == 2) before[$1] = $2; next } { s += $2 - (($1 in before) ? before[$1] : 0) } END { print s + 0 }' <(printf '%s\n' "$2") -
 }
 status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 median() { python3 -c "import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(round(statistics.median(v)) if v else 'n/a')" "$@"; }
@@ -237,7 +246,7 @@ idle() { # tunnel: both APID (1 link) and HUB (PEERS links) idle over the same w
   c0a=$(ticks_of "$APID"); c0h=$(ticks_of "$HUB"); w0a=$(wakeups_of "$APID"); w0h=$(wakeups_of "$HUB")
   sleep "$IDLE_SECONDS"
   R[ticks1,$t]=$(($(ticks_of "$APID") - c0a)); R[ticksN,$t]=$(($(ticks_of "$HUB") - c0h))
-  R[wake1,$t]=$(($(wakeups_of "$APID") - w0a)); R[wakeN,$t]=$(($(wakeups_of "$HUB") - w0h))
+  R[wake1,$t]=$(wakeups_since "$APID" "$w0a"); R[wakeN,$t]=$(wakeups_since "$HUB" "$w0h")
   R[rss1,$t]=$(awk '{ printf "%.1f", $1 / 1024 }' <<< "$(status_field "$APID" VmRSS)")
   R[rssN,$t]=$(awk '{ printf "%.1f", $1 / 1024 }' <<< "$(status_field "$HUB" VmRSS)")
   R[thr1,$t]=$(status_field "$APID" Threads); R[thrN,$t]=$(status_field "$HUB" Threads)
