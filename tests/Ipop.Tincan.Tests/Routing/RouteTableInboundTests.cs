@@ -1,5 +1,7 @@
 using System.Net;
 
+using static Ipop.Tincan.Tests.Routing.RoutingPackets;
+
 namespace Ipop.Tincan.Tests.Routing;
 
 /// <summary>The inbound decision of <see cref="RouteTable"/>: deliver, forward or drop (issue 16, docs/routing.md).</summary>
@@ -8,25 +10,6 @@ public sealed class RouteTableInboundTests
     private readonly FakeLink _a = new("a");
     private readonly FakeLink _b = new("b");
     private readonly FakeLink _c = new("c");
-
-    private static byte[] Ipv4(string src, string dst)
-    {
-        byte[] p = new byte[28];
-        p[0] = 0x45;
-        p[8] = 64;
-        IPAddress.Parse(src).TryWriteBytes(p.AsSpan(12), out _);
-        IPAddress.Parse(dst).TryWriteBytes(p.AsSpan(16), out _);
-        return p;
-    }
-
-    private static byte[] Ipv6(string src, string dst)
-    {
-        byte[] p = new byte[48];
-        p[0] = 0x60;
-        IPAddress.Parse(src).TryWriteBytes(p.AsSpan(8), out _);
-        IPAddress.Parse(dst).TryWriteBytes(p.AsSpan(24), out _);
-        return p;
-    }
 
     /// <summary>B's table in a chain A–B–C plus a member D behind C: A and C direct, D through C.</summary>
     private RouteTable MiddleOfChain(bool local = true)

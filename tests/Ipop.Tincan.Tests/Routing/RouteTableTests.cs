@@ -1,27 +1,11 @@
 using System.Net;
 
+using static Ipop.Tincan.Tests.Routing.RoutingPackets;
+
 namespace Ipop.Tincan.Tests.Routing;
 
 public sealed class RouteTableTests
 {
-    private static byte[] Ipv4(string src, string dst)
-    {
-        byte[] p = new byte[28];
-        p[0] = 0x45;
-        IPAddress.Parse(src).TryWriteBytes(p.AsSpan(12), out _);
-        IPAddress.Parse(dst).TryWriteBytes(p.AsSpan(16), out _);
-        return p;
-    }
-
-    private static byte[] Ipv6(string src, string dst)
-    {
-        byte[] p = new byte[48];
-        p[0] = 0x60;
-        IPAddress.Parse(src).TryWriteBytes(p.AsSpan(8), out _);
-        IPAddress.Parse(dst).TryWriteBytes(p.AsSpan(24), out _);
-        return p;
-    }
-
     [Fact]
     public void Longest_prefix_wins_for_ipv4_and_ipv6()
     {
