@@ -63,6 +63,55 @@ public interface IOverlaySignaling : IAsyncDisposable
     {
     }
 
+    /// <summary>The longest announcement <see cref="SetAnnouncementAsync"/> accepts, in characters.</summary>
+    public const int MaxAnnouncementLength = 512;
+
+    /// <summary>
+    /// Publishes <paramref name="announcement"/> with this node's presence, to every peer that sees the presence (friends,
+    /// and members of the groups this node is in), now and after every reconnect, until replaced; <c>null</c> withdraws
+    /// it. Peers see it as <see cref="OverlayPeer.Announcement"/>, and a change raises <see cref="PeerChanged"/>. It
+    /// costs one presence broadcast, which the server fans out: the cheap way to tell a whole group something small
+    /// (GroupVPN's structured topology announces each member's overlay addresses this way, so members without a link
+    /// still know where everyone is).
+    /// </summary>
+    /// <remarks>
+    /// An announcement is public to everyone who sees the presence: never put a secret in it. Receivers ignore (and
+    /// count) one that is too long or holds other than printable ASCII. The default implementation throws
+    /// <see cref="NotSupportedException"/>: a signaling implementation without announcements cannot serve a
+    /// controller that needs them, and says so at its start.
+    /// </remarks>
+    /// <param name="announcement">At most <see cref="MaxAnnouncementLength"/> printable ASCII characters (32-126), or <c>null</c>.</param>
+    /// <param name="cancellationToken">Cancels the wait for the presence to be sent; the announcement is kept either way.</param>
+    /// <exception cref="ArgumentException">Too long, or a character outside printable ASCII.</exception>
+    /// <exception cref="NotSupportedException">This implementation does not carry announcements.</exception>
+    Task SetAnnouncementAsync(string? announcement, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"{GetType().Name} does not carry presence announcements (IOverlaySignaling.SetAnnouncementAsync).");
+
+    /// <summary>Checks an announcement as <see cref="SetAnnouncementAsync"/> requires: <c>null</c> when valid, else what is wrong.</summary>
+    /// <param name="announcement">The text to check (<c>null</c> is valid: no announcement).</param>
+    public static string? CheckAnnouncement(string? announcement)
+    {
+        if (announcement is null)
+        {
+            return null;
+        }
+
+        if (announcement.Length > MaxAnnouncementLength)
+        {
+            return $"an announcement holds at most {MaxAnnouncementLength} characters, this one {announcement.Length}";
+        }
+
+        for (int i = 0; i < announcement.Length; i++)
+        {
+            if (announcement[i] is < ' ' or > '~')
+            {
+                return $"an announcement holds printable ASCII only (32-126); character {i} is U+{(int)announcement[i]:X4}";
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>
     /// Connects, authenticates, announces presence; reconnects by itself afterwards until disposed.
     /// Failures that may pass (timeouts, network errors) are retried with backoff until the token is

@@ -209,6 +209,30 @@ public sealed class InMemorySignaling : IOverlaySignaling
         return Task.CompletedTask;
     }
 
+    /// <summary>The announcement this node publishes with its presence (<see cref="SetAnnouncementAsync"/>), or <c>null</c>.</summary>
+    public string? Announcement { get; private set; }
+
+    /// <inheritdoc />
+    public Task SetAnnouncementAsync(string? announcement, CancellationToken cancellationToken)
+    {
+        if (IOverlaySignaling.CheckAnnouncement(announcement) is { } problem)
+        {
+            throw new ArgumentException(problem, nameof(announcement));
+        }
+
+        lock (_network.Gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (Announcement != announcement)
+            {
+                Announcement = announcement;
+                _network.RecomputeLocked();
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
     /// <inheritdoc />
     public Task JoinGroupAsync(string group, CancellationToken cancellationToken)
     {
@@ -316,7 +340,7 @@ public sealed class InMemorySignaling : IOverlaySignaling
         }
     }
 
-    internal void UpdatePeerLocked(PeerId id, string user, bool online, PeerRelationship relationship, ImmutableArray<string> groups)
+    internal void UpdatePeerLocked(PeerId id, string user, bool online, PeerRelationship relationship, ImmutableArray<string> groups, string? announcement)
     {
         _peers.TryGetValue(id, out OverlayPeer? previous);
         if (previous is null && !online)
@@ -324,8 +348,13 @@ public sealed class InMemorySignaling : IOverlaySignaling
             return;
         }
 
-        var current = new OverlayPeer(id, user, online ? PeerPresence.Online : PeerPresence.Offline, relationship, groups);
-        if (previous is not null && previous.Presence == current.Presence && previous.Relationship == current.Relationship && previous.Groups.AsSpan().SequenceEqual(current.Groups.AsSpan()))
+        // Like XMPP: an offline peer's last announcement is kept with its last known state.
+        var current = new OverlayPeer(id, user, online ? PeerPresence.Online : PeerPresence.Offline, relationship, groups)
+        {
+            Announcement = online ? announcement : previous?.Announcement,
+        };
+        if (previous is not null && previous.Presence == current.Presence && previous.Relationship == current.Relationship && previous.Groups.AsSpan().SequenceEqual(current.Groups.AsSpan())
+            && previous.Announcement == current.Announcement)
         {
             return;
         }

@@ -361,7 +361,7 @@ public sealed class InMemorySignalingNetwork
                 }
 
                 // As with XMPP: friendship outlives presence (roster), group membership does not (room occupancy).
-                viewer.UpdatePeerLocked(other.LocalId, other.LocalUser, visible && relationship != PeerRelationship.None, relationship, groups);
+                viewer.UpdatePeerLocked(other.LocalId, other.LocalUser, visible && relationship != PeerRelationship.None, relationship, groups, visible ? other.Announcement : null);
             }
         }
     }

@@ -105,6 +105,26 @@ public sealed class RouteTable : IPacketRouter
         return [.. s.V4.Where(e => e.Kind != EntryKind.Local).Select(e => (e.Prefix, e.Link)), .. s.V6.Where(e => e.Kind != EntryKind.Local).Select(e => (e.Prefix, e.Link))];
     }
 
+    /// <summary>
+    /// How many packets read from the interface went out through the <see cref="SetForwardingRoute">forwarding route</see>
+    /// for exactly <paramref name="prefix"/> since it was first set (a change of next hop keeps the count): what a
+    /// controller measures to decide that two members exchange enough traffic for a direct link of their own.
+    /// </summary>
+    /// <returns>The count, or <c>null</c> when <paramref name="prefix"/> has no forwarding route.</returns>
+    public long? GetForwardedPackets(IPNetwork prefix)
+    {
+        Snapshot s = Volatile.Read(ref _snapshot);
+        foreach (Entry e in (prefix.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6 ? s.V6 : s.V4).AsSpan())
+        {
+            if (e.Prefix == prefix)
+            {
+                return e.Kind == EntryKind.Forwarding ? Interlocked.Read(ref e.OutboundPackets) : null;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Finds the link for a destination address, or <c>null</c>.</summary>
     public ITincanLink? Lookup(IPAddress address)
     {
@@ -119,6 +139,13 @@ public sealed class RouteTable : IPacketRouter
     public RouteDecision RouteOutbound(Span<byte> packet)
     {
         Entry? entry = LookupAddress(Volatile.Read(ref _snapshot), packet, source: false);
+        if (entry?.Kind == EntryKind.Forwarding)
+        {
+            // Counted for on-demand links (a controller asks with GetForwardedPackets); one reading thread per interface,
+            // so the increment is uncontended.
+            Interlocked.Increment(ref entry.OutboundPackets);
+        }
+
         return entry?.Kind switch
         {
             EntryKind.Direct or EntryKind.Forwarding => RouteDecision.To(entry.Link!),
@@ -251,6 +278,14 @@ public sealed class RouteTable : IPacketRouter
         {
             Snapshot s = _snapshot;
             var entry = new Entry(prefix, link, kind);
+            foreach (Entry old in (prefix.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6 ? s.V6 : s.V4).AsSpan())
+            {
+                if (old.Prefix == prefix && old.Kind == kind)
+                {
+                    entry.OutboundPackets = Interlocked.Read(ref old.OutboundPackets);
+                }
+            }
+
             Volatile.Write(ref _snapshot, prefix.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6
                 ? new Snapshot(s.V4, Replace(s.V6, entry))
                 : new Snapshot(Replace(s.V4, entry), s.V6));
@@ -324,6 +359,9 @@ public sealed class RouteTable : IPacketRouter
         public ITincanLink? Link { get; }
 
         public EntryKind Kind { get; }
+
+        /// <summary>Packets routed out through this entry (counted for forwarding routes only).</summary>
+        public long OutboundPackets;
 
         public uint MaskV4 { get; }
 

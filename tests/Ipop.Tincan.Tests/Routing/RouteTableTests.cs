@@ -90,4 +90,30 @@ public sealed class RouteTableTests
         Assert.False(table.AcceptInbound(member, Ipv4("198.19.0.3", "198.19.0.1")));
         Assert.Null(table.Lookup(IPAddress.Parse("198.19.0.3")));
     }
+
+    [Fact]
+    public void Packets_out_through_a_forwarding_route_are_counted_across_a_change_of_next_hop_and_direct_routes_are_not()
+    {
+        var table = new RouteTable();
+        var hop = new FakeLink("hop");
+        var other = new FakeLink("other");
+        IPNetwork far = IPNetwork.Parse("198.19.0.9/32");
+        IPNetwork near = IPNetwork.Parse("198.19.0.2/32");
+        table.SetForwardingRoute(far, hop);
+        table.SetRoute(near, hop);
+        for (int i = 0; i < 3; i++)
+        {
+            table.RouteOutbound(Ipv4("198.19.0.1", "198.19.0.9"));
+            table.RouteOutbound(Ipv4("198.19.0.1", "198.19.0.2"));
+        }
+
+        Assert.Equal(3, table.GetForwardedPackets(far));
+        table.SetForwardingRoute(far, other);
+        table.RouteOutbound(Ipv4("198.19.0.1", "198.19.0.9"));
+        Assert.Equal(4, table.GetForwardedPackets(far));
+        Assert.Null(table.GetForwardedPackets(near));
+        Assert.Null(table.GetForwardedPackets(IPNetwork.Parse("198.19.0.7/32")));
+        table.SetRoute(far, other); // a direct link now: the forwarding count is gone with the forwarding route
+        Assert.Null(table.GetForwardedPackets(far));
+    }
 }
