@@ -13,4 +13,10 @@ public sealed record GroupMemberStatus(PeerId Peer, string User, IReadOnlyList<I
     /// hop from there), or <c>null</c> when it is reached directly or not at all.
     /// </summary>
     public PeerId? Via { get; init; }
+
+    /// <summary>
+    /// With <see cref="Via"/>: the overlay hops to the member, counted along the group's plan from this node (the first
+    /// hop is the real next hop; the rest assume every member holds its planned links).
+    /// </summary>
+    public int? Hops { get; init; }
 }

@@ -40,6 +40,7 @@ public sealed partial class GroupVpnController
     private readonly HashSet<IPNetwork> _localPrefixes = [];
     private OnDemandLinks? _onDemand;
     private HashSet<ulong> _planned = [];
+    private StructuredPlan? _plan;
     private bool _planDirty = true;
     private bool _structured;
     private ulong _self;
@@ -178,6 +179,7 @@ public sealed partial class GroupVpnController
         _positions.Values.CopyTo(positions, 0);
         positions[^1] = _self;
         var plan = StructuredPlan.Build(positions, _options.RingNeighbours);
+        _plan = plan;
         var planned = new HashSet<ulong>();
         foreach (int i in plan.NeighboursOf(plan.IndexOf(_self)))
         {
@@ -215,6 +217,46 @@ public sealed partial class GroupVpnController
 
         int next = GreedyRingRouter.NextHop(_self, destination, neighbours);
         return next < 0 ? null : (hops[next].Link, hops[next].Peer);
+    }
+
+    /// <summary>
+    /// How many hops a packet for <paramref name="holder"/> takes through <paramref name="via"/>: one to it, then greedy
+    /// steps along the plan (what every member's routing does once the links it plans are up). <c>null</c> if the plan
+    /// does not know one of them.
+    /// </summary>
+    private int? PlannedHops(PeerId via, PeerId holder)
+    {
+        if (_planDirty)
+        {
+            RebuildPlan();
+        }
+
+        if (_plan is not { } plan || !_positions.TryGetValue(via, out ulong from) || !_positions.TryGetValue(holder, out ulong destination))
+        {
+            return null;
+        }
+
+        int at = plan.IndexOf(from);
+        Span<ulong> neighbours = stackalloc ulong[64];
+        for (int hops = 1; at >= 0 && hops <= GreedyRingRouter.MaxHops; hops++)
+        {
+            if (plan.PositionAt(at) == destination)
+            {
+                return hops;
+            }
+
+            ReadOnlySpan<int> links = plan.NeighboursOf(at);
+            int n = Math.Min(links.Length, neighbours.Length);
+            for (int i = 0; i < n; i++)
+            {
+                neighbours[i] = plan.PositionAt(links[i]);
+            }
+
+            int next = GreedyRingRouter.NextHop(plan.PositionAt(at), destination, neighbours[..n]);
+            at = next < 0 ? -1 : links[next];
+        }
+
+        return null;
     }
 
     /// <summary>In a structured group this node's own addresses are local to its route table, which turns forwarding on.</summary>

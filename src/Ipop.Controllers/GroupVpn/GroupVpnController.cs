@@ -270,9 +270,10 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         foreach ((PeerId member, GroupMemberStatus s) in _members)
         {
             PeerId? via = s.Addresses.Count > 0 && desired.TryGetValue(HostPrefix(s.Addresses[0].Address), out var d) ? d.Via : null;
-            if (s.Via != via)
+            int? hops = via is { } v ? PlannedHops(v, member) : null;
+            if (s.Via != via || s.Hops != hops)
             {
-                _members[member] = s with { Via = via };
+                _members[member] = s with { Via = via, Hops = hops };
             }
         }
 

@@ -178,4 +178,23 @@ public sealed class StructuredTopologyTests
         destination.TryWriteBytes(p.AsSpan(16), out _);
         return p;
     }
+
+    [Fact]
+    public void Topology_options_errors_name_the_key_and_what_was_expected()
+    {
+        IReadOnlyList<string> errors = new GroupVpnOptions
+        {
+            Group = "g", Subnet = "198.19.0.0/16", Topology = "ring", StructuredAbove = 2, RingNeighbours = 0,
+            OnDemandPacketsPerSecond = 0, OnDemandIdleSeconds = 0, OnDemandMaxLinks = -1,
+        }.Validate();
+        Assert.Contains("GroupVpn:Topology must be 'mesh', 'structured' or 'auto', got 'ring'.", errors);
+        Assert.Contains("GroupVpn:StructuredAbove must be between 3 and 100000 members, got 2.", errors);
+        Assert.Contains("GroupVpn:RingNeighbours must be between 1 and 8, got 0.", errors);
+        Assert.Contains("GroupVpn:OnDemandPacketsPerSecond must be between 1 and 1000000, got 0.", errors);
+        Assert.Contains("GroupVpn:OnDemandIdleSeconds must be between 1 and 86400 (a day), got 0.", errors);
+        Assert.Contains("GroupVpn:OnDemandMaxLinks must be between 0 and 1024, got -1.", errors);
+        Assert.Contains(new GroupVpnOptions { Group = "g", Subnet = "198.19.0.0/16", Topology = "structured", Mode = "tap" }.Validate(),
+            e => e.StartsWith("GroupVpn:Topology 'structured' needs GroupVpn:Mode 'tun'", StringComparison.Ordinal));
+        Assert.Empty(new GroupVpnOptions { Group = "g", Subnet = "198.19.0.0/16", Mode = "tap" }.Validate()); // auto in switch mode stays a mesh
+    }
 }
