@@ -39,4 +39,19 @@ public sealed class SimulatorCliTests
         string last = output.TrimEnd().Split('\n')[^1];
         Assert.Matches(new Regex(@"^nodes=16 topology=structured converged_s=\d+\.\d delivery=100\.00% churn_delivery=n/a% max_links=\d+ mean_links=\d+\.\d\d msgs_per_node_min=\d+\.\d wall_s=\d+\.\d$"), last);
     }
+
+    [Fact]
+    public void The_real_engine_runs_real_controllers_to_full_delivery_within_the_link_bound()
+    {
+        (int code, string output, string error) = Run("--engine", "real", "--nodes", "40", "--probes", "300", "--duration", "30");
+
+        Assert.Equal(0, code);
+        Assert.Equal("", error);
+        string last = output.TrimEnd().Split('\n')[^1];
+        Match m = new Regex(@"^nodes=40 topology=structured engine=real converged_s=(\d+\.\d) delivery=100\.00% churn_delivery=(\d+\.\d\d)% max_links=(\d+) mean_links=\d+\.\d msgs_per_node_min=\d+\.\d wall_s=\d+\.\d$").Match(last);
+        Assert.True(m.Success, output);
+        Assert.InRange(double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), 1, 60);
+        Assert.InRange(double.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), 95, 100);
+        Assert.InRange(int.Parse(m.Groups[3].Value, System.Globalization.CultureInfo.InvariantCulture), 4, (2 * 2) + 6 + 8); // 2k + ceil(log2 40) + on-demand cap
+    }
 }

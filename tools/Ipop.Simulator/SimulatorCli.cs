@@ -39,9 +39,19 @@ internal static class SimulatorCli
         var active = new Option<double>("--active") { Description = "Structured: members with a steady flow to another member, percent (on-demand links).", DefaultValueFactory = _ => 0 };
         active.Validators.Add(r => Range(r, Value<double>(r), 0, 100, "--active must be between 0 and 100 (percent)"));
 
+        var engine = new Option<string>("--engine") { Description = "model: link setup modelled (fast, 10,000 members); real: every member runs the real GroupVpnController and LinkNegotiator on in-memory signaling (slower).", DefaultValueFactory = _ => "model" };
+        engine.Validators.Add(r =>
+        {
+            string? value = r.Tokens.Count > 0 ? r.Tokens[^1].Value : null;
+            if (value is not null and not "model" and not "real")
+            {
+                r.AddError($"--engine must be model or real, not '{value}'");
+            }
+        });
+
         var root = new RootCommand("Simulates a GroupVPN of many members on a virtual clock (docs/scale.md).")
         {
-            nodes, topology, churn, seed, duration, k, probes, loss, symmetric, crash, deadAfter, active,
+            nodes, topology, churn, seed, duration, k, probes, loss, symmetric, crash, deadAfter, active, engine,
         };
         root.SetAction(parsed =>
         {
@@ -60,7 +70,19 @@ internal static class SimulatorCli
                 DeadAfterSeconds = parsed.GetValue(deadAfter),
                 ActivePercent = parsed.GetValue(active),
             };
-            output.WriteLine($"simulating {settings.Nodes} members, topology {parsed.GetValue(topology)}");
+            output.WriteLine($"simulating {settings.Nodes} members, topology {parsed.GetValue(topology)}, engine {parsed.GetValue(engine)}");
+            if (parsed.GetValue(engine) == "real")
+            {
+                // The controllers' loops are pumped by hand on this thread; nothing here needs a synchronization context.
+                using var real = new RealControllers(settings, output);
+                foreach (string line in real.RunAsync().GetAwaiter().GetResult())
+                {
+                    output.WriteLine(line);
+                }
+
+                return 0;
+            }
+
             SimulationResult result = new Simulation(settings, output).Run();
             foreach (string line in result.Report())
             {
