@@ -11,6 +11,7 @@ namespace Ipop.Controllers.SocialVpn;
 /// </summary>
 internal sealed class FriendAddressBook
 {
+    private static readonly TimeSpan SaveSeenEvery = TimeSpan.FromMinutes(1);
     private readonly IPNetwork _pool;
     private readonly string? _path;
     private readonly TimeSpan _recycleAfter;
@@ -48,8 +49,15 @@ internal sealed class FriendAddressBook
         DateTimeOffset now = _time.GetUtcNow();
         if (_byPeer.TryGetValue(peer.Value, out Entry? entry))
         {
+            // Every negotiation message asks; with thousands of friends, rewriting the whole file each time would be
+            // most of the work. The stored time may lag a minute, against a recycle time of hours.
+            bool stale = now - entry.LastSeen >= SaveSeenEvery;
             entry.LastSeen = now;
-            Save();
+            if (stale)
+            {
+                Save();
+            }
+
             return entry.Address;
         }
 

@@ -166,6 +166,49 @@ public sealed class OnDemandLinkTests : IAsyncDisposable
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    [Fact]
+    public void Held_packets_respect_the_total_bound_across_friends_and_a_released_link_gets_them_oldest_first()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var held = new HeldPackets(perFriend: 2, total: 3, TimeSpan.FromSeconds(5), time);
+        var bob = new PeerId("bob@lab.test/1");
+        var carol = new PeerId("carol@lab.test/1");
+        Assert.True(held.Hold(bob, [1], out bool first) && first);
+        Assert.True(held.Hold(bob, [2], out first) && !first);
+        Assert.False(held.Hold(bob, [3], out _)); // bob's bound
+        Assert.True(held.Hold(carol, [4], out first) && first);
+        Assert.False(held.Hold(carol, [5], out first)); // the total bound, though carol has room
+        Assert.Equal((3, 2L), (held.Count, held.Overflow));
+
+        var link = new RecordingLink(bob);
+        Assert.Equal(2, held.Release(link));
+        Assert.Equal([1, 2], link.Sent.Select(p => (int)p[0]));
+        Assert.Equal(0, held.Release(link)); // nothing twice
+        Assert.Equal(1, held.Forget(carol));
+        Assert.Equal((0, 2L, 1L), (held.Count, held.Sent, held.Expired));
+    }
+
+    private sealed class RecordingLink(PeerId peer) : ITincanLink
+    {
+        public List<byte[]> Sent { get; } = [];
+
+        public PeerId Peer => peer;
+
+        public NodePublicKey PeerKey => default;
+
+        public LinkStatus Status => new(LinkState.Connected, LinkPath.DirectHost, LinkFailureReason.None);
+
+        public LinkStats GetStats() => new();
+
+        public bool TrySend(ReadOnlySpan<byte> packet)
+        {
+            Sent.Add(packet.ToArray());
+            return true;
+        }
+
+        public bool TrySendControl(ReadOnlySpan<byte> message) => true;
+    }
+
     [Theory]
     [InlineData("Links", "SocialVpn:Links must be 'on-demand' or 'always', got 'sometimes'.")]
     [InlineData("LinkIdleSeconds", "SocialVpn:LinkIdleSeconds must be between 1 and 604800 (a week), got 0.")]
