@@ -22,5 +22,12 @@ return await SampleHost.RunAsync(
             controller.InterfaceName ?? "-",
             "tun",
             controller.Address is { } a ? [a.ToString()] : [],
-            [.. controller.GetFriends().Select(f => PeerStatusRow.From(f.Peer, f.User, [f.Address.Address.ToString(), f.Name], f.Link, f.Stats))]);
+            [.. controller.GetFriends().Select(Row)]);
     });
+
+// On demand (SocialVpn:Links), an online friend without traffic has no link by design: "Idle", not a failure.
+static PeerStatusRow Row(FriendStatus f)
+{
+    PeerStatusRow row = PeerStatusRow.From(f.Peer, f.User, [f.Address.Address.ToString(), f.Name], f.Link, f.Stats);
+    return f.Link is null ? row with { State = "Idle", Detail = "idle (no link until traffic)" } : row;
+}

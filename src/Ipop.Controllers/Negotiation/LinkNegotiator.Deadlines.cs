@@ -176,6 +176,14 @@ public sealed partial class LinkNegotiator
         }
     }
 
+    /// <summary>
+    /// On the loop (from a policy callback or <see cref="Post"/>ed work): the policy needs its next
+    /// <see cref="INegotiationPolicy.OnTick"/> by <paramref name="at"/>, earlier than its last answer said (or after it
+    /// said never), because its state changed: an on-demand link was just wanted, say. The timer is re-armed when the
+    /// loop runs out of work.
+    /// </summary>
+    internal void CallPolicyBy(DateTimeOffset at) => _policyDueAt = Earliest(_policyDueAt, at);
+
     private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) =>
         a is null ? b : b is null ? a : (a.Value <= b.Value ? a : b);
 }

@@ -11,9 +11,16 @@ namespace Ipop.Controllers.SocialVpn;
 /// </summary>
 internal static class AddressPoolSelector
 {
-    /// <summary>The default candidates: /24s in 198.19.0.0/16 (RFC 2544 benchmarking space, which LANs do not use).</summary>
+    /// <summary>
+    /// The default candidates, in 198.19.0.0/16 (RFC 2544 benchmarking space, which LANs do not use): first the /20s
+    /// from 198.19.96.0 to 198.19.240.0 (4,093 friend devices each, issue 16), then, for a host whose subnets overlap
+    /// every one of them, the /24s from 198.19.100.0 to 198.19.159.0 (253 each, the pools before issue 16).
+    /// </summary>
     public static IReadOnlyList<IPNetwork> DefaultCandidates { get; } =
-        [.. Enumerable.Range(100, 60).Select(i => IPNetwork.Parse(string.Create(CultureInfo.InvariantCulture, $"198.19.{i}.0/24")))];
+    [
+        .. Enumerable.Range(6, 10).Select(i => IPNetwork.Parse(string.Create(CultureInfo.InvariantCulture, $"198.19.{i * 16}.0/20"))),
+        .. Enumerable.Range(100, 60).Select(i => IPNetwork.Parse(string.Create(CultureInfo.InvariantCulture, $"198.19.{i}.0/24"))),
+    ];
 
     /// <summary>The first candidate that overlaps none of <paramref name="inUse"/>.</summary>
     /// <exception cref="InvalidOperationException">Every candidate overlaps a subnet in use.</exception>

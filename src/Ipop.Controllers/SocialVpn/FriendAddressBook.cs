@@ -11,11 +11,15 @@ namespace Ipop.Controllers.SocialVpn;
 /// </summary>
 internal sealed class FriendAddressBook
 {
+    private static readonly TimeSpan SaveSeenEvery = TimeSpan.FromMinutes(1);
     private readonly IPNetwork _pool;
     private readonly string? _path;
     private readonly TimeSpan _recycleAfter;
     private readonly TimeProvider _time;
     private readonly Dictionary<string, Entry> _byPeer = new(StringComparer.Ordinal);
+
+    // The addresses in _byPeer, so that allocating for the 4,000th friend does not rebuild a set of the other 3,999.
+    private readonly HashSet<IPAddress> _taken = [];
 
     public FriendAddressBook(IPNetwork pool, string? path, TimeSpan recycleAfter, TimeProvider time)
     {
@@ -36,23 +40,32 @@ internal sealed class FriendAddressBook
 
     public IPNetwork Pool => _pool;
 
+    /// <summary>Every friend device with its address (tests check a large roster for conflicts).</summary>
+    public IReadOnlyDictionary<string, IPAddress> Entries => _byPeer.ToDictionary(kv => kv.Key, kv => kv.Value.Address, StringComparer.Ordinal);
+
     /// <summary>The friend device's address, allocating (or reusing its old) one; marks it as seen now.</summary>
     public IPAddress AddressOf(PeerId peer)
     {
         DateTimeOffset now = _time.GetUtcNow();
         if (_byPeer.TryGetValue(peer.Value, out Entry? entry))
         {
+            // Every negotiation message asks; with thousands of friends, rewriting the whole file each time would be
+            // most of the work. The stored time may lag a minute, against a recycle time of hours.
+            bool stale = now - entry.LastSeen >= SaveSeenEvery;
             entry.LastSeen = now;
-            Save();
+            if (stale)
+            {
+                Save();
+            }
+
             return entry.Address;
         }
 
         uint hosts = (1u << (32 - _pool.PrefixLength)) - 2;
-        var taken = _byPeer.Values.Select(e => e.Address).ToHashSet();
         for (uint h = 2; h <= hosts; h++)
         {
             IPAddress candidate = Host(h);
-            if (!taken.Contains(candidate))
+            if (_taken.Add(candidate))
             {
                 _byPeer[peer.Value] = new Entry(candidate, now);
                 Save();
@@ -83,7 +96,8 @@ internal sealed class FriendAddressBook
         int removed = 0;
         foreach (string key in _byPeer.Where(kv => now - kv.Value.LastSeen >= _recycleAfter).Select(kv => kv.Key).ToList())
         {
-            _byPeer.Remove(key);
+            _byPeer.Remove(key, out Entry? gone);
+            _taken.Remove(gone!.Address);
             removed++;
         }
 
@@ -122,7 +136,7 @@ internal sealed class FriendAddressBook
 
         foreach ((string peer, StoredEntry e) in stored ?? [])
         {
-            if (IPAddress.TryParse(e.Address, out IPAddress? a) && _pool.Contains(a) && !a.Equals(Self.Address))
+            if (IPAddress.TryParse(e.Address, out IPAddress? a) && _pool.Contains(a) && !a.Equals(Self.Address) && _taken.Add(a))
             {
                 _byPeer[peer] = new Entry(a, e.LastSeen);
             }

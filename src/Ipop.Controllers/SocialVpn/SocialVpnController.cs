@@ -89,7 +89,7 @@ public sealed partial class SocialVpnController : IController, INegotiationPolic
             ? AddressPoolSelector.Select(AddressPoolSelector.DefaultCandidates, AddressPoolSelector.HostSubnets(_options.InterfaceName))
             : IPNetwork.Parse(_options.Pool);
         _book = new FriendAddressBook(pool, string.IsNullOrEmpty(_options.AddressBookPath) ? null : _options.AddressBookPath, TimeSpan.FromHours(_options.RecycleAfterHours), _time);
-        _router = new SocialVpnRouter(pool);
+        _router = CreateRouter(pool);
         _signaling.FriendRequestReceived += OnFriendRequest;
         try
         {
@@ -98,6 +98,7 @@ public sealed partial class SocialVpnController : IController, INegotiationPolic
         finally
         {
             _signaling.FriendRequestReceived -= OnFriendRequest;
+            StopOnDemand();
             if (_dns is not null)
             {
                 await _dns.DisposeAsync();
@@ -145,10 +146,13 @@ public sealed partial class SocialVpnController : IController, INegotiationPolic
             IPAddress address = _book!.AddressOf(peer.Id);
             string name = $"{peer.User.Split('@')[0]}.{_options.NameSuffix}";
             _friends[peer.Id] = new FriendStatus(peer.Id, peer.User, name, new InterfaceAddress(address, _book.Pool.PrefixLength), null, null);
+            _router!.SetFriendAddress(address, peer.Id); // on demand, its first packet finds it without a link
         }
 
         return friend;
     }
+
+    bool INegotiationPolicy.WantsLink(OverlayPeer peer) => WantsLinkOnDemand(peer);
 
     LinkNegotiationMessage INegotiationPolicy.Describe(PeerId peer, LinkDescriptor? descriptor) =>
         new(descriptor, [_book!.Self], null) { Assigned = new InterfaceAddress(_book.AddressOf(peer), _book.Pool.PrefixLength) };
@@ -170,24 +174,37 @@ public sealed partial class SocialVpnController : IController, INegotiationPolic
             SocialVpnRouter.ToUInt32(_book.Self.Address));
         _router!.SetFriend(link, myViewOfPeer, translation);
         LogMapped(_logger, peer.Value, myViewOfPeer.ToString(), self.Address.ToString(), assigned.Address.ToString());
+        if (link.Status.State == LinkState.Connected)
+        {
+            _router.ReleaseHeld(link); // connected before its claims arrived: its Connected event found nothing to send yet
+        }
+
         return Task.CompletedTask;
     }
 
     void INegotiationPolicy.OnLinkReplaced(PeerId peer, ITincanLink old) => _router!.RemoveFriend(old);
+
+    /// <summary>The friends' addresses in our view (once running).</summary>
+    internal FriendAddressBook? Book => _book;
 
     /// <summary>The negotiation loop (tests wait on it going idle).</summary>
     internal LinkNegotiator Negotiator => _negotiator;
 
     void INegotiationPolicy.OnForgotten(PeerId peer, ITincanLink? link)
     {
-        _friends.TryRemove(peer, out _);
+        if (_friends.TryRemove(peer, out FriendStatus? gone))
+        {
+            _router!.RemoveFriendAddress(gone.Address.Address);
+        }
+
+        ForgetDemand(peer);
         if (link is not null)
         {
             _router!.RemoveFriend(link);
         }
     }
 
-    TimeSpan? INegotiationPolicy.OnTick() => null; // nothing here expires: no wakeups for SocialVPN
+    TimeSpan? INegotiationPolicy.OnTick() => TickOnDemand();
 
     [LoggerMessage(1, LogLevel.Information, "SocialVPN node {Node} at {Address} on {Interface}")]
     private static partial void LogStarted(ILogger logger, string node, string address, string @interface);

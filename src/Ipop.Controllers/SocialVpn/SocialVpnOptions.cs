@@ -5,7 +5,16 @@ namespace Ipop.Controllers;
 /// <summary>Configuration of a SocialVPN node (section <c>SocialVpn</c> of the host's config).</summary>
 public sealed class SocialVpnOptions
 {
-    /// <summary>This node's private IPv4 pool (e.g. <c>198.19.100.0/24</c>); empty picks the first default candidate that no local subnet or route overlaps.</summary>
+    /// <summary><see cref="Links"/>: a link to a friend only while there is traffic to or from it (the default).</summary>
+    public const string OnDemandLinks = "on-demand";
+
+    /// <summary><see cref="Links"/>: a link to every online friend, whether or not it is used (a full mesh of friends).</summary>
+    public const string AlwaysLinks = "always";
+
+    /// <summary>
+    /// This node's private IPv4 pool (e.g. <c>198.19.96.0/20</c>, up to 4,093 friend devices); empty picks the first
+    /// default candidate (a /20, else a /24) that no local subnet or route overlaps.
+    /// </summary>
     public string? Pool { get; set; }
 
     /// <summary>Name of the virtual interface to create.</summary>
@@ -38,6 +47,25 @@ public sealed class SocialVpnOptions
     /// line) and come back once signaling does. Default one hour.
     /// </summary>
     public double SignalingOutageLinkLifetimeSeconds { get; set; } = 3600;
+
+    /// <summary>
+    /// When friends are linked: <see cref="OnDemandLinks"/> (<c>on-demand</c>, the default) links a friend when the first
+    /// packet for its address arrives (held meanwhile, see <see cref="HoldPacketsPerFriend"/>) and releases the link after
+    /// <see cref="LinkIdleSeconds"/> without traffic; <see cref="AlwaysLinks"/> (<c>always</c>) links every online friend.
+    /// </summary>
+    public string Links { get; set; } = OnDemandLinks;
+
+    /// <summary>On demand: a link unused (no packet either way) this long is released. Default two minutes.</summary>
+    public double LinkIdleSeconds { get; set; } = 120;
+
+    /// <summary>On demand: packets held per friend while its link comes up (the rest are dropped and counted). Default 8.</summary>
+    public int HoldPacketsPerFriend { get; set; } = 8;
+
+    /// <summary>On demand: packets held for all friends together. Default 256.</summary>
+    public int HoldPacketsTotal { get; set; } = 256;
+
+    /// <summary>On demand: how long a held packet waits for its link before it is dropped (and counted). Default 5 s.</summary>
+    public double HoldSeconds { get; set; } = 5;
 
     /// <summary>Checks the options; returns one message per problem, each naming the key.</summary>
     public IReadOnlyList<string> Validate()
@@ -76,6 +104,31 @@ public sealed class SocialVpnOptions
         if (!(SignalingOutageLinkLifetimeSeconds >= 1 && SignalingOutageLinkLifetimeSeconds <= 7 * 24 * 3600))
         {
             errors.Add($"SocialVpn:SignalingOutageLinkLifetimeSeconds must be between 1 and 604800 (a week), got {SignalingOutageLinkLifetimeSeconds}.");
+        }
+
+        if (Links is not (OnDemandLinks or AlwaysLinks))
+        {
+            errors.Add($"SocialVpn:Links must be '{OnDemandLinks}' or '{AlwaysLinks}', got '{Links}'.");
+        }
+
+        if (!(LinkIdleSeconds >= 1 && LinkIdleSeconds <= 7 * 24 * 3600))
+        {
+            errors.Add($"SocialVpn:LinkIdleSeconds must be between 1 and 604800 (a week), got {LinkIdleSeconds}.");
+        }
+
+        if (HoldPacketsPerFriend is < 1 or > 1024)
+        {
+            errors.Add($"SocialVpn:HoldPacketsPerFriend must be between 1 and 1024, got {HoldPacketsPerFriend}.");
+        }
+
+        if (HoldPacketsTotal < HoldPacketsPerFriend || HoldPacketsTotal > 65536)
+        {
+            errors.Add($"SocialVpn:HoldPacketsTotal must be between HoldPacketsPerFriend ({HoldPacketsPerFriend}) and 65536, got {HoldPacketsTotal}.");
+        }
+
+        if (!(HoldSeconds >= 0.1 && HoldSeconds <= 60))
+        {
+            errors.Add($"SocialVpn:HoldSeconds must be between 0.1 and 60, got {HoldSeconds}.");
         }
 
         return errors;

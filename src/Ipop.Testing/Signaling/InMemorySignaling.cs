@@ -226,7 +226,7 @@ public sealed class InMemorySignaling : IOverlaySignaling
             if (Announcement != announcement)
             {
                 Announcement = announcement;
-                _network.RecomputeLocked();
+                _network.RecomputeLocked(this);
             }
         }
 
@@ -242,7 +242,7 @@ public sealed class InMemorySignaling : IOverlaySignaling
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (Groups.Add(group))
             {
-                _network.RecomputeLocked();
+                _network.RecomputeLocked(this);
             }
         }
 
@@ -256,7 +256,7 @@ public sealed class InMemorySignaling : IOverlaySignaling
         {
             if (Groups.Remove(group))
             {
-                _network.RecomputeLocked();
+                _network.RecomputeLocked(this);
             }
         }
 

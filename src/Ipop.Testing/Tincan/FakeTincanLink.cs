@@ -31,7 +31,9 @@ public sealed class FakeTincanLink : ITincanLink
     public long SentControlMessages => Interlocked.Read(ref _sentControl);
 
     /// <inheritdoc />
-    public LinkStats GetStats() => new();
+    /// <remarks>Only <see cref="LinkStats.PacketsSent"/> is counted (<see cref="SentPackets"/>), so a controller that
+    /// reads a link's traffic (an on-demand link's idleness) sees what was sent on it.</remarks>
+    public LinkStats GetStats() => new() { PacketsSent = SentPackets };
 
     /// <inheritdoc />
     /// <remarks>Counts the packet when the link is Connected; nothing is delivered.</remarks>

@@ -87,7 +87,9 @@ public sealed class SocialVpnControllerTests : IAsyncDisposable
         Assert.Equal(alice.Address.Address, new IPAddress(ping.AsSpan(12, 4)));
         Assert.Equal(IPAddress.Parse("198.19.50.1"), new IPAddress(ping.AsSpan(16, 4)));
 
+        // Routed to her link once it is up (on demand, a packet for a link still connecting is held until then).
         byte[] reply = WithChecksums(Build("198.19.50.1", alice.Address.Address.ToString(), 1, IcmpEcho(new byte[16])));
+        _tincan.SetStatus(link.Peer, new LinkStatus(LinkState.Connected, LinkPath.DirectHost, LinkFailureReason.None));
         Assert.Same(link, _tincan.Router.RouteOutbound(reply).Link);
 
         byte[] spoofed = WithChecksums(Build("198.19.100.7", "198.19.100.2", 1, IcmpEcho(new byte[16])));

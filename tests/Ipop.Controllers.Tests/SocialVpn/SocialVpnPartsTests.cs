@@ -24,6 +24,24 @@ public sealed class SocialVpnPartsTests : IDisposable
     }
 
     [Fact]
+    public void The_default_pool_holds_over_4000_friends_and_still_avoids_local_subnets()
+    {
+        IPNetwork first = AddressPoolSelector.Select(AddressPoolSelector.DefaultCandidates, []);
+        Assert.Equal(IPNetwork.Parse("198.19.96.0/20"), first);
+        Assert.True((1 << (32 - first.PrefixLength)) - 3 >= 4000); // minus network, broadcast and our own address
+
+        // A LAN inside the first /20 moves the pool to the next /20; a host that overlaps every /20 gets a free /24.
+        Assert.Equal(IPNetwork.Parse("198.19.112.0/20"), AddressPoolSelector.Select(AddressPoolSelector.DefaultCandidates, [IPNetwork.Parse("198.19.100.0/24")]));
+        Assert.Equal(IPNetwork.Parse("198.19.100.0/24"), AddressPoolSelector.Select(AddressPoolSelector.DefaultCandidates, [IPNetwork.Parse("198.19.96.0/22"), IPNetwork.Parse("198.19.112.0/20"), IPNetwork.Parse("198.19.128.0/17")]));
+
+        // And a /20 view really gives 4,000 distinct friend addresses.
+        var book = new FriendAddressBook(first, null, TimeSpan.FromDays(7), new FakeTimeProvider());
+        var addresses = Enumerable.Range(0, 4000).Select(i => book.AddressOf(new PeerId($"f{i}@lab.test/1"))).ToHashSet();
+        Assert.Equal(4000, addresses.Count);
+        Assert.All(addresses, a => Assert.True(first.Contains(a) && !a.Equals(book.Self.Address)));
+    }
+
+    [Fact]
     public void Host_subnets_include_this_hosts_interfaces()
     {
         IReadOnlyCollection<IPNetwork> subnets = AddressPoolSelector.HostSubnets();
