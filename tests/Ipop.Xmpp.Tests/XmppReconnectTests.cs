@@ -55,7 +55,7 @@ public sealed class XmppReconnectTests
             await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, Both) && pb.SeesOnline(a.LocalId, Both), "A and B see each other online again as friends and room members", TimeSpan.FromSeconds(15));
             Assert.DoesNotContain(pa.PeerEvents, e => e.Current.Id == b.LocalId && e.Current.Presence == PeerPresence.Offline);
             Assert.Equal(bBefore, b.LocalId);
-            Assert.True(pa.ConnectionEvents.Last().IsConnected);
+            await SignalingProbe.WaitUntilAsync(() => pa.ConnectionEvents.LastOrDefault()?.IsConnected == true, "A raises ConnectionChanged(true)"); // raised on the event queue, after IsConnected
 
             // The session works end to end again.
             await a.SendAsync(b.LocalId, new OverlayMessage("link-offer", "after restart"), Ct);
@@ -87,7 +87,8 @@ public sealed class XmppReconnectTests
 
             await fixture.PauseServerAsync();
             await SignalingProbe.WaitUntilAsync(() => !a.IsConnected, "the client declares the silent connection dead", TimeSpan.FromSeconds(6));
-            Assert.Contains(pa.ConnectionEvents, e => e.Reason?.Contains("keepalive", StringComparison.Ordinal) == true);
+            // ConnectionChanged is raised on the event queue, a moment after IsConnected turns false.
+            await SignalingProbe.WaitUntilAsync(() => pa.ConnectionEvents.Any(e => e.Reason?.Contains("keepalive", StringComparison.Ordinal) == true), "A raises ConnectionChanged(false) naming the keepalive");
 
             await fixture.ResumeServerAsync();
             await SignalingProbe.WaitUntilAsync(() => a.IsConnected, "the client reconnects after the server thaws", TimeSpan.FromSeconds(15));

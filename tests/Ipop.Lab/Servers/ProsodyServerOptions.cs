@@ -15,6 +15,17 @@ public sealed class ProsodyServerOptions
     /// <summary>The XMPP domain (default lab.test); the MUC component is conference.&lt;domain&gt;.</summary>
     public string Domain { get; set; } = "lab.test";
 
+    /// <summary>
+    /// Server-to-server federation (XEP-0220 dialback over STARTTLS with the self-signed certificate, s2s on port
+    /// <see cref="S2sPort"/>): the other servers' domains (and their MUC components) and the addresses they listen on.
+    /// The lab has no DNS, and prosody without lua-unbound ignores /etc/hosts, so these are static routes (a small
+    /// prosody module the server writes, see <see cref="ProsodyServer"/>). Empty: no s2s at all (the default).
+    /// </summary>
+    public IDictionary<string, string> S2sRoutes { get; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>The s2s port this server listens on and its routes connect to (default 5269).</summary>
+    public int S2sPort { get; set; } = 5269;
+
     /// <summary>Bound on waiting for the port to accept connections (default 15 s).</summary>
     public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(15);
 }
