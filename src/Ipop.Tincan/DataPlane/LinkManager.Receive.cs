@@ -171,9 +171,11 @@ internal sealed partial class LinkManager
                 gate.Cookies.WriteReply(reply, senderIndex, datagram, from);
                 Mux?.SendTo(reply, from);
                 CountHandshakeRefusal(DropReason.HandshakeCookieRequired, from);
+                ObserveUnproven(gate, from);
                 break;
             case HandshakeAdmission.CookieLimited:
                 CountHandshakeRefusal(DropReason.CookieReplyLimited, from);
+                ObserveUnproven(gate, from);
                 break;
             default:
                 CountHandshakeRefusal(DropReason.HandshakeRateLimited, from);
@@ -315,6 +317,10 @@ internal sealed partial class LinkManager
     {
         public void OnDatagram(Memory<byte> data, SocketAddress from) => manager.OnIpopDatagram(data, from);
 
-        public void OnBatchEnd() => manager.FlushDeliveries();
+        public void OnBatchEnd()
+        {
+            manager.FlushDeliveries();
+            manager.SweepFloodFilter();
+        }
     }
 }
