@@ -152,6 +152,13 @@ internal sealed partial class LinkManager
         HandshakeAdmission admission = relay is not null
             ? (HandshakeMac.Verify(datagram, OwnMacKey) ? HandshakeAdmission.Queue : HandshakeAdmission.WrongMac1)
             : gate.Admit(datagram, from);
+        if (relay is null && !HandshakeMac.HasMac2(datagram))
+        {
+            // Whatever the decision (also not under load, when the filter's sample is let into the queue): the
+            // detector must see every unproven initiation the kernel let through, or a listed flooder looks quiet.
+            ObserveUnproven(gate, from);
+        }
+
         switch (admission)
         {
             case HandshakeAdmission.WrongMac1:
@@ -171,11 +178,9 @@ internal sealed partial class LinkManager
                 gate.Cookies.WriteReply(reply, senderIndex, datagram, from);
                 Mux?.SendTo(reply, from);
                 CountHandshakeRefusal(DropReason.HandshakeCookieRequired, from);
-                ObserveUnproven(gate, from);
                 break;
             case HandshakeAdmission.CookieLimited:
                 CountHandshakeRefusal(DropReason.CookieReplyLimited, from);
-                ObserveUnproven(gate, from);
                 break;
             default:
                 CountHandshakeRefusal(DropReason.HandshakeRateLimited, from);

@@ -5,8 +5,8 @@ using System.Net.Sockets;
 namespace Ipop.Tincan.DataPlane.Handshake;
 
 /// <summary>
-/// Finds the addresses that flood us with initiations that carry no cookie, for <see cref="FloodSocketFilter"/>: an
-/// address whose unproven initiations reach <see cref="BlockPerSecond"/> within one second is listed, and it stays
+/// Finds the addresses that flood us with initiations that carry no cookie (no mac2), for <see cref="FloodSocketFilter"/>:
+/// an address whose unproven initiations reach <see cref="BlockPerSecond"/> within one second is listed, and it stays
 /// listed while the sample the filter lets through still shows that rate. A fixed table, no allocation per message;
 /// thread-safe (the receive thread counts, the control loop's tick also ends quiet windows).
 /// </summary>
@@ -32,7 +32,7 @@ internal sealed class FloodingSources(TimeProvider time)
     public int Listed => _listed;
 
     /// <summary>
-    /// Counts one initiation from <paramref name="from"/> that carried no valid cookie while we were under load.
+    /// Counts one initiation from <paramref name="from"/> that carried no mac2.
     /// True when the list changed (the caller rebuilds the filter).
     /// </summary>
     public bool Observe(SocketAddress from)
