@@ -105,10 +105,13 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
         output.WriteLine(numbers);
         Assert.Null(flood.Error);
         Assert.True(sendRate > 20_000, $"the flooder did not flood: {numbers}");
-        // Issue 13 asked for half. On the shared 2-core machine (load ~30) the flooder and the kernel's work for its
-        // packets take CPU from the link itself, and runs measured 35-63 % at 40-130k/s: a quarter keeps margin and
-        // still fails the old receive path, which did the DH of each message on the receive thread (0.1 Mbit/s at 5k/s).
+        // Issue 13 asked for half of the unflooded throughput. On the shared 2-core machine the flooder's thread and the
+        // kernel's work for its packets take CPU from the link whatever the node does: the same flood to a closed port
+        // alone left 41-93 % in session 7's runs, so half of the baseline cannot be asserted without flaking. What the
+        // node's own handling of the flood costs is during / control: 72-134 % with the kernel filter (7 runs), 27-62 %
+        // without it (2 runs). Asserted: at least half of the control, and a quarter of the baseline as a floor.
         Assert.True(during >= baseline * 0.25, $"the flood cut the throughput below a quarter: {numbers}\n{nb.Process}");
+        Assert.True(during >= control * 0.5, $"the node's handling of the flood cost more than half of what the machine had left: {numbers}\n{nb.Process}");
         Assert.True(connected && floodStillOn, $"no new link during the flood: {numbers}\n{nd.Process}\n{nb.Process}");
         Assert.True(pinged, $"the new link carries nothing: {numbers}");
 
