@@ -152,6 +152,13 @@ internal sealed partial class LinkManager
         HandshakeAdmission admission = relay is not null
             ? (HandshakeMac.Verify(datagram, OwnMacKey) ? HandshakeAdmission.Queue : HandshakeAdmission.WrongMac1)
             : gate.Admit(datagram, from);
+        if (relay is null && !HandshakeMac.HasMac2(datagram))
+        {
+            // Whatever the decision (also not under load, when the filter's sample is let into the queue): the
+            // detector must see every unproven initiation the kernel let through, or a listed flooder looks quiet.
+            ObserveUnproven(gate, from);
+        }
+
         switch (admission)
         {
             case HandshakeAdmission.WrongMac1:
@@ -315,6 +322,10 @@ internal sealed partial class LinkManager
     {
         public void OnDatagram(Memory<byte> data, SocketAddress from) => manager.OnIpopDatagram(data, from);
 
-        public void OnBatchEnd() => manager.FlushDeliveries();
+        public void OnBatchEnd()
+        {
+            manager.FlushDeliveries();
+            manager.SweepFloodFilter();
+        }
     }
 }

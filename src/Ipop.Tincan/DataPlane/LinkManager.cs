@@ -388,6 +388,9 @@ internal sealed partial class LinkManager : ITincan
         {
             link.OnTick(now);
         }
+
+        // A flooder that stopped sends no sample through the filter to unlist it.
+        SweepFloodFilter();
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "Tincan listening on {EndPoint} (dual-stack {DualMode})")]

@@ -15,6 +15,10 @@ namespace Ipop.IntegrationTests.Reliability;
 public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly TimeSpan FloodLength = TimeSpan.FromSeconds(25);
+
+    // One sending thread by default: on the shared 2-core CI machine (load ~30) it reaches about 40k/s; more
+    // threads flood harder (IPOP_FLOOD_SENDERS=3: ~85k/s there) and measure the CPU share of b's receive thread.
+    private static int Senders => int.TryParse(Environment.GetEnvironmentVariable("IPOP_FLOOD_SENDERS"), out int n) ? Math.Clamp(n, 1, 8) : 1;
     private readonly NetworkLab _lab = new();
     private readonly string _dir = Directory.CreateTempSubdirectory("ipop-flood-").FullName;
 
@@ -51,12 +55,23 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
         using LabProcess server = _lab.Start(b, "iperf3", ["-s", "-B", "198.19.0.2"]);
         await Task.Delay(500, TestContext.Current.CancellationToken);
 
+        // A first run warms both nodes up (JIT tiering, TCP's first slow start): unwarmed, "before" read 0.5-0.8 of
+        // "after", which made the baseline low and the ratio look better than it was.
+        _ = Throughput(a, "warm-up", seconds: 2);
         double before = Throughput(a, "unflooded");
 
+        // The control: the same flood to a port of b where nothing listens. It costs what the flood costs the machine
+        // outside the node (the flooder's thread and the kernel's work for its packets, on the same 2 cores), so
+        // during / control is what the node's own handling of the flood costs the link.
+        double control;
+        using (var closed = HandshakeFlooder.Start(s, new IPEndPoint(IPAddress.Parse("198.18.2.2"), 51821), Convert.FromBase64String(nb.PublicKey), TimeSpan.FromSeconds(8), Senders))
+        {
+            await Task.Delay(1000, TestContext.Current.CancellationToken);
+            control = Throughput(a, "control flood to a closed port");
+        }
+
         long received = RxPackets(b, "eth1");
-        // One sending thread by default: on the shared 2-core CI machine (load ~30) it reaches about 40k/s; more
-        // threads flood harder (IPOP_FLOOD_SENDERS=3: ~85k/s there) and measure the CPU share of b's receive thread.
-        int senders = int.TryParse(Environment.GetEnvironmentVariable("IPOP_FLOOD_SENDERS"), out int n) ? Math.Clamp(n, 1, 8) : 1;
+        int senders = Senders;
         using var flood = HandshakeFlooder.Start(s, new IPEndPoint(IPAddress.Parse("198.18.2.2"), 51820), Convert.FromBase64String(nb.PublicKey), FloodLength, senders);
         await Task.Delay(1000, TestContext.Current.CancellationToken);
         long sentBefore = flood.Sent;
@@ -85,15 +100,18 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
 
         string numbers = string.Create(CultureInfo.InvariantCulture,
             $"flood ({senders} senders): {flood.Sent:N0} sent in {flood.Elapsed.TotalSeconds:F1} s ({sendRate:N0}/s while measured), {arrived:N0} arrived at b ({arriveRate:N0}/s); " +
-            $"throughput before {before / 1e6:F1} Mbit/s, during {during / 1e6:F1} Mbit/s, after {after / 1e6:F1} Mbit/s, ratio {during / baseline:P0}; new peer connected: {connected} (flood on: {floodStillOn}); " +
+            $"throughput before {before / 1e6:F1} Mbit/s, during {during / 1e6:F1} Mbit/s, after {after / 1e6:F1} Mbit/s, ratio {during / baseline:P0}; control flood to a closed port {control / 1e6:F1} Mbit/s ({control / baseline:P0}), during / control {during / Math.Max(control, 1):P0}; new peer connected: {connected} (flood on: {floodStillOn}); " +
             $"flood log lines at b: {floodLines}");
         output.WriteLine(numbers);
         Assert.Null(flood.Error);
         Assert.True(sendRate > 20_000, $"the flooder did not flood: {numbers}");
-        // Issue 13 asked for half. On the shared 2-core machine (load ~30) the flooder and the kernel's work for its
-        // packets take CPU from the link itself, and runs measured 35-63 % at 40-130k/s: a quarter keeps margin and
-        // still fails the old receive path, which did the DH of each message on the receive thread (0.1 Mbit/s at 5k/s).
+        // Issue 13 asked for half of the unflooded throughput. On the shared 2-core machine the flooder's thread and the
+        // kernel's work for its packets take CPU from the link whatever the node does: the same flood to a closed port
+        // alone left 41-93 % in session 7's runs, so half of the baseline cannot be asserted without flaking. What the
+        // node's own handling of the flood costs is during / control: 72-134 % with the kernel filter (7 runs), 27-62 %
+        // without it (2 runs). Asserted: at least half of the control, and a quarter of the baseline as a floor.
         Assert.True(during >= baseline * 0.25, $"the flood cut the throughput below a quarter: {numbers}\n{nb.Process}");
+        Assert.True(during >= control * 0.5, $"the node's handling of the flood cost more than half of what the machine had left: {numbers}\n{nb.Process}");
         Assert.True(connected && floodStillOn, $"no new link during the flood: {numbers}\n{nd.Process}\n{nb.Process}");
         Assert.True(pinged, $"the new link carries nothing: {numbers}");
 
@@ -101,9 +119,9 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output) : IDisposable
         Assert.True(floodLines <= 20, $"{floodLines} log lines about the flood:\n{log}");
     }
 
-    private double Throughput(LabNamespace from, string what)
+    private double Throughput(LabNamespace from, string what, int seconds = 4)
     {
-        CommandResult client = from.TryExec(TimeSpan.FromSeconds(30), "iperf3", "-c", "198.19.0.2", "-t", "4", "-J");
+        CommandResult client = from.TryExec(TimeSpan.FromSeconds(30), "iperf3", "-c", "198.19.0.2", "-t", seconds.ToString(CultureInfo.InvariantCulture), "-J");
         if (client.ExitCode != 0)
         {
             // No throughput at all (the run could not even connect): the assertions say so with the other numbers.

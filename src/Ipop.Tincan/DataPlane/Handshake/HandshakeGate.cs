@@ -44,6 +44,7 @@ internal sealed class HandshakeGate
         Queue = new HandshakeQueue(QueueCapacity, handler, schedule);
         Load = new HandshakeLoad(time, QueueCapacity / 8);
         Cookies = new CookieGenerator(ownPublicKey, time);
+        Flooding = new FloodingSources(time);
         _initiations = new SourceRateLimiter(time, InitiationsPerSecond, InitiationBurst);
         _cookieReplies = new SourceRateLimiter(time, CookieRepliesPerSecond, CookieRepliesPerSecond);
         _cookieBudget = new PerSecondBudget(time, CookieRepliesTotalPerSecond);
@@ -54,6 +55,9 @@ internal sealed class HandshakeGate
     public HandshakeLoad Load { get; }
 
     public CookieGenerator Cookies { get; }
+
+    /// <summary>The addresses whose unproven initiations the socket's kernel filter drops.</summary>
+    public FloodingSources Flooding { get; }
 
     /// <summary>Decides for a well-formed initiation from <paramref name="from"/>.</summary>
     public HandshakeAdmission Admit(ReadOnlySpan<byte> message, SocketAddress from)
