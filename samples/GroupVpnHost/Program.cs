@@ -25,6 +25,6 @@ return await SampleHost.RunAsync(
             controller.InterfaceName ?? "-",
             options.Mode,
             [.. controller.Addresses.Select(a => a.ToString())],
-            [.. controller.GetMembers().Select(m => PeerStatusRow.From(m.Peer, m.User, m.Addresses.Select(a => a.ToString()), m.Link, m.Stats))]);
+            [.. controller.GetMembers().Select(m => PeerStatusRow.From(m.Peer, m.User, m.Addresses.Select(a => a.ToString()), m.Link, m.Stats, m.Via, m.Hops))]);
     },
     [MembersCommand.Create()]);

@@ -3,6 +3,7 @@ using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
 using Ipop.Controllers.GroupVpn;
+using Ipop.Controllers.GroupVpn.Topology;
 using Ipop.Controllers.Negotiation;
 using Ipop.Tincan;
 using Microsoft.Extensions.Logging;
@@ -94,6 +95,8 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         }
         finally
         {
+            _tincan.LinkStatusChanged -= OnLinkStatusChanged;
+            _onDemandTimer?.Dispose();
             _nic?.Dispose();
         }
     }
@@ -125,6 +128,9 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         }
 
         _tincan.AttachInterface(_nic, tap ? _switch : _routes);
+        _tincan.LinkStatusChanged += OnLinkStatusChanged;
+        StartTopology();
+        await AnnounceAddressesAsync(ct);
         LogStarted(_logger, _options.Group, _signaling.LocalId.Value, string.Join(' ', _addresses), _nic.Name, _options.Mode);
     }
 
@@ -138,8 +144,15 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
             _members.TryAdd(peer.Id, new GroupMemberStatus(peer.Id, peer.User, [], null, null));
         }
 
+        if (_allocator is not null)
+        {
+            TrackMember(peer, member); // (before the start, the negotiator asks nothing that needs it)
+        }
+
         return member;
     }
+
+    bool INegotiationPolicy.WantsLink(OverlayPeer peer) => !_structured || WantsStructuredLink(peer.Id);
 
     LinkNegotiationMessage INegotiationPolicy.Describe(PeerId peer, LinkDescriptor? descriptor) =>
         new(descriptor, _addresses, _nic?.MacAddress) { Bridge = !string.IsNullOrEmpty(_options.BridgeName) };
@@ -155,11 +168,6 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
             LogIgnoredAddresses(_logger, peer.Value, string.Join(' ', message.Addresses.Except(valid)));
         }
 
-        if (_members.TryGetValue(peer, out GroupMemberStatus? status))
-        {
-            _members[peer] = status with { Addresses = valid };
-        }
-
         if (link is not null)
         {
             _linkOf[peer] = link;
@@ -167,6 +175,20 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
             {
                 LogMacRefused(_logger, peer.Value, mac.ToString());
             }
+        }
+
+        await ClaimAsync(peer, valid, ct);
+    }
+
+    /// <summary>
+    /// Records <paramref name="peer"/>'s addresses (from a negotiation message or, in a structured group, its presence
+    /// announcement), moves this node's own address if the peer holds it and wins, and re-routes.
+    /// </summary>
+    private async Task ClaimAsync(PeerId peer, ImmutableArray<InterfaceAddress> valid, CancellationToken ct)
+    {
+        if (_members.TryGetValue(peer, out GroupMemberStatus? status))
+        {
+            _members[peer] = status with { Addresses = valid };
         }
 
         _owners.Claim(peer, valid.Select(a => a.Address));
@@ -189,6 +211,7 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
 
             ApplyOwnership();
             await _negotiator.AnnounceAsync(ct);
+            await AnnounceAddressesAsync(ct);
             return;
         }
 
@@ -210,22 +233,47 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
             }
         }
 
-        var desired = new Dictionary<IPNetwork, ITincanLink>();
+        // A mesh routes a member's addresses to its link as soon as the link exists. A structured group routes them to
+        // its link once that is connected, and until then (or without one) to the next hop towards it.
+        var desired = new Dictionary<IPNetwork, (ITincanLink Link, PeerId? Via)>();
         foreach ((IPAddress address, PeerId holder) in _owners.Held)
         {
-            if (_linkOf.TryGetValue(holder, out ITincanLink? link))
+            if (_linkOf.TryGetValue(holder, out ITincanLink? link) && (!_structured || link.Status.State == LinkState.Connected))
             {
-                desired[HostPrefix(address)] = link;
+                desired[HostPrefix(address)] = (link, null);
+            }
+            else if (_structured && NextHop(holder) is { } hop)
+            {
+                desired[HostPrefix(address)] = (hop.Link, hop.Via);
             }
         }
 
+        ApplyLocalPrefixes();
+
         // New routes first, then the stale ones: a route that changes hands never leaves a gap.
         IReadOnlyList<(IPNetwork Prefix, ITincanLink? Link)> routes = _routes.GetRoutes();
-        foreach ((IPNetwork prefix, ITincanLink link) in desired)
+        foreach ((IPNetwork prefix, (ITincanLink link, PeerId? via)) in desired)
         {
             if (!routes.Any(r => r.Prefix == prefix && ReferenceEquals(r.Link, link)))
             {
-                _routes.SetRoute(prefix, link);
+                if (via is null)
+                {
+                    _routes.SetRoute(prefix, link);
+                }
+                else
+                {
+                    _routes.SetForwardingRoute(prefix, link);
+                }
+            }
+        }
+
+        foreach ((PeerId member, GroupMemberStatus s) in _members)
+        {
+            PeerId? via = s.Addresses.Count > 0 && desired.TryGetValue(HostPrefix(s.Addresses[0].Address), out var d) ? d.Via : null;
+            int? hops = via is { } v ? PlannedHops(v, member) : null;
+            if (s.Via != via || s.Hops != hops)
+            {
+                _members[member] = s with { Via = via, Hops = hops };
             }
         }
 
@@ -249,10 +297,26 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
 
         _routes.RemoveRoutes(old);
         _switch.Forget(old);
+        if (_structured)
+        {
+            ApplyOwnership(); // members routed through it (or to it) go through another next hop now
+        }
     }
 
     void INegotiationPolicy.OnForgotten(PeerId peer, ITincanLink? link)
     {
+        if (_positions.Remove(peer))
+        {
+            _announced.Remove(peer);
+            _onDemand?.Remove(RingPosition.Of(peer.Value));
+            _planDirty = true;
+            UpdateTopology();
+            if (_structured)
+            {
+                _negotiator.RecheckTrust();
+            }
+        }
+
         _members.TryRemove(peer, out _);
         _linkOf.Remove(peer);
         _owners.Forget(peer);

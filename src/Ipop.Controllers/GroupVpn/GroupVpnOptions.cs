@@ -46,6 +46,30 @@ public sealed class GroupVpnOptions
     /// <summary>Switch mode: most MAC addresses the switch learns from behind bridges; the oldest learned ones are evicted first.</summary>
     public int MaxLearnedMacs { get; set; } = LearningSwitch.DefaultMaxStations;
 
+    /// <summary>
+    /// Which links members keep (docs/scale.md): <c>mesh</c> links every member to every other (N−1 links each);
+    /// <c>structured</c> links each to its <see cref="RingNeighbours"/> ring neighbours both ways, about log2 N long
+    /// links and on-demand links to members it exchanges traffic with, and forwards packets for the rest hop by hop;
+    /// <c>auto</c> (the default) is a mesh up to <see cref="StructuredAbove"/> online members and structured above.
+    /// Structured needs <see cref="Mode"/> <c>tun</c> (frames are not forwarded yet).
+    /// </summary>
+    public string Topology { get; set; } = "auto";
+
+    /// <summary><c>auto</c> topology: the number of online members (this node included) above which the group is structured.</summary>
+    public int StructuredAbove { get; set; } = 16;
+
+    /// <summary>Structured topology: k, the ring successors and predecessors each member links to.</summary>
+    public int RingNeighbours { get; set; } = 2;
+
+    /// <summary>Structured topology: packets per second towards a member reached through others that earn it a direct link.</summary>
+    public int OnDemandPacketsPerSecond { get; set; } = 50;
+
+    /// <summary>Structured topology: seconds without traffic after which an on-demand link is released.</summary>
+    public double OnDemandIdleSeconds { get; set; } = 60;
+
+    /// <summary>Structured topology: the most on-demand links a member keeps at once (beyond the structured ones).</summary>
+    public int OnDemandMaxLinks { get; set; } = 8;
+
     /// <summary>Checks the options; returns one message per problem, each naming the key.</summary>
     public IReadOnlyList<string> Validate()
     {
@@ -97,6 +121,40 @@ public sealed class GroupVpnOptions
         if (!(SignalingOutageLinkLifetimeSeconds >= 1 && SignalingOutageLinkLifetimeSeconds <= 7 * 24 * 3600))
         {
             errors.Add($"GroupVpn:SignalingOutageLinkLifetimeSeconds must be between 1 and 604800 (a week), got {SignalingOutageLinkLifetimeSeconds}.");
+        }
+
+        if (Topology is not ("mesh" or "structured" or "auto"))
+        {
+            errors.Add($"GroupVpn:Topology must be 'mesh', 'structured' or 'auto', got '{Topology}'.");
+        }
+        else if (Topology == "structured" && Mode != "tun")
+        {
+            errors.Add("GroupVpn:Topology 'structured' needs GroupVpn:Mode 'tun' (switch mode does not forward frames between members yet); use 'mesh' or 'auto' (which stays a mesh in switch mode).");
+        }
+
+        if (StructuredAbove is < 3 or > 100_000)
+        {
+            errors.Add($"GroupVpn:StructuredAbove must be between 3 and 100000 members, got {StructuredAbove}.");
+        }
+
+        if (RingNeighbours is < 1 or > 8)
+        {
+            errors.Add($"GroupVpn:RingNeighbours must be between 1 and 8, got {RingNeighbours}.");
+        }
+
+        if (OnDemandPacketsPerSecond is < 1 or > 1_000_000)
+        {
+            errors.Add($"GroupVpn:OnDemandPacketsPerSecond must be between 1 and 1000000, got {OnDemandPacketsPerSecond}.");
+        }
+
+        if (!(OnDemandIdleSeconds >= 1 && OnDemandIdleSeconds <= 86_400))
+        {
+            errors.Add($"GroupVpn:OnDemandIdleSeconds must be between 1 and 86400 (a day), got {OnDemandIdleSeconds}.");
+        }
+
+        if (OnDemandMaxLinks is < 0 or > 1024)
+        {
+            errors.Add($"GroupVpn:OnDemandMaxLinks must be between 0 and 1024, got {OnDemandMaxLinks}.");
         }
 
         if (MaxLearnedMacs is < 16 or > 1_000_000)

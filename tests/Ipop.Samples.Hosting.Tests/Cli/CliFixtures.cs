@@ -22,6 +22,7 @@ internal static class CliFixtures
         [
             new PeerStatusRow("bob", string.Empty, ["198.19.0.2/32"], "Connected", "DirectServerReflexive", 1.234, 2048, 1_572_864, null),
             new PeerStatusRow("carol", string.Empty, ["198.19.0.3/32"], "Failed", "None", null, 0, 0, "Failed: ChecksTimedOut (3 pairs checked, all timed out)", DroppedReplayed: 3),
+            PeerStatusRow.From(new PeerId("dave"), string.Empty, ["198.19.0.4/32"], null, null, new PeerId("bob"), 2),
         ]);
 
     public static IReadOnlyList<PeerView> Peers() =>

@@ -119,7 +119,7 @@ public sealed class StatusProtocolTests : IDisposable
         // Still serving, on the same connection.
         CliResponse status = await client.SendAsync(new CliRequest("status"), Wait, Ct);
         Assert.Equal("node-a", status.Status!.Node);
-        Assert.Equal(["bob", "carol"], status.Status.Peers.Select(p => p.Peer));
+        Assert.Equal(["bob", "carol", "dave"], status.Status.Peers.Select(p => p.Peer));
         await server.StopAsync(Ct);
     }
 

@@ -1,0 +1,398 @@
+using System.Collections.Immutable;
+using System.Net;
+using Ipop.Controllers.GroupVpn;
+using Ipop.Controllers.GroupVpn.Topology;
+using Microsoft.Extensions.Logging;
+
+namespace Ipop.Controllers;
+
+/// <summary>
+/// The structured topology (issue 16, docs/scale.md): which members this node links to, and how it reaches the others.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Every member computes the same <see cref="StructuredPlan"/> from the same member list (ring positions are hashes of
+/// node ids, so a member cannot choose or claim one), wants exactly its planned links plus on-demand ones, and routes
+/// packets for every other member to the connected neighbour closest to it on the ring (<see cref="GreedyRingRouter"/>),
+/// which forwards them on (Tincan's overlay forwarding, docs/routing.md). Members learn each other's addresses from
+/// presence announcements (<see cref="MemberAnnouncement"/>), since most pairs never exchange a negotiation message.
+/// </para>
+/// <para>
+/// Everything here runs on the negotiator's loop (policy callbacks, and work posted by link events and the on-demand
+/// timer), so it needs no locks. The mesh keeps its old behaviour exactly: nothing here acts while it is a mesh except
+/// the bookkeeping that lets <c>auto</c> switch.
+/// </para>
+/// </remarks>
+public sealed partial class GroupVpnController
+{
+    private static readonly TimeSpan OnDemandActiveCheck = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan OnDemandQuietCheck = TimeSpan.FromSeconds(5);
+
+    /// <summary>Ring positions of the online members (this node not included).</summary>
+    private readonly Dictionary<PeerId, ulong> _positions = [];
+
+    /// <summary>The addresses each member announced last (kept in a mesh too, so <c>auto</c> can switch at once).</summary>
+    private readonly Dictionary<PeerId, ImmutableArray<IPAddress>> _announced = [];
+
+    /// <summary>Per forwarding prefix, the packet count already handed to <see cref="_onDemand"/>; per on-demand link, its sent packets.</summary>
+    private readonly Dictionary<object, long> _trafficSeen = [];
+
+    private readonly HashSet<IPNetwork> _localPrefixes = [];
+    private OnDemandLinks? _onDemand;
+    private HashSet<ulong> _planned = [];
+    private StructuredPlan? _plan;
+    private bool _planDirty = true;
+    private bool _structured;
+    private ulong _self;
+    private ITimer? _onDemandTimer;
+    private long _startTimestamp;
+    private TimeSpan _lastOnDemandCheck;
+
+    /// <summary>Whether the group runs structured now (for <c>auto</c>, it depends on the member count).</summary>
+    internal bool IsStructured => _structured;
+
+    /// <summary>The members this node's plan links to (structured), for tests.</summary>
+    internal IReadOnlyCollection<ulong> PlannedPositions => _planned;
+
+    private void StartTopology()
+    {
+        _self = RingPosition.Of(_signaling.LocalId.Value);
+        _startTimestamp = _time.GetTimestamp();
+        _onDemand = new OnDemandLinks(_options.OnDemandPacketsPerSecond, TimeSpan.FromSeconds(_options.OnDemandIdleSeconds), _options.OnDemandMaxLinks);
+        UpdateTopology();
+    }
+
+    /// <summary>Publishes this node's addresses with its presence; in a structured group members learn them only so.</summary>
+    private async Task AnnounceAddressesAsync(CancellationToken ct)
+    {
+        try
+        {
+            await _signaling.SetAnnouncementAsync(MemberAnnouncement.Format(_addresses), ct);
+        }
+        catch (NotSupportedException e) when (_options.Topology != "structured")
+        {
+            // A mesh does not need them (every member links to every other and learns addresses on the link); auto then
+            // stays a mesh. Structured cannot work without them, so there the exception ends the start with its message.
+            _announceUnsupported = true;
+            LogAnnouncementsUnsupported(_logger, e.Message);
+        }
+    }
+
+    private bool _announceUnsupported;
+
+    /// <summary>Called with every trust decision: keeps the member list, the plan and the announced addresses current.</summary>
+    private void TrackMember(OverlayPeer peer, bool member)
+    {
+        bool changed = member ? _positions.TryAdd(peer.Id, RingPosition.Of(peer.Id.Value)) : _positions.Remove(peer.Id);
+        if (!member)
+        {
+            _announced.Remove(peer.Id);
+        }
+        else
+        {
+            ImmutableArray<IPAddress> addresses = MemberAnnouncement.Parse(peer.Announcement, out string? problem);
+            if (problem is not null)
+            {
+                LogBadAnnouncement(_logger, peer.Id.Value, problem);
+            }
+
+            if (!_announced.TryGetValue(peer.Id, out ImmutableArray<IPAddress> before) || !before.SequenceEqual(addresses))
+            {
+                _announced[peer.Id] = addresses;
+                if (_structured)
+                {
+                    PeerId id = peer.Id;
+                    _negotiator.Post(ct => ClaimAsync(id, ToInterfaceAddresses(addresses), ct));
+                }
+            }
+        }
+
+        if (changed)
+        {
+            _planDirty = true;
+            UpdateTopology();
+            if (_structured)
+            {
+                _negotiator.RecheckTrust(); // the plan moved: other members' wishes may have changed too
+            }
+        }
+    }
+
+    /// <summary>Switches between mesh and structured as the options and (for <c>auto</c>) the member count say.</summary>
+    private void UpdateTopology()
+    {
+        int members = _positions.Count + 1;
+        bool structured = _options.Topology switch
+        {
+            "structured" => true,
+            "auto" => _options.Mode == "tun" && !_announceUnsupported
+                && (members > _options.StructuredAbove || (_structured && members > _options.StructuredAbove - Math.Max(2, _options.StructuredAbove / 8))),
+            _ => false,
+        };
+        if (structured == _structured)
+        {
+            return;
+        }
+
+        // auto switches back to a mesh only a few members below the threshold, so a group at the threshold does not
+        // rebuild its links with every join and leave.
+        _structured = structured;
+        _planDirty = true;
+        LogTopology(_logger, structured ? "structured" : "mesh", members);
+        _negotiator.RecheckTrust();
+        _negotiator.Post(async ct =>
+        {
+            if (_structured)
+            {
+                foreach ((PeerId id, ImmutableArray<IPAddress> addresses) in _announced)
+                {
+                    await ClaimAsync(id, ToInterfaceAddresses(addresses), ct);
+                }
+
+                ArmOnDemandCheck(OnDemandQuietCheck);
+            }
+            else
+            {
+                _onDemandTimer?.Dispose();
+                _onDemandTimer = null;
+            }
+
+            ApplyOwnership();
+        });
+    }
+
+    private bool WantsStructuredLink(PeerId peer)
+    {
+        if (_planDirty)
+        {
+            RebuildPlan();
+        }
+
+        ulong position = _positions.TryGetValue(peer, out ulong p) ? p : RingPosition.Of(peer.Value);
+        return _planned.Contains(position) || _onDemand!.Contains(position);
+    }
+
+    private void RebuildPlan()
+    {
+        _planDirty = false;
+        var positions = new ulong[_positions.Count + 1];
+        _positions.Values.CopyTo(positions, 0);
+        positions[^1] = _self;
+        var plan = StructuredPlan.Build(positions, _options.RingNeighbours);
+        _plan = plan;
+        var planned = new HashSet<ulong>();
+        foreach (int i in plan.NeighboursOf(plan.IndexOf(_self)))
+        {
+            planned.Add(plan.PositionAt(i));
+        }
+
+        _planned = planned;
+    }
+
+    /// <summary>
+    /// Where a packet for <paramref name="holder"/> goes when this node has no connected link to it: the connected
+    /// neighbour closest to it on the ring, if closer than this node.
+    /// </summary>
+    private (ITincanLink Link, PeerId Via)? NextHop(PeerId holder)
+    {
+        if (!_positions.TryGetValue(holder, out ulong destination))
+        {
+            return null;
+        }
+
+        var hops = new List<(ulong Position, ITincanLink Link, PeerId Peer)>(_linkOf.Count);
+        foreach ((PeerId peer, ITincanLink link) in _linkOf)
+        {
+            if (link.Status.State == LinkState.Connected && _positions.TryGetValue(peer, out ulong position))
+            {
+                hops.Add((position, link, peer));
+            }
+        }
+
+        Span<ulong> neighbours = hops.Count <= 256 ? stackalloc ulong[hops.Count] : new ulong[hops.Count];
+        for (int i = 0; i < hops.Count; i++)
+        {
+            neighbours[i] = hops[i].Position;
+        }
+
+        int next = GreedyRingRouter.NextHop(_self, destination, neighbours);
+        return next < 0 ? null : (hops[next].Link, hops[next].Peer);
+    }
+
+    /// <summary>
+    /// How many hops a packet for <paramref name="holder"/> takes through <paramref name="via"/>: one to it, then greedy
+    /// steps along the plan (what every member's routing does once the links it plans are up). <c>null</c> if the plan
+    /// does not know one of them.
+    /// </summary>
+    private int? PlannedHops(PeerId via, PeerId holder)
+    {
+        if (_planDirty)
+        {
+            RebuildPlan();
+        }
+
+        if (_plan is not { } plan || !_positions.TryGetValue(via, out ulong from) || !_positions.TryGetValue(holder, out ulong destination))
+        {
+            return null;
+        }
+
+        int at = plan.IndexOf(from);
+        Span<ulong> neighbours = stackalloc ulong[64];
+        for (int hops = 1; at >= 0 && hops <= GreedyRingRouter.MaxHops; hops++)
+        {
+            if (plan.PositionAt(at) == destination)
+            {
+                return hops;
+            }
+
+            ReadOnlySpan<int> links = plan.NeighboursOf(at);
+            int n = Math.Min(links.Length, neighbours.Length);
+            for (int i = 0; i < n; i++)
+            {
+                neighbours[i] = plan.PositionAt(links[i]);
+            }
+
+            int next = GreedyRingRouter.NextHop(plan.PositionAt(at), destination, neighbours[..n]);
+            at = next < 0 ? -1 : links[next];
+        }
+
+        return null;
+    }
+
+    /// <summary>In a structured group this node's own addresses are local to its route table, which turns forwarding on.</summary>
+    private void ApplyLocalPrefixes()
+    {
+        var wanted = _structured ? _addresses.Select(a => HostPrefix(a.Address)).ToHashSet() : [];
+        foreach (IPNetwork stale in _localPrefixes.Except(wanted).ToList())
+        {
+            _routes.RemoveRoute(stale);
+            _localPrefixes.Remove(stale);
+        }
+
+        foreach (IPNetwork prefix in wanted)
+        {
+            if (_localPrefixes.Add(prefix))
+            {
+                _routes.SetLocal(prefix);
+            }
+        }
+    }
+
+    private void OnLinkStatusChanged(object? sender, LinkStatusChangedEventArgs e)
+    {
+        if (_structured)
+        {
+            // A next hop came up or went down: re-route (on the loop, where the routing state lives).
+            _negotiator.Post(_ =>
+            {
+                ApplyOwnership();
+                return Task.CompletedTask;
+            });
+        }
+    }
+
+    private void ArmOnDemandCheck(TimeSpan due)
+    {
+        if (_options.OnDemandMaxLinks == 0)
+        {
+            return;
+        }
+
+        _onDemandTimer ??= _time.CreateTimer(_ => _negotiator.Post(CheckOnDemandAsync), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _onDemandTimer.Change(due, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>
+    /// Counts the packets sent towards each member reached through others (and over each on-demand link), makes a
+    /// direct link wanted when a member's rate reaches the threshold and releases on-demand links that went idle. Runs
+    /// once a second while such traffic flows and every five seconds while none does; never in a mesh.
+    /// </summary>
+    private Task CheckOnDemandAsync(CancellationToken ct)
+    {
+        if (!_structured || _onDemand is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        TimeSpan now = _time.GetElapsedTime(_startTimestamp);
+        double seconds = Math.Max(1, (now - _lastOnDemandCheck).TotalSeconds);
+        _lastOnDemandCheck = now;
+        bool active = false;
+        bool wantsChanged = false;
+        foreach ((IPAddress address, PeerId holder) in _owners.Held)
+        {
+            if (!_positions.TryGetValue(holder, out ulong position))
+            {
+                continue;
+            }
+
+            long sent;
+            object key;
+            if (_onDemand.Contains(position) && _linkOf.TryGetValue(holder, out ITincanLink? direct))
+            {
+                key = direct;
+                sent = direct.GetStats().PacketsSent;
+            }
+            else if (_routes.GetForwardedPackets(HostPrefix(address)) is { } forwarded)
+            {
+                key = HostPrefix(address);
+                sent = forwarded;
+            }
+            else
+            {
+                continue;
+            }
+
+            long before = _trafficSeen.TryGetValue(key, out long b) ? b : sent;
+            _trafficSeen[key] = sent;
+            // The planner counts packets per one-second window: a check after a quiet five-second pause hands it the rate.
+            int delta = (int)Math.Clamp((sent - before) / seconds, 0, int.MaxValue);
+            if (delta > 0)
+            {
+                active = true;
+                if (_onDemand.Record(position, delta, now))
+                {
+                    wantsChanged = true;
+                    LogOnDemandLink(_logger, holder.Value, delta);
+                }
+            }
+        }
+
+        Span<ulong> reaped = stackalloc ulong[16];
+        int count;
+        while ((count = _onDemand.Reap(now, reaped)) > 0)
+        {
+            wantsChanged = true;
+            foreach (ulong position in reaped[..count])
+            {
+                LogOnDemandReaped(_logger, _positions.FirstOrDefault(p => p.Value == position).Key.Value ?? position.ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+
+        if (wantsChanged)
+        {
+            _negotiator.RecheckTrust();
+        }
+
+        ArmOnDemandCheck(active ? OnDemandActiveCheck : OnDemandQuietCheck);
+        return Task.CompletedTask;
+    }
+
+    private ImmutableArray<InterfaceAddress> ToInterfaceAddresses(ImmutableArray<IPAddress> addresses) =>
+        [.. addresses.Select(a => new InterfaceAddress(a, a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? _subnet.PrefixLength : _subnetV6?.PrefixLength ?? 128))];
+
+    [LoggerMessage(20, LogLevel.Information, "GroupVPN topology: {Topology} with {Members} online members")]
+    private static partial void LogTopology(ILogger logger, string topology, int members);
+
+    [LoggerMessage(21, LogLevel.Warning, "member {Peer}'s presence announcement was partly ignored: {Problem}")]
+    private static partial void LogBadAnnouncement(ILogger logger, string peer, string problem);
+
+    [LoggerMessage(22, LogLevel.Warning, "signaling cannot publish this node's addresses ({Reason}): the group stays a full mesh")]
+    private static partial void LogAnnouncementsUnsupported(ILogger logger, string reason);
+
+    [LoggerMessage(23, LogLevel.Information, "on-demand link to {Peer}: {Packets} packets in the last window went through other members")]
+    private static partial void LogOnDemandLink(ILogger logger, string peer, int packets);
+
+    [LoggerMessage(24, LogLevel.Information, "on-demand link to {Peer} released: idle")]
+    private static partial void LogOnDemandReaped(ILogger logger, string peer);
+}

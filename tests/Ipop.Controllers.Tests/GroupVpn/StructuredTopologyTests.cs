@@ -1,0 +1,203 @@
+using System.Net;
+using Ipop.Controllers.GroupVpn.Topology;
+using Ipop.Controllers.Tests.Fakes;
+using Ipop.Tincan;
+
+namespace Ipop.Controllers.Tests.GroupVpn;
+
+/// <summary>
+/// GroupVPN's structured topology (issue 16) on in-memory signaling and simulated links: bounded links per member, a
+/// route (direct or through next hops) from every member to every other, on-demand links, and the <c>auto</c> switch.
+/// Fake clock, no sleeps.
+/// </summary>
+public sealed class StructuredTopologyTests
+{
+    private static void Structured(GroupVpnOptions o) => o.Topology = "structured";
+
+    private static async Task StepsAsync(GroupCluster cluster, int seconds)
+    {
+        for (int i = 0; i < seconds; i++)
+        {
+            await cluster.StepAsync(chaos: false);
+        }
+    }
+
+    /// <summary>
+    /// Follows the route tables hop by hop from <paramref name="from"/> towards <paramref name="to"/>'s address, as the
+    /// data plane would forward a packet: the hops taken, or a description of where it stopped.
+    /// </summary>
+    private static (int Hops, string? Stuck) Walk(GroupCluster cluster, GroupCluster.Member from, GroupCluster.Member to)
+    {
+        IPAddress destination = to.Controller.Addresses[0].Address;
+        GroupCluster.Member at = from;
+        for (int hops = 0; hops <= GreedyRingRouter.MaxHops; hops++)
+        {
+            if (at == to)
+            {
+                return (hops, null);
+            }
+
+            ITincanLink? link = ((RouteTable)at.Tincan.Router!).Lookup(destination);
+            if (link is null)
+            {
+                return (hops, $"{at.Id.Value} has no route to {destination}");
+            }
+
+            if (link.Status.State != LinkState.Connected)
+            {
+                return (hops, $"{at.Id.Value} routes {destination} to {link.Peer.Value}, whose link is {link.Status.State}");
+            }
+
+            at = cluster.Members.Single(m => m.Id == link.Peer);
+        }
+
+        return (GreedyRingRouter.MaxHops, $"more than {GreedyRingRouter.MaxHops} hops from {from.Id.Value} to {to.Id.Value}");
+    }
+
+    [Fact]
+    public async Task Twenty_four_members_keep_bounded_links_and_every_member_routes_to_every_other()
+    {
+        await using GroupCluster cluster = await GroupCluster.StartAsync(24, seed: 5, configure: Structured);
+        await StepsAsync(cluster, 20);
+
+        int bound = StructuredPlan.MaxLinks(24, 2);
+        Assert.All(cluster.Members, m => Assert.True(m.Controller.IsStructured, $"{m.Id.Value} is not structured"));
+        Assert.All(cluster.Members, m => Assert.InRange(m.Tincan.Links.Count, 2 * 2, bound));
+        Assert.True(cluster.Members.Sum(m => m.Tincan.Links.Count) / 2 < 24 * 23 / 2 / 2, "not fewer links than half a mesh");
+
+        var stuck = new List<string>();
+        int total = 0;
+        int pairs = 0;
+        foreach (GroupCluster.Member a in cluster.Members)
+        {
+            foreach (GroupCluster.Member b in cluster.Members.Where(b => b != a))
+            {
+                (int hops, string? problem) = Walk(cluster, a, b);
+                if (problem is not null)
+                {
+                    stuck.Add(problem);
+                }
+
+                total += hops;
+                pairs++;
+            }
+        }
+
+        Assert.True(stuck.Count == 0, string.Join('\n', stuck.Take(10)) + "\n" + cluster.Describe());
+        Assert.InRange(total / (double)pairs, 1, 4); // 24 members, ≤ 9 links each: mostly one or two hops
+        Assert.All(cluster.Members, m => Assert.Empty(m.Errors));
+    }
+
+    [Fact]
+    public async Task A_member_without_a_direct_link_is_shown_with_the_member_it_is_reached_through()
+    {
+        await using GroupCluster cluster = await GroupCluster.StartAsync(20, seed: 2, configure: Structured);
+        await StepsAsync(cluster, 15);
+        GroupCluster.Member a = cluster.Members[0];
+        var linked = a.Tincan.Links.Select(l => l.Peer).ToHashSet();
+        IReadOnlyList<GroupMemberStatus> members = a.Controller.GetMembers();
+        Assert.Equal(19, members.Count);
+        Assert.All(members, s => Assert.Equal(linked.Contains(s.Peer), s.Via is null));
+        Assert.All(members.Where(s => s.Via is not null), s => Assert.Contains(s.Via!.Value, linked));
+    }
+
+    [Fact]
+    public async Task Auto_is_a_mesh_up_to_the_threshold_and_structured_above_it()
+    {
+        await using GroupCluster small = await GroupCluster.StartAsync(6, seed: 1, configure: o => o.StructuredAbove = 6);
+        await StepsAsync(small, 5);
+        Assert.All(small.Members, m => Assert.False(m.Controller.IsStructured));
+        Assert.All(small.Members, m => Assert.Equal(5, m.Tincan.Links.Count));
+
+        await using GroupCluster large = await GroupCluster.StartAsync(12, seed: 1, configure: o => o.StructuredAbove = 6);
+        await StepsAsync(large, 10);
+        Assert.All(large.Members, m => Assert.True(m.Controller.IsStructured));
+        Assert.All(large.Members, m => Assert.InRange(m.Tincan.Links.Count, 4, StructuredPlan.MaxLinks(12, 2)));
+    }
+
+    /// <summary>Sender 0 has the lowest id (it would offer anyway), sender 19 the highest (only its wish starts the link).</summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(19)]
+    public async Task Traffic_through_other_members_earns_a_direct_link_that_is_released_when_idle(int sender)
+    {
+        await using GroupCluster cluster = await GroupCluster.StartAsync(20, seed: 9, configure: o =>
+        {
+            o.Topology = "structured";
+            o.OnDemandPacketsPerSecond = 20;
+            o.OnDemandIdleSeconds = 10;
+        });
+        await StepsAsync(cluster, 15);
+        GroupCluster.Member a = cluster.Members[sender];
+        GroupCluster.Member far = cluster.Members.First(m => m != a && !cluster.Links.Linked(a.Id, m.Id));
+        byte[] packet = Ipv4(a.Controller.Addresses[0].Address, far.Controller.Addresses[0].Address);
+        var routes = (RouteTable)a.Tincan.Router!;
+        for (int second = 0; second < 8 && !cluster.Links.Linked(a.Id, far.Id); second++)
+        {
+            for (int i = 0; i < 30; i++)
+            {
+                Assert.Equal(RouteAction.Unicast, routes.RouteOutbound(packet).Action);
+            }
+
+            await cluster.StepAsync(chaos: false);
+        }
+
+        Assert.True(cluster.Links.Linked(a.Id, far.Id), "no on-demand link after 8 s of 30 packets/s\n" + cluster.Describe());
+        Assert.Contains(a.Log.Lines, l => l.Message.Contains($"on-demand link to {far.Id.Value}", StringComparison.Ordinal));
+        Assert.Same(a.Tincan.Links.Single(l => l.Peer == far.Id), routes.Lookup(far.Controller.Addresses[0].Address));
+
+        await StepsAsync(cluster, 20); // silent for twice the idle time
+        Assert.False(cluster.Links.Linked(a.Id, far.Id), "the idle on-demand link was kept\n" + cluster.Describe());
+        Assert.Contains(a.Log.Lines, l => l.Message.Contains($"on-demand link to {far.Id.Value} released", StringComparison.Ordinal));
+        Assert.NotNull(routes.Lookup(far.Controller.Addresses[0].Address)); // reached through others again
+    }
+
+    [Fact]
+    public async Task A_member_announcing_another_members_address_gets_no_route_to_it_and_a_malformed_announcement_is_logged()
+    {
+        await using GroupCluster cluster = await GroupCluster.StartAsync(18, seed: 4, configure: Structured);
+        await StepsAsync(cluster, 10);
+        GroupCluster.Member victim = cluster.Members[1];
+        GroupCluster.Member liar = cluster.Members[2];
+        IPAddress stolen = victim.Controller.Addresses[0].Address;
+        await liar.Node.SetAnnouncementAsync($"a={stolen} a=not-an-address", CancellationToken.None);
+        await StepsAsync(cluster, 3);
+
+        GroupCluster.Member observer = cluster.Members.First(m => m != victim && m != liar && !cluster.Links.Linked(m.Id, victim.Id));
+        (int _, string? stuck) = Walk(cluster, observer, victim);
+        Assert.Null(stuck);
+        Assert.Contains(observer.Log.Lines, l => l.Message.Contains($"refused {liar.Id.Value}'s claim of {stolen}", StringComparison.Ordinal));
+        Assert.Contains(observer.Log.Lines, l => l.Message.Contains($"member {liar.Id.Value}'s presence announcement was partly ignored: 'a=not-an-address' is not an address", StringComparison.Ordinal));
+    }
+
+    private static byte[] Ipv4(IPAddress source, IPAddress destination)
+    {
+        byte[] p = new byte[28];
+        p[0] = 0x45;
+        p[3] = 28;
+        p[8] = 64;
+        p[9] = 17;
+        source.TryWriteBytes(p.AsSpan(12), out _);
+        destination.TryWriteBytes(p.AsSpan(16), out _);
+        return p;
+    }
+
+    [Fact]
+    public void Topology_options_errors_name_the_key_and_what_was_expected()
+    {
+        IReadOnlyList<string> errors = new GroupVpnOptions
+        {
+            Group = "g", Subnet = "198.19.0.0/16", Topology = "ring", StructuredAbove = 2, RingNeighbours = 0,
+            OnDemandPacketsPerSecond = 0, OnDemandIdleSeconds = 0, OnDemandMaxLinks = -1,
+        }.Validate();
+        Assert.Contains("GroupVpn:Topology must be 'mesh', 'structured' or 'auto', got 'ring'.", errors);
+        Assert.Contains("GroupVpn:StructuredAbove must be between 3 and 100000 members, got 2.", errors);
+        Assert.Contains("GroupVpn:RingNeighbours must be between 1 and 8, got 0.", errors);
+        Assert.Contains("GroupVpn:OnDemandPacketsPerSecond must be between 1 and 1000000, got 0.", errors);
+        Assert.Contains("GroupVpn:OnDemandIdleSeconds must be between 1 and 86400 (a day), got 0.", errors);
+        Assert.Contains("GroupVpn:OnDemandMaxLinks must be between 0 and 1024, got -1.", errors);
+        Assert.Contains(new GroupVpnOptions { Group = "g", Subnet = "198.19.0.0/16", Topology = "structured", Mode = "tap" }.Validate(),
+            e => e.StartsWith("GroupVpn:Topology 'structured' needs GroupVpn:Mode 'tun'", StringComparison.Ordinal));
+        Assert.Empty(new GroupVpnOptions { Group = "g", Subnet = "198.19.0.0/16", Mode = "tap" }.Validate()); // auto in switch mode stays a mesh
+    }
+}
