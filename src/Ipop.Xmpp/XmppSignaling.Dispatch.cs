@@ -187,11 +187,12 @@ public sealed partial class XmppSignaling
             }
 
             bool online = type == "available" && StanzaReader.HasMarker(presence);
+            bool announced = online && NoteAnnouncementLocked(from.Full, presence);
             bool changed = online ? _rosterOnline.Add(from.Full) : _rosterOnline.Remove(from.Full);
-            if (changed)
+            if (changed || announced)
             {
                 // A resource's unavailable presence ends its session; an unfriending arrives as a roster push instead.
-                RecomputeLocked(from.Full, sessionEnded: !online);
+                RecomputeLocked(from.Full, sessionEnded: changed && !online);
             }
         }
     }
@@ -295,6 +296,7 @@ public sealed partial class XmppSignaling
         }
 
         room.Occupants[nick] = new MucOccupant(real.Full, affiliation);
+        NoteAnnouncementLocked(real.Full, presence); // Members are rarely friends: the room is where they announce.
         if (previous is { } before && before.RealJid != real.Full)
         {
             RecomputeLocked(before.RealJid);
@@ -458,11 +460,17 @@ public sealed partial class XmppSignaling
         _peers.TryGetValue(full, out OverlayPeer? previous);
         if (previous is null && (!online || relationship == PeerRelationship.None))
         {
+            _announcements.Remove(full); // Not a peer: nothing of it is kept.
             return;
         }
 
-        var current = new OverlayPeer(previous?.Id ?? new PeerId(full), jid.Bare, online ? PeerPresence.Online : PeerPresence.Offline, relationship, groups);
-        if (previous is not null && previous.Presence == current.Presence && previous.Relationship == current.Relationship && SameGroups(previous.Groups, current.Groups))
+        // An offline peer keeps its last announcement (its unavailable presence carries none), as the rest of its state.
+        var current = new OverlayPeer(previous?.Id ?? new PeerId(full), jid.Bare, online ? PeerPresence.Online : PeerPresence.Offline, relationship, groups)
+        {
+            Announcement = _announcements.GetValueOrDefault(full),
+        };
+        if (previous is not null && previous.Presence == current.Presence && previous.Relationship == current.Relationship && SameGroups(previous.Groups, current.Groups)
+            && previous.Announcement == current.Announcement)
         {
             return;
         }
@@ -508,6 +516,7 @@ public sealed partial class XmppSignaling
         {
             _offlineSince.Remove(full);
             _peers.Remove(full);
+            _announcements.Remove(full);
         }
     }
 }

@@ -234,6 +234,7 @@ public sealed partial class XmppSignaling
     {
         TaskCompletionSource<MucJoinResult> join;
         bool send;
+        string? announcement = null;
         lock (_gate)
         {
             // A join already in flight (two callers at once) is shared rather than sent twice.
@@ -241,6 +242,11 @@ public sealed partial class XmppSignaling
             if (send)
             {
                 room.Join = new TaskCompletionSource<MucJoinResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+                if (marker)
+                {
+                    announcement = _announcement;
+                    room.AnnouncedVersion = _announcementVersion;
+                }
             }
 
             join = room.Join!;
@@ -250,7 +256,7 @@ public sealed partial class XmppSignaling
         {
             try
             {
-                await connection.SendAsync(StanzaBuilder.MucJoin(room.OccupantJid, marker), cancellationToken);
+                await connection.SendAsync(StanzaBuilder.MucJoin(room.OccupantJid, marker, announcement), cancellationToken);
             }
             catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException)
             {
@@ -263,9 +269,16 @@ public sealed partial class XmppSignaling
             MucJoinResult result = await join.Task.WaitAsync(JoinTimeout, _time, cancellationToken);
             if (result.Joined)
             {
+                long announced;
                 lock (_gate)
                 {
                     room.JoinedOn = connection;
+                    announced = room.AnnouncedVersion;
+                }
+
+                if (marker)
+                {
+                    RepublishIfStale(announced); // Changed while the join was on its way (not joined yet: not sent then).
                 }
             }
 

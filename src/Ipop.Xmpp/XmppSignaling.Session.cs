@@ -22,8 +22,23 @@ public sealed partial class XmppSignaling
     // Completed by VerifyConnectionNow; the waiter that sees it completed replaces it.
     private TaskCompletionSource _wake = NewWake();
 
-    /// <summary>Inbound stanzas dropped by the stream reader (nested too deep, too large, malformed) while the session went on.</summary>
+    /// <summary>Inbound stanzas dropped by the stream reader (nested too deep, too large, malformed) while the session went on, and presences whose announcement was ignored as invalid.</summary>
     public long SkippedStanzas => Volatile.Read(ref _skipLog)?.Count ?? 0;
+
+    /// <summary>For tests: drops the session's connection as a network failure would (no closing tag); the node reconnects by itself.</summary>
+    internal async Task DropSessionForTestsAsync()
+    {
+        XmppConnection? connection;
+        lock (_gate)
+        {
+            connection = _connection;
+        }
+
+        if (connection is not null)
+        {
+            await connection.DisposeAsync();
+        }
+    }
 
     /// <summary>Opens a session, rebuilds roster, presence and rooms on it; returns the read loop, which completes with the reason the session ended.</summary>
     private async Task<Task<string>> StartSessionAsync(CancellationToken cancellationToken)
@@ -42,12 +57,15 @@ public sealed partial class XmppSignaling
         {
             XElement result = await RequestAsync(connection, StanzaBuilder.RosterGet(NextId()), _options.ConnectTimeout, cancellationToken);
             ApplyRoster(RosterItem.ParseQuery(result.Element(XName.Get("query", XmppNamespaces.Roster))), replace: true);
-            await connection.SendAsync(StanzaBuilder.InitialPresence(_options.PresencePriority), cancellationToken);
+            (string? announcement, long announced) = AnnouncementForPresence(connection);
+            await connection.SendAsync(StanzaBuilder.InitialPresence(_options.PresencePriority, announcement), cancellationToken);
             lock (_gate)
             {
                 _connected = true;
                 _events.Post(() => ConnectionChanged?.Invoke(this, new SignalingConnectionEventArgs(true, null)));
             }
+
+            RepublishIfStale(announced); // Changed while the presence was on its way (not yet connected: not sent then).
 
             // Rooms are joined in the background (XmppSignaling.Groups.cs): a room that is missing, locked or does
             // not list us yet is asked again with backoff, and must not hold up the session.

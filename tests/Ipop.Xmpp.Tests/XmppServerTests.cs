@@ -436,4 +436,45 @@ public abstract class XmppServerTests(XmppServerFixture server)
         await SignalingProbe.WaitUntilAsync(() => pa.SeesOnline(b.LocalId, PeerRelationship.GroupMember) && pb.SeesOnline(a.LocalId, PeerRelationship.GroupMember), "both see each other in the room");
         Assert.Single(pb.PeerEvents, e => e.Current.Id == a.LocalId);
     }
+
+    [Fact]
+    public async Task A_members_announcement_reaches_the_other_members_through_the_room_a_change_follows_and_a_reconnect_keeps_it()
+    {
+        // Members of one group, not friends: the room's presence fan-out is the only way A learns B's announcement.
+        string[] users = await server.RegisterAsync("announce", 2);
+        string room = "announce" + Guid.NewGuid().ToString("N")[..8];
+        await server.CreateGroupAsync(room, users);
+        (XmppSignaling a, SignalingProbe pa) = await ConnectAsync(users[0]);
+        await using var _ = a;
+        (XmppSignaling b, SignalingProbe pb) = await ConnectAsync(users[1], o => o.KeepaliveInterval = TimeSpan.FromSeconds(1));
+        await using var __ = b;
+        await b.SetAnnouncementAsync("198.19.1.2 fd00::2", Ct);
+        await a.JoinGroupAsync(room, Ct);
+        await b.JoinGroupAsync(room, Ct);
+        await a.SetAnnouncementAsync("198.19.1.1", Ct);
+
+        await SignalingProbe.WaitUntilAsync(() => pa.LastSeen(b.LocalId) is { Presence: PeerPresence.Online, Announcement: "198.19.1.2 fd00::2" }, "A sees B's announcement (sent with its join)");
+        await SignalingProbe.WaitUntilAsync(() => pb.LastSeen(a.LocalId) is { Presence: PeerPresence.Online, Announcement: "198.19.1.1" }, "B sees A's announcement (an update after A's join)");
+        Assert.Equal(PeerRelationship.GroupMember, pa.LastSeen(b.LocalId)!.Relationship);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await b.SetAnnouncementAsync("198.19.1.2 changed", Ct);
+        await SignalingProbe.WaitUntilAsync(() => pa.LastSeen(b.LocalId)?.Announcement == "198.19.1.2 changed", "A sees B's change");
+        TestContext.Current.TestOutputHelper?.WriteLine($"announcement change seen through the room: {clock.ElapsedMilliseconds} ms");
+        OverlayPeerEventArgs change = pa.PeerEvents.Last(e => e.Current.Id == b.LocalId);
+        Assert.Equal("198.19.1.2 fd00::2", change.Previous?.Announcement);
+        Assert.Equal(PeerPresence.Online, change.Current.Presence);
+
+        // B's session is cut (a network change it is told about, with its server connection reset): B reconnects on its
+        // own, rejoins with the announcement it holds then, which changed while it was away.
+        await b.SetAnnouncementAsync("198.19.1.2 before reconnect", Ct);
+        await SignalingProbe.WaitUntilAsync(() => pa.LastSeen(b.LocalId)?.Announcement == "198.19.1.2 before reconnect", "A sees B's second change");
+        await b.DropSessionForTestsAsync();
+        await SignalingProbe.WaitUntilAsync(() => !b.IsConnected, "B notices its session is gone");
+        await b.SetAnnouncementAsync("198.19.1.2 after reconnect", Ct); // kept while disconnected, published by the next session
+        await SignalingProbe.WaitUntilAsync(() => b.IsConnected, "B reconnects", TimeSpan.FromSeconds(15));
+        await SignalingProbe.WaitUntilAsync(() => pa.LastSeen(b.LocalId) is { Presence: PeerPresence.Online, Announcement: "198.19.1.2 after reconnect" }, "A sees the announcement B holds after its reconnect", TimeSpan.FromSeconds(15));
+        await SignalingProbe.WaitUntilAsync(() => pb.LastSeen(a.LocalId) is { Presence: PeerPresence.Online, Announcement: "198.19.1.1" }, "B sees A's announcement again after its rejoin", TimeSpan.FromSeconds(15));
+        Assert.Equal(PeerRelationship.GroupMember, pa.LastSeen(b.LocalId)!.Relationship);
+    }
 }

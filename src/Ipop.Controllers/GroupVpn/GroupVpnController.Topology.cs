@@ -41,7 +41,6 @@ public sealed partial class GroupVpnController
     private OnDemandLinks? _onDemand;
     private HashSet<ulong> _planned = [];
     private StructuredPlan? _plan;
-    private bool _planDirty = true;
     private bool _structured;
     private ulong _self;
     private ITimer? _onDemandTimer;
@@ -79,6 +78,7 @@ public sealed partial class GroupVpnController
     }
 
     private bool _announceUnsupported;
+    private bool _replanQueued;
 
     /// <summary>Called with every trust decision: keeps the member list, the plan and the announced addresses current.</summary>
     private void TrackMember(OverlayPeer peer, bool member)
@@ -109,13 +109,37 @@ public sealed partial class GroupVpnController
 
         if (changed)
         {
-            _planDirty = true;
-            UpdateTopology();
+            OnMembershipChanged();
+        }
+    }
+
+    /// <summary>
+    /// The member list changed: switch topology if <c>auto</c> says so, and re-plan once the events queued now are
+    /// handled. A group coming online reports its N members one by one; re-planning (O(N log N)) and re-asking every
+    /// peer (O(N)) after each would cost O(N² log N) per member, so the changes are coalesced into one re-plan and one
+    /// <see cref="LinkNegotiator.RecheckTrust"/>. Until then <see cref="WantsStructuredLink"/> answers from the
+    /// previous plan; a peer it wrongly turned down gets its link at once from the re-check (a fresh wish has no backoff).
+    /// </summary>
+    private void OnMembershipChanged()
+    {
+        UpdateTopology();
+        if (_replanQueued)
+        {
+            return;
+        }
+
+        _replanQueued = true;
+        _negotiator.Post(_ =>
+        {
+            _replanQueued = false;
             if (_structured)
             {
-                _negotiator.RecheckTrust(); // the plan moved: other members' wishes may have changed too
+                RebuildPlan();
+                _negotiator.RecheckTrust();
             }
-        }
+
+            return Task.CompletedTask;
+        });
     }
 
     /// <summary>Switches between mesh and structured as the options and (for <c>auto</c>) the member count say.</summary>
@@ -137,9 +161,12 @@ public sealed partial class GroupVpnController
         // auto switches back to a mesh only a few members below the threshold, so a group at the threshold does not
         // rebuild its links with every join and leave.
         _structured = structured;
-        _planDirty = true;
         LogTopology(_logger, structured ? "structured" : "mesh", members);
-        _negotiator.RecheckTrust();
+        if (!structured)
+        {
+            _negotiator.RecheckTrust(); // a mesh wants everyone (a switch to structured re-plans first, see OnMembershipChanged)
+        }
+
         _negotiator.Post(async ct =>
         {
             if (_structured)
@@ -163,9 +190,9 @@ public sealed partial class GroupVpnController
 
     private bool WantsStructuredLink(PeerId peer)
     {
-        if (_planDirty)
+        if (_plan is null)
         {
-            RebuildPlan();
+            RebuildPlan(); // the first answer: nothing to coalesce with yet
         }
 
         ulong position = _positions.TryGetValue(peer, out ulong p) ? p : RingPosition.Of(peer.Value);
@@ -174,7 +201,6 @@ public sealed partial class GroupVpnController
 
     private void RebuildPlan()
     {
-        _planDirty = false;
         var positions = new ulong[_positions.Count + 1];
         _positions.Values.CopyTo(positions, 0);
         positions[^1] = _self;
@@ -226,11 +252,8 @@ public sealed partial class GroupVpnController
     /// </summary>
     private int? PlannedHops(PeerId via, PeerId holder)
     {
-        if (_planDirty)
-        {
-            RebuildPlan();
-        }
-
+        // The current plan, even if a re-plan is queued: this is for display, and re-planning here would undo the
+        // coalescing of OnMembershipChanged (claims re-route once per announcement while a group comes online).
         if (_plan is not { } plan || !_positions.TryGetValue(via, out ulong from) || !_positions.TryGetValue(holder, out ulong destination))
         {
             return null;

@@ -309,12 +309,7 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         {
             _announced.Remove(peer);
             _onDemand?.Remove(RingPosition.Of(peer.Value));
-            _planDirty = true;
-            UpdateTopology();
-            if (_structured)
-            {
-                _negotiator.RecheckTrust();
-            }
+            OnMembershipChanged();
         }
 
         _members.TryRemove(peer, out _);

@@ -94,6 +94,18 @@ public sealed partial class LinkNegotiator
         p.AnsweredNonce = offer.Nonce;
         await _policy.OnClaimsAsync(p.Id, offer, p.Link, ct);
         await SendAsync(p, LinkNegotiationMessage.AnswerKind, offer.Nonce, ct);
+        bool requested = p.Requested;
+        p.Requested = false;
+        if (requested && !p.Wanted)
+        {
+            // We asked for this offer while we wanted the link, and stopped wanting it before the offer came (a re-plan
+            // while a group comes online): the initiator may have offered only because we asked, and neither side would
+            // ever release a link nobody wants. Released now; if the initiator wants it after all, it offers again at
+            // once and that offer is kept.
+            LogReleasing(_logger, p.Id.Value);
+            await SendAsync(p, LinkNegotiationMessage.ReleaseKind, offer.Nonce, ct);
+            DropLink(p, "released: asked for while wanted, no longer wanted when the offer came");
+        }
     }
 
     private async Task HandleAnswerAsync(Peer p, LinkNegotiationMessage answer, CancellationToken ct)

@@ -43,6 +43,13 @@ public sealed partial class LinkNegotiator
         /// </summary>
         public bool Wanted { get; set; } = true;
 
+        /// <summary>
+        /// Answering side: it asked the peer for an offer (<c>ipop-link-request</c>) and no offer has come since. If the wish
+        /// ended meanwhile, the offer that answers the request makes a link neither side wants (the initiator offered only
+        /// because it was asked), so that link is released at once (<see cref="LinkNegotiator"/>'s offer handling).
+        /// </summary>
+        public bool Requested { get; set; }
+
         public int Failures { get; set; }
 
         public DateTimeOffset NextAttemptAt { get; set; }

@@ -90,6 +90,7 @@ public sealed partial class LinkNegotiator
         }
         else
         {
+            p.Requested = true;
             await SendAsync(p, LinkNegotiationMessage.RequestKind, null, ct);
         }
     }

@@ -44,6 +44,9 @@ internal sealed class MucRoom
 
     public bool WarnedAnonymous { get; set; }
 
+    /// <summary>The version of our announcement that our last presence to the room carried (its join or an update).</summary>
+    public long AnnouncedVersion { get; set; } = -1;
+
     /// <summary>True if a real JID is in the room with member affiliation or higher.</summary>
     public bool HasMember(string realJid)
     {

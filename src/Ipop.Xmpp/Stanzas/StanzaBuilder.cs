@@ -75,16 +75,33 @@ internal static class StanzaBuilder
         return Iq("set", id, null, new XElement(RosterNs + "query", item));
     }
 
-    /// <summary>Our capability marker: other Ipop nodes only count sessions that carry it.</summary>
-    public static XElement Marker() => new(IpopNs + "ipop", new XAttribute("ver", MarkerVersion));
+    /// <summary>The child of the marker that carries the node's announcement (<see cref="IOverlaySignaling.SetAnnouncementAsync"/>).</summary>
+    public const string AnnouncementElement = "announcement";
+
+    /// <summary>
+    /// Our capability marker: other Ipop nodes only count sessions that carry it. An announcement travels inside it as
+    /// <c>&lt;announcement&gt;text&lt;/announcement&gt;</c>: a child, not an attribute or a new version, so nodes that
+    /// predate announcements still see the marker they know and ignore the child.
+    /// </summary>
+    public static XElement Marker(string? announcement = null)
+    {
+        var marker = new XElement(IpopNs + "ipop", new XAttribute("ver", MarkerVersion));
+        if (announcement is not null)
+        {
+            marker.Add(new XElement(IpopNs + AnnouncementElement, announcement));
+        }
+
+        return marker;
+    }
 
     /// <summary>
     /// Initial presence (RFC 6121 §4.2) with the marker. The default negative priority keeps messages
     /// sent to our bare JID away from this session (§8.5.2.1.1): IM clients of the same user keep their
     /// chats (see <see cref="XmppSignalingOptions.PresencePriority"/>).
     /// </summary>
-    public static XElement InitialPresence(int priority = -1)
-        => new("presence", new XElement("priority", priority.ToString(System.Globalization.CultureInfo.InvariantCulture)), Marker());
+    /// <remarks>Also the presence update that publishes a changed announcement: RFC 6121 §4.4 has it sent the same way.</remarks>
+    public static XElement InitialPresence(int priority = -1, string? announcement = null)
+        => new("presence", new XElement("priority", priority.ToString(System.Globalization.CultureInfo.InvariantCulture)), Marker(announcement));
 
     /// <summary>subscribe / subscribed / unsubscribe / unsubscribed (RFC 6121 §3).</summary>
     public static XElement Subscription(string to, string type) => new("presence", new XAttribute("to", to), new XAttribute("type", type));
@@ -105,18 +122,25 @@ internal static class StanzaBuilder
     /// Room join (XEP-0045 §7.2) without history, with our marker so members recognise Ipop nodes. A management
     /// session (creating a room for its owner) joins without the marker, so no member tries to link to it.
     /// </summary>
-    public static XElement MucJoin(string occupantJid, bool marker = true)
+    public static XElement MucJoin(string occupantJid, bool marker = true, string? announcement = null)
     {
         var presence = new XElement("presence",
             new XAttribute("to", occupantJid),
             new XElement(XName.Get("x", XmppNamespaces.Muc), new XElement(XName.Get("history", XmppNamespaces.Muc), new XAttribute("maxstanzas", "0"))));
         if (marker)
         {
-            presence.Add(Marker());
+            presence.Add(Marker(announcement));
         }
 
         return presence;
     }
+
+    /// <summary>
+    /// A presence update to a room we are in (XEP-0045 §7.7, changing availability status): the room re-broadcasts it to
+    /// every occupant, which is how members that are not our friends learn a changed announcement.
+    /// </summary>
+    public static XElement MucPresence(string occupantJid, string? announcement)
+        => new("presence", new XAttribute("to", occupantJid), Marker(announcement));
 
     /// <summary>Service discovery of a room (XEP-0045 §6.4): does it exist, and is it members-only, persistent, non-anonymous.</summary>
     public static XElement DiscoInfo(string id, string to) => Iq("get", id, to, new XElement(XName.Get("query", XmppNamespaces.DiscoInfo)));

@@ -27,4 +27,50 @@ internal static class StanzaReader
     }
 
     public static bool HasMarker(XElement presence) => presence.Element(XName.Get("ipop", XmppNamespaces.Ipop)) is not null;
+
+    /// <summary>
+    /// The announcement in a marked presence (<see cref="StanzaBuilder.Marker"/>): <c>null</c> when the marker has none.
+    /// Returns what is wrong, or <c>null</c> when it is valid: one <c>announcement</c> element of text only, as
+    /// <see cref="IOverlaySignaling.CheckAnnouncement"/> requires (anyone who sees our presence can send one).
+    /// </summary>
+    public static string? ReadAnnouncement(XElement presence, out string? announcement)
+    {
+        announcement = null;
+        XElement? marker = presence.Element(XName.Get("ipop", XmppNamespaces.Ipop));
+        if (marker is null)
+        {
+            return null;
+        }
+
+        XName name = XName.Get(StanzaBuilder.AnnouncementElement, XmppNamespaces.Ipop);
+        XElement? first = null;
+        foreach (XElement element in marker.Elements(name))
+        {
+            if (first is not null)
+            {
+                return "more than one announcement";
+            }
+
+            first = element;
+        }
+
+        if (first is null)
+        {
+            return null;
+        }
+
+        if (first.HasElements)
+        {
+            return "an announcement holds text only, this one has child elements";
+        }
+
+        string text = first.Value;
+        if (IOverlaySignaling.CheckAnnouncement(text) is { } problem)
+        {
+            return problem;
+        }
+
+        announcement = text;
+        return null;
+    }
 }

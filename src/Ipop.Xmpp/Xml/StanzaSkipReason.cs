@@ -11,4 +11,10 @@ internal enum StanzaSkipReason
 
     /// <summary>Not well-formed or namespace-well-formed XML, or restricted XML (DTD, undefined entity).</summary>
     Malformed,
+
+    /// <summary>
+    /// A presence whose announcement breaks the rules (too long, not printable ASCII, more than one): only the
+    /// announcement is ignored; the presence itself is handled.
+    /// </summary>
+    InvalidAnnouncement,
 }

@@ -49,6 +49,39 @@ public sealed class WantsLinkTests
     }
 
     [Fact]
+    public async Task An_offer_that_answers_a_request_no_longer_wanted_makes_no_lasting_link()
+    {
+        await using PolicyCluster cluster = await PolicyCluster.StartAsync(["a", "b"]);
+        PolicyCluster.Node a = cluster["a"];
+        PolicyCluster.Node b = cluster["b"];
+
+        // b (the answering side) wants a: it asks a for an offer. a does not want b, but offers because it was asked.
+        b.Negotiator.Post(_ =>
+        {
+            b.Policy.Wanted.Add("a@lab.test");
+            return Task.CompletedTask;
+        });
+        b.Negotiator.RecheckTrust();
+        await b.Negotiator.DrainAsync(CancellationToken.None);
+        cluster.Signaling.DeliverPending();
+        await a.Negotiator.DrainAsync(CancellationToken.None);
+        Assert.Contains(Offer, cluster.KindsSent("a", "b"));
+
+        // b stops wanting a before the offer reaches it (a re-plan while a group comes online).
+        b.Negotiator.Post(_ =>
+        {
+            b.Policy.Wanted.Clear();
+            return Task.CompletedTask;
+        });
+        b.Negotiator.RecheckTrust();
+        await b.Negotiator.DrainAsync(CancellationToken.None);
+        await cluster.SecondsAsync(30);
+
+        Assert.Empty(cluster.LinkPairs());
+        Assert.Equal([Request, Answer, Release], cluster.KindsSent("b", "a"));
+    }
+
+    [Fact]
     public async Task A_trusted_peer_wanted_by_neither_side_gets_no_link_and_no_messages()
     {
         await using PolicyCluster cluster = await PolicyCluster.StartAsync(["a", "b"]);

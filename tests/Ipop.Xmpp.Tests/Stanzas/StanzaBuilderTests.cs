@@ -33,6 +33,10 @@ public sealed class StanzaBuilderTests
         Line("muc-configure", StanzaBuilder.Serialize(StanzaBuilder.MucConfigure("c1", "room@conference.lab.test", membersOnly: true, persistent: true)));
         Line("muc-member", StanzaBuilder.Serialize(StanzaBuilder.MucAffiliation("a1", "room@conference.lab.test", "bob@lab.test", "member")));
         Line("ping", StanzaBuilder.Serialize(StanzaBuilder.Ping("p1", "lab.test")));
+        Line("presence-announced", StanzaBuilder.Serialize(StanzaBuilder.InitialPresence(-1, "198.19.0.2 <&>")));
+        Line("muc-join-announced", StanzaBuilder.Serialize(StanzaBuilder.MucJoin("room@conference.lab.test/alice.ipop-1", marker: true, "198.19.0.2")));
+        Line("muc-presence-announced", StanzaBuilder.Serialize(StanzaBuilder.MucPresence("room@conference.lab.test/alice.ipop-1", "198.19.0.2")));
+        Line("muc-presence-withdrawn", StanzaBuilder.Serialize(StanzaBuilder.MucPresence("room@conference.lab.test/alice.ipop-1", null)));
         Snapshot.Verify(text.ToString());
     }
 }
