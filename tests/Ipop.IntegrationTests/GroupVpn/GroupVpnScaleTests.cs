@@ -17,13 +17,10 @@ namespace Ipop.IntegrationTests.GroupVpn;
 public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper output) : IClassFixture<OverlayLabFixture>, IDisposable
 {
     /// <summary>The group's size; <c>IPOP_SCALE_MEMBERS</c> overrides it for measurements (4 to 64).</summary>
-    private static readonly int Members = Math.Clamp(int.TryParse(Environment.GetEnvironmentVariable("IPOP_SCALE_MEMBERS"), CultureInfo.InvariantCulture, out int n) ? n : 8, 4, 64);
+    private static readonly int Members = Math.Clamp(int.TryParse(Environment.GetEnvironmentVariable("IPOP_SCALE_MEMBERS"), CultureInfo.InvariantCulture, out int n) ? n : 32, 4, 64);
 
-    /// <summary>
-    /// <c>GroupVpn:Topology</c>, or null for the controller's default (the full mesh, before issue 16);
-    /// <c>IPOP_SCALE_TOPOLOGY</c> overrides it for measurements (<c>mesh</c> beside <c>structured</c>).
-    /// </summary>
-    private static readonly string? Topology = Environment.GetEnvironmentVariable("IPOP_SCALE_TOPOLOGY") is { Length: > 0 } t ? t : null;
+    /// <summary><c>GroupVpn:Topology</c>; <c>IPOP_SCALE_TOPOLOGY</c> overrides it for measurements (<c>mesh</c> beside it).</summary>
+    private static readonly string Topology = Environment.GetEnvironmentVariable("IPOP_SCALE_TOPOLOGY") is { Length: > 0 } t ? t : "structured";
 
     /// <summary>The member that is killed and restarted: one behind the symmetric NAT, reachable only through TURN.</summary>
     private const int Victim = 3;
@@ -59,11 +56,8 @@ public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper 
             ["Address"] = Address(i),
             ["InterfaceName"] = "ipop0",
             ["LinkRetryMaxSeconds"] = 5,
+            ["Topology"] = Topology,
         };
-        if (Topology is not null)
-        {
-            groupVpn["Topology"] = Topology;
-        }
 
         var node = new ProductNode(lab.Lab, ns, "groupvpn", dir, new
         {
@@ -88,7 +82,7 @@ public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper 
         Assert.True(made.ExitCode == 0, $"members add exited {made.ExitCode}: {made.StandardOutput}{made.StandardError}");
         using var matrix = new PingMatrix([.. nodes.Select(n => n.Namespace)], [.. Enumerable.Range(0, Members).Select(i => IPAddress.Parse(Address(i)))]);
         IReadOnlyList<(int From, int To)> all = matrix.AllPairs();
-        output.WriteLine($"{Members} members ({string.Join(", ", nodes.GroupBy(n => Where(Array.IndexOf(nodes, n))).Select(g => $"{g.Count()} {g.Key}"))}), topology {Topology ?? "default (mesh)"}, hosts {(Artifacts.GroupVpnHost.IsNative ? "AOT" : "JIT")}; set up in {wall.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"{Members} members ({string.Join(", ", nodes.GroupBy(n => Where(Array.IndexOf(nodes, n))).Select(g => $"{g.Count()} {g.Key}"))}), topology {Topology}, hosts {(Artifacts.GroupVpnHost.IsNative ? "AOT" : "JIT")}; set up in {wall.Elapsed.TotalSeconds:F1} s");
 
         // Converge: from the last start until every ordered pair has answered once.
         Parallel.ForEach(nodes, n => n.StartInBackground());
@@ -106,6 +100,8 @@ public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper 
 
         long[] rss = [.. nodes.Select(n => ResidentKilobytes(n.Process!.Id)).Order()];
         output.WriteLine($"RSS per member: min {rss[0] / 1024.0:F1} MB, median {Median(rss) / 1024.0:F1} MB, max {rss[^1] / 1024.0:F1} MB");
+        long[] links = [.. (await Task.WhenAll(nodes.Select(Reliability.GroupLab.PeersAsync))).Select(peers => (long)peers.Count(p => p.State == "Connected")).Order()];
+        output.WriteLine($"direct links per member: min {links[0]}, median {Median(links):0.#}, max {links[^1]} (a mesh has {Members - 1})");
 
         // A crash: SIGKILL by PID, no goodbye; then a restart. Every other member must reach it again within 10 s.
         ProductNode victim = nodes[Victim];
@@ -122,7 +118,8 @@ public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper 
         string[] lost = [.. toVictim.Where(p => !back.ContainsKey(p)).Select(Pair)];
         Assert.True(lost.Length == 0, $"after the restart of {User(Victim)} ({Where(Victim)}), {lost.Length} members never reached it: {string.Join(' ', lost)}\n{Diagnose(toVictim.Where(p => !back.ContainsKey(p)))}");
         TimeSpan rejoined = back.Values.Max();
-        output.WriteLine($"{User(Victim)} ({Where(Victim)}) killed and restarted: all {toVictim.Length} others reach it {rejoined.TotalSeconds:F1} s after its restart (echo requests every 0.5 s)");
+        long[] backMs = [.. back.Values.Select(t => (long)t.TotalMilliseconds).Order()];
+        output.WriteLine($"{User(Victim)} ({Where(Victim)}) killed and restarted: all {toVictim.Length} others reach it {rejoined.TotalSeconds:F1} s after its restart (first {backMs[0] / 1000.0:F1} s, median {Median(backMs) / 1000.0:F1} s; echo requests every 0.5 s)");
         Assert.True(rejoined <= RejoinBound, $"the others reached the restarted {User(Victim)} only after {rejoined.TotalSeconds:F1} s (bound {RejoinBound.TotalSeconds:0} s)\n{Diagnose(toVictim.Where(p => back[p] > RejoinBound))}");
 
         // And it reaches them.
