@@ -196,12 +196,21 @@ public sealed partial class LinkNegotiator
                 return false;
             }
 
-            LogKeyRebound(_logger, descriptor.Key.ToString(), holder.Peer.Value, p.Id.Value);
-            _tincan.RemoveLink(holder.Peer);
-            if (other is not null)
+            if (restarted)
             {
-                _policy.OnLinkReplaced(other.Id, holder);
-                other.Link = null;
+                // The old session is over, not just its link: forgetting it also releases its addresses (a mesh
+                // refused the new session's claim of the same address while the old one held it) and its routes.
+                Forget(other!.Id, "Offline", $"replaced by its restarted session {p.Id.Value}");
+            }
+            else
+            {
+                LogKeyRebound(_logger, descriptor.Key.ToString(), holder.Peer.Value, p.Id.Value);
+                _tincan.RemoveLink(holder.Peer);
+                if (other is not null)
+                {
+                    _policy.OnLinkReplaced(other.Id, holder);
+                    other.Link = null;
+                }
             }
         }
 

@@ -103,6 +103,8 @@ public sealed class PresenceGraceTests : IAsyncDisposable
         Assert.Contains(new PeerId(Alice), _tincan.Removed);
         Assert.Equal(new PeerId(restarted), Assert.Single(_tincan.Links).Peer);
         Assert.DoesNotContain(_log.Lines, l => l.Message.Contains("its key is bound to", StringComparison.Ordinal));
+        Assert.DoesNotContain(_log.Lines, l => l.Message.Contains("refused alice@lab.test/ipop-2's claim", StringComparison.Ordinal)); // the old session's address is released
+        Assert.Contains(_log.Lines, l => l.Message.Contains("replaced by its restarted session alice@lab.test/ipop-2", StringComparison.Ordinal));
     }
 
     [Fact]
