@@ -92,6 +92,35 @@ public sealed class PresenceGraceTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_member_that_restarts_under_a_new_resource_with_the_same_key_gets_its_link_at_once()
+    {
+        await LinkedAsync(LinkState.Connected);
+        _signaling.SetPeer(Alice, sessionEnded: true, PeerPresence.Offline, PeerRelationship.None); // killed
+        const string restarted = "alice@lab.test/ipop-2";
+        _signaling.SetPeer(restarted, PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        _signaling.Deliver(restarted, LinkNegotiationMessage.OfferKind, Offer("0ffe5").ToJson());
+        await SecondsAsync(1);
+        Assert.Contains(new PeerId(Alice), _tincan.Removed);
+        Assert.Equal(new PeerId(restarted), Assert.Single(_tincan.Links).Peer);
+        Assert.DoesNotContain(_log.Lines, l => l.Message.Contains("its key is bound to", StringComparison.Ordinal));
+        Assert.DoesNotContain(_log.Lines, l => l.Message.Contains("refused alice@lab.test/ipop-2's claim", StringComparison.Ordinal)); // the old session's address is released
+        Assert.Contains(_log.Lines, l => l.Message.Contains("replaced by its restarted session alice@lab.test/ipop-2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Another_account_with_the_key_of_an_away_member_is_still_refused()
+    {
+        await LinkedAsync(LinkState.Connected);
+        _signaling.SetPeer(Alice, sessionEnded: true, PeerPresence.Offline, PeerRelationship.None);
+        const string other = "adam@lab.test/ipop-1";
+        _signaling.SetPeer(other, PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        _signaling.Deliver(other, LinkNegotiationMessage.OfferKind, Offer("0ffe6").ToJson());
+        await SecondsAsync(1);
+        Assert.Equal(new PeerId(Alice), Assert.Single(_tincan.Links).Peer);
+        Assert.Contains(_log.Lines, l => l.Message.Contains("its key is bound to alice@lab.test/ipop-1", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_signaling_reconnect_asks_tincan_to_check_the_network()
     {
         await LinkedAsync(LinkState.Connected);
@@ -114,8 +143,7 @@ public sealed class PresenceGraceTests : IAsyncDisposable
         }
 
         _signaling.SetPeer(Alice, PeerPresence.Online, PeerRelationship.GroupMember, Group);
-        var offer = new LinkNegotiationMessage(FakeTincan.Descriptor(new NodePublicKey(Enumerable.Repeat((byte)9, 32).ToArray()), "198.18.0.9:5000"), [InterfaceAddress.Parse("198.19.0.1/16")], null) { Nonce = "0ffe4" };
-        _signaling.Deliver(Alice, LinkNegotiationMessage.OfferKind, offer.ToJson());
+        _signaling.Deliver(Alice, LinkNegotiationMessage.OfferKind, Offer("0ffe4").ToJson());
         for (int i = 0; i < 200 && _tincan.Links.Count == 0; i++)
         {
             await Task.Delay(10, TestContext.Current.CancellationToken);
@@ -129,6 +157,10 @@ public sealed class PresenceGraceTests : IAsyncDisposable
 
         await _controller.Negotiator.WhenIdleAsync();
     }
+
+    // Alice's key (every session of hers presents it).
+    private static LinkNegotiationMessage Offer(string nonce) =>
+        new(FakeTincan.Descriptor(new NodePublicKey(Enumerable.Repeat((byte)9, 32).ToArray()), "198.18.0.9:5000"), [InterfaceAddress.Parse("198.19.0.1/16")], null) { Nonce = nonce };
 
     private async Task SecondsAsync(int seconds)
     {
