@@ -45,6 +45,8 @@ public sealed partial class GroupVpnController
     private ulong _self;
     private ITimer? _onDemandTimer;
     private long _startTimestamp;
+    private bool _announceUnsupported;
+    private bool _replanQueued;
     private TimeSpan _lastOnDemandCheck;
 
     /// <summary>Whether the group runs structured now (for <c>auto</c>, it depends on the member count).</summary>
@@ -77,8 +79,6 @@ public sealed partial class GroupVpnController
         }
     }
 
-    private bool _announceUnsupported;
-    private bool _replanQueued;
 
     /// <summary>Called with every trust decision: keeps the member list, the plan and the announced addresses current.</summary>
     private void TrackMember(OverlayPeer peer, bool member)
@@ -219,31 +219,38 @@ public sealed partial class GroupVpnController
     /// Where a packet for <paramref name="holder"/> goes when this node has no connected link to it: the connected
     /// neighbour closest to it on the ring, if closer than this node.
     /// </summary>
-    private (ITincanLink Link, PeerId Via)? NextHop(PeerId holder)
+    private (ITincanLink Link, PeerId Via)? NextHop(PeerId holder, NextHops neighbours)
     {
         if (!_positions.TryGetValue(holder, out ulong destination))
         {
             return null;
         }
 
-        var hops = new List<(ulong Position, ITincanLink Link, PeerId Peer)>(_linkOf.Count);
+        int next = GreedyRingRouter.NextHop(_self, destination, neighbours.Positions);
+        return next < 0 ? null : (neighbours.Links[next], neighbours.Peers[next]);
+    }
+
+    /// <summary>The members this node has a connected link to, with their ring positions: the candidate next hops, gathered once per re-route.</summary>
+    private NextHops ConnectedNeighbours()
+    {
+        var positions = new List<ulong>(_linkOf.Count);
+        var links = new List<ITincanLink>(_linkOf.Count);
+        var peers = new List<PeerId>(_linkOf.Count);
         foreach ((PeerId peer, ITincanLink link) in _linkOf)
         {
             if (link.Status.State == LinkState.Connected && _positions.TryGetValue(peer, out ulong position))
             {
-                hops.Add((position, link, peer));
+                positions.Add(position);
+                links.Add(link);
+                peers.Add(peer);
             }
         }
 
-        Span<ulong> neighbours = hops.Count <= 256 ? stackalloc ulong[hops.Count] : new ulong[hops.Count];
-        for (int i = 0; i < hops.Count; i++)
-        {
-            neighbours[i] = hops[i].Position;
-        }
-
-        int next = GreedyRingRouter.NextHop(_self, destination, neighbours);
-        return next < 0 ? null : (hops[next].Link, hops[next].Peer);
+        return new NextHops([.. positions], [.. links], [.. peers]);
     }
+
+    /// <summary>Candidate next hops: parallel arrays, since the router takes a span of positions.</summary>
+    private sealed record NextHops(ulong[] Positions, ITincanLink[] Links, PeerId[] Peers);
 
     /// <summary>
     /// How many hops a packet for <paramref name="holder"/> takes through <paramref name="via"/>: one to it, then greedy

@@ -236,13 +236,14 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         // A mesh routes a member's addresses to its link as soon as the link exists. A structured group routes them to
         // its link once that is connected, and until then (or without one) to the next hop towards it.
         var desired = new Dictionary<IPNetwork, (ITincanLink Link, PeerId? Via)>();
+        NextHops? candidates = _structured ? ConnectedNeighbours() : null;
         foreach ((IPAddress address, PeerId holder) in _owners.Held)
         {
             if (_linkOf.TryGetValue(holder, out ITincanLink? link) && (!_structured || link.Status.State == LinkState.Connected))
             {
                 desired[HostPrefix(address)] = (link, null);
             }
-            else if (_structured && NextHop(holder) is { } hop)
+            else if (candidates is not null && NextHop(holder, candidates) is { } hop)
             {
                 desired[HostPrefix(address)] = (hop.Link, hop.Via);
             }
