@@ -53,6 +53,12 @@ internal sealed partial class TincanLink
         }
     }
 
+    /// <summary>
+    /// Tests on a fake clock: true while this side has sent a handshake initiation that is not yet answered, so a test
+    /// can let the real sockets finish a handshake before it moves time again (a retry would otherwise replace it).
+    /// </summary>
+    internal bool HandshakePending => Volatile.Read(ref _pending) is not null;
+
     /// <summary>A report of the link, read on the control loop so it is one consistent moment.</summary>
     internal Task<LinkReport> DescribeAsync(CancellationToken cancellationToken)
     {

@@ -375,6 +375,11 @@ public sealed class TincanNodeTests
 
         for (int step = 0; step < 40; step++)
         {
+            // Time moves only when no handshake is in flight: a rekey crosses real sockets and a worker thread, and on
+            // a loaded machine that can take longer in wall time than a few steps; moving the fake clock meanwhile
+            // would fire the handshake's retry (3 s) and replace the initiation before its answer arrives, again and
+            // again, until the old session expires (45 s). Real time never outruns a handshake by 1.5 s like that.
+            await TestNode.WaitUntilAsync(() => !Pending(a, b) && !Pending(b, a), $"step {step}: the rekey's handshake to finish: " + Sessions(a, b));
             time.Advance(TimeSpan.FromSeconds(2));
             byte[] toB = TestNode.Packet(b, step);
             a.Nic.Inject(toB);
@@ -390,6 +395,8 @@ public sealed class TincanNodeTests
         Assert.Equal(0, a.Manager.Drops.Get(DropReason.AuthenticationFailed) + b.Manager.Drops.Get(DropReason.AuthenticationFailed));
         Assert.Equal(40, b.LinkTo(a).GetStats().PacketsReceived);
     }
+
+    private static bool Pending(TestNode from, TestNode to) => ((TincanLink)from.LinkTo(to)).HandshakePending;
 
     // The drops of both nodes and each side's sessions (which index is current, next, kept, pending; how many retired).
     private static string Sessions(TestNode a, TestNode b) =>
