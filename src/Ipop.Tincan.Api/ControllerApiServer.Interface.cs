@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.NetworkInformation;
+using System.Net.Sockets;
 using Ipop.Tincan.Api.Internal;
 
 namespace Ipop.Tincan.Api;
@@ -83,7 +84,7 @@ public sealed partial class ControllerApiServer
         IControllerRouter router = _routers.Create(mode);
         try
         {
-            _tincan.AttachInterface(nic, router);
+            _tincan.AttachInterface(nic, router is PrefixRouter prefixes ? prefixes.Table : router);
         }
         catch (InvalidOperationException e)
         {
@@ -93,7 +94,7 @@ public sealed partial class ControllerApiServer
 
         var info = new InterfaceInfo(nic.Name, Names.Mode(nic.Mode), nic.Mtu, nic.Index, nic.MacAddress is { } m ? Names.Mac(m) : null, [.. addresses.Select(a => a.ToString())]);
         _nic = nic;
-        _router = router;
+        Volatile.Write(ref _router, router);
         Volatile.Write(ref _nicInfo, info);
         return Of(new InterfaceResult(info), ApiJsonContext.Wire.InterfaceResult);
     }
@@ -126,7 +127,7 @@ public sealed partial class ControllerApiServer
         // it cannot race a write into a closed device.
         await _tincan.DetachInterfaceAsync(cancellationToken);
         _nic = null;
-        _router = null;
+        Volatile.Write(ref _router, null);
         Volatile.Write(ref _nicInfo, null);
         Volatile.Write(ref _routes, _routes.Clear());
         nic.Dispose();
@@ -134,18 +135,92 @@ public sealed partial class ControllerApiServer
 
     private Result SetRoute(ArgReader args)
     {
-        PeerId peer = ReadPeer(args);
-        (string key, IPNetwork? prefix, PhysicalAddress? mac) = ReadDestination(args);
-        if (!_tincan.TryGetLink(peer, out ITincanLink? link))
+        RouteKind kind = ReadKind(args);
+        if (kind != RouteKind.Direct && Volatile.Read(ref _nicInfo) is { Mode: "tap" } tap)
         {
-            throw NoLink(peer);
+            // Checked before the destination: "use args.mac" would be the wrong advice for a kind a switch cannot have.
+            throw ArgReader.Invalid("kind", $"'{RouteKinds.Name(kind)}' needs a tun interface; interface {tap.Name} is a tap interface, which routes by MAC address (the switch learns which link each address is behind) and does not forward frames between links (docs/routing.md, \"TAP mode\"). Leave out 'kind' (direct) and give args.mac.");
         }
 
-        var info = new RouteInfo(prefix is null ? null : key, mac is null ? null : key, peer.Value);
-        var entry = new RouteEntry(info, peer, prefix, mac);
-        Program(entry, link);
+        (string key, IPNetwork? prefix, PhysicalAddress? mac) = ReadDestination(args);
+        if (kind == RouteKind.Local && prefix is { } own && own.PrefixLength != (own.BaseAddress.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32))
+        {
+            throw ArgReader.Invalid("prefix", "a /32 or /128 for kind 'local' (one of this node's own addresses)", ArgReader.Quote(key));
+        }
+
+        PeerId? peer = null;
+        ITincanLink? link = null;
+        if (RouteKinds.HasPeer(kind))
+        {
+            if (kind == RouteKind.Forward && !args.Has("peer"))
+            {
+                throw ArgReader.Invalid("peer", $"the next-hop peer id (the member whose link carries packets for {key}, and which passes them on)", "nothing");
+            }
+
+            PeerId to = ReadPeer(args);
+            link = _tincan.TryGetLink(to, out ITincanLink? found) ? found : throw NoLink(to);
+            peer = to;
+        }
+        else if (args.Has("peer"))
+        {
+            throw ArgReader.Invalid("peer", $"a{(kind == RouteKind.Local ? " local" : "n unreachable")} prefix names no link; leave out 'peer'.");
+        }
+
+        var entry = new RouteEntry(new RouteInfo(prefix is null ? null : key, mac is null ? null : key, peer?.Value, RouteKinds.Name(kind)), kind, peer, prefix, mac);
+        try
+        {
+            Program(entry, link);
+        }
+        catch (NotSupportedException e)
+        {
+            // A host's own router written before overlay forwarding: the interface's default members say what is missing.
+            throw new ApiException(ApiErrorCodes.Unsupported, $"The host's router cannot set a route of kind '{RouteKinds.Name(kind)}': {e.Message}");
+        }
+
         Volatile.Write(ref _routes, _routes.SetItem(key, entry));
-        return Of(new RouteResult(info), ApiJsonContext.Wire.RouteResult);
+        return Of(new RouteResult(Describe(entry, _router)), ApiJsonContext.Wire.RouteResult);
+    }
+
+    private static RouteKind ReadKind(ArgReader args)
+    {
+        string expected = $"one of {string.Join(", ", RouteKinds.Accepted)}";
+        string? text = args.OptionalString("kind", expected);
+        return text is null ? RouteKind.Direct : RouteKinds.Parse(text) ?? throw ArgReader.Invalid("kind", expected, ArgReader.Quote(text));
+    }
+
+    private Result ListRoutes()
+    {
+        // Read-only: runs beside mutations, so it reads each field once; a route removed meanwhile keeps its set-time info.
+        IControllerRouter? router = Volatile.Read(ref _router);
+        ImmutableSortedDictionary<string, RouteEntry> routes = Volatile.Read(ref _routes);
+        var list = new RouteInfo[routes.Count];
+        int i = 0;
+        foreach (RouteEntry route in routes.Values)
+        {
+            list[i++] = Describe(route, router);
+        }
+
+        return Of(new RoutesResult(list), ApiJsonContext.Wire.RoutesResult);
+    }
+
+    /// <summary>The route object, with the forwarded-packet count read now for a forward route.</summary>
+    private static RouteInfo Describe(RouteEntry route, IControllerRouter? router)
+    {
+        if (route.Kind != RouteKind.Forward || router is null)
+        {
+            return route.Info;
+        }
+
+        try
+        {
+            // Null only when the table lost the route between our read of _routes and this call; nothing went out since.
+            return route.Info with { ForwardedPackets = router.GetForwardedPackets(route.Prefix!.Value) ?? 0 };
+        }
+        catch (NotSupportedException)
+        {
+            // A host's router that forwards but does not count: the field is left out rather than reported as zero.
+            return route.Info;
+        }
     }
 
     private Result RemoveRouteOp(ArgReader args)
@@ -215,17 +290,34 @@ public sealed partial class ControllerApiServer
         return (Names.Mac(mac), null, mac);
     }
 
-    private void Program(RouteEntry route, ITincanLink link)
+    /// <summary>Writes <paramref name="route"/> into the router; <paramref name="link"/> is <c>null</c> for local and unreachable prefixes.</summary>
+    private void Program(RouteEntry route, ITincanLink? link)
     {
-        if (route.Prefix is { } network)
+        IControllerRouter router = _router!;
+        if (route.Mac is { } mac)
         {
-            _router!.SetRoute(network, link);
+            router.SetMacRoute(mac, link!);
+            return;
         }
-        else
+
+        IPNetwork network = route.Prefix!.Value;
+        switch (route.Kind)
         {
-            _router!.SetMacRoute(route.Mac!, link);
+            case RouteKind.Forward:
+                router.SetForwardingRoute(network, link!);
+                break;
+            case RouteKind.Local:
+                router.SetLocal(network);
+                break;
+            case RouteKind.Unreachable:
+                router.SetUnreachable(network);
+                break;
+            default:
+                router.SetRoute(network, link!);
+                break;
         }
     }
 
-    private sealed record RouteEntry(RouteInfo Info, PeerId Peer, IPNetwork? Prefix, PhysicalAddress? Mac);
+    /// <summary>A route as the controller set it; <see cref="Peer"/> is <c>null</c> for local and unreachable prefixes.</summary>
+    private sealed record RouteEntry(RouteInfo Info, RouteKind Kind, PeerId? Peer, IPNetwork? Prefix, PhysicalAddress? Mac);
 }

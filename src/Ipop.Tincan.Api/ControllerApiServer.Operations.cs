@@ -32,6 +32,13 @@ public sealed partial class ControllerApiServer
         ("log.set_level", false),
     ];
 
+    /// <summary>
+    /// Additions to existing operations that a client cannot detect from <see cref="OperationNames"/>, listed by
+    /// <c>version</c>: a server from before an addition ignores an argument it does not know (compatibility rules), so
+    /// a controller checks here before relying on one. <c>route.kind</c>: <c>route.set</c> takes <c>kind</c>.
+    /// </summary>
+    private static readonly string[] Features = ["route.kind"];
+
     private static readonly FrozenDictionary<string, bool> Operations = OperationTable.ToFrozenDictionary(o => o.Name, o => o.Mutating, StringComparer.Ordinal);
     private static readonly string[] OperationNames = [.. OperationTable.Select(o => o.Name)];
     private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement.Clone();
@@ -73,7 +80,7 @@ public sealed partial class ControllerApiServer
         switch (op)
         {
             case "version":
-                return Of(new VersionResult(Wire.ProtocolVersion, PackageVersion, client.Session, OperationNames), ApiJsonContext.Wire.VersionResult);
+                return Of(new VersionResult(Wire.ProtocolVersion, PackageVersion, client.Session, OperationNames, Features), ApiJsonContext.Wire.VersionResult);
             case "echo":
                 return Of(args.Raw.ValueKind == JsonValueKind.Object ? args.Raw : EmptyObject, ApiJsonContext.Wire.JsonElement);
             case "session.release":
@@ -95,7 +102,7 @@ public sealed partial class ControllerApiServer
             case "link.query":
                 return QueryLinks(args);
             case "route.list":
-                return Of(new RoutesResult([.. Volatile.Read(ref _routes).Values.Select(r => r.Info)]), ApiJsonContext.Wire.RoutesResult);
+                return ListRoutes();
             case "events.subscribe":
                 return Subscribe(client, args);
             case "log.set_level":
@@ -285,6 +292,8 @@ public sealed partial class ControllerApiServer
             s.BytesReceived,
             s.PacketsSent,
             s.PacketsReceived,
+            s.PacketsForwarded,
+            s.BytesForwarded,
             s.PacketsDropped,
             s.DroppedSpoofed,
             s.DroppedReplayed,

@@ -8,16 +8,24 @@ namespace Ipop.Tincan.Api;
 /// IP prefixes to links for a TUN interface, MAC addresses to links for a TAP interface.
 /// </summary>
 /// <remarks>
+/// <para>
 /// The server calls the prefix methods only for TUN interfaces and the MAC methods only for TAP
 /// interfaces, so an implementation may throw <see cref="NotSupportedException"/> for the other kind.
 /// Writers are serialized by the server; <see cref="IPacketRouter"/> reads must stay lock-free.
+/// </para>
+/// <para>
+/// The overlay-forwarding members (<see cref="SetForwardingRoute"/>, <see cref="SetLocal"/>, <see cref="SetUnreachable"/>,
+/// <see cref="GetForwardedPackets"/>; docs/routing.md) came later: their default implementations throw
+/// <see cref="NotSupportedException"/>, which the server answers with <c>unsupported</c>, so a router written before
+/// them keeps compiling and working for direct routes.
+/// </para>
 /// </remarks>
 public interface IControllerRouter : IPacketRouter
 {
     /// <summary>Routes packets for <paramref name="prefix"/> to <paramref name="link"/>, replacing a route for the same prefix.</summary>
     void SetRoute(IPNetwork prefix, ITincanLink link);
 
-    /// <summary>Removes the route for exactly <paramref name="prefix"/>.</summary>
+    /// <summary>Removes the route (of any kind: direct, forwarding, local or unreachable) for exactly <paramref name="prefix"/>.</summary>
     /// <returns><c>false</c> if there was none.</returns>
     bool RemoveRoute(IPNetwork prefix);
 
@@ -30,4 +38,37 @@ public interface IControllerRouter : IPacketRouter
 
     /// <summary>Removes every route and learned entry that points to <paramref name="link"/> (the link was removed).</summary>
     void RemoveRoutes(ITincanLink link);
+
+    /// <summary>
+    /// Routes <paramref name="prefix"/>, a member without a direct link, through <paramref name="nextHop"/> (a member
+    /// that passes the packets on), replacing a route for the same prefix; see <see cref="RouteTable.SetForwardingRoute"/>.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The router does not forward (the default).</exception>
+    void SetForwardingRoute(IPNetwork prefix, ITincanLink nextHop) =>
+        throw new NotSupportedException($"{GetType().Name} does not implement forwarding routes (IControllerRouter.SetForwardingRoute).");
+
+    /// <summary>
+    /// Marks <paramref name="prefix"/> (a /32 or /128: this node's own address) as local, which turns forwarding
+    /// on; see <see cref="RouteTable.SetLocal"/>.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The router does not forward (the default).</exception>
+    void SetLocal(IPNetwork prefix) =>
+        throw new NotSupportedException($"{GetType().Name} does not implement local prefixes (IControllerRouter.SetLocal).");
+
+    /// <summary>
+    /// Marks <paramref name="prefix"/> (typically the overlay subnet) as reachable only through more specific routes:
+    /// a packet for an address in it without a route is answered with ICMP unreachable; see <see cref="RouteTable.SetUnreachable"/>.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The router does not implement it (the default).</exception>
+    void SetUnreachable(IPNetwork prefix) =>
+        throw new NotSupportedException($"{GetType().Name} does not implement unreachable prefixes (IControllerRouter.SetUnreachable).");
+
+    /// <summary>
+    /// How many packets read from the interface went out through the forwarding route for exactly
+    /// <paramref name="prefix"/>; see <see cref="RouteTable.GetForwardedPackets"/>.
+    /// </summary>
+    /// <returns>The count, or <c>null</c> when <paramref name="prefix"/> has no forwarding route.</returns>
+    /// <exception cref="NotSupportedException">The router does not count (the default).</exception>
+    long? GetForwardedPackets(IPNetwork prefix) =>
+        throw new NotSupportedException($"{GetType().Name} does not count forwarded packets (IControllerRouter.GetForwardedPackets).");
 }

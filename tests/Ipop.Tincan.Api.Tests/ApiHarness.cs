@@ -37,7 +37,7 @@ internal sealed class ApiHarness : IAsyncDisposable
 
     public LogForwarder Logs { get; }
 
-    public static async Task<ApiHarness> StartAsync(Action<ControllerApiOptions>? configure = null, bool withInterfaces = true, FakeTincan? tincan = null, string? directory = null)
+    public static async Task<ApiHarness> StartAsync(Action<ControllerApiOptions>? configure = null, bool withInterfaces = true, FakeTincan? tincan = null, string? directory = null, IControllerRouterFactory? routers = null)
     {
         bool ownDirectory = directory is null;
         directory ??= System.IO.Directory.CreateTempSubdirectory("ipop-api-").FullName;
@@ -47,7 +47,7 @@ internal sealed class ApiHarness : IAsyncDisposable
         FakeInterfaceFactory? interfaces = withInterfaces ? new FakeInterfaceFactory() : null;
         var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
         var forwarder = new LogForwarder();
-        var server = new ControllerApiServer(Options.Create(options), tincan, null, time, interfaces) { LogForwarder = forwarder };
+        var server = new ControllerApiServer(Options.Create(options), tincan, null, time, interfaces, routers) { LogForwarder = forwarder };
         try
         {
             await server.StartAsync(CancellationToken.None);

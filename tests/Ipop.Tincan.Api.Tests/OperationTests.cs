@@ -39,7 +39,8 @@ public sealed class OperationTests
         Assert.Equal(["198.19.0.1/16", "2001:2::1/64"], o.Addresses.Select(a => a.ToString()));
         (IVirtualInterface nic, IPacketRouter router) = Assert.Single(h.Tincan.Attached);
         Assert.Same(h.Interfaces.Nics[0], nic);
-        Assert.IsType<Internal.PrefixRouter>(router);
+        // The built-in TUN router's own table, so Tincan answers ICMP errors from the node's address (PrefixRouter.Table).
+        Assert.IsType<RouteTable>(router);
         Assert.Equal("ipop7", r.GetProperty("interface").GetProperty("name").GetString());
         Assert.Equal(JsonValueKind.Null, r.GetProperty("interface").GetProperty("mac").ValueKind);
     }
@@ -209,7 +210,7 @@ public sealed class OperationTests
         Assert.Same(h.Tincan.Link("b"), router.RouteOutbound(Packets.Ipv4("198.19.0.1", "198.19.9.9")).Link);
         Assert.Same(h.Tincan.Link("c"), router.RouteOutbound(Packets.Ipv4("198.19.0.1", "198.19.0.3")).Link);
         JsonElement routes = (await c.OkAsync("route.list")).GetProperty("routes");
-        Assert.Equal("""[{"prefix":"198.19.0.0/16","peer":"b"},{"prefix":"198.19.0.3/32","peer":"c"}]""", routes.GetRawText());
+        Assert.Equal("""[{"prefix":"198.19.0.0/16","peer":"b","kind":"direct"},{"prefix":"198.19.0.3/32","peer":"c","kind":"direct"}]""", routes.GetRawText());
         await c.OkAsync("route.remove", """{"prefix":"198.19.0.3/32"}""");
         Assert.Same(h.Tincan.Link("b"), router.RouteOutbound(Packets.Ipv4("198.19.0.1", "198.19.0.3")).Link);
     }
@@ -222,7 +223,7 @@ public sealed class OperationTests
         await c.OkAsync("interface.create", """{"mode":"tap"}""");
         await c.OkAsync("link.create", $$"""{"peer":"b","descriptor":{{Descriptor(new FakeTincan(2))}}}""");
         JsonElement r = await c.OkAsync("route.set", """{"peer":"b","mac":"02:00:5E:00:53:0B"}""");
-        Assert.Equal("""{"route":{"mac":"02:00:5e:00:53:0b","peer":"b"}}""", r.GetRawText());
+        Assert.Equal("""{"route":{"mac":"02:00:5e:00:53:0b","peer":"b","kind":"direct"}}""", r.GetRawText());
         IPacketRouter router = h.Tincan.Attached[0].Router;
         Assert.Same(h.Tincan.Link("b"), router.RouteOutbound(Packets.Ethernet(to: [0x02, 0, 0x5e, 0, 0x53, 0x0b], from: [0x02, 0, 0x5e, 0, 0x53, 0xaa])).Link);
         await c.OkAsync("route.remove", """{"mac":"02:00:5e:00:53:0b"}""");
@@ -297,6 +298,27 @@ internal static class Packets
         p[0] = 0x45;
         IPAddress.Parse(from).TryWriteBytes(p.AsSpan(12), out _);
         IPAddress.Parse(to).TryWriteBytes(p.AsSpan(16), out _);
+        return p;
+    }
+
+    /// <summary>An IPv4 header a router forwards: version, length, hop limit and a valid checksum (RFC 791), protocol 253 (experimental), 8 zero bytes of payload.</summary>
+    public static byte[] Ipv4WithTtl(string from, string to, byte ttl)
+    {
+        byte[] p = Ipv4(from, to);
+        p[3] = (byte)p.Length;
+        p[8] = ttl;
+        p[9] = 253;
+        uint sum = 0;
+        for (int i = 0; i < 20; i += 2)
+        {
+            sum += (uint)((p[i] << 8) | p[i + 1]);
+        }
+
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        ushort checksum = (ushort)~sum;
+        p[10] = (byte)(checksum >> 8);
+        p[11] = (byte)checksum;
         return p;
     }
 

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 
@@ -58,6 +59,74 @@ public sealed class RealTincanTests
         Assert.Equal(0, oldBobNic.UsedAfterDispose);
         JsonElement stats = (await bob.Client.OkAsync("link.query", """{"peer":"alice"}""")).GetProperty("link").GetProperty("stats");
         Assert.Equal(1, stats.GetProperty("handshakes").GetInt64());
+    }
+
+    [Fact]
+    public async Task Three_nodes_set_up_only_through_the_api_carry_a_packet_from_a_to_c_through_b_and_b_counts_it()
+    {
+        await using ApiNode a = await ApiNode.StartAsync("a");
+        await using ApiNode b = await ApiNode.StartAsync("b");
+        await using ApiNode c = await ApiNode.StartAsync("c");
+        await a.Client.OkAsync("interface.create", """{"name":"ipop0","addresses":["198.19.0.1/24"]}""");
+        await b.Client.OkAsync("interface.create", """{"name":"ipop0","addresses":["198.19.0.2/24"]}""");
+        await c.Client.OkAsync("interface.create", """{"name":"ipop0","addresses":["198.19.0.3/24"]}""");
+        string aDescriptor = (await a.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
+        string bDescriptor = (await b.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
+        string cDescriptor = (await c.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
+
+        // A chain: a-b and b-c are links, a and c are not; each end reaches the other through b.
+        await a.Client.OkAsync("link.create", $$"""{"peer":"b","descriptor":{{bDescriptor}}}""");
+        await b.Client.OkAsync("link.create", $$"""{"peer":"a","descriptor":{{aDescriptor}}}""");
+        await b.Client.OkAsync("link.create", $$"""{"peer":"c","descriptor":{{cDescriptor}}}""");
+        await c.Client.OkAsync("link.create", $$"""{"peer":"b","descriptor":{{bDescriptor}}}""");
+        await a.Client.OkAsync("route.set", """{"peer":"b","prefix":"198.19.0.2/32"}""");
+        await a.Client.OkAsync("route.set", """{"peer":"b","prefix":"198.19.0.3/32","kind":"forward"}""");
+        await a.Client.OkAsync("route.set", """{"peer":"b","prefix":"198.19.0.0/24","kind":"forward"}""");
+        await a.Client.OkAsync("route.set", """{"prefix":"198.19.0.1/32","kind":"local"}""");
+        await b.Client.OkAsync("route.set", """{"peer":"a","prefix":"198.19.0.1/32"}""");
+        await b.Client.OkAsync("route.set", """{"peer":"c","prefix":"198.19.0.3/32"}""");
+        await b.Client.OkAsync("route.set", """{"prefix":"198.19.0.2/32","kind":"local"}""");
+        await b.Client.OkAsync("route.set", """{"prefix":"198.19.0.0/24","kind":"unreachable"}""");
+        await c.Client.OkAsync("route.set", """{"peer":"b","prefix":"198.19.0.2/32"}""");
+        await c.Client.OkAsync("route.set", """{"peer":"b","prefix":"198.19.0.1/32","kind":"forward"}""");
+        await c.Client.OkAsync("route.set", """{"prefix":"198.19.0.3/32","kind":"local"}""");
+        await WaitConnectedAsync(a.Client, "b");
+        await WaitConnectedAsync(c.Client, "b");
+        Assert.Equal(2, (await b.Client.OkAsync("link.query")).GetProperty("links").GetArrayLength());
+        FakeNic aNic = a.Interfaces.Nics.Single();
+        FakeNic cNic = c.Interfaces.Nics.Single();
+
+        aNic.Inject(Packets.Ipv4WithTtl("198.19.0.1", "198.19.0.3", 64));
+        Assert.True(cNic.Written.TryTake(out byte[]? atC, Timeout), "a's packet for c did not arrive at c");
+        Assert.Equal(Packets.Ipv4WithTtl("198.19.0.1", "198.19.0.3", 63), atC);
+        cNic.Inject(Packets.Ipv4WithTtl("198.19.0.3", "198.19.0.1", 64));
+        Assert.True(aNic.Written.TryTake(out byte[]? atA, Timeout), "c's answer did not arrive at a");
+        Assert.Equal(Packets.Ipv4WithTtl("198.19.0.3", "198.19.0.1", 63), atA);
+
+        // b forwarded one packet each way: counted on the link it went out on.
+        JsonElement bToC = (await b.Client.OkAsync("link.query", """{"peer":"c"}""")).GetProperty("link").GetProperty("stats");
+        JsonElement bToA = (await b.Client.OkAsync("link.query", """{"peer":"a"}""")).GetProperty("link").GetProperty("stats");
+        Assert.Equal((1, 28), (bToC.GetProperty("packets_forwarded").GetInt64(), bToC.GetProperty("bytes_forwarded").GetInt64()));
+        Assert.Equal((1, 28), (bToA.GetProperty("packets_forwarded").GetInt64(), bToA.GetProperty("bytes_forwarded").GetInt64()));
+        // b's own routes are direct (it holds both links); route.list shows how it is set up to forward.
+        Assert.Equal(
+            """[{"prefix":"198.19.0.0/24","peer":null,"kind":"unreachable"},{"prefix":"198.19.0.1/32","peer":"a","kind":"direct"},{"prefix":"198.19.0.2/32","peer":null,"kind":"local"},{"prefix":"198.19.0.3/32","peer":"c","kind":"direct"}]""",
+            (await b.Client.OkAsync("route.list")).GetProperty("routes").GetRawText());
+
+        // The route-level count is the originator's: a sent one packet for c through its forward route.
+        JsonElement aRoutes = (await a.Client.OkAsync("route.list")).GetProperty("routes");
+        Assert.Equal(
+            """[{"prefix":"198.19.0.0/24","peer":"b","kind":"forward","forwarded_packets":0},{"prefix":"198.19.0.1/32","peer":null,"kind":"local"},{"prefix":"198.19.0.2/32","peer":"b","kind":"direct"},{"prefix":"198.19.0.3/32","peer":"b","kind":"forward","forwarded_packets":1}]""",
+            aRoutes.GetRawText());
+
+        // An address in the subnet that no member holds: b, the hop that knows, answers with ICMP unreachable from its own address.
+        aNic.Inject(Packets.Ipv4WithTtl("198.19.0.1", "198.19.0.9", 64));
+        Assert.True(aNic.Written.TryTake(out byte[]? answer, Timeout), "no ICMP answer for 198.19.0.9");
+        Assert.Equal((1, 3), (answer[9], answer[20]));
+        Assert.Equal("198.19.0.2", new IPAddress(answer.AsSpan(12, 4)).ToString());
+        Assert.Equal("198.19.0.1", new IPAddress(answer.AsSpan(16, 4)).ToString());
+        Assert.Equal(1, (await a.Client.OkAsync("route.list")).GetProperty("routes")[0].GetProperty("forwarded_packets").GetInt64());
+        Assert.Empty(cNic.Written);
     }
 
     private static async Task WaitConnectedAsync(TestClient client, string peer)

@@ -120,6 +120,43 @@ internal static class Scenarios
             await t.CallAsync($$$"""{"v":1,"id":4,"op":"route.set","args":{"peer":"{{{Bob}}}","prefix":"2001:2:0:1::2/128"}}""");
             await t.CallAsync("""{"v":1,"id":5,"op":"route.list"}""");
         },
+        ["route.set.forward"] = async (h, t) =>
+        {
+            await RouteToBobAsync(t);
+            t.Note("carol (198.19.0.3) has no link to this node; bob, who has one to her, passes her packets on");
+            await t.CallAsync($$$"""{"v":1,"id":4,"op":"route.set","args":{"peer":"{{{Bob}}}","prefix":"198.19.0.3/32","kind":"forward"}}""");
+        },
+        ["route.set.local"] = async (h, t) =>
+        {
+            await RouteToBobAsync(t);
+            await t.CallAsync("""{"v":1,"id":4,"op":"route.set","args":{"prefix":"198.19.0.1/32","kind":"local"}}""");
+            await t.CallAsync("""{"v":1,"id":5,"op":"route.set","args":{"prefix":"198.19.0.0/24","kind":"unreachable"}}""");
+        },
+        ["route.list.forward"] = async (h, t) =>
+        {
+            await RouteToBobAsync(t);
+            await t.CallAsync($$$"""{"v":1,"id":4,"op":"route.set","args":{"peer":"{{{Bob}}}","prefix":"198.19.0.3/32","kind":"forward"}}""");
+            await t.CallAsync("""{"v":1,"id":5,"op":"route.set","args":{"prefix":"198.19.0.1/32","kind":"local"}}""");
+            t.Note("the kernel sends 3 packets for carol (198.19.0.3) to the interface");
+            IPacketRouter router = h.Tincan.Current!.Value.Router;
+            for (int i = 0; i < 3; i++)
+            {
+                router.RouteOutbound(Packets.Ipv4("198.19.0.1", "198.19.0.3"));
+            }
+
+            await t.CallAsync("""{"v":1,"id":6,"op":"route.list"}""");
+        },
+        ["route.set.kind_errors"] = async (h, t) =>
+        {
+            await RouteToBobAsync(t);
+            await t.CallAsync("""{"v":1,"id":4,"op":"route.set","args":{"prefix":"198.19.0.3/32","kind":"forward"}}""");
+            await t.CallAsync("""{"v":1,"id":5,"op":"route.set","args":{"prefix":"198.19.0.0/24","kind":"local"}}""");
+            await t.CallAsync($$$"""{"v":1,"id":6,"op":"route.set","args":{"peer":"{{{Bob}}}","prefix":"198.19.0.0/24","kind":"unreachable"}}""");
+            await t.CallAsync($$$"""{"v":1,"id":7,"op":"route.set","args":{"peer":"{{{Bob}}}","prefix":"198.19.0.3/32","kind":"relay"}}""");
+            await t.CallAsync("""{"v":1,"id":8,"op":"interface.remove"}""");
+            await t.CallAsync("""{"v":1,"id":9,"op":"interface.create","args":{"name":"ipop0","mode":"tap"}}""");
+            await t.CallAsync($$$"""{"v":1,"id":10,"op":"route.set","args":{"peer":"{{{Bob}}}","prefix":"198.19.0.3/32","kind":"forward"}}""");
+        },
         ["events.subscribe"] = (h, t) => t.CallAsync("""{"v":1,"id":1,"op":"events.subscribe","args":{"kinds":["link_state","control_message","stats"],"stats_interval_ms":10000}}"""),
         ["log.set_level"] = (h, t) => t.CallAsync("""{"v":1,"id":1,"op":"log.set_level","args":{"level":"debug"}}"""),
 
@@ -268,6 +305,8 @@ internal static class Scenarios
             BytesReceived = 2_097_152,
             PacketsSent = 1024,
             PacketsReceived = 2048,
+            PacketsForwarded = 100,
+            BytesForwarded = 102_400,
             PacketsDropped = 3,
             Handshakes = 2,
             RoundTripTime = TimeSpan.FromMicroseconds(1250),

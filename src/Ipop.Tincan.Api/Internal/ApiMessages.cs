@@ -5,7 +5,7 @@ namespace Ipop.Tincan.Api.Internal;
 
 // The JSON shapes of results and events. Names are snake_case through ApiJsonContext; nulls are written
 // (a field is always present) except where a record says otherwise. docs/controller-api.md shows each one.
-internal sealed record VersionResult(int Protocol, string Package, int Session, string[] Ops);
+internal sealed record VersionResult(int Protocol, string Package, int Session, string[] Ops, string[] Features);
 
 internal sealed record SessionResult(int Session, bool Owner);
 
@@ -24,6 +24,8 @@ internal sealed record LinkStatsInfo(
     long BytesReceived,
     long PacketsSent,
     long PacketsReceived,
+    long PacketsForwarded,
+    long BytesForwarded,
     long PacketsDropped,
     long DroppedSpoofed,
     long DroppedReplayed,
@@ -40,10 +42,14 @@ internal sealed record LinkResult(LinkInfo Link);
 
 internal sealed record LinksResult(LinkInfo[] Links);
 
+// Peer is null (written) for local and unreachable prefixes, which name no link. ForwardedPackets is written for
+// forward routes only: the count exists for them alone (RouteTable.GetForwardedPackets).
 internal sealed record RouteInfo(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Prefix,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Mac,
-    string Peer);
+    string? Peer,
+    string Kind,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? ForwardedPackets = null);
 
 internal sealed record RouteResult(RouteInfo Route);
 

@@ -17,6 +17,8 @@ internal sealed class MacRouter : IControllerRouter
     /// <summary>Bounds what a peer can make us learn by sending frames with random source addresses.</summary>
     internal const int MaxLearned = 4096;
 
+    private const string NoForwarding = "A TAP interface routes by MAC address, and Tincan does not forward frames between links (docs/routing.md, \"TAP mode\").";
+
     private readonly Lock _writeLock = new();
     private readonly ConcurrentDictionary<ulong, ITincanLink> _learned = new();
     private FrozenDictionary<ulong, ITincanLink> _static = FrozenDictionary<ulong, ITincanLink>.Empty;
@@ -115,6 +117,15 @@ internal sealed class MacRouter : IControllerRouter
     public void SetRoute(IPNetwork prefix, ITincanLink link) => throw new NotSupportedException("A TAP interface routes by MAC address, not by IP prefix.");
 
     public bool RemoveRoute(IPNetwork prefix) => throw new NotSupportedException("A TAP interface routes by MAC address, not by IP prefix.");
+
+    // Frames carry no hop limit, so Tincan does not forward them between links (docs/routing.md, "TAP mode").
+    public void SetForwardingRoute(IPNetwork prefix, ITincanLink nextHop) => throw new NotSupportedException(NoForwarding);
+
+    public void SetLocal(IPNetwork prefix) => throw new NotSupportedException(NoForwarding);
+
+    public void SetUnreachable(IPNetwork prefix) => throw new NotSupportedException(NoForwarding);
+
+    public long? GetForwardedPackets(IPNetwork prefix) => throw new NotSupportedException(NoForwarding);
 
     private static ulong Key(ReadOnlySpan<byte> mac) => ((ulong)BinaryPrimitives.ReadUInt16BigEndian(mac) << 32) | BinaryPrimitives.ReadUInt32BigEndian(mac[2..]);
 }
