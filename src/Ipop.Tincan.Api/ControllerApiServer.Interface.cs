@@ -213,7 +213,7 @@ public sealed partial class ControllerApiServer
 
         try
         {
-            // Null only when the table lost the route between our read of _routes and this call; nothing went out since.
+            // Null only when route.remove or route.set changed the prefix after our read of _routes: the listed route is gone.
             return route.Info with { ForwardedPackets = router.GetForwardedPackets(route.Prefix!.Value) ?? 0 };
         }
         catch (NotSupportedException)
