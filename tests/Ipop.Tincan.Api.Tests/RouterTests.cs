@@ -121,6 +121,30 @@ public sealed class RouterTests
     }
 
     [Fact]
+    public void The_switch_refuses_forwarding_kinds_because_frames_are_not_forwarded()
+    {
+        IControllerRouter r = new MacRouter();
+        IPNetwork prefix = IPNetwork.Parse("198.19.0.3/32");
+        Assert.Contains("does not forward frames", Assert.Throws<NotSupportedException>(() => r.SetForwardingRoute(prefix, B)).Message, StringComparison.Ordinal);
+        Assert.Throws<NotSupportedException>(() => r.SetLocal(prefix));
+        Assert.Throws<NotSupportedException>(() => r.SetUnreachable(prefix));
+        Assert.Throws<NotSupportedException>(() => r.GetForwardedPackets(prefix));
+    }
+
+    [Fact]
+    public void The_prefix_router_edits_the_table_it_hands_to_tincan()
+    {
+        var r = new PrefixRouter();
+        r.SetForwardingRoute(IPNetwork.Parse("198.19.0.3/32"), B);
+        r.SetLocal(IPNetwork.Parse("198.19.0.1/32"));
+        r.SetUnreachable(IPNetwork.Parse("198.19.0.0/24"));
+        Assert.Same(B, r.Table.RouteOutbound(Packets.Ipv4("198.19.0.1", "198.19.0.3")).Link);
+        Assert.Equal(RouteDecision.Unreachable, r.Table.RouteOutbound(Packets.Ipv4("198.19.0.1", "198.19.0.9")));
+        Assert.Equal(1, r.GetForwardedPackets(IPNetwork.Parse("198.19.0.3/32")));
+        Assert.Null(r.GetForwardedPackets(IPNetwork.Parse("198.19.0.0/24")));
+    }
+
+    [Fact]
     public void Routing_a_packet_allocates_nothing()
     {
         var prefixes = new PrefixRouter();
