@@ -449,6 +449,9 @@ internal sealed partial class LinkManager
 
         public IPacketRouter Router { get; }
 
+        /// <summary>The NIC thread's scratch for bounded floods (one per binding, as the thread is).</summary>
+        public FloodFanout Fanout { get; } = new();
+
         /// <summary>Cancelled when a detach begins; the NIC thread's reads watch it.</summary>
         public CancellationToken ReadStopping { get; }
 

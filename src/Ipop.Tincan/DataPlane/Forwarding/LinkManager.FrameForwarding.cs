@@ -19,8 +19,7 @@ internal sealed partial class LinkManager
 {
     private const int EthernetHeaderLength = 14;
 
-    // Scratch of the NIC thread and of the receive thread: the two never share one.
-    private readonly FloodFanout _nicFanout = new();
+    // The receive thread's scratch for bounded floods; the NIC thread's is its binding's.
     private readonly FloodFanout _receiveFanout = new();
 
     /// <summary>NIC thread: a frame from the interface of a member of a structured overlay.</summary>
@@ -52,7 +51,7 @@ internal sealed partial class LinkManager
             case SwitchRoute.Flood:
                 SendQueued(sends);
                 ForwardedFrameHeader.Write(payload, ForwardedFrameHeader.HopLimit, flood: true, bound: self);
-                SendFlood(router, self, self, from: null, payload, sealBuffer, _nicFanout);
+                SendFlood(router, self, self, from: null, payload, sealBuffer, binding.Fanout);
                 break;
             default:
                 Drops.Add(DropReason.NoRoute);
