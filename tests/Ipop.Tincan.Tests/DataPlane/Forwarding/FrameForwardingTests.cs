@@ -97,6 +97,26 @@ public sealed class FrameForwardingTests
     }
 
     [Fact]
+    public async Task A_full_size_frame_crosses_a_hop_with_its_shim_on_top()
+    {
+        await using RingMember a = await RingMember.StartAsync("A", 1, 1000);
+        await using RingMember b = await RingMember.StartAsync("B", 2, 2000);
+        await using RingMember c = await RingMember.StartAsync("C", 3, 3000);
+        await RingMember.LinkAsync(a, b);
+        await RingMember.LinkAsync(b, c);
+        a.Nic.Inject(RingMember.Frame(RingMember.Broadcast, a.MacBytes));
+        Assert.NotNull(c.Nic.TakeWritten(Wait));
+
+        // MTU 1500 plus the Ethernet header and a VLAN tag: the largest payload a link carries, and 12 bytes more on the way.
+        int largest = ((LinkManager)c.Tincan).MaxPayload;
+        byte[] frame = RingMember.Frame(a.MacBytes, c.MacBytes, length: largest);
+        c.Nic.Inject(frame);
+        Assert.Equal(frame, a.Nic.TakeWritten(Wait));
+        Assert.Equal(largest + ForwardedFrameHeader.Length, b.LinkTo(a).GetStats().BytesForwarded);
+        Assert.Equal(0, a.Dropped(DropReason.Oversize) + b.Dropped(DropReason.Oversize) + c.Dropped(DropReason.Oversize));
+    }
+
+    [Fact]
     public async Task A_forwarded_frame_whose_hops_run_out_is_dropped_and_counted_and_one_with_a_hop_left_arrives()
     {
         await using Ring ring = await Ring.StartAsync(3);
