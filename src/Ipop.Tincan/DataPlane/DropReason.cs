@@ -90,6 +90,10 @@ internal enum DropReason
     /// <summary>A packet the router would forward back out of the link it came on (a routing loop between two members).</summary>
     ForwardLoop,
 
-    /// <summary>A packet the router would forward that cannot be: a frame (TAP mode has no hop limit yet), or a next hop that is not a link of this node.</summary>
+    /// <summary>
+    /// A packet the router would forward that cannot be: a plain frame (frames cross members only as forwarded frames,
+    /// which carry a hop count), a forwarded frame at a node that is no member of a structured overlay (its switch has no
+    /// ring position), or a next hop that is not a link of this node.
+    /// </summary>
     NotForwardable,
 }
