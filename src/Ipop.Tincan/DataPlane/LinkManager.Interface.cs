@@ -176,29 +176,35 @@ internal sealed partial class LinkManager
                 return;
             }
 
-            // The other direction of the MSS clamp: what our side's TCP may send to the peer fits the path.
-            ClampInbound(binding.Nic.Mode, link, packet);
-
-            if (!batchable.IsEmpty)
-            {
-                if (!ReferenceEquals(_deliveryBinding, binding) || _deliveries.IsFull)
-                {
-                    WriteDeliveries();
-                }
-
-                _deliveryBinding = binding;
-                _deliveries.Add(batchable);
-                return;
-            }
-
-            if (!binding.Nic.Write(packet))
-            {
-                Drops.Add(DropReason.InterfaceWriteFailed);
-            }
+            WriteInbound(binding, link, packet, batchable);
         }
         finally
         {
             binding.Exit();
+        }
+    }
+
+    // Receive thread, inside `binding` (the caller entered it): writes a packet the router let in to the interface.
+    private void WriteInbound(InterfaceBinding binding, TincanLink link, Span<byte> packet, Memory<byte> batchable)
+    {
+        // The other direction of the MSS clamp: what our side's TCP may send to the peer fits the path.
+        ClampInbound(binding.Nic.Mode, link, packet);
+
+        if (!batchable.IsEmpty)
+        {
+            if (!ReferenceEquals(_deliveryBinding, binding) || _deliveries.IsFull)
+            {
+                WriteDeliveries();
+            }
+
+            _deliveryBinding = binding;
+            _deliveries.Add(batchable);
+            return;
+        }
+
+        if (!binding.Nic.Write(packet))
+        {
+            Drops.Add(DropReason.InterfaceWriteFailed);
         }
     }
 
@@ -267,7 +273,8 @@ internal sealed partial class LinkManager
         // rounded to cache lines.
         int slotSize = (DatagramLayout.BufferSize(Math.Max(MaxPayload, binding.Nic.Mtu + FrameAllowance) + 1) + 63) & ~63;
         byte[] slab = GC.AllocateUninitializedArray<byte>(slotSize * NicBatchSize, pinned: true);
-        byte[] floodBuffer = GC.AllocateUninitializedArray<byte>(slotSize, pinned: true);
+        // The flood buffer also seals forwarded frames: a full-size frame plus its shim (Forwarding/LinkManager.FrameForwarding.cs).
+        byte[] floodBuffer = GC.AllocateUninitializedArray<byte>(Math.Max(slotSize, DatagramLayout.BufferSize(MaxPayload + ForwardedFrameHeader.Length)), pinned: true);
         int readable = slotSize - DatagramLayout.PayloadOffset - DatagramLayout.TagLength;
         var reads = new PacketBatch(NicBatchSize);
         var sends = new DatagramBatch(NicBatchSize);
@@ -334,6 +341,13 @@ internal sealed partial class LinkManager
         if (length > MaxPayload)
         {
             Drops.Add(DropReason.Oversize);
+            return;
+        }
+
+        if (binding.Router is LearningSwitch structured && binding.Nic.Mode == VirtualInterfaceMode.Tap && structured.TryGetRingPosition(out ulong self))
+        {
+            // A structured overlay: frames cross members (Forwarding/LinkManager.FrameForwarding.cs).
+            RouteFrame(binding, structured, self, slot, length, sends, floodBuffer);
             return;
         }
 

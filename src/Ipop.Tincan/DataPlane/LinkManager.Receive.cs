@@ -49,7 +49,7 @@ internal sealed partial class LinkManager
     // The hot path: no allocation, no lock (the rare promotion of a next session is posted to the control loop).
     private void OnTransport(Span<byte> datagram, SocketAddress from, RelayedPath? relay, Memory<byte> batchable)
     {
-        if (datagram.Length > MaxTransportDatagram)
+        if (datagram.Length > MaxTransportDatagram + ForwardedFrameHeader.Length)
         {
             Drops.Add(DropReason.Oversize);
             return;
@@ -58,6 +58,13 @@ internal sealed partial class LinkManager
         if (!TransportHeader.TryRead(datagram, out ContentKind kind, out uint index, out ulong counter))
         {
             Drops.Add(DropReason.Malformed);
+            return;
+        }
+
+        if (datagram.Length > MaxTransportDatagram && kind != ContentKind.ForwardedFrame)
+        {
+            // Only a forwarded frame's shim may go past the payload limit (docs/routing.md, "MTU").
+            Drops.Add(DropReason.Oversize);
             return;
         }
 
@@ -113,6 +120,9 @@ internal sealed partial class LinkManager
         {
             case ContentKind.Packet:
                 DeliverToInterface(link, plaintext, batchable.IsEmpty ? batchable : batchable.Slice(TransportHeader.Length, plaintext.Length));
+                break;
+            case ContentKind.ForwardedFrame:
+                OnForwardedFrame(link, plaintext, batchable.IsEmpty ? batchable : batchable.Slice(TransportHeader.Length, plaintext.Length));
                 break;
             case ContentKind.Control:
                 RaiseControlMessage(link, plaintext);

@@ -23,7 +23,7 @@ internal sealed partial class TincanLink
             _manager.Deadlines.WakeBy(_activity.LastSent + _timings.PassiveKeepalive);
         }
 
-        if (kind == ContentKind.Packet)
+        if (kind is ContentKind.Packet or ContentKind.ForwardedFrame)
         {
             _counters.OnPacketReceived(payloadLength);
         }

@@ -54,7 +54,8 @@ internal sealed partial class TincanLink
     // Both ways out: sent now (batch null), or queued on the NIC thread's batch (bufferMemory is buffer as memory).
     private bool Seal(Span<byte> buffer, ReadOnlySpan<byte> payload, ContentKind kind, bool stageWithoutSession, ILinkPath? via, Memory<byte> bufferMemory, DatagramBatch? batch)
     {
-        if (payload.Length > _manager.MaxPayload)
+        // A forwarded frame carries its shim on top of a frame of up to the full payload (docs/routing.md, "MTU").
+        if (payload.Length > (kind == ContentKind.ForwardedFrame ? _manager.MaxPayload + ForwardedFrameHeader.Length : _manager.MaxPayload))
         {
             CountDrop(DropReason.Oversize);
             return false;
@@ -116,7 +117,7 @@ internal sealed partial class TincanLink
             _manager.Deadlines.WakeBy(_liveness.UnansweredDue(now));
         }
 
-        if (kind == ContentKind.Packet)
+        if (kind is ContentKind.Packet or ContentKind.ForwardedFrame)
         {
             _counters.OnPacketSent(payload.Length);
         }

@@ -29,4 +29,11 @@ internal enum ContentKind : byte
 
     /// <summary>The answer to an <see cref="EchoRequest"/>: the same 8-byte id.</summary>
     EchoReply = 6,
+
+    /// <summary>
+    /// An Ethernet frame crossing members of a structured overlay in switch (TAP) mode: a 12-byte
+    /// <see cref="ForwardedFrameHeader"/> (hops left, flood flag, flood bound), then the frame. Peers that predate it
+    /// drop it as malformed.
+    /// </summary>
+    ForwardedFrame = 7,
 }

@@ -28,7 +28,7 @@ internal static class TransportHeader
     /// <summary>Parses the header of a transport datagram; <c>false</c> when it is not a well-formed one.</summary>
     public static bool TryRead(ReadOnlySpan<byte> datagram, out ContentKind kind, out uint receiverIndex, out ulong counter)
     {
-        if (datagram.Length < MinimumDatagramLength || datagram[0] != (byte)MessageType.TransportData || datagram[2] != 0 || datagram[3] != 0 || datagram[1] > (byte)ContentKind.EchoReply)
+        if (datagram.Length < MinimumDatagramLength || datagram[0] != (byte)MessageType.TransportData || datagram[2] != 0 || datagram[3] != 0 || datagram[1] > (byte)ContentKind.ForwardedFrame)
         {
             kind = default;
             receiverIndex = 0;

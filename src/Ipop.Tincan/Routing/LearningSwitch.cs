@@ -7,8 +7,9 @@ namespace Ipop.Tincan;
 /// <summary>
 /// Layer-2 forwarding for TAP ("switch") mode: learns which link each source MAC lives behind,
 /// sends known unicast to that link, and floods broadcast, multicast and unknown unicast to every
-/// connected link. Frames from a link are only ever written to the local interface, never sent to
-/// another link (split horizon), so a full mesh cannot loop.
+/// connected link. In a full mesh, frames from a link are only ever written to the local interface, never sent to
+/// another link (split horizon), so the mesh cannot loop. In a structured overlay (<see cref="SetRingPosition(ulong)"/>)
+/// frames cross members: floods are bounded along the ring, and stations heard through a hop are reached through it.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -26,6 +27,13 @@ namespace Ipop.Tincan;
 /// <see cref="MaxStations"/> learned entries are kept: when full, expired ones go first, then the oldest
 /// eighth (counted in <see cref="Evicted"/>), so a flood of made-up source MACs costs a bounded table.
 /// </para>
+/// <para>
+/// Structured overlays (docs/routing.md, "TAP mode"): a frame that arrived forwarded by a member teaches the switch that
+/// its source is behind the link it came on, "through a hop". Such a frame may come from any MAC but the local one (or a
+/// station on our side that has not aged out), a group address, or a MAC bound to another link (a direct neighbour
+/// cannot be impersonated). A station learned on another link is accepted over this one too (paths are asymmetric) and
+/// moves here once silent on its own link for <see cref="MoveHoldTime"/>. Plain frames keep the rules above.
+/// </para>
 /// </remarks>
 public sealed class LearningSwitch : IPacketRouter
 {
@@ -35,6 +43,7 @@ public sealed class LearningSwitch : IPacketRouter
     private const int EthernetHeaderLength = 14;
     private readonly ConcurrentDictionary<ulong, Station> _stations = new();
     private readonly ConcurrentDictionary<ITincanLink, Binding> _bindings = new(ReferenceEqualityComparer.Instance);
+    private readonly ConcurrentDictionary<ITincanLink, ulong> _positions = new(ReferenceEqualityComparer.Instance);
     private readonly Lock _evictGate = new();
     private readonly TimeProvider _time;
     private readonly long _agingTicks;
@@ -42,6 +51,8 @@ public sealed class LearningSwitch : IPacketRouter
     private int _learned;
     private long _evicted;
     private long _refused;
+    private long _position;
+    private int _structured;
 
     /// <summary>Creates a switch.</summary>
     /// <param name="agingTime">How long a learned MAC stays without traffic (default 300 s).</param>
@@ -112,6 +123,42 @@ public sealed class LearningSwitch : IPacketRouter
         }
     }
 
+    /// <summary>
+    /// Structured overlays: this node's ring position. Once set, frames cross members: broadcast, multicast and unknown
+    /// unicast go out as a bounded flood, and stations learned through a hop are reached through it.
+    /// </summary>
+    /// <param name="position">The first 8 bytes (big-endian) of the SHA-256 of the member id, as the controller orders the ring.</param>
+    public void SetRingPosition(ulong position)
+    {
+        Interlocked.Exchange(ref _position, unchecked((long)position));
+        Volatile.Write(ref _structured, 1);
+    }
+
+    /// <summary>The ring position of the member at the other end of <paramref name="link"/> (structured overlays).</summary>
+    /// <param name="link">A link to a member.</param>
+    /// <param name="position">That member's ring position; a flood goes out only on links whose position is known.</param>
+    public void SetRingPosition(ITincanLink link, ulong position)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        _positions[link] = position;
+    }
+
+    /// <summary>This node's ring position, once <see cref="SetRingPosition(ulong)"/> made the switch part of a structured overlay.</summary>
+    internal bool TryGetRingPosition(out ulong position)
+    {
+        if (Volatile.Read(ref _structured) == 0)
+        {
+            position = 0;
+            return false;
+        }
+
+        position = unchecked((ulong)Interlocked.Read(ref _position));
+        return true;
+    }
+
+    /// <summary>The ring position of the member behind <paramref name="link"/>, if the controller set it.</summary>
+    internal bool TryGetRingPosition(ITincanLink link, out ulong position) => _positions.TryGetValue(link, out position);
+
     /// <summary>Marks <paramref name="mac"/> as this node's own (its TAP device): no link may send from it.</summary>
     public void SetLocal(PhysicalAddress mac)
     {
@@ -128,11 +175,23 @@ public sealed class LearningSwitch : IPacketRouter
     }
 
     /// <inheritdoc />
-    public RouteDecision RouteOutbound(Span<byte> packet)
+    public RouteDecision RouteOutbound(Span<byte> packet) => RouteFrame(packet, out ITincanLink? link) switch
     {
+        SwitchRoute.Direct or SwitchRoute.ThroughHop => RouteDecision.To(link!),
+        SwitchRoute.Flood => RouteDecision.Flood,
+        _ => RouteDecision.Drop,
+    };
+
+    /// <summary>
+    /// <see cref="RouteOutbound"/> for the data plane of a structured overlay, which must tell a station learned directly
+    /// (a plain frame to its link) from one learned through a hop (a forwarded frame to the link it was heard from).
+    /// </summary>
+    internal SwitchRoute RouteFrame(Span<byte> packet, out ITincanLink? link)
+    {
+        link = null;
         if (packet.Length < EthernetHeaderLength)
         {
-            return RouteDecision.Drop;
+            return SwitchRoute.Drop;
         }
 
         LearnLocal(packet.Slice(6, 6));
@@ -140,24 +199,99 @@ public sealed class LearningSwitch : IPacketRouter
         // I/G bit: group (broadcast/multicast) addresses always flood.
         if ((packet[0] & 1) != 0)
         {
-            return RouteDecision.Flood;
+            return SwitchRoute.Flood;
         }
 
         if (_stations.TryGetValue(ReadMac(packet), out Station? station))
         {
             if (station.Link is null)
             {
-                return RouteDecision.Drop; // a station on our side (our NIC, or behind our bridge): nothing for a peer
+                return SwitchRoute.Drop; // a station on our side (our NIC, or behind our bridge): nothing for a peer
             }
 
-            if ((station.Bound || _time.GetTimestamp() - Volatile.Read(ref station.LastSeen) < _agingTicks)
-                && station.Link.Status.State == LinkState.Connected)
+            if (IsReachable(station))
             {
-                return RouteDecision.To(station.Link);
+                link = station.Link;
+                return station.Hop ? SwitchRoute.ThroughHop : SwitchRoute.Direct;
             }
         }
 
-        return RouteDecision.Flood;
+        return SwitchRoute.Flood;
+    }
+
+    /// <summary>
+    /// Structured overlays: where a unicast frame that arrived forwarded goes next. The link its destination is behind
+    /// (learned directly or through a hop), or <c>null</c> to deliver it here: the destination is on this node's side,
+    /// a group address, unknown, or behind a link that is down.
+    /// </summary>
+    internal ITincanLink? NextHop(ReadOnlySpan<byte> frame)
+    {
+        if (frame.Length < EthernetHeaderLength || (frame[0] & 1) != 0)
+        {
+            return null;
+        }
+
+        return _stations.TryGetValue(ReadMac(frame), out Station? station) && station.Link is not null && IsReachable(station) ? station.Link : null;
+    }
+
+    /// <summary>
+    /// Structured overlays: the spoof check and learning for a frame that arrived forwarded on <paramref name="from"/>
+    /// (see the type's remarks). Its source is learned as behind <paramref name="from"/> through a hop.
+    /// </summary>
+    /// <returns><c>false</c> (counted in <see cref="Refused"/>) when the source may not come from a member's hop.</returns>
+    internal bool AcceptForwarded(ITincanLink from, ReadOnlySpan<byte> frame)
+    {
+        ArgumentNullException.ThrowIfNull(from);
+        if (frame.Length < EthernetHeaderLength)
+        {
+            return false;
+        }
+
+        ReadOnlySpan<byte> source = frame.Slice(6, 6);
+        if ((source[0] & 1) != 0)
+        {
+            return Refuse();
+        }
+
+        ulong mac = ReadMac(source);
+        long now = _time.GetTimestamp();
+        if (_stations.TryGetValue(mac, out Station? station))
+        {
+            if (ReferenceEquals(station.Link, from))
+            {
+                // Learned directly stays direct: a neighbour's own frames come both plain and as flood copies.
+                Volatile.Write(ref station.LastSeen, now);
+                return true;
+            }
+
+            long silent = now - Volatile.Read(ref station.LastSeen);
+            if (station.Bound || (station.Link is null && silent < _agingTicks))
+            {
+                // Our own MAC, a station on our side, or a neighbour's negotiated MAC: no member may send from those.
+                return Refuse();
+            }
+
+            if (station.Link is not null && silent < _moveHoldTicks && station.Link.Status.State == LinkState.Connected)
+            {
+                // Paths are asymmetric: the frame is genuine, but one frame on another path does not re-point the station.
+                return true;
+            }
+
+            _stations.TryUpdate(mac, new Station(from, now, bound: false, hop: true), station);
+            return true;
+        }
+
+        if (Volatile.Read(ref _learned) >= MaxStations)
+        {
+            Evict();
+        }
+
+        if (_stations.TryAdd(mac, new Station(from, now, bound: false, hop: true)))
+        {
+            Interlocked.Increment(ref _learned);
+        }
+
+        return true;
     }
 
     /// <inheritdoc />
@@ -193,6 +327,13 @@ public sealed class LearningSwitch : IPacketRouter
         {
             if (ReferenceEquals(station.Link, from))
             {
+                if (station.Hop)
+                {
+                    // A plain frame from the link a station was heard through: it is right behind that link after all.
+                    _stations.TryUpdate(mac, new Station(from, now, bound: false), station);
+                    return true;
+                }
+
                 Volatile.Write(ref station.LastSeen, now);
                 return true;
             }
@@ -223,12 +364,13 @@ public sealed class LearningSwitch : IPacketRouter
         return true;
     }
 
-    /// <summary>Forgets every station behind <paramref name="link"/> and its binding (the link went away).</summary>
+    /// <summary>Forgets every station behind <paramref name="link"/>, its binding and its ring position (the link went away).</summary>
     public void Forget(ITincanLink link)
     {
         lock (_evictGate)
         {
             _bindings.TryRemove(link, out _);
+            _positions.TryRemove(link, out _);
             foreach (KeyValuePair<ulong, Station> pair in _stations)
             {
                 if (ReferenceEquals(pair.Value.Link, link) && _stations.TryRemove(pair) && !pair.Value.Bound)
@@ -302,6 +444,10 @@ public sealed class LearningSwitch : IPacketRouter
         }
     }
 
+    private bool IsReachable(Station station) =>
+        (station.Bound || _time.GetTimestamp() - Volatile.Read(ref station.LastSeen) < _agingTicks)
+        && station.Link!.Status.State == LinkState.Connected;
+
     private bool Refuse()
     {
         Interlocked.Increment(ref _refused);
@@ -350,13 +496,16 @@ public sealed class LearningSwitch : IPacketRouter
     private static ulong ReadMac(ReadOnlySpan<byte> six) =>
         ((ulong)BinaryPrimitives.ReadUInt16BigEndian(six) << 32) | BinaryPrimitives.ReadUInt32BigEndian(six[2..]);
 
-    private sealed class Station(ITincanLink? link, long lastSeen, bool bound)
+    private sealed class Station(ITincanLink? link, long lastSeen, bool bound, bool hop = false)
     {
         /// <summary>The link the station is behind; <c>null</c> for this node's own MAC.</summary>
         public readonly ITincanLink? Link = link;
 
         /// <summary>Negotiated (or local): never ages, never moves.</summary>
         public readonly bool Bound = bound;
+
+        /// <summary>Learned through a hop (a forwarded frame): the link is the way toward it, not its member.</summary>
+        public readonly bool Hop = hop;
 
         public long LastSeen = lastSeen;
     }

@@ -67,7 +67,7 @@ public sealed class WireFormatTests
     [Fact]
     public void Transport_header_round_trips()
     {
-        Gen.Select(Gen.Byte[0, 6], Gen.UInt, Gen.ULong).Sample((kind, index, counter) =>
+        Gen.Select(Gen.Byte[0, 7], Gen.UInt, Gen.ULong).Sample((kind, index, counter) =>
         {
             byte[] datagram = new byte[TransportHeader.MinimumDatagramLength];
             TransportHeader.Write(datagram, (ContentKind)kind, index, counter);
@@ -111,7 +111,7 @@ public sealed class WireFormatTests
         reserved[2] = 1;
         Assert.False(TransportHeader.TryRead(reserved, out _, out _, out _));
         byte[] kind = (byte[])ok.Clone();
-        kind[1] = 7; // the first kind after EchoReply
+        kind[1] = 8; // the first kind after ForwardedFrame
         Assert.False(TransportHeader.TryRead(kind, out _, out _, out _));
         byte[] type = (byte[])ok.Clone();
         type[0] = 4;

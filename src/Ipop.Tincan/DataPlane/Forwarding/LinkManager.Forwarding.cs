@@ -24,13 +24,16 @@ internal sealed partial class LinkManager
     private byte[]? _forwardBuffer;
     private PerSecondBudget? _forwardingAnswers;
 
+    /// <summary>Receive thread only: big enough for a forwarded frame's shim on top of a full-size payload.</summary>
+    private byte[] ForwardBuffer => _forwardBuffer ??= GC.AllocateUninitializedArray<byte>(DatagramLayout.BufferSize(MaxPayload + ForwardedFrameHeader.Length));
+
     /// <summary>Receive thread, inside <paramref name="binding"/>: sends <paramref name="packet"/> from <paramref name="from"/> on over <paramref name="to"/>.</summary>
     private void ForwardPacket(InterfaceBinding binding, TincanLink from, ITincanLink? to, Span<byte> packet)
     {
         if (to is not TincanLink next || !ReferenceEquals(next.Manager, this) || binding.Nic.Mode != VirtualInterfaceMode.Tun)
         {
-            // A frame has no hop limit to stop a loop (TAP forwarding needs a shim header: docs/routing.md), and a link of
-            // another node cannot seal for this one.
+            // A frame has no hop limit to stop a loop (frames cross members only as forwarded frames with their shim:
+            // Forwarding/LinkManager.FrameForwarding.cs), and a link of another node cannot seal for this one.
             from.CountDrop(DropReason.NotForwardable);
             return;
         }
@@ -54,7 +57,7 @@ internal sealed partial class LinkManager
             return;
         }
 
-        byte[] buffer = _forwardBuffer ??= GC.AllocateUninitializedArray<byte>(DatagramLayout.BufferSize(MaxPayload));
+        byte[] buffer = ForwardBuffer;
         if (hops <= 1)
         {
             // RFC 1812 section 5.3.1: a router must not forward a packet whose TTL it would take to 0.
@@ -111,7 +114,7 @@ internal sealed partial class LinkManager
                 break;
             case InboundDropReason.Unreachable when !tap:
                 link.CountDrop(DropReason.NoRoute);
-                byte[] buffer = _forwardBuffer ??= GC.AllocateUninitializedArray<byte>(DatagramLayout.BufferSize(MaxPayload));
+                byte[] buffer = ForwardBuffer;
                 Span<byte> local = stackalloc byte[16];
                 Answer(link, buffer, IcmpUnreachable.Write(packet, buffer.AsSpan(DatagramLayout.PayloadOffset), LocalAddress(binding, packet, local)));
                 break;

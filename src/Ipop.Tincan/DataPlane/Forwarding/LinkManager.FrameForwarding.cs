@@ -1,0 +1,244 @@
+using Ipop.Tincan.DataPlane.Mtu;
+using Ipop.Tincan.DataPlane.Udp;
+using Ipop.Tincan.Protocol;
+
+namespace Ipop.Tincan.DataPlane;
+
+/// <summary>
+/// Frames across members of a structured overlay in switch (TAP) mode (issue 16, docs/routing.md "TAP mode"): a frame
+/// for a station learned through a hop, and every flood, travels as a <see cref="ContentKind.ForwardedFrame"/> whose
+/// 12-byte shim carries a hop count and, for a flood, the end of the ring range the copy still covers.
+/// </summary>
+/// <remarks>
+/// The NIC thread writes the shim into the slot's header room in front of the frame, so the frame is not copied; each
+/// copy is sealed from there into the flood buffer. The receive thread rewrites the shim of the arrived plaintext in
+/// place (hops, bound) and seals each copy into its forward buffer; the frame itself, delivered to the interface
+/// afterwards (or in the receive batch's write), is not touched by a flood. Nothing here allocates per frame.
+/// </remarks>
+internal sealed partial class LinkManager
+{
+    private const int EthernetHeaderLength = 14;
+
+    // Scratch of the NIC thread and of the receive thread: the two never share one.
+    private readonly FloodFanout _nicFanout = new();
+    private readonly FloodFanout _receiveFanout = new();
+
+    /// <summary>NIC thread: a frame from the interface of a member of a structured overlay.</summary>
+    private void RouteFrame(InterfaceBinding binding, LearningSwitch router, ulong self, Memory<byte> slot, int length, DatagramBatch sends, byte[] sealBuffer)
+    {
+        Span<byte> span = slot.Span;
+        Span<byte> frame = span.Slice(TincanLink.PayloadOffset, length);
+
+        // The slot's header room in front of the frame is free until the slot is sealed in place, which only a plain
+        // frame is: the shim goes there, and a forwarded frame is sealed from the slot into the flood buffer.
+        Span<byte> payload = span.Slice(TincanLink.PayloadOffset - ForwardedFrameHeader.Length, ForwardedFrameHeader.Length + length);
+        switch (router.RouteFrame(frame, out ITincanLink? to))
+        {
+            case SwitchRoute.Direct when to is TincanLink link && ReferenceEquals(link.Manager, this):
+                if (FitOutbound(VirtualInterfaceMode.Tap, binding.Nic, link, frame, sealBuffer))
+                {
+                    link.QueuePacket(slot, length, sends);
+                }
+
+                break;
+            case SwitchRoute.ThroughHop when to is TincanLink link && ReferenceEquals(link.Manager, this):
+                // Sent at once, after what is queued, to keep the order of the interface's frames.
+                SendQueued(sends);
+                ClampForwarded(link, frame);
+                ForwardedFrameHeader.Write(payload, ForwardedFrameHeader.HopLimit, flood: false, bound: 0);
+                link.NotePacketSize(payload.Length);
+                link.SendPayload(sealBuffer, payload, ContentKind.ForwardedFrame);
+                break;
+            case SwitchRoute.Flood:
+                SendQueued(sends);
+                ForwardedFrameHeader.Write(payload, ForwardedFrameHeader.HopLimit, flood: true, bound: self);
+                SendFlood(router, self, self, from: null, payload, sealBuffer, _nicFanout);
+                break;
+            default:
+                Drops.Add(DropReason.NoRoute);
+                break;
+        }
+    }
+
+    /// <summary>Receive thread: a forwarded frame from <paramref name="link"/> (shim, then frame).</summary>
+    private void OnForwardedFrame(TincanLink link, Span<byte> payload, Memory<byte> batchable)
+    {
+        InterfaceBinding? binding = Volatile.Read(ref _binding);
+        if (binding is null)
+        {
+            Drops.Add(DropReason.NoInterface);
+            return;
+        }
+
+        binding.Enter();
+        try
+        {
+            // Re-read after Enter's full fence, as DeliverToInterface does (the detach race).
+            if (!ReferenceEquals(Volatile.Read(ref _binding), binding))
+            {
+                Drops.Add(DropReason.NoInterface);
+                return;
+            }
+
+            if (binding.Router is not LearningSwitch router || binding.Nic.Mode != VirtualInterfaceMode.Tap || !router.TryGetRingPosition(out ulong self))
+            {
+                // Not a member of a structured overlay: this node knows no ring range to pass a flood on in, and a mesh
+                // has no hops.
+                link.CountDrop(DropReason.NotForwardable);
+                return;
+            }
+
+            if (!ForwardedFrameHeader.TryRead(payload, out byte hops, out bool flood, out ulong bound) || payload.Length < ForwardedFrameHeader.Length + EthernetHeaderLength)
+            {
+                link.CountDrop(DropReason.Malformed);
+                return;
+            }
+
+            Span<byte> frame = payload[ForwardedFrameHeader.Length..];
+            if (!router.AcceptForwarded(link, frame))
+            {
+                // Checked before anything goes on: a spoofed frame is neither delivered nor forwarded.
+                link.CountDrop(DropReason.SpoofedMac);
+                if (Drops.ShouldLog(DropReason.SpoofedMac))
+                {
+                    long count = link.DroppedSpoofedCount;
+                    LogSpoofed(_logger, link.Peer.Value, "MAC", count);
+                }
+
+                return;
+            }
+
+            Memory<byte> deliverable = batchable.IsEmpty ? batchable : batchable[ForwardedFrameHeader.Length..];
+            if (flood)
+            {
+                // Every member delivers its copy: the interface (its kernel bridge) drops a frame not for it.
+                SendFlood(router, self, bound, link, payload, ForwardBuffer, _receiveFanout);
+                WriteInbound(binding, link, frame, deliverable);
+                return;
+            }
+
+            ITincanLink? next = router.NextHop(frame);
+            if (next is null)
+            {
+                WriteInbound(binding, link, frame, deliverable);
+                return;
+            }
+
+            ForwardFrame(link, next, hops, payload);
+        }
+        finally
+        {
+            binding.Exit();
+        }
+    }
+
+    /// <summary>Receive thread: sends a unicast forwarded frame from <paramref name="from"/> on over <paramref name="to"/>.</summary>
+    private void ForwardFrame(TincanLink from, ITincanLink to, byte hops, Span<byte> payload)
+    {
+        if (to is not TincanLink next || !ReferenceEquals(next.Manager, this))
+        {
+            from.CountDrop(DropReason.NotForwardable);
+            return;
+        }
+
+        if (ReferenceEquals(next, from))
+        {
+            // The destination was learned behind the link the frame came on: the two members disagree, and passing it
+            // back would bounce it until its hops ran out.
+            from.CountDrop(DropReason.ForwardLoop);
+            if (Drops.ShouldLog(DropReason.ForwardLoop))
+            {
+                long count = Drops.Get(DropReason.ForwardLoop);
+                LogForwardLoop(_logger, from.Peer.Value, count);
+            }
+
+            return;
+        }
+
+        if (hops <= 1)
+        {
+            CountFrameHopLimit(from, next);
+            return;
+        }
+
+        payload[0] = (byte)(hops - 1);
+        ClampForwarded(next, payload[ForwardedFrameHeader.Length..]);
+        next.NotePacketSize(payload.Length);
+        if (next.SendPayload(ForwardBuffer, payload, ContentKind.ForwardedFrame))
+        {
+            next.CountForwarded(payload.Length);
+        }
+    }
+
+    /// <summary>
+    /// Sends the bounded flood copies of <paramref name="payload"/> (shim, then frame) that a member at
+    /// <paramref name="self"/> owes: as the originator (<paramref name="from"/> null, shim already written), or as a
+    /// receiver of a copy with <paramref name="bound"/> from <paramref name="from"/> (hops decremented here; the copies
+    /// count as forwarded on their links).
+    /// </summary>
+    private void SendFlood(LearningSwitch router, ulong self, ulong bound, TincanLink? from, Span<byte> payload, byte[] sealBuffer, FloodFanout fanout)
+    {
+        TincanLink[] links = _snapshot;
+        fanout.EnsureCapacity(links.Length);
+        TincanLink[] candidates = fanout.Links;
+        ulong[] positions = fanout.Positions;
+        int n = 0;
+        foreach (TincanLink link in links)
+        {
+            // Only links whose member has a ring position take part: the ranges are made of positions. The link a copy
+            // came on is never in its range unless a member lies about positions; skipping it costs such a liar nothing.
+            if (!ReferenceEquals(link, from) && link.IsConnected && router.TryGetRingPosition(link, out ulong position))
+            {
+                candidates[n] = link;
+                positions[n++] = position;
+            }
+        }
+
+        int count = BoundedFlood.Split(self, bound, originate: from is null, positions.AsSpan(0, n), fanout.Targets, fanout.Bounds);
+        if (count > 0 && from is not null)
+        {
+            if (payload[0] <= 1)
+            {
+                CountFrameHopLimit(from, candidates[fanout.Targets[0]]);
+                count = 0;
+            }
+            else
+            {
+                payload[0]--;
+            }
+        }
+
+        for (int j = 0; j < count; j++)
+        {
+            TincanLink next = candidates[fanout.Targets[j]];
+            ForwardedFrameHeader.WriteBound(payload, fanout.Bounds[j]);
+            if (next.SendPayload(sealBuffer, payload, ContentKind.ForwardedFrame) && from is not null)
+            {
+                next.CountForwarded(payload.Length);
+            }
+        }
+
+        // No references to links that may be removed before the next flood.
+        Array.Clear(candidates, 0, n);
+    }
+
+    private void CountFrameHopLimit(TincanLink from, TincanLink next)
+    {
+        from.CountDrop(DropReason.HopLimitExceeded);
+        if (Drops.ShouldLog(DropReason.HopLimitExceeded))
+        {
+            long count = Drops.Get(DropReason.HopLimitExceeded);
+            LogHopLimitExceeded(_logger, from.Peer.Value, next.Peer.Value, count);
+        }
+    }
+
+    /// <summary>A TCP SYN in a frame bound for another member: its segments must fit the next link with the shim on top.</summary>
+    private static void ClampForwarded(TincanLink next, Span<byte> frame)
+    {
+        int l3 = EthernetPayloadOffset(frame);
+        if (l3 >= 0)
+        {
+            MssClamp.Apply(frame[l3..], next.EffectiveMtu - ForwardedFrameHeader.Length - l3);
+        }
+    }
+}
