@@ -235,6 +235,13 @@ public sealed class LearningSwitch : IPacketRouter
     }
 
     /// <summary>
+    /// Structured overlays: true when the frame's destination is on this member's side (its interface, or a station
+    /// behind its bridge) or is a group address; false when this member does not know where it is.
+    /// </summary>
+    internal bool IsLocalDestination(ReadOnlySpan<byte> frame) =>
+        frame.Length >= EthernetHeaderLength && ((frame[0] & 1) != 0 || (_stations.TryGetValue(ReadMac(frame), out Station? station) && station.Link is null));
+
+    /// <summary>
     /// Structured overlays: the spoof check and learning for a frame that arrived forwarded on <paramref name="from"/>
     /// (see the type's remarks). Its source is learned as behind <paramref name="from"/> through a hop.
     /// </summary>

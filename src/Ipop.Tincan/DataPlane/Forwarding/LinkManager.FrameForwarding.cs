@@ -119,6 +119,18 @@ internal sealed partial class LinkManager
             ITincanLink? next = router.NextHop(frame);
             if (next is null)
             {
+                if (!router.IsLocalDestination(frame))
+                {
+                    // The path learned upstream ends here: the link toward the destination went (a re-plan released it)
+                    // or its entry aged out. Dropping would lose every frame until the sender's ARP entry failed (seconds);
+                    // flooding it on from here reaches the destination, whose reply teaches the path again. The range is
+                    // the ring from here round to the member it came from, which had it (its own sender may get a copy
+                    // back and drop it as spoofed: a rare, counted echo).
+                    bool fromKnown = router.TryGetRingPosition(link, out ulong upTo);
+                    ForwardedFrameHeader.Write(payload, hops, flood: true, bound: fromKnown ? upTo : self);
+                    SendFlood(router, self, fromKnown ? upTo : self, link, payload, ForwardBuffer, _receiveFanout, originate: !fromKnown);
+                }
+
                 WriteInbound(binding, link, frame, deliverable);
                 return;
             }
@@ -175,7 +187,11 @@ internal sealed partial class LinkManager
     /// receiver of a copy with <paramref name="bound"/> from <paramref name="from"/> (hops decremented here; the copies
     /// count as forwarded on their links).
     /// </summary>
-    private void SendFlood(LearningSwitch router, ulong self, ulong bound, TincanLink? from, Span<byte> payload, byte[] sealBuffer, FloodFanout fanout)
+    /// <remarks>
+    /// <paramref name="originate"/> with a <paramref name="from"/>: a unicast frame whose destination this member does not
+    /// know, flooded on from here over every link but the one it came on (whose range the neighbour before it covers).
+    /// </remarks>
+    private void SendFlood(LearningSwitch router, ulong self, ulong bound, TincanLink? from, Span<byte> payload, byte[] sealBuffer, FloodFanout fanout, bool originate = false)
     {
         TincanLink[] links = _snapshot;
         fanout.EnsureCapacity(links.Length);
@@ -193,7 +209,7 @@ internal sealed partial class LinkManager
             }
         }
 
-        int count = BoundedFlood.Split(self, bound, originate: from is null, positions.AsSpan(0, n), fanout.Targets, fanout.Bounds);
+        int count = BoundedFlood.Split(self, bound, originate: originate || from is null, positions.AsSpan(0, n), fanout.Targets, fanout.Bounds);
         if (count > 0 && from is not null)
         {
             if (payload[0] <= 1)

@@ -97,6 +97,33 @@ public sealed class FrameForwardingTests
     }
 
     [Fact]
+    public async Task A_unicast_frame_for_a_mac_this_hop_does_not_know_is_flooded_on_from_it_and_arrives()
+    {
+        await using Ring ring = await Ring.StartAsync(5);
+        (RingMember a, RingMember b, RingMember c, RingMember d, RingMember e) = (ring[0], ring[1], ring[2], ring[3], ring[4]);
+
+        // A believes D is behind B (as after a re-plan released the link B had learned D through): B has never heard of
+        // D's MAC. Dropping it would lose every frame until A's ARP entry failed; B floods it on over its other links.
+        byte[] toD = RingMember.Frame(d.MacBytes, a.MacBytes, length: 200);
+        a.SendForwarded(b, hops: ForwardedFrameHeader.HopLimit, flood: false, bound: 0, toD);
+        Assert.Equal(toD, d.Nic.TakeWritten(Wait));
+        Assert.Equal(1, b.Forwarded(c));
+        Assert.Equal(0, b.Forwarded(a)); // not back where it came from
+
+        // The flood's range runs from B round to A; E, A's neighbour, gets a copy through D and refuses it (A's MAC is
+        // bound to E's link to A: a neighbour cannot be impersonated), the one counted cost of the repair.
+        await TestNode.WaitUntilAsync(() => e.Dropped(DropReason.SpoofedMac) == 1, "A's neighbour E refusing the copy from D", Wait);
+        Assert.Equal(0, ring.Members.Sum(m => m.Dropped(DropReason.HopLimitExceeded) + m.Dropped(DropReason.ForwardLoop)) + a.Dropped(DropReason.SpoofedMac) + d.Dropped(DropReason.SpoofedMac));
+
+        // D's answer teaches the path back: it is a unicast to A, which D learned behind C from the flood.
+        byte[] answer = RingMember.Frame(a.MacBytes, d.MacBytes, length: 150);
+        d.Nic.Inject(answer);
+        Assert.Equal(answer, a.Nic.TakeWritten(Wait));
+        Assert.Null(e.Nic.TakeWritten(Absent));
+        Assert.Equal(1, e.Dropped(DropReason.SpoofedMac));
+    }
+
+    [Fact]
     public async Task A_full_size_frame_crosses_a_hop_with_its_shim_on_top()
     {
         await using RingMember a = await RingMember.StartAsync("A", 1, 1000);
