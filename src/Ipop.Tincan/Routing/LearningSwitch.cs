@@ -272,9 +272,17 @@ public sealed class LearningSwitch : IPacketRouter
             }
 
             long silent = now - Volatile.Read(ref station.LastSeen);
+            if (station.Bound && station.Link is not null && station.Link.Status.State != LinkState.Connected)
+            {
+                // The negotiated MAC of a member whose link to us is not up (still connecting, or stuck there while the
+                // other side no longer wants it): that member is reachable only through others, as one without a link
+                // is. Delivered, and the binding stays for when the link comes up; frames to it meanwhile are flooded.
+                return true;
+            }
+
             if (station.Bound || (station.Link is null && silent < _agingTicks))
             {
-                // Our own MAC, a station on our side, or a neighbour's negotiated MAC: no member may send from those.
+                // Our own MAC, a station on our side, or a connected neighbour's negotiated MAC: no member may send from those.
                 return Refuse();
             }
 

@@ -89,6 +89,30 @@ public sealed class LearningSwitchStructuredTests
     }
 
     [Fact]
+    public void A_neighbours_negotiated_mac_comes_through_others_while_its_link_is_not_up()
+    {
+        var time = new FakeTimeProvider();
+        var sw = new LearningSwitch(TimeSpan.FromSeconds(300), time);
+        sw.SetRingPosition(100);
+        var alice = new FakeLink("alice", LinkState.Connecting);
+        var bob = new FakeLink("bob");
+        Assert.True(sw.Bind(alice, Mac(Alice), bridge: false));
+
+        // Alice's link is stuck connecting (the lab saw one for 80 s while the other side no longer wanted it): she is
+        // reached only through others, and refusing her frames there would cut her off. Delivered, not learned.
+        Assert.True(sw.AcceptForwarded(bob, Frame(Broadcast, Alice)));
+        Assert.True(sw.AcceptForwarded(bob, Frame(Local, Alice)));
+        Assert.Equal(RouteAction.Flood, sw.RouteOutbound(Frame(Alice, Local)).Action);
+        Assert.Equal(0, sw.Refused);
+
+        // Once her link is up, her MAC is hers to use on it alone again.
+        alice.Status = new LinkStatus(LinkState.Connected, LinkPath.DirectHost, LinkFailureReason.None);
+        Assert.False(sw.AcceptForwarded(bob, Frame(Broadcast, Alice)));
+        Assert.Same(alice, sw.RouteOutbound(Frame(Alice, Local)).Link);
+        Assert.Equal(1, sw.Refused);
+    }
+
+    [Fact]
     public void A_station_on_our_side_cannot_be_claimed_by_a_forwarded_frame_until_it_ages_out()
     {
         var time = new FakeTimeProvider();
