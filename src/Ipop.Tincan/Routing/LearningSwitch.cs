@@ -245,8 +245,14 @@ public sealed class LearningSwitch : IPacketRouter
     /// Structured overlays: the spoof check and learning for a frame that arrived forwarded on <paramref name="from"/>
     /// (see the type's remarks). Its source is learned as behind <paramref name="from"/> through a hop.
     /// </summary>
+    /// <param name="from">The link the frame came on.</param>
+    /// <param name="frame">The Ethernet frame.</param>
+    /// <param name="transit">
+    /// A unicast this member only passes on: a source bound to another link (a neighbour's negotiated MAC) is accepted
+    /// and not learned, because a path learned from floods may lead a neighbour's frame for someone else through others.
+    /// </param>
     /// <returns><c>false</c> (counted in <see cref="Refused"/>) when the source may not come from a member's hop.</returns>
-    internal bool AcceptForwarded(ITincanLink from, ReadOnlySpan<byte> frame)
+    internal bool AcceptForwarded(ITincanLink from, ReadOnlySpan<byte> frame, bool transit = false)
     {
         ArgumentNullException.ThrowIfNull(from);
         if (frame.Length < EthernetHeaderLength)
@@ -272,7 +278,7 @@ public sealed class LearningSwitch : IPacketRouter
             }
 
             long silent = now - Volatile.Read(ref station.LastSeen);
-            if (station.Bound && station.Link is not null && station.Link.Status.State != LinkState.Connected)
+            if (station.Bound && station.Link is not null && (transit || station.Link.Status.State != LinkState.Connected))
             {
                 // The negotiated MAC of a member whose link to us is not up (still connecting, or stuck there while the
                 // other side no longer wants it): that member is reachable only through others, as one without a link

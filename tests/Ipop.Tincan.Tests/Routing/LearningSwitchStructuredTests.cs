@@ -105,9 +105,11 @@ public sealed class LearningSwitchStructuredTests
         Assert.Equal(RouteAction.Flood, sw.RouteOutbound(Frame(Alice, Local)).Action);
         Assert.Equal(0, sw.Refused);
 
-        // Once her link is up, her MAC is hers to use on it alone again.
+        // Once her link is up, her MAC is hers to use on it alone again, except in a unicast we only pass on: a path
+        // learned from floods may lead her frames for someone else through bob.
         alice.Status = new LinkStatus(LinkState.Connected, LinkPath.DirectHost, LinkFailureReason.None);
         Assert.False(sw.AcceptForwarded(bob, Frame(Broadcast, Alice)));
+        Assert.True(sw.AcceptForwarded(bob, Frame(Carol, Alice), transit: true));
         Assert.Same(alice, sw.RouteOutbound(Frame(Alice, Local)).Link);
         Assert.Equal(1, sw.Refused);
     }

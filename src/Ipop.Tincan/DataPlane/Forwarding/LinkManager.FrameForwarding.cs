@@ -94,7 +94,12 @@ internal sealed partial class LinkManager
             }
 
             Span<byte> frame = payload[ForwardedFrameHeader.Length..];
-            if (!router.AcceptForwarded(link, frame))
+
+            // A unicast that only passes through (its destination is behind another link) is not this member's to
+            // judge by its source: paths learned from floods are arbitrary, so a neighbour's frame for someone else can
+            // legitimately reach us through a third member.
+            bool transit = !flood && router.NextHop(frame) is { } onward && !ReferenceEquals(onward, link);
+            if (!router.AcceptForwarded(link, frame, transit))
             {
                 // Checked before anything goes on: a spoofed frame is neither delivered nor forwarded.
                 link.CountDrop(DropReason.SpoofedMac);
