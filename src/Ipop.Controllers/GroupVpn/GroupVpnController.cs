@@ -171,14 +171,9 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         if (link is not null)
         {
             _linkOf[peer] = link;
-            if (_options.Mode == "tap")
+            if (message.Mac is { } mac && _options.Mode == "tap" && !_switch.Bind(link, mac, message.Bridge))
             {
-                // The switch's bounded flood splits the ring between the links by their members' positions.
-                _switch.SetRingPosition(link, RingPosition.Of(peer.Value));
-                if (message.Mac is { } mac && !_switch.Bind(link, mac, message.Bridge))
-                {
-                    LogMacRefused(_logger, peer.Value, mac.ToString());
-                }
+                LogMacRefused(_logger, peer.Value, mac.ToString());
             }
         }
 

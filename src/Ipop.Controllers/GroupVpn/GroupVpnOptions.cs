@@ -127,6 +127,10 @@ public sealed class GroupVpnOptions
         {
             errors.Add($"GroupVpn:Topology must be 'mesh', 'structured' or 'auto', got '{Topology}'.");
         }
+        else if (Topology == "structured" && Mode != "tun")
+        {
+            errors.Add("GroupVpn:Topology 'structured' needs GroupVpn:Mode 'tun' (switch mode does not forward frames between members yet); use 'mesh' or 'auto' (which stays a mesh in switch mode).");
+        }
 
         if (StructuredAbove is < 3 or > 100_000)
         {
