@@ -84,7 +84,13 @@ public sealed partial class ControllerApiServer
         IControllerRouter router = _routers.Create(mode);
         try
         {
-            _tincan.AttachInterface(nic, router is PrefixRouter prefixes ? prefixes.Table : router);
+            // The built-in routers hand Tincan the data plane's own types: it forwards between members only through them.
+            _tincan.AttachInterface(nic, router switch
+            {
+                PrefixRouter prefixes => prefixes.Table,
+                MacRouter macs => macs.Switch,
+                _ => router,
+            });
         }
         catch (InvalidOperationException e)
         {
@@ -130,6 +136,7 @@ public sealed partial class ControllerApiServer
         Volatile.Write(ref _router, null);
         Volatile.Write(ref _nicInfo, null);
         Volatile.Write(ref _routes, _routes.Clear());
+        Volatile.Write(ref _ringPositions, _ringPositions.Clear());
         nic.Dispose();
     }
 
@@ -139,7 +146,7 @@ public sealed partial class ControllerApiServer
         if (kind != RouteKind.Direct && Volatile.Read(ref _nicInfo) is { Mode: "tap" } tap)
         {
             // Checked before the destination: "use args.mac" would be the wrong advice for a kind a switch cannot have.
-            throw ArgReader.Invalid("kind", $"'{RouteKinds.Name(kind)}' needs a tun interface; interface {tap.Name} is a tap interface, which routes by MAC address (the switch learns which link each address is behind) and does not forward frames between links (docs/routing.md, \"TAP mode\"). Leave out 'kind' (direct) and give args.mac.");
+            throw ArgReader.Invalid("kind", $"'{RouteKinds.Name(kind)}' needs a tun interface; interface {tap.Name} is a tap interface, which routes by MAC address (the switch learns which link each address is behind), and its frames cross members by ring position (ring.set), not by route kinds. Leave out 'kind' (direct) and give args.mac.");
         }
 
         (string key, IPNetwork? prefix, PhysicalAddress? mac) = ReadDestination(args);
@@ -175,6 +182,11 @@ public sealed partial class ControllerApiServer
         {
             // A host's own router written before overlay forwarding: the interface's default members say what is missing.
             throw new ApiException(ApiErrorCodes.Unsupported, $"The host's router cannot set a route of kind '{RouteKinds.Name(kind)}': {e.Message}");
+        }
+        catch (ArgumentException e) when (mac is not null)
+        {
+            // The built-in switch pins one MAC per link (LearningSwitch.Bind); its message says which and what to do.
+            throw ArgReader.Invalid("mac", e.Message);
         }
 
         Volatile.Write(ref _routes, _routes.SetItem(key, entry));

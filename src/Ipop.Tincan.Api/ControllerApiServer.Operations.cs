@@ -28,6 +28,7 @@ public sealed partial class ControllerApiServer
         ("route.set", true),
         ("route.remove", true),
         ("route.list", false),
+        ("ring.set", true),
         ("events.subscribe", false),
         ("log.set_level", false),
     ];
@@ -36,8 +37,10 @@ public sealed partial class ControllerApiServer
     /// Additions to existing operations that a client cannot detect from <see cref="OperationNames"/>, listed by
     /// <c>version</c>: a server from before an addition ignores an argument it does not know (compatibility rules), so
     /// a controller checks here before relying on one. <c>route.kind</c>: <c>route.set</c> takes <c>kind</c>.
+    /// <c>ring.position</c>: <c>ring.set</c>, and interface and link objects carry <c>ring_position</c> (a tap interface's
+    /// frames cross members; before it, a controller cannot tell from <c>ops</c> alone that the objects may carry it).
     /// </summary>
-    private static readonly string[] Features = ["route.kind"];
+    private static readonly string[] Features = ["route.kind", "ring.position"];
 
     private static readonly FrozenDictionary<string, bool> Operations = OperationTable.ToFrozenDictionary(o => o.Name, o => o.Mutating, StringComparer.Ordinal);
     private static readonly string[] OperationNames = [.. OperationTable.Select(o => o.Name)];
@@ -122,6 +125,7 @@ public sealed partial class ControllerApiServer
         "link.send_control" => SendControl(args),
         "route.set" => SetRoute(args),
         "route.remove" => RemoveRouteOp(args),
+        "ring.set" => SetRingPosition(args),
         _ => throw new InvalidOperationException($"Operation {op} is listed but has no handler."),
     };
 
@@ -179,6 +183,8 @@ public sealed partial class ControllerApiServer
             {
                 Program(route, link);
             }
+
+            ReapplyRingPosition(peer, link);
         }
 
         return Of(new LinkResult(Describe(link)), ApiJsonContext.Wire.LinkResult);
@@ -194,6 +200,7 @@ public sealed partial class ControllerApiServer
 
         _router?.RemoveRoutes(link);
         Volatile.Write(ref _routes, _routes.RemoveRange(_routes.Where(r => r.Value.Peer == peer).Select(r => r.Key)));
+        Volatile.Write(ref _ringPositions, _ringPositions.Remove(peer.Value));
         return Of(new RemovedResult(_tincan.RemoveLink(peer)), ApiJsonContext.Wire.RemovedResult);
     }
 
@@ -283,7 +290,7 @@ public sealed partial class ControllerApiServer
     private static ApiException NoLink(PeerId peer) =>
         new(ApiErrorCodes.NotFound, $"args.peer: there is no link to {ArgReader.Quote(peer.Value)}; link.create makes one.");
 
-    private static LinkInfo Describe(ITincanLink link)
+    private LinkInfo Describe(ITincanLink link)
     {
         LinkStatus status = link.Status;
         LinkStats s = link.GetStats();
@@ -303,7 +310,7 @@ public sealed partial class ControllerApiServer
             Describe(s.LocalCandidate),
             Describe(s.RemoteCandidate),
             s.LastReceived);
-        return new LinkInfo(link.Peer.Value, link.PeerKey.ToString(), Names.State(status.State), Names.Path(status.Path), Names.Reason(status.Reason), status.Detail, stats);
+        return new LinkInfo(link.Peer.Value, link.PeerKey.ToString(), Names.State(status.State), Names.Path(status.Path), Names.Reason(status.Reason), status.Detail, stats, RingPositionOf(link.Peer));
     }
 
     private static CandidateInfo? Describe(Candidate? c) =>

@@ -9,7 +9,7 @@ namespace Ipop.Tincan.Api;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The server calls the prefix methods only for TUN interfaces and the MAC methods only for TAP
+/// The server calls the prefix methods only for TUN interfaces and the MAC and ring-position methods only for TAP
 /// interfaces, so an implementation may throw <see cref="NotSupportedException"/> for the other kind.
 /// Writers are serialized by the server; <see cref="IPacketRouter"/> reads must stay lock-free.
 /// </para>
@@ -17,7 +17,9 @@ namespace Ipop.Tincan.Api;
 /// The overlay-forwarding members (<see cref="SetForwardingRoute"/>, <see cref="SetLocal"/>, <see cref="SetUnreachable"/>,
 /// <see cref="GetForwardedPackets"/>; docs/routing.md) came later: their default implementations throw
 /// <see cref="NotSupportedException"/>, which the server answers with <c>unsupported</c>, so a router written before
-/// them keeps compiling and working for direct routes.
+/// them keeps compiling and working for direct routes. The same holds for the structured-overlay members of a TAP
+/// router (<see cref="SetRingPosition(ulong)"/>, <see cref="SetRingPosition(ITincanLink, ulong)"/>; docs/routing.md,
+/// "TAP mode").
 /// </para>
 /// </remarks>
 public interface IControllerRouter : IPacketRouter
@@ -71,4 +73,24 @@ public interface IControllerRouter : IPacketRouter
     /// <exception cref="NotSupportedException">The router does not count (the default).</exception>
     long? GetForwardedPackets(IPNetwork prefix) =>
         throw new NotSupportedException($"{GetType().Name} does not count forwarded packets (IControllerRouter.GetForwardedPackets).");
+
+    /// <summary>
+    /// Structured overlays in TAP mode: this node's ring position, which makes frames cross members (broadcasts as a
+    /// bounded flood along the ring); see <see cref="LearningSwitch.SetRingPosition(ulong)"/>.
+    /// </summary>
+    /// <param name="position">The node's 64-bit ring position, as the controller orders the ring.</param>
+    /// <exception cref="NotSupportedException">The router does not forward frames between members (the default).</exception>
+    void SetRingPosition(ulong position) =>
+        throw new NotSupportedException($"{GetType().Name} does not implement ring positions (IControllerRouter.SetRingPosition(ulong)).");
+
+    /// <summary>
+    /// Structured overlays in TAP mode: the ring position of the member at the other end of <paramref name="link"/>,
+    /// replacing an earlier one; see <see cref="LearningSwitch.SetRingPosition(ITincanLink, ulong)"/>. Removing the
+    /// link's routes (<see cref="RemoveRoutes"/>) forgets it.
+    /// </summary>
+    /// <param name="link">A link to a member.</param>
+    /// <param name="position">That member's 64-bit ring position.</param>
+    /// <exception cref="NotSupportedException">The router does not forward frames between members (the default).</exception>
+    void SetRingPosition(ITincanLink link, ulong position) =>
+        throw new NotSupportedException($"{GetType().Name} does not implement ring positions (IControllerRouter.SetRingPosition(ITincanLink, ulong)).");
 }

@@ -52,7 +52,8 @@ public sealed class OperationTests
         TestClient c = await h.ConnectAsync();
         JsonElement r = await c.OkAsync("interface.create", """{"mode":"tap","mac":"02-00-5E-00-53-01"}""");
         Assert.Equal("02:00:5e:00:53:01", r.GetProperty("interface").GetProperty("mac").GetString());
-        Assert.IsType<Internal.MacRouter>(h.Tincan.Attached[0].Router);
+        // The built-in TAP router's own switch, so Tincan forwards frames between members once ring.set gives positions.
+        Assert.IsType<LearningSwitch>(h.Tincan.Attached[0].Router);
     }
 
     [Fact]
@@ -225,6 +226,8 @@ public sealed class OperationTests
         JsonElement r = await c.OkAsync("route.set", """{"peer":"b","mac":"02:00:5E:00:53:0B"}""");
         Assert.Equal("""{"route":{"mac":"02:00:5e:00:53:0b","peer":"b","kind":"direct"}}""", r.GetRawText());
         IPacketRouter router = h.Tincan.Attached[0].Router;
+        // The switch sends a station's frames to its link once the link is connected (until then it floods).
+        h.Tincan.Link("b").SetStatus(new LinkStatus(LinkState.Connected, LinkPath.DirectHost, LinkFailureReason.None));
         Assert.Same(h.Tincan.Link("b"), router.RouteOutbound(Packets.Ethernet(to: [0x02, 0, 0x5e, 0, 0x53, 0x0b], from: [0x02, 0, 0x5e, 0, 0x53, 0xaa])).Link);
         await c.OkAsync("route.remove", """{"mac":"02:00:5e:00:53:0b"}""");
         Assert.Equal(RouteAction.Flood, router.RouteOutbound(Packets.Ethernet(to: [0x02, 0, 0x5e, 0, 0x53, 0x0b], from: [0x02, 0, 0x5e, 0, 0x53, 0xaa])).Action);

@@ -17,6 +17,7 @@ public sealed class OwnershipTests
         { "link.send_control", """{"peer":"b","data":"aGk="}""" },
         { "route.set", """{"peer":"b","prefix":"198.19.0.2/32"}""" },
         { "route.remove", """{"prefix":"198.19.0.2/32"}""" },
+        { "ring.set", """{"position":"1000000000000000"}""" },
     };
 
     [Theory]

@@ -129,6 +129,71 @@ public sealed class RealTincanTests
         Assert.Empty(cNic.Written);
     }
 
+    [Fact]
+    public async Task Three_tap_nodes_given_ring_positions_through_the_api_carry_a_broadcast_from_a_to_c_once_and_c_answers_a_through_b()
+    {
+        await using ApiNode a = await ApiNode.StartAsync("a");
+        await using ApiNode b = await ApiNode.StartAsync("b");
+        await using ApiNode c = await ApiNode.StartAsync("c");
+        await a.Client.OkAsync("interface.create", """{"name":"ipop0","mode":"tap","mac":"02:00:5e:00:53:0a"}""");
+        await b.Client.OkAsync("interface.create", """{"name":"ipop0","mode":"tap","mac":"02:00:5e:00:53:0b"}""");
+        await c.Client.OkAsync("interface.create", """{"name":"ipop0","mode":"tap","mac":"02:00:5e:00:53:0c"}""");
+        string aDescriptor = (await a.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
+        string bDescriptor = (await b.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
+        string cDescriptor = (await c.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
+
+        // A chain on the ring a (1...) -> b (5...) -> c (9...): a-b and b-c are links, a and c are not.
+        await a.Client.OkAsync("link.create", $$"""{"peer":"b","descriptor":{{bDescriptor}}}""");
+        await b.Client.OkAsync("link.create", $$"""{"peer":"a","descriptor":{{aDescriptor}}}""");
+        await b.Client.OkAsync("link.create", $$"""{"peer":"c","descriptor":{{cDescriptor}}}""");
+        await c.Client.OkAsync("link.create", $$"""{"peer":"b","descriptor":{{bDescriptor}}}""");
+        await a.Client.OkAsync("route.set", """{"peer":"b","mac":"02:00:5e:00:53:0b"}""");
+        await b.Client.OkAsync("route.set", """{"peer":"a","mac":"02:00:5e:00:53:0a"}""");
+        await b.Client.OkAsync("route.set", """{"peer":"c","mac":"02:00:5e:00:53:0c"}""");
+        await c.Client.OkAsync("route.set", """{"peer":"b","mac":"02:00:5e:00:53:0b"}""");
+        await a.Client.OkAsync("ring.set", """{"peer":"b","position":"5000000000000000"}""");
+        await b.Client.OkAsync("ring.set", """{"peer":"a","position":"1000000000000000"}""");
+        await b.Client.OkAsync("ring.set", """{"peer":"c","position":"9000000000000000"}""");
+        await c.Client.OkAsync("ring.set", """{"peer":"b","position":"5000000000000000"}""");
+        await a.Client.OkAsync("ring.set", """{"position":"1000000000000000"}""");
+        await b.Client.OkAsync("ring.set", """{"position":"5000000000000000"}""");
+        await c.Client.OkAsync("ring.set", """{"position":"9000000000000000"}""");
+        await WaitConnectedAsync(a.Client, "b");
+        await WaitConnectedAsync(c.Client, "b");
+        FakeNic aNic = a.Interfaces.Nics.Single();
+        FakeNic bNic = b.Interfaces.Nics.Single();
+        FakeNic cNic = c.Interfaces.Nics.Single();
+        byte[] aMac = [0x02, 0x00, 0x5e, 0x00, 0x53, 0x0a];
+        byte[] cMac = [0x02, 0x00, 0x5e, 0x00, 0x53, 0x0c];
+
+        // An ARP request, say: b delivers it and passes it on to c (inside b's range up to a), c's range covers no one.
+        byte[] broadcast = Packets.Ethernet([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], aMac);
+        broadcast[20] = 1;
+        aNic.Inject(broadcast);
+        Assert.True(cNic.Written.TryTake(out byte[]? atC, Timeout), "a's broadcast did not arrive at c");
+        Assert.Equal(broadcast, atC);
+        Assert.True(bNic.Written.TryTake(out byte[]? atB, Timeout), "a's broadcast did not arrive at b");
+        Assert.Equal(broadcast, atB);
+        Assert.False(cNic.Written.TryTake(out _, TimeSpan.FromMilliseconds(300)), "c received a's broadcast twice");
+        Assert.Empty(aNic.Written);
+
+        // The reply: c learned a's MAC through b from the flood copy, so it goes to b, which passes it on to a.
+        byte[] reply = Packets.Ethernet(aMac, cMac);
+        reply[20] = 2;
+        cNic.Inject(reply);
+        Assert.True(aNic.Written.TryTake(out byte[]? atA, Timeout), "c's reply did not arrive at a");
+        Assert.Equal(reply, atA);
+        Assert.Empty(bNic.Written);
+
+        // b forwarded one frame each way (the flood copy to c, the reply to a), counted with the 12-byte shim.
+        JsonElement bToC = (await b.Client.OkAsync("link.query", """{"peer":"c"}""")).GetProperty("link");
+        JsonElement bToA = (await b.Client.OkAsync("link.query", """{"peer":"a"}""")).GetProperty("link");
+        Assert.Equal((1, 72), (bToC.GetProperty("stats").GetProperty("packets_forwarded").GetInt64(), bToC.GetProperty("stats").GetProperty("bytes_forwarded").GetInt64()));
+        Assert.Equal((1, 72), (bToA.GetProperty("stats").GetProperty("packets_forwarded").GetInt64(), bToA.GetProperty("stats").GetProperty("bytes_forwarded").GetInt64()));
+        Assert.Equal("9000000000000000", bToC.GetProperty("ring_position").GetString());
+        Assert.Equal("5000000000000000", (await b.Client.OkAsync("interface.query")).GetProperty("interface").GetProperty("ring_position").GetString());
+    }
+
     private static async Task WaitConnectedAsync(TestClient client, string peer)
     {
         DateTime deadline = DateTime.UtcNow + Timeout;

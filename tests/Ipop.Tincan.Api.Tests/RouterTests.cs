@@ -75,16 +75,22 @@ public sealed class RouterTests
     }
 
     [Fact]
-    public void Switch_learns_source_addresses_and_follows_moves()
+    public void Switch_learns_source_addresses_and_follows_a_station_that_moved()
     {
         var r = new MacRouter();
+        (FakeLink b, FakeLink c) = ConnectedLinks();
         byte[] bMac = [2, 0, 0, 0, 0, 0xb];
-        Assert.True(r.AcceptInbound(B, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
-        Assert.Same(B, r.RouteOutbound(Packets.Ethernet(bMac, [2, 0, 0, 0, 0, 1])).Link);
-        Assert.True(r.AcceptInbound(C, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
-        Assert.Same(C, r.RouteOutbound(Packets.Ethernet(bMac, [2, 0, 0, 0, 0, 1])).Link);
-        Assert.False(r.AcceptInbound(B, Packets.Ethernet([2, 0, 0, 0, 0, 1], [0x03, 0, 0, 0, 0, 1])));
-        r.RemoveRoutes(C);
+        Assert.True(r.AcceptInbound(b, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
+        Assert.Same(b, r.RouteOutbound(Packets.Ethernet(bMac, [2, 0, 0, 0, 0, 1])).Link);
+
+        // One frame on another link does not re-point a station its own link still carries (LearningSwitch.MoveHoldTime)...
+        Assert.False(r.AcceptInbound(c, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
+        // ...but once that link is down, the station has moved.
+        b.SetStatus(new LinkStatus(LinkState.Failed, LinkPath.None, LinkFailureReason.PeerUnreachable));
+        Assert.True(r.AcceptInbound(c, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
+        Assert.Same(c, r.RouteOutbound(Packets.Ethernet(bMac, [2, 0, 0, 0, 0, 1])).Link);
+        Assert.False(r.AcceptInbound(b, Packets.Ethernet([2, 0, 0, 0, 0, 1], [0x03, 0, 0, 0, 0, 1])));
+        r.RemoveRoutes(c);
         Assert.Equal(RouteAction.Flood, r.RouteOutbound(Packets.Ethernet(bMac, [2, 0, 0, 0, 0, 1])).Action);
     }
 
@@ -92,25 +98,52 @@ public sealed class RouterTests
     public void A_pinned_mac_cannot_be_claimed_by_another_link()
     {
         var r = new MacRouter();
+        (FakeLink b, FakeLink c) = ConnectedLinks();
         byte[] bMac = [2, 0, 0, 0, 0, 0xb];
-        r.SetMacRoute(new PhysicalAddress(bMac), B);
-        Assert.False(r.AcceptInbound(C, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
-        Assert.True(r.AcceptInbound(B, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
-        Assert.Same(B, r.RouteOutbound(Packets.Ethernet(bMac, [2, 0, 0, 0, 0, 1])).Link);
+        r.SetMacRoute(new PhysicalAddress(bMac), b);
+        Assert.False(r.AcceptInbound(c, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
+        Assert.True(r.AcceptInbound(b, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
+        // Pinned with bridge semantics: stations behind the link are still learned from it.
+        Assert.True(r.AcceptInbound(b, Packets.Ethernet([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 0xbb])));
+        Assert.Same(b, r.RouteOutbound(Packets.Ethernet(bMac, [2, 0, 0, 0, 0, 1])).Link);
         Assert.True(r.RemoveMacRoute(new PhysicalAddress(bMac)));
         Assert.False(r.RemoveMacRoute(new PhysicalAddress(bMac)));
+        Assert.True(r.AcceptInbound(c, Packets.Ethernet([2, 0, 0, 0, 0, 1], bMac)));
+    }
+
+    [Fact]
+    public void A_link_gets_one_pinned_mac_and_pinning_a_mac_to_another_link_moves_it()
+    {
+        var r = new MacRouter();
+        (FakeLink b, FakeLink c) = ConnectedLinks();
+        var first = new PhysicalAddress([2, 0, 0, 0, 0, 0xb]);
+        r.SetMacRoute(first, b);
+        r.SetMacRoute(first, b);
+
+        ArgumentException e = Assert.Throws<ArgumentException>(() => r.SetMacRoute(new PhysicalAddress([2, 0, 0, 0, 0, 0xbc]), b));
+        Assert.Equal("the link to 'b' has 02:00:00:00:00:0b pinned already, and the switch pins one MAC per link (stations behind it are learned); route.remove that route first.", e.Message);
+
+        // Re-pinning to c unbinds it from b (the switch forgets b, and the router sets b's ring position again).
+        r.SetRingPosition(b, 0x5000);
+        r.SetMacRoute(first, c);
+        Assert.Same(c, r.RouteOutbound(Packets.Ethernet([2, 0, 0, 0, 0, 0xb], [2, 0, 0, 0, 0, 1])).Link);
+        Assert.False(r.AcceptInbound(b, Packets.Ethernet([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 0xb])));
+        r.SetMacRoute(new PhysicalAddress([2, 0, 0, 0, 0, 0xbc]), b);
+        Assert.True(r.RemoveMacRoute(new PhysicalAddress([2, 0, 0, 0, 0, 0xbc])));
     }
 
     [Fact]
     public void Learning_is_bounded_against_random_source_floods()
     {
         var r = new MacRouter();
-        for (int i = 0; i < MacRouter.MaxLearned + 500; i++)
+        (FakeLink b, _) = ConnectedLinks();
+        for (int i = 0; i < LearningSwitch.DefaultMaxStations + 500; i++)
         {
-            r.AcceptInbound(B, Packets.Ethernet([2, 0, 0, 0, 0, 1], [2, 1, (byte)(i >> 16), (byte)(i >> 8), (byte)i, 0]));
+            r.AcceptInbound(b, Packets.Ethernet([2, 0, 0, 0, 0, 1], [2, 1, (byte)(i >> 16), (byte)(i >> 8), (byte)i, 0]));
         }
 
-        Assert.Equal(MacRouter.MaxLearned, r.LearnedCount);
+        Assert.InRange(r.Switch.Count, 1, LearningSwitch.DefaultMaxStations);
+        Assert.True(r.Switch.Evicted > 0);
     }
 
     [Fact]
@@ -121,11 +154,11 @@ public sealed class RouterTests
     }
 
     [Fact]
-    public void The_switch_refuses_forwarding_kinds_because_frames_are_not_forwarded()
+    public void The_switch_refuses_route_kinds_because_its_frames_cross_members_by_ring_position()
     {
         IControllerRouter r = new MacRouter();
         IPNetwork prefix = IPNetwork.Parse("198.19.0.3/32");
-        Assert.Contains("does not forward frames", Assert.Throws<NotSupportedException>(() => r.SetForwardingRoute(prefix, B)).Message, StringComparison.Ordinal);
+        Assert.Contains("frames cross members by ring position", Assert.Throws<NotSupportedException>(() => r.SetForwardingRoute(prefix, B)).Message, StringComparison.Ordinal);
         Assert.Throws<NotSupportedException>(() => r.SetLocal(prefix));
         Assert.Throws<NotSupportedException>(() => r.SetUnreachable(prefix));
         Assert.Throws<NotSupportedException>(() => r.GetForwardedPackets(prefix));
@@ -151,10 +184,12 @@ public sealed class RouterTests
         prefixes.SetRoute(IPNetwork.Parse("198.19.0.0/16"), B);
         prefixes.SetRoute(IPNetwork.Parse("198.19.0.3/32"), C);
         var macs = new MacRouter();
-        macs.SetMacRoute(new PhysicalAddress([2, 0, 0, 0, 0, 0xb]), B);
+        (FakeLink b, FakeLink c) = ConnectedLinks();
+        macs.SetMacRoute(new PhysicalAddress([2, 0, 0, 0, 0, 0xb]), b);
         byte[] ip = Packets.Ipv4("198.19.0.3", "198.19.4.4");
-        byte[] frame = Packets.Ethernet([2, 0, 0, 0, 0, 0xb], [2, 0, 0, 0, 0, 0xc]);
-        macs.AcceptInbound(C, frame);
+        byte[] frame = Packets.Ethernet([2, 0, 0, 0, 0, 0xb], [2, 0, 0, 0, 0, 1]);
+        byte[] fromC = Packets.Ethernet([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 0xc]);
+        macs.AcceptInbound(c, fromC);
         int hits = 0;
         for (int warm = 0; warm < 2; warm++)
         {
@@ -164,7 +199,7 @@ public sealed class RouterTests
                 hits += prefixes.RouteOutbound(ip).Action == RouteAction.Unicast ? 1 : 0;
                 hits += prefixes.AcceptInbound(C, ip) ? 1 : 0;
                 hits += macs.RouteOutbound(frame).Action == RouteAction.Unicast ? 1 : 0;
-                hits += macs.AcceptInbound(C, frame) ? 1 : 0;
+                hits += macs.AcceptInbound(c, fromC) ? 1 : 0;
             }
 
             if (warm == 1)
@@ -174,5 +209,17 @@ public sealed class RouterTests
         }
 
         Assert.Equal(80_000, hits);
+    }
+
+    /// <summary>Fresh connected links for the switch, which sends only to connected links and lets a station move off one.</summary>
+    private static (FakeLink B, FakeLink C) ConnectedLinks()
+    {
+        var node = new FakeTincan(1);
+        FakeLink b = new(node, new PeerId("b"), new FakeTincan(2).LocalKey);
+        FakeLink c = new(node, new PeerId("c"), new FakeTincan(3).LocalKey);
+        var connected = new LinkStatus(LinkState.Connected, LinkPath.DirectHost, LinkFailureReason.None);
+        b.SetStatus(connected);
+        c.SetStatus(connected);
+        return (b, c);
     }
 }

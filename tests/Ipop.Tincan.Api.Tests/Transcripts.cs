@@ -157,6 +157,27 @@ internal static class Scenarios
             await t.CallAsync("""{"v":1,"id":9,"op":"interface.create","args":{"name":"ipop0","mode":"tap"}}""");
             await t.CallAsync($$$"""{"v":1,"id":10,"op":"route.set","args":{"peer":"{{{Bob}}}","prefix":"198.19.0.3/32","kind":"forward"}}""");
         },
+        ["ring.set"] = async (h, t) =>
+        {
+            await t.CallAsync("""{"v":1,"id":1,"op":"interface.create","args":{"name":"ipop0","mode":"tap","mac":"02:00:5e:00:53:01"}}""");
+            await t.CallAsync($$$"""{"v":1,"id":2,"op":"link.create","args":{"peer":"{{{Bob}}}","descriptor":""" + BobDescriptor + "}}");
+            t.Note("positions: the first 8 bytes of SHA-256 of each member id, which the controller computes; bob follows this node on the ring");
+            await t.CallAsync($$$"""{"v":1,"id":3,"op":"ring.set","args":{"peer":"{{{Bob}}}","position":"9a4c11e2d07b3f58"}}""");
+            await t.CallAsync("""{"v":1,"id":4,"op":"ring.set","args":{"position":"3f1b8c07aa52e916"}}""");
+            await t.CallAsync("""{"v":1,"id":5,"op":"interface.query"}""");
+            await t.CallAsync($$$"""{"v":1,"id":6,"op":"link.query","args":{"peer":"{{{Bob}}}"}}""");
+        },
+        ["ring.set.errors"] = async (h, t) =>
+        {
+            await t.CallAsync("""{"v":1,"id":1,"op":"ring.set","args":{"position":"3f1b8c07aa52e916"}}""");
+            await t.CallAsync("""{"v":1,"id":2,"op":"interface.create","args":{"name":"ipop0","mode":"tap"}}""");
+            await t.CallAsync("""{"v":1,"id":3,"op":"ring.set","args":{"position":4547382213310867734}}""");
+            await t.CallAsync("""{"v":1,"id":4,"op":"ring.set","args":{"position":"3f1b8c07"}}""");
+            await t.CallAsync("""{"v":1,"id":5,"op":"ring.set","args":{"peer":"carol@lab.test/ipop-3","position":"c2d4e6f801234567"}}""");
+            await t.CallAsync("""{"v":1,"id":6,"op":"interface.remove"}""");
+            await t.CallAsync("""{"v":1,"id":7,"op":"interface.create","args":{"name":"ipop0","addresses":["198.19.0.1/24"]}}""");
+            await t.CallAsync("""{"v":1,"id":8,"op":"ring.set","args":{"position":"3f1b8c07aa52e916"}}""");
+        },
         ["events.subscribe"] = (h, t) => t.CallAsync("""{"v":1,"id":1,"op":"events.subscribe","args":{"kinds":["link_state","control_message","stats"],"stats_interval_ms":10000}}"""),
         ["log.set_level"] = (h, t) => t.CallAsync("""{"v":1,"id":1,"op":"log.set_level","args":{"level":"debug"}}"""),
 

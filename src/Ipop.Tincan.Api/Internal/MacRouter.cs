@@ -1,73 +1,45 @@
 using System.Buffers.Binary;
-using System.Collections.Concurrent;
-using System.Collections.Frozen;
 using System.Net;
 using System.Net.NetworkInformation;
 
 namespace Ipop.Tincan.Api.Internal;
 
 /// <summary>
-/// The built-in TAP router: an Ethernet switch whose ports are links. Static entries come from the
-/// controller (<c>route.set</c> with a MAC); other source addresses are learned from frames that arrive on
-/// a link. Broadcast, multicast (I/G bit set, IEEE 802 section 8.2) and unknown unicast are flooded;
-/// Tincan applies split horizon, so a flooded frame from a link is never sent back to links.
+/// The built-in TAP router: the data plane's own <see cref="LearningSwitch"/> (an Ethernet switch whose ports are links)
+/// behind the API's router contract. Static entries come from the controller (<c>route.set</c> with a MAC); other
+/// source addresses are learned from frames that arrive on a link. Broadcast, multicast and unknown unicast are flooded.
+/// In a full mesh a frame from a link is never sent back to links (split horizon); once the controller gives ring
+/// positions (<c>ring.set</c>), frames cross members (docs/routing.md, "TAP mode").
 /// </summary>
+/// <remarks>
+/// A static entry is <see cref="LearningSwitch.Bind"/> with <c>bridge: true</c>: no other link may send from the MAC,
+/// and the link may still send from stations learned behind it, as before. The switch binds one MAC per link, so a
+/// link gets one static entry; and it unbinds only through <see cref="LearningSwitch.Forget"/>, which also forgets the
+/// link's learned stations (they are learned again from the next frames) and its ring position, which this router puts
+/// back. Writers are serialized by the server; the lock only keeps the bookkeeping consistent if a host calls directly.
+/// </remarks>
 internal sealed class MacRouter : IControllerRouter
 {
-    /// <summary>Bounds what a peer can make us learn by sending frames with random source addresses.</summary>
-    internal const int MaxLearned = 4096;
+    private const string NoRouteKinds =
+        "A TAP interface routes by MAC address; its frames cross members by ring position (SetRingPosition, docs/routing.md \"TAP mode\"), not by route kinds.";
 
-    private const string NoForwarding = "A TAP interface routes by MAC address, and Tincan does not forward frames between links (docs/routing.md, \"TAP mode\").";
-
+    private readonly LearningSwitch _switch = new();
     private readonly Lock _writeLock = new();
-    private readonly ConcurrentDictionary<ulong, ITincanLink> _learned = new();
-    private FrozenDictionary<ulong, ITincanLink> _static = FrozenDictionary<ulong, ITincanLink>.Empty;
+    private readonly Dictionary<ulong, ITincanLink> _pinned = [];
+    private readonly Dictionary<ITincanLink, ulong> _pinOf = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<ITincanLink, ulong> _positions = new(ReferenceEqualityComparer.Instance);
 
-    internal int LearnedCount => _learned.Count;
+    /// <summary>
+    /// What the server attaches to Tincan instead of this wrapper: Tincan forwards frames between members of a structured
+    /// overlay only when its router is a <see cref="LearningSwitch"/> (docs/routing.md, "TAP mode").
+    /// </summary>
+    public LearningSwitch Switch => _switch;
 
-    public RouteDecision RouteOutbound(Span<byte> packet)
-    {
-        if (packet.Length < 14)
-        {
-            return RouteDecision.Drop;
-        }
+    public RouteDecision RouteOutbound(Span<byte> packet) => _switch.RouteOutbound(packet);
 
-        if ((packet[0] & 1) != 0)
-        {
-            return RouteDecision.Flood;
-        }
+    public bool AcceptInbound(ITincanLink from, Span<byte> packet) => _switch.AcceptInbound(from, packet);
 
-        ulong destination = Key(packet[..6]);
-        return Volatile.Read(ref _static).TryGetValue(destination, out ITincanLink? link) || _learned.TryGetValue(destination, out link)
-            ? RouteDecision.To(link)
-            : RouteDecision.Flood;
-    }
-
-    public bool AcceptInbound(ITincanLink from, Span<byte> packet)
-    {
-        if (packet.Length < 14 || (packet[6] & 1) != 0)
-        {
-            return false;
-        }
-
-        ulong source = Key(packet.Slice(6, 6));
-        if (Volatile.Read(ref _static).TryGetValue(source, out ITincanLink? owner))
-        {
-            // A controller pinned this address to one peer: another peer claiming it is spoofing.
-            return ReferenceEquals(owner, from);
-        }
-
-        if (!_learned.TryGetValue(source, out ITincanLink? known) || !ReferenceEquals(known, from))
-        {
-            if (known is not null || _learned.Count < MaxLearned)
-            {
-                _learned[source] = from;
-            }
-        }
-
-        return true;
-    }
-
+    /// <exception cref="ArgumentException"><paramref name="link"/> has another MAC pinned already, or the switch refused the MAC (this node's own).</exception>
     public void SetMacRoute(PhysicalAddress mac, ITincanLink link)
     {
         ArgumentNullException.ThrowIfNull(mac);
@@ -75,42 +47,67 @@ internal sealed class MacRouter : IControllerRouter
         ulong key = Key(mac.GetAddressBytes());
         lock (_writeLock)
         {
-            var next = new Dictionary<ulong, ITincanLink>(_static) { [key] = link };
-            Volatile.Write(ref _static, next.ToFrozenDictionary());
-        }
+            if (_pinOf.TryGetValue(link, out ulong existing) && existing != key)
+            {
+                throw new ArgumentException(
+                    $"the link to '{link.Peer.Value}' has {Format(existing)} pinned already, and the switch pins one MAC per link (stations behind it are learned); route.remove that route first.");
+            }
 
-        _learned.TryRemove(key, out _);
+            if (_pinned.TryGetValue(key, out ITincanLink? owner) && !ReferenceEquals(owner, link))
+            {
+                // Setting a route for a MAC another link has replaces it, as it did before the switch bound MACs.
+                Unpin(owner);
+            }
+
+            if (!_switch.Bind(link, mac, bridge: true))
+            {
+                throw new ArgumentException($"the switch refused to pin {Format(key)} (it is this node's own MAC address, or bound to a link by the host).");
+            }
+
+            _pinned[key] = link;
+            _pinOf[link] = key;
+        }
     }
 
     public bool RemoveMacRoute(PhysicalAddress mac)
     {
         ArgumentNullException.ThrowIfNull(mac);
-        ulong key = Key(mac.GetAddressBytes());
         lock (_writeLock)
         {
-            if (!_static.ContainsKey(key))
+            if (!_pinned.TryGetValue(Key(mac.GetAddressBytes()), out ITincanLink? link))
             {
                 return false;
             }
 
-            Volatile.Write(ref _static, _static.Where(p => p.Key != key).ToFrozenDictionary());
+            Unpin(link);
             return true;
         }
     }
 
     public void RemoveRoutes(ITincanLink link)
     {
+        ArgumentNullException.ThrowIfNull(link);
         lock (_writeLock)
         {
-            Volatile.Write(ref _static, _static.Where(p => !ReferenceEquals(p.Value, link)).ToFrozenDictionary());
-        }
-
-        foreach (KeyValuePair<ulong, ITincanLink> entry in _learned)
-        {
-            if (ReferenceEquals(entry.Value, link))
+            if (_pinOf.Remove(link, out ulong key))
             {
-                _learned.TryRemove(entry);
+                _pinned.Remove(key);
             }
+
+            _positions.Remove(link);
+            _switch.Forget(link);
+        }
+    }
+
+    public void SetRingPosition(ulong position) => _switch.SetRingPosition(position);
+
+    public void SetRingPosition(ITincanLink link, ulong position)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        lock (_writeLock)
+        {
+            _positions[link] = position;
+            _switch.SetRingPosition(link, position);
         }
     }
 
@@ -118,14 +115,36 @@ internal sealed class MacRouter : IControllerRouter
 
     public bool RemoveRoute(IPNetwork prefix) => throw new NotSupportedException("A TAP interface routes by MAC address, not by IP prefix.");
 
-    // Frames carry no hop limit, so Tincan does not forward them between links (docs/routing.md, "TAP mode").
-    public void SetForwardingRoute(IPNetwork prefix, ITincanLink nextHop) => throw new NotSupportedException(NoForwarding);
+    // Route kinds are the TUN data plane's forwarding; a TAP interface's frames cross members by ring position instead.
+    public void SetForwardingRoute(IPNetwork prefix, ITincanLink nextHop) => throw new NotSupportedException(NoRouteKinds);
 
-    public void SetLocal(IPNetwork prefix) => throw new NotSupportedException(NoForwarding);
+    public void SetLocal(IPNetwork prefix) => throw new NotSupportedException(NoRouteKinds);
 
-    public void SetUnreachable(IPNetwork prefix) => throw new NotSupportedException(NoForwarding);
+    public void SetUnreachable(IPNetwork prefix) => throw new NotSupportedException(NoRouteKinds);
 
-    public long? GetForwardedPackets(IPNetwork prefix) => throw new NotSupportedException(NoForwarding);
+    public long? GetForwardedPackets(IPNetwork prefix) => throw new NotSupportedException(NoRouteKinds);
+
+    /// <summary>Unbinds <paramref name="link"/>'s static MAC: the switch can only forget the whole link, so its ring position is set again.</summary>
+    private void Unpin(ITincanLink link)
+    {
+        if (_pinOf.Remove(link, out ulong key))
+        {
+            _pinned.Remove(key);
+        }
+
+        _switch.Forget(link);
+        if (_positions.TryGetValue(link, out ulong position))
+        {
+            _switch.SetRingPosition(link, position);
+        }
+    }
 
     private static ulong Key(ReadOnlySpan<byte> mac) => ((ulong)BinaryPrimitives.ReadUInt16BigEndian(mac) << 32) | BinaryPrimitives.ReadUInt32BigEndian(mac[2..]);
+
+    private static string Format(ulong key)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt64BigEndian(bytes, key);
+        return Names.Mac(new PhysicalAddress(bytes[2..].ToArray()));
+    }
 }
