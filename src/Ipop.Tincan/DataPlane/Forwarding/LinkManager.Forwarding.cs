@@ -40,13 +40,7 @@ internal sealed partial class LinkManager
 
         if (ReferenceEquals(next, from))
         {
-            from.CountDrop(DropReason.ForwardLoop);
-            if (Drops.ShouldLog(DropReason.ForwardLoop))
-            {
-                long count = Drops.Get(DropReason.ForwardLoop);
-                LogForwardLoop(_logger, from.Peer.Value, count);
-            }
-
+            CountForwardLoop(from);
             return;
         }
 
@@ -94,6 +88,17 @@ internal sealed partial class LinkManager
         if (next.SendPayload(buffer, packet, ContentKind.Packet, stageWithoutSession: true))
         {
             next.CountForwarded(packet.Length);
+        }
+    }
+
+    /// <summary>A packet or frame that the routes would send straight back where it came from: counted, and logged now and then.</summary>
+    private void CountForwardLoop(TincanLink from)
+    {
+        from.CountDrop(DropReason.ForwardLoop);
+        if (Drops.ShouldLog(DropReason.ForwardLoop))
+        {
+            long count = Drops.Get(DropReason.ForwardLoop);
+            LogForwardLoop(_logger, from.Peer.Value, count);
         }
     }
 

@@ -161,13 +161,7 @@ internal sealed partial class LinkManager
         {
             // The destination was learned behind the link the frame came on: the two members disagree, and passing it
             // back would bounce it until its hops ran out.
-            from.CountDrop(DropReason.ForwardLoop);
-            if (Drops.ShouldLog(DropReason.ForwardLoop))
-            {
-                long count = Drops.Get(DropReason.ForwardLoop);
-                LogForwardLoop(_logger, from.Peer.Value, count);
-            }
-
+            CountForwardLoop(from);
             return;
         }
 
