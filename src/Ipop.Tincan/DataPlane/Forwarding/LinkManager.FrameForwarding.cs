@@ -98,7 +98,8 @@ internal sealed partial class LinkManager
             // A unicast that only passes through (its destination is behind another link) is not this member's to
             // judge by its source: paths learned from floods are arbitrary, so a neighbour's frame for someone else can
             // legitimately reach us through a third member.
-            bool transit = !flood && router.NextHop(frame) is { } onward && !ReferenceEquals(onward, link);
+            ITincanLink? next = flood ? null : router.NextHop(frame);
+            bool transit = next is not null && !ReferenceEquals(next, link);
             if (!router.AcceptForwarded(link, frame, transit))
             {
                 // Checked before anything goes on: a spoofed frame is neither delivered nor forwarded.
@@ -121,7 +122,6 @@ internal sealed partial class LinkManager
                 return;
             }
 
-            ITincanLink? next = router.NextHop(frame);
             if (next is null)
             {
                 if (!router.IsLocalDestination(frame))
