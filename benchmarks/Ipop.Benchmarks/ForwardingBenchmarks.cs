@@ -73,21 +73,21 @@ public class ForwardingBenchmarks
         var addrA = IPAddress.Parse("198.19.0.1");
         var addrB = IPAddress.Parse("198.19.0.2");
         var addrC = IPAddress.Parse("198.19.0.3");
-        ITincanLink ab = await ConnectAsync(a, "A", b, "B");
+        ITincanLink ab = await BenchmarkLinks.ConnectAsync(a, "A", b, "B");
         ITincanLink ba = b.TryGetLink(new PeerId("A"), out ITincanLink? l1) ? l1 : throw new InvalidOperationException("no B->A");
-        ITincanLink bc = await ConnectAsync(b, "B", c, "C");
+        ITincanLink bc = await BenchmarkLinks.ConnectAsync(b, "B", c, "C");
         ITincanLink cb = c.TryGetLink(new PeerId("B"), out ITincanLink? l2) ? l2 : throw new InvalidOperationException("no C->B");
 
         var routesB = new RouteTable();
         routesB.SetLocal(new IPNetwork(addrB, 32));
         routesB.SetRoute(new IPNetwork(addrA, 32), ba);
         routesB.SetRoute(new IPNetwork(addrC, 32), bc);
-        b.AttachInterface(new SinkNic(), routesB);
+        b.AttachInterface(new SinkInterface(VirtualInterfaceMode.Tun), routesB);
 
         var routesC = new RouteTable();
         routesC.SetLocal(new IPNetwork(addrC, 32));
         routesC.SetForwardingRoute(new IPNetwork(addrA, 32), cb);
-        c.AttachInterface(new SinkNic(), routesC);
+        c.AttachInterface(new SinkInterface(VirtualInterfaceMode.Tun), routesC);
 
         _aToB = (TincanLink)ab;
         _fromA = ((TincanLink)ba).Snapshot!.Path.RemoteEndPoint!.Serialize();
@@ -104,18 +104,6 @@ public class ForwardingBenchmarks
         return node;
     }
 
-    private static async Task<ITincanLink> ConnectAsync(ITincan x, string xName, ITincan y, string yName)
-    {
-        ITincanLink xy = x.CreateLink(new PeerId(yName), await y.GetLocalDescriptorAsync(CancellationToken.None));
-        ITincanLink yx = y.CreateLink(new PeerId(xName), await x.GetLocalDescriptorAsync(CancellationToken.None));
-        for (int i = 0; i < 1000 && (xy.Status.State != LinkState.Connected || yx.Status.State != LinkState.Connected); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        return xy.Status.State == LinkState.Connected ? xy : throw new InvalidOperationException($"{xName}-{yName} did not connect");
-    }
-
     private static byte[] Udp4(IPAddress source, IPAddress destination, int length)
     {
         byte[] p = new byte[length];
@@ -127,49 +115,5 @@ public class ForwardingBenchmarks
         destination.TryWriteBytes(p.AsSpan(16), out _);
         BinaryPrimitives.WriteUInt16BigEndian(p.AsSpan(10), IcmpUnreachable.Checksum(p.AsSpan(0, 20), 0));
         return p;
-    }
-
-    /// <summary>A TUN that never has anything to read and counts nothing: writes cost only the call.</summary>
-    private sealed class SinkNic : IVirtualInterface
-    {
-        public string Name => "sink0";
-
-        public VirtualInterfaceMode Mode => VirtualInterfaceMode.Tun;
-
-        public int Mtu => VirtualInterfaceOptions.DefaultMtu;
-
-        public int Index => 0;
-
-        public PhysicalAddress? MacAddress => null;
-
-        public int Read(Span<byte> buffer, CancellationToken cancellationToken)
-        {
-            cancellationToken.WaitHandle.WaitOne();
-            throw new OperationCanceledException(cancellationToken);
-        }
-
-        public bool Write(ReadOnlySpan<byte> packet) => true;
-
-        public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public void AddAddress(InterfaceAddress address)
-        {
-        }
-
-        public void RemoveAddress(InterfaceAddress address)
-        {
-        }
-
-        public void SetMtu(int mtu)
-        {
-        }
-
-        public void SetUp(bool up)
-        {
-        }
-
-        public void Dispose()
-        {
-        }
     }
 }

@@ -75,9 +75,9 @@ public class FrameForwardingBenchmarks
         ITincan c = await StartAsync();
         _b = (LinkManager)b;
 
-        ITincanLink ab = await ConnectAsync(a, "A", b, "B");
+        ITincanLink ab = await BenchmarkLinks.ConnectAsync(a, "A", b, "B");
         ITincanLink ba = b.TryGetLink(new PeerId("A"), out ITincanLink? l1) ? l1 : throw new InvalidOperationException("no B->A");
-        ITincanLink bc = await ConnectAsync(b, "B", c, "C");
+        ITincanLink bc = await BenchmarkLinks.ConnectAsync(b, "B", c, "C");
         ITincanLink cb = c.TryGetLink(new PeerId("B"), out ITincanLink? l2) ? l2 : throw new InvalidOperationException("no C->B");
 
         // B as a GroupVPN controller sets it up: its neighbours' MACs bound, every position known.
@@ -88,14 +88,14 @@ public class FrameForwardingBenchmarks
         switchB.Bind(bc, new PhysicalAddress(MacC), bridge: false);
         switchB.SetRingPosition(ba, 1000);
         switchB.SetRingPosition(bc, 3000);
-        b.AttachInterface(new SinkTap(), switchB);
+        b.AttachInterface(new SinkInterface(VirtualInterfaceMode.Tap), switchB);
 
         var switchC = new LearningSwitch();
         switchC.SetLocal(new PhysicalAddress(MacC));
         switchC.SetRingPosition(3000);
         switchC.Bind(cb, new PhysicalAddress(MacB), bridge: false);
         switchC.SetRingPosition(cb, 2000);
-        c.AttachInterface(new SinkTap(), switchC);
+        c.AttachInterface(new SinkInterface(VirtualInterfaceMode.Tap), switchC);
 
         _aToB = (TincanLink)ab;
         _fromA = ((TincanLink)ba).Snapshot!.Path.RemoteEndPoint!.Serialize();
@@ -132,61 +132,5 @@ public class FrameForwardingBenchmarks
         await node.StartAsync(CancellationToken.None);
         _nodes.Add(node);
         return node;
-    }
-
-    private static async Task<ITincanLink> ConnectAsync(ITincan x, string xName, ITincan y, string yName)
-    {
-        ITincanLink xy = x.CreateLink(new PeerId(yName), await y.GetLocalDescriptorAsync(CancellationToken.None));
-        ITincanLink yx = y.CreateLink(new PeerId(xName), await x.GetLocalDescriptorAsync(CancellationToken.None));
-        for (int i = 0; i < 1000 && (xy.Status.State != LinkState.Connected || yx.Status.State != LinkState.Connected); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        return xy.Status.State == LinkState.Connected ? xy : throw new InvalidOperationException($"{xName}-{yName} did not connect");
-    }
-
-    /// <summary>A TAP that never has anything to read and counts nothing: writes cost only the call.</summary>
-    private sealed class SinkTap : IVirtualInterface
-    {
-        public string Name => "sinktap0";
-
-        public VirtualInterfaceMode Mode => VirtualInterfaceMode.Tap;
-
-        public int Mtu => VirtualInterfaceOptions.DefaultMtu;
-
-        public int Index => 0;
-
-        public PhysicalAddress? MacAddress => null;
-
-        public int Read(Span<byte> buffer, CancellationToken cancellationToken)
-        {
-            cancellationToken.WaitHandle.WaitOne();
-            throw new OperationCanceledException(cancellationToken);
-        }
-
-        public bool Write(ReadOnlySpan<byte> packet) => true;
-
-        public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public void AddAddress(InterfaceAddress address)
-        {
-        }
-
-        public void RemoveAddress(InterfaceAddress address)
-        {
-        }
-
-        public void SetMtu(int mtu)
-        {
-        }
-
-        public void SetUp(bool up)
-        {
-        }
-
-        public void Dispose()
-        {
-        }
     }
 }

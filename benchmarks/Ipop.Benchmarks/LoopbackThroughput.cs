@@ -20,7 +20,7 @@ internal static class LoopbackThroughput
         await using ITincan b = TincanNode.Create(new TincanOptions { ListenAddress = "127.0.0.1" });
         await a.StartAsync(CancellationToken.None);
         await b.StartAsync(CancellationToken.None);
-        var sink = new CountingNic();
+        var sink = new SinkInterface(VirtualInterfaceMode.Tun, countWrites: true);
         b.AttachInterface(sink, new AcceptAll());
         ITincanLink ab = a.CreateLink(new PeerId("b"), await b.GetLocalDescriptorAsync(CancellationToken.None));
         b.CreateLink(new PeerId("a"), await a.GetLocalDescriptorAsync(CancellationToken.None));
@@ -57,56 +57,5 @@ internal static class LoopbackThroughput
         public RouteDecision RouteOutbound(Span<byte> packet) => RouteDecision.Drop;
 
         public bool AcceptInbound(ITincanLink from, Span<byte> packet) => true;
-    }
-
-    private sealed class CountingNic : IVirtualInterface
-    {
-        private long _count;
-
-        public long Count => Interlocked.Read(ref _count);
-
-        public string Name => "count0";
-
-        public VirtualInterfaceMode Mode => VirtualInterfaceMode.Tun;
-
-        public int Mtu => VirtualInterfaceOptions.DefaultMtu; // at most the links' MTU (Tincan refuses more at attach)
-
-        public int Index => 0;
-
-        public PhysicalAddress? MacAddress => null;
-
-        public int Read(Span<byte> buffer, CancellationToken cancellationToken)
-        {
-            cancellationToken.WaitHandle.WaitOne();
-            throw new OperationCanceledException(cancellationToken);
-        }
-
-        public bool Write(ReadOnlySpan<byte> packet)
-        {
-            Interlocked.Increment(ref _count);
-            return true;
-        }
-
-        public ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken) => throw new NotSupportedException();
-
-        public void AddAddress(InterfaceAddress address)
-        {
-        }
-
-        public void RemoveAddress(InterfaceAddress address)
-        {
-        }
-
-        public void SetMtu(int mtu)
-        {
-        }
-
-        public void SetUp(bool up)
-        {
-        }
-
-        public void Dispose()
-        {
-        }
     }
 }
