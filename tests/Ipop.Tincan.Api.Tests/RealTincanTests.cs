@@ -104,8 +104,8 @@ public sealed class RealTincanTests
         Assert.Equal(Packets.Ipv4WithTtl("198.19.0.3", "198.19.0.1", 63), atA);
 
         // b forwarded one packet each way: counted on the link it went out on.
-        JsonElement bToC = (await b.Client.OkAsync("link.query", """{"peer":"c"}""")).GetProperty("link").GetProperty("stats");
-        JsonElement bToA = (await b.Client.OkAsync("link.query", """{"peer":"a"}""")).GetProperty("link").GetProperty("stats");
+        JsonElement bToC = (await ForwardedCountedAsync(b.Client, "c")).GetProperty("stats");
+        JsonElement bToA = (await ForwardedCountedAsync(b.Client, "a")).GetProperty("stats");
         Assert.Equal((1, 28), (bToC.GetProperty("packets_forwarded").GetInt64(), bToC.GetProperty("bytes_forwarded").GetInt64()));
         Assert.Equal((1, 28), (bToA.GetProperty("packets_forwarded").GetInt64(), bToA.GetProperty("bytes_forwarded").GetInt64()));
         // b's own routes are direct (it holds both links); route.list shows how it is set up to forward.
@@ -186,12 +186,31 @@ public sealed class RealTincanTests
         Assert.Empty(bNic.Written);
 
         // b forwarded one frame each way (the flood copy to c, the reply to a), counted with the 12-byte shim.
-        JsonElement bToC = (await b.Client.OkAsync("link.query", """{"peer":"c"}""")).GetProperty("link");
-        JsonElement bToA = (await b.Client.OkAsync("link.query", """{"peer":"a"}""")).GetProperty("link");
+        JsonElement bToC = await ForwardedCountedAsync(b.Client, "c");
+        JsonElement bToA = await ForwardedCountedAsync(b.Client, "a");
         Assert.Equal((1, 72), (bToC.GetProperty("stats").GetProperty("packets_forwarded").GetInt64(), bToC.GetProperty("stats").GetProperty("bytes_forwarded").GetInt64()));
         Assert.Equal((1, 72), (bToA.GetProperty("stats").GetProperty("packets_forwarded").GetInt64(), bToA.GetProperty("stats").GetProperty("bytes_forwarded").GetInt64()));
         Assert.Equal("9000000000000000", bToC.GetProperty("ring_position").GetString());
         Assert.Equal("5000000000000000", (await b.Client.OkAsync("interface.query")).GetProperty("interface").GetProperty("ring_position").GetString());
+    }
+
+    /// <summary>
+    /// The link to <paramref name="peer"/> once it has counted a forward. A hop counts after its send returns, so the
+    /// packet can arrive before the count moves; querying right after delivery would race on a busy machine.
+    /// </summary>
+    private static async Task<JsonElement> ForwardedCountedAsync(TestClient client, string peer)
+    {
+        DateTime deadline = DateTime.UtcNow + Timeout;
+        while (true)
+        {
+            JsonElement link = (await client.OkAsync("link.query", $$"""{"peer":"{{peer}}"}""")).GetProperty("link");
+            if (link.GetProperty("stats").GetProperty("packets_forwarded").GetInt64() > 0 || DateTime.UtcNow > deadline)
+            {
+                return link;
+            }
+
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
     }
 
     private static async Task WaitConnectedAsync(TestClient client, string peer)

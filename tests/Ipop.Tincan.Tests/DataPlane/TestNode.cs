@@ -75,6 +75,21 @@ internal sealed class TestNode : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Asserts a counter reaches <paramref name="expected"/>. A hop counts a forward after its send returns, so the
+    /// packet can reach the far end before the count moves: reading it right after delivery races on a busy machine.
+    /// </summary>
+    public static async Task EqualEventuallyAsync(long expected, Func<long> actual, string what, TimeSpan? timeout = null)
+    {
+        DateTime deadline = DateTime.UtcNow + (timeout ?? Timeout);
+        while (actual() != expected && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        Assert.True(actual() == expected, $"{what}: expected {expected}, was {actual()}");
+    }
+
     /// <summary>A test packet: byte 0 names the destination node, then a sequence number and filler.</summary>
     public static byte[] Packet(TestNode to, int sequence, int length = 100)
     {

@@ -36,8 +36,9 @@ internal sealed class LinkCounters
     /// <summary>A packet from another link sent on over this one (also counted as sent by the send path).</summary>
     public void OnForwarded(int payloadLength)
     {
-        Interlocked.Increment(ref _packetsForwarded);
+        // Bytes first: whoever sees a packet counted also sees its bytes (both are full fences).
         Interlocked.Add(ref _bytesForwarded, payloadLength);
+        Interlocked.Increment(ref _packetsForwarded);
     }
 
     public void OnHandshake() => Interlocked.Increment(ref _handshakes);
