@@ -18,6 +18,15 @@ public sealed class ForwardedFrameHeaderTests
 
         ForwardedFrameHeader.WriteBound(flood, ulong.MaxValue);
         Assert.Equal("20010000FFFFFFFFFFFFFFFF", Convert.ToHexString(flood));
+
+        // Backfill (bit 1) is set or cleared per copy with its bound.
+        ForwardedFrameHeader.WriteBound(flood, 5, backfill: true);
+        Assert.Equal("200300000000000000000005", Convert.ToHexString(flood));
+        Assert.True(ForwardedFrameHeader.TryRead(flood, out _, out bool isFlood, out ulong bound, out bool backfill));
+        Assert.Equal((true, 5UL, true), (isFlood, bound, backfill));
+        ForwardedFrameHeader.WriteBound(flood, 6);
+        Assert.True(ForwardedFrameHeader.TryRead(flood, out _, out _, out _, out backfill));
+        Assert.False(backfill);
     }
 
     [Fact]
@@ -34,7 +43,9 @@ public sealed class ForwardedFrameHeaderTests
 
     [Theory]
     [InlineData("000100000000000000000001", "no hops left")]
-    [InlineData("200200000000000000000001", "an unknown flag")]
+    [InlineData("200200000000000000000000", "backfill on a unicast")]
+    [InlineData("200400000000000000000001", "an unknown flag")]
+    [InlineData("200500000000000000000001", "an unknown flag beside the flood flag")]
     [InlineData("200101000000000000000001", "reserved byte 2")]
     [InlineData("200100010000000000000001", "reserved byte 3")]
     [InlineData("200000000000000000000001", "a unicast with a bound")]

@@ -51,7 +51,7 @@ internal sealed partial class LinkManager
             case SwitchRoute.Flood:
                 SendQueued(sends);
                 ForwardedFrameHeader.Write(payload, ForwardedFrameHeader.HopLimit, flood: true, bound: self);
-                SendFlood(router, self, self, from: null, payload, sealBuffer, binding.Fanout);
+                SendFlood(router, self, self, self, from: null, payload, sealBuffer, binding.Fanout);
                 break;
             default:
                 Drops.Add(DropReason.NoRoute);
@@ -87,7 +87,7 @@ internal sealed partial class LinkManager
                 return;
             }
 
-            if (!ForwardedFrameHeader.TryRead(payload, out byte hops, out bool flood, out ulong bound) || payload.Length < ForwardedFrameHeader.Length + EthernetHeaderLength)
+            if (!ForwardedFrameHeader.TryRead(payload, out byte hops, out bool flood, out ulong bound, out bool backfill) || payload.Length < ForwardedFrameHeader.Length + EthernetHeaderLength)
             {
                 link.CountDrop(DropReason.Malformed);
                 return;
@@ -99,7 +99,13 @@ internal sealed partial class LinkManager
             // judge by its source: paths learned from floods are arbitrary, so a neighbour's frame for someone else can
             // legitimately reach us through a third member.
             ITincanLink? next = flood ? null : router.NextHop(frame);
-            bool transit = next is not null && !ReferenceEquals(next, link);
+
+            // A backfill copy's range starts at its sender (BoundedFlood): members behind this one are covered from here
+            // too. A repair copy reaches a member past its range only to be split over its links behind it: that member
+            // passes it on without delivering it, and it may come from a neighbour whose link is up (a transit).
+            ulong start = flood && backfill && router.TryGetRingPosition(link, out ulong sender) ? sender : self;
+            bool deliver = start == self || BoundedFlood.Contains(start, bound, self);
+            bool transit = (next is not null && !ReferenceEquals(next, link)) || !deliver;
             if (!router.AcceptForwarded(link, frame, transit))
             {
                 // Checked before anything goes on: a spoofed frame is neither delivered nor forwarded.
@@ -116,9 +122,13 @@ internal sealed partial class LinkManager
             Memory<byte> deliverable = batchable.IsEmpty ? batchable : batchable[ForwardedFrameHeader.Length..];
             if (flood)
             {
-                // Every member delivers its copy: the interface (its kernel bridge) drops a frame not for it.
-                SendFlood(router, self, bound, link, payload, ForwardBuffer, _receiveFanout);
-                WriteInbound(binding, link, frame, deliverable);
+                // Every member in the range delivers its copy: the interface (its kernel bridge) drops a frame not for it.
+                SendFlood(router, self, start, bound, link, payload, ForwardBuffer, _receiveFanout);
+                if (deliver)
+                {
+                    WriteInbound(binding, link, frame, deliverable);
+                }
+
                 return;
             }
 
@@ -133,7 +143,7 @@ internal sealed partial class LinkManager
                     // back and drop it as spoofed: a rare, counted echo).
                     bool fromKnown = router.TryGetRingPosition(link, out ulong upTo);
                     ForwardedFrameHeader.Write(payload, hops, flood: true, bound: fromKnown ? upTo : self);
-                    SendFlood(router, self, fromKnown ? upTo : self, link, payload, ForwardBuffer, _receiveFanout, originate: !fromKnown);
+                    SendFlood(router, self, self, fromKnown ? upTo : self, link, payload, ForwardBuffer, _receiveFanout, originate: !fromKnown);
                 }
 
                 WriteInbound(binding, link, frame, deliverable);
@@ -183,32 +193,43 @@ internal sealed partial class LinkManager
     /// <summary>
     /// Sends the bounded flood copies of <paramref name="payload"/> (shim, then frame) that a member at
     /// <paramref name="self"/> owes: as the originator (<paramref name="from"/> null, shim already written), or as a
-    /// receiver of a copy with <paramref name="bound"/> from <paramref name="from"/> (hops decremented here; the copies
-    /// count as forwarded on their links).
+    /// receiver of a copy for the range from <paramref name="start"/> to <paramref name="bound"/> from
+    /// <paramref name="from"/> (hops decremented here; the copies count as forwarded on their links).
     /// </summary>
     /// <remarks>
     /// <paramref name="originate"/> with a <paramref name="from"/>: a unicast frame whose destination this member does not
     /// know, flooded on from here over every link but the one it came on (whose range the neighbour before it covers).
     /// </remarks>
-    private void SendFlood(LearningSwitch router, ulong self, ulong bound, TincanLink? from, Span<byte> payload, byte[] sealBuffer, FloodFanout fanout, bool originate = false)
+    private void SendFlood(LearningSwitch router, ulong self, ulong start, ulong bound, TincanLink? from, Span<byte> payload, byte[] sealBuffer, FloodFanout fanout, bool originate = false)
     {
         TincanLink[] links = _snapshot;
         fanout.EnsureCapacity(links.Length);
         TincanLink[] candidates = fanout.Links;
         ulong[] positions = fanout.Positions;
+        ulong[] blocked = fanout.Blocked;
         int n = 0;
+        int down = 0;
         foreach (TincanLink link in links)
         {
             // Only links whose member has a ring position take part: the ranges are made of positions. The link a copy
             // came on is never in its range unless a member lies about positions; skipping it costs such a liar nothing.
-            if (!ReferenceEquals(link, from) && link.IsConnected && router.TryGetRingPosition(link, out ulong position))
+            if (ReferenceEquals(link, from) || !router.TryGetRingPosition(link, out ulong position))
+            {
+                continue;
+            }
+
+            if (link.IsConnected)
             {
                 candidates[n] = link;
                 positions[n++] = position;
             }
+            else
+            {
+                blocked[down++] = position;
+            }
         }
 
-        int count = BoundedFlood.Split(self, bound, originate: originate || from is null, positions.AsSpan(0, n), fanout.Targets, fanout.Bounds);
+        int count = BoundedFlood.Split(self, start, bound, originate: originate || from is null, positions.AsSpan(0, n), blocked.AsSpan(0, down), fanout.Targets, fanout.Bounds, out int backfill);
         if (count > 0 && from is not null)
         {
             if (payload[0] <= 1)
@@ -225,7 +246,7 @@ internal sealed partial class LinkManager
         for (int j = 0; j < count; j++)
         {
             TincanLink next = candidates[fanout.Targets[j]];
-            ForwardedFrameHeader.WriteBound(payload, fanout.Bounds[j]);
+            ForwardedFrameHeader.WriteBound(payload, fanout.Bounds[j], backfill: j == backfill);
             if (next.SendPayload(sealBuffer, payload, ContentKind.ForwardedFrame) && from is not null)
             {
                 next.CountForwarded(payload.Length);

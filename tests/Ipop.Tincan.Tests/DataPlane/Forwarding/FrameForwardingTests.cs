@@ -59,6 +59,49 @@ public sealed class FrameForwardingTests
     }
 
     [Fact]
+    public async Task A_ring_link_that_is_not_up_leaves_no_member_without_a_broadcast()
+    {
+        // Six members, each linked to its two ring successors (so to its two predecessors too), but A's link to B never
+        // comes up: B has no link to A (as while it waits for a relay). Before backfill, A's broadcast went to C with
+        // the range (C, E) and B, between A and C, got nothing.
+        RingMember[] members = await RingMember.StartRingAsync(6);
+        await using var ring = new DisposableMembers(members);
+        (RingMember a, RingMember b) = (members[0], members[1]);
+        ITincanLink half = a.Tincan.CreateLink(b.Id, await b.Tincan.GetLocalDescriptorAsync(TestContext.Current.CancellationToken));
+        a.Switch.SetRingPosition(half, b.Position);
+        for (int i = 0; i < members.Length; i++)
+        {
+            for (int step = 1; step <= 2; step++)
+            {
+                if (i != 0 || step != 1)
+                {
+                    await RingMember.LinkAsync(members[i], members[(i + step) % members.Length]);
+                }
+            }
+        }
+
+        Assert.NotEqual(LinkState.Connected, half.Status.State);
+
+        // Every member's broadcast, A's and B's too, reaches each of the five others exactly once.
+        foreach (RingMember origin in members)
+        {
+            byte[] frame = RingMember.Frame(RingMember.Broadcast, origin.MacBytes, sequence: origin.MacBytes[5]);
+            origin.Nic.Inject(frame);
+            foreach (RingMember member in members.Where(m => m != origin))
+            {
+                Assert.True(frame.AsSpan().SequenceEqual(member.Nic.TakeWritten(Wait)), $"{origin.Name}'s broadcast at {member.Name}");
+            }
+
+            foreach (RingMember member in members)
+            {
+                Assert.Null(member.Nic.TakeWritten(Absent));
+            }
+        }
+
+        Assert.Equal(0, members.Sum(m => m.Dropped(DropReason.SpoofedMac) + m.Dropped(DropReason.HopLimitExceeded) + m.Dropped(DropReason.Malformed)));
+    }
+
+    [Fact]
     public async Task A_reply_to_a_mac_learned_across_two_hops_goes_only_along_the_path_and_arrives()
     {
         await using Ring ring = await Ring.StartAsync(5);
@@ -277,6 +320,18 @@ public sealed class FrameForwardingTests
     }
 
     /// <summary>The members of a ring overlay: each linked to its successor (and so its predecessor), nothing else.</summary>
+    /// <summary>Disposes members started without <see cref="Ring"/>'s successor links.</summary>
+    private sealed class DisposableMembers(RingMember[] members) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            foreach (RingMember member in members)
+            {
+                await member.DisposeAsync();
+            }
+        }
+    }
+
     private sealed class Ring : IAsyncDisposable
     {
         private Ring(RingMember[] members) => Members = members;
