@@ -149,7 +149,7 @@ public sealed partial class GroupVpnController
         bool structured = _options.Topology switch
         {
             "structured" => true,
-            "auto" => _options.Mode == "tun" && !_announceUnsupported
+            "auto" => !_announceUnsupported
                 && (members > _options.StructuredAbove || (_structured && members > _options.StructuredAbove - Math.Max(2, _options.StructuredAbove / 8))),
             _ => false,
         };
@@ -162,6 +162,14 @@ public sealed partial class GroupVpnController
         // rebuild its links with every join and leave.
         _structured = structured;
         LogTopology(_logger, structured ? "structured" : "mesh", members);
+        if (structured && _options.Mode == "tap")
+        {
+            // Switch mode: frames cross members from now on (a bounded flood along the ring, stations learned through
+            // hops; docs/routing.md). It stays on if auto goes back to a mesh, where the flood simply ends at the
+            // first hop, since every member is linked to every other there.
+            _switch.SetRingPosition(_self);
+        }
+
         if (!structured)
         {
             _negotiator.RecheckTrust(); // a mesh wants everyone (a switch to structured re-plans first, see OnMembershipChanged)

@@ -171,9 +171,14 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         if (link is not null)
         {
             _linkOf[peer] = link;
-            if (message.Mac is { } mac && _options.Mode == "tap" && !_switch.Bind(link, mac, message.Bridge))
+            if (_options.Mode == "tap")
             {
-                LogMacRefused(_logger, peer.Value, mac.ToString());
+                // The switch's bounded flood splits the ring between the links by their members' positions.
+                _switch.SetRingPosition(link, RingPosition.Of(peer.Value));
+                if (message.Mac is { } mac && !_switch.Bind(link, mac, message.Bridge))
+                {
+                    LogMacRefused(_logger, peer.Value, mac.ToString());
+                }
             }
         }
 

@@ -127,10 +127,6 @@ public sealed class GroupVpnOptions
         {
             errors.Add($"GroupVpn:Topology must be 'mesh', 'structured' or 'auto', got '{Topology}'.");
         }
-        else if (Topology == "structured" && Mode != "tun")
-        {
-            errors.Add("GroupVpn:Topology 'structured' needs GroupVpn:Mode 'tun' (Tincan forwards frames between members, but GroupVPN does not build a structured switch yet: a ring link that does not come up leaves members the bounded flood cannot reach; docs/routing.md); use 'mesh' or 'auto' (which stays a mesh in switch mode).");
-        }
 
         if (StructuredAbove is < 3 or > 100_000)
         {

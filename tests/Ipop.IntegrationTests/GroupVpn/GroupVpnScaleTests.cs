@@ -12,7 +12,9 @@ namespace Ipop.IntegrationTests.GroupVpn;
 /// lab's coturn), one members-only room on the lab's prosody whose owner (member 0) affiliates the others with the real
 /// <c>groupvpn members add</c>. Every member pings every other member's overlay address; the time to converge and each
 /// member's resident memory go to the test output; a member killed with SIGKILL and restarted is reached again by
-/// every other member within 10 s.
+/// every other member within 10 s. The same group in switch mode (TAP, structured with the default two ring neighbours
+/// each side and about log2 N long links, so many pairs are hops apart) shows that ARP broadcasts cross members as a bounded flood and replies find their way back through the
+/// MACs learned across hops.
 /// </summary>
 public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper output) : IClassFixture<OverlayLabFixture>, IDisposable
 {
@@ -25,6 +27,9 @@ public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper 
     /// <summary>The member that is killed and restarted: one behind the symmetric NAT, reachable only through TURN.</summary>
     private const int Victim = 3;
 
+    /// <summary>The switch-mode group's size: above the default <c>StructuredAbove</c>, small enough to stay quick.</summary>
+    private const int SwitchMembers = 16;
+
     private static readonly TimeSpan ConvergeWithin = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan RejoinBound = TimeSpan.FromSeconds(10);
 
@@ -32,7 +37,9 @@ public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper 
 
     public void Dispose() => Parallel.ForEach(_nodes, n => n.Dispose());
 
-    private static string User(int i) => "s" + i.ToString("D2", CultureInfo.InvariantCulture);
+    private string _prefix = "s";
+
+    private string User(int i) => _prefix + i.ToString("D2", CultureInfo.InvariantCulture);
 
     private static string Address(int i) => $"198.19.0.{i + 1}";
 
@@ -43,7 +50,7 @@ public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper 
         _ => "public",
     };
 
-    private ProductNode Node(int i, string group)
+    private ProductNode Node(int i, string group, string mode = "tun")
     {
         string user = User(i);
         LabNamespace ns = lab.Host(user, Where(i));
@@ -58,6 +65,11 @@ public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper 
             ["LinkRetryMaxSeconds"] = 5,
             ["Topology"] = Topology,
         };
+        if (mode == "tap")
+        {
+            groupVpn["Mode"] = "tap";
+            groupVpn["Topology"] = "structured";
+        }
 
         var node = new ProductNode(lab.Lab, ns, "groupvpn", dir, new
         {
@@ -128,6 +140,36 @@ public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper 
         output.WriteLine($"test wall time before cleanup: {wall.Elapsed.TotalSeconds:F1} s");
     }
 
+    [Fact(Timeout = 150_000)]
+    public async Task In_switch_mode_every_member_pings_every_other_across_hops()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        _prefix = "w";
+        var wall = Stopwatch.StartNew();
+        string group = $"switch{Environment.ProcessId}@{lab.Xmpp.MucDomain}";
+        await Task.WhenAll(Enumerable.Range(0, SwitchMembers).Select(i => lab.RegisterAsync(User(i))));
+        ProductNode[] nodes = [.. Enumerable.Range(0, SwitchMembers).Select(i => Node(i, group, "tap"))];
+        CommandResult made = nodes[0].Members(["add", .. Enumerable.Range(1, SwitchMembers - 1).Select(i => $"{User(i)}@{lab.Xmpp.Domain}")]);
+        Assert.True(made.ExitCode == 0, $"members add exited {made.ExitCode}: {made.StandardOutput}{made.StandardError}");
+        using var matrix = new PingMatrix([.. nodes.Select(n => n.Namespace)], [.. Enumerable.Range(0, SwitchMembers).Select(i => IPAddress.Parse(Address(i)))]);
+        IReadOnlyList<(int From, int To)> all = matrix.AllPairs();
+
+        Parallel.ForEach(nodes, n => n.StartInBackground());
+        var clock = Stopwatch.StartNew();
+        Dictionary<(int From, int To), TimeSpan> answered = await matrix.UntilAnsweredAsync(all, ConvergeWithin, clock, ct);
+        string[] never = [.. all.Where(p => !answered.ContainsKey(p)).Select(Pair)];
+        Assert.True(never.Length == 0, $"{never.Length} of {all.Count} pairs never answered within {ConvergeWithin.TotalSeconds:0} s: {string.Join(' ', never.Take(60))}\n{Diagnose(all.Where(p => !answered.ContainsKey(p)))}");
+        IReadOnlyList<(int From, int To)> failed = await SweepAsync(matrix, all, ct);
+        Assert.True(failed.Count == 0, $"after convergence {failed.Count} of {all.Count} pairs fail: {string.Join(' ', failed.Select(Pair))}\n{Diagnose(failed)}");
+
+        // Not a mesh in disguise: members reach others they have no link to (their status says Forwarded).
+        var peers = await Task.WhenAll(nodes.Select(Reliability.GroupLab.PeersAsync));
+        long[] links = [.. peers.Select(p => (long)p.Count(r => r.State == "Connected")).Order()];
+        int forwarded = peers.Sum(p => p.Count(r => r.State == "Forwarded"));
+        output.WriteLine($"{SwitchMembers} members in switch mode ({string.Join(", ", Enumerable.Range(0, SwitchMembers).GroupBy(Where).Select(g => $"{g.Count()} {g.Key}"))}), structured, two ring neighbours each side, hosts {(Artifacts.GroupVpnHost.IsNative ? "AOT" : "JIT")}: all {all.Count} pairs answered {answered.Values.Max().TotalSeconds:F1} s after the last start; direct links per member min {links[0]}, median {Median(links):0.#}, max {links[^1]}; {forwarded} member rows reached through others; test wall time {wall.Elapsed.TotalSeconds:F1} s");
+        Assert.True(links[0] < SwitchMembers - 1 && forwarded > 0, $"every member linked to every other ({string.Join(' ', links)}): nothing was forwarded");
+    }
+
     /// <summary>Pings every pair again, all at once, for 3 s at most (a pair without an answer is asked every 0.5 s). Returns the pairs that never answered.</summary>
     private static async Task<IReadOnlyList<(int From, int To)>> SweepAsync(PingMatrix matrix, IReadOnlyList<(int From, int To)> pairs, CancellationToken ct)
     {
@@ -135,7 +177,7 @@ public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper 
         return [.. pairs.Where(p => !answered.ContainsKey(p))];
     }
 
-    private static string Pair((int From, int To) p) => $"{User(p.From)}->{User(p.To)}";
+    private string Pair((int From, int To) p) => $"{User(p.From)}->{User(p.To)}";
 
     private static double Median(long[] sorted) => sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2.0;
 
