@@ -58,6 +58,30 @@ public sealed partial class LearningSwitch
     }
 
     /// <summary>
+    /// Structured overlays: forgets where the frame's destination was learned when that is behind
+    /// <paramref name="link"/>, the link the frame just came on (two members each learned the station behind the other).
+    /// A negotiated MAC is never forgotten.
+    /// </summary>
+    /// <returns><c>true</c> when the learned entry was removed: the destination is unknown here now.</returns>
+    internal bool ForgetLearnedBehind(ITincanLink link, ReadOnlySpan<byte> frame)
+    {
+        if (frame.Length < EthernetHeaderLength || (frame[0] & 1) != 0)
+        {
+            return false;
+        }
+
+        ulong mac = ReadMac(frame);
+        if (_stations.TryGetValue(mac, out Station? station) && !station.Bound && ReferenceEquals(station.Link, link)
+            && _stations.TryRemove(KeyValuePair.Create(mac, station)))
+        {
+            Interlocked.Decrement(ref _learned);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// Structured overlays: true when the frame's destination is on this member's side (its interface, or a station
     /// behind its bridge) or is a group address; false when this member does not know where it is.
     /// </summary>

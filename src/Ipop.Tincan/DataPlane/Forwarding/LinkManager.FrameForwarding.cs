@@ -132,6 +132,16 @@ internal sealed partial class LinkManager
                 return;
             }
 
+            if (next is not null && ReferenceEquals(next, link) && router.ForgetLearnedBehind(link, frame))
+            {
+                // The member that sent it learned the destination behind us, and we behind it: both learned from floods
+                // that crossed while the ring changed. Passing it back would bounce it until its hops ran out, dropping
+                // it would lose every frame until an ARP entry failed. The entry here is stale (the sender does not have
+                // the station): forget it and flood from here, as for a destination never learned; the reply teaches
+                // the path again.
+                next = null;
+            }
+
             if (next is null)
             {
                 if (!router.IsLocalDestination(frame))

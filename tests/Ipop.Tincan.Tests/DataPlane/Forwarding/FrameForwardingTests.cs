@@ -167,6 +167,38 @@ public sealed class FrameForwardingTests
     }
 
     [Fact]
+    public async Task A_unicast_whose_learned_path_points_back_where_it_came_from_is_flooded_on_not_bounced()
+    {
+        await using Ring ring = await Ring.StartAsync(5);
+        (RingMember a, RingMember b, RingMember c, RingMember d, RingMember e) = (ring[0], ring[1], ring[2], ring[3], ring[4]);
+        byte[] station = [0x02, 0, 0, 0, 0xa0, 0x07];
+
+        // B learns a station behind A (a frame from it came over A's link)...
+        byte[] fromStation = RingMember.Frame(b.MacBytes, station, length: 120);
+        a.SendForwarded(b, hops: 8, flood: false, bound: 0, fromStation);
+        Assert.Equal(fromStation, b.Nic.TakeWritten(Wait));
+
+        // ...while A, which learned it behind B meanwhile, sends B a frame for it. Passing it back would bounce it; B
+        // forgets its stale entry and floods it on over the ring from itself round to A. E, A's neighbour, refuses the
+        // copy from D (A's MAC is bound to E's link to A), as for any destination a hop does not know.
+        byte[] toStation = RingMember.Frame(station, a.MacBytes, length: 130);
+        a.SendForwarded(b, hops: 8, flood: false, bound: 0, toStation);
+        foreach (RingMember member in new[] { b, c, d })
+        {
+            Assert.Equal(toStation, member.Nic.TakeWritten(Wait));
+        }
+
+        await TestNode.WaitUntilAsync(() => e.Dropped(DropReason.SpoofedMac) == 1, "E refusing A's frame from D", Wait);
+        Assert.Null(a.Nic.TakeWritten(Absent));
+        await TestNode.EqualEventuallyAsync(1, () => b.Forwarded(c), "B's flood copy to C", Wait);
+        Assert.Equal(0, b.Dropped(DropReason.ForwardLoop) + b.Dropped(DropReason.HopLimitExceeded));
+
+        // A negotiated MAC is never forgotten that way: a frame for A's own MAC that A sends B is a loop, dropped.
+        a.SendForwarded(b, hops: 8, flood: false, bound: 0, RingMember.Frame(a.MacBytes, station));
+        await TestNode.WaitUntilAsync(() => b.Dropped(DropReason.ForwardLoop) == 1, "the loop counted at B", Wait);
+    }
+
+    [Fact]
     public async Task A_full_size_frame_crosses_a_hop_with_its_shim_on_top()
     {
         await using RingMember a = await RingMember.StartAsync("A", 1, 1000);
