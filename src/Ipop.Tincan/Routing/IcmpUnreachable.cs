@@ -100,9 +100,10 @@ internal static class IcmpUnreachable
     /// and also a frame for a group (broadcast, multicast) address or from one, a VLAN-tagged frame, or an EtherType that
     /// does not match the IP version inside.</returns>
     /// <remarks>
-    /// The MACs are swapped so the answer comes from the station the sender was talking to: the sender's neighbour table
-    /// already maps the answer's source IP (the packet's destination) to that MAC, so the answer disturbs nothing there. A
-    /// group destination is never answered: every station behind the overlay would be the "sender" of the answer.
+    /// The MACs are swapped so the answer comes from the station the sender was talking to: the sender already reaches the
+    /// answer's source IP (the packet's destination) through that MAC, its neighbour's or its gateway's, so the answer
+    /// looks like any packet from there and disturbs nothing in its neighbour table. A group destination is never
+    /// answered: there is no one station to answer from.
     /// VLAN-tagged frames are left alone (the switch clamps and answers untagged frames only).
     /// </remarks>
     public static int WriteTooBigFrame(ReadOnlySpan<byte> frame, int mtu, Span<byte> output)
