@@ -158,6 +158,7 @@ public sealed class TapPathMtuTests
             int calls = a.Nic.ReadBatchCalls;
             Assert.True(calls - firstRead >= 50, $"only {calls - firstRead} reads");
             long allocated = a.Nic.AllocatedBetweenReads(firstRead + 1, calls - 1);
+            TestContext.Current.TestOutputHelper?.WriteLine($"{allocated} bytes allocated between {calls - firstRead - 2} reads");
             Assert.True(allocated < Burst / 2, $"the NIC thread allocated {allocated} bytes answering {calls - firstRead} reads");
             Assert.Null(b.Nic.TakeWritten(Absent));
         }
