@@ -6,7 +6,8 @@ namespace Ipop.Tincan;
 /// Builds the ICMP (RFC 792) or ICMPv6 (RFC 4443) "destination unreachable" answer for a packet that
 /// has no link, so the sending application fails at once instead of waiting for a timeout; and the
 /// "fragmentation needed" (RFC 1191) or "packet too big" (RFC 4443 section 3.2) answer for a packet larger
-/// than its link's path carries, so the sender's path MTU discovery lowers its size (issue 13); and the "time
+/// than its link's path carries, so the sender's path MTU discovery lowers its size (issue 13; in switch mode inside an
+/// Ethernet frame, <see cref="WriteTooBigFrame"/>); and the "time
 /// exceeded" answer (RFC 792 type 11, RFC 4443 section 3.3) for a packet whose hop limit ran out while the node
 /// forwarded it between links (issue 16).
 /// </summary>
@@ -19,6 +20,7 @@ internal static class IcmpUnreachable
 {
     private const int MaxIpv4Quote = 548; // RFC 1812 §4.3.2.3: the error must fit in 576 bytes.
     private const int MaxIpv6Total = 1280; // RFC 4443 §2.4 (c): never exceed the minimum IPv6 MTU.
+    private const int EthernetHeaderLength = 14;
 
     /// <summary>Writes the answer to <paramref name="original"/> into <paramref name="output"/>.</summary>
     /// <returns>The answer's length, or 0 when none must be sent (an ICMP error itself, a multicast or
@@ -87,6 +89,47 @@ internal static class IcmpUnreachable
             default:
                 return 0;
         }
+    }
+
+    /// <summary>
+    /// <see cref="WriteTooBig(ReadOnlySpan{byte}, int, Span{byte})"/> for switch (TAP) mode: answers the IP packet inside the
+    /// untagged Ethernet <paramref name="frame"/> with an Ethernet frame written to <paramref name="output"/>, addressed
+    /// back to the frame's source from the station it was sent to, naming <paramref name="mtu"/> (IP bytes).
+    /// </summary>
+    /// <returns>The answer frame's length, or 0 when none must be sent: as for <see cref="WriteTooBig(ReadOnlySpan{byte}, int, Span{byte})"/>,
+    /// and also a frame for a group (broadcast, multicast) address or from one, a VLAN-tagged frame, or an EtherType that
+    /// does not match the IP version inside.</returns>
+    /// <remarks>
+    /// The MACs are swapped so the answer comes from the station the sender was talking to: the sender already reaches the
+    /// answer's source IP (the packet's destination) through that MAC, its neighbour's or its gateway's, so the answer
+    /// looks like any packet from there and disturbs nothing in its neighbour table. A group destination is never
+    /// answered: there is no one station to answer from.
+    /// VLAN-tagged frames are left alone (the switch clamps and answers untagged frames only).
+    /// </remarks>
+    public static int WriteTooBigFrame(ReadOnlySpan<byte> frame, int mtu, Span<byte> output)
+    {
+        if (frame.Length < EthernetHeaderLength + 1 || output.Length < EthernetHeaderLength || (frame[0] & 1) != 0 || (frame[6] & 1) != 0)
+        {
+            return 0;
+        }
+
+        ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame[12..]);
+        int version = frame[EthernetHeaderLength] >> 4;
+        if (!(etherType == 0x0800 && version == 4) && !(etherType == 0x86DD && version == 6))
+        {
+            return 0;
+        }
+
+        int answer = WriteTooBig(frame[EthernetHeaderLength..], mtu, output[EthernetHeaderLength..]);
+        if (answer == 0)
+        {
+            return 0;
+        }
+
+        frame.Slice(6, 6).CopyTo(output); // back to the sender...
+        frame[..6].CopyTo(output[6..]); // ...from the station it sent to
+        BinaryPrimitives.WriteUInt16BigEndian(output[12..], etherType);
+        return EthernetHeaderLength + answer;
     }
 
     private static int WriteV4(ReadOnlySpan<byte> original, Span<byte> output, byte type, byte code, int mtu, ReadOnlySpan<byte> from)

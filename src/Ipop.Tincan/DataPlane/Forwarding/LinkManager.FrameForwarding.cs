@@ -41,9 +41,14 @@ internal sealed partial class LinkManager
 
                 break;
             case SwitchRoute.ThroughHop when to is TincanLink link && ReferenceEquals(link.Manager, this):
-                // Sent at once, after what is queued, to keep the order of the interface's frames.
+                // Sent at once, after what is queued, to keep the order of the interface's frames. Path MTU as for a
+                // plain frame, with the shim on top: a frame too large for this link's path is answered, not sent.
                 SendQueued(sends);
-                ClampForwarded(link, frame);
+                if (!FitForwardedFrame(binding.Nic, link, frame, sealBuffer))
+                {
+                    break;
+                }
+
                 ForwardedFrameHeader.Write(payload, ForwardedFrameHeader.HopLimit, flood: false, bound: 0);
                 link.NotePacketSize(payload.Length);
                 link.SendPayload(sealBuffer, payload, ContentKind.ForwardedFrame);
@@ -191,6 +196,11 @@ internal sealed partial class LinkManager
             return;
         }
 
+        if (AnswerTooBigInTransit(from, next, payload))
+        {
+            return;
+        }
+
         payload[0] = (byte)(hops - 1);
         ClampForwarded(next, payload[ForwardedFrameHeader.Length..]);
         next.NotePacketSize(payload.Length);
@@ -265,6 +275,47 @@ internal sealed partial class LinkManager
 
         // No references to links that may be removed before the next flood.
         Array.Clear(candidates, 0, n);
+    }
+
+    /// <summary>
+    /// Receive thread: when the frame in <paramref name="payload"/> is too large for <paramref name="next"/>'s path (the
+    /// path behind this hop is smaller than the one it came over), answers it over <paramref name="from"/> as a
+    /// forwarded unicast back to its sender, as the originating member would have (rate-limited), and counts it.
+    /// </summary>
+    /// <returns><c>true</c> when the frame was answered and must not be sent on.</returns>
+    /// <remarks>
+    /// The answer travels back the way the frame came: each member on the way passes it toward the sender's MAC, and
+    /// its source (the frame's destination) is the station those members already send to through this side, so the
+    /// answer teaches no member a path it did not have. A frame that would be sent as it is at the origin (IPv4 without
+    /// DF, IPv6 of at most 1280 bytes, a group address, a VLAN tag, no IP) is sent on as it is here too.
+    /// </remarks>
+    private bool AnswerTooBigInTransit(TincanLink from, TincanLink next, ReadOnlySpan<byte> payload)
+    {
+        ReadOnlySpan<byte> frame = payload[ForwardedFrameHeader.Length..];
+        int limit = ForwardedFrameLimit(next);
+        int l3 = EthernetPayloadOffset(frame);
+        if (frame.Length <= limit || l3 < 0 || ((frame[l3] >> 4) == 6 && frame.Length - l3 <= Ipv6MinimumMtu))
+        {
+            return false;
+        }
+
+        // The answer is written behind a fresh shim in the forward buffer, which is free until this frame is sealed.
+        byte[] buffer = ForwardBuffer;
+        Span<byte> answer = buffer.AsSpan(DatagramLayout.PayloadOffset);
+        int length = IcmpUnreachable.WriteTooBigFrame(frame, limit - l3, answer[ForwardedFrameHeader.Length..]);
+        if (length == 0)
+        {
+            return false;
+        }
+
+        next.CountDrop(DropReason.PathMtuExceeded);
+        ForwardedFrameHeader.Write(answer, ForwardedFrameHeader.HopLimit, flood: false, bound: 0);
+        if ((_forwardingAnswers ??= new PerSecondBudget(Time, ForwardingAnswersPerSecond)).TryTake())
+        {
+            from.SendPayload(buffer, answer[..(ForwardedFrameHeader.Length + length)], ContentKind.ForwardedFrame);
+        }
+
+        return true;
     }
 
     private void CountFrameHopLimit(TincanLink from, TincanLink next)

@@ -1,4 +1,5 @@
 using Ipop.Tincan.DataPlane.Mtu;
+using Ipop.Tincan.Protocol;
 using Microsoft.Extensions.Logging;
 
 namespace Ipop.Tincan.DataPlane;
@@ -39,10 +40,10 @@ internal sealed partial class LinkManager
     /// <remarks>
     /// Packets sent although too large: an IPv4 packet without DF (the underlay may fragment the datagram, or drop
     /// it: the sender allowed fragmentation and gets what an IPv4 network gives it), an IPv6 packet of at most 1280
-    /// bytes (no smaller MTU may be advertised), and any frame in TAP mode (a bridge has no address to answer from).
-    /// TSO super-packets arrive here already cut into segments by the TUN reader; a segment too large is answered like
-    /// any packet, so the sender's TCP lowers its MSS (the SYN clamp makes this rare: only connections opened before
-    /// the path got smaller).
+    /// bytes (no smaller MTU may be advertised), and in TAP mode a frame for a group address or a VLAN-tagged frame
+    /// (see <see cref="AnswerTooBig"/>). TSO super-packets arrive here already cut into segments by the TUN reader; a
+    /// segment too large is answered like any packet, so the sender's TCP lowers its MSS (the SYN clamp makes this
+    /// rare: only connections opened before the path got smaller).
     /// </remarks>
     internal bool FitOutbound(VirtualInterfaceMode mode, IVirtualInterface nic, TincanLink link, Span<byte> packet, Span<byte> scratch)
     {
@@ -53,18 +54,44 @@ internal sealed partial class LinkManager
             MssClamp.Apply(packet[l3..], mtu - l3);
         }
 
-        int limit = link.SendLimit;
-        if (packet.Length <= limit || l3 != 0 || ((packet[0] >> 4) == 6 && packet.Length <= Ipv6MinimumMtu))
+        if (AnswerTooBig(nic, link, packet, l3, link.SendLimit, scratch))
         {
-            link.NotePacketSize(packet.Length);
-            return true;
+            return false;
         }
 
-        int answer = IcmpUnreachable.WriteTooBig(packet, limit, scratch);
+        link.NotePacketSize(packet.Length);
+        return true;
+    }
+
+    /// <summary>
+    /// NIC thread: when <paramref name="packet"/> (an IP packet, <paramref name="l3"/> 0; or an Ethernet frame whose IP
+    /// packet starts at <paramref name="l3"/>, 14; -1 for a frame without IP) is larger than <paramref name="limit"/>
+    /// bytes, answers it on the interface from <paramref name="scratch"/> (rate-limited) and counts it on
+    /// <paramref name="link"/> as <see cref="DropReason.PathMtuExceeded"/>.
+    /// </summary>
+    /// <returns><c>true</c> when the packet was answered (counted as dropped; whether the answer was written is up to the
+    /// rate limit), <c>false</c> to send it as it is.</returns>
+    /// <remarks>
+    /// In TAP mode the answer is an Ethernet frame back to the sender from the station it sent to (see
+    /// <see cref="IcmpUnreachable.WriteTooBigFrame"/>), naming the IP bytes that fit: <paramref name="limit"/> minus the
+    /// Ethernet header. A bridge has no address of its own to answer from, but it need not have one: Linux accepts a
+    /// "fragmentation needed" / "packet too big" from any source when the quoted header matches one of its sockets, and
+    /// the answer comes from the packet's destination, whose MAC the sender's neighbour table already holds. Frames for
+    /// a group address (a flood: which copy would be too big is not known) and VLAN-tagged frames are sent as they are.
+    /// </remarks>
+    private bool AnswerTooBig(IVirtualInterface nic, TincanLink link, ReadOnlySpan<byte> packet, int l3, int limit, Span<byte> scratch)
+    {
+        if (packet.Length <= limit || l3 < 0 || ((packet[l3] >> 4) == 6 && packet.Length - l3 <= Ipv6MinimumMtu))
+        {
+            return false;
+        }
+
+        int answer = l3 == 0
+            ? IcmpUnreachable.WriteTooBig(packet, limit, scratch)
+            : IcmpUnreachable.WriteTooBigFrame(packet, limit - l3, scratch);
         if (answer == 0)
         {
-            link.NotePacketSize(packet.Length);
-            return true;
+            return false;
         }
 
         link.CountDrop(DropReason.PathMtuExceeded);
@@ -73,7 +100,35 @@ internal sealed partial class LinkManager
             Drops.Add(DropReason.InterfaceWriteFailed);
         }
 
-        return false;
+        return true;
+    }
+
+    /// <summary>
+    /// NIC thread, before a frame from the interface goes to <paramref name="link"/> as a forwarded frame (behind the
+    /// 12-byte shim): clamps a TCP SYN's MSS to the link's path minus the shim, and answers a frame too large for it as
+    /// <see cref="FitOutbound"/> does.
+    /// </summary>
+    /// <returns><c>true</c> to send the frame.</returns>
+    internal bool FitForwardedFrame(IVirtualInterface nic, TincanLink link, Span<byte> frame, Span<byte> scratch)
+    {
+        int l3 = EthernetPayloadOffset(frame);
+        if (l3 >= 0)
+        {
+            MssClamp.Apply(frame[l3..], link.EffectiveMtu - ForwardedFrameHeader.Length - l3);
+        }
+
+        return !AnswerTooBig(nic, link, frame, l3, ForwardedFrameLimit(link), scratch);
+    }
+
+    /// <summary>
+    /// The largest frame a forwarded frame to <paramref name="link"/> may carry. The shim is allowed for on top of the
+    /// full payload (docs/routing.md, "MTU"): a link whose path carries the full payload (or was not measured) takes any
+    /// frame; only a path measured below it leaves its size minus the shim for the frame.
+    /// </summary>
+    internal int ForwardedFrameLimit(TincanLink link)
+    {
+        int limit = link.SendLimit;
+        return limit >= MaxPayload ? MaxPayload : limit - ForwardedFrameHeader.Length;
     }
 
     /// <summary>Receive thread: clamps the MSS of a SYN or SYN-ACK from <paramref name="link"/> to the link's path.</summary>
