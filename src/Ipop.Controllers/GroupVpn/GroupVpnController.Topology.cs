@@ -45,6 +45,7 @@ public sealed partial class GroupVpnController
     private readonly Dictionary<object, long> _trafficSeen = [];
 
     private readonly HashSet<IPNetwork> _localPrefixes = [];
+    private (bool Structured, ImmutableArray<InterfaceAddress> Addresses)? _localPrefixesFor;
     private OnDemandLinks? _onDemand;
     private HashSet<ulong> _planned = [];
     private StructuredPlan? _plan;
@@ -375,6 +376,14 @@ public sealed partial class GroupVpnController
     /// <summary>In a structured group this node's own addresses are local to its route table, which turns forwarding on.</summary>
     private void ApplyLocalPrefixes()
     {
+        // Every re-route calls this (one per claim in a structured group): only a change of our addresses or of the
+        // topology changes anything.
+        if (_localPrefixesFor is { } applied && applied.Structured == _structured && applied.Addresses == _addresses)
+        {
+            return;
+        }
+
+        _localPrefixesFor = (_structured, _addresses);
         var wanted = _structured ? _addresses.Select(a => HostPrefix(a.Address)).ToHashSet() : [];
         foreach (IPNetwork stale in _localPrefixes.Except(wanted).ToList())
         {
