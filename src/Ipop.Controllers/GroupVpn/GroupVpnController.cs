@@ -155,9 +155,9 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         bool member = peer.Presence == PeerPresence.Online
             && peer.Relationship.HasFlag(PeerRelationship.GroupMember)
             && peer.Groups.Contains(_options.Group, StringComparer.OrdinalIgnoreCase);
-        if (member)
+        if (member && !_members.ContainsKey(peer.Id))
         {
-            _members.TryAdd(peer.Id, new GroupMemberStatus(peer.Id, peer.User, [], null, null));
+            _members.TryAdd(peer.Id, new GroupMemberStatus(peer.Id, peer.User, [], null, null)); // (asked at every re-check)
         }
 
         if (_allocator is not null)
@@ -336,7 +336,7 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
             _routes.RemoveRoute(prefix);
         }
 
-        _rerouteMembers.Clear();
+        ClearRerouteMembers();
     }
 
     /// <summary>Routes every held address (the whole of <see cref="ApplyOwnership"/> before it became incremental).</summary>
@@ -390,7 +390,7 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         }
 
         _routedStructured = _structured;
-        _rerouteMembers.Clear();
+        ClearRerouteMembers();
     }
 
     /// <summary>
@@ -426,6 +426,18 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         if (s.Via != via)
         {
             _members[member] = s with { Via = via };
+        }
+    }
+
+    private void ClearRerouteMembers()
+    {
+        // A group coming online adds all N members here before the first re-route; a cleared set keeps its capacity,
+        // and clearing it again at every later re-route (one per claim) would zero N buckets each time.
+        bool large = _rerouteMembers.Count > 64;
+        _rerouteMembers.Clear();
+        if (large)
+        {
+            _rerouteMembers.TrimExcess();
         }
     }
 
