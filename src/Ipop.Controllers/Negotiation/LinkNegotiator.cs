@@ -296,7 +296,10 @@ public sealed partial class LinkNegotiator
     /// <summary>Source of backoff jitter (tests seed it).</summary>
     internal Random Jitter { get; set; } = Random.Shared;
 
-    /// <summary>Events queued and not handled yet (with <see cref="ManualPump"/>, a pump skips a negotiator with none: its last drain armed the timer for the state it left).</summary>
+    /// <summary>
+    /// Events queued and not handled yet. With <see cref="ManualPump"/>, a pump may skip a negotiator with none: its last
+    /// drain armed the deadline timer for the state it left.
+    /// </summary>
     internal int PendingEvents => _events.Reader.Count;
 
     /// <summary>With <see cref="ManualPump"/>: handles every queued event (and those they queue) on the caller's flow.</summary>
