@@ -17,8 +17,16 @@ internal sealed class AddressOwnership
 {
     private readonly Dictionary<PeerId, HashSet<IPAddress>> _claims = [];
     private readonly Dictionary<(PeerId Peer, IPAddress Address), long> _order = [];
+
+    // Per address, its claims in the order they came (a claim's sequence number only grows, so appending keeps the
+    // order). Addresses are independent of each other, so a resolve looks only at the addresses whose claims changed
+    // since the last one: a group of N members resolves after every batch of changes, and walking all N claims (sorted)
+    // each time made every join or leave cost O(N log N) per member.
+    private readonly Dictionary<IPAddress, List<(long Sequence, PeerId Peer)>> _claimants = [];
+    private readonly HashSet<IPAddress> _touched = [];
     private readonly Dictionary<IPAddress, PeerId> _held = [];
     private readonly HashSet<(PeerId Peer, IPAddress Address)> _refused = [];
+    private HashSet<IPAddress>? _own;
     private long _next;
 
     /// <summary>One refused claim: <see cref="Holder"/> is <c>null</c> when the address is this node's own.</summary>
@@ -36,57 +44,104 @@ internal sealed class AddressOwnership
         var now = addresses.ToHashSet();
         if (_claims.TryGetValue(peer, out HashSet<IPAddress>? before))
         {
-            foreach (IPAddress gone in before.Where(a => !now.Contains(a)))
+            foreach (IPAddress gone in before)
             {
-                _order.Remove((peer, gone));
-                _refused.Remove((peer, gone));
+                if (!now.Contains(gone))
+                {
+                    if (_order.Remove((peer, gone), out long sequence) && _claimants.TryGetValue(gone, out List<(long Sequence, PeerId Peer)>? list))
+                    {
+                        list.Remove((sequence, peer));
+                        if (list.Count == 0)
+                        {
+                            _claimants.Remove(gone);
+                        }
+                    }
+
+                    _refused.Remove((peer, gone));
+                    _touched.Add(gone);
+                }
             }
         }
 
         foreach (IPAddress a in now)
         {
-            _order.TryAdd((peer, a), _next++);
+            if (_order.TryAdd((peer, a), _next))
+            {
+                if (!_claimants.TryGetValue(a, out List<(long Sequence, PeerId Peer)>? list))
+                {
+                    _claimants[a] = list = new List<(long Sequence, PeerId Peer)>(1);
+                }
+
+                list.Add((_next, peer));
+                _touched.Add(a);
+            }
+
+            _next++;
         }
 
-        _claims[peer] = now;
+        if (now.Count > 0)
+        {
+            _claims[peer] = now;
+        }
+        else
+        {
+            _claims.Remove(peer);
+        }
     }
 
     /// <summary>Drops every claim of <paramref name="peer"/> (it left).</summary>
     public void Forget(PeerId peer) => Claim(peer, []);
 
-    /// <summary>Decides the holder of every claimed address; returns the claims newly refused.</summary>
-    public List<Refusal> Resolve(IEnumerable<IPAddress> ours)
+    /// <summary>
+    /// Decides the holder of every claimed address; returns the claims newly refused. Only the addresses whose claims
+    /// changed since the last call are looked at (all of them when <paramref name="ours"/> changed).
+    /// </summary>
+    /// <param name="ours">This node's own addresses (never granted to anyone).</param>
+    /// <param name="changed">When given, gets every address whose holder changed (or that lost its holder).</param>
+    public List<Refusal> Resolve(IEnumerable<IPAddress> ours, ICollection<IPAddress>? changed = null)
     {
         var own = ours.ToHashSet();
-        foreach ((IPAddress address, PeerId holder) in _held.ToList())
+        IEnumerable<IPAddress> addresses = _touched;
+        if (_own is null || !_own.SetEquals(own))
         {
-            if (own.Contains(address) || !_claims.TryGetValue(holder, out HashSet<IPAddress>? c) || !c.Contains(address))
-            {
-                _held.Remove(address);
-            }
+            _own = own;
+            var all = new HashSet<IPAddress>(_claimants.Keys);
+            all.UnionWith(_held.Keys);
+            addresses = all;
         }
 
         var refusals = new List<Refusal>();
-        foreach (KeyValuePair<(PeerId Peer, IPAddress Address), long> claim in _order.OrderBy(o => o.Value))
+        foreach (IPAddress address in addresses)
         {
-            (PeerId peer, IPAddress address) = claim.Key;
-            PeerId? holder = own.Contains(address) ? null : _held.TryGetValue(address, out PeerId h) ? h : null;
-            if (!own.Contains(address) && holder is null)
+            if (_held.TryGetValue(address, out PeerId holder)
+                && (own.Contains(address) || !_claims.TryGetValue(holder, out HashSet<IPAddress>? c) || !c.Contains(address)))
             {
-                _held[address] = peer;
-                _refused.Remove(claim.Key);
+                _held.Remove(address);
+                changed?.Add(address);
             }
-            else if (holder != peer && _refused.Add(claim.Key))
+
+            if (!_claimants.TryGetValue(address, out List<(long Sequence, PeerId Peer)>? claims))
             {
-                refusals.Add(new Refusal(peer, address, holder));
+                continue;
+            }
+
+            foreach ((long _, PeerId peer) in claims)
+            {
+                PeerId? current = own.Contains(address) ? null : _held.TryGetValue(address, out PeerId h) ? h : null;
+                if (!own.Contains(address) && current is null)
+                {
+                    _held[address] = peer;
+                    _refused.Remove((peer, address));
+                    changed?.Add(address);
+                }
+                else if (current != peer && _refused.Add((peer, address)))
+                {
+                    refusals.Add(new Refusal(peer, address, current));
+                }
             }
         }
 
-        foreach (PeerId empty in _claims.Where(c => c.Value.Count == 0).Select(c => c.Key).ToList())
-        {
-            _claims.Remove(empty);
-        }
-
+        _touched.Clear();
         return refusals;
     }
 }

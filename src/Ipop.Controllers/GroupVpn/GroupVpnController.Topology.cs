@@ -31,13 +31,21 @@ public sealed partial class GroupVpnController
     /// <summary>Ring positions of the online members (this node not included).</summary>
     private readonly Dictionary<PeerId, ulong> _positions = [];
 
-    /// <summary>The addresses each member announced last (kept in a mesh too, so <c>auto</c> can switch at once).</summary>
-    private readonly Dictionary<PeerId, ImmutableArray<IPAddress>> _announced = [];
+    /// <summary>The members by ring position (the reverse of <see cref="_positions"/>): a re-plan names the members whose wish changed.</summary>
+    private readonly Dictionary<ulong, PeerId> _byPosition = [];
+
+    /// <summary>
+    /// The announcement each member published last, as text and parsed (kept in a mesh too, so <c>auto</c> can switch
+    /// at once). The text tells an unchanged announcement without parsing it: every re-check of trust reports every
+    /// member again, and a group of N members would parse N announcements per re-check.
+    /// </summary>
+    private readonly Dictionary<PeerId, (string? Text, ImmutableArray<IPAddress> Addresses)> _announced = [];
 
     /// <summary>Per forwarding prefix, the packet count already handed to <see cref="_onDemand"/>; per on-demand link, its sent packets.</summary>
     private readonly Dictionary<object, long> _trafficSeen = [];
 
     private readonly HashSet<IPNetwork> _localPrefixes = [];
+    private (bool Structured, ImmutableArray<InterfaceAddress> Addresses)? _localPrefixesFor;
     private OnDemandLinks? _onDemand;
     private HashSet<ulong> _planned = [];
     private StructuredPlan? _plan;
@@ -47,10 +55,18 @@ public sealed partial class GroupVpnController
     private long _startTimestamp;
     private bool _announceUnsupported;
     private bool _replanQueued;
+    private bool _recheckAllWishes;
     private TimeSpan _lastOnDemandCheck;
 
     /// <summary>Whether the group runs structured now (for <c>auto</c>, it depends on the member count).</summary>
     internal bool IsStructured => _structured;
+
+    /// <summary>
+    /// The simulator's hook: builds the plan for a member list (this node's position among them) instead of
+    /// <see cref="StructuredPlan.Build"/>. A simulation runs a thousand controllers in one process, each computing the
+    /// same plan from the same member list; sharing it saves that work without changing any answer.
+    /// </summary>
+    internal Func<ulong[], int, StructuredPlan>? PlanBuilder { get; set; }
 
     /// <summary>The members this node's plan links to (structured), for tests.</summary>
     internal IReadOnlyCollection<ulong> PlannedPositions => _planned;
@@ -83,23 +99,37 @@ public sealed partial class GroupVpnController
     /// <summary>Called with every trust decision: keeps the member list, the plan and the announced addresses current.</summary>
     private void TrackMember(OverlayPeer peer, bool member)
     {
-        bool changed = member ? _positions.TryAdd(peer.Id, RingPosition.Of(peer.Id.Value)) : _positions.Remove(peer.Id);
+        // Called for every member at every re-check of trust: the hash and the parsing are done once per member and
+        // announcement, not once per call.
+        bool changed;
         if (!member)
         {
+            changed = ForgetPosition(peer.Id);
             _announced.Remove(peer.Id);
         }
         else
         {
-            ImmutableArray<IPAddress> addresses = MemberAnnouncement.Parse(peer.Announcement, out string? problem);
-            if (problem is not null)
+            changed = false;
+            if (!_positions.ContainsKey(peer.Id))
             {
-                LogBadAnnouncement(_logger, peer.Id.Value, problem);
+                ulong position = RingPosition.Of(peer.Id.Value);
+                _positions.Add(peer.Id, position);
+                _byPosition[position] = peer.Id;
+                _rerouteMembers.Add(peer.Id); // its addresses may have been waiting for a position to route towards
+                changed = true;
             }
 
-            if (!_announced.TryGetValue(peer.Id, out ImmutableArray<IPAddress> before) || !before.SequenceEqual(addresses))
+            bool known = _announced.TryGetValue(peer.Id, out (string? Text, ImmutableArray<IPAddress> Addresses) before);
+            if (!known || !string.Equals(before.Text, peer.Announcement, StringComparison.Ordinal))
             {
-                _announced[peer.Id] = addresses;
-                if (_structured)
+                ImmutableArray<IPAddress> addresses = MemberAnnouncement.Parse(peer.Announcement, out string? problem);
+                if (problem is not null)
+                {
+                    LogBadAnnouncement(_logger, peer.Id.Value, problem);
+                }
+
+                _announced[peer.Id] = (peer.Announcement, addresses);
+                if ((!known || !before.Addresses.SequenceEqual(addresses)) && _structured)
                 {
                     PeerId id = peer.Id;
                     _negotiator.Post(ct => ClaimAsync(id, ToInterfaceAddresses(addresses), ct));
@@ -113,12 +143,30 @@ public sealed partial class GroupVpnController
         }
     }
 
+    /// <summary>Drops <paramref name="peer"/>'s ring position; false if it had none.</summary>
+    private bool ForgetPosition(PeerId peer)
+    {
+        if (!_positions.Remove(peer, out ulong position))
+        {
+            return false;
+        }
+
+        if (_byPosition.TryGetValue(position, out PeerId holder) && holder == peer)
+        {
+            _byPosition.Remove(position);
+        }
+
+        return true;
+    }
+
     /// <summary>
     /// The member list changed: switch topology if <c>auto</c> says so, and re-plan once the events queued now are
     /// handled. A group coming online reports its N members one by one; re-planning (O(N log N)) and re-asking every
-    /// peer (O(N)) after each would cost O(N² log N) per member, so the changes are coalesced into one re-plan and one
-    /// <see cref="LinkNegotiator.RecheckTrust"/>. Until then <see cref="WantsStructuredLink"/> answers from the
-    /// previous plan; a peer it wrongly turned down gets its link at once from the re-check (a fresh wish has no backoff).
+    /// peer (O(N)) after each would cost O(N² log N) per member, so the changes are coalesced into one re-plan. Until
+    /// then <see cref="WantsStructuredLink"/> answers from the previous plan; a peer it wrongly turned down gets its
+    /// link at once from the re-check (a fresh wish has no backoff). Only the members the re-plan added or removed are
+    /// asked again (<see cref="LinkNegotiator.RecheckWishesAsync"/>): one join or leave changes a few planned links, and
+    /// re-asking all N members after each would make every change cost O(N) per member, O(N²) in the group.
     /// </summary>
     private void OnMembershipChanged()
     {
@@ -129,17 +177,44 @@ public sealed partial class GroupVpnController
         }
 
         _replanQueued = true;
-        _negotiator.Post(_ =>
+        _negotiator.Post(async ct =>
         {
             _replanQueued = false;
-            if (_structured)
+            if (!_structured)
             {
-                RebuildPlan();
-                _negotiator.RecheckTrust();
+                return;
             }
 
-            return Task.CompletedTask;
+            HashSet<ulong> before = _planned;
+            RebuildPlan();
+            if (_recheckAllWishes)
+            {
+                // Just switched from a mesh (which wants everyone), or the plan was from an earlier structured period.
+                _recheckAllWishes = false;
+                _negotiator.RecheckTrust();
+                return;
+            }
+
+            List<PeerId> changed = [];
+            AddChangedWishes(before, _planned, changed);
+            AddChangedWishes(_planned, before, changed);
+            if (changed.Count > 0)
+            {
+                await _negotiator.RecheckWishesAsync(changed, ct);
+            }
         });
+    }
+
+    /// <summary>Adds the members planned in <paramref name="from"/> but not in <paramref name="to"/> (and still online) to <paramref name="changed"/>.</summary>
+    private void AddChangedWishes(HashSet<ulong> from, HashSet<ulong> to, List<PeerId> changed)
+    {
+        foreach (ulong position in from)
+        {
+            if (!to.Contains(position) && _byPosition.TryGetValue(position, out PeerId peer))
+            {
+                changed.Add(peer);
+            }
+        }
     }
 
     /// <summary>Switches between mesh and structured as the options and (for <c>auto</c>) the member count say.</summary>
@@ -161,6 +236,7 @@ public sealed partial class GroupVpnController
         // auto switches back to a mesh only a few members below the threshold, so a group at the threshold does not
         // rebuild its links with every join and leave.
         _structured = structured;
+        _recheckAllWishes = structured;
         LogTopology(_logger, structured ? "structured" : "mesh", members);
         if (structured && _options.Mode == "tap")
         {
@@ -179,7 +255,7 @@ public sealed partial class GroupVpnController
         {
             if (_structured)
             {
-                foreach ((PeerId id, ImmutableArray<IPAddress> addresses) in _announced)
+                foreach ((PeerId id, (string? _, ImmutableArray<IPAddress> addresses)) in _announced)
                 {
                     await ClaimAsync(id, ToInterfaceAddresses(addresses), ct);
                 }
@@ -212,7 +288,7 @@ public sealed partial class GroupVpnController
         var positions = new ulong[_positions.Count + 1];
         _positions.Values.CopyTo(positions, 0);
         positions[^1] = _self;
-        var plan = StructuredPlan.Build(positions, _options.RingNeighbours);
+        StructuredPlan plan = PlanBuilder?.Invoke(positions, _options.RingNeighbours) ?? StructuredPlan.Build(positions, _options.RingNeighbours);
         _plan = plan;
         var planned = new HashSet<ulong>();
         foreach (int i in plan.NeighboursOf(plan.IndexOf(_self)))
@@ -265,16 +341,24 @@ public sealed partial class GroupVpnController
     /// steps along the plan (what every member's routing does once the links it plans are up). <c>null</c> if the plan
     /// does not know one of them.
     /// </summary>
-    private int? PlannedHops(PeerId via, PeerId holder)
+    /// <remarks>
+    /// For status views, from any thread: it reads only the immutable <paramref name="plan"/> (the current one, even if a
+    /// re-plan is queued: re-planning here would undo the coalescing of OnMembershipChanged) and hashes the ids itself.
+    /// </remarks>
+    private static int? PlannedHops(StructuredPlan? plan, PeerId via, PeerId holder)
     {
-        // The current plan, even if a re-plan is queued: this is for display, and re-planning here would undo the
-        // coalescing of OnMembershipChanged (claims re-route once per announcement while a group comes online).
-        if (_plan is not { } plan || !_positions.TryGetValue(via, out ulong from) || !_positions.TryGetValue(holder, out ulong destination))
+        if (plan is null)
         {
             return null;
         }
 
-        int at = plan.IndexOf(from);
+        ulong destination = RingPosition.Of(holder.Value);
+        int at = plan.IndexOf(RingPosition.Of(via.Value));
+        if (plan.IndexOf(destination) < 0)
+        {
+            return null;
+        }
+
         Span<ulong> neighbours = stackalloc ulong[64];
         for (int hops = 1; at >= 0 && hops <= GreedyRingRouter.MaxHops; hops++)
         {
@@ -300,6 +384,14 @@ public sealed partial class GroupVpnController
     /// <summary>In a structured group this node's own addresses are local to its route table, which turns forwarding on.</summary>
     private void ApplyLocalPrefixes()
     {
+        // Every re-route calls this (one per claim in a structured group): only a change of our addresses or of the
+        // topology changes anything.
+        if (_localPrefixesFor is { } applied && applied.Structured == _structured && applied.Addresses == _addresses)
+        {
+            return;
+        }
+
+        _localPrefixesFor = (_structured, _addresses);
         var wanted = _structured ? _addresses.Select(a => HostPrefix(a.Address)).ToHashSet() : [];
         foreach (IPNetwork stale in _localPrefixes.Except(wanted).ToList())
         {
@@ -321,11 +413,7 @@ public sealed partial class GroupVpnController
         if (_structured)
         {
             // A next hop came up or went down: re-route (on the loop, where the routing state lives).
-            _negotiator.Post(_ =>
-            {
-                ApplyOwnership();
-                return Task.CompletedTask;
-            });
+            QueueReroute();
         }
     }
 
@@ -403,7 +491,7 @@ public sealed partial class GroupVpnController
             wantsChanged = true;
             foreach (ulong position in reaped[..count])
             {
-                LogOnDemandReaped(_logger, _positions.FirstOrDefault(p => p.Value == position).Key.Value ?? position.ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
+                LogOnDemandReaped(_logger, _byPosition.TryGetValue(position, out PeerId reapedPeer) ? reapedPeer.Value : position.ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
             }
         }
 

@@ -37,11 +37,20 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
     private readonly Dictionary<PeerId, ITincanLink> _linkOf = [];
     private readonly RouteTable _routes = new();
     private readonly LearningSwitch _switch;
+
+    // What the last re-route did (Reroute): the routes it wanted and the connected links its next hops came from; and
+    // the members whose claims or ring positions came in since (their addresses are routed again).
+    private readonly Dictionary<IPNetwork, (ITincanLink Link, PeerId? Via)> _desired = [];
+    private readonly Dictionary<PeerId, ITincanLink> _routedLinks = [];
+    private readonly HashSet<PeerId> _rerouteMembers = [];
     private IPNetwork _subnet;
     private IPNetwork? _subnetV6;
     private GroupAddressAllocator? _allocator;
     private IVirtualInterface? _nic;
     private ImmutableArray<InterfaceAddress> _addresses = [];
+    private Func<CancellationToken, Task>? _reroute;
+    private int _rerouteQueued; // 1 while a queued re-route has not started (set from link event threads)
+    private bool _routedStructured;
 
     /// <summary>Creates the controller; nothing happens until <see cref="RunAsync"/>.</summary>
     public GroupVpnController(
@@ -75,8 +84,15 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
     public string? InterfaceName => _nic?.Name;
 
     /// <summary>A snapshot of the members this node knows, with their links.</summary>
-    public IReadOnlyList<GroupMemberStatus> GetMembers() =>
-        [.. _members.Values.Select(s => _tincan.TryGetLink(s.Peer, out ITincanLink? l) ? s with { Link = l.Status, Stats = l.GetStats() } : s).OrderBy(s => s.Peer.Value, StringComparer.Ordinal)];
+    /// <remarks>The hops of a member reached through another are counted here, when asked, not at every re-route.</remarks>
+    public IReadOnlyList<GroupMemberStatus> GetMembers()
+    {
+        StructuredPlan? plan = _plan;
+        return [.. _members.Values
+            .Select(s => s.Via is { } via ? s with { Hops = PlannedHops(plan, via, s.Peer) } : s)
+            .Select(s => _tincan.TryGetLink(s.Peer, out ITincanLink? l) ? s with { Link = l.Status, Stats = l.GetStats() } : s)
+            .OrderBy(s => s.Peer.Value, StringComparer.Ordinal)];
+    }
 
     /// <inheritdoc />
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -139,9 +155,9 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         bool member = peer.Presence == PeerPresence.Online
             && peer.Relationship.HasFlag(PeerRelationship.GroupMember)
             && peer.Groups.Contains(_options.Group, StringComparer.OrdinalIgnoreCase);
-        if (member)
+        if (member && !_members.ContainsKey(peer.Id))
         {
-            _members.TryAdd(peer.Id, new GroupMemberStatus(peer.Id, peer.User, [], null, null));
+            _members.TryAdd(peer.Id, new GroupMemberStatus(peer.Id, peer.User, [], null, null)); // (asked at every re-check)
         }
 
         if (_allocator is not null)
@@ -197,6 +213,7 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         }
 
         _owners.Claim(peer, valid.Select(a => a.Address));
+        _rerouteMembers.Add(peer);
         InterfaceAddress mine = _addresses[0];
         if (valid.Any(a => a.Address.Equals(mine.Address)) && string.IsNullOrEmpty(_options.Address)
             && GroupAddressAllocator.MustYield(_signaling.LocalId.Value, peer.Value))
@@ -220,13 +237,45 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
             return;
         }
 
-        ApplyOwnership();
+        Reroute(full: false);
     }
 
-    /// <summary>Resolves who holds which address and routes exactly the held ones to their holders' links.</summary>
-    private void ApplyOwnership()
+    /// <summary>
+    /// Re-routes once the events queued now are handled: a change of links re-routes every member (O(N)), and the links
+    /// of a member that just joined a big group, or of its neighbours, come up together; one re-route for them all.
+    /// </summary>
+    private void QueueReroute()
     {
-        foreach (AddressOwnership.Refusal r in _owners.Resolve(_addresses.Select(a => a.Address)))
+        if (Interlocked.Exchange(ref _rerouteQueued, 1) == 1)
+        {
+            return;
+        }
+
+        _negotiator.Post(_reroute ??= _ =>
+        {
+            Interlocked.Exchange(ref _rerouteQueued, 0); // a link change from now on queues another
+            Reroute(full: false);
+            return Task.CompletedTask;
+        });
+    }
+
+    /// <summary>Tests: re-routes every held address at once, which the queued, incremental re-routes must agree with.</summary>
+    internal void RerouteAll() => ApplyOwnership();
+
+    /// <summary>Resolves who holds which address and routes exactly the held ones to their holders' links.</summary>
+    private void ApplyOwnership() => Reroute(full: true);
+
+    /// <summary>
+    /// <see cref="ApplyOwnership"/>; with <paramref name="full"/> false (a queued re-route), only the addresses whose
+    /// holder changed are routed again when the connected links are the ones the last re-route used: in a structured
+    /// group of N members a join or leave far away changes one member's route, and re-routing all N members at every
+    /// member after every such change made it O(N²) work in the group. Any change of connected links (the next hops)
+    /// re-routes everything, as does a mesh.
+    /// </summary>
+    private void Reroute(bool full)
+    {
+        var changed = new HashSet<IPAddress>();
+        foreach (AddressOwnership.Refusal r in _owners.Resolve(_addresses.Select(a => a.Address), changed))
         {
             if (r.Holder is { } holder)
             {
@@ -238,58 +287,182 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
             }
         }
 
-        // A mesh routes a member's addresses to its link as soon as the link exists. A structured group routes them to
-        // its link once that is connected, and until then (or without one) to the next hop towards it.
-        var desired = new Dictionary<IPNetwork, (ITincanLink Link, PeerId? Via)>();
+        ApplyLocalPrefixes();
         NextHops? candidates = _structured ? ConnectedNeighbours() : null;
-        foreach ((IPAddress address, PeerId holder) in _owners.Held)
+        if (full || !_structured || !_routedStructured || !SameConnectedLinks())
         {
-            if (_linkOf.TryGetValue(holder, out ITincanLink? link) && (!_structured || link.Status.State == LinkState.Connected))
+            RerouteAll(candidates);
+            return;
+        }
+
+        // New routes first, then the stale ones (as RerouteAll): a route that changes hands never leaves a gap.
+        var affected = new HashSet<PeerId>(_rerouteMembers);
+        foreach (PeerId member in _rerouteMembers)
+        {
+            if (_members.TryGetValue(member, out GroupMemberStatus? status))
             {
-                desired[HostPrefix(address)] = (link, null);
-            }
-            else if (candidates is not null && NextHop(holder, candidates) is { } hop)
-            {
-                desired[HostPrefix(address)] = (hop.Link, hop.Via);
+                foreach (InterfaceAddress a in status.Addresses)
+                {
+                    changed.Add(a.Address);
+                }
             }
         }
 
-        ApplyLocalPrefixes();
+        List<IPNetwork>? stale = null;
+        foreach (IPAddress address in changed)
+        {
+            IPNetwork prefix = HostPrefix(address);
+            if (_owners.Held.TryGetValue(address, out PeerId holder) && DesiredRoute(holder, candidates) is { } route)
+            {
+                affected.Add(holder);
+                if (!_desired.TryGetValue(prefix, out (ITincanLink Link, PeerId? Via) before) || !ReferenceEquals(before.Link, route.Link))
+                {
+                    SetRoute(prefix, route.Link, route.Via);
+                }
+
+                _desired[prefix] = route;
+            }
+            else if (_desired.Remove(prefix))
+            {
+                (stale ??= []).Add(prefix);
+            }
+        }
+
+        foreach (PeerId member in affected)
+        {
+            if (_members.TryGetValue(member, out GroupMemberStatus? s))
+            {
+                UpdateVia(member, s);
+            }
+        }
+
+        foreach (IPNetwork prefix in stale ?? [])
+        {
+            _routes.RemoveRoute(prefix);
+        }
+
+        ClearRerouteMembers();
+    }
+
+    /// <summary>Routes every held address (the whole of <see cref="ApplyOwnership"/> before it became incremental).</summary>
+    private void RerouteAll(NextHops? candidates)
+    {
+        _desired.Clear();
+        foreach ((IPAddress address, PeerId holder) in _owners.Held)
+        {
+            if (DesiredRoute(holder, candidates) is { } route)
+            {
+                _desired[HostPrefix(address)] = route;
+            }
+        }
 
         // New routes first, then the stale ones: a route that changes hands never leaves a gap.
         IReadOnlyList<(IPNetwork Prefix, ITincanLink? Link)> routes = _routes.GetRoutes();
-        foreach ((IPNetwork prefix, (ITincanLink link, PeerId? via)) in desired)
+        var current = new Dictionary<IPNetwork, ITincanLink?>(routes.Count);
+        foreach ((IPNetwork prefix, ITincanLink? link) in routes)
         {
-            if (!routes.Any(r => r.Prefix == prefix && ReferenceEquals(r.Link, link)))
+            current.TryAdd(prefix, link);
+        }
+
+        foreach ((IPNetwork prefix, (ITincanLink link, PeerId? via)) in _desired)
+        {
+            if (!current.TryGetValue(prefix, out ITincanLink? now) || !ReferenceEquals(now, link))
             {
-                if (via is null)
-                {
-                    _routes.SetRoute(prefix, link);
-                }
-                else
-                {
-                    _routes.SetForwardingRoute(prefix, link);
-                }
+                SetRoute(prefix, link, via);
             }
         }
 
         foreach ((PeerId member, GroupMemberStatus s) in _members)
         {
-            PeerId? via = s.Addresses.Count > 0 && desired.TryGetValue(HostPrefix(s.Addresses[0].Address), out var d) ? d.Via : null;
-            int? hops = via is { } v ? PlannedHops(v, member) : null;
-            if (s.Via != via || s.Hops != hops)
-            {
-                _members[member] = s with { Via = via, Hops = hops };
-            }
+            UpdateVia(member, s);
         }
 
         foreach ((IPNetwork prefix, ITincanLink? link) in routes)
         {
-            if (link is not null && !desired.ContainsKey(prefix))
+            if (link is not null && !_desired.ContainsKey(prefix))
             {
                 _routes.RemoveRoute(prefix);
             }
         }
+
+        _routedLinks.Clear();
+        foreach ((PeerId peer, ITincanLink link) in _linkOf)
+        {
+            if (link.Status.State == LinkState.Connected)
+            {
+                _routedLinks[peer] = link;
+            }
+        }
+
+        _routedStructured = _structured;
+        ClearRerouteMembers();
+    }
+
+    /// <summary>
+    /// Where <paramref name="holder"/>'s addresses go. A mesh routes a member's addresses to its link as soon as the
+    /// link exists. A structured group routes them to its link once that is connected, and until then (or without one)
+    /// to the next hop towards it.
+    /// </summary>
+    private (ITincanLink Link, PeerId? Via)? DesiredRoute(PeerId holder, NextHops? candidates)
+    {
+        if (_linkOf.TryGetValue(holder, out ITincanLink? link) && (!_structured || link.Status.State == LinkState.Connected))
+        {
+            return (link, null);
+        }
+
+        return candidates is not null && NextHop(holder, candidates) is { } hop ? (hop.Link, hop.Via) : null;
+    }
+
+    private void SetRoute(IPNetwork prefix, ITincanLink link, PeerId? via)
+    {
+        if (via is null)
+        {
+            _routes.SetRoute(prefix, link);
+        }
+        else
+        {
+            _routes.SetForwardingRoute(prefix, link);
+        }
+    }
+
+    private void UpdateVia(PeerId member, GroupMemberStatus s)
+    {
+        PeerId? via = s.Addresses.Count > 0 && _desired.TryGetValue(HostPrefix(s.Addresses[0].Address), out var d) ? d.Via : null;
+        if (s.Via != via)
+        {
+            _members[member] = s with { Via = via };
+        }
+    }
+
+    private void ClearRerouteMembers()
+    {
+        // A group coming online adds all N members here before the first re-route; a cleared set keeps its capacity,
+        // and clearing it again at every later re-route (one per claim) would zero N buckets each time.
+        bool large = _rerouteMembers.Count > 64;
+        _rerouteMembers.Clear();
+        if (large)
+        {
+            _rerouteMembers.TrimExcess();
+        }
+    }
+
+    /// <summary>Whether the connected links are exactly those the last full re-route used (so every next hop is the same).</summary>
+    private bool SameConnectedLinks()
+    {
+        int connected = 0;
+        foreach ((PeerId peer, ITincanLink link) in _linkOf)
+        {
+            if (link.Status.State == LinkState.Connected)
+            {
+                connected++;
+                if (!_routedLinks.TryGetValue(peer, out ITincanLink? routed) || !ReferenceEquals(routed, link))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return connected == _routedLinks.Count;
     }
 
     private static IPNetwork HostPrefix(IPAddress a) => new(a, a.AddressFamily == AddressFamily.InterNetwork ? 32 : 128);
@@ -305,16 +478,16 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         _switch.Forget(old);
         if (_structured)
         {
-            ApplyOwnership(); // members routed through it (or to it) go through another next hop now
+            Reroute(full: false); // members routed through it (or to it) go through another next hop now
         }
     }
 
     void INegotiationPolicy.OnForgotten(PeerId peer, ITincanLink? link)
     {
-        if (_positions.Remove(peer))
+        if (_positions.TryGetValue(peer, out ulong position) && ForgetPosition(peer))
         {
             _announced.Remove(peer);
-            _onDemand?.Remove(RingPosition.Of(peer.Value));
+            _onDemand?.Remove(position);
             OnMembershipChanged();
         }
 
@@ -327,7 +500,7 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
             _switch.Forget(link);
         }
 
-        ApplyOwnership(); // an address it held may go to a member that waited for it
+        Reroute(full: false); // an address it held may go to a member that waited for it
     }
 
     // Only learned MACs expire, and only in switch mode (a TUN node never learns any): purging once per aging time keeps

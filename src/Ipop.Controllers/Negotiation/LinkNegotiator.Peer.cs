@@ -15,6 +15,9 @@ public sealed partial class LinkNegotiator
 
         public ITincanLink? Link { get; set; }
 
+        /// <summary>The peer as signaling last reported it trusted (what <see cref="RecheckWishesAsync"/> asks the policy about).</summary>
+        public OverlayPeer? Seen { get; set; }
+
         /// <summary>The descriptor <see cref="Link"/> was created from.</summary>
         public LinkDescriptor? Remote { get; set; }
 

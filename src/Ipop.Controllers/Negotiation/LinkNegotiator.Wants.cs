@@ -12,6 +12,32 @@ namespace Ipop.Controllers;
 /// </summary>
 public sealed partial class LinkNegotiator
 {
+    /// <summary>
+    /// On the loop (from <see cref="Post"/>ed work or a policy callback): asks the policy again whether it wants links to
+    /// <paramref name="peers"/>, for a policy that knows whose answer changed (a structured re-plan changes a few planned
+    /// links; <see cref="RecheckTrust"/> would ask about every peer, O(N) per change). Trust is not re-checked (the
+    /// policy's answer about the peer as signaling last reported it is), and peers the negotiator does not know are skipped.
+    /// </summary>
+    /// <param name="peers">The peers whose wish may have changed.</param>
+    /// <param name="cancellationToken">The loop's token.</param>
+    /// <returns>A task that completes once every wish was applied.</returns>
+    internal async Task RecheckWishesAsync(IReadOnlyList<PeerId> peers, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(peers);
+        if (!_signaling.IsConnected)
+        {
+            return; // as RecheckTrust: its return re-checks everyone
+        }
+
+        foreach (PeerId id in peers)
+        {
+            if (_peers.TryGetValue(id, out Peer? p) && p.Seen is { } seen)
+            {
+                await RefreshWantAsync(p, seen, cancellationToken);
+            }
+        }
+    }
+
     // Signaling reported the trusted peer (or RecheckTrust asked again): a change of wish starts or releases the link.
     private async Task RefreshWantAsync(Peer p, OverlayPeer peer, CancellationToken ct)
     {

@@ -296,6 +296,12 @@ public sealed partial class LinkNegotiator
     /// <summary>Source of backoff jitter (tests seed it).</summary>
     internal Random Jitter { get; set; } = Random.Shared;
 
+    /// <summary>
+    /// Events queued and not handled yet. With <see cref="ManualPump"/>, a pump may skip a negotiator with none: its last
+    /// drain armed the deadline timer for the state it left.
+    /// </summary>
+    internal int PendingEvents => _events.Reader.Count;
+
     /// <summary>With <see cref="ManualPump"/>: handles every queued event (and those they queue) on the caller's flow.</summary>
     /// <returns>How many events were handled.</returns>
     internal async Task<int> DrainAsync(CancellationToken cancellationToken)
@@ -418,6 +424,7 @@ public sealed partial class LinkNegotiator
 
         if (_peers.TryGetValue(peer.Id, out Peer? back))
         {
+            back.Seen = peer;
             back.Unverified = false;
             await ReturnedFromAbsenceAsync(back, ct);
             await RefreshWantAsync(back, peer, ct);
@@ -428,7 +435,7 @@ public sealed partial class LinkNegotiator
         bool initiator = IsInitiator(peer.Id);
 
         // The answering side gives the initiator one answer timeout to offer before it asks for an offer.
-        var p = new Peer(peer.Id, initiator) { NextAttemptAt = initiator ? now : now + _settings.AnswerTimeout, Wanted = _policy.WantsLink(peer) };
+        var p = new Peer(peer.Id, initiator) { NextAttemptAt = initiator ? now : now + _settings.AnswerTimeout, Wanted = _policy.WantsLink(peer), Seen = peer };
         _peers[peer.Id] = p;
         LogPeerTrusted(_logger, peer.Id.Value);
         if (!p.Wanted)

@@ -121,6 +121,9 @@ public sealed class InMemorySignaling : IOverlaySignaling
 
     internal HashSet<string> Groups { get; } = new(StringComparer.Ordinal);
 
+    /// <summary><see cref="Groups"/> in order, as one array shared by every peer's view of this node.</summary>
+    internal ImmutableArray<string> GroupList { get; private set; } = [];
+
     /// <inheritdoc />
     public event EventHandler<OverlayPeerEventArgs>? PeerChanged;
 
@@ -242,6 +245,7 @@ public sealed class InMemorySignaling : IOverlaySignaling
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (Groups.Add(group))
             {
+                GroupList = [.. Groups.Order(StringComparer.Ordinal)];
                 _network.RecomputeLocked(this);
             }
         }
@@ -256,6 +260,7 @@ public sealed class InMemorySignaling : IOverlaySignaling
         {
             if (Groups.Remove(group))
             {
+                GroupList = [.. Groups.Order(StringComparer.Ordinal)];
                 _network.RecomputeLocked(this);
             }
         }

@@ -14,6 +14,7 @@ public sealed class InMemorySignalingNetwork
 {
     private readonly object _gate = new();
     private readonly List<InMemorySignaling> _nodes = [];
+    private readonly Dictionary<PeerId, InMemorySignaling> _byId = [];
     private readonly HashSet<(string, string)> _friends = [];
     private readonly HashSet<(string From, string To)> _pending = [];
     private readonly Queue<Action> _manual = new();
@@ -93,6 +94,7 @@ public sealed class InMemorySignalingNetwork
             int n = ++_nextResource;
             var node = new InMemorySignaling(this, bare, new PeerId($"{bare}/ipop-{n:x8}"), policy, [.. (acceptedFriends ?? []).Select(f => UserIds.Bare(f, nameof(acceptedFriends)))]);
             _nodes.Add(node);
+            _byId[node.LocalId] = node;
             return node;
         }
     }
@@ -269,6 +271,7 @@ public sealed class InMemorySignalingNetwork
     {
         node.Connected = false;
         _nodes.Remove(node);
+        _byId.Remove(node.LocalId);
 
         // (The full recompute this replaces changed nothing either: a removed node is in nobody's recompute any more,
         // so the others keep their last view of it, as before.)
@@ -330,7 +333,8 @@ public sealed class InMemorySignalingNetwork
         }
     }
 
-    internal InMemorySignaling? FindLocked(PeerId id) => _nodes.FirstOrDefault(n => n.LocalId == id);
+    // Every message looks its target up: by id, not by a scan of every node.
+    internal InMemorySignaling? FindLocked(PeerId id) => _byId.GetValueOrDefault(id);
 
     /// <summary>Every node's view of every other node, derived from the network state; changes become events.</summary>
     internal void RecomputeLocked()
@@ -391,9 +395,7 @@ public sealed class InMemorySignalingNetwork
     private void UpdateViewLocked(InMemorySignaling viewer, InMemorySignaling other)
     {
         bool visible = viewer.Connected && other.Connected;
-        ImmutableArray<string> groups = visible && viewer.Groups.Count > 0 && other.Groups.Count > 0
-            ? [.. viewer.Groups.Intersect(other.Groups, StringComparer.Ordinal).Order(StringComparer.Ordinal)]
-            : [];
+        ImmutableArray<string> groups = visible && viewer.Groups.Count > 0 && other.Groups.Count > 0 ? SharedGroups(viewer, other) : [];
         PeerRelationship relationship = PeerRelationship.None;
         if ((viewer.LocalUser == other.LocalUser || _friends.Contains(Pair(viewer.LocalUser, other.LocalUser))))
         {
@@ -407,6 +409,18 @@ public sealed class InMemorySignalingNetwork
 
         // As with XMPP: friendship outlives presence (roster), group membership does not (room occupancy).
         viewer.UpdatePeerLocked(other.LocalId, other.LocalUser, visible && relationship != PeerRelationship.None, relationship, groups, visible ? other.Announcement : null);
+    }
+
+    /// <summary>The groups both nodes joined, in order (a node's one group is shared, not copied, for each of its N peers).</summary>
+    private static ImmutableArray<string> SharedGroups(InMemorySignaling viewer, InMemorySignaling other)
+    {
+        if (viewer.Groups.Count == 1 && other.Groups.Count == 1)
+        {
+            ImmutableArray<string> only = other.GroupList;
+            return viewer.Groups.Contains(only[0]) ? only : [];
+        }
+
+        return [.. viewer.Groups.Intersect(other.Groups, StringComparer.Ordinal).Order(StringComparer.Ordinal)];
     }
 
     private static (string, string) Pair(string a, string b) => string.CompareOrdinal(a, b) < 0 ? (a, b) : (b, a);

@@ -88,6 +88,65 @@ public sealed class StructuredTopologyTests
         Assert.All(cluster.Members, m => Assert.Empty(m.Errors));
     }
 
+    private static List<string> Routes(GroupCluster.Member m) =>
+        [.. ((RouteTable)m.Tincan.Router!).GetRoutes().Select(r => $"{r.Prefix} -> {r.Link?.Peer.Value}").Order(StringComparer.Ordinal)];
+
+    private static List<string> Vias(GroupCluster.Member m) =>
+        [.. m.Controller.GetMembers().Select(s => $"{s.Peer.Value} via {s.Via?.Value}")];
+
+    /// <summary>
+    /// A join or leave far away re-routes only the addresses whose holder changed (the connected links, and so every
+    /// next hop, stay the same); a change of links re-routes everything. Either way the routes must be exactly those a
+    /// re-route of every address computes, checked right after each change and again once the links followed.
+    /// </summary>
+    [Fact]
+    public async Task Routes_kept_current_through_joins_and_leaves_are_those_a_full_re_route_computes()
+    {
+        await using GroupCluster cluster = await GroupCluster.StartAsync(24, seed: 9, configure: Structured);
+        await StepsAsync(cluster, 10);
+        var random = new Random(9);
+        for (int change = 0; change < 8; change++)
+        {
+            GroupCluster.Member m = cluster.Members[random.Next(cluster.Members.Count)];
+            if (m.InGroup)
+            {
+                await m.LeaveAsync();
+            }
+            else
+            {
+                await m.RejoinAsync();
+            }
+
+            await cluster.SettleAsync(); // presence handled, links not moved yet
+            AssertSameAsFullReroute(cluster, $"right after change {change}");
+            await StepsAsync(cluster, 3);
+            AssertSameAsFullReroute(cluster, $"3 s after change {change}");
+        }
+
+        foreach (GroupCluster.Member a in cluster.Members.Where(m => m.InGroup))
+        {
+            foreach (GroupCluster.Member b in cluster.Members.Where(b => b != a && b.InGroup))
+            {
+                Assert.Null(Walk(cluster, a, b).Stuck);
+            }
+
+            // The hops of a member reached through another are counted when asked (at least: to the next hop, then on).
+            Assert.All(a.Controller.GetMembers().Where(s => s.Via is not null), s => Assert.InRange(s.Hops ?? 0, 2, GreedyRingRouter.MaxHops));
+        }
+    }
+
+    private static void AssertSameAsFullReroute(GroupCluster cluster, string when)
+    {
+        foreach (GroupCluster.Member m in cluster.Members)
+        {
+            List<string> routes = Routes(m);
+            List<string> vias = Vias(m);
+            m.Controller.RerouteAll();
+            Assert.True(routes.SequenceEqual(Routes(m)), $"{when}: {m.Id.Value}'s routes differ from a full re-route:\n{string.Join('\n', routes.Except(Routes(m)))}\n--\n{string.Join('\n', Routes(m).Except(routes))}");
+            Assert.Equal(vias, Vias(m));
+        }
+    }
+
     [Fact]
     public async Task A_member_without_a_direct_link_is_shown_with_the_member_it_is_reached_through()
     {

@@ -81,6 +81,29 @@ public sealed class WantsLinkTests
         Assert.Equal([Request, Answer, Release], cluster.KindsSent("b", "a"));
     }
 
+    /// <summary>
+    /// A structured re-plan knows whose wish changed and re-asks only those (<see cref="LinkNegotiator.RecheckWishesAsync"/>):
+    /// a peer it does not name keeps its old answer until something asks about it again.
+    /// </summary>
+    [Fact]
+    public async Task Rechecking_the_wishes_of_named_peers_asks_about_those_only()
+    {
+        await using PolicyCluster cluster = await PolicyCluster.StartAsync(["a", "b", "c"]);
+        PolicyCluster.Node a = cluster["a"];
+        a.Negotiator.Post(async ct =>
+        {
+            a.Policy.Wanted.Add("b@lab.test");
+            a.Policy.Wanted.Add("c@lab.test");
+            await a.Negotiator.RecheckWishesAsync([cluster["b"].Id], ct);
+        });
+        await cluster.SecondsAsync(10);
+        Assert.Equal([("a", "b")], cluster.LinkPairs());
+
+        a.Negotiator.RecheckTrust(); // asks about everyone: c's changed answer counts now
+        await cluster.SecondsAsync(10);
+        Assert.Equal([("a", "b"), ("a", "c")], cluster.LinkPairs().Order());
+    }
+
     [Fact]
     public async Task A_trusted_peer_wanted_by_neither_side_gets_no_link_and_no_messages()
     {
