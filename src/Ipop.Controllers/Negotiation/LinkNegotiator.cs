@@ -90,6 +90,9 @@ public sealed partial class LinkNegotiator
     private bool _outageEnded;
     private DateTimeOffset? _graceUntil;
 
+    // How many peers have AwayUntil set: a new session looks for the away sessions it replaces only when there are any.
+    private int _awayCount;
+
     /// <summary>Creates a negotiator; nothing happens until <see cref="RunAsync(CancellationToken)"/>.</summary>
     /// <param name="signaling">Who is online and how to reach them; <see cref="RunAsync(CancellationToken)"/> connects it.</param>
     /// <param name="tincan">The link manager, already started (<see cref="ITincan.StartAsync"/>) by its owner.</param>
@@ -277,6 +280,7 @@ public sealed partial class LinkNegotiator
             }
 
             _peers.Clear();
+            _awayCount = 0;
             lock (_idleGate)
             {
                 // Nobody waits forever on a loop that is gone.
@@ -431,6 +435,7 @@ public sealed partial class LinkNegotiator
             return;
         }
 
+        EndAwaySessionsReplacedBy(peer.Id);
         DateTimeOffset now = _time.GetUtcNow();
         bool initiator = IsInitiator(peer.Id);
 
@@ -450,6 +455,11 @@ public sealed partial class LinkNegotiator
     {
         if (_peers.Remove(id, out Peer? gone))
         {
+            if (gone.AwayUntil is not null)
+            {
+                _awayCount--;
+            }
+
             _tincan.RemoveLink(id);
             _policy.OnForgotten(id, gone.Link);
             LogPeerGone(_logger, id.Value, presence, relationship);

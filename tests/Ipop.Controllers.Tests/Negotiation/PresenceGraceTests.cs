@@ -108,6 +108,46 @@ public sealed class PresenceGraceTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task A_new_session_of_an_away_members_account_ends_the_old_one_at_once_even_before_it_offers()
+    {
+        // In a structured group the restarted member hashes to a new ring position and may never link to us again,
+        // yet we held its old session (and with it the address the new one claims) for the whole grace.
+        await LinkedAsync(LinkState.Connected);
+        _signaling.SetPeer(Alice, sessionEnded: true, PeerPresence.Offline, PeerRelationship.None); // killed
+        await SecondsAsync(1);
+        Assert.Empty(_tincan.Removed);
+        _signaling.SetPeer("alice@lab.test/ipop-2", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        await _controller!.Negotiator.WhenIdleAsync();
+        Assert.Contains(new PeerId(Alice), _tincan.Removed);
+        Assert.Contains(_log.Lines, l => l.Message.Contains("replaced by its restarted session alice@lab.test/ipop-2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_session_that_ends_after_its_account_came_back_under_a_new_resource_gets_no_grace()
+    {
+        // The server may notice a crashed session only after the restarted one has logged in.
+        await LinkedAsync(LinkState.Connected);
+        _signaling.SetPeer("alice@lab.test/ipop-2", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        await _controller!.Negotiator.WhenIdleAsync();
+        Assert.Empty(_tincan.Removed);
+        _signaling.SetPeer(Alice, sessionEnded: true, PeerPresence.Offline, PeerRelationship.None);
+        await _controller.Negotiator.WhenIdleAsync();
+        Assert.Contains(new PeerId(Alice), _tincan.Removed);
+        Assert.DoesNotContain(_log.Lines, l => l.Message.Contains("its connected link stays", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Another_account_coming_online_leaves_an_away_member_its_grace()
+    {
+        await LinkedAsync(LinkState.Connected);
+        _signaling.SetPeer(Alice, sessionEnded: true, PeerPresence.Offline, PeerRelationship.None);
+        _signaling.SetPeer("alicia@lab.test/ipop-1", PeerPresence.Online, PeerRelationship.GroupMember, Group);
+        await SecondsAsync(5);
+        Assert.DoesNotContain(new PeerId(Alice), _tincan.Removed);
+        Assert.Contains(_tincan.Links, l => l.Peer == new PeerId(Alice));
+    }
+
+    [Fact]
     public async Task Another_account_with_the_key_of_an_away_member_is_still_refused()
     {
         await LinkedAsync(LinkState.Connected);
