@@ -27,6 +27,7 @@ docs/tincan-host.md, "Running with an external controller":
 import argparse
 import base64
 import collections
+import hashlib
 import ipaddress
 import itertools
 import json
@@ -185,16 +186,41 @@ class TincanClient:
             return self.request("link.query")["links"]
         return self.request("link.query", {"peer": peer})["link"]
 
-    def set_route(self, peer, prefix=None, mac=None):
-        args = {"peer": peer}
+    def set_route(self, peer=None, prefix=None, mac=None, kind=None):
+        """route.set. kind: None (the server's default, "direct"), "direct", "forward" (peer is the next hop),
+        "local" or "unreachable" (no peer). Kinds other than "direct" need the server's "route.kind" feature."""
+        args = {}
+        if kind is not None:
+            args["kind"] = kind
+        if peer is not None:
+            args["peer"] = peer
         if prefix is not None:
             args["prefix"] = prefix
         if mac is not None:
             args["mac"] = mac
         return self.request("route.set", args)["route"]
 
+    def set_ring_position(self, position, peer=None):
+        """ring.set: a tap interface's 64-bit ring position (an int, sent as 16 hex digits), this node's or peer's."""
+        args = {"position": ring_position_hex(position)}
+        if peer is not None:
+            args["peer"] = peer
+        return self.request("ring.set", args)
+
     def send_control(self, peer, data):
         return self.request("link.send_control", {"peer": peer, "data": base64.b64encode(data).decode("ascii")})
+
+
+def ring_position(member_id):
+    """A member's ring position: the first 8 bytes, big-endian, of the SHA-256 of its id (as Ipop's controllers)."""
+    return int.from_bytes(hashlib.sha256(member_id.encode("utf-8")).digest()[:8], "big")
+
+
+def ring_position_hex(position):
+    """Positions cross JSON as 16 hex digits: many parsers read numbers as doubles, exact only up to 2**53."""
+    if not 0 <= position < 2**64:
+        raise ValueError(f"a ring position is a 64-bit unsigned number; got {position}")
+    return f"{position:016x}"
 
 
 def host_prefix(address):

@@ -112,6 +112,29 @@ class TincanClientTests(unittest.TestCase):
         finally:
             server.close()
 
+    def test_forward_routes_and_ring_positions_are_sent_as_the_api_documents(self):
+        server = ScriptedServer([[ok({"route": {}})], [ok({"route": {}})], [ok({})], [ok({})]])
+        try:
+            with ipop_controller.TincanClient(server.path, timeout=5) as client:
+                client.set_route("b", prefix="198.19.0.9/32", kind="forward")
+                client.set_route(prefix="198.19.0.10/32", kind="unreachable")
+                client.set_ring_position(0x3F1B8C07AA52E916)
+                client.set_ring_position(5, peer="b")
+            self.assertEqual(server.requests[0]["args"], {"kind": "forward", "peer": "b", "prefix": "198.19.0.9/32"})
+            self.assertEqual(server.requests[1]["args"], {"kind": "unreachable", "prefix": "198.19.0.10/32"})
+            self.assertEqual(server.requests[2], {"v": 1, "id": 3, "op": "ring.set", "args": {"position": "3f1b8c07aa52e916"}})
+            self.assertEqual(server.requests[3]["args"], {"position": "0000000000000005", "peer": "b"})
+        finally:
+            server.close()
+
+    def test_a_ring_position_is_the_first_eight_bytes_of_the_ids_sha256_and_must_fit_64_bits(self):
+        # The same value RingPosition.Of computes in Ipop.Controllers for this id.
+        self.assertEqual(ipop_controller.ring_position("alice@lab.test/ipop-1"), 0x801A9B06E8FF92DE)
+        with self.assertRaises(ValueError):
+            ipop_controller.ring_position_hex(2**64)
+        with self.assertRaises(ValueError):
+            ipop_controller.ring_position_hex(-1)
+
     def test_host_prefix_is_the_full_length_route(self):
         self.assertEqual(ipop_controller.host_prefix("198.19.0.2/24"), "198.19.0.2/32")
         self.assertEqual(ipop_controller.host_prefix("2001:2::2/64"), "2001:2::2/128")
