@@ -85,6 +85,12 @@ public sealed class PythonControllerTests
         Assert.SkipUnless(PythonController.Python is not null, "python3 is not installed");
         (int exit, string stdout, string stderr) = await PythonController.RunPythonAsync(["-m", "unittest", "-v", "test_ipop_controller"], TimeSpan.FromSeconds(60));
         Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
-        Assert.Contains("Ran 5 tests", stderr, StringComparison.Ordinal);
+        // Every test method in the file ran: a test that unittest could not collect (a typo in its name, a class
+        // that stopped deriving TestCase) would otherwise pass silently. Counted, not hard-coded, so adding a test
+        // to the Python file does not need a change here.
+        string source = File.ReadAllText(Path.Combine(Path.GetDirectoryName(PythonController.ScriptPath())!, "test_ipop_controller.py"));
+        int defined = System.Text.RegularExpressions.Regex.Count(source, @"^\s+def test_", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.True(defined > 0, "no test_ methods found in test_ipop_controller.py");
+        Assert.Contains($"Ran {defined} tests", stderr, StringComparison.Ordinal);
     }
 }

@@ -69,7 +69,11 @@ internal enum DropReason
     /// <summary>An authenticated connectivity check beyond the per-second budget (a peer checking far too fast).</summary>
     CheckOverBudget,
 
-    /// <summary>An IP packet from the interface was larger than its link's path carries (answered with "fragmentation needed" / "packet too big").</summary>
+    /// <summary>
+    /// A packet or frame was larger than its link's path carries: from the interface, or passed on at a hop (TUN
+    /// packets and TAP frames alike). Answered with "fragmentation needed" / "packet too big" where the packet is IP
+    /// and may be answered (not for floods, group addresses or VLAN-tagged frames).
+    /// </summary>
     PathMtuExceeded,
 
     /// <summary>A handshake message arrived while the handshake queue was full (the DH work waits there, off the receive thread).</summary>
