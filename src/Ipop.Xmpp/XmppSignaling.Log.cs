@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.Extensions.Logging;
 
 namespace Ipop.Xmpp;
@@ -52,4 +53,7 @@ public sealed partial class XmppSignaling
 
     [LoggerMessage(EventId = 215, Level = LogLevel.Information, Message = "The network changed: checking the XMPP session now")]
     private static partial void LogVerifyingConnection(ILogger logger);
+
+    [LoggerMessage(EventId = 216, Level = LogLevel.Warning, Message = "The XMPP connection's local address {Address} is gone: reconnecting at once")]
+    private static partial void LogLocalAddressGone(ILogger logger, IPAddress address);
 }

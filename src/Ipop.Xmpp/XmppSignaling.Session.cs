@@ -17,6 +17,10 @@ public sealed partial class XmppSignaling
     private static readonly TimeSpan UrgentPingTimeout = TimeSpan.FromSeconds(2);
 
     private string? _keepaliveFailure;
+
+    // Set when the session ended because its local address went away: the cause is ours, not the server's, so the first
+    // reconnect goes at once instead of after the backoff that protects a restarting server from a storm.
+    private int _reconnectAtOnce;
     private SkippedStanzaLog? _skipLog;
 
     // Completed by VerifyConnectionNow; the waiter that sees it completed replaces it.
@@ -111,7 +115,8 @@ public sealed partial class XmppSignaling
             {
                 try
                 {
-                    await DelayOrWakeAsync(Backoff(attempt), until: null, stop);
+                    bool atOnce = attempt == 0 && Interlocked.Exchange(ref _reconnectAtOnce, 0) == 1;
+                    await DelayOrWakeAsync(atOnce ? TimeSpan.Zero : Backoff(attempt), until: null, stop);
                     session = await StartSessionAsync(stop);
                     LogReconnected(_logger, LocalId.Value, attempt + 1);
                     break;
@@ -253,6 +258,15 @@ public sealed partial class XmppSignaling
                 bool urgent = await DelayOrWakeAsync(_options.KeepaliveInterval, loop, stop);
                 if (loop.IsCompleted || stop.IsCancellationRequested)
                 {
+                    return;
+                }
+
+                if (urgent && connection.LostLocalAddress() is { } gone)
+                {
+                    _keepaliveFailure = $"its local address {gone} is no longer assigned";
+                    Volatile.Write(ref _reconnectAtOnce, 1);
+                    LogLocalAddressGone(_logger, gone);
+                    await connection.DisposeAsync();
                     return;
                 }
 

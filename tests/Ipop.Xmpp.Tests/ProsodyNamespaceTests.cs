@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Ipop.Lab.Servers;
 
 namespace Ipop.Xmpp.Tests;
@@ -19,14 +18,14 @@ public sealed class ProsodyNamespaceTests
         string serverIp = $"198.19.{id}.2";
         try
         {
-            Run("ip", "netns", "add", ns);
-            Run("ip", "link", "add", hostIf, "type", "veth", "peer", "name", nsIf);
-            Run("ip", "link", "set", nsIf, "netns", ns);
-            Run("ip", "addr", "add", hostIp + "/30", "dev", hostIf);
-            Run("ip", "link", "set", hostIf, "up");
-            Run("ip", "netns", "exec", ns, "ip", "addr", "add", serverIp + "/30", "dev", nsIf);
-            Run("ip", "netns", "exec", ns, "ip", "link", "set", nsIf, "up");
-            Run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+            LabCommands.Run("ip", "netns", "add", ns);
+            LabCommands.Run("ip", "link", "add", hostIf, "type", "veth", "peer", "name", nsIf);
+            LabCommands.Run("ip", "link", "set", nsIf, "netns", ns);
+            LabCommands.Run("ip", "addr", "add", hostIp + "/30", "dev", hostIf);
+            LabCommands.Run("ip", "link", "set", hostIf, "up");
+            LabCommands.Run("ip", "netns", "exec", ns, "ip", "addr", "add", serverIp + "/30", "dev", nsIf);
+            LabCommands.Run("ip", "netns", "exec", ns, "ip", "link", "set", nsIf, "up");
+            LabCommands.Run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
 
             await using ProsodyServer server = await ProsodyServer.StartAsync(new ProsodyServerOptions { NetworkNamespace = ns, ListenAddress = serverIp }, Ct);
             await server.RegisterAsync("nsuser", "pw-nsuser", Ct);
@@ -43,31 +42,8 @@ public sealed class ProsodyNamespaceTests
         }
         finally
         {
-            Run("ip", "link", "del", hostIf, true);
-            Run("ip", "netns", "del", ns, true);
-        }
-    }
-
-    private static void Run(string file, params object[] args)
-    {
-        bool ignoreErrors = args.Length > 0 && args[^1] is bool b && b;
-        var info = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (object arg in args.Where(a => a is string))
-        {
-            info.ArgumentList.Add((string)arg);
-        }
-
-        using Process process = Process.Start(info)!;
-        string error = process.StandardError.ReadToEnd();
-        if (!process.WaitForExit(10_000))
-        {
-            process.Kill();
-            throw new TimeoutException($"{file} {string.Join(' ', info.ArgumentList)} hung");
-        }
-
-        if (process.ExitCode != 0 && !ignoreErrors)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', info.ArgumentList)} failed: {error}");
+            LabCommands.Run("ip", "link", "del", hostIf, true);
+            LabCommands.Run("ip", "netns", "del", ns, true);
         }
     }
 }

@@ -59,6 +59,51 @@ internal sealed partial class XmppConnection : IAsyncDisposable
     /// <summary>The SASL mechanism used.</summary>
     public string? Mechanism { get; private set; }
 
+    /// <summary>
+    /// The local address this connection's socket is bound to, if it is no longer assigned to this host; null while it
+    /// is (or when the socket is gone). A connection whose address was removed (renumbered, moved from Wi-Fi to wired)
+    /// is dead before any error reaches it: the server's segments go to an address that is not ours any more, and ours
+    /// cannot leave from it. Knowing that spares the 2 s of an unanswered ping after a network change.
+    /// </summary>
+    public IPAddress? LostLocalAddress()
+    {
+        IPAddress address;
+        try
+        {
+            if (_socket.LocalEndPoint is not IPEndPoint local)
+            {
+                return null;
+            }
+
+            address = local.Address.IsIPv4MappedToIPv6 ? local.Address.MapToIPv4() : local.Address;
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
+        }
+
+        return IsAssigned(address) ? null : address;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="address"/> is assigned to this host (in this network namespace): the kernel refuses to
+    /// bind a socket to an address that is not (EADDRNOTAVAIL). Exact, and cheaper than listing every interface. With
+    /// <c>ip_nonlocal_bind</c> set every address binds: then this says true and the caller falls back to a ping.
+    /// </summary>
+    internal static bool IsAssigned(IPAddress address)
+    {
+        try
+        {
+            using var probe = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+            probe.Bind(new IPEndPoint(address, 0));
+            return true;
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressNotAvailable)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Connects and negotiates a session; throws <see cref="XmppSignalingException"/> with a precise reason on failure.</summary>
     /// <param name="options">Account, server and limits.</param>
     /// <param name="resource">The resource to bind.</param>
