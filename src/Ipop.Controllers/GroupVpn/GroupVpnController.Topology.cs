@@ -322,7 +322,7 @@ public sealed partial class GroupVpnController
         var peers = new List<PeerId>(_linkOf.Count);
         foreach ((PeerId peer, ITincanLink link) in _linkOf)
         {
-            if (link.Status.State == LinkState.Connected && _positions.TryGetValue(peer, out ulong position))
+            if (IsNextHop(peer, link) && _positions.TryGetValue(peer, out ulong position))
             {
                 positions.Add(position);
                 links.Add(link);

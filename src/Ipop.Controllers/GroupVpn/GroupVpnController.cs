@@ -42,6 +42,13 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
     // the members whose claims or ring positions came in since (their addresses are routed again).
     private readonly Dictionary<IPNetwork, (ITincanLink Link, PeerId? Via)> _desired = [];
     private readonly Dictionary<PeerId, ITincanLink> _routedLinks = [];
+
+    // Members whose signaling session ended while their link is kept for the presence grace. Their own addresses still
+    // go to that link, but they carry nobody else's traffic until they are back: a member that crashed (its TCP
+    // connection closed by its kernel, so the server says it left at once) would otherwise keep receiving what others
+    // forward through it until its link is declared down, about 6 s with traffic and up to 33 s idle. A member that
+    // only lost its XMPP connection costs a detour for a moment.
+    private readonly HashSet<PeerId> _away = [];
     private readonly HashSet<PeerId> _rerouteMembers = [];
     private IPNetwork _subnet;
     private IPNetwork? _subnetV6;
@@ -388,7 +395,7 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         _routedLinks.Clear();
         foreach ((PeerId peer, ITincanLink link) in _linkOf)
         {
-            if (link.Status.State == LinkState.Connected)
+            if (IsNextHop(peer, link))
             {
                 _routedLinks[peer] = link;
             }
@@ -452,7 +459,7 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         int connected = 0;
         foreach ((PeerId peer, ITincanLink link) in _linkOf)
         {
-            if (link.Status.State == LinkState.Connected)
+            if (IsNextHop(peer, link))
             {
                 connected++;
                 if (!_routedLinks.TryGetValue(peer, out ITincanLink? routed) || !ReferenceEquals(routed, link))
@@ -463,6 +470,22 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         }
 
         return connected == _routedLinks.Count;
+    }
+
+    /// <summary>Whether <paramref name="link"/> to <paramref name="peer"/> may carry packets for other members.</summary>
+    private bool IsNextHop(PeerId peer, ITincanLink link) => link.Status.State == LinkState.Connected && !_away.Contains(peer);
+
+    void INegotiationPolicy.OnPeerAway(PeerId peer, bool away)
+    {
+        if (away ? _away.Add(peer) : _away.Remove(peer))
+        {
+            if (_structured)
+            {
+                LogAwayNextHop(_logger, peer.Value, away ? "no longer forwards for others while it is away" : "forwards for others again");
+            }
+
+            Reroute(full: false); // the next hops changed: SameConnectedLinks sees it and re-routes everything
+        }
     }
 
     private static IPNetwork HostPrefix(IPAddress a) => new(a, a.AddressFamily == AddressFamily.InterNetwork ? 32 : 128);
@@ -493,6 +516,7 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
 
         _members.TryRemove(peer, out _);
         _linkOf.Remove(peer);
+        _away.Remove(peer);
         _owners.Forget(peer);
         if (link is not null)
         {
@@ -546,6 +570,9 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
 
     [LoggerMessage(6, LogLevel.Warning, "refused {Peer}'s MAC {Mac}: another member or this node uses it; its frames are dropped")]
     private static partial void LogMacRefused(ILogger logger, string peer, string mac);
+
+    [LoggerMessage(7, LogLevel.Information, "member {Peer} {What}")]
+    private static partial void LogAwayNextHop(ILogger logger, string peer, string what);
 
     [LoggerMessage(3, LogLevel.Warning, "address {Address} is also claimed by {Peer}; moving to {Next}")]
     private static partial void LogAddressConflict(ILogger logger, string address, string peer, string next);

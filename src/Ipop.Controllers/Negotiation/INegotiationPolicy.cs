@@ -30,6 +30,15 @@ internal interface INegotiationPolicy
     /// </summary>
     void OnLinkReplaced(PeerId peer, ITincanLink old);
 
+    /// <summary>
+    /// The peer's signaling session ended but its Connected link is kept for the presence grace
+    /// (<paramref name="away"/> true), or it came back, or the grace ended with it still trusted (false). A peer
+    /// forgotten while away gets <see cref="OnForgotten"/> instead of a call with false.
+    /// </summary>
+    void OnPeerAway(PeerId peer, bool away)
+    {
+    }
+
     /// <summary>The peer is no longer trusted or went offline: its link is already removed.</summary>
     void OnForgotten(PeerId peer, ITincanLink? link);
 

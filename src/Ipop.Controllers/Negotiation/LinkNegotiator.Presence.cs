@@ -28,6 +28,7 @@ public sealed partial class LinkNegotiator
                 _awayCount++;
                 known.Unverified = true;
                 LogAway(_logger, peer.Id.Value, _settings.PresenceGrace.TotalSeconds);
+                _policy.OnPeerAway(peer.Id, away: true);
             }
 
             return Task.CompletedTask;
@@ -51,6 +52,7 @@ public sealed partial class LinkNegotiator
             p.AwayUntil = null;
             _awayCount--;
             LogBack(_logger, p.Id.Value, (_settings.PresenceGrace - (until - _time.GetUtcNow())).TotalSeconds);
+            _policy.OnPeerAway(p.Id, away: false);
             if (p.Link is not null && _signaling.IsConnected)
             {
                 await AnnounceToAsync(p, ct);
@@ -92,11 +94,17 @@ public sealed partial class LinkNegotiator
             if (peer is not null && _policy.IsTrusted(peer))
             {
                 p.Unverified = false;
+                _policy.OnPeerAway(p.Id, away: false);
             }
             else if (_graceUntil is null)
             {
-                // (During the grace after our own reconnect it stays Unverified, and EndGraceIfOver decides.)
                 Forget(p.Id, peer?.Presence.ToString() ?? "absent", "not back within the presence grace");
+            }
+            else
+            {
+                // During the grace after our own reconnect it stays Unverified, and EndGraceIfOver decides; it is no
+                // longer away (the policy would otherwise keep it out of routing after that grace kept it).
+                _policy.OnPeerAway(p.Id, away: false);
             }
         }
     }

@@ -345,7 +345,7 @@ public sealed class InMemorySignaling : IOverlaySignaling
         }
     }
 
-    internal void UpdatePeerLocked(PeerId id, string user, bool online, PeerRelationship relationship, ImmutableArray<string> groups, string? announcement)
+    internal void UpdatePeerLocked(PeerId id, string user, bool online, PeerRelationship relationship, ImmutableArray<string> groups, string? announcement, bool sessionEnded = false)
     {
         _peers.TryGetValue(id, out OverlayPeer? previous);
         if (previous is null && !online)
@@ -365,7 +365,7 @@ public sealed class InMemorySignaling : IOverlaySignaling
         }
 
         _peers[id] = current;
-        Raise(() => PeerChanged?.Invoke(this, new OverlayPeerEventArgs(previous, current)));
+        Raise(() => PeerChanged?.Invoke(this, new OverlayPeerEventArgs(previous, current) { SessionEnded = sessionEnded && !online }));
     }
 
     private void RequireConnected()

@@ -29,6 +29,14 @@ public sealed class InMemorySignalingNetwork
     /// </summary>
     public bool ManualDelivery { get; init; }
 
+    /// <summary>
+    /// When true, a node whose session ends (<see cref="InMemorySignaling.SimulateDisconnect"/>, disposal) is reported
+    /// to the others with <see cref="OverlayPeerEventArgs.SessionEnded"/>, as <see cref="XmppSignaling"/> reports an
+    /// unavailable presence that removed nobody: controllers then keep its link for their presence grace. Off by
+    /// default, so a disconnect is a plain departure.
+    /// </summary>
+    public bool ReportsSessionEnds { get; init; }
+
     /// <summary>Faults applied to messages from now on; <c>null</c> for none.</summary>
     public InMemorySignalingFaults? Faults
     {
@@ -408,7 +416,9 @@ public sealed class InMemorySignalingNetwork
         }
 
         // As with XMPP: friendship outlives presence (roster), group membership does not (room occupancy).
-        viewer.UpdatePeerLocked(other.LocalId, other.LocalUser, visible && relationship != PeerRelationship.None, relationship, groups, visible ? other.Announcement : null);
+        // The viewer hears that the other's session ended, not that it left: its groups are as they were.
+        bool sessionEnded = ReportsSessionEnds && viewer.Connected && !other.Connected;
+        viewer.UpdatePeerLocked(other.LocalId, other.LocalUser, visible && relationship != PeerRelationship.None, relationship, groups, visible ? other.Announcement : null, sessionEnded);
     }
 
     /// <summary>The groups both nodes joined, in order (a node's one group is shared, not copied, for each of its N peers).</summary>

@@ -16,10 +16,10 @@ internal sealed class GroupCluster : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Random _random;
 
-    private GroupCluster(int seed, InMemorySignalingFaults? faults)
+    private GroupCluster(int seed, InMemorySignalingFaults? faults, bool reportSessionEnds)
     {
         _random = new Random(seed);
-        Signaling = new InMemorySignalingNetwork { ManualDelivery = true, Faults = faults };
+        Signaling = new InMemorySignalingNetwork { ManualDelivery = true, Faults = faults, ReportsSessionEnds = reportSessionEnds };
     }
 
     public InMemorySignalingNetwork Signaling { get; }
@@ -30,9 +30,9 @@ internal sealed class GroupCluster : IAsyncDisposable
 
     public List<Member> Members { get; } = [];
 
-    public static async Task<GroupCluster> StartAsync(int size, int seed, InMemorySignalingFaults? faults = null, Action<GroupVpnOptions>? configure = null)
+    public static async Task<GroupCluster> StartAsync(int size, int seed, InMemorySignalingFaults? faults = null, Action<GroupVpnOptions>? configure = null, bool reportSessionEnds = false)
     {
-        var cluster = new GroupCluster(seed, faults);
+        var cluster = new GroupCluster(seed, faults, reportSessionEnds);
         for (int i = 0; i < size; i++)
         {
             InMemorySignaling node = cluster.Signaling.CreateNode($"m{i:d2}@lab.test");

@@ -26,7 +26,7 @@ public sealed class StructuredTopologyTests
     /// Follows the route tables hop by hop from <paramref name="from"/> towards <paramref name="to"/>'s address, as the
     /// data plane would forward a packet: the hops taken, or a description of where it stopped.
     /// </summary>
-    private static (int Hops, string? Stuck) Walk(GroupCluster cluster, GroupCluster.Member from, GroupCluster.Member to)
+    private static (int Hops, string? Stuck) Walk(GroupCluster cluster, GroupCluster.Member from, GroupCluster.Member to, List<PeerId>? through = null)
     {
         IPAddress destination = to.Controller.Addresses[0].Address;
         GroupCluster.Member at = from;
@@ -35,6 +35,11 @@ public sealed class StructuredTopologyTests
             if (at == to)
             {
                 return (hops, null);
+            }
+
+            if (at != from)
+            {
+                through?.Add(at.Id);
             }
 
             ITincanLink? link = ((RouteTable)at.Tincan.Router!).Lookup(destination);
@@ -145,6 +150,70 @@ public sealed class StructuredTopologyTests
             Assert.True(routes.SequenceEqual(Routes(m)), $"{when}: {m.Id.Value}'s routes differ from a full re-route:\n{string.Join('\n', routes.Except(Routes(m)))}\n--\n{string.Join('\n', Routes(m).Except(routes))}");
             Assert.Equal(vias, Vias(m));
         }
+    }
+
+    /// <summary>
+    /// A member whose session ended (a crash: its kernel closes the XMPP connection and the server says it left at once)
+    /// keeps its link for the presence grace, but carries nobody else's traffic meanwhile: forwarding through it would
+    /// lose packets until its link is declared down. Back under the same session, it forwards again.
+    /// </summary>
+    [Fact]
+    public async Task A_member_whose_session_ended_forwards_for_nobody_until_it_is_back()
+    {
+        await using GroupCluster cluster = await GroupCluster.StartAsync(24, seed: 5, configure: Structured, reportSessionEnds: true);
+        await StepsAsync(cluster, 20);
+
+        // The member that the most pairs go through.
+        var transits = new Dictionary<PeerId, int>();
+        foreach (GroupCluster.Member a in cluster.Members)
+        {
+            foreach (GroupCluster.Member b in cluster.Members.Where(b => b != a))
+            {
+                var through = new List<PeerId>();
+                Assert.Null(Walk(cluster, a, b, through).Stuck);
+                foreach (PeerId hop in through)
+                {
+                    transits[hop] = transits.GetValueOrDefault(hop) + 1;
+                }
+            }
+        }
+
+        PeerId busiest = transits.MaxBy(t => t.Value).Key;
+        GroupCluster.Member away = cluster.Members.Single(m => m.Id == busiest);
+        Dictionary<PeerId, List<string>> before = cluster.Members.ToDictionary(m => m.Id, Routes);
+        List<GroupCluster.Member> linkedToIt = [.. cluster.Members.Where(m => m.Tincan.Links.Any(l => l.Peer == busiest))];
+        Assert.NotEmpty(linkedToIt);
+
+        away.Node.SimulateDisconnect("killed");
+        await cluster.SettleAsync(); // presence delivered; the clock has not moved, so no link went down
+
+        var stuck = new List<string>();
+        foreach (GroupCluster.Member a in cluster.Members.Where(m => m != away))
+        {
+            foreach (GroupCluster.Member b in cluster.Members.Where(b => b != a && b != away))
+            {
+                var through = new List<PeerId>();
+                if (Walk(cluster, a, b, through).Stuck is { } problem)
+                {
+                    stuck.Add(problem);
+                }
+                else if (through.Contains(busiest))
+                {
+                    stuck.Add($"{a.Id.Value} -> {b.Id.Value} still goes through {busiest.Value}");
+                }
+            }
+        }
+
+        Assert.True(stuck.Count == 0, $"{transits[busiest]} pairs went through {busiest.Value}:\n{string.Join('\n', stuck.Take(10))}");
+        Assert.All(linkedToIt, m => Assert.Contains(m.Tincan.Links, l => l.Peer == busiest && l.Status.State == LinkState.Connected)); // the grace kept the links
+        Assert.All(linkedToIt, m => Assert.Contains(m.Log.Lines, l => l.Message.Contains($"member {busiest.Value} no longer forwards for others", StringComparison.Ordinal)));
+        AssertSameAsFullReroute(cluster, "while it is away");
+
+        away.Node.SimulateReconnect();
+        await cluster.SettleAsync();
+        Assert.All(cluster.Members, m => Assert.Equal(before[m.Id], Routes(m)));
+        Assert.All(linkedToIt, m => Assert.Contains(m.Log.Lines, l => l.Message.Contains($"member {busiest.Value} forwards for others again", StringComparison.Ordinal)));
+        Assert.All(cluster.Members, m => Assert.Empty(m.Errors));
     }
 
     [Fact]

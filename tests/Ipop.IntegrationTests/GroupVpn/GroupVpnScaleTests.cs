@@ -33,6 +33,9 @@ public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper 
     private static readonly TimeSpan ConvergeWithin = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan RejoinBound = TimeSpan.FromSeconds(10);
 
+    // How long the pairs among the others may go unanswered after a member that forwarded for them is killed.
+    private static readonly TimeSpan AroundBound = TimeSpan.FromSeconds(5);
+
     private readonly List<ProductNode> _nodes = [];
 
     public void Dispose() => Parallel.ForEach(_nodes, n => n.Dispose());
@@ -117,12 +120,26 @@ public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper 
 
         // A crash: SIGKILL by PID, no goodbye; then a restart. Every other member must reach it again within 10 s.
         ProductNode victim = nodes[Victim];
+        var down = Stopwatch.StartNew();
         using (var doomed = Process.GetProcessById(victim.Process!.Id))
         {
             doomed.Kill(); // SIGKILL on Linux
         }
 
         Assert.True(victim.Process.WaitForExit(TimeSpan.FromSeconds(10)), "the killed member did not exit");
+
+        // While it is down, the pairs among the others whose packets it forwarded must go around it. Its kernel closed
+        // its XMPP connection, so the others hear at once that its session ended; they keep its link for the presence
+        // grace but stop forwarding through it, instead of losing packets until its link is declared down.
+        (int From, int To)[] others = [.. all.Where(p => p.From != Victim && p.To != Victim)];
+        Dictionary<(int From, int To), TimeSpan> around = await matrix.UntilAnsweredAsync(others, AroundBound + TimeSpan.FromSeconds(20), down, ct);
+        string[] cut = [.. others.Where(p => !around.ContainsKey(p)).Select(Pair)];
+        Assert.True(cut.Length == 0, $"with {User(Victim)} killed, {cut.Length} pairs among the others never answered: {string.Join(' ', cut.Take(60))}\n{Diagnose(others.Where(p => !around.ContainsKey(p)))}");
+        TimeSpan aroundAll = around.Values.Max();
+        int detoured = around.Values.Count(t => t > TimeSpan.FromSeconds(0.5));
+        output.WriteLine($"{User(Victim)} killed: all {others.Length} pairs among the others answer {aroundAll.TotalSeconds:F1} s after the kill ({detoured} pairs first answered after 0.5 s; echo requests every 0.5 s)");
+        Assert.True(aroundAll <= AroundBound, $"pairs among the others answered only {aroundAll.TotalSeconds:F1} s after {User(Victim)} was killed (bound {AroundBound.TotalSeconds:0} s)\n{Diagnose(others.Where(p => around[p] > AroundBound))}");
+
         victim.StartInBackground();
         var restart = Stopwatch.StartNew();
         (int From, int To)[] toVictim = [.. all.Where(p => p.To == Victim)];
