@@ -18,14 +18,7 @@ public sealed class ProsodyNamespaceTests
         string serverIp = $"198.19.{id}.2";
         try
         {
-            LabCommands.Run("ip", "netns", "add", ns);
-            LabCommands.Run("ip", "link", "add", hostIf, "type", "veth", "peer", "name", nsIf);
-            LabCommands.Run("ip", "link", "set", nsIf, "netns", ns);
-            LabCommands.Run("ip", "addr", "add", hostIp + "/30", "dev", hostIf);
-            LabCommands.Run("ip", "link", "set", hostIf, "up");
-            LabCommands.Run("ip", "netns", "exec", ns, "ip", "addr", "add", serverIp + "/30", "dev", nsIf);
-            LabCommands.Run("ip", "netns", "exec", ns, "ip", "link", "set", nsIf, "up");
-            LabCommands.Run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+            LabCommands.CreateNamespace(ns, hostIf, hostIp + "/30", nsIf, serverIp + "/30");
 
             await using ProsodyServer server = await ProsodyServer.StartAsync(new ProsodyServerOptions { NetworkNamespace = ns, ListenAddress = serverIp }, Ct);
             await server.RegisterAsync("nsuser", "pw-nsuser", Ct);
@@ -42,8 +35,7 @@ public sealed class ProsodyNamespaceTests
         }
         finally
         {
-            LabCommands.Run("ip", "link", "del", hostIf, true);
-            LabCommands.Run("ip", "netns", "del", ns, true);
+            LabCommands.RemoveNamespace(ns, hostIf);
         }
     }
 }

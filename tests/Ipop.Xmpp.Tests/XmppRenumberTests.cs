@@ -24,14 +24,7 @@ public sealed class XmppRenumberTests
         string newIp = $"198.19.{id}.11";
         try
         {
-            LabCommands.Run("ip", "netns", "add", ns);
-            LabCommands.Run("ip", "link", "add", hostIf, "type", "veth", "peer", "name", nsIf);
-            LabCommands.Run("ip", "link", "set", nsIf, "netns", ns);
-            LabCommands.Run("ip", "addr", "add", oldIp + "/29", "dev", hostIf);
-            LabCommands.Run("ip", "link", "set", hostIf, "up");
-            LabCommands.Run("ip", "netns", "exec", ns, "ip", "addr", "add", serverIp + "/29", "dev", nsIf);
-            LabCommands.Run("ip", "netns", "exec", ns, "ip", "link", "set", nsIf, "up");
-            LabCommands.Run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+            LabCommands.CreateNamespace(ns, hostIf, oldIp + "/29", nsIf, serverIp + "/29");
 
             await using ProsodyServer server = await ProsodyServer.StartAsync(new ProsodyServerOptions { NetworkNamespace = ns, ListenAddress = serverIp }, Ct);
             await server.RegisterAsync("mover", "pw-mover", Ct);
@@ -85,8 +78,7 @@ public sealed class XmppRenumberTests
         }
         finally
         {
-            LabCommands.Run("ip", "link", "del", hostIf, true);
-            LabCommands.Run("ip", "netns", "del", ns, true);
+            LabCommands.RemoveNamespace(ns, hostIf);
         }
     }
 }
