@@ -114,6 +114,14 @@ public sealed partial class LinkNegotiator
         {
             // A copy, or the late answer to an offer we gave up on: the exchange it belonged to is over.
             LogDuplicate(_logger, LinkNegotiationMessage.AnswerKind, p.Id.Value);
+            if (answer.Nonce != p.AnsweredNonce && p.Link is null && p.PendingNonce is null)
+            {
+                // The peer made its end for that offer, and we hold none and start none: without a word it would keep a
+                // link that handshakes into our refusals until it gives up (93 s). If a newer exchange reached it
+                // first, the release names an older one and is ignored there.
+                await SendAsync(p, LinkNegotiationMessage.ReleaseKind, answer.Nonce, ct);
+            }
+
             return;
         }
 

@@ -65,8 +65,10 @@ public sealed partial class LinkNegotiator
             return;
         }
 
-        // The nonce names the exchange that made the link, so the peer can tell a stale release from one for its link.
-        string? nonce = p.AnsweredNonce ?? p.PendingNonce;
+        // The nonce names the newest exchange, so the peer can tell a stale release from one for its link. An offer in
+        // flight is newer than the exchange before it (AnsweredNonce stays set from that one): the peer may already have
+        // answered it and made its end, and a release naming the older exchange would be ignored there as stale.
+        string? nonce = p.PendingNonce ?? p.AnsweredNonce;
         LogReleasing(_logger, p.Id.Value);
         await SendAsync(p, LinkNegotiationMessage.ReleaseKind, nonce, ct);
         DropLink(p, "released: this side no longer wants it");

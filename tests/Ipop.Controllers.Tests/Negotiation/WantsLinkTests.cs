@@ -82,6 +82,48 @@ public sealed class WantsLinkTests
     }
 
     /// <summary>
+    /// The initiator stops wanting a link while its offer is in flight, after an earlier exchange with the same peer: its
+    /// release must name the offer in flight (the exchange the answering side's link came from), not the earlier one. A
+    /// release naming the earlier exchange was ignored as stale, and the answering side kept a link the initiator never
+    /// made, handshaking into a refusal for 93 s (the 16-member switch-mode lab lost pairs around such a member).
+    /// </summary>
+    [Fact]
+    public async Task A_release_sent_while_an_offer_is_in_flight_ends_the_link_that_offer_made()
+    {
+        await using PolicyCluster cluster = await PolicyCluster.StartAsync(["a", "b"]);
+        PolicyCluster.Node a = cluster["a"];
+        PolicyCluster.Node b = cluster["b"];
+
+        // An earlier exchange: linked, then released.
+        await cluster.SetWantsAsync("a", "b");
+        await cluster.SecondsAsync(5);
+        Assert.Equal([("a", "b")], cluster.LinkPairs());
+        await cluster.SetWantsAsync("a");
+        await cluster.SecondsAsync(5);
+        Assert.Empty(cluster.LinkPairs());
+
+        // a wants b again: its offer reaches b, which answers and makes its end; the answer is still on its way.
+        a.Negotiator.Post(_ =>
+        {
+            a.Policy.Wanted.Add("b@lab.test");
+            return Task.CompletedTask;
+        });
+        a.Negotiator.RecheckTrust();
+        await a.Negotiator.DrainAsync(CancellationToken.None);
+        cluster.Signaling.DeliverPending();
+        await b.Negotiator.DrainAsync(CancellationToken.None);
+        Assert.NotNull(b.Tincan.Find(a.Id));
+
+        // a stops wanting b before the answer arrives.
+        await cluster.SetWantsAsync("a");
+        await cluster.SecondsAsync(5);
+
+        Assert.Null(b.Tincan.Find(a.Id));
+        Assert.Empty(cluster.LinkPairs());
+        Assert.True(cluster.Converged(), cluster.Describe());
+    }
+
+    /// <summary>
     /// A structured re-plan knows whose wish changed and re-asks only those (<see cref="LinkNegotiator.RecheckWishesAsync"/>):
     /// a peer it does not name keeps its old answer until something asks about it again.
     /// </summary>
