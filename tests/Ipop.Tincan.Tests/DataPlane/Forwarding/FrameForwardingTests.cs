@@ -18,16 +18,16 @@ public sealed class FrameForwardingTests
     public async Task A_broadcast_on_a_five_member_ring_reaches_every_other_member_exactly_once()
     {
         await using Ring ring = await Ring.StartAsync(5);
-        (RingMember a, RingMember b, RingMember c, RingMember d, RingMember e) = (ring[0], ring[1], ring[2], ring[3], ring[4]);
+        (SwitchNode a, SwitchNode b, SwitchNode c, SwitchNode d, SwitchNode e) = (ring[0], ring[1], ring[2], ring[3], ring[4]);
 
-        byte[] broadcast = RingMember.Frame(RingMember.Broadcast, a.MacBytes);
+        byte[] broadcast = SwitchNode.UdpFrame(SwitchNode.Broadcast, a.MacBytes);
         a.Nic.Inject(broadcast);
-        foreach (RingMember member in new[] { b, c, d, e })
+        foreach (SwitchNode member in new[] { b, c, d, e })
         {
             Assert.Equal(broadcast, member.Nic.TakeWritten(Wait));
         }
 
-        foreach (RingMember member in ring.Members)
+        foreach (SwitchNode member in ring.Members)
         {
             Assert.Null(member.Nic.TakeWritten(Absent)); // no second copy anywhere, none back at A
         }
@@ -42,17 +42,17 @@ public sealed class FrameForwardingTests
         Assert.Equal(0, ring.Members.Sum(m => m.Dropped(DropReason.SpoofedMac) + m.Dropped(DropReason.HopLimitExceeded) + m.Dropped(DropReason.Malformed)));
 
         // Every member floods the same way: five broadcasts, each seen once by the four others.
-        foreach (RingMember origin in new[] { b, c, d, e })
+        foreach (SwitchNode origin in new[] { b, c, d, e })
         {
-            byte[] frame = RingMember.Frame(RingMember.Broadcast, origin.MacBytes, sequence: origin.MacBytes[5]);
+            byte[] frame = SwitchNode.UdpFrame(SwitchNode.Broadcast, origin.MacBytes, sequence: origin.MacBytes[5]);
             origin.Nic.Inject(frame);
-            foreach (RingMember member in ring.Members.Where(m => m != origin))
+            foreach (SwitchNode member in ring.Members.Where(m => m != origin))
             {
                 Assert.Equal(frame, member.Nic.TakeWritten(Wait));
             }
         }
 
-        foreach (RingMember member in ring.Members)
+        foreach (SwitchNode member in ring.Members)
         {
             Assert.Null(member.Nic.TakeWritten(Absent));
         }
@@ -64,9 +64,9 @@ public sealed class FrameForwardingTests
         // Six members, each linked to its two ring successors (so to its two predecessors too), but A's link to B never
         // comes up: B has no link to A (as while it waits for a relay). Before backfill, A's broadcast went to C with
         // the range (C, E) and B, between A and C, got nothing.
-        RingMember[] members = await RingMember.StartRingAsync(6);
+        SwitchNode[] members = await SwitchNode.StartRingAsync(6);
         await using var ring = new DisposableMembers(members);
-        (RingMember a, RingMember b) = (members[0], members[1]);
+        (SwitchNode a, SwitchNode b) = (members[0], members[1]);
         ITincanLink half = a.Tincan.CreateLink(b.Id, await b.Tincan.GetLocalDescriptorAsync(TestContext.Current.CancellationToken));
         a.Switch.SetRingPosition(half, b.Position);
         for (int i = 0; i < members.Length; i++)
@@ -75,7 +75,7 @@ public sealed class FrameForwardingTests
             {
                 if (i != 0 || step != 1)
                 {
-                    await RingMember.LinkAsync(members[i], members[(i + step) % members.Length]);
+                    await SwitchNode.LinkAsync(members[i], members[(i + step) % members.Length]);
                 }
             }
         }
@@ -83,16 +83,16 @@ public sealed class FrameForwardingTests
         Assert.NotEqual(LinkState.Connected, half.Status.State);
 
         // Every member's broadcast, A's and B's too, reaches each of the five others exactly once.
-        foreach (RingMember origin in members)
+        foreach (SwitchNode origin in members)
         {
-            byte[] frame = RingMember.Frame(RingMember.Broadcast, origin.MacBytes, sequence: origin.MacBytes[5]);
+            byte[] frame = SwitchNode.UdpFrame(SwitchNode.Broadcast, origin.MacBytes, sequence: origin.MacBytes[5]);
             origin.Nic.Inject(frame);
-            foreach (RingMember member in members.Where(m => m != origin))
+            foreach (SwitchNode member in members.Where(m => m != origin))
             {
                 Assert.True(frame.AsSpan().SequenceEqual(member.Nic.TakeWritten(Wait)), $"{origin.Name}'s broadcast at {member.Name}");
             }
 
-            foreach (RingMember member in members)
+            foreach (SwitchNode member in members)
             {
                 Assert.Null(member.Nic.TakeWritten(Absent));
             }
@@ -105,28 +105,28 @@ public sealed class FrameForwardingTests
     public async Task A_reply_to_a_mac_learned_across_two_hops_goes_only_along_the_path_and_arrives()
     {
         await using Ring ring = await Ring.StartAsync(5);
-        (RingMember a, RingMember b, RingMember c, RingMember d, RingMember e) = (ring[0], ring[1], ring[2], ring[3], ring[4]);
+        (SwitchNode a, SwitchNode b, SwitchNode c, SwitchNode d, SwitchNode e) = (ring[0], ring[1], ring[2], ring[3], ring[4]);
 
         // A's broadcast (an ARP request, say) reaches C over A-B-C: C learns A through B.
-        a.Nic.Inject(RingMember.Frame(RingMember.Broadcast, a.MacBytes));
+        a.Nic.Inject(SwitchNode.UdpFrame(SwitchNode.Broadcast, a.MacBytes));
         await TestNode.WaitUntilAsync(() => ring.Members.Skip(1).All(m => m.Nic.WrittenCount == 1), "the broadcast everywhere", Wait);
-        foreach (RingMember member in ring.Members)
+        foreach (SwitchNode member in ring.Members)
         {
             while (member.Nic.TakeWritten(TimeSpan.Zero) is not null)
             {
             }
         }
 
-        byte[] reply = RingMember.Frame(a.MacBytes, c.MacBytes, length: 300);
+        byte[] reply = SwitchNode.UdpFrame(a.MacBytes, c.MacBytes, length: 300);
         c.Nic.Inject(reply);
         Assert.Equal(reply, a.Nic.TakeWritten(Wait));
 
         // And A's answer to C goes back through B: A learned C through B from the reply.
-        byte[] answer = RingMember.Frame(c.MacBytes, a.MacBytes, length: 200);
+        byte[] answer = SwitchNode.UdpFrame(c.MacBytes, a.MacBytes, length: 200);
         a.Nic.Inject(answer);
         Assert.Equal(answer, c.Nic.TakeWritten(Wait));
 
-        foreach (RingMember bystander in new[] { b, d, e })
+        foreach (SwitchNode bystander in new[] { b, d, e })
         {
             Assert.Null(bystander.Nic.TakeWritten(Absent));
         }
@@ -143,11 +143,11 @@ public sealed class FrameForwardingTests
     public async Task A_unicast_frame_for_a_mac_this_hop_does_not_know_is_flooded_on_from_it_and_arrives()
     {
         await using Ring ring = await Ring.StartAsync(5);
-        (RingMember a, RingMember b, RingMember c, RingMember d, RingMember e) = (ring[0], ring[1], ring[2], ring[3], ring[4]);
+        (SwitchNode a, SwitchNode b, SwitchNode c, SwitchNode d, SwitchNode e) = (ring[0], ring[1], ring[2], ring[3], ring[4]);
 
         // A believes D is behind B (as after a re-plan released the link B had learned D through): B has never heard of
         // D's MAC. Dropping it would lose every frame until A's ARP entry failed; B floods it on over its other links.
-        byte[] toD = RingMember.Frame(d.MacBytes, a.MacBytes, length: 200);
+        byte[] toD = SwitchNode.UdpFrame(d.MacBytes, a.MacBytes, length: 200);
         a.SendForwarded(b, hops: ForwardedFrameHeader.HopLimit, flood: false, bound: 0, toD);
         Assert.Equal(toD, d.Nic.TakeWritten(Wait));
         await TestNode.EqualEventuallyAsync(1, () => b.Forwarded(c), "B's flood of the unknown unicast to C", Wait);
@@ -159,7 +159,7 @@ public sealed class FrameForwardingTests
         Assert.Equal(0, ring.Members.Sum(m => m.Dropped(DropReason.HopLimitExceeded) + m.Dropped(DropReason.ForwardLoop)) + a.Dropped(DropReason.SpoofedMac) + d.Dropped(DropReason.SpoofedMac));
 
         // D's answer teaches the path back: it is a unicast to A, which D learned behind C from the flood.
-        byte[] answer = RingMember.Frame(a.MacBytes, d.MacBytes, length: 150);
+        byte[] answer = SwitchNode.UdpFrame(a.MacBytes, d.MacBytes, length: 150);
         d.Nic.Inject(answer);
         Assert.Equal(answer, a.Nic.TakeWritten(Wait));
         Assert.Null(e.Nic.TakeWritten(Absent));
@@ -170,20 +170,20 @@ public sealed class FrameForwardingTests
     public async Task A_unicast_whose_learned_path_points_back_where_it_came_from_is_flooded_on_not_bounced()
     {
         await using Ring ring = await Ring.StartAsync(5);
-        (RingMember a, RingMember b, RingMember c, RingMember d, RingMember e) = (ring[0], ring[1], ring[2], ring[3], ring[4]);
+        (SwitchNode a, SwitchNode b, SwitchNode c, SwitchNode d, SwitchNode e) = (ring[0], ring[1], ring[2], ring[3], ring[4]);
         byte[] station = [0x02, 0, 0, 0, 0xa0, 0x07];
 
         // B learns a station behind A (a frame from it came over A's link)...
-        byte[] fromStation = RingMember.Frame(b.MacBytes, station, length: 120);
+        byte[] fromStation = SwitchNode.UdpFrame(b.MacBytes, station, length: 120);
         a.SendForwarded(b, hops: 8, flood: false, bound: 0, fromStation);
         Assert.Equal(fromStation, b.Nic.TakeWritten(Wait));
 
         // ...while A, which learned it behind B meanwhile, sends B a frame for it. Passing it back would bounce it; B
         // forgets its stale entry and floods it on over the ring from itself round to A. E, A's neighbour, refuses the
         // copy from D (A's MAC is bound to E's link to A), as for any destination a hop does not know.
-        byte[] toStation = RingMember.Frame(station, a.MacBytes, length: 130);
+        byte[] toStation = SwitchNode.UdpFrame(station, a.MacBytes, length: 130);
         a.SendForwarded(b, hops: 8, flood: false, bound: 0, toStation);
-        foreach (RingMember member in new[] { b, c, d })
+        foreach (SwitchNode member in new[] { b, c, d })
         {
             Assert.Equal(toStation, member.Nic.TakeWritten(Wait));
         }
@@ -194,24 +194,24 @@ public sealed class FrameForwardingTests
         Assert.Equal(0, b.Dropped(DropReason.ForwardLoop) + b.Dropped(DropReason.HopLimitExceeded));
 
         // A negotiated MAC is never forgotten that way: a frame for A's own MAC that A sends B is a loop, dropped.
-        a.SendForwarded(b, hops: 8, flood: false, bound: 0, RingMember.Frame(a.MacBytes, station));
+        a.SendForwarded(b, hops: 8, flood: false, bound: 0, SwitchNode.UdpFrame(a.MacBytes, station));
         await TestNode.WaitUntilAsync(() => b.Dropped(DropReason.ForwardLoop) == 1, "the loop counted at B", Wait);
     }
 
     [Fact]
     public async Task A_full_size_frame_crosses_a_hop_with_its_shim_on_top()
     {
-        await using RingMember a = await RingMember.StartAsync("A", 1, 1000);
-        await using RingMember b = await RingMember.StartAsync("B", 2, 2000);
-        await using RingMember c = await RingMember.StartAsync("C", 3, 3000);
-        await RingMember.LinkAsync(a, b);
-        await RingMember.LinkAsync(b, c);
-        a.Nic.Inject(RingMember.Frame(RingMember.Broadcast, a.MacBytes));
+        await using SwitchNode a = await SwitchNode.StartAsync("A", 1, 1000);
+        await using SwitchNode b = await SwitchNode.StartAsync("B", 2, 2000);
+        await using SwitchNode c = await SwitchNode.StartAsync("C", 3, 3000);
+        await SwitchNode.LinkAsync(a, b);
+        await SwitchNode.LinkAsync(b, c);
+        a.Nic.Inject(SwitchNode.UdpFrame(SwitchNode.Broadcast, a.MacBytes));
         Assert.NotNull(c.Nic.TakeWritten(Wait));
 
         // MTU 1500 plus the Ethernet header and a VLAN tag: the largest payload a link carries, and 12 bytes more on the way.
         int largest = ((LinkManager)c.Tincan).MaxPayload;
-        byte[] frame = RingMember.Frame(a.MacBytes, c.MacBytes, length: largest);
+        byte[] frame = SwitchNode.UdpFrame(a.MacBytes, c.MacBytes, length: largest);
         c.Nic.Inject(frame);
         Assert.Equal(frame, a.Nic.TakeWritten(Wait));
         await TestNode.EqualEventuallyAsync(largest + ForwardedFrameHeader.Length, () => b.LinkTo(a).GetStats().BytesForwarded, "bytes B forwarded to A", Wait);
@@ -222,10 +222,10 @@ public sealed class FrameForwardingTests
     public async Task A_forwarded_frame_whose_hops_run_out_is_dropped_and_counted_and_one_with_a_hop_left_arrives()
     {
         await using Ring ring = await Ring.StartAsync(3);
-        (RingMember a, RingMember b, RingMember c) = (ring[0], ring[1], ring[2]);
+        (SwitchNode a, SwitchNode b, SwitchNode c) = (ring[0], ring[1], ring[2]);
 
         // From a station behind A's bridge: A's own MAC is bound to C's link to A, so C would refuse it from B.
-        byte[] toC = RingMember.Frame(c.MacBytes, [0x02, 0, 0, 0, 0xa0, 0x01]);
+        byte[] toC = SwitchNode.UdpFrame(c.MacBytes, [0x02, 0, 0, 0, 0xa0, 0x01]);
 
         // B knows C (bound to B's link to C): a unicast with one hop left dies at B.
         a.SendForwarded(b, hops: 1, flood: false, bound: 0, toC);
@@ -237,7 +237,7 @@ public sealed class FrameForwardingTests
         Assert.Equal(toC, c.Nic.TakeWritten(Wait));
 
         // A flood copy with one hop left is delivered at B, but B's copy for C (inside the range up to A) is not sent.
-        byte[] broadcast = RingMember.Frame(RingMember.Broadcast, a.MacBytes);
+        byte[] broadcast = SwitchNode.UdpFrame(SwitchNode.Broadcast, a.MacBytes);
         a.SendForwarded(b, hops: 1, flood: true, bound: a.Position, broadcast);
         Assert.Equal(broadcast, b.Nic.TakeWritten(Wait));
         await TestNode.WaitUntilAsync(() => b.Dropped(DropReason.HopLimitExceeded) == 2, "the flood's hop limit counted at B", Wait);
@@ -249,16 +249,16 @@ public sealed class FrameForwardingTests
     public async Task Loops_spoofed_sources_and_malformed_shims_are_dropped_and_counted()
     {
         await using Ring ring = await Ring.StartAsync(3);
-        (RingMember a, RingMember b, RingMember c) = (ring[0], ring[1], ring[2]);
+        (SwitchNode a, SwitchNode b, SwitchNode c) = (ring[0], ring[1], ring[2]);
         byte[] stranger = [0x02, 0, 0, 0, 0x77, 0x77];
 
         // B has A's MAC bound to its link to A: a frame from A for A would go straight back.
-        a.SendForwarded(b, hops: 8, flood: false, bound: 0, RingMember.Frame(a.MacBytes, stranger));
+        a.SendForwarded(b, hops: 8, flood: false, bound: 0, SwitchNode.UdpFrame(a.MacBytes, stranger));
         await TestNode.WaitUntilAsync(() => b.Dropped(DropReason.ForwardLoop) == 1, "the loop counted at B", Wait);
 
         // C's MAC is bound to B's link to C, B's own MAC is B's: A cannot send from either.
-        a.SendForwarded(b, hops: 8, flood: true, bound: a.Position, RingMember.Frame(RingMember.Broadcast, c.MacBytes));
-        a.SendForwarded(b, hops: 8, flood: false, bound: 0, RingMember.Frame(c.MacBytes, b.MacBytes));
+        a.SendForwarded(b, hops: 8, flood: true, bound: a.Position, SwitchNode.UdpFrame(SwitchNode.Broadcast, c.MacBytes));
+        a.SendForwarded(b, hops: 8, flood: false, bound: 0, SwitchNode.UdpFrame(c.MacBytes, b.MacBytes));
         await TestNode.WaitUntilAsync(() => b.Dropped(DropReason.SpoofedMac) == 2, "two spoofed frames at B", Wait);
 
         byte[] bad = new byte[ForwardedFrameHeader.Length + 60];
@@ -276,7 +276,7 @@ public sealed class FrameForwardingTests
     [Fact]
     public async Task A_member_without_a_ring_position_drops_forwarded_frames_and_switches_as_a_mesh_does()
     {
-        await using RingMember a = await RingMember.StartAsync("A", 1, 1000);
+        await using SwitchNode a = await SwitchNode.StartAsync("A", 1, 1000);
         ITincan tincan = TincanNode.Create(new TincanOptions { ListenAddress = "127.0.0.1" }, null, null);
         var nic = new FakeNic("M") { Mode = VirtualInterfaceMode.Tap };
         try
@@ -292,11 +292,11 @@ public sealed class FrameForwardingTests
 
             // A structured member floods as forwarded frames; the mesh member refuses them, and its own flood is plain.
             a.Switch.SetRingPosition(am, 5000);
-            a.Nic.Inject(RingMember.Frame(RingMember.Broadcast, a.MacBytes));
+            a.Nic.Inject(SwitchNode.UdpFrame(SwitchNode.Broadcast, a.MacBytes));
             await TestNode.WaitUntilAsync(() => ((LinkManager)tincan).Drops.Get(DropReason.NotForwardable) == 1, "the forwarded frame refused by M", Wait);
             Assert.Equal(0, nic.WrittenCount);
 
-            byte[] plain = RingMember.Frame(RingMember.Broadcast, [0x02, 0, 0, 0, 0, 0x4d]);
+            byte[] plain = SwitchNode.UdpFrame(SwitchNode.Broadcast, [0x02, 0, 0, 0, 0, 0x4d]);
             nic.Inject(plain);
             Assert.Equal(plain, a.Nic.TakeWritten(Wait));
         }
@@ -311,15 +311,15 @@ public sealed class FrameForwardingTests
     public async Task Forwarding_frames_allocates_nothing_per_frame_on_the_receive_thread_nor_on_the_senders_nic_thread()
     {
         var clock = new AllocationClock();
-        await using RingMember a = await RingMember.StartAsync("A", 1, 1000);
-        await using RingMember b = await RingMember.StartAsync("B", 2, 2000, clock);
-        await using RingMember c = await RingMember.StartAsync("C", 3, 3000);
-        await RingMember.LinkAsync(a, b);
-        await RingMember.LinkAsync(b, c);
+        await using SwitchNode a = await SwitchNode.StartAsync("A", 1, 1000);
+        await using SwitchNode b = await SwitchNode.StartAsync("B", 2, 2000, clock);
+        await using SwitchNode c = await SwitchNode.StartAsync("C", 3, 3000);
+        await SwitchNode.LinkAsync(a, b);
+        await SwitchNode.LinkAsync(b, c);
 
         // A chain, not a ring: A's broadcast reaches C through B (B's range runs from B round to A), and teaches C that
         // A is behind B; from then on C's frames for A cross B as forwarded unicast.
-        a.Nic.Inject(RingMember.Frame(RingMember.Broadcast, a.MacBytes));
+        a.Nic.Inject(SwitchNode.UdpFrame(SwitchNode.Broadcast, a.MacBytes));
         Assert.NotNull(c.Nic.TakeWritten(Wait));
         a.Nic.DiscardWrites = true;
         int callsBefore = clock.Calls;
@@ -330,7 +330,7 @@ public sealed class FrameForwardingTests
         {
             for (int i = 0; i < 50; i++)
             {
-                c.Nic.Inject(RingMember.Frame(a.MacBytes, c.MacBytes, length: 1200, sequence: sent++));
+                c.Nic.Inject(SwitchNode.UdpFrame(a.MacBytes, c.MacBytes, length: 1200, sequence: sent++));
             }
 
             int expected = sent;
@@ -353,11 +353,11 @@ public sealed class FrameForwardingTests
 
     /// <summary>The members of a ring overlay: each linked to its successor (and so its predecessor), nothing else.</summary>
     /// <summary>Disposes members started without <see cref="Ring"/>'s successor links.</summary>
-    private sealed class DisposableMembers(RingMember[] members) : IAsyncDisposable
+    private sealed class DisposableMembers(SwitchNode[] members) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {
-            foreach (RingMember member in members)
+            foreach (SwitchNode member in members)
             {
                 await member.DisposeAsync();
             }
@@ -366,20 +366,20 @@ public sealed class FrameForwardingTests
 
     private sealed class Ring : IAsyncDisposable
     {
-        private Ring(RingMember[] members) => Members = members;
+        private Ring(SwitchNode[] members) => Members = members;
 
-        public RingMember[] Members { get; }
+        public SwitchNode[] Members { get; }
 
-        public RingMember this[int index] => Members[index];
+        public SwitchNode this[int index] => Members[index];
 
         public static async Task<Ring> StartAsync(int count)
         {
-            var ring = new Ring(await RingMember.StartRingAsync(count));
+            var ring = new Ring(await SwitchNode.StartRingAsync(count));
             for (int i = 0; i < count; i++)
             {
                 if (count > 2 || i == 0)
                 {
-                    await RingMember.LinkAsync(ring[i], ring[(i + 1) % count]);
+                    await SwitchNode.LinkAsync(ring[i], ring[(i + 1) % count]);
                 }
             }
 
@@ -388,7 +388,7 @@ public sealed class FrameForwardingTests
 
         public async ValueTask DisposeAsync()
         {
-            foreach (RingMember member in Members)
+            foreach (SwitchNode member in Members)
             {
                 await member.DisposeAsync();
             }

@@ -1,13 +1,14 @@
 using System.Buffers.Binary;
 using System.Net.NetworkInformation;
 using Ipop.Tincan.DataPlane;
+using Ipop.Tincan.Protocol;
 
-namespace Ipop.Tincan.Tests.DataPlane.Mtu;
+namespace Ipop.Tincan.Tests.DataPlane;
 
 /// <summary>
-/// A real Tincan node on 127.0.0.1 in switch (TAP) mode for the path MTU tests: an in-memory TAP, a
-/// <see cref="LearningSwitch"/> (a mesh member, or a structured-overlay member with a ring position), and links that
-/// either go straight or cross a relay that silently loses datagrams above a 1,280-byte IPv4 path.
+/// A real Tincan node on 127.0.0.1 in switch (TAP) mode: an in-memory TAP, a <see cref="LearningSwitch"/> (a mesh
+/// member, or a structured-overlay member with a ring position), and links that tests pick by hand (a ring, a chain)
+/// and that either go straight or cross a relay that silently loses datagrams above a 1,280-byte IPv4 path.
 /// </summary>
 internal sealed class SwitchNode : IAsyncDisposable
 {
@@ -49,8 +50,11 @@ internal sealed class SwitchNode : IAsyncDisposable
 
     public LearningSwitch Switch { get; }
 
-    /// <summary>Starts a member; <paramref name="position"/> 0 makes it a mesh member (no ring position).</summary>
-    public static async Task<SwitchNode> StartAsync(string name, int host, ulong position = 0)
+    /// <summary>
+    /// Starts a member; <paramref name="position"/> 0 makes it a mesh member (no ring position); <paramref name="time"/>
+    /// is its switch's clock.
+    /// </summary>
+    public static async Task<SwitchNode> StartAsync(string name, int host, ulong position = 0, TimeProvider? time = null)
     {
         var options = new TincanOptions
         {
@@ -61,7 +65,7 @@ internal sealed class SwitchNode : IAsyncDisposable
         ITincan tincan = TincanNode.Create(options, null, null);
         await tincan.StartAsync(TestContext.Current.CancellationToken);
         var nic = new FakeNic(name) { Mode = VirtualInterfaceMode.Tap };
-        var router = new LearningSwitch();
+        var router = new LearningSwitch(timeProvider: time);
         var node = new SwitchNode(name, host, position, tincan, nic, router);
         router.SetLocal(node.Mac);
         if (position != 0)
@@ -71,6 +75,18 @@ internal sealed class SwitchNode : IAsyncDisposable
 
         tincan.AttachInterface(nic, router);
         return node;
+    }
+
+    /// <summary>Starts members A, B, C... at positions 1000, 2000, 3000... (ring order is alphabetical).</summary>
+    public static async Task<SwitchNode[]> StartRingAsync(int count)
+    {
+        var members = new SwitchNode[count];
+        for (int i = 0; i < count; i++)
+        {
+            members[i] = await StartAsync(((char)('A' + i)).ToString(), i + 1, (ulong)(i + 1) * 1000);
+        }
+
+        return members;
     }
 
     public TincanLink LinkTo(SwitchNode other) => Tincan.TryGetLink(other.Id, out ITincanLink? link) ? (TincanLink)link : throw new InvalidOperationException($"{Name} has no link to {other.Name}");
@@ -122,6 +138,24 @@ internal sealed class SwitchNode : IAsyncDisposable
         BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), (ip[0] >> 4) == 6 ? (ushort)0x86DD : (ushort)0x0800);
         ip.CopyTo(frame.AsSpan(14));
         return frame;
+    }
+
+    /// <summary>An Ethernet frame carrying an IPv4 UDP packet with a recognisable payload.</summary>
+    public static byte[] UdpFrame(ReadOnlySpan<byte> destination, ReadOnlySpan<byte> source, int length = 120, int sequence = 0) =>
+        Frame(destination, source, Forwarding.OverlayMember.Udp4(System.Net.IPAddress.Parse("198.19.0.1"), System.Net.IPAddress.Parse("198.19.0.2"), length: length - 14, sequence: sequence));
+
+    public static byte[] Broadcast => [0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+
+    public long Forwarded(SwitchNode to) => LinkTo(to).GetStats().PacketsForwarded;
+
+    /// <summary>Sends raw forwarded-frame bytes (shim, then frame) over this member's link to <paramref name="to"/>, as a faulty member could.</summary>
+    public void SendForwarded(SwitchNode to, byte hops, bool flood, ulong bound, byte[] frame)
+    {
+        byte[] payload = new byte[ForwardedFrameHeader.Length + frame.Length];
+        ForwardedFrameHeader.Write(payload, hops, flood, bound);
+        frame.CopyTo(payload, ForwardedFrameHeader.Length);
+        byte[] buffer = new byte[DatagramLayout.BufferSize(payload.Length)];
+        Assert.True(LinkTo(to).SendPayload(buffer, payload, ContentKind.ForwardedFrame));
     }
 
     /// <summary>Takes every frame written to this member's TAP so far.</summary>
