@@ -158,6 +158,28 @@ internal sealed class SwitchNode : IAsyncDisposable
         Assert.True(LinkTo(to).SendPayload(buffer, payload, ContentKind.ForwardedFrame));
     }
 
+    /// <summary>Sends <paramref name="packet"/> from this member's TAP to <paramref name="to"/>'s MAC and checks that it arrives there as it was sent.</summary>
+    public void AssertCrosses(SwitchNode to, byte[] packet, TimeSpan wait)
+    {
+        byte[] frame = Frame(to.MacBytes, MacBytes, packet);
+        Nic.Inject(frame);
+        Assert.Equal(frame, to.Nic.TakeWritten(wait));
+    }
+
+    /// <summary>
+    /// Sends <paramref name="packet"/> (too big for the path) from this member's TAP to <paramref name="to"/>'s MAC and
+    /// returns the answer written back on this member's TAP, checked to come as from <paramref name="to"/>'s MAC.
+    /// </summary>
+    public byte[] AnswerTo(SwitchNode to, byte[] packet, TimeSpan wait)
+    {
+        Nic.Inject(Frame(to.MacBytes, MacBytes, packet));
+        byte[]? answer = Nic.TakeWritten(wait);
+        Assert.NotNull(answer);
+        Assert.Equal(MacBytes, answer[..6]);
+        Assert.Equal(to.MacBytes, answer[6..12]);
+        return answer;
+    }
+
     /// <summary>Takes every frame written to this member's TAP so far.</summary>
     public void Drain()
     {

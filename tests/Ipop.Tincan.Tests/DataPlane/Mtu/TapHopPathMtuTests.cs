@@ -63,16 +63,10 @@ public sealed class TapHopPathMtuTests
             (SwitchNode a, SwitchNode b, SwitchNode c) = (ring[0], ring[1], ring[2]);
 
             // Exactly what fits with the shim on top crosses B to A.
-            byte[] fits = SwitchNode.Frame(a.MacBytes, c.MacBytes, TestPackets.Echo(ipv6: false, IpFitsThroughHop));
-            c.Nic.Inject(fits);
-            Assert.Equal(fits, a.Nic.TakeWritten(Wait));
+            c.AssertCrosses(a, TestPackets.Echo(ipv6: false, IpFitsThroughHop), Wait);
 
             byte[] packet = TestPackets.Echo(ipv6: false, IpFitsThroughHop + 1);
-            c.Nic.Inject(SwitchNode.Frame(a.MacBytes, c.MacBytes, packet));
-            byte[]? answer = c.Nic.TakeWritten(Wait);
-            Assert.NotNull(answer);
-            Assert.Equal(c.MacBytes, answer[..6]);
-            Assert.Equal(a.MacBytes, answer[6..12]);
+            byte[] answer = c.AnswerTo(a, packet, Wait);
             Assert.Equal(TestPackets.Destination(false), new IPAddress(answer.AsSpan(14 + 12, 4)));
             Assert.Equal((3, 4), (answer[34], answer[35]));
             Assert.Equal(IpFitsThroughHop, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(34 + 6)));
@@ -93,18 +87,12 @@ public sealed class TapHopPathMtuTests
         {
             (SwitchNode a, SwitchNode b, SwitchNode c) = (ring[0], ring[1], ring[2]);
 
-            byte[] fits = SwitchNode.Frame(a.MacBytes, c.MacBytes, TestPackets.Echo(ipv6: false, IpFitsThroughHop));
-            c.Nic.Inject(fits);
-            Assert.Equal(fits, a.Nic.TakeWritten(Wait));
+            c.AssertCrosses(a, TestPackets.Echo(ipv6: false, IpFitsThroughHop), Wait);
 
             // C's own link to B carries the frame; B's link on to A does not. B answers as if it were A, over the link
             // the frame came on, and C delivers the answer to the sender (its own station here).
             byte[] packet = TestPackets.Echo(ipv6: true, 1300);
-            c.Nic.Inject(SwitchNode.Frame(a.MacBytes, c.MacBytes, packet));
-            byte[]? answer = c.Nic.TakeWritten(Wait);
-            Assert.NotNull(answer);
-            Assert.Equal(c.MacBytes, answer[..6]);
-            Assert.Equal(a.MacBytes, answer[6..12]);
+            byte[] answer = c.AnswerTo(a, packet, Wait);
             Assert.Equal(0x86DD, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(12)));
             Assert.Equal(TestPackets.Destination(true), new IPAddress(answer.AsSpan(14 + 8, 16)));
             Assert.Equal(TestPackets.Source(true), new IPAddress(answer.AsSpan(14 + 24, 16)));
@@ -116,8 +104,7 @@ public sealed class TapHopPathMtuTests
 
             // The answer taught no member a wrong path, and nothing was refused as spoofed: the next frame still crosses.
             Assert.Null(a.Nic.TakeWritten(Absent));
-            c.Nic.Inject(fits);
-            Assert.Equal(fits, a.Nic.TakeWritten(Wait));
+            c.AssertCrosses(a, TestPackets.Echo(ipv6: false, IpFitsThroughHop), Wait);
             Assert.Equal(0, ring.Sum(m => m.Dropped(DropReason.SpoofedMac)));
         }
         finally

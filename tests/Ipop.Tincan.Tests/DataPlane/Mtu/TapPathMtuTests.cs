@@ -33,17 +33,11 @@ public sealed class TapPathMtuTests
         await using (a)
         await using (b)
         {
-            byte[] fits = SwitchNode.Frame(b.MacBytes, a.MacBytes, TestPackets.Echo(ipv6: false, IpFits));
-            a.Nic.Inject(fits);
-            Assert.Equal(fits, b.Nic.TakeWritten(Wait));
+            a.AssertCrosses(b, TestPackets.Echo(ipv6: false, IpFits), Wait);
 
             long before = a.Dropped(DropReason.PathMtuExceeded);
             byte[] packet = TestPackets.Echo(ipv6: false, IpFits + 1);
-            a.Nic.Inject(SwitchNode.Frame(b.MacBytes, a.MacBytes, packet));
-            byte[]? answer = a.Nic.TakeWritten(Wait);
-            Assert.NotNull(answer);
-            Assert.Equal(a.MacBytes, answer[..6]);
-            Assert.Equal(b.MacBytes, answer[6..12]);
+            byte[] answer = a.AnswerTo(b, packet, Wait);
             Assert.Equal(0x0800, BinaryPrimitives.ReadUInt16BigEndian(answer.AsSpan(12)));
             Assert.Equal(TestPackets.Destination(false), new IPAddress(answer.AsSpan(14 + 12, 4)));
             Assert.Equal(TestPackets.Source(false), new IPAddress(answer.AsSpan(14 + 16, 4)));
