@@ -47,9 +47,7 @@ public sealed partial class PathMtuTests
             await nb.StartAsync(lab, "tun", 51820, ["198.19.0.2/24"], [TincanNodeProcess.Peer("a", na.PublicKey, "[2001:2:20::1]:51820", "198.19.0.1/32")]);
             Assert.True(a.Ping("198.19.0.2", count: 2, deadlineSeconds: 15), $"{na.Process}\n{nb.Process}");
 
-            Match found = await PathMtuLineAsync(na.Process!, "b");
-            Match foundB = await PathMtuLineAsync(nb.Process!, "a");
-            Assert.True(found.Success && foundB.Success, $"no path MTU line\n{na.Process}\n{nb.Process}");
+            (Match found, Match foundB) = await PathMtuLinesAsync(na, nb);
             output.WriteLine($"IPv6 underlay, hop MTU {SmallHop}: PLPMTU {found.Groups["underlay"].Value} found in {found.Groups["ms"].Value} ms (b: {foundB.Groups["underlay"].Value})");
             Assert.Equal(SmallHop.ToString(CultureInfo.InvariantCulture), found.Groups["underlay"].Value);
             Assert.Equal(SmallHop.ToString(CultureInfo.InvariantCulture), foundB.Groups["underlay"].Value);

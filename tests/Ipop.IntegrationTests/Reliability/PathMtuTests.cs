@@ -133,9 +133,7 @@ public sealed partial class PathMtuTests(ITestOutputHelper output)
         (TincanNodeProcess na, TincanNodeProcess nb) = await StartNodesAsync(lab, a, b, nodes);
 
         // Both links report what they found (the TCP runs start after it, so their SYNs are clamped to it).
-        Match found = await PathMtuLineAsync(na.Process!, "b");
-        Match foundB = await PathMtuLineAsync(nb.Process!, "a");
-        Assert.True(found.Success && foundB.Success, $"no path MTU line\n{na.Process}\n{nb.Process}");
+        (Match found, Match foundB) = await PathMtuLinesAsync(na, nb);
         int plpmtu = int.Parse(found.Groups["underlay"].Value, CultureInfo.InvariantCulture);
         Assert.Equal(plpmtu, int.Parse(foundB.Groups["underlay"].Value, CultureInfo.InvariantCulture));
         return new Topology(a, b, na, nb, plpmtu, long.Parse(found.Groups["ms"].Value, CultureInfo.InvariantCulture));
@@ -178,6 +176,15 @@ public sealed partial class PathMtuTests(ITestOutputHelper output)
             [TincanNodeProcess.Peer("a", na.PublicKey, "198.18.20.1:51820", "198.19.0.1/32", "2001:2:0:1::1/128")]);
         Assert.True(a.Ping("198.19.0.2", count: 2, deadlineSeconds: 15), $"{na.Process}\n{nb.Process}");
         return (na, nb);
+    }
+
+    /// <summary>Waits for both links' path MTU log lines (a's link to b, b's to a); fails with both processes' output when either is missing.</summary>
+    private static async Task<(Match A, Match B)> PathMtuLinesAsync(TincanNodeProcess na, TincanNodeProcess nb)
+    {
+        Match found = await PathMtuLineAsync(na.Process!, "b");
+        Match foundB = await PathMtuLineAsync(nb.Process!, "a");
+        Assert.True(found.Success && foundB.Success, $"no path MTU line\n{na.Process}\n{nb.Process}");
+        return (found, foundB);
     }
 
     private static async Task<Match> PathMtuLineAsync(LabProcess process, string peer)
