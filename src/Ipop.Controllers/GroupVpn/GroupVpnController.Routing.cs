@@ -242,13 +242,10 @@ public sealed partial class GroupVpnController
 
     void INegotiationPolicy.OnPeerAway(PeerId peer, bool away)
     {
-        if (away ? _away.Add(peer) : _away.Remove(peer))
+        // The set is kept in a mesh too (a switch to structured re-routes everything with it); only next hops use it.
+        if ((away ? _away.Add(peer) : _away.Remove(peer)) && _structured)
         {
-            if (_structured)
-            {
-                LogAwayNextHop(_logger, peer.Value, away ? "no longer forwards for others while it is away" : "forwards for others again");
-            }
-
+            LogAwayNextHop(_logger, peer.Value, away ? "no longer forwards for others while it is away" : "forwards for others again");
             Reroute(full: false); // the next hops changed: SameConnectedLinks sees it and re-routes everything
         }
     }

@@ -94,18 +94,16 @@ public sealed partial class LinkNegotiator
             if (peer is not null && _policy.IsTrusted(peer))
             {
                 p.Unverified = false;
-                _policy.OnPeerAway(p.Id, away: false);
             }
             else if (_graceUntil is null)
             {
                 Forget(p.Id, peer?.Presence.ToString() ?? "absent", "not back within the presence grace");
+                continue;
             }
-            else
-            {
-                // During the grace after our own reconnect it stays Unverified, and EndGraceIfOver decides; it is no
-                // longer away (the policy would otherwise keep it out of routing after that grace kept it).
-                _policy.OnPeerAway(p.Id, away: false);
-            }
+
+            // Kept: no longer away (during the grace after our own reconnect it stays Unverified, and EndGraceIfOver
+            // decides), so the policy lets it carry others' traffic again.
+            _policy.OnPeerAway(p.Id, away: false);
         }
     }
 

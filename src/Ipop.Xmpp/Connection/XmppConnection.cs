@@ -90,7 +90,7 @@ internal sealed partial class XmppConnection : IAsyncDisposable
     /// bind a socket to an address that is not (EADDRNOTAVAIL). Exact, and cheaper than listing every interface. With
     /// <c>ip_nonlocal_bind</c> set every address binds: then this says true and the caller falls back to a ping.
     /// </summary>
-    internal static bool IsAssigned(IPAddress address)
+    private static bool IsAssigned(IPAddress address)
     {
         try
         {
