@@ -43,9 +43,10 @@ public sealed partial class LearningSwitch
     internal bool TryGetRingPosition(ITincanLink link, out ulong position) => _positions.TryGetValue(link, out position);
 
     /// <summary>
-    /// Structured overlays: where a unicast frame that arrived forwarded goes next. The link its destination is behind
-    /// (learned directly or through a hop), or <c>null</c> to deliver it here: the destination is on this node's side,
-    /// a group address, unknown, or behind a link that is down.
+    /// Structured overlays: where a unicast frame that arrived forwarded goes next. The link bound to its destination,
+    /// else the destination's member route, else the link it was learned behind (directly or through a hop); or
+    /// <c>null</c> to deliver it here: the destination is on this node's side, a group address, unknown, or behind a
+    /// link that is down.
     /// </summary>
     internal ITincanLink? NextHop(ReadOnlySpan<byte> frame)
     {
@@ -54,7 +55,24 @@ public sealed partial class LearningSwitch
             return null;
         }
 
-        return _stations.TryGetValue(ReadMac(frame), out Station? station) && station.Link is not null && IsReachable(station) ? station.Link : null;
+        ulong mac = ReadMac(frame);
+        bool known = _stations.TryGetValue(mac, out Station? station);
+        if (known && station!.Link is null)
+        {
+            return null;
+        }
+
+        if (known && station!.Bound && IsReachable(station))
+        {
+            return station.Link;
+        }
+
+        if (MemberRoute(mac) is { } hop)
+        {
+            return hop;
+        }
+
+        return known && !station!.Bound && IsReachable(station) ? station.Link : null;
     }
 
     /// <summary>
@@ -139,6 +157,11 @@ public sealed partial class LearningSwitch
                 return Refuse();
             }
 
+            if (_memberRoutes.ContainsKey(mac))
+            {
+                return true; // a member's MAC: the controller routes to it, a flood's path must not
+            }
+
             if (station.Link is not null && silent < _moveHoldTicks && station.Link.Status.State == LinkState.Connected)
             {
                 // Paths are asymmetric: the frame is genuine, but one frame on another path does not re-point the station.
@@ -146,6 +169,11 @@ public sealed partial class LearningSwitch
             }
 
             _stations.TryUpdate(mac, new Station(from, now, bound: false, hop: true), station);
+            return true;
+        }
+
+        if (_memberRoutes.ContainsKey(mac))
+        {
             return true;
         }
 

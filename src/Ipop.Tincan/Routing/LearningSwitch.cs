@@ -166,18 +166,30 @@ public sealed partial class LearningSwitch : IPacketRouter
             return SwitchRoute.Flood;
         }
 
-        if (_stations.TryGetValue(ReadMac(packet), out Station? station))
+        ulong mac = ReadMac(packet);
+        bool known = _stations.TryGetValue(mac, out Station? station);
+        if (known && station!.Link is null)
         {
-            if (station.Link is null)
-            {
-                return SwitchRoute.Drop; // a station on our side (our NIC, or behind our bridge): nothing for a peer
-            }
+            return SwitchRoute.Drop; // a station on our side (our NIC, or behind our bridge): nothing for a peer
+        }
 
-            if (IsReachable(station))
-            {
-                link = station.Link;
-                return station.Hop ? SwitchRoute.ThroughHop : SwitchRoute.Direct;
-            }
+        if (known && station!.Bound && IsReachable(station))
+        {
+            link = station.Link;
+            return SwitchRoute.Direct;
+        }
+
+        // A member without a connected link: its member route (by ring position) before anything floods taught.
+        if (MemberRoute(mac) is { } hop)
+        {
+            link = hop;
+            return SwitchRoute.ThroughHop;
+        }
+
+        if (known && !station!.Bound && IsReachable(station))
+        {
+            link = station.Link;
+            return station.Hop ? SwitchRoute.ThroughHop : SwitchRoute.Direct;
         }
 
         return SwitchRoute.Flood;
@@ -253,13 +265,14 @@ public sealed partial class LearningSwitch : IPacketRouter
         return true;
     }
 
-    /// <summary>Forgets every station behind <paramref name="link"/>, its binding and its ring position (the link went away).</summary>
+    /// <summary>Forgets every station behind <paramref name="link"/>, its binding, its ring position and the member routes through it (the link went away).</summary>
     public void Forget(ITincanLink link)
     {
         lock (_evictGate)
         {
             _bindings.TryRemove(link, out _);
             _positions.TryRemove(link, out _);
+            ForgetMemberRoutes(link);
             foreach (KeyValuePair<ulong, Station> pair in _stations)
             {
                 if (ReferenceEquals(pair.Value.Link, link) && _stations.TryRemove(pair) && !pair.Value.Bound)
