@@ -113,6 +113,14 @@ public sealed partial class GroupVpnController
             _routes.RemoveRoute(prefix);
         }
 
+        if (RoutesMacs)
+        {
+            foreach (PeerId member in affected)
+            {
+                RouteMemberMac(member, candidates);
+            }
+        }
+
         ClearRerouteMembers();
     }
 
@@ -164,6 +172,11 @@ public sealed partial class GroupVpnController
             {
                 _routedLinks[peer] = link;
             }
+        }
+
+        if (RoutesMacs)
+        {
+            RouteMemberMacs(candidates);
         }
 
         _routedStructured = _structured;

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Net;
+using System.Net.NetworkInformation;
 using Ipop.Controllers.GroupVpn;
 using Ipop.Controllers.GroupVpn.Topology;
 using Microsoft.Extensions.Logging;
@@ -39,7 +40,7 @@ public sealed partial class GroupVpnController
     /// at once). The text tells an unchanged announcement without parsing it: every re-check of trust reports every
     /// member again, and a group of N members would parse N announcements per re-check.
     /// </summary>
-    private readonly Dictionary<PeerId, (string? Text, ImmutableArray<IPAddress> Addresses)> _announced = [];
+    private readonly Dictionary<PeerId, (string? Text, ImmutableArray<IPAddress> Addresses, PhysicalAddress? Mac)> _announced = [];
 
     /// <summary>Per forwarding prefix, the packet count already handed to <see cref="_onDemand"/>; per on-demand link, its sent packets.</summary>
     private readonly Dictionary<object, long> _trafficSeen = [];
@@ -84,7 +85,7 @@ public sealed partial class GroupVpnController
     {
         try
         {
-            await _signaling.SetAnnouncementAsync(MemberAnnouncement.Format(_addresses), ct);
+            await _signaling.SetAnnouncementAsync(MemberAnnouncement.Format(_addresses, RoutesMacs ? _nic?.MacAddress : null), ct);
         }
         catch (NotSupportedException e) when (_options.Topology != "structured")
         {
@@ -106,6 +107,7 @@ public sealed partial class GroupVpnController
         {
             changed = ForgetPosition(peer.Id);
             _announced.Remove(peer.Id);
+            ForgetMemberMac(peer.Id);
         }
         else
         {
@@ -119,16 +121,22 @@ public sealed partial class GroupVpnController
                 changed = true;
             }
 
-            bool known = _announced.TryGetValue(peer.Id, out (string? Text, ImmutableArray<IPAddress> Addresses) before);
+            bool known = _announced.TryGetValue(peer.Id, out (string? Text, ImmutableArray<IPAddress> Addresses, PhysicalAddress? Mac) before);
             if (!known || !string.Equals(before.Text, peer.Announcement, StringComparison.Ordinal))
             {
-                ImmutableArray<IPAddress> addresses = MemberAnnouncement.Parse(peer.Announcement, out string? problem);
+                ImmutableArray<IPAddress> addresses = MemberAnnouncement.Parse(peer.Announcement, out PhysicalAddress? mac, out string? problem);
                 if (problem is not null)
                 {
                     LogBadAnnouncement(_logger, peer.Id.Value, problem);
                 }
 
-                _announced[peer.Id] = (peer.Announcement, addresses);
+                _announced[peer.Id] = (peer.Announcement, addresses, mac);
+                if (RoutesMacs && _structured && !Equals(before.Mac, mac))
+                {
+                    _rerouteMembers.Add(peer.Id); // its MAC's member route (docs/routing.md, "TAP mode")
+                    QueueReroute();
+                }
+
                 if ((!known || !before.Addresses.SequenceEqual(addresses)) && _structured)
                 {
                     PeerId id = peer.Id;
@@ -255,7 +263,7 @@ public sealed partial class GroupVpnController
         {
             if (_structured)
             {
-                foreach ((PeerId id, (string? _, ImmutableArray<IPAddress> addresses)) in _announced)
+                foreach ((PeerId id, (string? _, ImmutableArray<IPAddress> addresses, PhysicalAddress? _)) in _announced)
                 {
                     await ClaimAsync(id, ToInterfaceAddresses(addresses), ct);
                 }

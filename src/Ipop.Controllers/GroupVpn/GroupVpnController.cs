@@ -267,6 +267,7 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
         if (_positions.TryGetValue(peer, out ulong position) && ForgetPosition(peer))
         {
             _announced.Remove(peer);
+            ForgetMemberMac(peer);
             _onDemand?.Remove(position);
             OnMembershipChanged();
         }

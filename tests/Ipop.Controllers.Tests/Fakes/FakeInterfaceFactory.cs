@@ -4,19 +4,20 @@ using System.Net.NetworkInformation;
 namespace Ipop.Controllers.Tests.Fakes;
 
 /// <summary>Creates in-memory interfaces that record their configuration.</summary>
-internal sealed class FakeInterfaceFactory : IVirtualInterfaceFactory
+/// <param name="mac">The MAC of the TAP interfaces it creates (default 02:00:00:00:00:07).</param>
+internal sealed class FakeInterfaceFactory(PhysicalAddress? mac = null) : IVirtualInterfaceFactory
 {
     public List<FakeInterface> Created { get; } = [];
 
     public IVirtualInterface Create(VirtualInterfaceOptions options)
     {
-        var nic = new FakeInterface(options);
+        var nic = new FakeInterface(options, mac ?? PhysicalAddress.Parse("02-00-00-00-00-07"));
         Created.Add(nic);
         return nic;
     }
 }
 
-internal sealed class FakeInterface(VirtualInterfaceOptions options) : IVirtualInterface
+internal sealed class FakeInterface(VirtualInterfaceOptions options, PhysicalAddress tapMac) : IVirtualInterface
 {
     private readonly ConcurrentDictionary<InterfaceAddress, byte> _addresses = new(options.Addresses.Select(a => KeyValuePair.Create(a, (byte)0)));
 
@@ -30,7 +31,7 @@ internal sealed class FakeInterface(VirtualInterfaceOptions options) : IVirtualI
 
     public int Index => 7;
 
-    public PhysicalAddress? MacAddress => Mode == VirtualInterfaceMode.Tap ? PhysicalAddress.Parse("02-00-00-00-00-07") : null;
+    public PhysicalAddress? MacAddress => Mode == VirtualInterfaceMode.Tap ? tapMac : null;
 
     public IReadOnlyCollection<InterfaceAddress> Addresses => [.. _addresses.Keys];
 

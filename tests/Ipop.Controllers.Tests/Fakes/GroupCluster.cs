@@ -1,3 +1,4 @@
+using System.Net.NetworkInformation;
 using System.Text;
 using Ipop.Testing;
 using Microsoft.Extensions.Logging;
@@ -41,7 +42,7 @@ internal sealed class GroupCluster : IAsyncDisposable
             var options = new GroupVpnOptions { Group = Group, Subnet = "198.19.0.0/16", LinkRetryMinSeconds = 1, LinkRetryMaxSeconds = 30 };
             configure?.Invoke(options);
             var log = new ListLogger<GroupVpnController>();
-            var controller = new GroupVpnController(node, tincan, new FakeInterfaceFactory(), Options.Create(options), log, cluster.Time);
+            var controller = new GroupVpnController(node, tincan, new FakeInterfaceFactory(MacOf(i)), Options.Create(options), log, cluster.Time);
             controller.Negotiator.ManualPump = true;
             controller.Negotiator.Jitter = new Random(seed * 1000 + i);
             Task run = controller.RunAsync(cluster._stop.Token);
@@ -118,6 +119,9 @@ internal sealed class GroupCluster : IAsyncDisposable
 
         _stop.Dispose();
     }
+
+    /// <summary>The MAC of member <paramref name="index"/>'s TAP interface (switch mode): one per member.</summary>
+    public static PhysicalAddress MacOf(int index) => new([0x02, 0x00, 0x00, 0x01, (byte)(index >> 8), (byte)index]);
 
     internal sealed class Member(InMemorySignaling node, SimTincan tincan, GroupVpnController controller, Task run, ListLogger<GroupVpnController> log)
     {
