@@ -27,8 +27,11 @@ public sealed class GroupVpnScaleTests(OverlayLabFixture lab, ITestOutputHelper 
     /// <summary>The member that is killed and restarted: one behind the symmetric NAT, reachable only through TURN.</summary>
     private const int Victim = 3;
 
-    /// <summary>The switch-mode group's size: above the default <c>StructuredAbove</c>, small enough to stay quick.</summary>
-    private const int SwitchMembers = 16;
+    /// <summary>
+    /// The switch-mode group's size: above the default <c>StructuredAbove</c>, small enough to stay quick;
+    /// <c>IPOP_SCALE_SWITCH_MEMBERS</c> overrides it for measurements (4 to 64).
+    /// </summary>
+    private static readonly int SwitchMembers = Math.Clamp(int.TryParse(Environment.GetEnvironmentVariable("IPOP_SCALE_SWITCH_MEMBERS"), CultureInfo.InvariantCulture, out int n) ? n : 16, 4, 64);
 
     private static readonly TimeSpan ConvergeWithin = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan RejoinBound = TimeSpan.FromSeconds(10);
