@@ -18,7 +18,7 @@ namespace Ipop.Tincan;
 /// </remarks>
 public sealed partial class LearningSwitch
 {
-    private readonly ConcurrentDictionary<ulong, ITincanLink> _memberRoutes = new();
+    private readonly ConcurrentDictionary<ulong, MemberRoute> _memberRoutes = new();
 
     /// <summary>
     /// Routes frames for <paramref name="mac"/>, the MAC a member announced, through <paramref name="nextHop"/> (a member
@@ -51,7 +51,9 @@ public sealed partial class LearningSwitch
                 }
             }
 
-            _memberRoutes[key] = nextHop;
+            // A new next hop keeps the count: the controller reads it as a rate towards the member, wherever it goes.
+            long packets = _memberRoutes.TryGetValue(key, out MemberRoute? before) ? Interlocked.Read(ref before.OutboundPackets) : 0;
+            _memberRoutes[key] = new MemberRoute(nextHop, packets);
             return true;
         }
     }
@@ -60,19 +62,35 @@ public sealed partial class LearningSwitch
     /// <returns><c>false</c> if there was none.</returns>
     public bool RemoveMemberRoute(PhysicalAddress mac) => _memberRoutes.TryRemove(ToKey(mac), out _);
 
-    /// <summary>The next hop of a member route for <paramref name="mac"/> whose link is up, or <c>null</c>.</summary>
-    private ITincanLink? MemberRoute(ulong mac) =>
-        _memberRoutes.TryGetValue(mac, out ITincanLink? hop) && hop.Status.State == LinkState.Connected ? hop : null;
+    /// <summary>
+    /// How many frames read from the interface went out through the member route for <paramref name="mac"/> (for
+    /// on-demand links, as <see cref="RouteTable.GetForwardedPackets"/> for a TUN member).
+    /// </summary>
+    /// <returns>The count, or <c>null</c> when <paramref name="mac"/> has no member route.</returns>
+    public long? GetMemberRoutePackets(PhysicalAddress mac) =>
+        _memberRoutes.TryGetValue(ToKey(mac), out MemberRoute? route) ? Interlocked.Read(ref route.OutboundPackets) : null;
+
+    /// <summary>The member route for <paramref name="mac"/> if its next hop's link is up, or <c>null</c>.</summary>
+    private MemberRoute? ConnectedMemberRoute(ulong mac) =>
+        _memberRoutes.TryGetValue(mac, out MemberRoute? route) && route.Link.Status.State == LinkState.Connected ? route : null;
 
     /// <summary>Removes the member routes through <paramref name="link"/> (called under the eviction gate by <see cref="Forget"/>).</summary>
     private void ForgetMemberRoutes(ITincanLink link)
     {
-        foreach (KeyValuePair<ulong, ITincanLink> pair in _memberRoutes)
+        foreach (KeyValuePair<ulong, MemberRoute> pair in _memberRoutes)
         {
-            if (ReferenceEquals(pair.Value, link))
+            if (ReferenceEquals(pair.Value.Link, link))
             {
                 _memberRoutes.TryRemove(pair);
             }
         }
+    }
+
+    private sealed class MemberRoute(ITincanLink link, long packets)
+    {
+        public readonly ITincanLink Link = link;
+
+        /// <summary>Frames from the interface sent through this route (one reading thread per interface: uncontended).</summary>
+        public long OutboundPackets = packets;
     }
 }

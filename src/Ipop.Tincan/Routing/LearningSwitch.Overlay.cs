@@ -67,9 +67,9 @@ public sealed partial class LearningSwitch
             return station.Link;
         }
 
-        if (MemberRoute(mac) is { } hop)
+        if (ConnectedMemberRoute(mac) is { } route)
         {
-            return hop;
+            return route.Link;
         }
 
         return known && !station!.Bound && IsReachable(station) ? station.Link : null;

@@ -180,9 +180,10 @@ public sealed partial class LearningSwitch : IPacketRouter
         }
 
         // A member without a connected link: its member route (by ring position) before anything floods taught.
-        if (MemberRoute(mac) is { } hop)
+        if (ConnectedMemberRoute(mac) is { } route)
         {
-            link = hop;
+            Interlocked.Increment(ref route.OutboundPackets); // for on-demand links, as RouteTable counts forwarding routes
+            link = route.Link;
             return SwitchRoute.ThroughHop;
         }
 

@@ -117,4 +117,29 @@ public sealed class LearningSwitchMemberRouteTests
         Assert.Equal(SwitchRoute.ThroughHop, sw.RouteFrame(Frame(Behind, Local), out ITincanLink? via));
         Assert.Same(dave, via);
     }
+
+    [Fact]
+    public void Frames_from_the_interface_through_a_member_route_are_counted_across_a_change_of_next_hop()
+    {
+        LearningSwitch sw = StructuredSwitch();
+        var bob = new FakeLink("bob");
+        var dave = new FakeLink("dave");
+        Assert.Null(sw.GetMemberRoutePackets(Mac(Carol)));
+        Assert.True(sw.SetMemberRoute(Mac(Carol), bob));
+
+        for (int i = 0; i < 5; i++)
+        {
+            sw.RouteFrame(Frame(Carol, Local), out _);
+        }
+
+        sw.NextHop(Frame(Carol, Alice)); // passing a member's frame on is not this node's traffic towards Carol
+        Assert.Equal(5, sw.GetMemberRoutePackets(Mac(Carol)));
+
+        Assert.True(sw.SetMemberRoute(Mac(Carol), dave));
+        sw.RouteFrame(Frame(Carol, Local), out _);
+        Assert.Equal(6, sw.GetMemberRoutePackets(Mac(Carol)));
+
+        Assert.True(sw.RemoveMemberRoute(Mac(Carol)));
+        Assert.Null(sw.GetMemberRoutePackets(Mac(Carol)));
+    }
 }
