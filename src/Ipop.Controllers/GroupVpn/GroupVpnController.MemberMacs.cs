@@ -15,6 +15,12 @@ public sealed partial class GroupVpnController
     /// <summary>The member route each member's MAC has in the switch now (structured switch mode only).</summary>
     private readonly Dictionary<PeerId, (PhysicalAddress Mac, ITincanLink Link)> _macRoutes = [];
 
+    /// <summary>
+    /// Who holds each announced MAC: the first member that announced it, as for addresses (<see cref="GroupVpn.AddressOwnership"/>).
+    /// A member that announces another's MAC gets no member route for it, so it cannot pull that member's frames its way.
+    /// </summary>
+    private readonly Dictionary<PhysicalAddress, PeerId> _macHolders = [];
+
     /// <summary>Switch mode: members announce their MACs and route each other's by ring position.</summary>
     private bool RoutesMacs => _options.Mode == "tap";
 
@@ -37,11 +43,13 @@ public sealed partial class GroupVpnController
 
     /// <summary>
     /// Gives <paramref name="member"/>'s announced MAC a member route through the next hop its addresses have, or removes
-    /// it when the member has a connected link (its binding carries the frames), no next hop, or the group is a mesh.
+    /// it when the member has a connected link (its binding carries the frames), no next hop, does not hold the MAC, or
+    /// the group is a mesh.
     /// </summary>
     private void RouteMemberMac(PeerId member, NextHops? candidates)
     {
-        PhysicalAddress? mac = _announced.TryGetValue(member, out var announced) ? announced.Mac : null;
+        PhysicalAddress? mac = _announced.TryGetValue(member, out var announced) && announced.Mac is { } m
+            && _macHolders.TryGetValue(m, out PeerId holder) && holder == member ? m : null;
         (ITincanLink Link, PeerId? Via)? route = mac is not null && _structured ? DesiredRoute(member, candidates) : null;
         bool had = _macRoutes.TryGetValue(member, out (PhysicalAddress Mac, ITincanLink Link) current);
         if (route is not { Via: not null } hop)
@@ -71,6 +79,61 @@ public sealed partial class GroupVpnController
         }
     }
 
+    /// <summary>
+    /// <paramref name="member"/> announced <paramref name="mac"/> where it announced <paramref name="before"/> (either may
+    /// be <c>null</c>): the MAC's holder and the member routes follow at the next re-route.
+    /// </summary>
+    private void OnAnnouncedMac(PeerId member, PhysicalAddress? before, PhysicalAddress? mac)
+    {
+        if (before is not null)
+        {
+            // The old MAC's route goes now, before another member that announced it too may get it at the re-route.
+            ForgetMemberMac(member);
+            ReleaseMac(member, before);
+        }
+
+        if (mac is not null && !_macHolders.TryAdd(mac, member) && _macHolders[mac] is var holder && holder != member)
+        {
+            LogMacClaimRefused(_logger, member.Value, mac.ToString(), holder.Value);
+        }
+
+        _rerouteMembers.Add(member);
+        if (_structured)
+        {
+            QueueReroute();
+        }
+    }
+
+    /// <summary>The member no longer announces a MAC (it left): its route and its hold on the MAC go.</summary>
+    private void ForgetAnnouncedMac(PeerId member)
+    {
+        if (_announced.TryGetValue(member, out var announced) && announced.Mac is { } mac)
+        {
+            ForgetMemberMac(member);
+            ReleaseMac(member, mac);
+        }
+    }
+
+    /// <summary>If <paramref name="member"/> held <paramref name="mac"/>, hands it to another member that announces it, if any.</summary>
+    private void ReleaseMac(PeerId member, PhysicalAddress mac)
+    {
+        if (!_macHolders.TryGetValue(mac, out PeerId holder) || holder != member)
+        {
+            return;
+        }
+
+        _macHolders.Remove(mac);
+        foreach ((PeerId other, var announced) in _announced)
+        {
+            if (other != member && mac.Equals(announced.Mac))
+            {
+                _macHolders[mac] = other;
+                _rerouteMembers.Add(other);
+                return;
+            }
+        }
+    }
+
     /// <summary>Removes <paramref name="member"/>'s member route, if it has one.</summary>
     private void ForgetMemberMac(PeerId member)
     {
@@ -79,6 +142,24 @@ public sealed partial class GroupVpnController
             _switch.RemoveMemberRoute(route.Mac);
         }
     }
+
+    /// <summary>
+    /// The frames this node sent through each member route so far (switch mode's part of the on-demand count: a member
+    /// that gets more than <c>OnDemandPacketsPerSecond</c> of them earns a direct link, as a TUN member does).
+    /// </summary>
+    private IEnumerable<(object Key, long Sent, ulong Position, PeerId Holder)> MemberMacTraffic()
+    {
+        foreach ((PeerId member, (PhysicalAddress mac, ITincanLink _)) in _macRoutes)
+        {
+            if (_positions.TryGetValue(member, out ulong position) && _switch.GetMemberRoutePackets(mac) is { } sent)
+            {
+                yield return (mac, sent, position, member);
+            }
+        }
+    }
+
+    [LoggerMessage(26, LogLevel.Warning, "refused {Peer}'s MAC {Mac}: {Holder} announced it first (frames for it go to {Holder} only)")]
+    private static partial void LogMacClaimRefused(ILogger logger, string peer, string mac, string holder);
 
     [LoggerMessage(25, LogLevel.Warning, "member {Peer} announced MAC {Mac}, which is this node's own: frames for it are not routed to {Peer}")]
     private static partial void LogMemberMacRefused(ILogger logger, string peer, string mac);

@@ -96,7 +96,6 @@ public sealed partial class GroupVpnController
         }
     }
 
-
     /// <summary>Called with every trust decision: keeps the member list, the plan and the announced addresses current.</summary>
     private void TrackMember(OverlayPeer peer, bool member)
     {
@@ -106,8 +105,8 @@ public sealed partial class GroupVpnController
         if (!member)
         {
             changed = ForgetPosition(peer.Id);
+            ForgetAnnouncedMac(peer.Id);
             _announced.Remove(peer.Id);
-            ForgetMemberMac(peer.Id);
         }
         else
         {
@@ -131,10 +130,9 @@ public sealed partial class GroupVpnController
                 }
 
                 _announced[peer.Id] = (peer.Announcement, addresses, mac);
-                if (RoutesMacs && _structured && !Equals(before.Mac, mac))
+                if (RoutesMacs && !Equals(before.Mac, mac))
                 {
-                    _rerouteMembers.Add(peer.Id); // its MAC's member route (docs/routing.md, "TAP mode")
-                    QueueReroute();
+                    OnAnnouncedMac(peer.Id, before.Mac, mac); // its MAC's member route (docs/routing.md, "Member routes")
                 }
 
                 if ((!known || !before.Addresses.SequenceEqual(addresses)) && _structured)
@@ -425,93 +423,6 @@ public sealed partial class GroupVpnController
         }
     }
 
-    private void ArmOnDemandCheck(TimeSpan due)
-    {
-        if (_options.OnDemandMaxLinks == 0)
-        {
-            return;
-        }
-
-        _onDemandTimer ??= _time.CreateTimer(_ => _negotiator.Post(CheckOnDemandAsync), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _onDemandTimer.Change(due, Timeout.InfiniteTimeSpan);
-    }
-
-    /// <summary>
-    /// Counts the packets sent towards each member reached through others (and over each on-demand link), makes a
-    /// direct link wanted when a member's rate reaches the threshold and releases on-demand links that went idle. Runs
-    /// once a second while such traffic flows and every five seconds while none does; never in a mesh.
-    /// </summary>
-    private Task CheckOnDemandAsync(CancellationToken ct)
-    {
-        if (!_structured || _onDemand is null)
-        {
-            return Task.CompletedTask;
-        }
-
-        TimeSpan now = _time.GetElapsedTime(_startTimestamp);
-        double seconds = Math.Max(1, (now - _lastOnDemandCheck).TotalSeconds);
-        _lastOnDemandCheck = now;
-        bool active = false;
-        bool wantsChanged = false;
-        foreach ((IPAddress address, PeerId holder) in _owners.Held)
-        {
-            if (!_positions.TryGetValue(holder, out ulong position))
-            {
-                continue;
-            }
-
-            long sent;
-            object key;
-            if (_onDemand.Contains(position) && _linkOf.TryGetValue(holder, out ITincanLink? direct))
-            {
-                key = direct;
-                sent = direct.GetStats().PacketsSent;
-            }
-            else if (_routes.GetForwardedPackets(HostPrefix(address)) is { } forwarded)
-            {
-                key = HostPrefix(address);
-                sent = forwarded;
-            }
-            else
-            {
-                continue;
-            }
-
-            long before = _trafficSeen.TryGetValue(key, out long b) ? b : sent;
-            _trafficSeen[key] = sent;
-            // The planner counts packets per one-second window: a check after a quiet five-second pause hands it the rate.
-            int delta = (int)Math.Clamp((sent - before) / seconds, 0, int.MaxValue);
-            if (delta > 0)
-            {
-                active = true;
-                if (_onDemand.Record(position, delta, now))
-                {
-                    wantsChanged = true;
-                    LogOnDemandLink(_logger, holder.Value, delta);
-                }
-            }
-        }
-
-        Span<ulong> reaped = stackalloc ulong[16];
-        int count;
-        while ((count = _onDemand.Reap(now, reaped)) > 0)
-        {
-            wantsChanged = true;
-            foreach (ulong position in reaped[..count])
-            {
-                LogOnDemandReaped(_logger, _byPosition.TryGetValue(position, out PeerId reapedPeer) ? reapedPeer.Value : position.ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
-            }
-        }
-
-        if (wantsChanged)
-        {
-            _negotiator.RecheckTrust();
-        }
-
-        ArmOnDemandCheck(active ? OnDemandActiveCheck : OnDemandQuietCheck);
-        return Task.CompletedTask;
-    }
-
     private ImmutableArray<InterfaceAddress> ToInterfaceAddresses(ImmutableArray<IPAddress> addresses) =>
         [.. addresses.Select(a => new InterfaceAddress(a, a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? _subnet.PrefixLength : _subnetV6?.PrefixLength ?? 128))];
 
@@ -523,10 +434,4 @@ public sealed partial class GroupVpnController
 
     [LoggerMessage(22, LogLevel.Warning, "signaling cannot publish this node's addresses ({Reason}): the group stays a full mesh")]
     private static partial void LogAnnouncementsUnsupported(ILogger logger, string reason);
-
-    [LoggerMessage(23, LogLevel.Information, "on-demand link to {Peer}: {Packets} packets in the last window went through other members")]
-    private static partial void LogOnDemandLink(ILogger logger, string peer, int packets);
-
-    [LoggerMessage(24, LogLevel.Information, "on-demand link to {Peer} released: idle")]
-    private static partial void LogOnDemandReaped(ILogger logger, string peer);
 }

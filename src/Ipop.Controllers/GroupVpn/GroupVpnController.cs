@@ -266,8 +266,8 @@ public sealed partial class GroupVpnController : IController, INegotiationPolicy
     {
         if (_positions.TryGetValue(peer, out ulong position) && ForgetPosition(peer))
         {
+            ForgetAnnouncedMac(peer);
             _announced.Remove(peer);
-            ForgetMemberMac(peer);
             _onDemand?.Remove(position);
             OnMembershipChanged();
         }

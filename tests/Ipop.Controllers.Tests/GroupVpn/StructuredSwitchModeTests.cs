@@ -55,9 +55,9 @@ public sealed class StructuredSwitchModeTests
         return (-1, $"a loop from {from.Id.Value} to {to.Id.Value}");
     }
 
-    private static List<string> StuckPairs(GroupCluster cluster) =>
+    private static List<string> StuckPairs(GroupCluster cluster, GroupCluster.Member? except = null) =>
         [.. from a in cluster.Members.Where(m => m.InGroup)
-            from b in cluster.Members.Where(m => m.InGroup && m != a)
+            from b in cluster.Members.Where(m => m.InGroup && m != a && m != except)
             let walk = Walk(cluster, a, b)
             where walk.Stuck is not null
             select walk.Stuck];
@@ -90,5 +90,71 @@ public sealed class StructuredSwitchModeTests
         }
 
         Assert.All(cluster.Members, m => Assert.Empty(m.Errors));
+    }
+
+    [Fact]
+    public async Task Frames_through_other_members_earn_a_direct_link_that_is_released_when_idle()
+    {
+        await using GroupCluster cluster = await GroupCluster.StartAsync(20, seed: 9, configure: o =>
+        {
+            StructuredTap(o);
+            o.OnDemandPacketsPerSecond = 20;
+            o.OnDemandIdleSeconds = 10;
+        });
+        await StepsAsync(cluster, 15);
+        GroupCluster.Member a = cluster.Members[0];
+        GroupCluster.Member far = cluster.Members.First(m => m != a && !cluster.Links.Linked(a.Id, m.Id));
+        var sw = (LearningSwitch)a.Tincan.Router!;
+        for (int second = 0; second < 8 && !cluster.Links.Linked(a.Id, far.Id); second++)
+        {
+            for (int i = 0; i < 30; i++)
+            {
+                Assert.Equal(RouteAction.Unicast, sw.RouteOutbound(Frame(far, a, cluster)).Action);
+            }
+
+            await cluster.StepAsync(chaos: false);
+        }
+
+        Assert.True(cluster.Links.Linked(a.Id, far.Id), "no on-demand link after 8 s of 30 frames/s\n" + cluster.Describe());
+        Assert.Contains(a.Log.Lines, l => l.Message.Contains($"on-demand link to {far.Id.Value}", StringComparison.Ordinal));
+        await StepsAsync(cluster, 1);
+        Assert.Same(a.Tincan.Links.Single(l => l.Peer == far.Id), sw.RouteOutbound(Frame(far, a, cluster)).Link);
+
+        await StepsAsync(cluster, 20); // silent for twice the idle time
+        Assert.False(cluster.Links.Linked(a.Id, far.Id), "the idle on-demand link was kept\n" + cluster.Describe());
+        Assert.Contains(a.Log.Lines, l => l.Message.Contains($"on-demand link to {far.Id.Value} released", StringComparison.Ordinal));
+        Assert.Null(Walk(cluster, a, far).Stuck); // reached through others again
+    }
+
+    [Fact]
+    public async Task A_member_announcing_another_members_mac_gets_no_route_for_it_and_is_logged()
+    {
+        await using GroupCluster cluster = await GroupCluster.StartAsync(18, seed: 4, configure: StructuredTap);
+        await StepsAsync(cluster, 10);
+        GroupCluster.Member victim = cluster.Members[1];
+        GroupCluster.Member liar = cluster.Members[2];
+        string stolen = string.Join(':', GroupCluster.MacOf(1).GetAddressBytes().Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
+        await liar.Node.SetAnnouncementAsync($"a={liar.Controller.Addresses[0].Address} m={stolen}", CancellationToken.None);
+        await StepsAsync(cluster, 3);
+
+        // Every member still reaches the victim's MAC (the liar's own MAC, which it stopped announcing, is left out).
+        List<string> stuck = StuckPairs(cluster, except: liar);
+        Assert.True(stuck.Count == 0, string.Join('\n', stuck.Take(10)));
+        GroupCluster.Member observer = cluster.Members.First(m => m != victim && m != liar && !cluster.Links.Linked(m.Id, victim.Id) && !cluster.Links.Linked(m.Id, liar.Id));
+        Assert.Contains(observer.Log.Lines, l => l.Message.Contains($"refused {liar.Id.Value}'s MAC", StringComparison.Ordinal) && l.Message.Contains($"{victim.Id.Value} announced it first", StringComparison.Ordinal));
+
+        // Once the victim leaves, the MAC is the liar's: members that announce the same MAC are one station to a switch.
+        await victim.LeaveAsync();
+        await StepsAsync(cluster, 5);
+        RouteDecision toMac = ((LearningSwitch)observer.Tincan.Router!).RouteOutbound(Frame(victim, observer, cluster));
+        Assert.Equal(RouteAction.Unicast, toMac.Action);
+    }
+
+    private static async Task StepsAsync(GroupCluster cluster, int seconds)
+    {
+        for (int i = 0; i < seconds; i++)
+        {
+            await cluster.StepAsync(chaos: false);
+        }
     }
 }
