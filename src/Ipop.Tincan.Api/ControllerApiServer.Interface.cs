@@ -143,10 +143,10 @@ public sealed partial class ControllerApiServer
     private Result SetRoute(ArgReader args)
     {
         RouteKind kind = ReadKind(args);
-        if (kind != RouteKind.Direct && Volatile.Read(ref _nicInfo) is { Mode: "tap" } tap)
+        if (kind is RouteKind.Local or RouteKind.Unreachable && Volatile.Read(ref _nicInfo) is { Mode: "tap" } tap)
         {
             // Checked before the destination: "use args.mac" would be the wrong advice for a kind a switch cannot have.
-            throw ArgReader.Invalid("kind", $"'{RouteKinds.Name(kind)}' needs a tun interface; interface {tap.Name} is a tap interface, which routes by MAC address (the switch learns which link each address is behind), and its frames cross members by ring position (ring.set), not by route kinds. Leave out 'kind' (direct) and give args.mac.");
+            throw ArgReader.Invalid("kind", $"'{RouteKinds.Name(kind)}' needs a tun interface; interface {tap.Name} is a tap interface, which routes by MAC address and takes kind 'direct' (pins a MAC to a link) or 'forward' (a member's MAC through a next hop) with args.mac. Its switch learns the other stations, and ring.set makes its frames cross members.");
         }
 
         (string key, IPNetwork? prefix, PhysicalAddress? mac) = ReadDestination(args);
@@ -155,13 +155,19 @@ public sealed partial class ControllerApiServer
             throw ArgReader.Invalid("prefix", "a /32 or /128 for kind 'local' (one of this node's own addresses)", ArgReader.Quote(key));
         }
 
+        if (kind == RouteKind.Forward && mac is not null && Volatile.Read(ref _nicInfo) is { Mac: { } nicMac } nic && nicMac == key)
+        {
+            // Checked here rather than left to the router: the built-in switch is not told the interface's own MAC.
+            throw ArgReader.Invalid("mac", $"{key} is this node's own MAC address (interface {nic.Name}'s): frames for it are delivered to the interface, so it cannot be routed through a next hop.");
+        }
+
         PeerId? peer = null;
         ITincanLink? link = null;
         if (RouteKinds.HasPeer(kind))
         {
             if (kind == RouteKind.Forward && !args.Has("peer"))
             {
-                throw ArgReader.Invalid("peer", $"the next-hop peer id (the member whose link carries packets for {key}, and which passes them on)", "nothing");
+                throw ArgReader.Invalid("peer", $"the next-hop peer id (the member whose link carries {(mac is null ? "packets" : "frames")} for {key}, and which passes them on)", "nothing");
             }
 
             PeerId to = ReadPeer(args);
@@ -174,6 +180,11 @@ public sealed partial class ControllerApiServer
         }
 
         var entry = new RouteEntry(new RouteInfo(prefix is null ? null : key, mac is null ? null : key, peer?.Value, RouteKinds.Name(kind)), kind, peer, prefix, mac);
+
+        // A MAC has one entry here but two in a switch (a static entry and a member route, each replaced only by its
+        // own kind), so the entry of the other kind is removed from the router. After the new one is in: a route the
+        // router refuses then leaves the old one working, as the table still lists it.
+        RouteEntry? replaced = mac is not null && _routes.TryGetValue(key, out RouteEntry? previous) && previous.Kind != kind ? previous : null;
         try
         {
             Program(entry, link);
@@ -185,8 +196,14 @@ public sealed partial class ControllerApiServer
         }
         catch (ArgumentException e) when (mac is not null)
         {
-            // The built-in switch pins one MAC per link (LearningSwitch.Bind); its message says which and what to do.
+            // The built-in switch pins one MAC per link (LearningSwitch.Bind) and refuses a member route for this node's
+            // own MAC; its message says which and what to do.
             throw ArgReader.Invalid("mac", e.Message);
+        }
+
+        if (replaced is not null)
+        {
+            Unprogram(replaced);
         }
 
         Volatile.Write(ref _routes, _routes.SetItem(key, entry));
@@ -215,10 +232,11 @@ public sealed partial class ControllerApiServer
         return Of(new RoutesResult(list), ApiJsonContext.Wire.RoutesResult);
     }
 
-    /// <summary>The route object, with the forwarded-packet count read now for a forward route.</summary>
+    /// <summary>The route object, with the forwarded-packet count read now for a forward route to a prefix.</summary>
     private static RouteInfo Describe(RouteEntry route, IControllerRouter? router)
     {
-        if (route.Kind != RouteKind.Forward || router is null)
+        // A MAC's forward route (a member route in the switch) has no count: IControllerRouter offers none for it.
+        if (route.Kind != RouteKind.Forward || route.Prefix is not { } prefix || router is null)
         {
             return route.Info;
         }
@@ -226,7 +244,7 @@ public sealed partial class ControllerApiServer
         try
         {
             // Null only when route.remove or route.set changed the prefix after our read of _routes: the listed route is gone.
-            return route.Info with { ForwardedPackets = router.GetForwardedPackets(route.Prefix!.Value) ?? 0 };
+            return route.Info with { ForwardedPackets = router.GetForwardedPackets(prefix) ?? 0 };
         }
         catch (NotSupportedException)
         {
@@ -237,21 +255,13 @@ public sealed partial class ControllerApiServer
 
     private Result RemoveRouteOp(ArgReader args)
     {
-        (string key, IPNetwork? prefix, PhysicalAddress? mac) = ReadDestination(args);
-        if (!_routes.ContainsKey(key))
+        (string key, _, _) = ReadDestination(args);
+        if (!_routes.TryGetValue(key, out RouteEntry? route))
         {
             throw new ApiException(ApiErrorCodes.NotFound, $"There is no route for {key}; route.list shows the routes.");
         }
 
-        if (prefix is { } network)
-        {
-            _router!.RemoveRoute(network);
-        }
-        else
-        {
-            _router!.RemoveMacRoute(mac!);
-        }
-
+        Unprogram(route);
         Volatile.Write(ref _routes, _routes.Remove(key));
         return Of(new RemovedResult(true), ApiJsonContext.Wire.RemovedResult);
     }
@@ -308,7 +318,15 @@ public sealed partial class ControllerApiServer
         IControllerRouter router = _router!;
         if (route.Mac is { } mac)
         {
-            router.SetMacRoute(mac, link!);
+            if (route.Kind == RouteKind.Forward)
+            {
+                router.SetMacForwardingRoute(mac, link!);
+            }
+            else
+            {
+                router.SetMacRoute(mac, link!);
+            }
+
             return;
         }
 
@@ -327,6 +345,24 @@ public sealed partial class ControllerApiServer
             default:
                 router.SetRoute(network, link!);
                 break;
+        }
+    }
+
+    /// <summary>Takes <paramref name="route"/> out of the router: a prefix's route of any kind, or a MAC's static entry or member route.</summary>
+    private void Unprogram(RouteEntry route)
+    {
+        IControllerRouter router = _router!;
+        if (route.Mac is not { } mac)
+        {
+            router.RemoveRoute(route.Prefix!.Value);
+        }
+        else if (route.Kind == RouteKind.Forward)
+        {
+            router.RemoveMacForwardingRoute(mac);
+        }
+        else
+        {
+            router.RemoveMacRoute(mac);
         }
     }
 

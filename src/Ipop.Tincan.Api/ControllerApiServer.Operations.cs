@@ -39,8 +39,10 @@ public sealed partial class ControllerApiServer
     /// a controller checks here before relying on one. <c>route.kind</c>: <c>route.set</c> takes <c>kind</c>.
     /// <c>ring.position</c>: <c>ring.set</c>, and interface and link objects carry <c>ring_position</c> (a tap interface's
     /// frames cross members; before it, a controller cannot tell from <c>ops</c> alone that the objects may carry it).
+    /// <c>ring.member_routes</c>: <c>route.set</c> takes <c>"kind":"forward"</c> with <c>mac</c> on a tap interface (a
+    /// member's MAC through a next hop); before it, the server refuses that with <c>invalid_args</c>.
     /// </summary>
-    private static readonly string[] Features = ["route.kind", "ring.position"];
+    private static readonly string[] Features = ["route.kind", "ring.position", "ring.member_routes"];
 
     private static readonly FrozenDictionary<string, bool> Operations = OperationTable.ToFrozenDictionary(o => o.Name, o => o.Mutating, StringComparer.Ordinal);
     private static readonly string[] OperationNames = [.. OperationTable.Select(o => o.Name)];

@@ -18,8 +18,8 @@ namespace Ipop.Tincan.Api;
 /// <see cref="GetForwardedPackets"/>; docs/routing.md) came later: their default implementations throw
 /// <see cref="NotSupportedException"/>, which the server answers with <c>unsupported</c>, so a router written before
 /// them keeps compiling and working for direct routes. The same holds for the structured-overlay members of a TAP
-/// router (<see cref="SetRingPosition(ulong)"/>, <see cref="SetRingPosition(ITincanLink, ulong)"/>; docs/routing.md,
-/// "TAP mode").
+/// router (<see cref="SetRingPosition(ulong)"/>, <see cref="SetRingPosition(ITincanLink, ulong)"/>,
+/// <see cref="SetMacForwardingRoute"/>, <see cref="RemoveMacForwardingRoute"/>; docs/routing.md, "TAP mode").
 /// </para>
 /// </remarks>
 public interface IControllerRouter : IPacketRouter
@@ -73,6 +73,27 @@ public interface IControllerRouter : IPacketRouter
     /// <exception cref="NotSupportedException">The router does not count (the default).</exception>
     long? GetForwardedPackets(IPNetwork prefix) =>
         throw new NotSupportedException($"{GetType().Name} does not count forwarded packets (IControllerRouter.GetForwardedPackets).");
+
+    /// <summary>
+    /// Structured overlays in TAP mode: routes frames for <paramref name="mac"/>, the MAC of a member without a connected
+    /// link, through <paramref name="nextHop"/> (a member that passes them on), replacing a forwarding route for the same
+    /// MAC; see <see cref="LearningSwitch.SetMemberRoute"/>. A static entry for <paramref name="mac"/>
+    /// (<see cref="SetMacRoute"/>) is a separate entry; the server keeps one of the two per MAC, removing the other once
+    /// the new one is set. Removing the next hop's routes (<see cref="RemoveRoutes"/>) removes this one.
+    /// </summary>
+    /// <exception cref="ArgumentException">The router refuses <paramref name="mac"/> (this node's own MAC address); the message says why.</exception>
+    /// <exception cref="NotSupportedException">The router does not route members' MACs through next hops (the default).</exception>
+    void SetMacForwardingRoute(PhysicalAddress mac, ITincanLink nextHop) =>
+        throw new NotSupportedException($"{GetType().Name} does not implement MAC forwarding routes (IControllerRouter.SetMacForwardingRoute).");
+
+    /// <summary>
+    /// Removes the forwarding route for <paramref name="mac"/> (<see cref="SetMacForwardingRoute"/>): frames for it are
+    /// switched as before, to a learned station or flooded. A static entry for it is not touched.
+    /// </summary>
+    /// <returns><c>false</c> if there was none.</returns>
+    /// <exception cref="NotSupportedException">The router does not route members' MACs through next hops (the default).</exception>
+    bool RemoveMacForwardingRoute(PhysicalAddress mac) =>
+        throw new NotSupportedException($"{GetType().Name} does not implement MAC forwarding routes (IControllerRouter.RemoveMacForwardingRoute).");
 
     /// <summary>
     /// Structured overlays in TAP mode: this node's ring position, which makes frames cross members (broadcasts as a

@@ -135,31 +135,7 @@ public sealed class RealTincanTests
         await using ApiNode a = await ApiNode.StartAsync("a");
         await using ApiNode b = await ApiNode.StartAsync("b");
         await using ApiNode c = await ApiNode.StartAsync("c");
-        await a.Client.OkAsync("interface.create", """{"name":"ipop0","mode":"tap","mac":"02:00:5e:00:53:0a"}""");
-        await b.Client.OkAsync("interface.create", """{"name":"ipop0","mode":"tap","mac":"02:00:5e:00:53:0b"}""");
-        await c.Client.OkAsync("interface.create", """{"name":"ipop0","mode":"tap","mac":"02:00:5e:00:53:0c"}""");
-        string aDescriptor = (await a.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
-        string bDescriptor = (await b.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
-        string cDescriptor = (await c.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
-
-        // A chain on the ring a (1...) -> b (5...) -> c (9...): a-b and b-c are links, a and c are not.
-        await a.Client.OkAsync("link.create", $$"""{"peer":"b","descriptor":{{bDescriptor}}}""");
-        await b.Client.OkAsync("link.create", $$"""{"peer":"a","descriptor":{{aDescriptor}}}""");
-        await b.Client.OkAsync("link.create", $$"""{"peer":"c","descriptor":{{cDescriptor}}}""");
-        await c.Client.OkAsync("link.create", $$"""{"peer":"b","descriptor":{{bDescriptor}}}""");
-        await a.Client.OkAsync("route.set", """{"peer":"b","mac":"02:00:5e:00:53:0b"}""");
-        await b.Client.OkAsync("route.set", """{"peer":"a","mac":"02:00:5e:00:53:0a"}""");
-        await b.Client.OkAsync("route.set", """{"peer":"c","mac":"02:00:5e:00:53:0c"}""");
-        await c.Client.OkAsync("route.set", """{"peer":"b","mac":"02:00:5e:00:53:0b"}""");
-        await a.Client.OkAsync("ring.set", """{"peer":"b","position":"5000000000000000"}""");
-        await b.Client.OkAsync("ring.set", """{"peer":"a","position":"1000000000000000"}""");
-        await b.Client.OkAsync("ring.set", """{"peer":"c","position":"9000000000000000"}""");
-        await c.Client.OkAsync("ring.set", """{"peer":"b","position":"5000000000000000"}""");
-        await a.Client.OkAsync("ring.set", """{"position":"1000000000000000"}""");
-        await b.Client.OkAsync("ring.set", """{"position":"5000000000000000"}""");
-        await c.Client.OkAsync("ring.set", """{"position":"9000000000000000"}""");
-        await WaitConnectedAsync(a.Client, "b");
-        await WaitConnectedAsync(c.Client, "b");
+        await TapChainAsync(a, b, c);
         FakeNic aNic = a.Interfaces.Nics.Single();
         FakeNic bNic = b.Interfaces.Nics.Single();
         FakeNic cNic = c.Interfaces.Nics.Single();
@@ -192,6 +168,78 @@ public sealed class RealTincanTests
         Assert.Equal((1, 72), (bToA.GetProperty("stats").GetProperty("packets_forwarded").GetInt64(), bToA.GetProperty("stats").GetProperty("bytes_forwarded").GetInt64()));
         Assert.Equal("9000000000000000", bToC.GetProperty("ring_position").GetString());
         Assert.Equal("5000000000000000", (await b.Client.OkAsync("interface.query")).GetProperty("interface").GetProperty("ring_position").GetString());
+    }
+
+    [Fact]
+    public async Task Three_tap_nodes_given_member_routes_through_the_api_carry_a_unicast_from_a_to_c_through_b_without_a_flood()
+    {
+        await using ApiNode a = await ApiNode.StartAsync("a");
+        await using ApiNode b = await ApiNode.StartAsync("b");
+        await using ApiNode c = await ApiNode.StartAsync("c");
+        await TapChainAsync(a, b, c);
+        // Each end's member route for the other's announced MAC: through b, the next hop on the ring.
+        Assert.Equal(
+            """{"route":{"mac":"02:00:5e:00:53:0c","peer":"b","kind":"forward"}}""",
+            (await a.Client.OkAsync("route.set", """{"peer":"b","mac":"02:00:5e:00:53:0c","kind":"forward"}""")).GetRawText());
+        await c.Client.OkAsync("route.set", """{"peer":"b","mac":"02:00:5e:00:53:0a","kind":"forward"}""");
+        FakeNic aNic = a.Interfaces.Nics.Single();
+        FakeNic bNic = b.Interfaces.Nics.Single();
+        FakeNic cNic = c.Interfaces.Nics.Single();
+        byte[] aMac = [0x02, 0x00, 0x5e, 0x00, 0x53, 0x0a];
+        byte[] cMac = [0x02, 0x00, 0x5e, 0x00, 0x53, 0x0c];
+
+        // No frame from c has taught a where c is: without the route this would be an unknown unicast, flooded to b's
+        // interface too. With it, the frame goes to b as a forwarded frame, and b passes it on to c only.
+        byte[] toC = Packets.Ethernet(cMac, aMac);
+        aNic.Inject(toC);
+        Assert.True(cNic.Written.TryTake(out byte[]? atC, Timeout), "a's frame did not arrive at c");
+        Assert.Equal(toC, atC);
+
+        byte[] toA = Packets.Ethernet(aMac, cMac);
+        cNic.Inject(toA);
+        Assert.True(aNic.Written.TryTake(out byte[]? atA, Timeout), "c's frame did not arrive at a");
+        Assert.Equal(toA, atA);
+        Assert.Empty(bNic.Written);
+        Assert.Empty(cNic.Written);
+
+        JsonElement bToC = await ForwardedCountedAsync(b.Client, "c");
+        Assert.Equal(1, bToC.GetProperty("stats").GetProperty("packets_forwarded").GetInt64());
+        Assert.Equal(
+            """[{"mac":"02:00:5e:00:53:0b","peer":"b","kind":"direct"},{"mac":"02:00:5e:00:53:0c","peer":"b","kind":"forward"}]""",
+            (await a.Client.OkAsync("route.list")).GetProperty("routes").GetRawText());
+    }
+
+    /// <summary>
+    /// A chain of tap nodes on the ring a (1...) -> b (5...) -> c (9...), set up through the API: a-b and b-c are links
+    /// (each pinned to the MAC of the node at its other end, 02:00:5e:00:53:0a/0b/0c), a and c are not; returns once both
+    /// links are connected.
+    /// </summary>
+    private static async Task TapChainAsync(ApiNode a, ApiNode b, ApiNode c)
+    {
+        await a.Client.OkAsync("interface.create", """{"name":"ipop0","mode":"tap","mac":"02:00:5e:00:53:0a"}""");
+        await b.Client.OkAsync("interface.create", """{"name":"ipop0","mode":"tap","mac":"02:00:5e:00:53:0b"}""");
+        await c.Client.OkAsync("interface.create", """{"name":"ipop0","mode":"tap","mac":"02:00:5e:00:53:0c"}""");
+        string aDescriptor = (await a.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
+        string bDescriptor = (await b.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
+        string cDescriptor = (await c.Client.OkAsync("descriptor.get")).GetProperty("descriptor").GetRawText();
+
+        await a.Client.OkAsync("link.create", $$"""{"peer":"b","descriptor":{{bDescriptor}}}""");
+        await b.Client.OkAsync("link.create", $$"""{"peer":"a","descriptor":{{aDescriptor}}}""");
+        await b.Client.OkAsync("link.create", $$"""{"peer":"c","descriptor":{{cDescriptor}}}""");
+        await c.Client.OkAsync("link.create", $$"""{"peer":"b","descriptor":{{bDescriptor}}}""");
+        await a.Client.OkAsync("route.set", """{"peer":"b","mac":"02:00:5e:00:53:0b"}""");
+        await b.Client.OkAsync("route.set", """{"peer":"a","mac":"02:00:5e:00:53:0a"}""");
+        await b.Client.OkAsync("route.set", """{"peer":"c","mac":"02:00:5e:00:53:0c"}""");
+        await c.Client.OkAsync("route.set", """{"peer":"b","mac":"02:00:5e:00:53:0b"}""");
+        await a.Client.OkAsync("ring.set", """{"peer":"b","position":"5000000000000000"}""");
+        await b.Client.OkAsync("ring.set", """{"peer":"a","position":"1000000000000000"}""");
+        await b.Client.OkAsync("ring.set", """{"peer":"c","position":"9000000000000000"}""");
+        await c.Client.OkAsync("ring.set", """{"peer":"b","position":"5000000000000000"}""");
+        await a.Client.OkAsync("ring.set", """{"position":"1000000000000000"}""");
+        await b.Client.OkAsync("ring.set", """{"position":"5000000000000000"}""");
+        await c.Client.OkAsync("ring.set", """{"position":"9000000000000000"}""");
+        await WaitConnectedAsync(a.Client, "b");
+        await WaitConnectedAsync(c.Client, "b");
     }
 
     /// <summary>

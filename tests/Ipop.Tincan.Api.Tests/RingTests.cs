@@ -38,13 +38,13 @@ public sealed class RingTests
     }
 
     [Fact]
-    public async Task Version_lists_ring_set_and_the_ring_position_feature()
+    public async Task Version_lists_ring_set_and_the_ring_position_and_member_route_features()
     {
         await using ApiHarness h = await ApiHarness.StartAsync();
         TestClient c = await h.ConnectAsync();
         JsonElement version = await c.OkAsync("version");
         Assert.Contains("ring.set", version.GetProperty("ops").EnumerateArray().Select(e => e.GetString()));
-        Assert.Equal(["route.kind", "ring.position"], version.GetProperty("features").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["route.kind", "ring.position", "ring.member_routes"], version.GetProperty("features").EnumerateArray().Select(e => e.GetString()));
         Assert.True(ControllerApiServer.IsMutating("ring.set"));
     }
 

@@ -172,10 +172,10 @@ public sealed class RouteKindTests
     }
 
     [Theory]
-    [InlineData("forward", """{"peer":"b","prefix":"198.19.0.3/32","kind":"forward"}""")]
+    [InlineData("local", """{"mac":"02:00:5e:00:53:01","kind":"local"}""")]
     [InlineData("local", """{"prefix":"198.19.0.1/32","kind":"local"}""")]
     [InlineData("unreachable", """{"mac":"02:00:5e:00:53:03","kind":"unreachable"}""")]
-    public async Task A_tap_interface_refuses_every_kind_but_direct_and_says_why(string kind, string args)
+    public async Task A_tap_interface_refuses_local_and_unreachable_and_names_the_kinds_it_takes(string kind, string args)
     {
         await using ApiHarness h = await ApiHarness.StartAsync();
         TestClient c = await h.ConnectAsync();
@@ -185,9 +185,24 @@ public sealed class RouteKindTests
         string message = await c.FailAsync("route.set", args, "invalid_args");
 
         Assert.Equal(
-            $"args.kind: '{kind}' needs a tun interface; interface ipop0 is a tap interface, which routes by MAC address (the switch learns which link each address is behind), and its frames cross members by ring position (ring.set), not by route kinds. Leave out 'kind' (direct) and give args.mac.",
+            $"args.kind: '{kind}' needs a tun interface; interface ipop0 is a tap interface, which routes by MAC address and takes kind 'direct' (pins a MAC to a link) or 'forward' (a member's MAC through a next hop) with args.mac. Its switch learns the other stations, and ring.set makes its frames cross members.",
             message);
+        Assert.Empty((await c.OkAsync("route.list")).GetProperty("routes").EnumerateArray());
         await c.OkAsync("route.set", """{"peer":"b","mac":"02:00:5e:00:53:03","kind":"direct"}""");
+    }
+
+    [Theory]
+    [InlineData("""{"peer":"b","prefix":"198.19.0.3/32","kind":"forward"}""", "args.prefix: interface ipop0 is a tap interface, which routes by MAC address; use args.mac.")]
+    [InlineData("""{"mac":"02:00:5e:00:53:03","kind":"forward"}""", "args.peer: expected the next-hop peer id (the member whose link carries frames for 02:00:5e:00:53:03, and which passes them on), got nothing.")]
+    public async Task A_forward_route_on_a_tap_interface_takes_a_mac_and_a_next_hop(string args, string message)
+    {
+        await using ApiHarness h = await ApiHarness.StartAsync();
+        TestClient c = await h.ConnectAsync();
+        await c.OkAsync("interface.create", """{"name":"ipop0","mode":"tap"}""");
+        await c.OkAsync("link.create", $$"""{"peer":"b","descriptor":{{B}}}""");
+
+        Assert.Equal(message, await c.FailAsync("route.set", args, "invalid_args"));
+        Assert.Empty((await c.OkAsync("route.list")).GetProperty("routes").EnumerateArray());
     }
 
     [Fact]

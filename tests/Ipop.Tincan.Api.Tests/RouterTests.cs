@@ -133,6 +133,57 @@ public sealed class RouterTests
     }
 
     [Fact]
+    public void A_members_mac_goes_to_its_next_hop_and_survives_the_switch_forgetting_that_link_for_a_pin()
+    {
+        var r = new MacRouter();
+        (FakeLink b, FakeLink c) = ConnectedLinks();
+        var carol = new PhysicalAddress([2, 0, 0, 0, 0, 0xc]);
+        byte[] toCarol = Packets.Ethernet([2, 0, 0, 0, 0, 0xc], [2, 0, 0, 0, 0, 1]);
+        r.SetRingPosition(0x1000);
+        r.SetRingPosition(b, 0x5000);
+
+        r.SetMacForwardingRoute(carol, b);
+        Assert.Same(b, r.RouteOutbound(toCarol).Link);
+
+        // Unpinning b's MAC makes the switch forget b, member routes included; the router sets them again.
+        r.SetMacRoute(new PhysicalAddress([2, 0, 0, 0, 0, 0xb]), b);
+        Assert.True(r.RemoveMacRoute(new PhysicalAddress([2, 0, 0, 0, 0, 0xb])));
+        Assert.Same(b, r.RouteOutbound(toCarol).Link);
+
+        r.SetMacForwardingRoute(carol, c);
+        Assert.Same(c, r.RouteOutbound(toCarol).Link);
+        Assert.True(r.RemoveMacForwardingRoute(carol));
+        Assert.False(r.RemoveMacForwardingRoute(carol));
+        Assert.Equal(RouteAction.Flood, r.RouteOutbound(toCarol).Action);
+
+        // Removing the next hop's routes removes the member routes through it, and a later unpin does not bring them back.
+        r.SetMacForwardingRoute(carol, b);
+        r.RemoveRoutes(b);
+        Assert.Equal(RouteAction.Flood, r.RouteOutbound(toCarol).Action);
+        r.SetMacRoute(new PhysicalAddress([2, 0, 0, 0, 0, 0xb]), b);
+        r.RemoveMacRoute(new PhysicalAddress([2, 0, 0, 0, 0, 0xb]));
+        Assert.Equal(RouteAction.Flood, r.RouteOutbound(toCarol).Action);
+        Assert.False(r.RemoveMacForwardingRoute(carol));
+    }
+
+    [Fact]
+    public void The_switch_refuses_a_member_route_for_the_local_mac_or_a_group_address_and_says_which()
+    {
+        var r = new MacRouter();
+        (FakeLink b, _) = ConnectedLinks();
+        var local = new PhysicalAddress([2, 0, 0, 0, 0, 1]);
+        r.Switch.SetLocal(local);
+
+        Assert.Equal(
+            "02:00:00:00:00:01 is this node's own MAC address: the switch delivers frames for it to the interface, so it cannot be routed through a next hop.",
+            Assert.Throws<ArgumentException>(() => r.SetMacForwardingRoute(local, b)).Message);
+        Assert.Equal(
+            "01:00:5e:00:00:01 is a group (broadcast or multicast) address: the switch floods frames for it and never routes them through a next hop.",
+            Assert.Throws<ArgumentException>(() => r.SetMacForwardingRoute(new PhysicalAddress([1, 0, 0x5e, 0, 0, 1]), b)).Message);
+        Assert.False(r.RemoveMacForwardingRoute(local));
+    }
+
+    [Fact]
     public void Learning_is_bounded_against_random_source_floods()
     {
         var r = new MacRouter();

@@ -155,7 +155,18 @@ internal static class Scenarios
             await t.CallAsync($$$"""{"v":1,"id":7,"op":"route.set","args":{"peer":"{{{Bob}}}","prefix":"198.19.0.3/32","kind":"relay"}}""");
             await t.CallAsync("""{"v":1,"id":8,"op":"interface.remove"}""");
             await t.CallAsync("""{"v":1,"id":9,"op":"interface.create","args":{"name":"ipop0","mode":"tap"}}""");
-            await t.CallAsync($$$"""{"v":1,"id":10,"op":"route.set","args":{"peer":"{{{Bob}}}","prefix":"198.19.0.3/32","kind":"forward"}}""");
+            await t.CallAsync("""{"v":1,"id":10,"op":"route.set","args":{"mac":"02:00:5e:00:53:03","kind":"local"}}""");
+            await t.CallAsync($$$"""{"v":1,"id":11,"op":"route.set","args":{"peer":"{{{Bob}}}","prefix":"198.19.0.3/32","kind":"forward"}}""");
+        },
+        ["route.set.mac_forward"] = async (h, t) =>
+        {
+            await t.CallAsync("""{"v":1,"id":1,"op":"interface.create","args":{"name":"ipop0","mode":"tap","mac":"02:00:5e:00:53:01"}}""");
+            await t.CallAsync($$$"""{"v":1,"id":2,"op":"link.create","args":{"peer":"{{{Bob}}}","descriptor":""" + BobDescriptor + "}}");
+            await t.CallAsync($$$"""{"v":1,"id":3,"op":"route.set","args":{"peer":"{{{Bob}}}","mac":"02:00:5e:00:53:02"}}""");
+            t.Note("carol (02:00:5e:00:53:03) has no link to this node; bob, the next hop towards her on the ring, passes her frames on");
+            await t.CallAsync($$$"""{"v":1,"id":4,"op":"route.set","args":{"peer":"{{{Bob}}}","mac":"02:00:5e:00:53:03","kind":"forward"}}""");
+            await t.CallAsync("""{"v":1,"id":5,"op":"route.list"}""");
+            await t.CallAsync($$$"""{"v":1,"id":6,"op":"route.set","args":{"peer":"{{{Bob}}}","mac":"02:00:5e:00:53:01","kind":"forward"}}""");
         },
         ["ring.set"] = async (h, t) =>
         {
