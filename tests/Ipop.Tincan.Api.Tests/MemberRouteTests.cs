@@ -17,7 +17,6 @@ public sealed class MemberRouteTests
     private const string OwnMac = "02:00:5e:00:53:aa"; // FakeInterfaceFactory's MAC for a tap interface created without one
 
     private static readonly string B = new FakeTincan(2).Descriptor.ToJson();
-    private static readonly string C = new FakeTincan(3).Descriptor.ToJson();
     private static readonly byte[] CarolBytes = [0x02, 0x00, 0x5e, 0x00, 0x53, 0x0c];
     private static readonly byte[] OwnBytes = [0x02, 0x00, 0x5e, 0x00, 0x53, 0xaa];
     private static readonly LinkStatus Connected = new(LinkState.Connected, LinkPath.DirectHost, LinkFailureReason.None);
@@ -91,7 +90,7 @@ public sealed class MemberRouteTests
     {
         var routers = new RecordingRouterFactory();
         await using ApiHarness h = await ApiHarness.StartAsync(routers: routers);
-        TestClient c = await TapWithLinksAsync(h);
+        TestClient c = await RingTests.TapWithLinksAsync(h);
         RecordingRouter router = routers.Router!;
 
         await c.OkAsync("route.set", $$"""{"peer":"b","mac":"{{Carol}}","kind":"forward"}""");
@@ -111,7 +110,7 @@ public sealed class MemberRouteTests
     {
         var routers = new RecordingRouterFactory();
         await using ApiHarness h = await ApiHarness.StartAsync(routers: routers);
-        TestClient c = await TapWithLinksAsync(h);
+        TestClient c = await RingTests.TapWithLinksAsync(h);
         RecordingRouter router = routers.Router!;
         await c.OkAsync("route.set", $$"""{"peer":"c","mac":"{{Carol}}"}""");
 
@@ -135,7 +134,7 @@ public sealed class MemberRouteTests
     {
         var routers = new RecordingRouterFactory();
         await using ApiHarness h = await ApiHarness.StartAsync(routers: routers);
-        TestClient c = await TapWithLinksAsync(h);
+        TestClient c = await RingTests.TapWithLinksAsync(h);
         RecordingRouter router = routers.Router!;
         await c.OkAsync("route.set", $$"""{"peer":"c","mac":"{{Carol}}"}""");
         router.Refuse = "the host keeps 02:00:5e:00:53:0c for itself.";
@@ -190,7 +189,7 @@ public sealed class MemberRouteTests
     {
         var routers = new LegacyRouterFactory();
         await using ApiHarness h = await ApiHarness.StartAsync(routers: routers);
-        TestClient c = await TapWithLinksAsync(h);
+        TestClient c = await RingTests.TapWithLinksAsync(h);
         await c.OkAsync("route.set", $$"""{"peer":"c","mac":"{{Carol}}"}""");
 
         Assert.Equal(
@@ -216,23 +215,13 @@ public sealed class MemberRouteTests
             Assert.Throws<NotSupportedException>(() => router.RemoveMacForwardingRoute(mac)).Message);
     }
 
-    /// <summary>A TAP interface ipop0 (MAC 02:00:5e:00:53:aa) and links to b and c (connecting), as the owner.</summary>
-    private static async Task<TestClient> TapWithLinksAsync(ApiHarness h)
-    {
-        TestClient c = await h.ConnectAsync();
-        await c.OkAsync("interface.create", """{"name":"ipop0","mode":"tap"}""");
-        await c.OkAsync("link.create", $$"""{"peer":"b","descriptor":{{B}}}""");
-        await c.OkAsync("link.create", $$"""{"peer":"c","descriptor":{{C}}}""");
-        return c;
-    }
-
     /// <summary>
-    /// <see cref="TapWithLinksAsync"/> with both links connected (the switch sends only to connected links) and ring
+    /// <see cref="RingTests.TapWithLinksAsync"/> with both links connected (the switch sends only to connected links) and ring
     /// positions: this node 1..., b 5..., c 9..., as a structured overlay's controller sets them.
     /// </summary>
     private static async Task<TestClient> TapWithConnectedLinksAsync(ApiHarness h)
     {
-        TestClient c = await TapWithLinksAsync(h);
+        TestClient c = await RingTests.TapWithLinksAsync(h);
         h.Tincan.Link("b").SetStatus(Connected);
         h.Tincan.Link("c").SetStatus(Connected);
         await c.OkAsync("ring.set", """{"peer":"b","position":"5000000000000000"}""");

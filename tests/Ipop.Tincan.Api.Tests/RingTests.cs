@@ -164,8 +164,8 @@ public sealed class RingTests
         Assert.False((await c.OkAsync("link.query", """{"peer":"b"}""")).GetProperty("link").TryGetProperty("ring_position", out _));
     }
 
-    /// <summary>A TAP interface ipop0 and links to b and c (connecting), as the owner.</summary>
-    private static async Task<TestClient> TapWithLinksAsync(ApiHarness h)
+    /// <summary>A TAP interface ipop0 (MAC 02:00:5e:00:53:aa) and links to b and c (connecting), as the owner.</summary>
+    internal static async Task<TestClient> TapWithLinksAsync(ApiHarness h)
     {
         TestClient c = await h.ConnectAsync();
         await c.OkAsync("interface.create", """{"name":"ipop0","mode":"tap"}""");

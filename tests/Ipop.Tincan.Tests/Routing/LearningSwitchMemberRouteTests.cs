@@ -1,4 +1,5 @@
 using System.Net.NetworkInformation;
+using static Ipop.Tincan.Tests.Routing.EthernetFrames;
 
 namespace Ipop.Tincan.Tests.Routing;
 
@@ -10,17 +11,6 @@ public sealed class LearningSwitchMemberRouteTests
     private const string Carol = "02:00:00:00:00:0c";
     private const string Behind = "02:00:00:00:00:99";
     private const string Broadcast = "ff:ff:ff:ff:ff:ff";
-
-    private static byte[] Frame(string dst, string src)
-    {
-        byte[] f = new byte[60];
-        Convert.FromHexString(dst.Replace(":", string.Empty, StringComparison.Ordinal)).CopyTo(f, 0);
-        Convert.FromHexString(src.Replace(":", string.Empty, StringComparison.Ordinal)).CopyTo(f, 6);
-        f[12] = 0x08;
-        return f;
-    }
-
-    private static PhysicalAddress Mac(string text) => PhysicalAddress.Parse(text.Replace(':', '-').ToUpperInvariant());
 
     private static LearningSwitch StructuredSwitch()
     {

@@ -1,5 +1,6 @@
 using System.Net.NetworkInformation;
 using Microsoft.Extensions.Time.Testing;
+using static Ipop.Tincan.Tests.Routing.EthernetFrames;
 
 namespace Ipop.Tincan.Tests.Routing;
 
@@ -10,17 +11,6 @@ public sealed class LearningSwitchStructuredTests
     private const string Alice = "02:00:00:00:00:0a";
     private const string Carol = "02:00:00:00:00:0c";
     private const string Broadcast = "ff:ff:ff:ff:ff:ff";
-
-    private static byte[] Frame(string dst, string src)
-    {
-        byte[] f = new byte[60];
-        Convert.FromHexString(dst.Replace(":", string.Empty, StringComparison.Ordinal)).CopyTo(f, 0);
-        Convert.FromHexString(src.Replace(":", string.Empty, StringComparison.Ordinal)).CopyTo(f, 6);
-        f[12] = 0x08;
-        return f;
-    }
-
-    private static PhysicalAddress Mac(string text) => PhysicalAddress.Parse(text.Replace(':', '-').ToUpperInvariant());
 
     [Fact]
     public void A_station_heard_through_a_hop_is_reached_through_that_link_as_a_forwarded_frame()

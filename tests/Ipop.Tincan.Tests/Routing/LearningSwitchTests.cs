@@ -1,19 +1,11 @@
 using System.Net.NetworkInformation;
 using Microsoft.Extensions.Time.Testing;
+using static Ipop.Tincan.Tests.Routing.EthernetFrames;
 
 namespace Ipop.Tincan.Tests.Routing;
 
 public sealed class LearningSwitchTests
 {
-    private static byte[] Frame(string dst, string src)
-    {
-        byte[] f = new byte[60];
-        Convert.FromHexString(dst.Replace(":", string.Empty, StringComparison.Ordinal)).CopyTo(f, 0);
-        Convert.FromHexString(src.Replace(":", string.Empty, StringComparison.Ordinal)).CopyTo(f, 6);
-        f[12] = 0x08;
-        return f;
-    }
-
     [Fact]
     public void Unknown_unicast_and_broadcast_flood_then_learned_stations_get_unicast()
     {
