@@ -188,7 +188,8 @@ class TincanClient:
 
     def set_route(self, peer=None, prefix=None, mac=None, kind=None):
         """route.set. kind: None (the server's default, "direct"), "direct", "forward" (peer is the next hop),
-        "local" or "unreachable" (no peer). Kinds other than "direct" need the server's "route.kind" feature."""
+        "local" or "unreachable" (no peer). Kinds other than "direct" need the server's "route.kind" feature; on a
+        tap interface, "forward" with a mac (a member's MAC through a next hop) needs "ring.member_routes"."""
         args = {}
         if kind is not None:
             args["kind"] = kind
