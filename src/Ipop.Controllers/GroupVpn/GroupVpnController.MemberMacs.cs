@@ -1,4 +1,6 @@
+using System.Net;
 using System.Net.NetworkInformation;
+using System.Net.Sockets;
 using Ipop.Tincan;
 using Microsoft.Extensions.Logging;
 
@@ -20,6 +22,12 @@ public sealed partial class GroupVpnController
     /// A member that announces another's MAC gets no member route for it, so it cannot pull that member's frames its way.
     /// </summary>
     private readonly Dictionary<PhysicalAddress, PeerId> _macHolders = [];
+
+    /// <summary>
+    /// The IPv4 addresses whose ARP requests the switch answers with each member's MAC (structured switch mode: ARP
+    /// suppression, docs/routing.md "ARP answered locally"): the member's held addresses, with its held MAC.
+    /// </summary>
+    private readonly Dictionary<PeerId, (PhysicalAddress Mac, IPAddress[] Addresses)> _arpOf = [];
 
     /// <summary>Switch mode: members announce their MACs and route each other's by ring position.</summary>
     private bool RoutesMacs => _options.Mode == "tap";
@@ -50,6 +58,7 @@ public sealed partial class GroupVpnController
     {
         PhysicalAddress? mac = _announced.TryGetValue(member, out var announced) && announced.Mac is { } m
             && _macHolders.TryGetValue(m, out PeerId holder) && holder == member ? m : null;
+        AnswerArpFor(member, _structured ? mac : null);
         (ITincanLink Link, PeerId? Via)? route = mac is not null && _structured ? DesiredRoute(member, candidates) : null;
         bool had = _macRoutes.TryGetValue(member, out (PhysicalAddress Mac, ITincanLink Link) current);
         if (route is not { Via: not null } hop)
@@ -104,9 +113,10 @@ public sealed partial class GroupVpnController
         }
     }
 
-    /// <summary>The member no longer announces a MAC (it left): its route and its hold on the MAC go.</summary>
+    /// <summary>The member no longer announces a MAC (it left): its route, its ARP answers and its hold on the MAC go.</summary>
     private void ForgetAnnouncedMac(PeerId member)
     {
+        AnswerArpFor(member, null);
         if (_announced.TryGetValue(member, out var announced) && announced.Mac is { } mac)
         {
             ForgetMemberMac(member);
@@ -131,6 +141,46 @@ public sealed partial class GroupVpnController
                 _rerouteMembers.Add(other);
                 return;
             }
+        }
+    }
+
+    /// <summary>
+    /// Has the switch answer ARP for <paramref name="member"/>'s held IPv4 addresses with <paramref name="mac"/> (its held
+    /// MAC), or for none (<c>null</c>), removing the answers it gave before that no longer hold.
+    /// </summary>
+    private void AnswerArpFor(PeerId member, PhysicalAddress? mac)
+    {
+        IPAddress[] addresses = mac is null || !_members.TryGetValue(member, out GroupMemberStatus? status)
+            ? []
+            : [.. status.Addresses.Select(a => a.Address).Where(a => a.AddressFamily == AddressFamily.InterNetwork
+                && _owners.Held.TryGetValue(a, out PeerId holder) && holder == member)];
+        bool had = _arpOf.TryGetValue(member, out (PhysicalAddress Mac, IPAddress[] Addresses) before);
+        if (had && before.Mac.Equals(mac) && before.Addresses.SequenceEqual(addresses))
+        {
+            return;
+        }
+
+        if (had)
+        {
+            foreach (IPAddress a in before.Addresses)
+            {
+                // Only if the entry is still this member's: the address may belong to another member now.
+                _switch.RemoveArpEntry(a, before.Mac);
+            }
+        }
+
+        foreach (IPAddress a in addresses)
+        {
+            _switch.SetArpEntry(a, mac!);
+        }
+
+        if (addresses.Length == 0)
+        {
+            _arpOf.Remove(member);
+        }
+        else
+        {
+            _arpOf[member] = (mac!, addresses);
         }
     }
 

@@ -150,7 +150,13 @@ public sealed partial class LearningSwitch : IPacketRouter
     /// <see cref="RouteOutbound"/> for the data plane of a structured overlay, which must tell a station learned directly
     /// (a plain frame to its link) from one learned through a hop (a forwarded frame to the link it was heard from).
     /// </summary>
-    internal SwitchRoute RouteFrame(Span<byte> packet, out ITincanLink? link)
+    /// <param name="packet">The frame from the interface.</param>
+    /// <param name="link">The link for <see cref="SwitchRoute.Direct"/> and <see cref="SwitchRoute.ThroughHop"/>.</param>
+    /// <param name="answerArp">
+    /// Whether an ARP request for an address with an entry (<see cref="SetArpEntry"/>) may be rewritten in place into
+    /// its reply (<see cref="SwitchRoute.AnswerLocally"/>): only a caller that writes it back to the interface.
+    /// </param>
+    internal SwitchRoute RouteFrame(Span<byte> packet, out ITincanLink? link, bool answerArp = false)
     {
         link = null;
         if (packet.Length < EthernetHeaderLength)
@@ -160,10 +166,10 @@ public sealed partial class LearningSwitch : IPacketRouter
 
         LearnLocal(packet.Slice(6, 6));
 
-        // I/G bit: group (broadcast/multicast) addresses always flood.
+        // I/G bit: group (broadcast/multicast) addresses flood, but for an ARP request the switch can answer itself.
         if ((packet[0] & 1) != 0)
         {
-            return SwitchRoute.Flood;
+            return answerArp && TryAnswerArp(packet) ? SwitchRoute.AnswerLocally : SwitchRoute.Flood;
         }
 
         ulong mac = ReadMac(packet);

@@ -14,4 +14,7 @@ internal enum SwitchRoute
 
     /// <summary>Broadcast, multicast or unknown unicast: a bounded flood (a plain flood when no ring position is set).</summary>
     Flood,
+
+    /// <summary>An ARP request for a member's address, rewritten in place into the reply: back to the interface.</summary>
+    AnswerLocally,
 }

@@ -150,6 +150,55 @@ public sealed class StructuredSwitchModeTests
         Assert.Equal(RouteAction.Unicast, toMac.Action);
     }
 
+    /// <summary>The ARP request <paramref name="from"/>'s kernel sends for <paramref name="to"/>'s address.</summary>
+    private static byte[] ArpRequest(GroupCluster cluster, GroupCluster.Member from, GroupCluster.Member to)
+    {
+        byte[] f = new byte[42];
+        f.AsSpan(0, 6).Fill(0xff);
+        byte[] mac = GroupCluster.MacOf(cluster.Members.IndexOf(from)).GetAddressBytes();
+        mac.CopyTo(f, 6);
+        f[12] = 0x08;
+        f[13] = 0x06;
+        f[15] = 1;
+        f[16] = 0x08;
+        f[18] = 6;
+        f[19] = 4;
+        f[21] = 1;
+        mac.CopyTo(f, 22);
+        from.Controller.Addresses[0].Address.GetAddressBytes().CopyTo(f, 28);
+        to.Controller.Addresses[0].Address.GetAddressBytes().CopyTo(f, 38);
+        return f;
+    }
+
+    [Fact]
+    public async Task Every_member_answers_arp_for_every_other_members_address_itself_until_that_member_leaves()
+    {
+        await using GroupCluster cluster = await GroupCluster.StartAsync(20, seed: 5, configure: StructuredTap);
+        await StepsAsync(cluster, 20);
+
+        var wrong = new List<string>();
+        foreach (GroupCluster.Member a in cluster.Members)
+        {
+            foreach (GroupCluster.Member b in cluster.Members.Where(m => m != a))
+            {
+                byte[] frame = ArpRequest(cluster, a, b);
+                SwitchRoute route = ((LearningSwitch)a.Tincan.Router!).RouteFrame(frame, out _, answerArp: true);
+                if (route != SwitchRoute.AnswerLocally || !frame.AsSpan(22, 6).SequenceEqual(GroupCluster.MacOf(cluster.Members.IndexOf(b)).GetAddressBytes()))
+                {
+                    wrong.Add($"{a.Id.Value} for {b.Id.Value}: {route}");
+                }
+            }
+        }
+
+        Assert.True(wrong.Count == 0, string.Join('\n', wrong.Take(10)));
+
+        GroupCluster.Member gone = cluster.Members[7];
+        await gone.LeaveAsync();
+        await StepsAsync(cluster, 3);
+        GroupCluster.Member asker = cluster.Members[0];
+        Assert.Equal(SwitchRoute.Flood, ((LearningSwitch)asker.Tincan.Router!).RouteFrame(ArpRequest(cluster, asker, gone), out _, answerArp: true));
+    }
+
     private static async Task StepsAsync(GroupCluster cluster, int seconds)
     {
         for (int i = 0; i < seconds; i++)

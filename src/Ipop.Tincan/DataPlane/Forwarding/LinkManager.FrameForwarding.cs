@@ -31,7 +31,7 @@ internal sealed partial class LinkManager
         // The slot's header room in front of the frame is free until the slot is sealed in place, which only a plain
         // frame is: the shim goes there, and a forwarded frame is sealed from the slot into the flood buffer.
         Span<byte> payload = span.Slice(TincanLink.PayloadOffset - ForwardedFrameHeader.Length, ForwardedFrameHeader.Length + length);
-        switch (router.RouteFrame(frame, out ITincanLink? to))
+        switch (router.RouteFrame(frame, out ITincanLink? to, answerArp: true))
         {
             case SwitchRoute.Direct when to is TincanLink link && ReferenceEquals(link.Manager, this):
                 if (FitOutbound(VirtualInterfaceMode.Tap, binding.Nic, link, frame, sealBuffer))
@@ -52,6 +52,14 @@ internal sealed partial class LinkManager
                 ForwardedFrameHeader.Write(payload, ForwardedFrameHeader.HopLimit, flood: false, bound: 0);
                 link.NotePacketSize(payload.Length);
                 link.SendPayload(sealBuffer, payload, ContentKind.ForwardedFrame);
+                break;
+            case SwitchRoute.AnswerLocally:
+                // An ARP request for a member's address: the switch wrote the reply over it, for our own interface.
+                if (!binding.Nic.Write(frame))
+                {
+                    Drops.Add(DropReason.InterfaceWriteFailed);
+                }
+
                 break;
             case SwitchRoute.Flood:
                 SendQueued(sends);
