@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
-using static Ipop.Tincan.Tests.Routing.EthernetFrames;
+using static Ipop.Tincan.Tests.Routing.SwitchTestKit;
 
 namespace Ipop.Tincan.Tests.Routing;
 
@@ -32,18 +32,10 @@ public sealed class LearningSwitchArpTests
     private static byte[] Request(IPAddress target) =>
         Arp("ff:ff:ff:ff:ff:ff", Local, 1, Local, LocalIp, "00:00:00:00:00:00", target);
 
-    private static LearningSwitch StructuredSwitch()
-    {
-        var sw = new LearningSwitch();
-        sw.SetRingPosition(100);
-        sw.SetLocal(Mac(Local));
-        return sw;
-    }
-
     [Fact]
     public void A_request_for_a_members_address_is_rewritten_into_the_reply_from_its_mac()
     {
-        LearningSwitch sw = StructuredSwitch();
+        LearningSwitch sw = StructuredSwitch(Local);
         Assert.True(sw.SetArpEntry(CarolIp, Mac(Carol)));
         byte[] frame = Request(CarolIp);
 
@@ -57,7 +49,7 @@ public sealed class LearningSwitchArpTests
     [Fact]
     public void Other_arp_is_flooded_as_before_and_the_public_decision_never_rewrites()
     {
-        LearningSwitch sw = StructuredSwitch();
+        LearningSwitch sw = StructuredSwitch(Local);
         Assert.True(sw.SetArpEntry(CarolIp, Mac(Carol)));
 
         byte[] unknown = Request(IPAddress.Parse("198.19.0.99"));
@@ -78,7 +70,7 @@ public sealed class LearningSwitchArpTests
     [Fact]
     public void Entries_take_ipv4_and_unicast_macs_and_are_removed_only_while_they_name_that_mac()
     {
-        LearningSwitch sw = StructuredSwitch();
+        LearningSwitch sw = StructuredSwitch(Local);
         Assert.False(sw.SetArpEntry(IPAddress.Parse("2001:2::12"), Mac(Carol)));
         Assert.False(sw.SetArpEntry(CarolIp, Mac("01:00:5e:00:00:01")));
         Assert.True(sw.SetArpEntry(CarolIp, Mac(Carol)));

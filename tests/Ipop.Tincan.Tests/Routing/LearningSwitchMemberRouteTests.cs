@@ -1,5 +1,5 @@
 using System.Net.NetworkInformation;
-using static Ipop.Tincan.Tests.Routing.EthernetFrames;
+using static Ipop.Tincan.Tests.Routing.SwitchTestKit;
 
 namespace Ipop.Tincan.Tests.Routing;
 
@@ -12,18 +12,10 @@ public sealed class LearningSwitchMemberRouteTests
     private const string Behind = "02:00:00:00:00:99";
     private const string Broadcast = "ff:ff:ff:ff:ff:ff";
 
-    private static LearningSwitch StructuredSwitch()
-    {
-        var sw = new LearningSwitch();
-        sw.SetRingPosition(100);
-        sw.SetLocal(Mac(Local));
-        return sw;
-    }
-
     [Fact]
     public void A_member_route_beats_the_path_a_flood_taught_and_frames_from_the_member_do_not_move_it()
     {
-        LearningSwitch sw = StructuredSwitch();
+        LearningSwitch sw = StructuredSwitch(Local);
         var bob = new FakeLink("bob");
         var dave = new FakeLink("dave");
 
@@ -46,7 +38,7 @@ public sealed class LearningSwitchMemberRouteTests
     [Fact]
     public void A_connected_link_bound_to_the_member_wins_and_the_route_carries_the_frames_while_that_link_is_down()
     {
-        LearningSwitch sw = StructuredSwitch();
+        LearningSwitch sw = StructuredSwitch(Local);
         var bob = new FakeLink("bob");
         var carol = new FakeLink("carol", LinkState.Connecting);
         Assert.True(sw.Bind(carol, Mac(Carol), bridge: false));
@@ -64,7 +56,7 @@ public sealed class LearningSwitchMemberRouteTests
     [Fact]
     public void A_route_whose_next_hop_is_down_floods_and_one_removed_or_forgotten_with_its_link_is_gone()
     {
-        LearningSwitch sw = StructuredSwitch();
+        LearningSwitch sw = StructuredSwitch(Local);
         var bob = new FakeLink("bob", LinkState.Failed);
         var eve = new FakeLink("eve");
         Assert.True(sw.SetMemberRoute(Mac(Carol), bob));
@@ -85,7 +77,7 @@ public sealed class LearningSwitchMemberRouteTests
     [Fact]
     public void The_local_mac_and_group_addresses_get_no_member_route()
     {
-        LearningSwitch sw = StructuredSwitch();
+        LearningSwitch sw = StructuredSwitch(Local);
         var bob = new FakeLink("bob");
 
         Assert.False(sw.SetMemberRoute(Mac(Local), bob));
@@ -97,7 +89,7 @@ public sealed class LearningSwitchMemberRouteTests
     [Fact]
     public void Stations_behind_a_bridge_are_still_learned_through_hops()
     {
-        LearningSwitch sw = StructuredSwitch();
+        LearningSwitch sw = StructuredSwitch(Local);
         var bob = new FakeLink("bob");
         var dave = new FakeLink("dave");
         Assert.True(sw.SetMemberRoute(Mac(Carol), bob));
@@ -111,7 +103,7 @@ public sealed class LearningSwitchMemberRouteTests
     [Fact]
     public void Frames_from_the_interface_through_a_member_route_are_counted_across_a_change_of_next_hop()
     {
-        LearningSwitch sw = StructuredSwitch();
+        LearningSwitch sw = StructuredSwitch(Local);
         var bob = new FakeLink("bob");
         var dave = new FakeLink("dave");
         Assert.Null(sw.GetMemberRoutePackets(Mac(Carol)));

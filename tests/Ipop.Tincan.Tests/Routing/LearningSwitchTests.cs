@@ -1,6 +1,6 @@
 using System.Net.NetworkInformation;
 using Microsoft.Extensions.Time.Testing;
-using static Ipop.Tincan.Tests.Routing.EthernetFrames;
+using static Ipop.Tincan.Tests.Routing.SwitchTestKit;
 
 namespace Ipop.Tincan.Tests.Routing;
 

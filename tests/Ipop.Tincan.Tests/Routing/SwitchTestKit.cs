@@ -2,8 +2,8 @@ using System.Net.NetworkInformation;
 
 namespace Ipop.Tincan.Tests.Routing;
 
-/// <summary>Minimal Ethernet frames and MACs for the learning switch's tests, from colon-separated MAC text.</summary>
-internal static class EthernetFrames
+/// <summary>Minimal Ethernet frames, MACs (from colon-separated text) and switches for the learning switch's tests.</summary>
+internal static class SwitchTestKit
 {
     /// <summary>A 60-byte IPv4-typed frame from <paramref name="src"/> to <paramref name="dst"/>.</summary>
     public static byte[] Frame(string dst, string src)
@@ -17,4 +17,13 @@ internal static class EthernetFrames
 
     /// <summary>The MAC written as <c>02:00:00:00:00:0a</c>.</summary>
     public static PhysicalAddress Mac(string text) => PhysicalAddress.Parse(text.Replace(':', '-').ToUpperInvariant());
+
+    /// <summary>A switch in a structured overlay (ring position 100) whose own MAC is <paramref name="local"/>.</summary>
+    public static LearningSwitch StructuredSwitch(string local)
+    {
+        var sw = new LearningSwitch();
+        sw.SetRingPosition(100);
+        sw.SetLocal(Mac(local));
+        return sw;
+    }
 }
