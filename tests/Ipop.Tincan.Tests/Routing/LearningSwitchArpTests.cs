@@ -85,4 +85,24 @@ public sealed class LearningSwitchArpTests
         Assert.True(sw.RemoveArpEntry(CarolIp, Mac("02:00:00:00:00:0d")));
         Assert.Equal(SwitchRoute.Flood, sw.RouteFrame(Request(CarolIp), out _, answerArp: true));
     }
+
+    [Fact]
+    public void Answering_does_not_allocate()
+    {
+        LearningSwitch sw = StructuredSwitch(Local);
+        Assert.True(sw.SetArpEntry(CarolIp, Mac(Carol)));
+        byte[] request = Request(CarolIp);
+        byte[] frame = new byte[request.Length];
+        request.CopyTo(frame, 0);
+        sw.RouteFrame(frame, out _, answerArp: true);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            request.CopyTo(frame, 0);
+            sw.RouteFrame(frame, out _, answerArp: true);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(10_001, sw.ArpAnswered);
+    }
 }

@@ -124,4 +124,24 @@ public sealed class LearningSwitchMemberRouteTests
         Assert.True(sw.RemoveMemberRoute(Mac(Carol)));
         Assert.Null(sw.GetMemberRoutePackets(Mac(Carol)));
     }
+
+    [Fact]
+    public void Member_routes_do_not_allocate_per_frame()
+    {
+        LearningSwitch sw = StructuredSwitch(Local);
+        var bob = new FakeLink("bob");
+        Assert.True(sw.SetMemberRoute(Mac(Carol), bob));
+        byte[] toCarol = Frame(Carol, Local);
+        byte[] fromCarol = Frame(Local, Carol);
+        sw.RouteFrame(toCarol, out _);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            sw.RouteFrame(toCarol, out _);
+            sw.NextHop(toCarol);
+            sw.AcceptForwarded(bob, fromCarol);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }
