@@ -35,7 +35,7 @@ public sealed partial class LearningSwitch
     {
         ArgumentNullException.ThrowIfNull(address);
         ulong key = ToKey(mac);
-        if (address.AddressFamily != AddressFamily.InterNetwork || (key & 0x0100_0000_0000UL) != 0)
+        if (address.AddressFamily != AddressFamily.InterNetwork || (key & GroupBit) != 0)
         {
             return false;
         }

@@ -31,9 +31,9 @@ public sealed partial class LearningSwitch
     {
         ArgumentNullException.ThrowIfNull(nextHop);
         ulong key = ToKey(mac);
-        if ((key & 0x0100_0000_0000UL) != 0)
+        if ((key & GroupBit) != 0)
         {
-            return false; // the I/G bit: a group address is flooded, never routed
+            return false; // a group address is flooded, never routed
         }
 
         lock (_evictGate)

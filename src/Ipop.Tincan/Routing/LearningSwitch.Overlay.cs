@@ -55,24 +55,8 @@ public sealed partial class LearningSwitch
             return null;
         }
 
-        ulong mac = ReadMac(frame);
-        bool known = _stations.TryGetValue(mac, out Station? station);
-        if (known && station!.Link is null)
-        {
-            return null;
-        }
-
-        if (known && station!.Bound && IsReachable(station))
-        {
-            return station.Link;
-        }
-
-        if (ConnectedMemberRoute(mac) is { } route)
-        {
-            return route.Link;
-        }
-
-        return known && !station!.Bound && IsReachable(station) ? station.Link : null;
+        FindUnicast(ReadMac(frame), out ITincanLink? link, out _);
+        return link;
     }
 
     /// <summary>

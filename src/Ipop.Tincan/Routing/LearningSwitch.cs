@@ -41,6 +41,9 @@ public sealed partial class LearningSwitch : IPacketRouter
     public const int DefaultMaxStations = 4096;
 
     private const int EthernetHeaderLength = 14;
+
+    /// <summary>The I/G bit of a MAC as <see cref="ReadMac"/> packs it: set for group (broadcast, multicast) addresses.</summary>
+    private const ulong GroupBit = 0x0100_0000_0000UL;
     private readonly ConcurrentDictionary<ulong, Station> _stations = new();
     private readonly ConcurrentDictionary<ITincanLink, Binding> _bindings = new(ReferenceEqualityComparer.Instance);
     private readonly ConcurrentDictionary<ITincanLink, ulong> _positions = new(ReferenceEqualityComparer.Instance);
@@ -172,11 +175,30 @@ public sealed partial class LearningSwitch : IPacketRouter
             return answerArp && TryAnswerArp(packet) ? SwitchRoute.AnswerLocally : SwitchRoute.Flood;
         }
 
-        ulong mac = ReadMac(packet);
+        SwitchRoute way = FindUnicast(ReadMac(packet), out link, out MemberRoute? route);
+        if (route is not null)
+        {
+            Interlocked.Increment(ref route.OutboundPackets); // for on-demand links, as RouteTable counts forwarding routes
+        }
+
+        return way;
+    }
+
+    /// <summary>
+    /// Where a unicast frame for <paramref name="mac"/> goes, for frames from the interface and frames passing through
+    /// alike: <see cref="SwitchRoute.Drop"/> for a station on this node's side (our NIC, or behind our bridge), the
+    /// connected link bound to it (<see cref="SwitchRoute.Direct"/>), else its member route (by ring position, before
+    /// anything floods taught; <paramref name="route"/> set), else the link it was learned behind, else
+    /// <see cref="SwitchRoute.Flood"/> (unknown, or behind a link that is down).
+    /// </summary>
+    private SwitchRoute FindUnicast(ulong mac, out ITincanLink? link, out MemberRoute? route)
+    {
+        link = null;
+        route = null;
         bool known = _stations.TryGetValue(mac, out Station? station);
         if (known && station!.Link is null)
         {
-            return SwitchRoute.Drop; // a station on our side (our NIC, or behind our bridge): nothing for a peer
+            return SwitchRoute.Drop;
         }
 
         if (known && station!.Bound && IsReachable(station))
@@ -185,10 +207,9 @@ public sealed partial class LearningSwitch : IPacketRouter
             return SwitchRoute.Direct;
         }
 
-        // A member without a connected link: its member route (by ring position) before anything floods taught.
-        if (ConnectedMemberRoute(mac) is { } route)
+        route = ConnectedMemberRoute(mac);
+        if (route is not null)
         {
-            Interlocked.Increment(ref route.OutboundPackets); // for on-demand links, as RouteTable counts forwarding routes
             link = route.Link;
             return SwitchRoute.ThroughHop;
         }
