@@ -1,8 +1,8 @@
 using System.Collections.Immutable;
-using System.Globalization;
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Text;
+using Ipop.Controllers.Negotiation;
 
 namespace Ipop.Controllers.GroupVpn;
 
@@ -30,7 +30,7 @@ internal static class MemberAnnouncement
 
         if (mac is not null)
         {
-            text.Append(text.Length == 0 ? "m=" : " m=").AppendJoin(':', mac.GetAddressBytes().Select(b => b.ToString("x2", CultureInfo.InvariantCulture)));
+            text.Append(text.Length == 0 ? "m=" : " m=").Append(MacText.Format(mac));
         }
 
         return text.ToString();

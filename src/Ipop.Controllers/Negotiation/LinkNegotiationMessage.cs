@@ -84,7 +84,7 @@ internal sealed record LinkNegotiationMessage(LinkDescriptor? Descriptor, Immuta
 
             if (Mac is not null)
             {
-                w.WriteString("mac", string.Join(':', Mac.GetAddressBytes().Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture))));
+                w.WriteString("mac", MacText.Format(Mac));
             }
 
             w.WriteEndObject();
