@@ -1,4 +1,5 @@
 using Ipop.Controllers.Tests.Fakes;
+using Ipop.Lab.Frames;
 using Ipop.Tincan;
 
 namespace Ipop.Controllers.Tests.GroupVpn;
@@ -151,24 +152,8 @@ public sealed class StructuredSwitchModeTests
     }
 
     /// <summary>The ARP request <paramref name="from"/>'s kernel sends for <paramref name="to"/>'s address.</summary>
-    private static byte[] ArpRequest(GroupCluster cluster, GroupCluster.Member from, GroupCluster.Member to)
-    {
-        byte[] f = new byte[42];
-        f.AsSpan(0, 6).Fill(0xff);
-        byte[] mac = GroupCluster.MacOf(cluster.Members.IndexOf(from)).GetAddressBytes();
-        mac.CopyTo(f, 6);
-        f[12] = 0x08;
-        f[13] = 0x06;
-        f[15] = 1;
-        f[16] = 0x08;
-        f[18] = 6;
-        f[19] = 4;
-        f[21] = 1;
-        mac.CopyTo(f, 22);
-        from.Controller.Addresses[0].Address.GetAddressBytes().CopyTo(f, 28);
-        to.Controller.Addresses[0].Address.GetAddressBytes().CopyTo(f, 38);
-        return f;
-    }
+    private static byte[] ArpRequest(GroupCluster cluster, GroupCluster.Member from, GroupCluster.Member to) =>
+        ArpFrame.Request(GroupCluster.MacOf(cluster.Members.IndexOf(from)).GetAddressBytes(), from.Controller.Addresses[0].Address, to.Controller.Addresses[0].Address);
 
     [Fact]
     public async Task Every_member_answers_arp_for_every_other_members_address_itself_until_that_member_leaves()

@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using System.Net;
+using Ipop.Lab.Frames;
 using static Ipop.Tincan.Tests.Routing.SwitchTestKit;
 
 namespace Ipop.Tincan.Tests.Routing;
@@ -12,25 +12,10 @@ public sealed class LearningSwitchArpTests
     private static readonly IPAddress LocalIp = IPAddress.Parse("198.19.0.1");
     private static readonly IPAddress CarolIp = IPAddress.Parse("198.19.0.12");
 
-    /// <summary>An Ethernet ARP packet (RFC 826) for IPv4: 42 bytes.</summary>
-    private static byte[] Arp(string ethDst, string ethSrc, ushort op, string senderMac, IPAddress senderIp, string targetMac, IPAddress targetIp)
-    {
-        byte[] f = new byte[42];
-        Frame(ethDst, ethSrc).AsSpan(0, 12).CopyTo(f);
-        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(12), 0x0806);
-        BinaryPrimitives.WriteUInt32BigEndian(f.AsSpan(14), 0x0001_0800);
-        f[18] = 6;
-        f[19] = 4;
-        BinaryPrimitives.WriteUInt16BigEndian(f.AsSpan(20), op);
-        Mac(senderMac).GetAddressBytes().CopyTo(f, 22);
-        senderIp.GetAddressBytes().CopyTo(f, 28);
-        Mac(targetMac).GetAddressBytes().CopyTo(f, 32);
-        targetIp.GetAddressBytes().CopyTo(f, 38);
-        return f;
-    }
+    private static byte[] Arp(string ethDst, string ethSrc, ushort op, string senderMac, IPAddress senderIp, string targetMac, IPAddress targetIp) =>
+        ArpFrame.Build(Mac(ethDst).GetAddressBytes(), Mac(ethSrc).GetAddressBytes(), op, Mac(senderMac).GetAddressBytes(), senderIp, Mac(targetMac).GetAddressBytes(), targetIp);
 
-    private static byte[] Request(IPAddress target) =>
-        Arp("ff:ff:ff:ff:ff:ff", Local, 1, Local, LocalIp, "00:00:00:00:00:00", target);
+    private static byte[] Request(IPAddress target) => ArpFrame.Request(Mac(Local).GetAddressBytes(), LocalIp, target);
 
     [Fact]
     public void A_request_for_a_members_address_is_rewritten_into_the_reply_from_its_mac()

@@ -1,4 +1,5 @@
 using System.Net;
+using Ipop.Lab.Frames;
 
 namespace Ipop.Tincan.Tests.DataPlane.Forwarding;
 
@@ -10,25 +11,6 @@ public sealed class ArpAnswerTests
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan Absent = TimeSpan.FromMilliseconds(300);
-
-    /// <summary>An Ethernet ARP request (RFC 826) from <paramref name="from"/> at 198.19.0.(host) for <paramref name="target"/>.</summary>
-    private static byte[] Request(SwitchNode from, IPAddress sender, IPAddress target)
-    {
-        byte[] f = new byte[42];
-        SwitchNode.Broadcast.CopyTo(f, 0);
-        from.MacBytes.CopyTo(f, 6);
-        f[12] = 0x08;
-        f[13] = 0x06;
-        f[15] = 1;
-        f[16] = 0x08;
-        f[18] = 6;
-        f[19] = 4;
-        f[21] = 1;
-        from.MacBytes.CopyTo(f, 22);
-        sender.GetAddressBytes().CopyTo(f, 28);
-        target.GetAddressBytes().CopyTo(f, 38);
-        return f;
-    }
 
     [Fact]
     public async Task A_request_for_a_members_address_is_answered_on_the_asking_interface_and_other_requests_still_flood()
@@ -46,7 +28,7 @@ public sealed class ArpAnswerTests
             IPAddress cIp = IPAddress.Parse("198.19.0.3");
             Assert.True(a.Switch.SetArpEntry(cIp, c.Mac));
 
-            a.Nic.Inject(Request(a, aIp, cIp));
+            a.Nic.Inject(ArpFrame.Request(a.MacBytes, aIp, cIp));
 
             byte[]? reply = a.Nic.TakeWritten(Wait);
             Assert.NotNull(reply);
@@ -64,7 +46,7 @@ public sealed class ArpAnswerTests
             }
 
             // An address without an entry (a station behind a bridge, say) is asked for the usual way: every other member hears it.
-            byte[] unknown = Request(a, aIp, IPAddress.Parse("198.19.0.99"));
+            byte[] unknown = ArpFrame.Request(a.MacBytes, aIp, IPAddress.Parse("198.19.0.99"));
             a.Nic.Inject(unknown);
             foreach (SwitchNode other in members[1..])
             {
