@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
@@ -67,14 +68,11 @@ public sealed partial class GroupVpnController
             return;
         }
 
-        if (had && current.Mac.Equals(mac) && ReferenceEquals(current.Link, hop.Link))
+        // A route always names the member's held MAC: a new announcement forgets the old one first (OnAnnouncedMac).
+        Debug.Assert(!had || current.Mac.Equals(mac), "a member route for a MAC the member no longer holds");
+        if (had && ReferenceEquals(current.Link, hop.Link))
         {
             return;
-        }
-
-        if (had && !current.Mac.Equals(mac))
-        {
-            _switch.RemoveMemberRoute(current.Mac);
         }
 
         if (_switch.SetMemberRoute(mac!, hop.Link))
